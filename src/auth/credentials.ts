@@ -1,0 +1,82 @@
+import { AppError } from '../http/errors.js';
+import { checkPassword } from '../passwords/policy.js';
+import type { SessionMeta } from '../sessions/session-store.js';
+import { normaliseEmail } from '../users/email.js';
+import type { User } from '../users/user-store.js';
+import type { AuthDeps } from './deps.js';
+import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
+
+const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
+
+/** Public view of a user: never the password hash. */
+export const publicUser = (user: User) => ({
+  id: user.id,
+  email: user.email,
+  roles: user.roles,
+  created_at: user.createdAt.toISOString(),
+});
+
+function assertPassword(deps: AuthDeps, password: string, email: string) {
+  const problem = checkPassword(password, deps.passwordPolicy, email);
+  if (problem) throw new AppError('weak_password', problem);
+}
+
+/** Creates an account and logs it in. */
+export async function register(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta) {
+  const email = normaliseEmail(input.email);
+  assertPassword(deps, input.password, email);
+  const passwordHash = await deps.hasher.hash(input.password);
+  const user = await deps.users.create({ email, passwordHash });
+  if (!user) throw new AppError('email_taken', 'an account with this e-mail already exists');
+  deps.logger.info({ event: 'register', userId: user.id }, 'user registered');
+  return { tokens: await startSession(deps, user, meta), user: publicUser(user) };
+}
+
+/** Checks e-mail and password; unknown e-mails cost one argon2 verify too and get the same answer. */
+export async function authenticateUser(deps: AuthDeps, email: string, password: string): Promise<User> {
+  const user = await deps.users.findByEmail(normaliseEmail(email));
+  if (!user) {
+    await deps.hasher.verifyDummy(password);
+    throw invalidCredentials();
+  }
+  const valid = await deps.hasher.verify(user.passwordHash, password);
+  if (!valid || user.disabledAt) throw invalidCredentials();
+  if (deps.hasher.needsRehash(user.passwordHash)) {
+    await deps.users.setPasswordHash(user.id, await deps.hasher.hash(password));
+  }
+  return user;
+}
+
+/** Logs in: a new session with its first token pair. */
+export async function login(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta) {
+  let user: User;
+  try {
+    user = await authenticateUser(deps, input.email, input.password);
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'invalid_credentials') deps.logger.info({ event: 'login_failed' }, 'login failed');
+    throw error;
+  }
+  deps.logger.info({ event: 'login', userId: user.id }, 'login');
+  return startSession(deps, user, meta);
+}
+
+/**
+ * Changes the password of the caller. Every other session ends and the token version moves,
+ * so every older access token dies; the caller's session continues with a new token pair.
+ */
+export async function changePassword(
+  deps: AuthDeps,
+  caller: { userId: string; sessionId: string },
+  input: { current_password: string; new_password: string },
+  meta: SessionMeta,
+): Promise<TokenResponse> {
+  const user = await deps.users.findById(caller.userId);
+  if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
+  if (!(await deps.hasher.verify(user.passwordHash, input.current_password))) throw invalidCredentials();
+  assertPassword(deps, input.new_password, user.email);
+  await deps.users.setPasswordHash(user.id, await deps.hasher.hash(input.new_password));
+  const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
+  deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
+  if (!kept) return startSession(deps, user, meta);
+  return tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
+}

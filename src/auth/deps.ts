@@ -1,0 +1,18 @@
+import type { Logger } from 'pino';
+import type { PasswordHasher } from '../passwords/hasher.js';
+import type { PasswordPolicy } from '../passwords/policy.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import type { AccessTokens } from '../tokens/access-token.js';
+import type { RefreshTokenCodec } from '../tokens/refresh-token.js';
+import type { UserStore } from '../users/user-store.js';
+
+/** What the auth use cases work with; built once by `createDeps`. */
+export interface AuthDeps {
+  users: UserStore;
+  sessions: SessionStore;
+  hasher: PasswordHasher;
+  passwordPolicy: PasswordPolicy;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokenCodec;
+  logger: Logger;
+}

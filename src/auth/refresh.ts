@@ -1,0 +1,39 @@
+import { AppError } from '../http/errors.js';
+import type { DecodedRefreshToken } from '../tokens/refresh-token.js';
+import type { AuthDeps } from './deps.js';
+import { tokenResponse, type TokenResponse } from './token-response.js';
+
+const invalidGrant = () => new AppError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+
+/**
+ * Decodes a refresh token and checks its MAC under the session's salt. Forged or altered
+ * tokens end here, before any state changes. Returns the token and its salt, or `null`.
+ */
+export async function authenticRefreshToken(
+  deps: Pick<AuthDeps, 'refreshTokens' | 'sessions'>,
+  token: string,
+): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
+  const decoded = deps.refreshTokens.decode(token);
+  if (!decoded) return null;
+  const salt = await deps.sessions.getSalt(decoded.userId, decoded.sessionId);
+  if (salt === null || !deps.refreshTokens.verify(decoded, salt)) return null;
+  return { decoded, salt };
+}
+
+/**
+ * Rotates a refresh token (RFC 9700 §4.14.2). The store decides atomically: rotate, replay the
+ * identical successor inside the grace window, or treat anything older as reuse and end the family.
+ */
+export async function refresh(deps: AuthDeps, token: string): Promise<TokenResponse> {
+  const authentic = await authenticRefreshToken(deps, token);
+  if (!authentic) throw invalidGrant();
+  const { decoded, salt } = authentic;
+  const { userId, sessionId } = decoded;
+  const result = await deps.sessions.rotate({ userId, sessionId, generation: decoded.generation, salt });
+  if (result.outcome === 'reused') {
+    deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');
+    throw invalidGrant();
+  }
+  if (result.outcome === 'invalid') throw invalidGrant();
+  return tokenResponse(deps, userId, sessionId, salt, result);
+}

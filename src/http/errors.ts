@@ -1,0 +1,47 @@
+/** Stable error codes of the HTTP contract, each with its status. */
+export const errorStatus = {
+  invalid_request: 400,
+  weak_password: 400,
+  invalid_credentials: 401,
+  invalid_token: 401,
+  invalid_grant: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  email_taken: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  unavailable: 503,
+  server_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+/**
+ * The one error type use cases throw. `code` is stable and maps to an HTTP status;
+ * `message` is shown to clients only below 500.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.retryAfter = options?.retryAfter;
+  }
+
+  get status(): (typeof errorStatus)[ErrorCode] {
+    return errorStatus[this.code];
+  }
+}
+
+/** Thrown by stores when a backing service (Redis, PostgreSQL) cannot answer. */
+export class UnavailableError extends AppError {
+  constructor(what: string, cause?: unknown) {
+    super('unavailable', `${what} is unavailable, try again shortly`, { cause, retryAfter: 1 });
+    this.name = 'UnavailableError';
+  }
+}

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { hash, parseOptions, verify } from '@node-rs/argon2';
+import type { Algorithm } from '@node-rs/argon2';
+import { AppError } from '../http/errors.js';
+
+/** argon2id; the package declares its enums `const`, which isolated modules cannot read. */
+const argon2id: Algorithm = 2;
+/** Argon2 version 0x13 (the package's `Version.V0x13`). */
+const version0x13 = 1;
+
+/** OWASP Password Storage Cheat Sheet minimum for argon2id. */
+export const argon2Options = { algorithm: argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+export interface PasswordHasher {
+  /** An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). */
+  hash(password: string): Promise<string>;
+  /** `false` for a wrong password and for a hash that cannot be parsed; never throws for either. */
+  verify(passwordHash: string, password: string): Promise<boolean>;
+  /**
+   * One real verify against a fixed dummy hash, for unknown e-mails, so that a miss costs
+   * the same time as a wrong password. Always resolves `false`.
+   */
+  verifyDummy(password: string): Promise<false>;
+  /** The hash was made with weaker parameters than today's (or is not argon2id at all). */
+  needsRehash(passwordHash: string): boolean;
+  /** argon2 operations waiting for a slot (not counting those running). */
+  queueDepth(): number;
+}
+
+export interface PasswordHasherOptions {
+  /** Most argon2 operations running at once (each takes ~19 MiB and a libuv thread). */
+  concurrency: number;
+  /** Most operations waiting for a slot; beyond it calls fail fast with `unavailable`. */
+  maxQueue?: number;
+}
+
+/**
+ * argon2id hashing behind a bounded queue: at most `concurrency` hashes run at once and at
+ * most `maxQueue` wait, so a login flood sheds load with 503 + Retry-After instead of
+ * exhausting memory.
+ */
+export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHasherOptions): PasswordHasher {
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
+  if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be a non-negative integer');
+
+  let running = 0;
+  const waiting: Array<() => void> = [];
+
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next) next();
+    else running -= 1;
+  };
+
+  const limited = async <T>(operation: () => Promise<T>): Promise<T> => {
+    if (running < concurrency) {
+      running += 1;
+    } else {
+      if (waiting.length >= maxQueue) {
+        throw new AppError('unavailable', 'too many logins in progress, retry shortly', { retryAfter: 1 });
+      }
+      // The releasing operation hands its slot straight to us, so `running` stays unchanged.
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    try {
+      return await operation();
+    } finally {
+      release();
+    }
+  };
+
+  const verifyQuietly = (passwordHash: string, password: string): Promise<boolean> =>
+    limited(() => verify(passwordHash, password).catch(() => false));
+
+  let dummyHash: Promise<string> | undefined;
+  const getDummyHash = (): Promise<string> => {
+    dummyHash ??= limited(() => hash(randomBytes(32).toString('base64url'), argon2Options)).catch((error: unknown) => {
+      dummyHash = undefined;
+      throw error;
+    });
+    return dummyHash;
+  };
+
+  return {
+    hash: (password) => limited(() => hash(password, argon2Options)),
+    verify: verifyQuietly,
+    async verifyDummy(password) {
+      await verifyQuietly(await getDummyHash(), password);
+      return false;
+    },
+    needsRehash(passwordHash) {
+      try {
+        const used = parseOptions(passwordHash);
+        return (
+          used.algorithm !== argon2id ||
+          used.version !== version0x13 ||
+          used.memoryCost < argon2Options.memoryCost ||
+          used.timeCost < argon2Options.timeCost ||
+          used.parallelism < argon2Options.parallelism
+        );
+      } catch {
+        return true;
+      }
+    },
+    queueDepth: () => waiting.length,
+  } satisfies PasswordHasher;
+}

@@ -1,0 +1,22 @@
+import { normaliseEmail } from '../users/email.js';
+
+export interface PasswordPolicy {
+  /** Fewest Unicode code points accepted. */
+  minLength: number;
+  /** Most Unicode code points accepted (bounds argon2 input; nothing is ever truncated). */
+  maxLength: number;
+}
+
+/**
+ * Checks a new password against the policy (NIST SP 800-63B §5.1.1.2: length, no
+ * composition rules). Returns `null` when acceptable, otherwise a message for the client.
+ */
+export function checkPassword(password: string, { minLength, maxLength }: PasswordPolicy, email?: string): string | null {
+  const length = [...password].length;
+  if (length < minLength) return `password must be at least ${minLength} characters`;
+  if (length > maxLength) return `password must be at most ${maxLength} characters`;
+  if (email !== undefined && normaliseEmail(password) === normaliseEmail(email)) {
+    return 'password must not be the e-mail address';
+  }
+  return null;
+}

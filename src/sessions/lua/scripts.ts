@@ -1,0 +1,123 @@
+/**
+ * The Lua scripts behind the Redis session store. Each runs atomically and touches
+ * only keys of one user (hash tag `{uid}`), so each stays in one Redis Cluster slot.
+ * Times come from Redis `TIME`, one clock for every instance.
+ *
+ * Session hash fields: gen (refresh generation), salt, rot (last rotation, ms),
+ * tv (token version at creation), roles (JSON), created, seen (last activity),
+ * abs (absolute expiry), device, ua, ip. The key's TTL is min(seen + auto_logout, abs): a session exists only while valid.
+ */
+
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * KEYS: session, session-set, tv. ARGV: sid, salt, refresh lifetime, idle window, max sessions,
+ * session key prefix, device, ua, ip, roles. Returns {tv, expires at}.
+ */
+export const createSession = `${NOW}
+local tv = tonumber(redis.call('GET', KEYS[3]) or '0')
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('EXISTS', ARGV[6] .. id) == 0 then redis.call('ZREM', KEYS[2], id) end
+end
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5]) + 1
+if excess > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do redis.call('DEL', ARGV[6] .. id) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+end
+local abs = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'gen', 0, 'salt', ARGV[2], 'rot', 0, 'tv', tv, 'created', now, 'seen', now, 'abs', abs,
+  'device', ARGV[7], 'ua', ARGV[8], 'ip', ARGV[9], 'roles', ARGV[10])
+local expires = math.min(abs, now + tonumber(ARGV[4]))
+redis.call('PEXPIREAT', KEYS[1], expires)
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {tv, expires}`;
+
+/** KEYS: session, tv, deny(jti). ARGV: token tv, activity throttle, idle window. Returns 0 ok, 1 no session, 2 stale version, 3 denied. */
+export const authenticate = `if redis.call('EXISTS', KEYS[3]) == 1 then return 3 end
+local s = redis.call('HMGET', KEYS[1], 'tv', 'seen', 'abs')
+if not s[1] then return 1 end
+local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) ~= tv or tonumber(s[1]) < tv then return 2 end
+${NOW}
+if now - tonumber(s[2]) >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'seen', now)
+  redis.call('PEXPIREAT', KEYS[1], math.min(tonumber(s[3]), now + tonumber(ARGV[3])))
+end
+return 0`;
+
+/**
+ * KEYS: session, tv, session-set. ARGV: token generation, salt, grace, idle window, sid.
+ * Returns {'rotated' | 'replayed', gen, tv, roles, expires at} | {'reused'} | {'invalid'}.
+ */
+export const rotate = `local s = redis.call('HMGET', KEYS[1], 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
+if not s[1] or s[2] ~= ARGV[2] then return {'invalid'} end
+local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(s[4]) < tv then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return {'invalid'}
+end
+${NOW}
+local current, presented = tonumber(s[1]), tonumber(ARGV[1])
+local outcome
+if presented == current then
+  current = current + 1
+  redis.call('HSET', KEYS[1], 'gen', current, 'rot', now, 'seen', now)
+  outcome = 'rotated'
+elseif presented == current - 1 and now - tonumber(s[3]) <= tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'seen', now)
+  outcome = 'replayed'
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[3], ARGV[5])
+  return {'reused'}
+end
+local expires = math.min(tonumber(s[5]), now + tonumber(ARGV[4]))
+redis.call('PEXPIREAT', KEYS[1], expires)
+return {outcome, current, tv, s[6], expires}`;
+
+/** KEYS: session, session-set[, deny(jti)]. ARGV: sid[, deny ttl]. Returns 1 if the session existed. */
+export const endSession = `local existed = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
+return existed`;
+
+/** KEYS: tv, session-set. ARGV: session key prefix. Returns the new token version. */
+export const endAll = `local tv = redis.call('INCR', KEYS[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do redis.call('DEL', ARGV[1] .. id) end
+redis.call('DEL', KEYS[2])
+return tv`;
+
+/** KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid. Returns {tv, gen, salt, roles, expires at} or {tv}. */
+export const endOthers = `local tv = redis.call('INCR', KEYS[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if id ~= ARGV[2] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return {tv}
+end
+local gen = redis.call('HINCRBY', KEYS[3], 'gen', 1)
+redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0)
+local s = redis.call('HMGET', KEYS[3], 'salt', 'roles')
+local t = redis.call('TIME')
+local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + redis.call('PTTL', KEYS[3])
+return {tv, gen, s[1], s[2], expires}`;
+
+/** KEYS: session-set. ARGV: session key prefix. Returns rows {sid, created, seen, abs, device, ua, ip, pttl}, newest first. */
+export const listSessions = `local out = {}
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
+  local key = ARGV[1] .. id
+  local s = redis.call('HMGET', key, 'created', 'seen', 'abs', 'device', 'ua', 'ip')
+  if s[1] then
+    table.insert(out, {id, s[1], s[2], s[3], s[4], s[5], s[6], redis.call('PTTL', key)})
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out`;

@@ -1,0 +1,202 @@
+import {
+  activityThrottleMs,
+  type SessionInfo,
+  type SessionMeta,
+  type SessionPolicy,
+  type SessionStore,
+} from './session-store.js';
+
+interface StoredSession extends SessionMeta {
+  generation: number;
+  roles: string[];
+  salt: string;
+  rotatedAt: number;
+  tokenVersion: number;
+  createdAt: number;
+  lastSeenAt: number;
+  absoluteExpiresAt: number;
+  /** min(lastSeenAt + auto_logout, absoluteExpiresAt): the record is gone after this. */
+  expiresAt: number;
+}
+
+interface UserState {
+  tokenVersion: number;
+  sessions: Map<string, StoredSession>;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The embedded, single-process session store with the same semantics as the Redis one.
+ * Each method runs without awaiting in between, so each is atomic on Node's one thread.
+ */
+export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) {
+  const users = new Map<string, UserState>();
+  const denied = new Map<string, number>();
+  const throttle = activityThrottleMs(policy);
+
+  const userState = (userId: string) => {
+    let state = users.get(userId);
+    if (!state) {
+      state = { tokenVersion: 0, sessions: new Map() };
+      users.set(userId, state);
+    }
+    return state;
+  };
+
+  /** The live session, dropping it when its time is up. */
+  const liveSession = (state: UserState | undefined, sessionId: string, now: number) => {
+    const session = state?.sessions.get(sessionId);
+    if (!session) return undefined;
+    if (session.expiresAt <= now) {
+      state?.sessions.delete(sessionId);
+      return undefined;
+    }
+    return session;
+  };
+
+  const touch = (session: StoredSession, now: number) => {
+    session.lastSeenAt = now;
+    session.expiresAt = Math.min(session.absoluteExpiresAt, now + policy.autoLogoutMs);
+  };
+
+  const grant = (state: UserState, session: StoredSession) => ({
+    generation: session.generation,
+    tokenVersion: state.tokenVersion,
+    roles: session.roles,
+    expiresAt: session.expiresAt,
+  });
+
+  const sweep = () => {
+    const now = Date.now();
+    for (const [key, until] of denied) if (until <= now) denied.delete(key);
+    for (const [userId, state] of users) {
+      for (const [sessionId, session] of state.sessions) if (session.expiresAt <= now) state.sessions.delete(sessionId);
+      if (state.sessions.size === 0 && state.tokenVersion === 0) users.delete(userId);
+    }
+  };
+  const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  const denyKey = (userId: string, jti: string) => `${userId}:${jti}`;
+
+  return {
+    async create({ userId, sessionId, salt, roles, meta }) {
+      const now = Date.now();
+      const state = userState(userId);
+      for (const [id, session] of state.sessions) if (session.expiresAt <= now) state.sessions.delete(id);
+      // Map iteration order is insertion order, i.e. oldest first.
+      for (const id of state.sessions.keys()) {
+        if (state.sessions.size < policy.maxSessions) break;
+        state.sessions.delete(id);
+      }
+      const absoluteExpiresAt = now + policy.refreshLifetimeMs;
+      const expiresAt = Math.min(absoluteExpiresAt, now + policy.autoLogoutMs);
+      state.sessions.set(sessionId, {
+        ...meta,
+        generation: 0,
+        roles,
+        salt,
+        rotatedAt: 0,
+        tokenVersion: state.tokenVersion,
+        createdAt: now,
+        lastSeenAt: now,
+        absoluteExpiresAt,
+        expiresAt,
+      });
+      return { generation: 0, tokenVersion: state.tokenVersion, roles, expiresAt };
+    },
+
+    async authenticate({ userId, sessionId, jti, tokenVersion }) {
+      const now = Date.now();
+      const until = denied.get(denyKey(userId, jti));
+      if (until !== undefined && until > now) return 'denied';
+      const state = users.get(userId);
+      const session = liveSession(state, sessionId, now);
+      if (!state || !session) return 'no_session';
+      if (tokenVersion !== state.tokenVersion || session.tokenVersion < state.tokenVersion) return 'stale_version';
+      if (now - session.lastSeenAt >= throttle) touch(session, now);
+      return 'ok';
+    },
+
+    async getSalt(userId, sessionId) {
+      return liveSession(users.get(userId), sessionId, Date.now())?.salt ?? null;
+    },
+
+    async rotate({ userId, sessionId, generation, salt }) {
+      const now = Date.now();
+      const state = users.get(userId);
+      const session = liveSession(state, sessionId, now);
+      if (!state || !session || session.salt !== salt) return { outcome: 'invalid' };
+      if (session.tokenVersion < state.tokenVersion) {
+        state.sessions.delete(sessionId);
+        return { outcome: 'invalid' };
+      }
+      let outcome: 'rotated' | 'replayed';
+      if (generation === session.generation) {
+        session.generation += 1;
+        session.rotatedAt = now;
+        outcome = 'rotated';
+      } else if (generation === session.generation - 1 && now - session.rotatedAt <= policy.refreshReuseGraceMs) {
+        outcome = 'replayed';
+      } else {
+        state.sessions.delete(sessionId);
+        return { outcome: 'reused' };
+      }
+      touch(session, now);
+      return { outcome, ...grant(state, session) };
+    },
+
+    async endSession(userId, sessionId, deny) {
+      const now = Date.now();
+      const state = users.get(userId);
+      const existed = liveSession(state, sessionId, now) !== undefined;
+      state?.sessions.delete(sessionId);
+      if (deny && deny.ttlMs > 0) denied.set(denyKey(userId, deny.jti), now + deny.ttlMs);
+      return existed;
+    },
+
+    async deny(userId, jti, ttlMs) {
+      if (ttlMs > 0) denied.set(denyKey(userId, jti), Date.now() + ttlMs);
+    },
+
+    async endAll(userId) {
+      const state = userState(userId);
+      state.tokenVersion += 1;
+      state.sessions.clear();
+      return state.tokenVersion;
+    },
+
+    async endOthers(userId, keepSessionId) {
+      const now = Date.now();
+      const state = userState(userId);
+      state.tokenVersion += 1;
+      const kept = liveSession(state, keepSessionId, now);
+      state.sessions.clear();
+      if (!kept) return null;
+      kept.tokenVersion = state.tokenVersion;
+      kept.generation += 1;
+      kept.rotatedAt = 0;
+      state.sessions.set(keepSessionId, kept);
+      return { ...grant(state, kept), salt: kept.salt };
+    },
+
+    async list(userId) {
+      const now = Date.now();
+      const state = users.get(userId);
+      const rows: SessionInfo[] = [];
+      for (const [id, session] of state?.sessions ?? []) {
+        if (!liveSession(state, id, now)) continue;
+        const { createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, device, userAgent, ip } = session;
+        rows.push({ id, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, device, userAgent, ip });
+      }
+      return rows.sort((a, b) => b.createdAt - a.createdAt);
+    },
+
+    async ping() {},
+
+    async close() {
+      clearInterval(sweeper);
+    },
+  } satisfies SessionStore;
+}

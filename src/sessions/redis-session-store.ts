@@ -1,0 +1,181 @@
+import type { Redis } from 'ioredis';
+import { UnavailableError } from '../http/errors.js';
+import * as lua from './lua/scripts.js';
+import { redisKeys } from './redis-keys.js';
+import {
+  activityThrottleMs,
+  type AuthenticateOutcome,
+  type RotateResult,
+  type SessionInfo,
+  type SessionPolicy,
+  type SessionStore,
+} from './session-store.js';
+
+type Arg = string | number;
+type ScriptFn = (...args: Arg[]) => Promise<unknown>;
+
+const AUTH_OUTCOMES: readonly AuthenticateOutcome[] = ['ok', 'no_session', 'stale_version', 'denied'];
+
+/** Registers each script once (EVALSHA, falling back to EVAL on NOSCRIPT). */
+function defineScripts(redis: Redis) {
+  const define = (name: string, lua: string, numberOfKeys?: number): ScriptFn => {
+    redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+    const fn = (redis as unknown as Record<string, ScriptFn>)[name];
+    if (!fn) throw new Error(`script ${name} was not defined`);
+    return fn.bind(redis);
+  };
+  return {
+    createSession: define('jwtCreateSession', lua.createSession, 3),
+    authenticate: define('jwtAuthenticate', lua.authenticate, 3),
+    rotate: define('jwtRotate', lua.rotate, 3),
+    // endSession takes 2 or 3 keys, so the key count is passed per call.
+    endSession: define('jwtEndSession', lua.endSession),
+    endAll: define('jwtEndAll', lua.endAll, 2),
+    endOthers: define('jwtEndOthers', lua.endOthers, 3),
+    listSessions: define('jwtListSessions', lua.listSessions, 1),
+  };
+}
+
+/** Any failure to get an answer from Redis becomes a 503, never a 500 or a 200. */
+async function guarded<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw new UnavailableError('session store', error);
+  }
+}
+
+const parseRoles = (json: string | undefined): string[] => {
+  const roles: unknown = json ? JSON.parse(json) : [];
+  return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [];
+};
+
+const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/** The Redis session store; `redis` must be connected, with the offline queue disabled (fail fast). */
+export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redis; prefix: string; policy: SessionPolicy }) {
+  const keys = redisKeys(prefix);
+  const scripts = defineScripts(redis);
+  const throttle = activityThrottleMs(policy);
+
+  return {
+    async create({ userId, sessionId, salt, roles, meta }) {
+      const reply = await guarded(
+        scripts.createSession(
+          keys.session(userId, sessionId),
+          keys.sessionSet(userId),
+          keys.tokenVersion(userId),
+          sessionId,
+          salt,
+          policy.refreshLifetimeMs,
+          policy.autoLogoutMs,
+          policy.maxSessions,
+          keys.sessionPrefix(userId),
+          meta.device ?? '',
+          meta.userAgent ?? '',
+          meta.ip ?? '',
+          JSON.stringify(roles),
+        ),
+      );
+      const [tv, expiresAt] = reply as [number, number];
+      return { generation: 0, tokenVersion: Number(tv), roles, expiresAt: Number(expiresAt) };
+    },
+
+    async authenticate({ userId, sessionId, jti, tokenVersion }) {
+      const code = await guarded(
+        scripts.authenticate(
+          keys.session(userId, sessionId),
+          keys.tokenVersion(userId),
+          keys.denied(userId, jti),
+          tokenVersion,
+          throttle,
+          policy.autoLogoutMs,
+        ),
+      );
+      return AUTH_OUTCOMES[Number(code)] ?? 'no_session';
+    },
+
+    async getSalt(userId, sessionId) {
+      return guarded(redis.hget(keys.session(userId, sessionId), 'salt'));
+    },
+
+    async rotate({ userId, sessionId, generation, salt }): Promise<RotateResult> {
+      const reply = (await guarded(
+        scripts.rotate(
+          keys.session(userId, sessionId),
+          keys.tokenVersion(userId),
+          keys.sessionSet(userId),
+          generation,
+          salt,
+          policy.refreshReuseGraceMs,
+          policy.autoLogoutMs,
+          sessionId,
+        ),
+      )) as [string, number?, number?, string?, number?];
+      const [outcome, gen, tv, roles, expiresAt] = reply;
+      if (outcome === 'rotated' || outcome === 'replayed') {
+        return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: parseRoles(roles), expiresAt: Number(expiresAt) };
+      }
+      return { outcome: outcome === 'reused' ? 'reused' : 'invalid' };
+    },
+
+    async endSession(userId, sessionId, deny) {
+      const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
+      const args: Arg[] = [sessionId];
+      if (deny && deny.ttlMs > 0) {
+        sessionKeys.push(keys.denied(userId, deny.jti));
+        args.push(Math.ceil(deny.ttlMs));
+      }
+      const existed = await guarded(scripts.endSession(sessionKeys.length, ...sessionKeys, ...args));
+      return Number(existed) === 1;
+    },
+
+    async deny(userId, jti, ttlMs) {
+      if (ttlMs <= 0) return;
+      await guarded(redis.set(keys.denied(userId, jti), '1', 'PX', Math.ceil(ttlMs)));
+    },
+
+    async endAll(userId) {
+      const tv = await guarded(scripts.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId)));
+      return Number(tv);
+    },
+
+    async endOthers(userId, keepSessionId) {
+      const reply = (await guarded(
+        scripts.endOthers(
+          keys.tokenVersion(userId),
+          keys.sessionSet(userId),
+          keys.session(userId, keepSessionId),
+          keys.sessionPrefix(userId),
+          keepSessionId,
+        ),
+      )) as [number, number?, string?, string?, number?];
+      const [tv, gen, salt, roles, expiresAt] = reply;
+      if (gen === undefined || salt === undefined) return null;
+      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: parseRoles(roles), expiresAt: Number(expiresAt) };
+    },
+
+    async list(userId) {
+      const rows = (await guarded(scripts.listSessions(keys.sessionSet(userId), keys.sessionPrefix(userId)))) as string[][];
+      const now = Date.now();
+      return rows.map(([id, created, seen, abs, device, ua, ip, pttl]): SessionInfo => ({
+        id: id as string,
+        createdAt: Number(created),
+        lastSeenAt: Number(seen),
+        absoluteExpiresAt: Number(abs),
+        expiresAt: now + Number(pttl),
+        device: text(device),
+        userAgent: text(ua),
+        ip: text(ip),
+      }));
+    },
+
+    async ping() {
+      await guarded(redis.ping());
+    },
+
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  } satisfies SessionStore;
+}

@@ -1,0 +1,93 @@
+/** Client details recorded with a session (all optional, length-capped by the caller). */
+export interface SessionMeta {
+  device?: string | undefined;
+  userAgent?: string | undefined;
+  ip?: string | undefined;
+}
+
+/** A session (token family) as listed to its owner. Times are epoch milliseconds. */
+export interface SessionInfo extends SessionMeta {
+  id: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** When the session ends if nothing happens: min(last activity + auto_logout, absolute expiry). */
+  expiresAt: number;
+  /** Absolute end: created_at + refresh_lifetime. */
+  absoluteExpiresAt: number;
+}
+
+/** What `/authenticate` learns about a verified access token's revocation state. */
+export type AuthenticateOutcome = 'ok' | 'no_session' | 'stale_version' | 'denied';
+
+/** What a token response needs from the store: the state the new tokens are minted for. */
+export interface SessionGrant {
+  generation: number;
+  tokenVersion: number;
+  /** Roles recorded at login; any role change bumps the token version, ending the session. */
+  roles: string[];
+  /** When the session ends if idle (epoch ms). */
+  expiresAt: number;
+}
+
+export type RotateResult = ({ outcome: 'rotated' | 'replayed' } & SessionGrant) | { outcome: 'reused' } | { outcome: 'invalid' };
+
+/** Lifetimes the stores enforce, in milliseconds. */
+export interface SessionPolicy {
+  refreshLifetimeMs: number;
+  autoLogoutMs: number;
+  refreshReuseGraceMs: number;
+  maxSessions: number;
+}
+
+/**
+ * Shared session and revocation state. Every method is atomic on its own (one Lua
+ * script in Redis, one synchronous step in the embedded store); expected misses return
+ * `null`/`false`, and an unreachable backend throws `UnavailableError`.
+ *
+ * A session exists only while it is valid: its record expires at
+ * min(last activity + auto_logout, created_at + refresh_lifetime). Losing the store's
+ * data therefore only logs people out; it never revives a revoked token.
+ */
+export interface SessionStore {
+  /** Records a new session at generation 0, evicting the user's oldest beyond `maxSessions`. Returns the user's token version. */
+  create(input: { userId: string; sessionId: string; salt: string; roles: string[]; meta: SessionMeta }): Promise<SessionGrant>;
+
+  /**
+   * The hot-path check: session alive, token version current, jti not denied.
+   * Counts as activity (idle window slides; writes throttled to one per `max(1s, auto_logout/100)`).
+   */
+  authenticate(input: { userId: string; sessionId: string; jti: string; tokenVersion: number }): Promise<AuthenticateOutcome>;
+
+  /** The session's refresh salt, or `null` when it does not exist. Read-only. */
+  getSalt(userId: string, sessionId: string): Promise<string | null>;
+
+  /**
+   * Decides a refresh atomically for a token of `generation` whose MAC was verified under `salt`:
+   * current → rotate; previous within the grace → replay; anything older → delete the family.
+   */
+  rotate(input: { userId: string; sessionId: string; generation: number; salt: string }): Promise<RotateResult>;
+
+  /** Ends one session and, when given, denies an access token's jti for `ttlMs`. Returns whether the session existed. */
+  endSession(userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }): Promise<boolean>;
+
+  /** Denies one access token's jti for `ttlMs` (its remaining lifetime). */
+  deny(userId: string, jti: string, ttlMs: number): Promise<void>;
+
+  /** Bumps the user's token version and ends every session. Returns the new version. */
+  endAll(userId: string): Promise<number>;
+
+  /**
+   * Bumps the token version and ends every session but `keepSessionId`, which moves to the new
+   * version and a new generation (its old refresh tokens count as reuse). `null` if it no longer exists.
+   */
+  endOthers(userId: string, keepSessionId: string): Promise<(SessionGrant & { salt: string }) | null>;
+
+  /** The user's live sessions, newest first. */
+  list(userId: string): Promise<SessionInfo[]>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The activity-write throttle DESIGN.md prescribes: at most once per auto_logout/100, and at least 1 s apart. */
+export const activityThrottleMs = (policy: SessionPolicy) => Math.max(1000, Math.floor(policy.autoLogoutMs / 100));

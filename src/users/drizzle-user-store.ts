@@ -1,0 +1,75 @@
+import { eq, sql } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from 'drizzle-orm/pg-core';
+import { UnavailableError } from '../http/errors.js';
+import { normaliseEmail } from './email.js';
+import { isConnectionError, isUniqueViolation } from './pg-errors.js';
+import { users } from './schema.js';
+import type { User, UserStore } from './user-store.js';
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Rethrows connection failures as `UnavailableError`; anything else is a bug and passes through. */
+async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (isConnectionError(error)) throw new UnavailableError('database', error);
+    throw error;
+  }
+}
+
+/**
+ * The `UserStore` queries, shared by every drizzle PostgreSQL driver (postgres.js, PGlite).
+ * Ids that are not UUIDs are treated as unknown users rather than sent to the database,
+ * where they would fail the uuid cast.
+ */
+export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
+  db: PgDatabase<TQueryResult>,
+  close: () => Promise<void>,
+): UserStore {
+  const findOne = async (where: SQL): Promise<User | null> => {
+    const rows = await guarded(() => db.select().from(users).where(where).limit(1));
+    return rows[0] ?? null;
+  };
+
+  const update = async (id: string, values: PgUpdateSetSource<typeof users>): Promise<boolean> => {
+    if (!uuidPattern.test(id)) return false;
+    const rows = await guarded(() =>
+      db
+        .update(users)
+        .set({ ...values, updatedAt: sql`now()` })
+        .where(eq(users.id, id))
+        .returning({ id: users.id }),
+    );
+    return rows.length > 0;
+  };
+
+  return {
+    async create({ email, passwordHash, roles }) {
+      try {
+        const rows = await guarded(() =>
+          db
+            .insert(users)
+            .values({ email: normaliseEmail(email), passwordHash, ...(roles ? { roles } : {}) })
+            .returning(),
+        );
+        return rows[0] ?? null;
+      } catch (error) {
+        if (isUniqueViolation(error)) return null;
+        throw error;
+      }
+    },
+    findByEmail: (email) => findOne(eq(users.email, normaliseEmail(email))),
+    findById: async (id) => (uuidPattern.test(id) ? findOne(eq(users.id, id)) : null),
+    setPasswordHash: (id, passwordHash) => update(id, { passwordHash }),
+    setRoles: (id, roles) => update(id, { roles }),
+    // Re-disabling keeps the original timestamp.
+    setDisabled: (id, disabled) =>
+      update(id, { disabledAt: disabled ? sql`coalesce(${users.disabledAt}, now())` : null }),
+    async ping() {
+      await guarded(() => db.execute(sql`select 1`));
+    },
+    close,
+  } satisfies UserStore;
+}

@@ -1,0 +1,43 @@
+/** SQLSTATE classes and driver codes meaning "the database cannot answer right now". */
+const connectionCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '53300', // too_many_connections
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+]);
+
+/** Every `code` on an error, its `cause` chain and any `AggregateError` members. */
+function errorCodes(error: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof error !== 'object' || error === null || seen.has(error)) return [];
+  seen.add(error);
+  const codes: string[] = [];
+  if ('code' in error && typeof error.code === 'string') codes.push(error.code);
+  if ('cause' in error) codes.push(...errorCodes(error.cause, seen));
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors) codes.push(...errorCodes(inner, seen));
+  }
+  return codes;
+}
+
+/** A unique constraint rejected the write (SQLSTATE 23505), from postgres.js or PGlite. */
+export function isUniqueViolation(error: unknown): boolean {
+  return errorCodes(error).includes('23505');
+}
+
+/** The failure is about reaching the database (network, timeout, shutdown), not the query. */
+export function isConnectionError(error: unknown): boolean {
+  // Class 08 is "connection exception".
+  return errorCodes(error).some((code) => connectionCodes.has(code) || code.startsWith('08'));
+}

@@ -1,0 +1,24 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { createDrizzleUserStore } from './drizzle-user-store.js';
+import type { UserStore } from './user-store.js';
+
+export interface PostgresUserStoreOptions {
+  /** postgres:// connection URL. */
+  url: string;
+  /** Most connections this process keeps open. */
+  poolSize: number;
+  /** Give up on an unreachable server after this long (queries then throw `UnavailableError`). */
+  connectTimeoutMs: number;
+}
+
+/** `UserStore` on PostgreSQL through a postgres.js pool. Run `migratePostgres` first. */
+export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: PostgresUserStoreOptions): UserStore {
+  const client = postgres(url, {
+    max: poolSize,
+    connect_timeout: connectTimeoutMs / 1000,
+    idle_timeout: 60,
+    onnotice: () => {},
+  });
+  return createDrizzleUserStore(drizzle({ client }), () => client.end({ timeout: 5 }));
+}

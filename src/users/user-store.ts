@@ -1,0 +1,29 @@
+/** A user as the service sees it. `email` is normalised (trimmed, lower-case). */
+export interface User {
+  id: string;
+  email: string;
+  passwordHash: string;
+  roles: string[];
+  disabledAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * Persistent user storage (PostgreSQL, or PGlite in the embedded default).
+ * Expected misses return `null`; only infrastructure failures throw
+ * (as `UnavailableError` when the database cannot be reached).
+ */
+export interface UserStore {
+  /** Inserts a user; returns `null` when the (normalised) e-mail is already taken. */
+  create(input: { email: string; passwordHash: string; roles?: string[] }): Promise<User | null>;
+  findByEmail(email: string): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  /** Replaces the password hash; returns `false` when the user does not exist. */
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  setRoles(id: string, roles: string[]): Promise<boolean>;
+  setDisabled(id: string, disabled: boolean): Promise<boolean>;
+  /** Cheap round trip for readiness checks; throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

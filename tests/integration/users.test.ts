@@ -1,0 +1,207 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/http/errors.js';
+import { migratePostgres } from '../../src/users/migrate.js';
+import { createPgliteUserStore } from '../../src/users/pglite-user-store.js';
+import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
+import type { UserStore } from '../../src/users/user-store.js';
+import { freshDatabase } from '../helpers/services.js';
+
+interface StoreUnderTest {
+  store: UserStore;
+  dispose(): Promise<void>;
+}
+
+let counter = 0;
+const uniqueEmail = (): string => `user${++counter}.${Date.now()}@example.com`;
+const missingId = '00000000-0000-4000-8000-000000000000';
+
+/** The behaviour every `UserStore` must show, run against each implementation. */
+function userStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`UserStore contract: ${name}`, () => {
+    let subject: StoreUnderTest;
+    const store = (): UserStore => subject.store;
+
+    beforeAll(async () => {
+      subject = await open();
+    });
+    afterAll(async () => {
+      await subject?.dispose();
+    });
+
+    it('creates a user with a generated id, default roles and timestamps', async () => {
+      const user = await store().create({ email: '  New.User@Example.COM ', passwordHash: 'hash-1' });
+      expect(user).toMatchObject({ email: 'new.user@example.com', passwordHash: 'hash-1', roles: ['user'], disabledAt: null });
+      expect(user?.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(user?.createdAt).toBeInstanceOf(Date);
+      expect(user?.updatedAt).toBeInstanceOf(Date);
+    });
+
+    it('stores the roles it is given', async () => {
+      const user = await store().create({ email: uniqueEmail(), passwordHash: 'h', roles: ['user', 'admin'] });
+      expect(user?.roles).toEqual(['user', 'admin']);
+    });
+
+    it('returns null for an e-mail already taken, whatever its case', async () => {
+      const email = uniqueEmail();
+      expect(await store().create({ email, passwordHash: 'h' })).not.toBeNull();
+      expect(await store().create({ email: email.toUpperCase(), passwordHash: 'h2' })).toBeNull();
+      expect(await store().create({ email: ` ${email} `, passwordHash: 'h3' })).toBeNull();
+      expect((await store().findByEmail(email))?.passwordHash).toBe('h');
+    });
+
+    it('lets only one of many concurrent sign-ups with the same e-mail win', async () => {
+      const email = uniqueEmail();
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => store().create({ email, passwordHash: `h${i}` })),
+      );
+      expect(results.filter((user) => user !== null)).toHaveLength(1);
+    });
+
+    it('finds users by normalised e-mail and by id', async () => {
+      const email = uniqueEmail();
+      const created = await store().create({ email, passwordHash: 'h' });
+      expect(await store().findByEmail(`  ${email.toUpperCase()}`)).toEqual(created);
+      expect(await store().findById(created?.id ?? '')).toEqual(created);
+      expect(await store().findByEmail('nobody@example.com')).toBeNull();
+      expect(await store().findById(missingId)).toBeNull();
+    });
+
+    it('answers null or false for ids that are not UUIDs instead of throwing', async () => {
+      for (const bad of ['', 'not-a-uuid', '1', "'; drop table users; --", `${missingId}0`]) {
+        expect(await store().findById(bad)).toBeNull();
+        expect(await store().setRoles(bad, ['admin'])).toBe(false);
+        expect(await store().setDisabled(bad, true)).toBe(false);
+        expect(await store().setPasswordHash(bad, 'h')).toBe(false);
+      }
+    });
+
+    it('replaces the password hash and bumps updated_at', async () => {
+      const user = await store().create({ email: uniqueEmail(), passwordHash: 'old' });
+      const id = user?.id ?? '';
+      await sleep(5);
+      expect(await store().setPasswordHash(id, 'new')).toBe(true);
+      const updated = await store().findById(id);
+      expect(updated?.passwordHash).toBe('new');
+      expect(updated?.updatedAt.getTime()).toBeGreaterThan(user?.updatedAt.getTime() ?? Infinity);
+      expect(updated?.createdAt).toEqual(user?.createdAt);
+    });
+
+    it('replaces roles and bumps updated_at', async () => {
+      const user = await store().create({ email: uniqueEmail(), passwordHash: 'h' });
+      const id = user?.id ?? '';
+      await sleep(5);
+      expect(await store().setRoles(id, ['admin', 'auditor'])).toBe(true);
+      const updated = await store().findById(id);
+      expect(updated?.roles).toEqual(['admin', 'auditor']);
+      expect(updated?.updatedAt.getTime()).toBeGreaterThan(user?.updatedAt.getTime() ?? Infinity);
+      expect(await store().setRoles(id, [])).toBe(true);
+      expect((await store().findById(id))?.roles).toEqual([]);
+    });
+
+    it('disables and re-enables a user, keeping the first disable time', async () => {
+      const user = await store().create({ email: uniqueEmail(), passwordHash: 'h' });
+      const id = user?.id ?? '';
+      await sleep(5);
+      expect(await store().setDisabled(id, true)).toBe(true);
+      const disabled = await store().findById(id);
+      expect(disabled?.disabledAt).toBeInstanceOf(Date);
+      expect(disabled?.updatedAt.getTime()).toBeGreaterThan(user?.updatedAt.getTime() ?? Infinity);
+
+      await sleep(5);
+      expect(await store().setDisabled(id, true)).toBe(true);
+      expect((await store().findById(id))?.disabledAt).toEqual(disabled?.disabledAt);
+
+      expect(await store().setDisabled(id, false)).toBe(true);
+      expect((await store().findById(id))?.disabledAt).toBeNull();
+    });
+
+    it('returns false when updating a user that does not exist', async () => {
+      expect(await store().setPasswordHash(missingId, 'h')).toBe(false);
+      expect(await store().setRoles(missingId, ['user'])).toBe(false);
+      expect(await store().setDisabled(missingId, true)).toBe(false);
+    });
+
+    it('answers a ping', async () => {
+      await expect(store().ping()).resolves.toBeUndefined();
+    });
+  });
+}
+
+userStoreContract('PostgreSQL', async () => {
+  const url = await freshDatabase();
+  await migratePostgres(url);
+  const store = createPostgresUserStore({ url, poolSize: 4, connectTimeoutMs: 2000 });
+  return { store, dispose: () => store.close() };
+});
+
+userStoreContract('PGlite', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'users-pglite-'));
+  const store = await createPgliteUserStore({ dataDir });
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('PostgreSQL migrations', () => {
+  it('lets replicas starting at once migrate without racing', async () => {
+    const url = await freshDatabase();
+    await expect(Promise.all(Array.from({ length: 5 }, () => migratePostgres(url)))).resolves.toHaveLength(5);
+
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const tables = await sql`select count(*)::int as n from pg_tables where schemaname = 'public' and tablename = 'users'`;
+      expect(tables[0]?.['n']).toBe(1);
+      const applied = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+      expect(applied[0]?.['n']).toBe(1);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+    await expect(migratePostgres(url)).resolves.toBeUndefined();
+  });
+
+  it('reports an unreachable server as UnavailableError', async () => {
+    await expect(migratePostgres('postgres://postgres@127.0.0.1:1/none')).rejects.toBeInstanceOf(UnavailableError);
+  });
+});
+
+describe('PostgreSQL user store failures', () => {
+  it('throws UnavailableError when the server cannot be reached', async () => {
+    const store = createPostgresUserStore({ url: 'postgres://postgres@127.0.0.1:1/none', poolSize: 1, connectTimeoutMs: 500 });
+    try {
+      await expect(store.findByEmail('a@example.com')).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.create({ email: 'a@example.com', passwordHash: 'h' })).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('PGlite user store', () => {
+  it('persists users in its data directory across restarts', async () => {
+    const dataDir = join(await mkdtemp(join(tmpdir(), 'users-pglite-')), 'nested', 'dir');
+    try {
+      const first = await createPgliteUserStore({ dataDir });
+      const user = await first.create({ email: 'kept@example.com', passwordHash: 'h' });
+      await first.close();
+
+      const second = await createPgliteUserStore({ dataDir });
+      try {
+        expect(await second.findByEmail('kept@example.com')).toEqual(user);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(join(dataDir, '..', '..'), { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,198 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/loader.js';
+import { configSchema } from '../../src/config/schema.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'jwt-cluster-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function writeConfig(text: string): string {
+  fileCount += 1;
+  const file = join(dir, `config-${fileCount}.yml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+function load(text: string, env: NodeJS.ProcessEnv = {}) {
+  return loadConfig({ file: writeConfig(text), env, argv: [] });
+}
+
+function errorOf(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('the committed config.yml', () => {
+  it('loads with an empty env and equals the schema defaults', () => {
+    const config = loadConfig({ env: {}, argv: [] });
+    expect(config).toEqual(configSchema.parse({}));
+    expect(config.server.port).toBe(8080);
+    expect(config.server.body_limit).toBe(16 * 1024);
+    expect(config.auth.access_lifetime).toBe(15 * 60_000);
+    expect(config.auth.refresh_lifetime).toBe(720 * 3_600_000);
+    expect(config.auth.refresh_reuse_grace).toBe(10_000);
+    expect(config.auth.keys).toEqual([]);
+    expect(config.cache.url).toBeUndefined();
+    expect(config.database.url).toBeUndefined();
+    expect(config.auth.refresh_secret).toBeUndefined();
+  });
+
+  it('takes its URLs and refresh secret from the environment', () => {
+    const config = loadConfig({
+      env: { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://d/db', REFRESH_SECRET: 's3cret' },
+      argv: [],
+    });
+    expect(config.cache.url).toBe('redis://r:6379');
+    expect(config.database.url).toBe('postgres://d/db');
+    expect(config.auth.refresh_secret).toBe('s3cret');
+  });
+});
+
+describe('defaults', () => {
+  it.each(['', '# only a comment\n', 'server:\n'])('treats %j as all defaults', (text) => {
+    expect(load(text)).toEqual(configSchema.parse({}));
+  });
+});
+
+describe('${VAR} interpolation', () => {
+  it('replaces a whole value', () => {
+    expect(load('cache:\n  url: ${MY_REDIS}\n', { MY_REDIS: 'redis://x:1' }).cache.url).toBe('redis://x:1');
+  });
+
+  it('replaces inside a longer string', () => {
+    const config = load('database:\n  url: "postgres://app:${PGPASS}@db:5432/app"\n', { PGPASS: 'pw' });
+    expect(config.database.url).toBe('postgres://app:pw@db:5432/app');
+  });
+
+  it('uses the :-default when the variable is unset or empty', () => {
+    expect(load('cache:\n  key_prefix: ${PREFIX:-app:}\n').cache.key_prefix).toBe('app:');
+    expect(load('cache:\n  key_prefix: "${PREFIX:-app}:"\n', { PREFIX: '' }).cache.key_prefix).toBe('app:');
+    expect(load('cache:\n  key_prefix: ${PREFIX:-app:}\n', { PREFIX: 'x:' }).cache.key_prefix).toBe('x:');
+  });
+
+  it('treats an exact ${VAR} that is unset or empty as not given', () => {
+    expect(load('cache:\n  url: ${NOPE}\n').cache.url).toBeUndefined();
+    expect(load('cache:\n  url: ${NOPE}\n', { NOPE: '' }).cache.url).toBeUndefined();
+    expect(load('server:\n  port: ${NOPE}\n').server.port).toBe(8080);
+  });
+
+  it('rejects an unset variable inside a longer string, naming key and variable', () => {
+    const error = errorOf(() => load('database:\n  url: "postgres://${DB_HOST}/app"\n'));
+    expect(error.message).toContain('database.url');
+    expect(error.message).toContain('DB_HOST');
+  });
+
+  it('interpolates inside lists of mappings', () => {
+    const config = load('auth:\n  keys:\n    - kid: k1\n      value: ${KEY}\n', { KEY: 'material' });
+    expect(config.auth.keys).toEqual([{ kid: 'k1', value: 'material', file: undefined, sign: true }]);
+  });
+});
+
+describe('env overrides', () => {
+  const base = 'server:\n  port: 1234\nlogging:\n  level: warn\n  mode: text\ncache:\n  url: redis://file\n';
+
+  it.each([
+    ['PORT', '9090', (c: ReturnType<typeof load>) => c.server.port, 9090],
+    ['REDIS_URL', 'redis://env', (c: ReturnType<typeof load>) => c.cache.url, 'redis://env'],
+    ['DATABASE_URL', 'postgres://env/db', (c: ReturnType<typeof load>) => c.database.url, 'postgres://env/db'],
+    ['LOG_LEVEL', 'debug', (c: ReturnType<typeof load>) => c.logging.level, 'debug'],
+    ['LOG_MODE', 'json', (c: ReturnType<typeof load>) => c.logging.mode, 'json'],
+    ['REFRESH_SECRET', 'shh', (c: ReturnType<typeof load>) => c.auth.refresh_secret, 'shh'],
+  ] as const)('%s overrides the file', (name, value, pick, expected) => {
+    expect(pick(load(base, { [name]: value }))).toBe(expected);
+  });
+
+  it('ignores empty override variables', () => {
+    const config = load(base, { PORT: '', REDIS_URL: '', LOG_LEVEL: '' });
+    expect(config.server.port).toBe(1234);
+    expect(config.cache.url).toBe('redis://file');
+    expect(config.logging.level).toBe('warn');
+  });
+
+  it('validates an override and names the variable', () => {
+    const error = errorOf(() => load(base, { LOG_LEVEL: 'verbose' }));
+    expect(error.message).toContain('logging.level');
+    expect(error.message).toContain('LOG_LEVEL');
+  });
+});
+
+describe('choosing the file', () => {
+  const portFile = (port: number) => writeConfig(`server:\n  port: ${port}\n`);
+
+  it('reads --config PATH and --config=PATH', () => {
+    expect(loadConfig({ env: {}, argv: ['--config', portFile(1001)] }).server.port).toBe(1001);
+    expect(loadConfig({ env: {}, argv: [`--config=${portFile(1002)}`] }).server.port).toBe(1002);
+  });
+
+  it('reads CONFIG_FILE', () => {
+    expect(loadConfig({ env: { CONFIG_FILE: portFile(1003) }, argv: [] }).server.port).toBe(1003);
+  });
+
+  it('prefers --config over CONFIG_FILE', () => {
+    const config = loadConfig({ env: { CONFIG_FILE: portFile(1004) }, argv: ['--config', portFile(1005)] });
+    expect(config.server.port).toBe(1005);
+  });
+
+  it('falls back to ./config.yml', () => {
+    expect(loadConfig({ env: { CONFIG_FILE: '' }, argv: [] })).toEqual(configSchema.parse({}));
+  });
+
+  it('fails on a named file that does not exist', () => {
+    const missing = join(dir, 'missing.yml');
+    expect(errorOf(() => loadConfig({ env: { CONFIG_FILE: missing }, argv: [] })).message).toContain(missing);
+  });
+
+  it('fails on --config without a path', () => {
+    expect(errorOf(() => loadConfig({ env: {}, argv: ['--config'] })).message).toContain('--config');
+  });
+});
+
+describe('bad files', () => {
+  it.each([
+    ['unknown top-level key', 'bogus: 1\n', 'bogus: unknown key'],
+    ['unknown nested key', 'auth:\n  bogus: 1\n', 'auth.bogus: unknown key'],
+    ['unknown key in a list item', 'auth:\n  keys:\n    - kid: a\n      file: a.pem\n      color: red\n', 'auth.keys[0].color: unknown key'],
+    ['bad duration', 'auth:\n  access_lifetime: x\n', 'auth.access_lifetime: "x" is not a duration'],
+    ['bad size', 'server:\n  body_limit: huge\n', 'server.body_limit: "huge" is not a size'],
+    ['bad enum', 'logging:\n  level: verbose\n', 'logging.level: "verbose" is not one of'],
+    ['negative port', 'server:\n  port: -1\n', 'server.port: -1 is too small'],
+    ['port out of range', 'server:\n  port: 70000\n', 'server.port: 70000 is too big'],
+    ['wrong type', 'auth:\n  refresh_cookie: "yes"\n', 'auth.refresh_cookie: expected boolean'],
+    ['section of the wrong type', 'server: 5\n', 'server: expected a mapping, got number'],
+    ['duration as a number', 'auth:\n  auto_logout: 60\n', 'auth.auto_logout: expected string'],
+    ['YAML syntax error', 'server:\n  port: 1\n  host: a: b\n', 'line 3, column'],
+    ['duplicate key', 'server:\n  port: 1\n  port: 2\n', 'line 3'],
+    ['top level a list', '- server\n- auth\n', 'top level must be a mapping'],
+    ['key with both file and value', 'auth:\n  keys:\n    - kid: a\n      file: a.pem\n      value: abc\n', 'auth.keys[0]: give exactly one of file or value'],
+    ['key with neither file nor value', 'auth:\n  keys:\n    - kid: a\n', 'auth.keys[0]: give exactly one of file or value'],
+    ['empty string', 'cache:\n  key_prefix: ""\n', 'cache.key_prefix: must not be empty'],
+    ['list instead of a mapping', 'logging: [json]\n', 'logging: expected a mapping, got a list'],
+    ['bad kid', 'auth:\n  keys:\n    - kid: a b\n      file: a.pem\n', 'auth.keys[0].kid:'],
+  ])('%s', (_name, text, expected) => {
+    const file = writeConfig(text);
+    const { message } = errorOf(() => loadConfig({ file, env: {}, argv: [] }));
+    expect(message).toContain(expected);
+    expect(message.startsWith(`${file}: `)).toBe(true);
+    expect(message).not.toContain('\n');
+  });
+
+  it('keeps a multi-line value on one line', () => {
+    const { message } = errorOf(() => load('auth:\n  access_lifetime: |\n    15m\n    oops\n'));
+    expect(message).toContain('auth.access_lifetime');
+    expect(message).not.toContain('\n');
+  });
+
+  it('never echoes a secret value', () => {
+    const { message } = errorOf(() => load('auth:\n  refresh_secret: 123456789\n'));
+    expect(message).toContain('auth.refresh_secret');
+    expect(message).not.toContain('123456789');
+  });
+});

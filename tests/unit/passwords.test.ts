@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/http/errors.js';
+import { createPasswordHasher } from '../../src/passwords/hasher.js';
+import { checkPassword } from '../../src/passwords/policy.js';
+
+describe('password hasher', () => {
+  const hasher = createPasswordHasher({ concurrency: 2 });
+
+  it('hashes with argon2id at the OWASP minimum and verifies the same password only', async () => {
+    const hash = await hasher.hash('correct horse battery staple');
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(await hasher.verify(hash, 'correct horse battery staple')).toBe(true);
+    expect(await hasher.verify(hash, 'correct horse battery stapl')).toBe(false);
+    expect(hasher.needsRehash(hash)).toBe(false);
+  });
+
+  it('uses a fresh salt per hash', async () => {
+    expect(await hasher.hash('same password')).not.toBe(await hasher.hash('same password'));
+  });
+
+  it('does not truncate long passwords', async () => {
+    const prefix = 'x'.repeat(99);
+    const hash = await hasher.hash(`${prefix}a`);
+    expect(await hasher.verify(hash, `${prefix}a`)).toBe(true);
+    expect(await hasher.verify(hash, `${prefix}b`)).toBe(false);
+  });
+
+  it('handles non-ASCII passwords', async () => {
+    const hash = await hasher.hash('pässwörd 🔑 пароль');
+    expect(await hasher.verify(hash, 'pässwörd 🔑 пароль')).toBe(true);
+    expect(await hasher.verify(hash, 'passwörd 🔑 пароль')).toBe(false);
+  });
+
+  it('returns false for malformed hashes instead of throwing', async () => {
+    for (const bad of ['', 'not a hash', '$argon2id$v=19$m=19456,t=2,p=1$', '$2b$10$abcdefghijklmnopqrstuv']) {
+      expect(await hasher.verify(bad, 'whatever')).toBe(false);
+    }
+  });
+
+  it('verifies a dummy hash for unknown users and always answers false', async () => {
+    expect(await hasher.verifyDummy('anything')).toBe(false);
+    expect(await hasher.verifyDummy('anything else')).toBe(false);
+  });
+
+  it('asks for a rehash of weaker or foreign hashes', () => {
+    expect(hasher.needsRehash('$argon2id$v=19$m=4096,t=3,p=1$c29tZXNhbHRzb21lc2FsdA$qL5TOSgyW8dHqZl2lCnTFJxg5jwOnEVhORFUPbSCqX8')).toBe(true);
+    expect(hasher.needsRehash('$argon2i$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$qL5TOSgyW8dHqZl2lCnTFJxg5jwOnEVhORFUPbSCqX8')).toBe(true);
+    expect(hasher.needsRehash('garbage')).toBe(true);
+  });
+
+  it('bounds concurrency and rejects beyond the queue limit with a retryable unavailable error', async () => {
+    const small = createPasswordHasher({ concurrency: 1, maxQueue: 1 });
+    const running = small.hash('first');
+    const queued = small.hash('second');
+    expect(small.queueDepth()).toBe(1);
+
+    const rejected = await small.hash('third').catch((error: unknown) => error);
+    expect(rejected).toBeInstanceOf(AppError);
+    expect(rejected).toMatchObject({ code: 'unavailable', status: 503, retryAfter: 1 });
+    expect(await small.verify('$argon2id$bad', 'x').catch((error: unknown) => error)).toBeInstanceOf(AppError);
+
+    await expect(Promise.all([running, queued])).resolves.toHaveLength(2);
+    expect(small.queueDepth()).toBe(0);
+    expect(await small.verify(await queued, 'second')).toBe(true);
+  });
+
+  it('validates its options when built', () => {
+    expect(() => createPasswordHasher({ concurrency: 0 })).toThrow(RangeError);
+    expect(() => createPasswordHasher({ concurrency: 1, maxQueue: -1 })).toThrow(RangeError);
+  });
+});
+
+describe('password policy', () => {
+  const policy = { minLength: 8, maxLength: 20 };
+
+  it('accepts a password within the limits', () => {
+    expect(checkPassword('long enough', policy)).toBeNull();
+    expect(checkPassword('a'.repeat(20), policy)).toBeNull();
+  });
+
+  it('rejects too short and too long passwords', () => {
+    expect(checkPassword('short', policy)).toMatch(/at least 8/);
+    expect(checkPassword('a'.repeat(21), policy)).toMatch(/at most 20/);
+  });
+
+  it('counts Unicode code points, not UTF-16 units or bytes', () => {
+    // Eight emoji: 16 UTF-16 units and 32 bytes, but eight characters.
+    expect(checkPassword('🔑'.repeat(8), policy)).toBeNull();
+    expect(checkPassword('🔑'.repeat(7), policy)).toMatch(/at least 8/);
+    expect(checkPassword('🔑'.repeat(20), policy)).toBeNull();
+    expect(checkPassword('🔑'.repeat(21), policy)).toMatch(/at most 20/);
+  });
+
+  it('rejects the e-mail address as password, whatever its case', () => {
+    expect(checkPassword('Alice@Example.com', policy, 'alice@example.com')).toMatch(/e-mail/);
+    expect(checkPassword('alice@example.com', policy, 'ALICE@EXAMPLE.COM')).toMatch(/e-mail/);
+    expect(checkPassword('alice@example.org', policy, 'alice@example.com')).toBeNull();
+  });
+});
