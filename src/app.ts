@@ -1,0 +1,36 @@
+import { Hono } from 'hono';
+import type { AppDeps } from './app-deps.js';
+import type { AppEnv } from './http/app-env.js';
+import { createClientIp } from './http/client-ip.js';
+import { createErrorHandler, errorResponse } from './http/error-handler.js';
+import { allowedMethods } from './http/method-not-allowed.js';
+import { requestContext } from './http/request-context.js';
+import { accountRoutes } from './http/routes/account.js';
+import { authenticateRoutes } from './http/routes/authenticate.js';
+import { credentialRoutes } from './http/routes/credentials.js';
+import { healthRoutes } from './http/routes/health.js';
+import { jwksRoutes } from './http/routes/jwks.js';
+import { sessionTokenRoutes } from './http/routes/session-tokens.js';
+
+/** Builds the HTTP application: routes, middleware, error mapping. Starts nothing. */
+export function createApp(deps: AppDeps) {
+  const clientIp = createClientIp(deps.config.server.trust_proxy);
+  const app = new Hono<AppEnv>();
+  app.use(requestContext(deps.logger, deps.instanceId));
+  app.route('/', authenticateRoutes(deps));
+  app.route('/', healthRoutes(deps));
+  app.route('/', jwksRoutes(deps));
+  app.route('/', credentialRoutes(deps, clientIp));
+  app.route('/', sessionTokenRoutes(deps));
+  app.route('/', accountRoutes(deps));
+
+  const methodsFor = allowedMethods(app);
+  app.notFound((c) => {
+    const allowed = methodsFor(c.req.path);
+    if (!allowed) return errorResponse(c, 'not_found', `no route for ${c.req.path}`);
+    c.header('Allow', allowed.join(', '));
+    return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(' or ')}`);
+  });
+  app.onError(createErrorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,98 @@
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { AppDeps } from './app-deps.js';
+import type { Config } from './config/schema.js';
+import { createPasswordHasher } from './passwords/hasher.js';
+import { createMemorySessionStore } from './sessions/memory-session-store.js';
+import { connectRedis } from './sessions/redis-connection.js';
+import { createRedisSessionStore } from './sessions/redis-session-store.js';
+import type { SessionPolicy, SessionStore } from './sessions/session-store.js';
+import { createAccessTokens } from './tokens/access-token.js';
+import { devSecret } from './tokens/dev-secrets.js';
+import { generateKeyMaterial } from './tokens/generate-key.js';
+import { createKeyRing, KeyError, type KeyRing } from './tokens/key-ring.js';
+import { createRefreshTokenCodec } from './tokens/refresh-token.js';
+import { migratePostgres } from './users/migrate.js';
+import { createPgliteUserStore } from './users/pglite-user-store.js';
+import { createPostgresUserStore } from './users/postgres-user-store.js';
+import type { UserStore } from './users/user-store.js';
+
+const MIN_REFRESH_SECRET_BYTES = 32;
+
+/** Whether this instance runs on the embedded, single-instance default (no shared session store). */
+export const isEmbedded = (config: Config) => !config.cache.url;
+
+async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
+  const { algorithm, keys } = config.auth;
+  if (keys.length > 0) return createKeyRing(algorithm, keys);
+  if (!isEmbedded(config)) throw new KeyError('auth.keys: required with cache.url set (every instance must share the signing keys)');
+  const dev = devSecret(config.database.data_dir, `dev-signing-key.${algorithm}`, () => generateKeyMaterial(algorithm).privateKey);
+  logger.warn(
+    `DEVELOPMENT SIGNING KEY ${dev.created ? 'generated' : 'loaded'} at ${config.database.data_dir}/dev-signing-key.${algorithm}: configure auth.keys for anything real`,
+  );
+  return createKeyRing(algorithm, [{ kid: 'dev', value: dev.value, sign: true, file: undefined }]);
+}
+
+function refreshSecret(config: Config, logger: Logger): KeyObject {
+  let secret = config.auth.refresh_secret;
+  if (!secret) {
+    if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with cache.url set (set REFRESH_SECRET, at least 32 bytes)');
+    secret = devSecret(config.database.data_dir, 'dev-refresh-secret', () => randomBytes(48).toString('base64url')).value;
+    logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
+  }
+  if (Buffer.byteLength(secret) < MIN_REFRESH_SECRET_BYTES) {
+    throw new KeyError(`auth.refresh_secret: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
+  }
+  return createSecretKey(Buffer.from(secret));
+}
+
+async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<SessionStore> {
+  if (!config.cache.url) return createMemorySessionStore({ policy });
+  const redis = await connectRedis(config.cache.url, { commandTimeoutMs: config.cache.command_timeout, logger });
+  return createRedisSessionStore({ redis, prefix: config.cache.key_prefix, policy });
+}
+
+async function buildUserStore(config: Config, logger: Logger): Promise<UserStore> {
+  const { url, data_dir, pool_size, connect_timeout } = config.database;
+  if (!url) return createPgliteUserStore({ dataDir: data_dir });
+  await migratePostgres(url, (message) => logger.info(message));
+  return createPostgresUserStore({ url, poolSize: pool_size, connectTimeoutMs: connect_timeout });
+}
+
+/** Builds every dependency from the configuration: stores, keys, hasher. */
+export async function createDeps(config: Config, logger: Logger): Promise<AppDeps> {
+  const { auth } = config;
+  const keyRing = await buildKeyRing(config, logger);
+  const refreshKey = refreshSecret(config, logger);
+  const policy: SessionPolicy = {
+    refreshLifetimeMs: auth.refresh_lifetime,
+    autoLogoutMs: auth.auto_logout,
+    refreshReuseGraceMs: auth.refresh_reuse_grace,
+    maxSessions: auth.max_sessions,
+  };
+  const users = await buildUserStore(config, logger);
+  const sessions = await buildSessionStore(config, policy, logger).catch(async (error: unknown) => {
+    await users.close();
+    throw error;
+  });
+  return {
+    config,
+    keyRing,
+    users,
+    sessions,
+    logger,
+    instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
+    lifecycle: { draining: false },
+    hasher: createPasswordHasher({ concurrency: config.passwords.hash_concurrency }),
+    passwordPolicy: { minLength: config.passwords.min_length, maxLength: config.passwords.max_length },
+    accessTokens: createAccessTokens({
+      keyRing,
+      issuer: auth.issuer,
+      audience: auth.audience,
+      lifetimeMs: auth.access_lifetime,
+      clockToleranceMs: auth.clock_tolerance,
+    }),
+    refreshTokens: createRefreshTokenCodec(refreshKey),
+  };
+}

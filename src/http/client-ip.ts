@@ -1,0 +1,40 @@
+import { BlockList, isIP } from 'node:net';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
+
+/**
+ * Resolves the client address: the TCP peer, or — only when the peer is a trusted proxy —
+ * the right-most untrusted address of `X-Forwarded-For`. A client-sent header from
+ * anywhere else is ignored.
+ */
+export function createClientIp(trustProxy: readonly string[]) {
+  const trusted = new BlockList();
+  for (const entry of trustProxy) {
+    const [address = '', bits] = entry.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) trusted.addAddress(address, family);
+    else trusted.addSubnet(address, Number(bits), family);
+  }
+  const isTrusted = (address: string) => {
+    const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+    const family = isIP(plain);
+    return family !== 0 && trusted.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+  };
+
+  return (c: Context): string | undefined => {
+    let peer: string | undefined;
+    try {
+      peer = getConnInfo(c).remote.address;
+    } catch {
+      return undefined; // not served by node (e.g. app.request in tests)
+    }
+    if (!peer || !isTrusted(peer)) return peer;
+    const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((hop) => hop.trim()).filter(Boolean);
+    for (let index = hops.length - 1; index >= 0; index -= 1) {
+      const hop = hops[index] as string;
+      if (!isIP(hop)) return peer;
+      if (!isTrusted(hop)) return hop;
+    }
+    return hops[0] ?? peer;
+  };
+}

@@ -1,0 +1,31 @@
+import type { Context } from 'hono';
+import type { Logger } from 'pino';
+import { AppError, errorStatus, type ErrorCode } from './errors.js';
+
+/** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
+export function errorResponse(c: Context, code: ErrorCode, description: string, retryAfter?: number) {
+  if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
+  c.header('Cache-Control', 'no-store');
+  return c.json({ error: code, error_description: description }, errorStatus[code]);
+}
+
+/**
+ * The one error mapper: an `AppError` below 500 shows its message; anything at or above
+ * 500 gets a generic body while the log keeps the cause. Never a stack trace on the wire.
+ */
+export function createErrorHandler(logger: Logger) {
+  return (error: Error, c: Context) => {
+    if (error instanceof AppError && error.status < 500) return errorResponse(c, error.code, error.message, error.retryAfter);
+    if (error instanceof AppError && error.code === 'unavailable') {
+      logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
+      return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
+    }
+    // Hono's own HTTP errors (e.g. a malformed request it refused) are client errors.
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return errorResponse(c, status === 413 ? 'payload_too_large' : 'invalid_request', 'the request is malformed');
+    }
+    logger.error({ err: error, path: c.req.path }, 'unhandled error');
+    return errorResponse(c, 'server_error', 'internal error');
+  };
+}

@@ -1,0 +1,37 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import type { TokenResponse } from '../auth/token-response.js';
+import { AppError } from './errors.js';
+
+export const REFRESH_COOKIE = '__Host-rt';
+export const CSRF_COOKIE = '__Host-csrf';
+export const CSRF_HEADER = 'X-CSRF-Token';
+
+const base = { path: '/', secure: true, sameSite: 'Strict' } as const;
+
+/** Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit). */
+export function setRefreshCookies(c: Context, tokens: TokenResponse) {
+  setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...base, httpOnly: true, maxAge: tokens.refresh_expires_in });
+  setCookie(c, CSRF_COOKIE, randomBytes(18).toString('base64url'), { ...base, httpOnly: false, maxAge: tokens.refresh_expires_in });
+}
+
+export function clearRefreshCookies(c: Context) {
+  deleteCookie(c, REFRESH_COOKIE, { ...base });
+  deleteCookie(c, CSRF_COOKIE, { ...base });
+}
+
+/**
+ * The refresh token from the cookie, if there is one. A cookie-authenticated request must
+ * echo the CSRF cookie in the `X-CSRF-Token` header, else 403 `forbidden`.
+ */
+export function cookieRefreshToken(c: Context): string | undefined {
+  const token = getCookie(c, REFRESH_COOKIE);
+  if (!token) return undefined;
+  const expected = Buffer.from(getCookie(c, CSRF_COOKIE) ?? '');
+  const given = Buffer.from(c.req.header(CSRF_HEADER) ?? '');
+  if (expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    throw new AppError('forbidden', `cookie-authenticated requests need the ${CSRF_HEADER} header matching the ${CSRF_COOKIE} cookie`);
+  }
+  return token;
+}

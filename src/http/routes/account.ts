@@ -1,0 +1,44 @@
+import { Hono } from 'hono';
+import type { AppDeps } from '../../app-deps.js';
+import { publicUser } from '../../auth/credentials.js';
+import { requireAccessToken } from '../access-token-auth.js';
+import type { AppEnv } from '../app-env.js';
+import { AppError } from '../errors.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** `/me`, `/sessions`, `DELETE /sessions/:id`: the caller's own account. */
+export function accountRoutes(deps: AppDeps) {
+  const authenticated = requireAccessToken(deps.accessTokens, deps.sessions);
+  return new Hono<AppEnv>()
+    .get('/me', authenticated, async (c) => {
+      const user = await deps.users.findById(c.var.claims.userId);
+      if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
+      c.header('Cache-Control', 'no-store');
+      return c.json(publicUser(user));
+    })
+    .get('/sessions', authenticated, async (c) => {
+      const { userId, sessionId } = c.var.claims;
+      const sessions = await deps.sessions.list(userId);
+      c.header('Cache-Control', 'no-store');
+      return c.json({
+        sessions: sessions.map((session) => ({
+          id: session.id,
+          device: session.device ?? null,
+          user_agent: session.userAgent ?? null,
+          ip: session.ip ?? null,
+          created_at: iso(session.createdAt),
+          last_seen_at: iso(session.lastSeenAt),
+          expires_at: iso(session.expiresAt),
+          current: session.id === sessionId,
+        })),
+      });
+    })
+    .delete('/sessions/:id', authenticated, async (c) => {
+      const id = c.req.param('id');
+      // Session ids are looked up under the caller's own user only, so another user's id is simply not found.
+      const ended = /^[0-9a-f-]{36}$/.test(id) && (await deps.sessions.endSession(c.var.claims.userId, id));
+      if (!ended) throw new AppError('not_found', 'no such session');
+      return c.body(null, 204);
+    });
+}

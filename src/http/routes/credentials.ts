@@ -1,0 +1,48 @@
+import { Hono, type Context } from 'hono';
+import type { AppDeps } from '../../app-deps.js';
+import { changePassword, login, register } from '../../auth/credentials.js';
+import type { TokenResponse } from '../../auth/token-response.js';
+import type { SessionMeta } from '../../sessions/session-store.js';
+import { requireAccessToken } from '../access-token-auth.js';
+import type { AppEnv } from '../app-env.js';
+import type { createClientIp } from '../client-ip.js';
+import { readJson } from '../json-body.js';
+import { setRefreshCookies } from '../refresh-cookie.js';
+import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
+
+type ClientIp = ReturnType<typeof createClientIp>;
+
+/** Session metadata shown in `GET /sessions`. */
+export const sessionMeta = (c: Context, clientIp: ClientIp, device?: string): SessionMeta => ({
+  device,
+  userAgent: c.req.header('user-agent')?.slice(0, 256),
+  ip: clientIp(c),
+});
+
+/** Sends a token response: never cached, and in cookie mode also the refresh cookies. */
+export function sendTokens(c: Context, deps: AppDeps, tokens: TokenResponse, extra?: object, status: 200 | 201 = 200) {
+  c.header('Cache-Control', 'no-store');
+  c.header('Pragma', 'no-cache');
+  if (deps.config.auth.refresh_cookie) setRefreshCookies(c, tokens);
+  return c.json({ ...tokens, ...extra }, status);
+}
+
+/** `/register`, `/login`, `/password`. */
+export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
+  const limit = deps.config.server.body_limit;
+  return new Hono<AppEnv>()
+    .post('/register', async (c) => {
+      const body = await readJson(c, registerBody, limit);
+      const { tokens, user } = await register(deps, body, sessionMeta(c, clientIp, body.device));
+      return sendTokens(c, deps, tokens, { user }, 201);
+    })
+    .post('/login', async (c) => {
+      const body = await readJson(c, loginBody, limit);
+      return sendTokens(c, deps, await login(deps, body, sessionMeta(c, clientIp, body.device)));
+    })
+    .post('/password', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
+      const body = await readJson(c, passwordBody, limit);
+      const tokens = await changePassword(deps, c.var.claims, body, sessionMeta(c, clientIp));
+      return sendTokens(c, deps, tokens);
+    });
+}

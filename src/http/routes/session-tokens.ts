@@ -1,0 +1,59 @@
+import { Hono } from 'hono';
+import type { AppDeps } from '../../app-deps.js';
+import { refresh } from '../../auth/refresh.js';
+import { logoutAll, logoutWithAccessToken, logoutWithRefreshToken, revokeToken } from '../../auth/revocation.js';
+import { requireAccessToken } from '../access-token-auth.js';
+import type { AppEnv } from '../app-env.js';
+import { bearerToken } from '../bearer.js';
+import { AppError } from '../errors.js';
+import { readJson } from '../json-body.js';
+import { clearRefreshCookies, cookieRefreshToken } from '../refresh-cookie.js';
+import { logoutBody, refreshBody, revokeBody } from '../request-schemas.js';
+import { sendTokens } from './credentials.js';
+
+/** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
+export function sessionTokenRoutes(deps: AppDeps) {
+  const limit = deps.config.server.body_limit;
+  const tolerance = deps.config.auth.clock_tolerance;
+  const cookies = deps.config.auth.refresh_cookie;
+  const refreshTokenOf = (c: Parameters<typeof cookieRefreshToken>[0], fromBody: string | undefined) =>
+    fromBody ?? (cookies ? cookieRefreshToken(c) : undefined);
+
+  return new Hono<AppEnv>()
+    .post('/refresh', async (c) => {
+      const body = await readJson(c, refreshBody, limit, { optional: true });
+      const token = refreshTokenOf(c, body.refresh_token);
+      if (!token) throw new AppError('invalid_request', 'refresh_token is required');
+      return sendTokens(c, deps, await refresh(deps, token));
+    })
+    .post('/logout', async (c) => {
+      const accessToken = bearerToken(c.req.header('authorization'));
+      if (accessToken) {
+        // An expired but authentic access token may still log out (its signature is checked).
+        const result = await deps.accessTokens.verify(accessToken, { allowExpired: true });
+        if (!result.ok) {
+          c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
+          throw new AppError('invalid_token', 'the access token is invalid');
+        }
+        await logoutWithAccessToken(deps, result.claims, tolerance);
+      } else {
+        const body = await readJson(c, logoutBody, limit, { optional: true });
+        const token = refreshTokenOf(c, body.refresh_token);
+        if (!token) throw new AppError('invalid_request', 'send an access token (Authorization: Bearer) or refresh_token');
+        if (!(await logoutWithRefreshToken(deps, token))) throw new AppError('invalid_grant', 'the refresh token is invalid');
+      }
+      if (cookies) clearRefreshCookies(c);
+      return c.body(null, 204);
+    })
+    .post('/logout-all', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
+      await logoutAll(deps, c.var.claims.userId);
+      if (cookies) clearRefreshCookies(c);
+      return c.body(null, 204);
+    })
+    .post('/revoke', async (c) => {
+      const body = await readJson(c, revokeBody, limit);
+      await revokeToken(deps, body.token, body.token_type_hint, tolerance);
+      c.header('Cache-Control', 'no-store');
+      return c.json({}, 200);
+    });
+}

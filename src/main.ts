@@ -1,0 +1,45 @@
+import { ConfigError, loadConfig } from './config/loader.js';
+import { createDeps, isEmbedded } from './deps.js';
+import { AppError } from './http/errors.js';
+import { createLogger } from './observability/logger.js';
+import { startServer, stopServer } from './server.js';
+import { KeyError } from './tokens/key-ring.js';
+
+/** load config → build deps → listen; ordered shutdown on SIGTERM/SIGINT. */
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger(config.logging);
+  const deps = await createDeps(config, logger);
+  const { server, port } = await startServer(deps);
+  if (isEmbedded(config)) {
+    logger.warn('EMBEDDED MODE: in-process session store and PGlite in %s — single instance only; set cache.url and database.url to run a cluster', config.database.data_dir);
+  }
+  logger.info({ port, instance: deps.instanceId, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    stopServer(server, deps, config.server.shutdown_grace).then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  // Start-up failures are one line naming what is wrong, never a stack trace.
+  const known = error instanceof ConfigError || error instanceof KeyError || error instanceof AppError;
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`jwt-cluster: cannot start: ${known ? message : `${message} (unexpected)`}\n`);
+  process.exit(known ? 2 : 1);
+});

@@ -1,0 +1,28 @@
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { Config } from '../config/schema.js';
+
+/** Anything that may carry a credential is replaced before a line is written. */
+const REDACT = [
+  'password',
+  'current_password',
+  'new_password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'authorization',
+  'cookie',
+  '*.password',
+  '*.token',
+  '*.authorization',
+  '*.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+/** The service logger: pretty text for people, JSON lines for machines. */
+export function createLogger(config: Config['logging']): Logger {
+  const options = { level: config.level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } };
+  if (config.mode === 'json') return pino(options);
+  return pino(options, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname' }));
+}

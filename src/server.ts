@@ -1,0 +1,41 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { AppDeps } from './app-deps.js';
+import { createApp } from './app.js';
+
+/** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
+export function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
+  const { server: config } = deps.config;
+  const app = createApp(deps);
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port: options?.port ?? config.port, hostname: options?.host ?? config.host }, (info) =>
+      resolve({ server, port: info.port }),
+    ) as Server;
+    // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
+    // proxy may reuse a connection Node is closing and see a 502.
+    server.keepAliveTimeout = config.keep_alive_timeout;
+    server.headersTimeout = config.keep_alive_timeout + 1000;
+    server.requestTimeout = 30_000;
+    server.once('error', reject);
+  });
+}
+
+/**
+ * Graceful stop: readiness turns 503, the listener stops accepting, idle connections close,
+ * in-flight requests get up to `grace` ms, then the stores close.
+ */
+export async function stopServer(server: Server, deps: AppDeps, grace: number) {
+  deps.lifecycle.draining = true;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, grace);
+  });
+  await Promise.race([closed, deadline]);
+  clearTimeout(timer);
+  await Promise.allSettled([deps.sessions.close(), deps.users.close()]);
+}
