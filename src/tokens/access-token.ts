@@ -101,7 +101,9 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
         return { ok: false, reason: expired ? 'expired' : 'invalid' };
       }
       const claims = toClaims(payload);
-      if (!claims || claims.issuedAt > Date.now() / 1000 + toleranceSeconds) return { ok: false, reason: 'invalid' };
+      const latest = Date.now() / 1000 + toleranceSeconds;
+      // `allowExpired` widens jose's clockTolerance, which also governs `nbf`: check the future side here.
+      if (!claims || claims.issuedAt > latest || (payload.nbf !== undefined && payload.nbf > latest)) return { ok: false, reason: 'invalid' };
       return { ok: true, claims };
     },
   };

@@ -1,0 +1,112 @@
+import type { Server } from 'node:http';
+import { afterAll } from 'vitest';
+import type { AppDeps } from '../../src/app-deps.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { createDeps } from '../../src/deps.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startServer, stopServer } from '../../src/server.js';
+import { generateKeyMaterial } from '../../src/tokens/generate-key.js';
+import { freshDatabase, testRedisUrl, uniquePrefix } from './services.js';
+
+type DeepPartialInput = { [K in keyof Config]?: Record<string, unknown> };
+
+/** One running instance of the real service on a loopback port. */
+export interface TestInstance {
+  url: string;
+  deps: AppDeps;
+  stop(): Promise<void>;
+}
+
+/** A shared backend (one Redis key prefix, one fresh database, one key ring) for one or more instances. */
+export interface TestCluster {
+  config: Config;
+  start(): Promise<TestInstance>;
+}
+
+const signingKey = generateKeyMaterial('EdDSA').privateKey;
+
+/**
+ * Builds the config of a test cluster on the real throwaway Redis and PostgreSQL
+ * (`embedded: true` uses the in-process store and PGlite instead).
+ */
+export async function testCluster(overrides: DeepPartialInput = {}, options: { embedded?: boolean; dataDir?: string } = {}): Promise<TestCluster> {
+  const base: Record<string, Record<string, unknown>> = {
+    logging: { level: 'silent', mode: 'json' },
+    server: { host: '127.0.0.1', port: 0, shutdown_grace: '2s' },
+    cache: options.embedded ? {} : { url: testRedisUrl(), key_prefix: uniquePrefix() },
+    database: options.embedded ? { data_dir: options.dataDir } : { url: await freshDatabase() },
+    auth: { keys: [{ kid: 'test-key', value: signingKey }], refresh_secret: 'test-refresh-secret-0123456789abcdef' },
+    passwords: {},
+  };
+  for (const [section, values] of Object.entries(overrides)) base[section] = { ...base[section], ...values };
+  const config = configSchema.parse(base);
+  const instances: TestInstance[] = [];
+  afterAll(async () => {
+    await Promise.all(instances.map((instance) => instance.stop()));
+  });
+
+  return {
+    config,
+    async start() {
+      const deps = await createDeps(config, createLogger(config.logging));
+      const { server, port } = await startServer(deps);
+      let stopped = false;
+      const instance: TestInstance = {
+        url: `http://127.0.0.1:${port}`,
+        deps,
+        async stop() {
+          if (stopped) return;
+          stopped = true;
+          await stopServer(server as Server, deps, 1000);
+        },
+      };
+      instances.push(instance);
+      return instance;
+    },
+  };
+}
+
+/** JSON request helper: returns status, headers and the parsed body (or `null`). */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> | null = null;
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+  } catch {
+    body = { raw: text };
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+let counter = 0;
+/** A unique e-mail for one test. */
+export const uniqueEmail = () => `user${Date.now().toString(36)}${(counter += 1)}@example.test`;
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** Registers a fresh user and returns its tokens. */
+export async function registerUser(base: string, email = uniqueEmail(), password = PASSWORD) {
+  const response = await call(base, 'POST', '/register', { body: { email, password } });
+  if (response.status !== 201 || !response.body) throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return {
+    email,
+    password,
+    accessToken: response.body.access_token as string,
+    refreshToken: response.body.refresh_token as string,
+    sessionId: response.body.session_id as string,
+    userId: (response.body.user as { id: string }).id,
+  };
+}

@@ -1,0 +1,163 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'jwt-embedded-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe.each([
+  { mode: 'redis + postgres', embedded: false },
+  { mode: 'embedded', embedded: true },
+])('core contract ($mode)', ({ embedded }) => {
+  let app: TestInstance;
+  let base: string;
+  beforeAll(async () => {
+    const cluster = await testCluster({}, { embedded, dataDir: join(dataDir, 'data') });
+    app = await cluster.start();
+    base = app.url;
+  });
+
+  it('answers /ping and /health/ready', async () => {
+    expect(await call(base, 'GET', '/ping')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    const ready = await call(base, 'GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ok', checks: { cache: 'ok', database: 'ok' } });
+  });
+
+  it('registers: 201, token response, user, no-store, JSON with charset', async () => {
+    const email = uniqueEmail().toUpperCase();
+    const response = await call(base, 'POST', '/register', { body: { email, password: PASSWORD } });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(response.body).toMatchObject({ token_type: 'Bearer', expires_in: 900, user: { email: email.toLowerCase(), roles: ['user'] } });
+    expect(response.body?.access_token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(response.body?.refresh_token).toMatch(/^rt1\./);
+    expect(response.body?.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.body?.user).not.toHaveProperty('passwordHash');
+    expect(JSON.stringify(response.body)).not.toContain('argon2');
+  });
+
+  it('refuses a taken e-mail (any case) with 409 email_taken', async () => {
+    const { email } = await registerUser(base);
+    const again = await call(base, 'POST', '/register', { body: { email: ` ${email.toUpperCase()} `, password: PASSWORD } });
+    expect(again).toMatchObject({ status: 409, body: { error: 'email_taken' } });
+  });
+
+  it.each([
+    ['short password', { email: 'a@b.io', password: 'short' }, 400, 'weak_password'],
+    ['password equal to the e-mail', { email: 'same@b.io', password: 'same@b.io' }, 400, 'weak_password'],
+    ['bad e-mail', { email: 'not-an-email', password: PASSWORD }, 400, 'invalid_request'],
+    ['missing password', { email: 'a@b.io' }, 400, 'invalid_request'],
+    ['wrong types', { email: 5, password: [] }, 400, 'invalid_request'],
+    ['a list', [1, 2], 400, 'invalid_request'],
+  ])('register rejects %s', async (_name, body, status, error) => {
+    const response = await call(base, 'POST', '/register', { body });
+    expect(response).toMatchObject({ status, body: { error } });
+    expect(typeof response.body?.error_description).toBe('string');
+  });
+
+  it('logs in, and answers unknown e-mail and wrong password with the same body', async () => {
+    const { email } = await registerUser(base);
+    const ok = await call(base, 'POST', '/login', { body: { email: email.toUpperCase(), password: PASSWORD, device: 'laptop' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ token_type: 'Bearer' });
+    const wrong = await call(base, 'POST', '/login', { body: { email, password: 'wrong password!' } });
+    const unknown = await call(base, 'POST', '/login', { body: { email: uniqueEmail(), password: 'wrong password!' } });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(unknown.body).toEqual(wrong.body);
+    expect(wrong.body?.error).toBe('invalid_credentials');
+  });
+
+  it('/me returns the user for a valid token and 401 without one', async () => {
+    const user = await registerUser(base);
+    expect(await call(base, 'GET', '/me', { token: user.accessToken })).toMatchObject({ status: 200, body: { id: user.userId, email: user.email } });
+    const anonymous = await call(base, 'GET', '/me');
+    expect(anonymous).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  it('/authenticate: 200 with identity headers, for any method and a case-insensitive scheme', async () => {
+    const user = await registerUser(base);
+    for (const [method, scheme] of [['GET', 'Bearer'], ['POST', 'bearer'], ['DELETE', 'BEARER'], ['HEAD', 'Bearer']] as const) {
+      const response = await call(base, method, '/authenticate', { headers: { authorization: `${scheme} ${user.accessToken}` } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-user-id')).toBe(user.userId);
+      expect(response.headers.get('x-session-id')).toBe(user.sessionId);
+      expect(response.headers.get('x-user-roles')).toBe('user');
+      expect(Number(response.headers.get('x-token-expires'))).toBeGreaterThan(Date.now() / 1000);
+      if (method !== 'HEAD') expect(response.body).toMatchObject({ sub: user.userId, sid: user.sessionId, roles: ['user'] });
+    }
+  });
+
+  it.each([
+    ['no header', undefined, 'Bearer'],
+    ['another scheme', 'Basic dXNlcjpwYXNz', 'Bearer'],
+    ['an empty bearer', 'Bearer ', 'Bearer'],
+    ['garbage', 'Bearer not.a.jwt', 'Bearer error="invalid_token"'],
+    ['a refresh token', 'Bearer rt1.AAAA.BBBB', 'Bearer error="invalid_token"'],
+    ['an oversized token', `Bearer ${'a'.repeat(5000)}.b.c`, 'Bearer error="invalid_token"'],
+  ])('/authenticate answers 401 for %s', async (_name, authorization, challenge) => {
+    const response = await call(base, 'GET', '/authenticate', { headers: authorization ? { authorization } : {} });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe(challenge);
+    expect(response.body?.error).toBe('invalid_token');
+  });
+
+  it('publishes the JWKS with max-age and only public parts', async () => {
+    const response = await call(base, 'GET', '/.well-known/jwks.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toMatch(/max-age=\d+/);
+    const keys = response.body?.keys as Record<string, unknown>[];
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      expect(key).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig' });
+      expect(key).not.toHaveProperty('d');
+    }
+  });
+
+  it('answers unknown paths with 404 JSON and wrong methods with 405 + Allow', async () => {
+    expect(await call(base, 'GET', '/nope')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    const wrong = await call(base, 'GET', '/login');
+    expect(wrong).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
+    expect(wrong.headers.get('allow')).toBe('POST');
+    expect((await call(base, 'PUT', '/sessions/abc')).headers.get('allow')).toBe('DELETE');
+  });
+
+  it('answers a non-JSON body with 415, malformed JSON with 400, oversized bodies with 413', async () => {
+    const form = await call(base, 'POST', '/login', { body: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
+    expect(await call(base, 'POST', '/login', { body: '{"email":' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await call(base, 'POST', '/login', { body: '\u00ff\u00fe' })).toMatchObject({ status: 400 });
+    const big = JSON.stringify({ email: 'a@b.io', password: 'x'.repeat(20_000) });
+    expect(await call(base, 'POST', '/login', { body: big })).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+  });
+
+  it('counts a chunked body while streaming and answers 413 past the limit', async () => {
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let index = 0; index < 40; index += 1) controller.enqueue(new TextEncoder().encode('x'.repeat(1000)));
+        controller.close();
+      },
+    });
+    const response = await fetch(`${base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: 'payload_too_large' });
+  });
+
+  it('echoes a well-formed X-Request-Id and replaces a hostile one', async () => {
+    const given = await call(base, 'GET', '/ping', { headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers.get('x-request-id')).toBe('abc-123');
+    const hostile = await call(base, 'GET', '/ping', { headers: { 'x-request-id': 'a b\tc' } });
+    expect(hostile.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(given.headers.get('x-instance-id')).toBe(app.deps.instanceId);
+  });
+});

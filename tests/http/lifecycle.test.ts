@@ -1,0 +1,165 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'jwt-lifecycle-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe.each([
+  { mode: 'redis + postgres, two instances', embedded: false },
+  { mode: 'embedded', embedded: true },
+])('session lifecycle ($mode)', ({ embedded }) => {
+  let one: TestInstance;
+  let two: TestInstance;
+  beforeAll(async () => {
+    const cluster = await testCluster({}, { embedded, dataDir: join(dataDir, 'data') });
+    one = await cluster.start();
+    two = embedded ? one : await cluster.start();
+  });
+
+  const authenticate = (instance: TestInstance, token: string) => call(instance.url, 'GET', '/authenticate', { token });
+  const login = async (email: string, device?: string) => {
+    const response = await call(one.url, 'POST', '/login', { body: { email, password: PASSWORD, device } });
+    expect(response.status).toBe(200);
+    return response.body as { access_token: string; refresh_token: string; session_id: string };
+  };
+
+  it('logout with the access token ends the session and denies the token everywhere', async () => {
+    const user = await registerUser(one.url);
+    const other = await login(user.email);
+    expect((await call(one.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+    expect((await authenticate(two, user.accessToken)).status).toBe(401);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
+    expect((await authenticate(two, other.access_token)).status).toBe(200);
+    // Logging out twice is harmless.
+    expect((await call(two.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+  });
+
+  it('logout with the refresh token ends the session', async () => {
+    const user = await registerUser(one.url);
+    expect((await call(two.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status).toBe(204);
+    expect((await authenticate(one, user.accessToken)).status).toBe(401);
+    expect(await call(one.url, 'POST', '/logout', { body: { refresh_token: 'rt1.forged' } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect(await call(one.url, 'POST', '/logout')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('logout accepts an expired but authentic access token and refuses a forged one', async () => {
+    const user = await registerUser(one.url);
+    const { deps } = one;
+    const key = deps.keyRing.signer;
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await new SignJWT({ sid: user.sessionId, tv: 0, roles: ['user'] })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid })
+      .setIssuer(deps.config.auth.issuer)
+      .setAudience(deps.config.auth.audience)
+      .setSubject(user.userId)
+      .setJti(crypto.randomUUID())
+      .setIssuedAt(now - 3600)
+      .setExpirationTime(now - 1800)
+      .sign(key.signKey as NonNullable<typeof key.signKey>);
+    expect((await authenticate(one, expired)).status).toBe(401);
+    expect((await call(one.url, 'POST', '/logout', { token: `${expired.slice(0, -4)}AAAA` })).status).toBe(401);
+    expect((await authenticate(one, user.accessToken)).status).toBe(200);
+    expect((await call(two.url, 'POST', '/logout', { token: expired })).status).toBe(204);
+    expect((await authenticate(one, user.accessToken)).status).toBe(401);
+  });
+
+  it('logout-all ends every session, seen from the other instance', async () => {
+    const user = await registerUser(one.url);
+    const second = await login(user.email);
+    expect((await call(one.url, 'POST', '/logout-all', { token: user.accessToken })).status).toBe(204);
+    for (const token of [user.accessToken, second.access_token]) expect((await authenticate(two, token)).status).toBe(401);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: second.refresh_token } })).status).toBe(401);
+    const fresh = await login(user.email);
+    expect((await authenticate(two, fresh.access_token)).status).toBe(200);
+  });
+
+  it('lists own sessions with current marked, and deletes only own sessions', async () => {
+    const user = await registerUser(one.url);
+    const phone = await login(user.email, 'phone');
+    const listed = await call(two.url, 'GET', '/sessions', { token: phone.access_token, headers: {} });
+    expect(listed.status).toBe(200);
+    const sessions = listed.body?.sessions as Record<string, unknown>[];
+    expect(sessions.map((session) => session.id)).toEqual([phone.session_id, user.sessionId]);
+    expect(sessions[0]).toMatchObject({ device: 'phone', current: true });
+    expect(sessions[1]).toMatchObject({ current: false });
+    for (const field of ['created_at', 'last_seen_at', 'expires_at']) expect(Date.parse(sessions[0]?.[field] as string)).not.toBeNaN();
+
+    const stranger = await registerUser(one.url);
+    expect(await call(one.url, 'DELETE', `/sessions/${user.sessionId}`, { token: stranger.accessToken })).toMatchObject({ status: 404 });
+    expect(await call(one.url, 'DELETE', '/sessions/not-a-uuid', { token: stranger.accessToken })).toMatchObject({ status: 404 });
+    expect((await authenticate(one, user.accessToken)).status).toBe(200);
+    expect((await call(one.url, 'DELETE', `/sessions/${user.sessionId}`, { token: phone.access_token })).status).toBe(204);
+    expect((await authenticate(two, user.accessToken)).status).toBe(401);
+  });
+
+  it('password change: wrong current → 401, weak new → 400, success ends other sessions and keeps this one', async () => {
+    const user = await registerUser(one.url);
+    const other = await login(user.email);
+    const wrong = await call(one.url, 'POST', '/password', { token: user.accessToken, body: { current_password: 'nope nope nope', new_password: 'a brand new passphrase' } });
+    expect(wrong).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
+    const weak = await call(one.url, 'POST', '/password', { token: user.accessToken, body: { current_password: PASSWORD, new_password: 'short' } });
+    expect(weak).toMatchObject({ status: 400, body: { error: 'weak_password' } });
+
+    const changed = await call(one.url, 'POST', '/password', { token: user.accessToken, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
+    expect(changed.status).toBe(200);
+    expect(changed.body?.session_id).toBe(user.sessionId);
+    for (const token of [user.accessToken, other.access_token]) expect((await authenticate(two, token)).status).toBe(401);
+    expect((await authenticate(two, changed.body?.access_token as string)).status).toBe(200);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: changed.body?.refresh_token } })).status).toBe(200);
+    expect((await call(one.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).status).toBe(401);
+    expect((await call(one.url, 'POST', '/login', { body: { email: user.email, password: 'a brand new passphrase' } })).status).toBe(200);
+  });
+
+  it('revoke: access token by jti, refresh token by session, unknown tokens 200, missing token 400', async () => {
+    const user = await registerUser(one.url);
+    const other = await login(user.email);
+    expect(await call(one.url, 'POST', '/revoke', { body: { token: user.accessToken, token_type_hint: 'access_token' } })).toMatchObject({ status: 200 });
+    expect((await authenticate(two, user.accessToken)).status).toBe(401);
+    // Revoking one access token leaves its session able to refresh.
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(200);
+
+    expect((await call(two.url, 'POST', '/revoke', { body: { token: other.refresh_token } })).status).toBe(200);
+    expect((await authenticate(one, other.access_token)).status).toBe(401);
+    expect((await call(one.url, 'POST', '/revoke', { body: { token: 'whatever' } })).status).toBe(200);
+    expect(await call(one.url, 'POST', '/revoke', { body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+});
+
+describe('cookie mode', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ auth: { refresh_cookie: true } })).start();
+  });
+
+  const cookiesOf = (headers: Headers) => Object.fromEntries(headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+
+  it('sets __Host-rt (HttpOnly, Secure, SameSite=Strict, Path=/) and requires the CSRF header to use it', async () => {
+    const user = await registerUser(app.url);
+    const response = await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
+    const lines = response.headers.getSetCookie();
+    const rt = lines.find((line) => line.startsWith('__Host-rt='));
+    expect(rt).toMatch(/HttpOnly/);
+    expect(rt).toMatch(/Secure/);
+    expect(rt).toMatch(/SameSite=Strict/);
+    expect(rt).toMatch(/Path=\//);
+    const cookies = cookiesOf(response.headers);
+    const cookie = `__Host-rt=${cookies['__Host-rt']}; __Host-csrf=${cookies['__Host-csrf']}`;
+
+    expect(await call(app.url, 'POST', '/refresh', { headers: { cookie } })).toMatchObject({ status: 403, body: { error: 'forbidden' } });
+    expect((await call(app.url, 'POST', '/refresh', { headers: { cookie, 'x-csrf-token': 'wrong' } })).status).toBe(403);
+    const refreshed = await call(app.url, 'POST', '/refresh', { headers: { cookie, 'x-csrf-token': cookies['__Host-csrf'] as string } });
+    expect(refreshed.status).toBe(200);
+
+    const next = cookiesOf(refreshed.headers);
+    const nextCookie = `__Host-rt=${next['__Host-rt']}; __Host-csrf=${next['__Host-csrf']}`;
+    expect((await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie } })).status).toBe(403);
+    const out = await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie, 'x-csrf-token': next['__Host-csrf'] as string } });
+    expect(out.status).toBe(204);
+    expect(out.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;') && /Max-Age=0/.test(line))).toBe(true);
+    expect((await call(app.url, 'GET', '/authenticate', { token: refreshed.body?.access_token as string })).status).toBe(401);
+  });
+});

@@ -1,0 +1,92 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+const GRACE_MS = 1000;
+
+describe('refresh rotation over two instances sharing Redis', () => {
+  let one: TestInstance;
+  let two: TestInstance;
+  beforeAll(async () => {
+    const cluster = await testCluster({ auth: { refresh_reuse_grace: `${GRACE_MS}ms` } });
+    [one, two] = await Promise.all([cluster.start(), cluster.start()]);
+  });
+
+  const refresh = (instance: TestInstance, token: string) => call(instance.url, 'POST', '/refresh', { body: { refresh_token: token } });
+  const authenticate = (instance: TestInstance, token: string) => call(instance.url, 'GET', '/authenticate', { token });
+
+  it('rotates a chain of generations, alternating instances', async () => {
+    const user = await registerUser(one.url);
+    let token = user.refreshToken;
+    const seen = new Set([token]);
+    for (let generation = 1; generation <= 5; generation += 1) {
+      const response = await refresh(generation % 2 ? two : one, token);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(response.body?.session_id).toBe(user.sessionId);
+      token = response.body?.refresh_token as string;
+      expect(seen.has(token)).toBe(false);
+      seen.add(token);
+      expect((await authenticate(one, response.body?.access_token as string)).status).toBe(200);
+    }
+  });
+
+  it('answers a replay inside the grace window with the byte-identical successor', async () => {
+    const user = await registerUser(one.url);
+    const first = await refresh(one, user.refreshToken);
+    const replay = await refresh(two, user.refreshToken);
+    expect(replay.status).toBe(200);
+    expect(replay.body?.refresh_token).toBe(first.body?.refresh_token);
+    expect(replay.body?.access_token).not.toBe(first.body?.access_token);
+    expect((await authenticate(two, replay.body?.access_token as string)).status).toBe(200);
+    // The successor still rotates normally afterwards.
+    expect((await refresh(one, first.body?.refresh_token as string)).status).toBe(200);
+  });
+
+  it('treats a replay after the grace window as reuse and revokes the whole family', async () => {
+    const user = await registerUser(one.url);
+    const next = await refresh(one, user.refreshToken);
+    const access = next.body?.access_token as string;
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS + 300));
+    expect(await refresh(two, user.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect((await refresh(one, next.body?.refresh_token as string)).status).toBe(401);
+    expect((await authenticate(one, access)).status).toBe(401);
+    expect((await authenticate(two, user.accessToken)).status).toBe(401);
+  });
+
+  it('treats a token two generations back as reuse, even inside the grace window', async () => {
+    const user = await registerUser(one.url);
+    const second = await refresh(one, user.refreshToken);
+    const third = await refresh(two, second.body?.refresh_token as string);
+    expect(third.status).toBe(200);
+    expect((await refresh(one, user.refreshToken)).status).toBe(401);
+    expect((await refresh(two, third.body?.refresh_token as string)).status).toBe(401);
+    expect((await authenticate(one, third.body?.access_token as string)).status).toBe(401);
+  });
+
+  it('never revokes anything for a forged or altered refresh token', async () => {
+    const user = await registerUser(one.url);
+    const [prefix, body, mac] = user.refreshToken.split('.') as [string, string, string];
+    const flipped = `${mac.slice(0, 10)}${mac[10] === 'A' ? 'B' : 'A'}${mac.slice(11)}`;
+    for (const forged of [`${prefix}.${body}.${flipped}`, `${prefix}.${body}.${'A'.repeat(43)}`, 'rt1.garbage', 'x'.repeat(100)]) {
+      expect(await refresh(two, forged)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    }
+    expect((await authenticate(one, user.accessToken)).status).toBe(200);
+    expect((await refresh(one, user.refreshToken)).status).toBe(200);
+  });
+
+  it('survives 50 parallel refreshes of one token spread over both instances', async () => {
+    const user = await registerUser(one.url);
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, index) => refresh(index % 2 ? one : two, user.refreshToken)));
+    const statuses = responses.map((response) => response.status);
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    const successors = new Set(responses.map((response) => response.body?.refresh_token));
+    expect(successors.size).toBe(1);
+    const [successor] = successors as Set<string>;
+    expect((await refresh(two, successor)).status).toBe(200);
+  });
+
+  it('requires refresh_token', async () => {
+    expect(await call(one.url, 'POST', '/refresh', { body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await call(one.url, 'POST', '/refresh')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+});
