@@ -37,7 +37,7 @@ export async function logoutAll(deps: AuthDeps, userId: string) {
 export async function revokeToken(deps: AuthDeps, token: string, hint: string | undefined, toleranceMs: number) {
   const tryRefresh = () => logoutWithRefreshToken(deps, token);
   const tryAccess = async () => {
-    const result = await deps.accessTokens.verify(token);
+    const result = deps.accessTokens.verify(token);
     if (!result.ok) return false;
     await deps.sessions.deny(result.claims.userId, result.claims.jti, remainingLifetimeMs(result.claims, toleranceMs));
     deps.logger.info({ event: 'revoke', userId: result.claims.userId }, 'access token revoked');

@@ -21,7 +21,7 @@ export async function tokenResponse(
   salt: string,
   grant: SessionGrant,
 ): Promise<TokenResponse> {
-  const { token } = await deps.accessTokens.sign({ userId, sessionId, tokenVersion: grant.tokenVersion, roles: grant.roles });
+  const { token } = deps.accessTokens.sign({ userId, sessionId, tokenVersion: grant.tokenVersion, roles: grant.roles });
   return {
     access_token: token,
     token_type: 'Bearer',

@@ -16,7 +16,7 @@ export function requireAccessToken(accessTokens: AccessTokens, sessions: Session
       c.header('WWW-Authenticate', 'Bearer');
       throw new AppError('invalid_token', 'an access token is required');
     }
-    const result = await accessTokens.verify(token);
+    const result = accessTokens.verify(token);
     const state = result.ok ? await sessions.authenticate(result.claims) : undefined;
     if (!result.ok || state !== 'ok') {
       c.header('WWW-Authenticate', 'Bearer error="invalid_token"');

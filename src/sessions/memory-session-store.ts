@@ -177,6 +177,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       kept.tokenVersion = state.tokenVersion;
       kept.generation += 1;
       kept.rotatedAt = 0;
+      touch(kept, now);
       state.sessions.set(keepSessionId, kept);
       return { ...grant(state, kept), salt: kept.salt };
     },

@@ -148,6 +148,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
           keys.session(userId, keepSessionId),
           keys.sessionPrefix(userId),
           keepSessionId,
+          policy.autoLogoutMs,
         ),
       )) as [number, number?, string?, string?, number?];
       const [tv, gen, salt, roles, expiresAt] = reply;
@@ -156,14 +157,13 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
     },
 
     async list(userId) {
-      const rows = (await guarded(scripts.listSessions(keys.sessionSet(userId), keys.sessionPrefix(userId)))) as string[][];
-      const now = Date.now();
-      return rows.map(([id, created, seen, abs, device, ua, ip, pttl]): SessionInfo => ({
+      const rows = (await guarded(scripts.listSessions(keys.sessionSet(userId), keys.sessionPrefix(userId), policy.autoLogoutMs))) as string[][];
+      return rows.map(([id, created, seen, abs, device, ua, ip, expires]): SessionInfo => ({
         id: id as string,
         createdAt: Number(created),
         lastSeenAt: Number(seen),
         absoluteExpiresAt: Number(abs),
-        expiresAt: now + Number(pttl),
+        expiresAt: Number(expires),
         device: text(device),
         userAgent: text(ua),
         ip: text(ip),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import type { KeyRing } from './key-ring.js';
+import { jwsSigner, jwsVerifier } from './jws.js';
+import { createVerifiedTokenCache } from './verified-token-cache.js';
 
 /** The claims every access token carries, as the service uses them. */
 export interface AccessClaims {
@@ -22,89 +23,121 @@ export interface AccessTokenOptions {
   audience: string;
   lifetimeMs: number;
   clockToleranceMs: number;
+  /** Most verified tokens remembered (0 disables the cache). */
+  cacheSize?: number;
 }
 
 /** Tokens longer than this are rejected before any parsing (DESIGN: 4 KiB). */
 export const MAX_TOKEN_LENGTH = 4096;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const REQUIRED_CLAIMS = ['sub', 'sid', 'jti', 'tv', 'iat', 'exp'];
-const FOREVER_SECONDS = 100 * 365 * 24 * 3600;
+const ACCESS_TOKEN_TYPE = /^(?:application\/)?at\+jwt$/i;
 
-function toClaims(payload: JWTPayload): AccessClaims | null {
-  const { sub, sid, jti, tv, roles, iat, exp } = payload as JWTPayload & { sid?: unknown; tv?: unknown; roles?: unknown };
+const INVALID: VerifyResult = { ok: false, reason: 'invalid' };
+const MALFORMED: VerifyResult = { ok: false, reason: 'malformed' };
+const EXPIRED: VerifyResult = { ok: false, reason: 'expired' };
+
+type Json = Record<string, unknown>;
+
+function decodeSegment(segment: string): Json | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : null;
+  } catch {
+    return null;
+  }
+}
+
+function toClaims(payload: Json): AccessClaims | null {
+  const { sub, sid, jti, tv, roles, iat, exp } = payload;
   if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid)) return null;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 64) return null;
   if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0) return null;
   if (!Array.isArray(roles) || !roles.every((role): role is string => typeof role === 'string')) return null;
-  if (typeof iat !== 'number' || typeof exp !== 'number') return null;
+  if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp)) return null;
   return { userId: sub, sessionId: sid, jti, tokenVersion: tv, roles, issuedAt: iat, expiresAt: exp };
 }
 
-/** Signs and verifies access tokens (RFC 9068 `at+jwt`) with the configured key ring. */
-export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, clockToleranceMs }: AccessTokenOptions) {
+/**
+ * Signs and verifies access tokens (RFC 9068 `at+jwt`, RFC 8725 practices) with the key ring.
+ * Verification pins the algorithm, picks the key only by exact `kid` (never `jku`/`x5u`/`jwk`),
+ * refuses any `crit` extension, and checks `typ`, `iss`, `aud`, required claims and lifetimes.
+ */
+export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, clockToleranceMs, cacheSize = 10_000 }: AccessTokenOptions) {
   const { algorithm, signer, byKid } = keyRing;
-  const signKey = signer.signKey;
-  if (!signKey) throw new Error('key ring has no signing key');
+  if (!signer.signKey) throw new Error('key ring has no signing key');
+  const signInput = jwsSigner(algorithm, signer.signKey);
+  const verifySignature = jwsVerifier(algorithm);
+  const encodedHeader = Buffer.from(JSON.stringify({ alg: algorithm, typ: 'at+jwt', kid: signer.kid })).toString('base64url');
   const lifetimeSeconds = Math.max(1, Math.round(lifetimeMs / 1000));
-  const toleranceSeconds = Math.round(clockToleranceMs / 1000);
+  const tolerance = clockToleranceMs / 1000;
+  const cache = createVerifiedTokenCache<AccessClaims>(cacheSize);
 
-  // Keys are chosen only by exact kid from the ring; jku/x5u/jwk headers are never consulted.
-  const getKey = (header: JWTHeaderParameters) => {
-    const key = header.kid === undefined ? undefined : byKid.get(header.kid);
-    if (!key) throw new Error('unknown kid');
-    return key.verifyKey;
-  };
+  /** Full verification of a token not seen before. `now` in seconds. */
+  function verifyFresh(token: string, now: number, allowExpired: boolean): VerifyResult {
+    const firstDot = token.indexOf('.');
+    const lastDot = token.lastIndexOf('.');
+    const header = decodeSegment(token.slice(0, firstDot));
+    if (!header) return MALFORMED;
+    if (header.alg !== algorithm || 'crit' in header) return INVALID;
+    if (typeof header.typ !== 'string' || !ACCESS_TOKEN_TYPE.test(header.typ)) return INVALID;
+    const key = typeof header.kid === 'string' ? byKid.get(header.kid) : undefined;
+    if (!key) return INVALID;
+    const encodedSignature = token.slice(lastDot + 1);
+    const signature = Buffer.from(encodedSignature, 'base64url');
+    // One spelling per signature: non-canonical base64url (stray trailing bits) is refused.
+    if (signature.toString('base64url') !== encodedSignature) return INVALID;
+    if (!verifySignature(token.slice(0, lastDot), signature, key.verifyKey)) return INVALID;
+
+    const payload = decodeSegment(token.slice(firstDot + 1, lastDot));
+    if (!payload || payload.iss !== issuer) return INVALID;
+    const aud = payload.aud;
+    if (aud !== audience && !(Array.isArray(aud) && aud.includes(audience))) return INVALID;
+    const claims = toClaims(payload);
+    if (!claims || claims.issuedAt > now + tolerance) return INVALID;
+    const nbf = payload.nbf;
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) return INVALID;
+    if (!allowExpired && claims.expiresAt <= now - tolerance) return EXPIRED;
+    return { ok: true, claims };
+  }
 
   return {
     lifetimeSeconds,
 
     /** Signs a fresh access token; returns it with its claims. */
-    async sign(input: { userId: string; sessionId: string; tokenVersion: number; roles: string[] }) {
+    sign(input: { userId: string; sessionId: string; tokenVersion: number; roles: string[] }) {
       const issuedAt = Math.floor(Date.now() / 1000);
-      const claims: AccessClaims = {
-        ...input,
-        jti: randomUUID(),
-        issuedAt,
-        expiresAt: issuedAt + lifetimeSeconds,
+      const claims: AccessClaims = { ...input, jti: randomUUID(), issuedAt, expiresAt: issuedAt + lifetimeSeconds };
+      const payload = {
+        iss: issuer,
+        aud: audience,
+        sub: claims.userId,
+        sid: claims.sessionId,
+        jti: claims.jti,
+        tv: claims.tokenVersion,
+        roles: claims.roles,
+        iat: issuedAt,
+        exp: claims.expiresAt,
       };
-      const token = await new SignJWT({ sid: claims.sessionId, tv: claims.tokenVersion, roles: claims.roles })
-        .setProtectedHeader({ alg: algorithm, typ: 'at+jwt', kid: signer.kid })
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setSubject(claims.userId)
-        .setJti(claims.jti)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(claims.expiresAt)
-        .sign(signKey);
-      return { token, claims };
+      const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+      return { token: `${signingInput}.${signInput(signingInput)}`, claims };
     },
 
     /**
-     * Verifies signature, algorithm, `typ`, `iss`, `aud`, required claims and lifetimes.
-     * `allowExpired` keeps every check but expiry (logout with an expired token).
+     * Verifies a token. `allowExpired` keeps every check but expiry (logout with an expired
+     * token) and bypasses the cache. Results for valid tokens are cached until they expire.
      */
-    async verify(token: string, options?: { allowExpired?: boolean }): Promise<VerifyResult> {
-      if (token.length > MAX_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) return { ok: false, reason: 'malformed' };
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, {
-          algorithms: [algorithm],
-          issuer,
-          audience,
-          typ: 'at+jwt',
-          requiredClaims: REQUIRED_CLAIMS,
-          clockTolerance: options?.allowExpired ? FOREVER_SECONDS : toleranceSeconds,
-        }));
-      } catch (error) {
-        const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';
-        return { ok: false, reason: expired ? 'expired' : 'invalid' };
+    verify(token: string, options?: { allowExpired?: boolean }): VerifyResult {
+      if (token.length > MAX_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) return MALFORMED;
+      const nowMs = Date.now();
+      const allowExpired = options?.allowExpired === true;
+      if (!allowExpired) {
+        const cached = cache.get(token, nowMs);
+        if (cached) return { ok: true, claims: cached };
       }
-      const claims = toClaims(payload);
-      const latest = Date.now() / 1000 + toleranceSeconds;
-      // `allowExpired` widens jose's clockTolerance, which also governs `nbf`: check the future side here.
-      if (!claims || claims.issuedAt > latest || (payload.nbf !== undefined && payload.nbf > latest)) return { ok: false, reason: 'invalid' };
-      return { ok: true, claims };
+      const result = verifyFresh(token, nowMs / 1000, allowExpired);
+      if (result.ok && !allowExpired) cache.set(token, result.claims, (result.claims.expiresAt + tolerance) * 1000);
+      return result;
     },
   };
 }

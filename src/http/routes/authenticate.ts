@@ -25,7 +25,7 @@ export function authenticateRoutes(deps: AppDeps) {
   return new Hono<AppEnv>().all('/authenticate', async (c) => {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) return reply(c, 401, MISSING, 'Bearer');
-    const result = await accessTokens.verify(token);
+    const result = accessTokens.verify(token);
     if (!result.ok) return reply(c, 401, INVALID, 'Bearer error="invalid_token"');
     const { claims } = result;
     let state;

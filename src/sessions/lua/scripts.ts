@@ -90,7 +90,10 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do redis.call('DEL', A
 redis.call('DEL', KEYS[2])
 return tv`;
 
-/** KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid. Returns {tv, gen, salt, roles, expires at} or {tv}. */
+/**
+ * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window.
+ * The kept session counts as active. Returns {tv, gen, salt, roles, expires at} or {tv}.
+ */
 export const endOthers = `local tv = redis.call('INCR', KEYS[1])
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if id ~= ARGV[2] then
@@ -102,20 +105,25 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('ZREM', KEYS[2], ARGV[2])
   return {tv}
 end
+${NOW}
 local gen = redis.call('HINCRBY', KEYS[3], 'gen', 1)
-redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0)
-local s = redis.call('HMGET', KEYS[3], 'salt', 'roles')
-local t = redis.call('TIME')
-local expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + redis.call('PTTL', KEYS[3])
+redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0, 'seen', now)
+local s = redis.call('HMGET', KEYS[3], 'salt', 'roles', 'abs')
+local expires = math.min(tonumber(s[3]), now + tonumber(ARGV[3]))
+redis.call('PEXPIREAT', KEYS[3], expires)
 return {tv, gen, s[1], s[2], expires}`;
 
-/** KEYS: session-set. ARGV: session key prefix. Returns rows {sid, created, seen, abs, device, ua, ip, pttl}, newest first. */
+/**
+ * KEYS: session-set. ARGV: session key prefix, idle window. Returns rows {sid, created, seen, abs, device, ua, ip,
+ * expires at}, newest first; expires at is min(seen + idle window, abs), the deadline every write sets as the TTL.
+ */
 export const listSessions = `local out = {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. id
   local s = redis.call('HMGET', key, 'created', 'seen', 'abs', 'device', 'ua', 'ip')
   if s[1] then
-    table.insert(out, {id, s[1], s[2], s[3], s[4], s[5], s[6], redis.call('PTTL', key)})
+    local expires = math.min(tonumber(s[3]), tonumber(s[2]) + tonumber(ARGV[2]))
+    table.insert(out, {id, s[1], s[2], s[3], s[4], s[5], s[6], expires})
   else
     redis.call('ZREM', KEYS[1], id)
   end
