@@ -6,7 +6,7 @@ import { createErrorHandler, errorResponse } from './http/error-handler.js';
 import { allowedMethods } from './http/method-not-allowed.js';
 import { requestContext } from './http/request-context.js';
 import { accountRoutes } from './http/routes/account.js';
-import { authenticateRoutes } from './http/routes/authenticate.js';
+import { authenticateHandler } from './http/routes/authenticate.js';
 import { credentialRoutes } from './http/routes/credentials.js';
 import { healthRoutes } from './http/routes/health.js';
 import { jwksRoutes } from './http/routes/jwks.js';
@@ -16,8 +16,9 @@ import { sessionTokenRoutes } from './http/routes/session-tokens.js';
 export function createApp(deps: AppDeps) {
   const clientIp = createClientIp(deps.config.server.trust_proxy);
   const app = new Hono<AppEnv>();
+  // The hot path first: it writes its own headers and log line, so no middleware runs for it.
+  app.all('/authenticate', authenticateHandler(deps));
   app.use(requestContext(deps.logger, deps.instanceId));
-  app.route('/', authenticateRoutes(deps));
   app.route('/', healthRoutes(deps));
   app.route('/', jwksRoutes(deps));
   app.route('/', credentialRoutes(deps, clientIp));

@@ -24,7 +24,7 @@ async function main() {
     stopServer(server, deps, config.server.shutdown_grace).then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        logger.flush(() => process.exit(0));
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

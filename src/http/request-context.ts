@@ -1,31 +1,25 @@
-import { randomUUID } from 'node:crypto';
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.js';
+import { baseHeaders, requestIdFrom } from './response-headers.js';
 
-const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Writes the one log line of a request. */
+export function logRequest(logger: Logger, requestId: string, method: string, path: string, status: number, started: number) {
+  logger.info({ reqId: requestId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
+}
 
 /**
- * Per request: honours a well-formed `X-Request-Id` (or makes one) and echoes it, sets the
- * baseline security headers and `X-Instance-Id`, and writes one log line when done.
+ * Per request: the request id (echoed), baseline headers, JSON with an explicit charset,
+ * and one log line when done.
  */
 export function requestContext(logger: Logger, instanceId: string) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now();
-    const given = c.req.header('x-request-id');
-    const requestId = given && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = requestIdFrom(c.req.header('x-request-id'));
     c.set('requestId', requestId);
+    for (const [name, value] of Object.entries(baseHeaders(requestId, instanceId))) c.header(name, value);
     await next();
-    const headers = c.res.headers;
-    if (headers.get('content-type') === 'application/json') headers.set('Content-Type', 'application/json; charset=utf-8');
-    headers.set('X-Request-Id', requestId);
-    headers.set('X-Instance-Id', instanceId);
-    headers.set('X-Content-Type-Options', 'nosniff');
-    headers.set('X-Frame-Options', 'DENY');
-    headers.set('Referrer-Policy', 'no-referrer');
-    logger.info(
-      { reqId: requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round((performance.now() - started) * 100) / 100 },
-      'request',
-    );
+    if (c.res.headers.get('content-type') === 'application/json') c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
+    logRequest(logger, requestId, c.req.method, c.req.path, c.res.status, started);
   });
 }

@@ -1,47 +1,70 @@
-import { Hono, type Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import type { Context } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
-import type { AppEnv } from '../app-env.js';
 import { bearerToken } from '../bearer.js';
+import { logRequest } from '../request-context.js';
+import { baseHeaders, requestIdFrom } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: 'an access token is required' });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
 const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
-
-function reply(c: Context, status: 401 | 503, body: string, challenge?: string) {
-  if (challenge) c.header('WWW-Authenticate', challenge);
-  if (status === 503) c.header('Retry-After', '1');
-  c.header('Content-Type', 'application/json; charset=utf-8');
-  c.header('Cache-Control', 'no-store');
-  return c.body(body, status);
-}
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * The gateway hot path (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): one
- * local signature check and one Redis round trip. Answers only 200, 401 or 503, for any
- * method, because gateways forward the original method and turn other statuses into 500s.
+ * local signature check (cached per token) and one session-store round trip. Answers only
+ * 200, 401 or 503, for any method, because gateways forward the original method and turn
+ * other statuses into 500s. It bypasses the general middleware and builds its response
+ * from plain header objects, which Node writes without constructing `Headers`.
  */
-export function authenticateRoutes(deps: AppDeps) {
-  const { accessTokens, sessions, logger } = deps;
-  return new Hono<AppEnv>().all('/authenticate', async (c) => {
-    const token = bearerToken(c.req.header('authorization'));
-    if (!token) return reply(c, 401, MISSING, 'Bearer');
-    const result = accessTokens.verify(token);
-    if (!result.ok) return reply(c, 401, INVALID, 'Bearer error="invalid_token"');
-    const { claims } = result;
-    let state;
-    try {
-      state = await sessions.authenticate(claims);
-    } catch (error) {
-      // Fail closed: without revocation state the answer is never 200.
-      logger.warn({ err: error }, 'authenticate: session store unavailable');
-      return reply(c, 503, UNAVAILABLE);
+export function authenticateHandler(deps: AppDeps) {
+  const { accessTokens, sessions, logger, instanceId } = deps;
+
+  return async (c: Context<{ Bindings: Partial<HttpBindings> }>) => {
+    const started = performance.now();
+    const incoming = c.env?.incoming;
+    const header = (name: string) => {
+      const value = incoming ? incoming.headers[name] : c.req.header(name);
+      return typeof value === 'string' ? value : undefined;
+    };
+    const requestId = requestIdFrom(header('x-request-id'));
+    const headers = baseHeaders(requestId, instanceId);
+    headers['Content-Type'] = JSON_TYPE;
+    headers['Cache-Control'] = 'no-store';
+    const respond = (status: 200 | 401 | 503, body: string) => {
+      logRequest(logger, requestId, c.req.method, '/authenticate', status, started);
+      return new Response(c.req.method === 'HEAD' ? null : body, { status, headers });
+    };
+
+    const token = bearerToken(header('authorization'));
+    if (!token) {
+      headers['WWW-Authenticate'] = 'Bearer';
+      return respond(401, MISSING);
     }
-    if (state !== 'ok') return reply(c, 401, INVALID, 'Bearer error="invalid_token"');
-    c.header('X-User-Id', claims.userId);
-    c.header('X-User-Roles', claims.roles.join(','));
-    c.header('X-Session-Id', claims.sessionId);
-    c.header('X-Token-Expires', String(claims.expiresAt));
-    c.header('Cache-Control', 'no-store');
-    return c.json({ sub: claims.userId, sid: claims.sessionId, jti: claims.jti, roles: claims.roles, iat: claims.issuedAt, exp: claims.expiresAt });
-  });
+    const result = accessTokens.verify(token);
+    let state;
+    if (result.ok) {
+      try {
+        state = await sessions.authenticate(result.claims);
+      } catch (error) {
+        // Fail closed: without revocation state the answer is never 200.
+        logger.warn({ err: error }, 'authenticate: session store unavailable');
+        headers['Retry-After'] = '1';
+        return respond(503, UNAVAILABLE);
+      }
+    }
+    if (!result.ok || state !== 'ok') {
+      headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
+      return respond(401, INVALID);
+    }
+    const { claims } = result;
+    headers['X-User-Id'] = claims.userId;
+    headers['X-User-Roles'] = claims.roles.join(',');
+    headers['X-Session-Id'] = claims.sessionId;
+    headers['X-Token-Expires'] = String(claims.expiresAt);
+    return respond(
+      200,
+      JSON.stringify({ sub: claims.userId, sid: claims.sessionId, jti: claims.jti, roles: claims.roles, iat: claims.issuedAt, exp: claims.expiresAt }),
+    );
+  };
 }
