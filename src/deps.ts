@@ -5,7 +5,9 @@ import type { AppDeps } from './app-deps.js';
 import type { Config } from './config/schema.js';
 import { createPasswordHasher } from './passwords/hasher.js';
 import { createMemorySessionStore } from './sessions/memory-session-store.js';
-import { connectRedis } from './sessions/redis-connection.js';
+import { createCachedRevocationStore } from './sessions/cached-revocation-store.js';
+import { connectRedis, createRedis } from './sessions/redis-connection.js';
+import { redisKeys } from './sessions/redis-keys.js';
 import { createRedisSessionStore } from './sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from './sessions/session-store.js';
 import { createAccessTokens } from './tokens/access-token.js';
@@ -48,9 +50,22 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
 }
 
 async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<SessionStore> {
-  if (!config.cache.url) return createMemorySessionStore({ policy });
-  const redis = await connectRedis(config.cache.url, { commandTimeoutMs: config.cache.command_timeout, logger });
-  return createRedisSessionStore({ redis, prefix: config.cache.key_prefix, policy });
+  const { url, key_prefix, command_timeout, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
+  if (!url) return createMemorySessionStore({ policy });
+  const redis = await connectRedis(url, { commandTimeoutMs: command_timeout, logger });
+  const store = createRedisSessionStore({ redis, prefix: key_prefix, policy });
+  if (revocation === 'exact') return store;
+  const subscriber = createRedis(url, { commandTimeoutMs: command_timeout, logger });
+  const cached = createCachedRevocationStore({
+    store,
+    subscriber,
+    channel: redisKeys(key_prefix).revocationChannel,
+    maxAgeMs: revocation_cache_max_age,
+    maxEntries: revocation_cache_size,
+    logger,
+  });
+  await subscriber.connect();
+  return cached;
 }
 
 async function buildUserStore(config: Config, logger: Logger): Promise<UserStore> {
@@ -92,6 +107,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
       audience: auth.audience,
       lifetimeMs: auth.access_lifetime,
       clockToleranceMs: auth.clock_tolerance,
+      cacheSize: auth.token_cache_size,
     }),
     refreshTokens: createRefreshTokenCodec(refreshKey),
   };

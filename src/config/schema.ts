@@ -81,6 +81,9 @@ export const configSchema = z.strictObject({
       url: optionalText,
       key_prefix: z.string().min(1).default('jwt:'),
       command_timeout: duration('500ms'),
+      revocation: z.enum(['exact', 'cached']).default('exact'),
+      revocation_cache_max_age: duration('10s'),
+      revocation_cache_size: integer(1, 10_000_000, 100_000),
     })
     .prefault({}),
   database: z
@@ -103,6 +106,7 @@ export const configSchema = z.strictObject({
       auto_logout: duration('24h'),
       refresh_reuse_grace: duration('10s'),
       clock_tolerance: duration('5s'),
+      token_cache_size: integer(0, 10_000_000, 10_000),
       max_sessions: integer(1, 10_000, 50),
       refresh_cookie: z.boolean().default(false),
     })

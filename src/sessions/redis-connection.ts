@@ -8,6 +8,14 @@ import type { Logger } from 'pino';
  * harmless: it lands as a grace-window replay, see the rotate script.)
  */
 export async function connectRedis(url: string, options: { commandTimeoutMs: number; logger: Logger }): Promise<Redis> {
+  const redis = createRedis(url, options);
+  await redis.connect();
+  await warnUnlessNoEviction(redis, options.logger);
+  return redis;
+}
+
+/** A not yet connected client with the fail-fast options (also used for the revocation subscription). */
+export function createRedis(url: string, options: { commandTimeoutMs: number; logger: Logger }): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     // Commands issued in the same tick share one write: fewer syscalls on the hot path.
@@ -25,8 +33,6 @@ export async function connectRedis(url: string, options: { commandTimeoutMs: num
     lastLogged = Date.now();
     options.logger.warn({ err: { message: error.message } }, 'redis connection error');
   });
-  await redis.connect();
-  await warnUnlessNoEviction(redis, options.logger);
   return redis;
 }
 

@@ -15,5 +15,7 @@ export function redisKeys(prefix: string) {
     tokenVersion: (uid: string) => `${user(uid)}tv`,
     /** String with TTL: a denylisted access token id. */
     denied: (uid: string, jti: string) => `${user(uid)}d:${jti}`,
+    /** Pub/sub channel: a user id is published whenever one of that user's tokens or sessions is revoked. */
+    revocationChannel: `${prefix}revoked`,
   };
 }

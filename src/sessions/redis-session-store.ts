@@ -4,6 +4,7 @@ import * as lua from './lua/scripts.js';
 import { redisKeys } from './redis-keys.js';
 import {
   activityThrottleMs,
+  type AuthenticateInput,
   type AuthenticateOutcome,
   type RotateResult,
   type SessionInfo,
@@ -14,7 +15,7 @@ import {
 type Arg = string | number;
 type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
-const AUTH_OUTCOMES: readonly AuthenticateOutcome[] = ['ok', 'no_session', 'stale_version', 'denied'];
+const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { 1: 'no_session', 2: 'stale_version', 3: 'denied' };
 
 /** Registers each script once (EVALSHA, falling back to EVAL on NOSCRIPT). */
 function defineScripts(redis: Redis) {
@@ -30,6 +31,7 @@ function defineScripts(redis: Redis) {
     rotate: define('jwtRotate', lua.rotate, 3),
     // endSession takes 2 or 3 keys, so the key count is passed per call.
     endSession: define('jwtEndSession', lua.endSession),
+    deny: define('jwtDeny', lua.deny, 1),
     endAll: define('jwtEndAll', lua.endAll, 2),
     endOthers: define('jwtEndOthers', lua.endOthers, 3),
     listSessions: define('jwtListSessions', lua.listSessions, 1),
@@ -57,8 +59,29 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
   const throttle = activityThrottleMs(policy);
+  const channel = keys.revocationChannel;
+  /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
+  const revoked = (userId: string): [string, string] => [channel, userId];
 
-  return {
+  /** `authenticate`, also telling until when (epoch ms) a valid session lasts without further activity. */
+  async function authenticateUntil({ userId, sessionId, jti, tokenVersion }: AuthenticateInput): Promise<{ outcome: AuthenticateOutcome; validUntil: number }> {
+    const reply = Number(
+      await guarded(
+        scripts.authenticate(
+          keys.session(userId, sessionId),
+          keys.tokenVersion(userId),
+          keys.denied(userId, jti),
+          tokenVersion,
+          throttle,
+          policy.autoLogoutMs,
+        ),
+      ),
+    );
+    if (reply > 3) return { outcome: 'ok', validUntil: reply };
+    return { outcome: FAILURES[reply] ?? 'no_session', validUntil: 0 };
+  }
+
+  const store = {
     async create({ userId, sessionId, salt, roles, meta }) {
       const reply = await guarded(
         scripts.createSession(
@@ -75,24 +98,15 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
           meta.userAgent ?? '',
           meta.ip ?? '',
           JSON.stringify(roles),
+          ...revoked(userId),
         ),
       );
       const [tv, expiresAt] = reply as [number, number];
       return { generation: 0, tokenVersion: Number(tv), roles, expiresAt: Number(expiresAt) };
     },
 
-    async authenticate({ userId, sessionId, jti, tokenVersion }) {
-      const code = await guarded(
-        scripts.authenticate(
-          keys.session(userId, sessionId),
-          keys.tokenVersion(userId),
-          keys.denied(userId, jti),
-          tokenVersion,
-          throttle,
-          policy.autoLogoutMs,
-        ),
-      );
-      return AUTH_OUTCOMES[Number(code)] ?? 'no_session';
+    async authenticate(input) {
+      return (await authenticateUntil(input)).outcome;
     },
 
     async getSalt(userId, sessionId) {
@@ -110,6 +124,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
           policy.refreshReuseGraceMs,
           policy.autoLogoutMs,
           sessionId,
+          ...revoked(userId),
         ),
       )) as [string, number?, number?, string?, number?];
       const [outcome, gen, tv, roles, expiresAt] = reply;
@@ -121,22 +136,22 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
 
     async endSession(userId, sessionId, deny) {
       const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
-      const args: Arg[] = [sessionId];
-      if (deny && deny.ttlMs > 0) {
-        sessionKeys.push(keys.denied(userId, deny.jti));
-        args.push(Math.ceil(deny.ttlMs));
-      }
-      const existed = await guarded(scripts.endSession(sessionKeys.length, ...sessionKeys, ...args));
+      const denying = deny !== undefined && deny.ttlMs > 0;
+      if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
+      const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
+      const existed = await guarded(scripts.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...revoked(userId)));
       return Number(existed) === 1;
     },
 
     async deny(userId, jti, ttlMs) {
       if (ttlMs <= 0) return;
-      await guarded(redis.set(keys.denied(userId, jti), '1', 'PX', Math.ceil(ttlMs)));
+      await guarded(scripts.deny(keys.denied(userId, jti), Math.ceil(ttlMs), ...revoked(userId)));
     },
 
     async endAll(userId) {
-      const tv = await guarded(scripts.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId)));
+      const tv = await guarded(
+        scripts.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId), ...revoked(userId)),
+      );
       return Number(tv);
     },
 
@@ -149,6 +164,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
           keys.sessionPrefix(userId),
           keepSessionId,
           policy.autoLogoutMs,
+          ...revoked(userId),
         ),
       )) as [number, number?, string?, string?, number?];
       const [tv, gen, salt, roles, expiresAt] = reply;
@@ -178,4 +194,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       await redis.quit().catch(() => redis.disconnect());
     },
   } satisfies SessionStore;
+  return Object.assign(store, { authenticateUntil });
 }
+
+export type RedisSessionStore = ReturnType<typeof createRedisSessionStore>;

@@ -16,6 +16,14 @@ export interface SessionInfo extends SessionMeta {
   absoluteExpiresAt: number;
 }
 
+/** The claims of a verified access token that its revocation state depends on. */
+export interface AuthenticateInput {
+  userId: string;
+  sessionId: string;
+  jti: string;
+  tokenVersion: number;
+}
+
 /** What `/authenticate` learns about a verified access token's revocation state. */
 export type AuthenticateOutcome = 'ok' | 'no_session' | 'stale_version' | 'denied';
 
@@ -56,7 +64,7 @@ export interface SessionStore {
    * The hot-path check: session alive, token version current, jti not denied.
    * Counts as activity (idle window slides; writes throttled to one per `max(1s, auto_logout/100)`).
    */
-  authenticate(input: { userId: string; sessionId: string; jti: string; tokenVersion: number }): Promise<AuthenticateOutcome>;
+  authenticate(input: AuthenticateInput): Promise<AuthenticateOutcome>;
 
   /** The session's refresh salt, or `null` when it does not exist. Read-only. */
   getSalt(userId: string, sessionId: string): Promise<string | null>;

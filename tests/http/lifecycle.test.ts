@@ -9,13 +9,14 @@ const dataDir = mkdtempSync(join(tmpdir(), 'jwt-lifecycle-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe.each([
-  { mode: 'redis + postgres, two instances', embedded: false },
-  { mode: 'embedded', embedded: true },
-])('session lifecycle ($mode)', ({ embedded }) => {
+  { mode: 'redis + postgres, two instances', embedded: false, revocation: 'exact' },
+  { mode: 'redis + postgres, two instances, cached revocation', embedded: false, revocation: 'cached' },
+  { mode: 'embedded', embedded: true, revocation: 'exact' },
+])('session lifecycle ($mode)', ({ embedded, revocation }) => {
   let one: TestInstance;
   let two: TestInstance;
   beforeAll(async () => {
-    const cluster = await testCluster({}, { embedded, dataDir: join(dataDir, 'data') });
+    const cluster = await testCluster(embedded ? {} : { cache: { revocation } }, { embedded, dataDir: join(dataDir, 'data') });
     one = await cluster.start();
     two = embedded ? one : await cluster.start();
   });

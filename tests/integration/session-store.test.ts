@@ -2,7 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { describe, test, type TestContext } from 'vitest';
+import { pino } from 'pino';
+import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
 import { createMemorySessionStore } from '../../src/sessions/memory-session-store.js';
+import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import type { SessionMeta, SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
 import { testRedisUrl, uniquePrefix } from '../helpers/services.js';
@@ -438,6 +441,27 @@ async function openRedisStore(policy: SessionPolicy) {
 }
 
 sessionStoreContract('Redis', openRedisStore);
+
+sessionStoreContract('Redis, cached revocation', async (policy) => {
+  const opened = await openRedisStore(policy);
+  const subscriber = new Redis(testRedisUrl(), { lazyConnect: true });
+  const store = createCachedRevocationStore({
+    store: opened.store,
+    subscriber,
+    channel: redisKeys(opened.prefix).revocationChannel,
+    maxAgeMs: 10_000,
+    maxEntries: 1000,
+    logger: pino({ level: 'silent' }),
+  });
+  await subscriber.connect();
+  return {
+    store,
+    cleanup: async () => {
+      subscriber.disconnect();
+      await opened.cleanup();
+    },
+  };
+});
 
 sessionStoreContract('memory', async (policy) => {
   const store = createMemorySessionStore({ policy });

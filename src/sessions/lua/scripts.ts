@@ -8,12 +8,18 @@
  * abs (absolute expiry), device, ua, ip. The key's TTL is min(seen + auto_logout, abs): a session exists only while valid.
  */
 
+/**
+ * Revoking scripts end with two more ARGV: the revocation channel and the user id. Instances
+ * caching revocation state (`cache.revocation: cached`) drop that user's entries on the message.
+ */
+const PUBLISH = `redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])`;
+
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
  * KEYS: session, session-set, tv. ARGV: sid, salt, refresh lifetime, idle window, max sessions,
- * session key prefix, device, ua, ip, roles. Returns {tv, expires at}.
+ * session key prefix, device, ua, ip, roles, +revocation. Returns {tv, expires at}.
  */
 export const createSession = `${NOW}
 local tv = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -24,6 +30,7 @@ local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5]) + 1
 if excess > 0 then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do redis.call('DEL', ARGV[6] .. id) end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
+  ${PUBLISH}
 end
 local abs = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'gen', 0, 'salt', ARGV[2], 'rot', 0, 'tv', tv, 'created', now, 'seen', now, 'abs', abs,
@@ -34,21 +41,26 @@ redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {tv, expires}`;
 
-/** KEYS: session, tv, deny(jti). ARGV: token tv, activity throttle, idle window. Returns 0 ok, 1 no session, 2 stale version, 3 denied. */
+/**
+ * KEYS: session, tv, deny(jti). ARGV: token tv, activity throttle, idle window.
+ * Returns 1 no session, 2 stale version, 3 denied, or — valid — the session's end (epoch ms).
+ */
 export const authenticate = `if redis.call('EXISTS', KEYS[3]) == 1 then return 3 end
 local s = redis.call('HMGET', KEYS[1], 'tv', 'seen', 'abs')
 if not s[1] then return 1 end
 local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) ~= tv or tonumber(s[1]) < tv then return 2 end
 ${NOW}
-if now - tonumber(s[2]) >= tonumber(ARGV[2]) then
+local seen = tonumber(s[2])
+if now - seen >= tonumber(ARGV[2]) then
+  seen = now
   redis.call('HSET', KEYS[1], 'seen', now)
   redis.call('PEXPIREAT', KEYS[1], math.min(tonumber(s[3]), now + tonumber(ARGV[3])))
 end
-return 0`;
+return math.min(tonumber(s[3]), seen + tonumber(ARGV[3]))`;
 
 /**
- * KEYS: session, tv, session-set. ARGV: token generation, salt, grace, idle window, sid.
+ * KEYS: session, tv, session-set. ARGV: token generation, salt, grace, idle window, sid, +revocation.
  * Returns {'rotated' | 'replayed', gen, tv, roles, expires at} | {'reused'} | {'invalid'}.
  */
 export const rotate = `local s = redis.call('HMGET', KEYS[1], 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
@@ -57,6 +69,7 @@ local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(s[4]) < tv then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[3], ARGV[5])
+  ${PUBLISH}
   return {'invalid'}
 end
 ${NOW}
@@ -72,29 +85,38 @@ elseif presented == current - 1 and now - tonumber(s[3]) <= tonumber(ARGV[3]) th
 else
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[3], ARGV[5])
+  ${PUBLISH}
   return {'reused'}
 end
 local expires = math.min(tonumber(s[5]), now + tonumber(ARGV[4]))
 redis.call('PEXPIREAT', KEYS[1], expires)
 return {outcome, current, tv, s[6], expires}`;
 
-/** KEYS: session, session-set[, deny(jti)]. ARGV: sid[, deny ttl]. Returns 1 if the session existed. */
+/** KEYS: session, session-set[, deny(jti)]. ARGV: sid, deny ttl (0: none), +revocation. Returns 1 if the session existed. */
 export const endSession = `local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
+${PUBLISH}
 return existed`;
 
-/** KEYS: tv, session-set. ARGV: session key prefix. Returns the new token version. */
+/** KEYS: deny(jti). ARGV: ttl, +revocation. */
+export const deny = `redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+${PUBLISH}
+return 1`;
+
+/** KEYS: tv, session-set. ARGV: session key prefix, +revocation. Returns the new token version. */
 export const endAll = `local tv = redis.call('INCR', KEYS[1])
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do redis.call('DEL', ARGV[1] .. id) end
 redis.call('DEL', KEYS[2])
+${PUBLISH}
 return tv`;
 
 /**
- * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window.
+ * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, +revocation.
  * The kept session counts as active. Returns {tv, gen, salt, roles, expires at} or {tv}.
  */
 export const endOthers = `local tv = redis.call('INCR', KEYS[1])
+${PUBLISH}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if id ~= ARGV[2] then
     redis.call('DEL', ARGV[1] .. id)

@@ -1,0 +1,139 @@
+import { setImmediate as afterPendingIo } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisSessionStore } from './redis-session-store.js';
+import type { SessionStore } from './session-store.js';
+
+export interface CachedRevocationOptions {
+  store: RedisSessionStore;
+  /** A dedicated connection for the subscription (it cannot issue other commands). */
+  subscriber: Redis;
+  channel: string;
+  /** Longest time one positive answer is reused without asking Redis. */
+  maxAgeMs: number;
+  /** Hard cap on cached answers. */
+  maxEntries: number;
+  logger: Logger;
+  heartbeatMs?: number;
+}
+
+/**
+ * `cache.revocation: cached` — remembers positive `/authenticate` answers per (user, jti) for at
+ * most `maxAgeMs` and never past the session's own end, and forgets a user's answers as soon as
+ * any instance revokes something of that user (every revoking script publishes the user id).
+ *
+ * Safety rules: answers are served only while the subscription is confirmed alive (subscribed
+ * and answering a heartbeat); when it is not, the cache is emptied and every request reads
+ * Redis again. An answer read from Redis is stored only if no revocation message arrived while
+ * it was in flight, so a late reply cannot resurrect a revoked token.
+ */
+export function createCachedRevocationStore({
+  store,
+  subscriber,
+  channel,
+  maxAgeMs,
+  maxEntries,
+  logger,
+  heartbeatMs = 1000,
+}: CachedRevocationOptions): SessionStore & { isLive(): boolean } {
+  const answers = new Map<string, Map<string, number>>();
+  let size = 0;
+  let live = false;
+  let epoch = 0;
+
+  const forgetUser = (userId: string) => {
+    epoch += 1;
+    const entries = answers.get(userId);
+    if (!entries) return;
+    size -= entries.size;
+    answers.delete(userId);
+  };
+  const stop = (reason: string) => {
+    epoch += 1;
+    answers.clear();
+    size = 0;
+    if (live) logger.warn({ reason }, 'revocation cache off: reading Redis on every request until the subscription is back');
+    live = false;
+  };
+  const remember = (userId: string, jti: string, until: number) => {
+    if (size >= maxEntries) {
+      const oldest = answers.keys().next();
+      if (!oldest.done) forgetUser(oldest.value);
+    }
+    let entries = answers.get(userId);
+    if (!entries) answers.set(userId, (entries = new Map()));
+    if (!entries.has(jti)) size += 1;
+    entries.set(jti, until);
+  };
+
+  subscriber.on('message', (from: string, userId: string) => {
+    if (from === channel) forgetUser(userId);
+  });
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(
+      () => {
+        answers.clear();
+        size = 0;
+        epoch += 1;
+        live = true;
+        logger.info('revocation cache on');
+      },
+      (error: unknown) => stop(`subscribe failed: ${(error as Error).message}`),
+    );
+  });
+  for (const event of ['close', 'end', 'reconnecting', 'error'] as const) subscriber.on(event, () => stop(`subscription ${event}`));
+  // A half-open connection delivers nothing and reports nothing: a heartbeat catches it.
+  const heartbeat = setInterval(() => {
+    if (!live) return;
+    subscriber.ping().catch(() => {
+      stop('heartbeat failed');
+      subscriber.disconnect(true);
+    });
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  /** Forgets the user's answers once a revoking call has settled (the script also announces it). */
+  const revoking = async <R>(userId: string, call: Promise<R>): Promise<R> => {
+    try {
+      return await call;
+    } finally {
+      forgetUser(userId);
+    }
+  };
+
+  return {
+    ...store,
+    async authenticate(input) {
+      const now = Date.now();
+      if (live) {
+        const until = answers.get(input.userId)?.get(input.jti);
+        if (until !== undefined && until > now) {
+          // Let every I/O callback already due run first: a revocation message that reached this
+          // process before this request did is then applied before we answer.
+          await afterPendingIo();
+          if (live && answers.get(input.userId)?.get(input.jti) === until) return 'ok';
+        }
+      }
+      const before = epoch;
+      const { outcome, validUntil } = await store.authenticateUntil(input);
+      if (outcome === 'ok' && live && epoch === before) remember(input.userId, input.jti, Math.min(validUntil, now + maxAgeMs));
+      return outcome;
+    },
+    async rotate(input) {
+      const result = await store.rotate(input);
+      if (result.outcome === 'reused' || result.outcome === 'invalid') forgetUser(input.userId);
+      return result;
+    },
+    endSession: (userId, sessionId, deny) => revoking(userId, store.endSession(userId, sessionId, deny)),
+    deny: (userId, jti, ttlMs) => revoking(userId, store.deny(userId, jti, ttlMs)),
+    endAll: (userId) => revoking(userId, store.endAll(userId)),
+    endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
+    /** Whether answers are currently being served from the cache. */
+    isLive: () => live,
+    async close() {
+      clearInterval(heartbeat);
+      subscriber.disconnect();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
+import { redisKeys } from '../../src/sessions/redis-keys.js';
+import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
+import type { SessionPolicy } from '../../src/sessions/session-store.js';
+import { testRedisUrl, uniquePrefix } from '../helpers/services.js';
+
+const policy: SessionPolicy = { refreshLifetimeMs: 60_000, autoLogoutMs: 60_000, refreshReuseGraceMs: 1000, maxSessions: 50 };
+const opened: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  await Promise.all(opened.map((close) => close()));
+});
+
+/** One "instance": its own command connection, subscription and cache, on a shared key prefix. */
+async function instance(prefix: string, options: { maxAgeMs?: number; policy?: SessionPolicy } = {}) {
+  const redis = new Redis(testRedisUrl(), { lazyConnect: true, enableOfflineQueue: false });
+  const subscriber = new Redis(testRedisUrl(), { lazyConnect: true, connectionName: `sub-${prefix}` });
+  await redis.connect();
+  const store = createCachedRevocationStore({
+    store: createRedisSessionStore({ redis, prefix, policy: options.policy ?? policy }),
+    subscriber,
+    channel: redisKeys(prefix).revocationChannel,
+    maxAgeMs: options.maxAgeMs ?? 10_000,
+    maxEntries: 10_000,
+    logger: pino({ level: 'silent' }),
+    heartbeatMs: 200,
+  });
+  await subscriber.connect();
+  await expect.poll(() => store.isLive()).toBe(true);
+  opened.push(() => store.close());
+  return store;
+}
+
+const raw = new Redis(testRedisUrl());
+opened.push(async () => void raw.disconnect());
+
+async function session(store: Awaited<ReturnType<typeof instance>>) {
+  const userId = randomUUID();
+  const sessionId = randomUUID();
+  const grant = await store.create({ userId, sessionId, salt: randomBytes(8).toString('hex'), roles: [], meta: {} });
+  const claims = { userId, sessionId, jti: randomUUID(), tokenVersion: grant.tokenVersion };
+  return { userId, sessionId, claims };
+}
+
+/** Deletes a session behind the caches' back (no publish): only a cached answer can still say ok. */
+const deleteSilently = (prefix: string, userId: string, sessionId: string) => raw.del(redisKeys(prefix).session(userId, sessionId));
+
+describe('cached revocation mode', () => {
+  it('serves repeated answers from the cache, and drops them when another instance revokes', async () => {
+    const prefix = uniquePrefix();
+    const [a, b] = await Promise.all([instance(prefix), instance(prefix)]);
+    const { userId, sessionId, claims } = await session(a);
+    expect(await b.authenticate(claims)).toBe('ok');
+    await deleteSilently(prefix, userId, sessionId);
+    expect(await b.authenticate(claims)).toBe('ok'); // cached: Redis no longer has the session
+
+    const started = performance.now();
+    await a.endSession(userId, sessionId, { jti: claims.jti, ttlMs: 60_000 });
+    await expect.poll(() => b.authenticate(claims), { interval: 1, timeout: 1000 }).toBe('denied');
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('propagates logout-all (token version bump) to every instance within 50 ms', async () => {
+    const prefix = uniquePrefix();
+    const [a, b, c] = await Promise.all([instance(prefix), instance(prefix), instance(prefix)]);
+    const { userId, claims } = await session(a);
+    for (const store of [a, b, c]) expect(await store.authenticate(claims)).toBe('ok');
+    const started = performance.now();
+    await c.endAll(userId);
+    for (const store of [a, b, c]) await expect.poll(() => store.authenticate(claims), { interval: 1, timeout: 1000 }).not.toBe('ok');
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('never keeps an answer that raced with a revocation', async () => {
+    const prefix = uniquePrefix();
+    const [a, b] = await Promise.all([instance(prefix), instance(prefix)]);
+    for (let round = 0; round < 100; round += 1) {
+      const { userId, sessionId, claims } = await session(a);
+      await Promise.all([b.authenticate(claims), b.authenticate(claims), a.endSession(userId, sessionId), b.authenticate(claims)]);
+      await sleep(5);
+      expect(await b.authenticate(claims)).not.toBe('ok');
+    }
+  });
+
+  it('stops serving from the cache while the subscription is down, and resumes after', async () => {
+    const prefix = uniquePrefix();
+    const b = await instance(prefix);
+    const first = await session(b);
+    expect(await b.authenticate(first.claims)).toBe('ok');
+    await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await expect.poll(() => b.isLive(), { interval: 5, timeout: 2000 }).toBe(false);
+    await deleteSilently(prefix, first.userId, first.sessionId);
+    expect(await b.authenticate(first.claims)).toBe('no_session');
+    await expect.poll(() => b.isLive(), { interval: 20, timeout: 5000 }).toBe(true);
+
+    const second = await session(b);
+    expect(await b.authenticate(second.claims)).toBe('ok');
+    await deleteSilently(prefix, second.userId, second.sessionId);
+    expect(await b.authenticate(second.claims)).toBe('ok');
+  });
+
+  it('never reuses an answer past its max age or past the session end', async () => {
+    const prefix = uniquePrefix();
+    const short = await instance(prefix, { maxAgeMs: 300 });
+    const first = await session(short);
+    expect(await short.authenticate(first.claims)).toBe('ok');
+    await deleteSilently(prefix, first.userId, first.sessionId);
+    await sleep(350);
+    expect(await short.authenticate(first.claims)).toBe('no_session');
+
+    const brief = await instance(uniquePrefix(), { policy: { ...policy, refreshLifetimeMs: 600 } });
+    const second = await session(brief);
+    expect(await brief.authenticate(second.claims)).toBe('ok');
+    await sleep(700);
+    expect(await brief.authenticate(second.claims)).toBe('no_session');
+  });
+});
