@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { AppDeps } from './app-deps.js';
 import { createApp } from './app.js';
@@ -22,10 +22,13 @@ export function startServer(deps: AppDeps, options?: { port?: number; host?: str
 
 /**
  * Graceful stop: readiness turns 503, the listener stops accepting, idle connections close,
- * in-flight requests get up to `grace` ms, then the stores close.
+ * in-flight requests get up to `grace` ms, then the stores close. Requests that still arrive on
+ * open keep-alive connections (a proxy's pool) are answered with `Connection: close`, so the
+ * proxy moves to another replica and the drain ends as soon as the last response is out.
  */
 export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   deps.lifecycle.draining = true;
+  server.prependListener('request', (_request, response: ServerResponse) => response.setHeader('Connection', 'close'));
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   let timer: NodeJS.Timeout | undefined;
