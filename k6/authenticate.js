@@ -1,0 +1,45 @@
+// The gateway pattern: a pool of logged-in users, GET /authenticate on every request.
+//
+//   k6 run k6/authenticate.js                                   # against http://localhost:4000
+//   k6 run -e BASE_URL=http://localhost:4000 -e POOL=500 -e VUS=100 -e DURATION=5m k6/authenticate.js
+//
+// Env: BASE_URL, POOL (users registered in setup, default 200), VUS (default 50),
+// DURATION (default 1m; keep it below auth.access_lifetime, 15m, or the tokens expire).
+import { check } from 'k6';
+import exec from 'k6/execution';
+import { authenticate, envInt, registerPool, runId } from './lib/api.js';
+
+const POOL = envInt('POOL', 200);
+
+/** @type {import('k6/options').Options} */
+export const options = {
+  setupTimeout: '5m',
+  scenarios: {
+    authenticate: {
+      executor: 'constant-vus',
+      vus: envInt('VUS', 50),
+      duration: __ENV.DURATION || '1m',
+    },
+  },
+  // Only the scenario's requests count: setup() registrations are not the hot path.
+  thresholds: {
+    'http_req_failed{scenario:authenticate}': ['rate<0.001'],
+    'http_req_duration{scenario:authenticate}': ['p(95)<50', 'p(99)<100'],
+    'checks{scenario:authenticate}': ['rate>0.999'],
+  },
+};
+
+export function setup() {
+  return { users: registerPool('auth', runId(), POOL) };
+}
+
+/** @param {ReturnType<typeof setup>} data */
+export default function (data) {
+  const user = data.users[exec.scenario.iterationInTest % data.users.length];
+  if (!user) throw new Error('empty user pool');
+  const res = authenticate(user.access_token);
+  check(res, {
+    'authenticate 200': (r) => r.status === 200,
+    'X-User-Id present': (r) => Boolean(r.headers['X-User-Id']),
+  });
+}
