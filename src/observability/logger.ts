@@ -20,12 +20,19 @@ const REDACT = [
   'req.headers.cookie',
 ];
 
+const FLUSH_INTERVAL_MS = 250;
+
 /**
  * The service logger: pretty text for people, JSON lines for machines. JSON lines are
- * buffered (4 KiB) rather than written one syscall each; `main` flushes on shutdown.
+ * buffered (4 KiB, flushed at least every 250 ms and on shutdown) rather than written with
+ * one syscall each.
  */
 export function createLogger(config: Config['logging']): Logger {
   const options = { level: config.level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } };
-  if (config.mode === 'json') return pino(options, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  if (config.mode === 'json') {
+    const logger = pino(options, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+    setInterval(() => logger.flush(), FLUSH_INTERVAL_MS).unref();
+    return logger;
+  }
   return pino(options, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname' }));
 }

@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKeyRing } from '../../src/tokens/key-ring.js';
+import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const tsx = join(root, 'node_modules/.bin/tsx');
+const work = mkdtempSync(join(tmpdir(), 'jwt-process-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Runs the real entry point as a child process in `cwd` with a clean environment. */
+function run(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+  const child = spawn(tsx, args, {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: options.cwd, LOG_MODE: 'json', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe('the service as a process', () => {
+  it('starts embedded with no Redis or Postgres, serves the flow, and stops with exit 0 on SIGTERM', async () => {
+    const cwd = mkdtempSync(join(work, 'embedded-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const service = run([join(root, 'src/main.ts')], { cwd, env: { PORT: String(port), CONFIG_FILE: join(root, 'config.yml') } });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await expect
+        .poll(async () => (await fetch(`${base}/ping`).catch(() => null))?.status, { timeout: 30_000, interval: 200 })
+        .toBe(200);
+      const email = uniqueEmail();
+      expect((await call(base, 'POST', '/register', { body: { email, password: PASSWORD } })).status).toBe(201);
+      const login = await call(base, 'POST', '/login', { body: { email, password: PASSWORD } });
+      expect((await call(base, 'GET', '/authenticate', { token: login.body?.access_token as string })).status).toBe(200);
+      const { stdout } = service.output();
+      expect(stdout).toContain('single instance only');
+      expect(stdout).toContain('DEVELOPMENT SIGNING KEY');
+      expect(stdout).not.toContain(PASSWORD);
+      expect(stdout).not.toContain(login.body?.access_token as string);
+      expect(readdirSync(join(cwd, 'data'))).toContain('dev-signing-key.EdDSA');
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    const [code] = await service.exited;
+    expect(code).toBe(0);
+    expect(service.output().stdout).toContain('"msg":"stopped"');
+  }, 60_000);
+
+  it.each([
+    ['an unknown key', 'server:\n  bogus: 1\n', 'server.bogus: unknown key'],
+    ['a bad duration', 'auth:\n  access_lifetime: soon\n', 'auth.access_lifetime'],
+    ['cluster mode without keys', 'cache:\n  url: redis://127.0.0.1:1\n', 'auth.keys'],
+  ])('refuses to start on %s with one line naming the key', async (_name, yaml, expected) => {
+    const cwd = mkdtempSync(join(work, 'bad-'));
+    writeFileSync(join(cwd, 'config.yml'), yaml);
+    const service = run([join(root, 'src/main.ts')], { cwd });
+    const [code] = await service.exited;
+    const { stderr } = service.output();
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(expected);
+    expect(stderr).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
+  }, 30_000);
+
+  it('keys:generate writes a key pair the key ring accepts', async () => {
+    const cwd = mkdtempSync(join(work, 'keys-'));
+    const generate = run([join(root, 'src/tokens/generate-keys-cli.ts'), '--alg', 'ES256', '--kid', 'k1', '--out', 'keys'], { cwd });
+    const [code] = await generate.exited;
+    expect(code).toBe(0);
+    expect(generate.output().stdout).toContain('kid: k1');
+    const ring = await createKeyRing('ES256', [{ kid: 'k1', file: join(cwd, 'keys/k1.pem'), value: undefined, sign: true }]);
+    expect(ring.signer.kid).toBe('k1');
+    expect(ring.jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', kid: 'k1' });
+  }, 30_000);
+});
