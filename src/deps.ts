@@ -1,5 +1,5 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import type { Config } from './config/schema.js';
@@ -99,7 +99,8 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     logger,
     instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
     lifecycle: { draining: false },
-    hasher: createPasswordHasher({ concurrency: config.passwords.hash_concurrency }),
+    // argon2 runs on libuv threads; leaving a core to the event loop keeps /authenticate fast during a login storm.
+    hasher: createPasswordHasher({ concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1) }),
     passwordPolicy: { minLength: config.passwords.min_length, maxLength: config.passwords.max_length },
     accessTokens: createAccessTokens({
       keyRing,

@@ -115,7 +115,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       min_length: integer(8, 128, 8),
       max_length: integer(8, 1024, 128),
-      hash_concurrency: integer(1, 64, 4),
+      hash_concurrency: integer(0, 64, 0),
     })
     .prefault({}),
 });
