@@ -30,6 +30,8 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   deps.lifecycle.draining = true;
   server.prependListener('request', (_request, response: ServerResponse) => response.setHeader('Connection', 'close'));
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // A connection turns idle once its in-flight response is out: close those as they appear.
+  const sweeper = setInterval(() => server.closeIdleConnections(), 100);
   server.closeIdleConnections();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
@@ -40,5 +42,6 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   });
   await Promise.race([closed, deadline]);
   clearTimeout(timer);
+  clearInterval(sweeper);
   await Promise.allSettled([deps.sessions.close(), deps.users.close()]);
 }

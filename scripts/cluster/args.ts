@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import type { ClusterOptions } from './cluster.js';
+
+export const USAGE = `Usage: npm run cluster -- [--instances N] [--port 4000] [--redis-url URL] [--database-url URL] [--log-level LEVEL]
+
+Starts N jwt-cluster instances behind nginx on 127.0.0.1:PORT, with throwaway Redis and
+PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops everything.
+
+  --instances N        instances to start (default 3)
+  --port PORT          nginx port on 127.0.0.1 (default 4000; 0 picks a free one)
+  --redis-url URL      use this Redis instead of a throwaway one
+  --database-url URL   use this PostgreSQL database instead of a throwaway server
+  --key-prefix PREFIX  Redis key prefix (default jwt:)
+  --log-level LEVEL    instances' log level (default warn; info logs every request)
+  --shutdown-grace D   instances' drain time on SIGTERM (default 10s)`;
+
+/** Thrown for a bad command line; the message is one line. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function wholeNumber(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got "${text}"`);
+  return value;
+}
+
+/** Parses the CLI flags; `undefined` means `--help` was asked for. */
+export function parseClusterArgs(argv: readonly string[]): ClusterOptions | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        instances: { type: 'string', short: 'n', default: '3' },
+        port: { type: 'string', short: 'p', default: '4000' },
+        'redis-url': { type: 'string' },
+        'database-url': { type: 'string' },
+        'key-prefix': { type: 'string' },
+        'log-level': { type: 'string' },
+        'shutdown-grace': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values } = parsed;
+  if (values.help) return undefined;
+  return {
+    instances: wholeNumber('instances', values.instances, 1, 64),
+    port: wholeNumber('port', values.port, 0, 65535),
+    redisUrl: values['redis-url'],
+    databaseUrl: values['database-url'],
+    keyPrefix: values['key-prefix'],
+    logLevel: values['log-level'],
+    shutdownGrace: values['shutdown-grace'],
+  };
+}

@@ -1,0 +1,153 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDuration } from '../../src/config/units.js';
+import { CleanupStack } from './cleanup.js';
+import { type ClusterConfig, writeClusterConfig } from './cluster-config.js';
+import { freePort } from './free-port.js';
+import { type ClusterInstance, type InstanceEnv, startInstance } from './instance.js';
+import { renderBalancerConf } from './nginx-conf.js';
+import { type LocalNginx, startNginx } from './nginx.js';
+import { startPostgres } from './postgres.js';
+import { startRedis } from './redis.js';
+import { tcpProbe } from './tcp-probe.js';
+
+export type { ClusterInstance } from './instance.js';
+export type { ExitStatus } from './process.js';
+
+export interface ClusterOptions {
+  /** How many instances to start (at least 1). */
+  instances: number;
+  /** nginx port on 127.0.0.1; `0` or absent picks a free one. */
+  port?: number;
+  /** Use this Redis instead of starting a throwaway one. */
+  redisUrl?: string;
+  /** Use this PostgreSQL database instead of starting a throwaway server. */
+  databaseUrl?: string;
+  /** Redis key prefix (`cache.key_prefix`), to share one Redis; default `jwt:`. */
+  keyPrefix?: string;
+  /** Instances' `logging.level`; default `warn` (one line per request at `info`). */
+  logLevel?: string;
+  /** Instances' `server.shutdown_grace`; default `10s`. */
+  shutdownGrace?: string;
+}
+
+/** A running local cluster: N instances behind one nginx, sharing Redis, PostgreSQL and keys. */
+export interface Cluster {
+  /** nginx, e.g. `http://127.0.0.1:4000`. */
+  readonly url: string;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  /** Temp directory with the config, the key, the nginx files and one log per instance. */
+  readonly dir: string;
+  /** Every instance started so far, in start order (stopped ones included: check `running()`). */
+  readonly instances: readonly ClusterInstance[];
+  /** Starts one more instance (`jwt-<n+1>`), then re-renders the upstream and reloads nginx. */
+  addInstance(): Promise<ClusterInstance>;
+  /** Re-renders the upstream from the running instances and reloads nginx. */
+  reload(): Promise<void>;
+  /** Stops nginx, every instance (SIGTERM), Redis and PostgreSQL if started here; removes temp dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A temp dir removed by `cleanup`, or at the latest when this process exits. */
+function tempDir(cleanup: CleanupStack, prefix: string, parent = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, prefix));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', remove);
+  cleanup.add(() => {
+    process.off('exit', remove);
+    remove();
+  });
+  return dir;
+}
+
+async function backingServices(options: ClusterOptions, cleanup: CleanupStack): Promise<{ redisUrl: string; databaseUrl: string }> {
+  const redis =
+    options.redisUrl ??
+    startRedis(tempDir(cleanup, 'jwt-cluster-run-redis-')).then((started) => {
+      cleanup.add(() => started.process.stop('SIGTERM', 5_000));
+      return started.url;
+    });
+  const database =
+    options.databaseUrl ??
+    // The postgres user must reach its directory, and $TMPDIR may be private to root.
+    startPostgres(tempDir(cleanup, 'jwt-cluster-run-pg-', '/tmp')).then((started) => {
+      cleanup.add(() => started.process.stop('SIGINT', 10_000));
+      return started.url;
+    });
+  const [redisUrl = '', databaseUrl = ''] = await settleAll([redis, database]);
+  return { redisUrl, databaseUrl };
+}
+
+/** Like Promise.all, but waits for every promise before rejecting, so nothing still starting is orphaned. */
+async function settleAll<T>(promises: readonly (T | Promise<T>)[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const values: T[] = [];
+  for (const result of results) {
+    if (result.status === 'rejected') throw result.reason;
+    values.push(result.value);
+  }
+  return values;
+}
+
+/**
+ * Starts a local jwt-cluster: Redis and PostgreSQL (throwaway unless URLs are given), a fresh
+ * signing key and refresh secret, `instances` processes on free loopback ports (`jwt-1`…),
+ * each ready on `/health/ready`, and nginx round-robin over them on `127.0.0.1:port`.
+ * On failure everything already started is stopped again.
+ */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  if (!Number.isInteger(options.instances) || options.instances < 1) throw new Error('instances: needs a whole number ≥ 1');
+  const shutdownGrace = options.shutdownGrace ?? '10s';
+  const shutdownGraceMs = parseDuration(shutdownGrace);
+  if (shutdownGraceMs === null) throw new Error(`shutdownGrace: "${shutdownGrace}" is not a duration (use e.g. 10s)`);
+  if (options.port && (await tcpProbe('127.0.0.1', options.port))) throw new Error(`127.0.0.1:${options.port} is already in use (--port 0 picks a free port)`);
+  const cleanup = new CleanupStack();
+  try {
+    const dir = tempDir(cleanup, 'jwt-cluster-run-');
+    const nginxDir = join(dir, 'nginx');
+    mkdirSync(nginxDir);
+    const { redisUrl, databaseUrl } = await backingServices(options, cleanup);
+    const config: ClusterConfig = writeClusterConfig(dir, { keyPrefix: options.keyPrefix ?? 'jwt:', logLevel: options.logLevel ?? 'warn', shutdownGrace });
+    const env: InstanceEnv = { configFile: config.configFile, redisUrl, databaseUrl, refreshSecret: config.refreshSecret, shutdownGraceMs };
+
+    const instances: ClusterInstance[] = [];
+    cleanup.add(() => Promise.all(instances.map((instance) => instance.stop('SIGTERM'))));
+    let started = 0;
+    const launch = async (): Promise<ClusterInstance> => {
+      const instance = await startInstance(`jwt-${(started += 1)}`, env, dir);
+      instances.push(instance);
+      instances.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+      return instance;
+    };
+    // Migrations run under an advisory lock, so the instances may start all at once.
+    await settleAll(Array.from({ length: options.instances }, launch));
+
+    const port = options.port || (await freePort());
+    const listen = `127.0.0.1:${port}`;
+    const conf = () =>
+      renderBalancerConf({ listen, dir: nginxDir, upstreams: instances.filter((instance) => instance.running()).map((instance) => `127.0.0.1:${instance.port}`) });
+    const nginx: LocalNginx = await startNginx(nginxDir, conf(), listen);
+    cleanup.add(() => nginx.stop());
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${listen}`,
+      redisUrl,
+      databaseUrl,
+      dir,
+      instances,
+      async addInstance() {
+        const instance = await launch();
+        await nginx.reload(conf());
+        return instance;
+      },
+      reload: () => nginx.reload(conf()),
+      stop: () => (stopping ??= cleanup.run()),
+    };
+  } catch (error) {
+    await cleanup.run().catch(() => undefined);
+    throw error;
+  }
+}

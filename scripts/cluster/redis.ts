@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { requireBinary } from './binaries.js';
+import { freePort } from './free-port.js';
+import { type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
+import { tcpProbe } from './tcp-probe.js';
+
+/** A throwaway Redis: loopback only, no persistence, `noeviction` as the service expects. */
+export interface LocalRedis {
+  url: string;
+  process: ManagedProcess;
+}
+
+/** Starts `redis-server` on a free loopback port with its files in `dir`; stop it with SIGTERM. */
+export async function startRedis(dir: string): Promise<LocalRedis> {
+  const binary = requireBinary('redis-server', 'redis-server');
+  const port = await freePort();
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', 'no',
+    '--maxmemory-policy', 'noeviction',
+    '--daemonize', 'no',
+  ];
+  const proc = spawnLogged('redis-server', binary, args, { logFile: join(dir, 'redis.log') });
+  try {
+    await waitUntilReady(proc, () => tcpProbe('127.0.0.1', port, { send: 'PING\r\n', expect: '+PONG' }), 20_000);
+  } catch (error) {
+    await proc.stop('SIGKILL');
+    throw error;
+  }
+  return { url: `redis://127.0.0.1:${port}`, process: proc };
+}

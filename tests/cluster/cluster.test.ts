@@ -1,0 +1,239 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, type ClusterInstance, type ExitStatus, startCluster } from '../../scripts/cluster/cluster.js';
+import { freshDatabase, testRedisUrl, uniquePrefix } from '../helpers/services.js';
+import { call, PASSWORD, registerUser } from '../helpers/test-app.js';
+import { type EchoUpstream, startEchoUpstream } from './echo-upstream.js';
+import { type Gateway, startGateway } from './gateway.js';
+import { runLoad } from './load.js';
+
+// Three real instances behind a real nginx on loopback, sharing the global setup's Redis and PostgreSQL.
+// The tests run in order and change the cluster: one instance is killed, one drained, one added.
+let cluster: Cluster;
+
+const LOAD = { concurrency: 8, durationMs: 3000 } as const;
+const SHUTDOWN_GRACE_MS = 3000;
+
+function instance(index: number): ClusterInstance {
+  const found = cluster.instances[index];
+  if (!found) throw new Error(`no instance #${index}`);
+  return found;
+}
+
+function instanceOf(response: { headers: Headers }): string {
+  return response.headers.get('x-instance-id') ?? '?';
+}
+
+/** A bounded /authenticate load through nginx with a live token; `during` runs one second in. */
+async function authenticateLoadWhile(during: () => Promise<void>) {
+  const user = await registerUser(cluster.url);
+  const load = runLoad({ url: cluster.url, path: '/authenticate', headers: { authorization: `Bearer ${user.accessToken}` }, ...LOAD });
+  await sleep(1000);
+  await during();
+  return load;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    instances: 3,
+    port: 0,
+    redisUrl: testRedisUrl(),
+    databaseUrl: await freshDatabase(),
+    keyPrefix: uniquePrefix(),
+    shutdownGrace: `${SHUTDOWN_GRACE_MS}ms`,
+  });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('3 instances behind nginx', () => {
+  it('register, login, refresh, authenticate and logout spread over the instances and act as one service', async () => {
+    const seen = new Set<string>();
+    const user = await registerUser(cluster.url);
+
+    const logins = [];
+    for (let i = 0; i < 3; i += 1) {
+      const login = await call(cluster.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
+      expect(login.status).toBe(200);
+      seen.add(instanceOf(login));
+      logins.push(String(login.body?.['access_token']));
+    }
+
+    for (const token of [user.accessToken, ...logins]) {
+      for (let i = 0; i < 3; i += 1) {
+        const auth = await call(cluster.url, 'GET', '/authenticate', { token });
+        expect(auth.status).toBe(200);
+        expect(auth.headers.get('x-user-id')).toBe(user.userId);
+        seen.add(instanceOf(auth));
+      }
+    }
+
+    // A rotation chain: each refresh token is issued by one instance and redeemed through nginx.
+    let refreshToken = user.refreshToken;
+    for (let i = 0; i < 3; i += 1) {
+      const refreshed = await call(cluster.url, 'POST', '/refresh', { body: { refresh_token: refreshToken } });
+      expect(refreshed.status).toBe(200);
+      seen.add(instanceOf(refreshed));
+      refreshToken = String(refreshed.body?.['refresh_token']);
+      expect((await call(cluster.url, 'GET', '/authenticate', { token: String(refreshed.body?.['access_token']) })).status).toBe(200);
+    }
+
+    const [first] = logins;
+    const logout = await call(cluster.url, 'POST', '/logout', { token: first });
+    expect(logout.status).toBe(204);
+    seen.add(instanceOf(logout));
+    for (let i = 0; i < 3; i += 1) {
+      const after = await call(cluster.url, 'GET', '/authenticate', { token: first });
+      expect(after.status).toBe(401);
+      seen.add(instanceOf(after));
+    }
+
+    expect([...seen].sort()).toEqual(['jwt-1', 'jwt-2', 'jwt-3']);
+  });
+
+  it('nginx passes a well-formed X-Request-Id through and makes one up otherwise', async () => {
+    const given = await call(cluster.url, 'GET', '/ping', { headers: { 'x-request-id': 'trace-42' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-42');
+    const made = await call(cluster.url, 'GET', '/ping', { headers: { 'x-request-id': 'bad id!' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('a token and a refresh token issued by one instance work on every other, directly', async () => {
+    const user = await registerUser(instance(0).url);
+    for (const { url, id } of cluster.instances) {
+      const auth = await call(url, 'GET', '/authenticate', { token: user.accessToken });
+      expect(auth.status, id).toBe(200);
+      expect(instanceOf(auth)).toBe(id);
+    }
+    let refreshToken = user.refreshToken;
+    for (const { url } of [instance(1), instance(2), instance(0)]) {
+      const refreshed = await call(url, 'POST', '/refresh', { body: { refresh_token: refreshToken } });
+      expect(refreshed.status).toBe(200);
+      refreshToken = String(refreshed.body?.['refresh_token']);
+    }
+  });
+
+  it('a logout on one instance is seen by every instance on the next request', async () => {
+    const user = await registerUser(cluster.url);
+    for (const { url } of cluster.instances) expect((await call(url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(200);
+
+    expect((await call(instance(0).url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+
+    for (const { url, id } of cluster.instances) {
+      const auth = await call(url, 'GET', '/authenticate', { token: user.accessToken });
+      expect(auth.status, id).toBe(401);
+      expect(instanceOf(auth)).toBe(id);
+    }
+    const refresh = await call(instance(2).url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
+    expect(refresh.status).toBe(401);
+  });
+});
+
+describe('failures under load', () => {
+  it('kill -9 of one instance during /authenticate load: no client request fails', async () => {
+    const victim = instance(0);
+    const result = await authenticateLoadWhile(async () => {
+      expect(await victim.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.total).toBeGreaterThan(100);
+    expect(result.byInstance.get(victim.id) ?? 0).toBeGreaterThan(0);
+    expect(result.byInstance.get(instance(1).id) ?? 0).toBeGreaterThan(0);
+  });
+
+  it('SIGTERM of one instance during /authenticate load: it drains, exits 0, and no client request fails', async () => {
+    const victim = instance(1);
+    let exit: ExitStatus | undefined;
+    let drainMs = 0;
+    const result = await authenticateLoadWhile(async () => {
+      const started = Date.now();
+      void victim.exited.then((status) => {
+        exit = status;
+        drainMs = Date.now() - started;
+      });
+      victim.stop('SIGTERM').catch(() => undefined);
+    });
+    await victim.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    // Its own drain ended it, not the SIGKILL a stop escalates to.
+    expect(drainMs).toBeLessThan(SHUTDOWN_GRACE_MS + 1000);
+    expect(result.failures).toEqual([]);
+    expect(result.byInstance.get(victim.id) ?? 0).toBeGreaterThan(0);
+    expect(result.byInstance.get(instance(2).id) ?? 0).toBeGreaterThan(0);
+  });
+
+  it('a 4th instance added (nginx reloaded) receives traffic', async () => {
+    const added = await cluster.addInstance();
+    expect(added.id).toBe('jwt-4');
+    const user = await registerUser(cluster.url);
+    const result = await runLoad({
+      url: cluster.url,
+      path: '/authenticate',
+      headers: { authorization: `Bearer ${user.accessToken}` },
+      concurrency: 4,
+      durationMs: 500,
+    });
+    expect(result.failures).toEqual([]);
+    expect(result.byInstance.get('jwt-4') ?? 0).toBeGreaterThan(0);
+    expect(result.byInstance.get('jwt-3') ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe('gateway example (deploy/gateway): nginx auth_request in front of an API', () => {
+  let api: EchoUpstream;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    api = await startEchoUpstream();
+    gateway = await startGateway(new URL(cluster.url).host, api.address);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await api?.close();
+  });
+
+  it('passes a valid token with the identity headers, replacing client-sent copies', async () => {
+    const user = await registerUser(cluster.url);
+    const response = await call(gateway.url, 'GET', '/orders/7', {
+      token: user.accessToken,
+      headers: { 'x-user-id': 'admin', 'x-user-roles': 'admin', 'x-session-id': 'forged' },
+    });
+    expect(response.status).toBe(200);
+    const headers = response.body?.['headers'] as Record<string, string>;
+    expect(headers['x-user-id']).toBe(user.userId);
+    expect(headers['x-user-roles']).toBe('user');
+    expect(headers['x-session-id']).toBe(user.sessionId);
+  });
+
+  it('answers 401 without a token, with a bad token and with a revoked token', async () => {
+    const user = await registerUser(cluster.url);
+    expect((await call(gateway.url, 'GET', '/orders')).status).toBe(401);
+    expect((await call(gateway.url, 'GET', '/orders', { token: 'not.a.jwt' })).status).toBe(401);
+    const tampered = `${user.accessToken.slice(0, -4)}AAAA`;
+    expect((await call(gateway.url, 'GET', '/orders', { token: tampered })).status).toBe(401);
+
+    expect((await call(gateway.url, 'GET', '/orders', { token: user.accessToken })).status).toBe(200);
+    expect((await call(cluster.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+    const revoked = await call(gateway.url, 'GET', '/orders', { token: user.accessToken });
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it('never lets a client-sent X-User-Id reach the API', async () => {
+    const user = await registerUser(cluster.url);
+    expect((await call(gateway.url, 'GET', '/me', { token: user.accessToken, headers: { 'x-user-id': 'admin', x_user_id: 'admin' } })).status).toBe(200);
+    const forged: Record<string, string>[] = [{ 'x-user-id': 'admin' }, { 'x-user-id': 'admin', x_user_id: 'admin' }];
+    for (const headers of forged) {
+      expect((await call(gateway.url, 'GET', '/admin', { headers })).status).toBe(401);
+      expect((await call(gateway.url, 'GET', '/admin', { headers, token: 'bad' })).status).toBe(401);
+    }
+    expect(api.received.length).toBeGreaterThan(0);
+    for (const received of api.received) {
+      expect(received['x-user-id']).not.toBe('admin');
+      expect(received['x_user_id']).toBeUndefined();
+    }
+  });
+});

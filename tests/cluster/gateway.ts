@@ -1,0 +1,43 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../scripts/cluster/free-port.js';
+import { startNginx } from '../../scripts/cluster/nginx.js';
+
+/** The operators' example, rendered as documented in its header. */
+export const GATEWAY_TEMPLATE = fileURLToPath(new URL('../../deploy/gateway/nginx.conf.template', import.meta.url));
+
+export interface Gateway {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Replaces every `{{NAME}}`; a placeholder left without a value is an error. */
+export function renderTemplate(template: string, values: Record<string, string>): string {
+  const rendered = template.replace(/\{\{([A-Z_]+)\}\}/g, (match, name: string) => values[name] ?? match);
+  const left = /\{\{[A-Z_]+\}\}/.exec(rendered);
+  if (left) throw new Error(`template placeholder ${left[0]} has no value`);
+  return rendered;
+}
+
+/** Starts nginx from the gateway template in front of `apiUpstream`, authenticating through `jwtUpstream`. */
+export async function startGateway(jwtUpstream: string, apiUpstream: string): Promise<Gateway> {
+  if (!existsSync(GATEWAY_TEMPLATE)) throw new Error(`${GATEWAY_TEMPLATE} is missing`);
+  const listen = `127.0.0.1:${await freePort()}`;
+  const conf = renderTemplate(readFileSync(GATEWAY_TEMPLATE, 'utf8'), { JWT_UPSTREAM: jwtUpstream, API_UPSTREAM: apiUpstream, LISTEN: listen });
+  const dir = mkdtempSync(join(tmpdir(), 'jwt-gateway-'));
+  try {
+    const nginx = await startNginx(dir, conf, listen, 'daemon off;');
+    return {
+      url: `http://${listen}`,
+      async stop() {
+        await nginx.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
