@@ -15,7 +15,8 @@ import { sessionTokenRoutes } from './http/routes/session-tokens.js';
 /** Builds the HTTP application: routes, middleware, error mapping. Starts nothing. */
 export function createApp(deps: AppDeps) {
   const clientIp = createClientIp(deps.config.server.trust_proxy);
-  const app = new Hono<AppEnv>();
+  // strict: false — `/authenticate/` is `/authenticate` (gateways must never see a 404 there).
+  const app = new Hono<AppEnv>({ strict: false });
   // The hot path first: it writes its own headers and log line, so no middleware runs for it.
   app.all('/authenticate', authenticateHandler(deps));
   app.use(requestContext(deps.logger, deps.instanceId));

@@ -74,8 +74,11 @@ export async function changePassword(
   if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
   if (!(await deps.hasher.verify(user.passwordHash, input.current_password))) throw invalidCredentials();
   assertPassword(deps, input.new_password, user.email);
-  await deps.users.setPasswordHash(user.id, await deps.hasher.hash(input.new_password));
+  const passwordHash = await deps.hasher.hash(input.new_password);
+  // Sessions end before the password changes: if either step fails, the other sessions are
+  // already gone (the safe half), and the caller can retry with the same current password.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
+  await deps.users.setPasswordHash(user.id, passwordHash);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
   if (!kept) return startSession(deps, user, meta);
   return tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });

@@ -39,7 +39,8 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
   const tryAccess = async () => {
     const result = deps.accessTokens.verify(token);
     if (!result.ok) return false;
-    await deps.sessions.deny(result.claims.userId, result.claims.jti, remainingLifetimeMs(result.claims, toleranceMs));
+    const { userId, sessionId, jti } = result.claims;
+    await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs));
     deps.logger.info({ event: 'revoke', userId: result.claims.userId }, 'access token revoked');
     return true;
   };

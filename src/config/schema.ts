@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
@@ -39,6 +40,15 @@ const integer = (min: number, max: number, fallback: number) =>
     )
     .default(fallback);
 
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', bits, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
+}
+
 /** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
 const optionalText = z
   .string()
@@ -66,8 +76,8 @@ export const configSchema = z.strictObject({
       body_limit: size('16kb'),
       shutdown_grace: duration('10s'),
       keep_alive_timeout: duration('75s'),
-      trust_proxy: z.array(z.string()).default(['127.0.0.1/8', '::1/128']),
-      instance_id: optionalText,
+      trust_proxy: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR, e.g. 10.0.0.0/8')).default(['127.0.0.1/8', '::1/128']),
+      instance_id: optionalText.refine((id) => id === undefined || /^[\w.:-]{1,64}$/.test(id), 'may only contain A-Z a-z 0-9 _ . : - (at most 64)'),
     })
     .prefault({}),
   logging: z

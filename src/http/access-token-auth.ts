@@ -12,16 +12,10 @@ import { AppError } from './errors.js';
 export function requireAccessToken(accessTokens: AccessTokens, sessions: SessionStore) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
-    if (!token) {
-      c.header('WWW-Authenticate', 'Bearer');
-      throw new AppError('invalid_token', 'an access token is required');
-    }
+    if (!token) throw new AppError('invalid_token', 'an access token is required', { challenge: 'Bearer' });
     const result = accessTokens.verify(token);
     const state = result.ok ? await sessions.authenticate(result.claims) : undefined;
-    if (!result.ok || state !== 'ok') {
-      c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
-      throw new AppError('invalid_token', 'the access token is invalid, expired or revoked');
-    }
+    if (!result.ok || state !== 'ok') throw new AppError('invalid_token', 'the access token is invalid, expired or revoked');
     c.set('claims', result.claims);
     await next();
   });

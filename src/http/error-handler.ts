@@ -15,7 +15,10 @@ export function errorResponse(c: Context, code: ErrorCode, description: string, 
  */
 export function createErrorHandler(logger: Logger) {
   return (error: Error, c: Context) => {
-    if (error instanceof AppError && error.status < 500) return errorResponse(c, error.code, error.message, error.retryAfter);
+    if (error instanceof AppError && error.status < 500) {
+      if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? 'Bearer error="invalid_token"');
+      return errorResponse(c, error.code, error.message, error.retryAfter);
+    }
     if (error instanceof AppError && error.code === 'unavailable') {
       logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);

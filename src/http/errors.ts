@@ -25,12 +25,15 @@ export type ErrorCode = keyof typeof errorStatus;
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
+  /** `WWW-Authenticate` for `invalid_token` (RFC 6750 §3); defaults to `Bearer error="invalid_token"`. */
+  readonly challenge: string | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number; challenge?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.retryAfter = options?.retryAfter;
+    this.challenge = options?.challenge;
   }
 
   get status(): (typeof errorStatus)[ErrorCode] {

@@ -1,14 +1,23 @@
 import { z } from 'zod';
 
+/** Printable text: control characters cannot be stored in PostgreSQL text (NUL) or shown safely. */
+const printable = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+
 const email = z.string().trim().max(254).email('must be an e-mail address');
 /** Length rules live in the password policy (so they answer `weak_password`); this only bounds the input. */
 const password = z.string().min(1, 'is required').max(4096);
-const device = z.string().max(128).optional();
+const device = printable(128).optional();
 const token = z.string().min(1, 'is required').max(8192);
 
+/** `POST /register` */
 export const registerBody = z.object({ email, password, device });
-export const loginBody = z.object({ email: z.string().max(254), password, device });
+/** `POST /login`: any printable e-mail text; a malformed one simply matches no user. */
+export const loginBody = z.object({ email: printable(254), password, device });
+/** `POST /refresh`: the token may come from the cookie instead. */
 export const refreshBody = z.object({ refresh_token: token.optional() });
+/** `POST /logout` without a bearer token. */
 export const logoutBody = z.object({ refresh_token: token.optional() });
+/** `POST /password` */
 export const passwordBody = z.object({ current_password: password, new_password: password });
+/** `POST /revoke` (RFC 7009 §2.1). */
 export const revokeBody = z.object({ token, token_type_hint: z.string().max(64).optional() });

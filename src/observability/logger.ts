@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from '../config/schema.js';
+import { safeError } from './safe-error.js';
 
 /** Anything that may carry a credential is replaced before a line is written. */
 const REDACT = [
@@ -28,7 +29,12 @@ const FLUSH_INTERVAL_MS = 250;
  * one syscall each.
  */
 export function createLogger(config: Config['logging']): Logger {
-  const options = { level: config.level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } };
+  const options = {
+    level: config.level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    serializers: { err: safeError },
+    base: { pid: process.pid },
+  };
   if (config.mode === 'json') {
     const logger = pino(options, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
     setInterval(() => logger.flush(), FLUSH_INTERVAL_MS).unref();

@@ -34,7 +34,7 @@ export function createCachedRevocationStore({
   maxAgeMs,
   maxEntries,
   logger,
-  heartbeatMs = 1000,
+  heartbeatMs = 250,
 }: CachedRevocationOptions): SessionStore & { isLive(): boolean } {
   const answers = new Map<string, Map<string, number>>();
   let size = 0;
@@ -69,26 +69,53 @@ export function createCachedRevocationStore({
   subscriber.on('message', (from: string, userId: string) => {
     if (from === channel) forgetUser(userId);
   });
+  let subscribed = false;
+  const resume = () => {
+    answers.clear();
+    size = 0;
+    epoch += 1;
+    live = true;
+    logger.info('revocation cache on');
+  };
   subscriber.on('ready', () => {
     subscriber.subscribe(channel).then(
       () => {
-        answers.clear();
-        size = 0;
-        epoch += 1;
-        live = true;
-        logger.info('revocation cache on');
+        subscribed = true;
+        awaitingPong = false;
+        resume();
       },
       (error: unknown) => stop(`subscribe failed: ${(error as Error).message}`),
     );
   });
-  for (const event of ['close', 'end', 'reconnecting', 'error'] as const) subscriber.on(event, () => stop(`subscription ${event}`));
-  // A half-open connection delivers nothing and reports nothing: a heartbeat catches it.
-  const heartbeat = setInterval(() => {
-    if (!live) return;
-    subscriber.ping().catch(() => {
-      stop('heartbeat failed');
-      subscriber.disconnect(true);
+  for (const event of ['close', 'end', 'reconnecting', 'error'] as const) {
+    subscriber.on(event, () => {
+      subscribed = false;
+      stop(`subscription ${event}`);
     });
+  }
+  // A half-open connection (or a frozen Redis) delivers nothing and reports nothing: a ping that
+  // is still unanswered at the next beat turns the cache off, so stale answers last < 2 beats.
+  // A beat that is answered while the cache is off (after a failed read) turns it back on.
+  let awaitingPong = false;
+  const heartbeat = setInterval(() => {
+    if (awaitingPong) {
+      awaitingPong = false;
+      stop('heartbeat unanswered');
+      subscriber.disconnect(true);
+      return;
+    }
+    if (!subscribed) return;
+    awaitingPong = true;
+    subscriber.ping().then(
+      () => {
+        awaitingPong = false;
+        if (!live && subscribed) resume();
+      },
+      () => {
+        awaitingPong = false;
+        stop('heartbeat failed');
+      },
+    );
   }, heartbeatMs);
   heartbeat.unref();
 
@@ -115,7 +142,14 @@ export function createCachedRevocationStore({
         }
       }
       const before = epoch;
-      const { outcome, validUntil } = await store.authenticateUntil(input);
+      let reply;
+      try {
+        reply = await store.authenticateUntil(input);
+      } catch (error) {
+        stop('session store unavailable');
+        throw error;
+      }
+      const { outcome, validUntil } = reply;
       if (outcome === 'ok' && live && epoch === before) remember(input.userId, input.jti, Math.min(validUntil, now + maxAgeMs));
       return outcome;
     },
@@ -124,8 +158,10 @@ export function createCachedRevocationStore({
       if (result.outcome === 'reused' || result.outcome === 'invalid') forgetUser(input.userId);
       return result;
     },
+    // Creating a session may evict the user's oldest one.
+    create: (input) => revoking(input.userId, store.create(input)),
     endSession: (userId, sessionId, deny) => revoking(userId, store.endSession(userId, sessionId, deny)),
-    deny: (userId, jti, ttlMs) => revoking(userId, store.deny(userId, jti, ttlMs)),
+    deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs)),
     endAll: (userId) => revoking(userId, store.endAll(userId)),
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
     /** Whether answers are currently being served from the cache. */

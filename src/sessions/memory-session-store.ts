@@ -8,6 +8,8 @@ import {
 
 interface StoredSession extends SessionMeta {
   generation: number;
+  /** Access tokens of this session denied by jti (lives as long as the session). */
+  denied: Set<string>;
   roles: string[];
   salt: string;
   rotatedAt: number;
@@ -60,9 +62,9 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
     session.expiresAt = Math.min(session.absoluteExpiresAt, now + policy.autoLogoutMs);
   };
 
-  const grant = (state: UserState, session: StoredSession) => ({
+  const grant = (session: StoredSession) => ({
     generation: session.generation,
-    tokenVersion: state.tokenVersion,
+    tokenVersion: session.tokenVersion,
     roles: session.roles,
     expiresAt: session.expiresAt,
   });
@@ -95,6 +97,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       state.sessions.set(sessionId, {
         ...meta,
         generation: 0,
+        denied: new Set(),
         roles,
         salt,
         rotatedAt: 0,
@@ -114,7 +117,8 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
       if (!state || !session) return 'no_session';
-      if (tokenVersion !== state.tokenVersion || session.tokenVersion < state.tokenVersion) return 'stale_version';
+      if (session.denied.has(jti)) return 'denied';
+      if (tokenVersion !== session.tokenVersion || session.tokenVersion < state.tokenVersion) return 'stale_version';
       if (now - session.lastSeenAt >= throttle) touch(session, now);
       return 'ok';
     },
@@ -144,7 +148,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
         return { outcome: 'reused' };
       }
       touch(session, now);
-      return { outcome, ...grant(state, session) };
+      return { outcome, ...grant(session) };
     },
 
     async endSession(userId, sessionId, deny) {
@@ -156,8 +160,11 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return existed;
     },
 
-    async deny(userId, jti, ttlMs) {
-      if (ttlMs > 0) denied.set(denyKey(userId, jti), Date.now() + ttlMs);
+    async deny(userId, sessionId, jti, ttlMs) {
+      if (ttlMs <= 0) return;
+      const now = Date.now();
+      denied.set(denyKey(userId, jti), now + ttlMs);
+      liveSession(users.get(userId), sessionId, now)?.denied.add(jti);
     },
 
     async endAll(userId) {
@@ -179,7 +186,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       kept.rotatedAt = 0;
       touch(kept, now);
       state.sessions.set(keepSessionId, kept);
-      return { ...grant(state, kept), salt: kept.salt };
+      return { ...grant(kept), salt: kept.salt };
     },
 
     async list(userId) {

@@ -31,7 +31,7 @@ function defineScripts(redis: Redis) {
     rotate: define('jwtRotate', lua.rotate, 3),
     // endSession takes 2 or 3 keys, so the key count is passed per call.
     endSession: define('jwtEndSession', lua.endSession),
-    deny: define('jwtDeny', lua.deny, 1),
+    deny: define('jwtDeny', lua.deny, 2),
     endAll: define('jwtEndAll', lua.endAll, 2),
     endOthers: define('jwtEndOthers', lua.endOthers, 3),
     listSessions: define('jwtListSessions', lua.listSessions, 1),
@@ -74,6 +74,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
           tokenVersion,
           throttle,
           policy.autoLogoutMs,
+          jti,
         ),
       ),
     );
@@ -143,9 +144,9 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       return Number(existed) === 1;
     },
 
-    async deny(userId, jti, ttlMs) {
+    async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return;
-      await guarded(scripts.deny(keys.denied(userId, jti), Math.ceil(ttlMs), ...revoked(userId)));
+      await guarded(scripts.deny(keys.denied(userId, jti), keys.session(userId, sessionId), Math.ceil(ttlMs), jti, ...revoked(userId)));
     },
 
     async endAll(userId) {

@@ -78,8 +78,11 @@ export interface SessionStore {
   /** Ends one session and, when given, denies an access token's jti for `ttlMs`. Returns whether the session existed. */
   endSession(userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }): Promise<boolean>;
 
-  /** Denies one access token's jti for `ttlMs` (its remaining lifetime). */
-  deny(userId: string, jti: string, ttlMs: number): Promise<void>;
+  /**
+   * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its
+   * session lives, so losing the deny entry alone never revives the token.
+   */
+  deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<void>;
 
   /** Bumps the user's token version and ends every session. Returns the new version. */
   endAll(userId: string): Promise<number>;

@@ -32,6 +32,9 @@ export const MAX_TOKEN_LENGTH = 4096;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ACCESS_TOKEN_TYPE = /^(?:application\/)?at\+jwt$/i;
+/** Roles travel in HTTP headers (`X-User-Roles`, comma-separated): a conservative alphabet. */
+export const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const MAX_ROLES = 32;
 
 const INVALID: VerifyResult = { ok: false, reason: 'invalid' };
 const MALFORMED: VerifyResult = { ok: false, reason: 'malformed' };
@@ -53,7 +56,9 @@ function toClaims(payload: Json): AccessClaims | null {
   if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid)) return null;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 64) return null;
   if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0) return null;
-  if (!Array.isArray(roles) || !roles.every((role): role is string => typeof role === 'string')) return null;
+  if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((role): role is string => typeof role === 'string' && ROLE.test(role))) {
+    return null;
+  }
   if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp)) return null;
   return { userId: sub, sessionId: sid, jti, tokenVersion: tv, roles, issuedAt: iat, expiresAt: exp };
 }

@@ -107,6 +107,26 @@ describe.each([
     expect(response.body?.error).toBe('invalid_token');
   });
 
+  it('answers /authenticate/ (trailing slash) like /authenticate', async () => {
+    const user = await registerUser(base);
+    expect((await call(base, 'GET', '/authenticate/', { token: user.accessToken })).status).toBe(200);
+    expect((await call(base, 'GET', '/authenticate/')).status).toBe(401);
+  });
+
+  it('refuses control characters in the login e-mail with 400, not a database error', async () => {
+    const response = await call(base, 'POST', '/login', { body: { email: 'a\u0000b@x.io', password: PASSWORD } });
+    expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('challenges with WWW-Authenticate on every invalid_token, also from /me and /logout', async () => {
+    const me = await call(base, 'GET', '/me', { token: 'not.a.jwt' });
+    expect(me.status).toBe(401);
+    expect(me.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    const logout = await call(base, 'POST', '/logout', { token: 'not.a.jwt' });
+    expect(logout.status).toBe(401);
+    expect(logout.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+  });
+
   it('publishes the JWKS with max-age and only public parts', async () => {
     const response = await call(base, 'GET', '/.well-known/jwks.json');
     expect(response.status).toBe(200);

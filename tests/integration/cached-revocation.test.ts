@@ -17,7 +17,7 @@ afterAll(async () => {
 
 /** One "instance": its own command connection, subscription and cache, on a shared key prefix. */
 async function instance(prefix: string, options: { maxAgeMs?: number; policy?: SessionPolicy } = {}) {
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, enableOfflineQueue: false });
+  const redis = new Redis(testRedisUrl(), { lazyConnect: true, enableOfflineQueue: false, commandTimeout: 300 });
   const subscriber = new Redis(testRedisUrl(), { lazyConnect: true, connectionName: `sub-${prefix}` });
   await redis.connect();
   const store = createCachedRevocationStore({
@@ -61,10 +61,10 @@ describe('cached revocation mode', () => {
     const started = performance.now();
     await a.endSession(userId, sessionId, { jti: claims.jti, ttlMs: 60_000 });
     await expect.poll(() => b.authenticate(claims), { interval: 1, timeout: 1000 }).toBe('denied');
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(250); // far below the 10 s max age: only pub/sub explains it
   });
 
-  it('propagates logout-all (token version bump) to every instance within 50 ms', async () => {
+  it('propagates logout-all (token version bump) to every instance well before the max age', async () => {
     const prefix = uniquePrefix();
     const [a, b, c] = await Promise.all([instance(prefix), instance(prefix), instance(prefix)]);
     const { userId, claims } = await session(a);
@@ -72,7 +72,7 @@ describe('cached revocation mode', () => {
     const started = performance.now();
     await c.endAll(userId);
     for (const store of [a, b, c]) await expect.poll(() => store.authenticate(claims), { interval: 1, timeout: 1000 }).not.toBe('ok');
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(250); // far below the 10 s max age: only pub/sub explains it
   });
 
   it('never keeps an answer that raced with a revocation', async () => {
@@ -101,6 +101,25 @@ describe('cached revocation mode', () => {
     expect(await b.authenticate(second.claims)).toBe('ok');
     await deleteSilently(prefix, second.userId, second.sessionId);
     expect(await b.authenticate(second.claims)).toBe('ok');
+  });
+
+  it('stops answering from the cache within two heartbeats when Redis freezes', async () => {
+    const prefix = uniquePrefix();
+    const b = await instance(prefix);
+    const { claims } = await session(b);
+    expect(await b.authenticate(claims)).toBe('ok');
+    const pauser = new Redis(testRedisUrl());
+    try {
+      await pauser.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      const frozen = performance.now();
+      await expect.poll(() => b.isLive(), { interval: 10, timeout: 1500 }).toBe(false);
+      // Two 200 ms beats in theory; generous here because CI machines are shared.
+      expect(performance.now() - frozen).toBeLessThan(1000);
+      await expect(b.authenticate(claims)).rejects.toThrow();
+    } finally {
+      pauser.disconnect();
+    }
+    await expect.poll(() => b.isLive(), { interval: 50, timeout: 8000 }).toBe(true);
   });
 
   it('never reuses an answer past its max age or past the session end', async () => {

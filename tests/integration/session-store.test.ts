@@ -95,17 +95,27 @@ function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await session.authenticate()).toBe('ok');
       });
 
-      test('deny blocks that jti only, until its TTL passes', async (ctx) => {
+      test('deny blocks that jti only, and keeps blocking while its session lives', async (ctx) => {
         const store = await openFor(open, ctx);
         const session = await login(store);
         const denied = randomUUID();
-        await store.deny(session.userId, denied, 300);
+        await store.deny(session.userId, session.sessionId, denied, 300);
         ctx.expect(await session.authenticate(undefined, denied)).toBe('denied');
         ctx.expect(await session.authenticate()).toBe('ok');
         const other = await login(store);
         ctx.expect(await other.authenticate(undefined, denied)).toBe('ok');
         await sleep(450);
-        ctx.expect(await session.authenticate(undefined, denied)).toBe('ok');
+        ctx.expect(await session.authenticate(undefined, denied)).toBe('denied');
+      });
+
+      test('a token with the token version of a later password change is refused, and so is an older one', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const session = await login(store);
+        const kept = await store.endOthers(session.userId, session.sessionId);
+        ctx.expect(kept).not.toBeNull();
+        ctx.expect(await session.authenticate(session.grant.tokenVersion)).toBe('stale_version');
+        ctx.expect(await session.authenticate(kept?.tokenVersion)).toBe('ok');
+        ctx.expect(await session.authenticate((kept?.tokenVersion ?? 0) + 1)).toBe('stale_version');
       });
     });
 
@@ -480,7 +490,7 @@ describe.concurrent('Redis session store keys', () => {
     const userId = randomUUID();
     const [session] = await loginMany(store, userId, 2);
     if (!session) throw new Error('session missing');
-    await store.deny(userId, randomUUID(), 60_000);
+    await store.deny(userId, session.sessionId, randomUUID(), 60_000);
     await store.endOthers(userId, session.sessionId);
     const keys = await scanKeys(inspector, prefix);
     const kinds = keys.map((key) => key.slice(`${prefix}{${userId}}:`.length).replace(/:.*$/, ''));
@@ -492,7 +502,7 @@ describe.concurrent('Redis session store keys', () => {
     const { store, prefix, inspector } = await setup(ctx);
     const session = await login(store);
     const jti = randomUUID();
-    await store.deny(session.userId, jti, 5_000);
+    await store.deny(session.userId, session.sessionId, jti, 5_000);
     const tag = `${prefix}{${session.userId}}:`;
     const sessionTtl = await inspector.pttl(`${tag}s:${session.sessionId}`);
     ctx.expect(sessionTtl).toBeGreaterThan(0);
@@ -505,6 +515,24 @@ describe.concurrent('Redis session store keys', () => {
     const denied = (await scanKeys(inspector, `${tag}d:`)).filter((key) => key !== `${tag}d:${jti}`);
     ctx.expect(denied).toHaveLength(1);
     ctx.expect(await inspector.pttl(denied[0] ?? '')).toBeGreaterThan(0);
+  });
+
+  test('losing only the deny keys or only the token version never revives a revoked token', async (ctx) => {
+    const { store, prefix, inspector } = await setup(ctx);
+    const revoked = await login(store);
+    const jti = randomUUID();
+    await store.deny(revoked.userId, revoked.sessionId, jti, 60_000);
+    const changed = await login(store);
+    const kept = await store.endOthers(changed.userId, changed.sessionId);
+    ctx.expect(kept).not.toBeNull();
+
+    const lost = [...(await scanKeys(inspector, `${prefix}{${revoked.userId}}:d:`)), `${prefix}{${changed.userId}}:tv`];
+    await inspector.del(...lost);
+
+    ctx.expect(await revoked.authenticate(revoked.grant.tokenVersion, jti)).toBe('denied');
+    ctx.expect(await revoked.authenticate()).toBe('ok');
+    ctx.expect(await changed.authenticate(changed.grant.tokenVersion)).toBe('stale_version');
+    ctx.expect(await changed.authenticate(kept?.tokenVersion)).toBe('ok');
   });
 
   test('losing every key logs the user out and never revives a revoked token', async (ctx) => {

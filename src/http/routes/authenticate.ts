@@ -20,7 +20,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export function authenticateHandler(deps: AppDeps) {
   const { accessTokens, sessions, logger, instanceId } = deps;
 
-  return async (c: Context<{ Bindings: Partial<HttpBindings> }>) => {
+  const handle = async (c: Context<{ Bindings: Partial<HttpBindings> }>) => {
     const started = performance.now();
     const incoming = c.env?.incoming;
     const header = (name: string) => {
@@ -66,5 +66,15 @@ export function authenticateHandler(deps: AppDeps) {
       200,
       JSON.stringify({ sub: claims.userId, sid: claims.sessionId, jti: claims.jti, roles: claims.roles, iat: claims.issuedAt, exp: claims.expiresAt }),
     );
+  };
+
+  // Whatever happens, a gateway gets 200, 401 or 503 from here: an unexpected error fails closed.
+  return async (c: Context<{ Bindings: Partial<HttpBindings> }>) => {
+    try {
+      return await handle(c);
+    } catch (error) {
+      logger.error({ err: error }, 'authenticate: unexpected error');
+      return new Response(UNAVAILABLE, { status: 503, headers: { 'Content-Type': JSON_TYPE, 'Retry-After': '1', 'Cache-Control': 'no-store' } });
+    }
   };
 }

@@ -31,10 +31,7 @@ export function sessionTokenRoutes(deps: AppDeps) {
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
-        if (!result.ok) {
-          c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
-          throw new AppError('invalid_token', 'the access token is invalid');
-        }
+        if (!result.ok) throw new AppError('invalid_token', 'the access token is invalid');
         await logoutWithAccessToken(deps, result.claims, tolerance);
       } else {
         const body = await readJson(c, logoutBody, limit, { optional: true });

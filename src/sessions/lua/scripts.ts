@@ -42,14 +42,19 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {tv, expires}`;
 
 /**
- * KEYS: session, tv, deny(jti). ARGV: token tv, activity throttle, idle window.
+ * KEYS: session, tv, deny(jti). ARGV: token tv, activity throttle, idle window, jti.
  * Returns 1 no session, 2 stale version, 3 denied, or — valid — the session's end (epoch ms).
+ * The token's tv must equal the session's, and the session's must not be behind the user's.
+ * A jti is denied by its own key or by a `d:<jti>` field of the session (which lives exactly as
+ * long as the session, so losing the deny key alone can never revive the token).
  */
 export const authenticate = `if redis.call('EXISTS', KEYS[3]) == 1 then return 3 end
-local s = redis.call('HMGET', KEYS[1], 'tv', 'seen', 'abs')
+local s = redis.call('HMGET', KEYS[1], 'tv', 'seen', 'abs', 'd:' .. ARGV[4])
 if not s[1] then return 1 end
+if s[4] then return 3 end
 local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(ARGV[1]) ~= tv or tonumber(s[1]) < tv then return 2 end
+local session_tv = tonumber(s[1])
+if tonumber(ARGV[1]) ~= session_tv or session_tv < tv then return 2 end
 ${NOW}
 local seen = tonumber(s[2])
 if now - seen >= tonumber(ARGV[2]) then
@@ -61,7 +66,7 @@ return math.min(tonumber(s[3]), seen + tonumber(ARGV[3]))`;
 
 /**
  * KEYS: session, tv, session-set. ARGV: token generation, salt, grace, idle window, sid, +revocation.
- * Returns {'rotated' | 'replayed', gen, tv, roles, expires at} | {'reused'} | {'invalid'}.
+ * Returns {'rotated' | 'replayed', gen, session tv, roles, expires at} | {'reused'} | {'invalid'}.
  */
 export const rotate = `local s = redis.call('HMGET', KEYS[1], 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
 if not s[1] or s[2] ~= ARGV[2] then return {'invalid'} end
@@ -90,7 +95,7 @@ else
 end
 local expires = math.min(tonumber(s[5]), now + tonumber(ARGV[4]))
 redis.call('PEXPIREAT', KEYS[1], expires)
-return {outcome, current, tv, s[6], expires}`;
+return {outcome, current, tonumber(s[4]), s[6], expires}`;
 
 /** KEYS: session, session-set[, deny(jti)]. ARGV: sid, deny ttl (0: none), +revocation. Returns 1 if the session existed. */
 export const endSession = `local existed = redis.call('DEL', KEYS[1])
@@ -99,8 +104,9 @@ if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
 ${PUBLISH}
 return existed`;
 
-/** KEYS: deny(jti). ARGV: ttl, +revocation. */
+/** KEYS: deny(jti), session. ARGV: ttl, jti, +revocation. Denies in both places (see authenticate). */
 export const deny = `redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1') end
 ${PUBLISH}
 return 1`;
 

@@ -169,7 +169,7 @@ describe('access tokens: clock tolerance (positive controls)', () => {
   it('accepts a token just under the 4 KiB limit', async () => {
     let token = '';
     for (let size = 2000; ; size += 1) {
-      const next = genuine(validClaims({ roles: ['r'.repeat(size)] }));
+      const next = genuine({ ...validClaims(), pad: 'r'.repeat(size) });
       if (next.length > MAX_TOKEN_LENGTH) break;
       token = next;
     }
@@ -285,6 +285,9 @@ const negativeCases: NegativeCase[] = [
   { name: 'roles with null', token: () => genuine(validClaims({ roles: [null] })), reason: 'invalid' },
   { name: 'roles an object', token: () => genuine(validClaims({ roles: { 0: 'admin', length: 1 } })), reason: 'invalid' },
   { name: 'missing roles', token: () => genuine(validClaims({}, ['roles'])), reason: 'invalid' },
+  { name: 'a role with CR/LF (header injection)', token: () => genuine(validClaims({ roles: ['user\r\nX-User-Id: admin'] })), reason: 'invalid' },
+  { name: 'a role with a comma (breaks X-User-Roles)', token: () => genuine(validClaims({ roles: ['a,admin'] })), reason: 'invalid' },
+  { name: 'too many roles', token: () => genuine(validClaims({ roles: Array.from({ length: 33 }, (_, i) => `r${i}`) })), reason: 'invalid' },
   { name: 'a payload that is a JSON array', token: () => craftRaw(header(), b64url('[1,2]'), edMain.privateKey), reason: 'invalid' },
   { name: 'a payload that is not JSON', token: () => craftRaw(header(), b64url('not json'), edMain.privateKey), reason: 'invalid' },
 
