@@ -3,7 +3,7 @@ import type { AppDeps } from './app-deps.js';
 import type { AppEnv } from './http/app-env.js';
 import { createClientIp } from './http/client-ip.js';
 import { createErrorHandler, errorResponse } from './http/error-handler.js';
-import { allowedMethods } from './http/method-not-allowed.js';
+import { allowedMethods } from './http/allowed-methods.js';
 import { requestContext } from './http/request-context.js';
 import { accountRoutes } from './http/routes/account.js';
 import { authenticateHandler } from './http/routes/authenticate.js';

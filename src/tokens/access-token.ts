@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isUuid } from '../util/uuid.js';
 import type { KeyRing } from './key-ring.js';
 import { jwsSigner, jwsVerifier } from './jws.js';
 import { createVerifiedTokenCache } from './verified-token-cache.js';
@@ -30,7 +31,6 @@ export interface AccessTokenOptions {
 /** Tokens longer than this are rejected before any parsing (DESIGN: 4 KiB). */
 export const MAX_TOKEN_LENGTH = 4096;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ACCESS_TOKEN_TYPE = /^(?:application\/)?at\+jwt$/i;
 /** Roles travel in HTTP headers (`X-User-Roles`, comma-separated): a conservative alphabet. */
 export const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -53,7 +53,7 @@ function decodeSegment(segment: string): Json | null {
 
 function toClaims(payload: Json): AccessClaims | null {
   const { sub, sid, jti, tv, roles, iat, exp } = payload;
-  if (typeof sub !== 'string' || !UUID.test(sub) || typeof sid !== 'string' || !UUID.test(sid)) return null;
+  if (!isUuid(sub) || !isUuid(sid)) return null;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > 64) return null;
   if (typeof tv !== 'number' || !Number.isSafeInteger(tv) || tv < 0) return null;
   if (!Array.isArray(roles) || roles.length > MAX_ROLES || !roles.every((role): role is string => typeof role === 'string' && ROLE.test(role))) {

@@ -6,8 +6,8 @@ import { normaliseEmail } from './email.js';
 import { isConnectionError, isUniqueViolation } from './pg-errors.js';
 import { users } from './schema.js';
 import type { User, UserStore } from './user-store.js';
+import { isUuid } from '../util/uuid.js';
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Rethrows connection failures as `UnavailableError`; anything else is a bug and passes through. */
 async function guarded<T>(operation: () => Promise<T>): Promise<T> {
@@ -34,7 +34,7 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   };
 
   const update = async (id: string, values: PgUpdateSetSource<typeof users>): Promise<boolean> => {
-    if (!uuidPattern.test(id)) return false;
+    if (!isUuid(id)) return false;
     const rows = await guarded(() =>
       db
         .update(users)
@@ -61,7 +61,7 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
       }
     },
     findByEmail: (email) => findOne(eq(users.email, normaliseEmail(email))),
-    findById: async (id) => (uuidPattern.test(id) ? findOne(eq(users.id, id)) : null),
+    findById: async (id) => (isUuid(id) ? findOne(eq(users.id, id)) : null),
     setPasswordHash: (id, passwordHash) => update(id, { passwordHash }),
     setRoles: (id, roles) => update(id, { roles }),
     // Re-disabling keeps the original timestamp.

@@ -3,6 +3,7 @@ import type { AppDeps } from '../../app-deps.js';
 import { publicUser } from '../../auth/credentials.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
+import { isUuid } from '../../util/uuid.js';
 import { AppError } from '../errors.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -37,7 +38,7 @@ export function accountRoutes(deps: AppDeps) {
     .delete('/sessions/:id', authenticated, async (c) => {
       const id = c.req.param('id');
       // Session ids are looked up under the caller's own user only, so another user's id is simply not found.
-      const ended = /^[0-9a-f-]{36}$/.test(id) && (await deps.sessions.endSession(c.var.claims.userId, id));
+      const ended = isUuid(id) && (await deps.sessions.endSession(c.var.claims.userId, id));
       if (!ended) throw new AppError('not_found', 'no such session');
       return c.body(null, 204);
     });

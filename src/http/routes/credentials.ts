@@ -1,31 +1,22 @@
 import { Hono, type Context } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
 import { changePassword, login, register } from '../../auth/credentials.js';
-import type { TokenResponse } from '../../auth/token-response.js';
 import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import type { createClientIp } from '../client-ip.js';
 import { readJson } from '../json-body.js';
-import { setRefreshCookies } from '../refresh-cookie.js';
 import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
+import { sendTokens } from '../send-tokens.js';
 
 type ClientIp = ReturnType<typeof createClientIp>;
 
 /** Session metadata shown in `GET /sessions`. */
-export const sessionMeta = (c: Context, clientIp: ClientIp, device?: string): SessionMeta => ({
+const sessionMeta = (c: Context, clientIp: ClientIp, device?: string): SessionMeta => ({
   device,
   userAgent: c.req.header('user-agent')?.slice(0, 256),
   ip: clientIp(c),
 });
-
-/** Sends a token response: never cached, and in cookie mode also the refresh cookies. */
-export function sendTokens(c: Context, deps: AppDeps, tokens: TokenResponse, extra?: object, status: 200 | 201 = 200) {
-  c.header('Cache-Control', 'no-store');
-  c.header('Pragma', 'no-cache');
-  if (deps.config.auth.refresh_cookie) setRefreshCookies(c, tokens);
-  return c.json({ ...tokens, ...extra }, status);
-}
 
 /** `/register`, `/login`, `/password`. */
 export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {

@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken } from '../refresh-cookie.js';
 import { logoutBody, refreshBody, revokeBody } from '../request-schemas.js';
-import { sendTokens } from './credentials.js';
+import { sendTokens } from '../send-tokens.js';
 
 /** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
 export function sessionTokenRoutes(deps: AppDeps) {

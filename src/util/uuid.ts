@@ -1,0 +1,7 @@
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * A canonical (lower-case, hyphenated) UUID, as `crypto.randomUUID()` and PostgreSQL produce.
+ * Every id in tokens, sessions and users has this form, so one spelling per id.
+ */
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && CANONICAL_UUID.test(value);
