@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 /** Undo actions run last-in first-out; every one runs even when an earlier one fails. */
 export class CleanupStack {
   private readonly actions: (() => Promise<unknown> | void)[] = [];
@@ -18,4 +22,27 @@ export class CleanupStack {
     }
     if (failures.length > 0) throw new Error(`cleanup failed:\n${failures.join('\n')}`);
   }
+}
+
+/** A temp dir under `parent` removed by `cleanup`, or at the latest when this process exits. */
+export function tempDir(cleanup: CleanupStack, prefix: string, parent = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, prefix));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', remove);
+  cleanup.add(() => {
+    process.off('exit', remove);
+    remove();
+  });
+  return dir;
+}
+
+/** Like Promise.all, but waits for every promise before rejecting, so nothing still starting is orphaned. */
+export async function settleAll<T>(promises: readonly (T | Promise<T>)[]): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const values: T[] = [];
+  for (const result of results) {
+    if (result.status === 'rejected') throw result.reason;
+    values.push(result.value);
+  }
+  return values;
 }

@@ -1,15 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../../src/config/units.js';
-import { CleanupStack } from './cleanup.js';
+import { startBackingServices } from './backing-services.js';
+import { CleanupStack, settleAll, tempDir } from './cleanup.js';
 import { type ClusterConfig, writeClusterConfig } from './cluster-config.js';
 import { freePort } from './free-port.js';
 import { type ClusterInstance, type InstanceEnv, startInstance } from './instance.js';
 import { renderBalancerConf } from './nginx-conf.js';
 import { type LocalNginx, startNginx } from './nginx.js';
-import { startPostgres } from './postgres.js';
-import { startRedis } from './redis.js';
 import { tcpProbe } from './tcp-probe.js';
 
 export type { ClusterInstance } from './instance.js';
@@ -50,47 +48,6 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** A temp dir removed by `cleanup`, or at the latest when this process exits. */
-function tempDir(cleanup: CleanupStack, prefix: string, parent = tmpdir()): string {
-  const dir = mkdtempSync(join(parent, prefix));
-  const remove = (): void => rmSync(dir, { recursive: true, force: true });
-  process.once('exit', remove);
-  cleanup.add(() => {
-    process.off('exit', remove);
-    remove();
-  });
-  return dir;
-}
-
-async function backingServices(options: ClusterOptions, cleanup: CleanupStack): Promise<{ redisUrl: string; databaseUrl: string }> {
-  const redis =
-    options.redisUrl ??
-    startRedis(tempDir(cleanup, 'jwt-cluster-run-redis-')).then((started) => {
-      cleanup.add(() => started.process.stop('SIGTERM', 5_000));
-      return started.url;
-    });
-  const database =
-    options.databaseUrl ??
-    // The postgres user must reach its directory, and $TMPDIR may be private to root.
-    startPostgres(tempDir(cleanup, 'jwt-cluster-run-pg-', '/tmp')).then((started) => {
-      cleanup.add(() => started.process.stop('SIGINT', 10_000));
-      return started.url;
-    });
-  const [redisUrl = '', databaseUrl = ''] = await settleAll([redis, database]);
-  return { redisUrl, databaseUrl };
-}
-
-/** Like Promise.all, but waits for every promise before rejecting, so nothing still starting is orphaned. */
-async function settleAll<T>(promises: readonly (T | Promise<T>)[]): Promise<T[]> {
-  const results = await Promise.allSettled(promises);
-  const values: T[] = [];
-  for (const result of results) {
-    if (result.status === 'rejected') throw result.reason;
-    values.push(result.value);
-  }
-  return values;
-}
-
 /**
  * Starts a local jwt-cluster: Redis and PostgreSQL (throwaway unless URLs are given), a fresh
  * signing key and refresh secret, `instances` processes on free loopback ports (`jwt-1`…),
@@ -108,7 +65,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const dir = tempDir(cleanup, 'jwt-cluster-run-');
     const nginxDir = join(dir, 'nginx');
     mkdirSync(nginxDir);
-    const { redisUrl, databaseUrl } = await backingServices(options, cleanup);
+    const { redisUrl, databaseUrl } = await startBackingServices(options, cleanup);
     const config: ClusterConfig = writeClusterConfig(dir, { keyPrefix: options.keyPrefix ?? 'jwt:', logLevel: options.logLevel ?? 'warn', shutdownGrace });
     const env: InstanceEnv = { configFile: config.configFile, redisUrl, databaseUrl, refreshSecret: config.refreshSecret, shutdownGraceMs };
 

@@ -4,15 +4,32 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { postgresBinDirs, requireBinary } from './binaries.js';
 import { freePort } from './free-port.js';
-import { type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
+import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { asUser, postgresRunAs } from './run-as.js';
 
 const SUPERUSER = 'postgres';
 
-/** A throwaway PostgreSQL server: loopback only, trust auth, durability off. Stop it with SIGINT (fast shutdown). */
+/** A throwaway PostgreSQL server: loopback only, trust auth, durability off. */
 export interface LocalPostgres {
   url: string;
   process: ManagedProcess;
+  /** SIGINT ("fast" shutdown: SIGTERM would wait for clients to disconnect), then SIGKILL after 10 s. */
+  stop(): Promise<ExitStatus>;
+}
+
+/** The server binaries, which Debian keeps off PATH. */
+export interface PostgresBinaries {
+  initdb: string;
+  server: string;
+}
+
+/**
+ * The paths of `initdb` and `postgres`, on PATH or in `/usr/lib/postgresql/<version>/bin`.
+ * @throws naming the package to install when one is missing
+ */
+export function postgresBinaries(): PostgresBinaries {
+  const binDirs = postgresBinDirs();
+  return { initdb: requireBinary('initdb', 'postgresql', binDirs), server: requireBinary('postgres', 'postgresql', binDirs) };
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -29,12 +46,11 @@ async function answers(url: string): Promise<boolean> {
 
 /**
  * Initialises a cluster in `dir` and starts `postgres` on a free loopback port. As root it
- * runs as the `postgres` user, so `dir` must be reachable by that user (e.g. under /tmp).
+ * runs as an unprivileged user (see `postgresRunAs`), so `dir` must be reachable by that user
+ * (e.g. under /tmp).
  */
 export async function startPostgres(dir: string): Promise<LocalPostgres> {
-  const binDirs = postgresBinDirs();
-  const initdb = requireBinary('initdb', 'postgresql', binDirs);
-  const server = requireBinary('postgres', 'postgresql', binDirs);
+  const { initdb, server } = postgresBinaries();
   const runAs = postgresRunAs();
   const dataDir = join(dir, 'data');
   const socketDir = join(dir, 'socket');
@@ -68,5 +84,5 @@ export async function startPostgres(dir: string): Promise<LocalPostgres> {
     await proc.stop('SIGKILL');
     throw error;
   }
-  return { url, process: proc };
+  return { url, process: proc, stop: () => proc.stop('SIGINT', 10_000) };
 }

@@ -15,12 +15,25 @@ function idsOf(user: string): RunAs | undefined {
   }
 }
 
-/** The `postgres` system user when running as root (PostgreSQL refuses root), else nobody to switch to. */
+/** Created, as a system user without home or shell, where there is no `postgres` user. */
+const FALLBACK_USER = 'jwtcluster-test';
+
+/**
+ * Whom PostgreSQL runs as, which refuses root: nobody to switch to unless we are root; then the
+ * `postgres` user, else `jwtcluster-test`, created if need be.
+ */
 export function postgresRunAs(): RunAs | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const user = idsOf('postgres');
-  if (!user) throw new Error('running as root and there is no "postgres" user to run PostgreSQL as (apt-get install postgresql creates it)');
-  return user;
+  const existing = idsOf('postgres') ?? idsOf(FALLBACK_USER);
+  if (existing) return existing;
+  try {
+    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', FALLBACK_USER], { stdio: 'ignore' });
+  } catch {
+    // Another process may have created it meanwhile: the lookup below decides.
+  }
+  const created = idsOf(FALLBACK_USER);
+  if (!created) throw new Error(`running as root, with no "postgres" user, and could not create the user ${FALLBACK_USER} to run PostgreSQL as`);
+  return created;
 }
 
 /** `[command, args]` running `argv` as `runAs` through setpriv, which execs, so the pid stays the server's. */
