@@ -347,12 +347,12 @@ function sessionStoreContract(name: string, open: OpenStore) {
       });
 
       test('list leaves out expired sessions', async (ctx) => {
-        const store = await openFor(open, ctx, { autoLogoutMs: 1_500 });
+        const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
         const userId = randomUUID();
         await login(store, { userId });
-        await sleep(700);
+        await sleep(1_400);
         const recent = await login(store, { userId });
-        await sleep(950);
+        await sleep(1_900);
         ctx.expect((await store.list(userId)).map((info) => info.id)).toEqual([recent.sessionId]);
       });
 
@@ -369,19 +369,19 @@ function sessionStoreContract(name: string, open: OpenStore) {
 
     describe.concurrent('expiry', () => {
       test('an untouched session is gone after the idle window', async (ctx) => {
-        const store = await openFor(open, ctx, { autoLogoutMs: 1_500 });
+        const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
         const session = await login(store);
-        await sleep(1_650);
+        await sleep(3_300);
         ctx.expect(await session.authenticate()).toBe('no_session');
         ctx.expect(await session.getSalt()).toBeNull();
         ctx.expect(await session.rotate(0)).toEqual({ outcome: 'invalid' });
       });
 
       test('authenticating more often than the idle window keeps the session past it', async (ctx) => {
-        const store = await openFor(open, ctx, { autoLogoutMs: 1_500 });
+        const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
         const session = await login(store);
         const start = Date.now();
-        while (Date.now() - start < 2_300) {
+        while (Date.now() - start < 4_600) {
           await sleep(250);
           ctx.expect(await session.authenticate()).toBe('ok');
         }
@@ -390,21 +390,21 @@ function sessionStoreContract(name: string, open: OpenStore) {
       });
 
       test('rotation counts as activity', async (ctx) => {
-        const store = await openFor(open, ctx, { autoLogoutMs: 1_500 });
+        const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
         const session = await login(store);
-        await sleep(1_000);
+        await sleep(2_000);
         ctx.expect(await session.rotate(0)).toMatchObject({ outcome: 'rotated' });
-        await sleep(1_000);
+        await sleep(2_000);
         ctx.expect(await session.authenticate()).toBe('ok');
       });
 
       test('the absolute lifetime ends an active session', async (ctx) => {
-        const store = await openFor(open, ctx, { refreshLifetimeMs: 2_000, autoLogoutMs: 60_000 });
+        const store = await openFor(open, ctx, { refreshLifetimeMs: 3_000, autoLogoutMs: 60_000 });
         const session = await login(store);
         const start = Date.now();
         await sleep(400);
         ctx.expect(await session.rotate(0)).toMatchObject({ outcome: 'rotated' });
-        while (Date.now() - start < 1_600) {
+        while (Date.now() - start < 2_000) {
           ctx.expect(await session.authenticate()).toBe('ok');
           for (let i = 0; i < 20; i += 1) {
             const [info] = await store.list(session.userId);
@@ -412,7 +412,7 @@ function sessionStoreContract(name: string, open: OpenStore) {
           }
           await sleep(300);
         }
-        await sleep(Math.max(0, start + 2_150 - Date.now()));
+        await sleep(Math.max(0, start + 3_300 - Date.now()));
         ctx.expect(await session.authenticate()).toBe('no_session');
         ctx.expect(await session.rotate(1)).toEqual({ outcome: 'invalid' });
       });
