@@ -3,6 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import type { Config } from './config/schema.js';
+import { createMetrics } from './observability/metrics.js';
 import { createPasswordHasher } from './passwords/hasher.js';
 import { createMemorySessionStore } from './sessions/memory-session-store.js';
 import { createCachedRevocationStore } from './sessions/cached-revocation-store.js';
@@ -91,16 +92,20 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     await users.close();
     throw error;
   });
+  const hasher = createPasswordHasher({
+    // argon2 runs on libuv threads; leaving a core to the event loop keeps /authenticate fast during a login storm.
+    concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1),
+  });
   return {
     config,
     keyRing,
     users,
     sessions,
     logger,
+    hasher,
+    metrics: createMetrics({ queueDepth: () => hasher.queueDepth() }),
     instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
     lifecycle: { draining: false },
-    // argon2 runs on libuv threads; leaving a core to the event loop keeps /authenticate fast during a login storm.
-    hasher: createPasswordHasher({ concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1) }),
     passwordPolicy: { minLength: config.passwords.min_length, maxLength: config.passwords.max_length },
     accessTokens: createAccessTokens({
       keyRing,

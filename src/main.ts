@@ -2,7 +2,7 @@ import { ConfigError, loadConfig } from './config/loader.js';
 import { createDeps, isEmbedded } from './deps.js';
 import { AppError } from './http/errors.js';
 import { createLogger } from './observability/logger.js';
-import { startServer, stopServer } from './server.js';
+import { startMetricsServer, startServer, stopServer } from './server.js';
 import { KeyError } from './tokens/key-ring.js';
 
 /** load config → build deps → listen; ordered shutdown on SIGTERM/SIGINT. */
@@ -11,6 +11,7 @@ async function main() {
   const logger = createLogger(config.logging);
   const deps = await createDeps(config, logger);
   const { server, port } = await startServer(deps);
+  const metricsServer = startMetricsServer(deps);
   if (isEmbedded(config)) {
     logger.warn('EMBEDDED MODE: in-process session store and PGlite in %s — single instance only; set cache.url and database.url to run a cluster', config.database.data_dir);
   }
@@ -21,6 +22,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
+    metricsServer?.close();
     stopServer(server, deps, config.server.shutdown_grace).then(
       () => {
         logger.info('stopped');

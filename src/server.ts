@@ -2,6 +2,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { AppDeps } from './app-deps.js';
 import { createApp } from './app.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 
 /** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
 export function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
@@ -18,6 +19,13 @@ export function startServer(deps: AppDeps, options?: { port?: number; host?: str
     server.requestTimeout = 30_000;
     server.once('error', reject);
   });
+}
+
+/** `server.metrics_port` set: `/metrics` alone on its own listener (e.g. reachable only from inside the cluster). */
+export function startMetricsServer(deps: AppDeps): Server | undefined {
+  const { metrics_port: port, host } = deps.config.server;
+  if (!port) return undefined;
+  return serve({ fetch: metricsRoutes(deps.metrics).fetch, port, hostname: host }) as Server;
 }
 
 /**

@@ -53,11 +53,15 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
   try {
     user = await authenticateUser(deps, input.email, input.password);
   } catch (error) {
-    if (error instanceof AppError && error.code === 'invalid_credentials') deps.logger.info({ event: 'login_failed' }, 'login failed');
+    const failed = error instanceof AppError && error.code === 'invalid_credentials';
+    deps.metrics.login(failed ? 'invalid_credentials' : 'unavailable');
+    if (failed) deps.logger.info({ event: 'login_failed' }, 'login failed');
     throw error;
   }
+  const tokens = await startSession(deps, user, meta);
+  deps.metrics.login('ok');
   deps.logger.info({ event: 'login', userId: user.id }, 'login');
-  return startSession(deps, user, meta);
+  return tokens;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
 import type { SessionStore } from '../sessions/session-store.js';
@@ -15,4 +16,5 @@ export interface AuthDeps {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   logger: Logger;
+  metrics: Metrics;
 }

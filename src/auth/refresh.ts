@@ -26,10 +26,14 @@ export async function authenticRefreshToken(
  */
 export async function refresh(deps: AuthDeps, token: string): Promise<TokenResponse> {
   const authentic = await authenticRefreshToken(deps, token);
-  if (!authentic) throw invalidGrant();
+  if (!authentic) {
+    deps.metrics.refresh('invalid');
+    throw invalidGrant();
+  }
   const { decoded, salt } = authentic;
   const { userId, sessionId } = decoded;
   const result = await deps.sessions.rotate({ userId, sessionId, generation: decoded.generation, salt });
+  deps.metrics.refresh(result.outcome);
   if (result.outcome === 'reused') {
     deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');
     throw invalidGrant();

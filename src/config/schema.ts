@@ -77,6 +77,7 @@ export const configSchema = z.strictObject({
       shutdown_grace: duration('10s'),
       keep_alive_timeout: duration('75s'),
       trust_proxy: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR, e.g. 10.0.0.0/8')).default(['127.0.0.1/8', '::1/128']),
+      metrics_port: integer(0, 65535, 0),
       instance_id: optionalText.refine((id) => id === undefined || /^[\w.:-]{1,64}$/.test(id), 'may only contain A-Z a-z 0-9 _ . : - (at most 64)'),
     })
     .prefault({}),

@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
-import { AppError, errorStatus, type ErrorCode } from './errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import { AppError, errorStatus, UnavailableError, type ErrorCode } from './errors.js';
 
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
 export function errorResponse(c: Context, code: ErrorCode, description: string, retryAfter?: number) {
@@ -13,13 +14,14 @@ export function errorResponse(c: Context, code: ErrorCode, description: string, 
  * The one error mapper: an `AppError` below 500 shows its message; anything at or above
  * 500 gets a generic body while the log keeps the cause. Never a stack trace on the wire.
  */
-export function createErrorHandler(logger: Logger) {
+export function createErrorHandler(logger: Logger, metrics: Metrics) {
   return (error: Error, c: Context) => {
     if (error instanceof AppError && error.status < 500) {
       if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? 'Bearer error="invalid_token"');
       return errorResponse(c, error.code, error.message, error.retryAfter);
     }
     if (error instanceof AppError && error.code === 'unavailable') {
+      if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
       logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }

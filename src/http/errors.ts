@@ -43,8 +43,11 @@ export class AppError extends Error {
 
 /** Thrown by stores when a backing service (Redis, PostgreSQL) cannot answer. */
 export class UnavailableError extends AppError {
-  constructor(what: string, cause?: unknown) {
+  readonly dependency: 'cache' | 'database';
+
+  constructor(what: 'session store' | 'database', cause?: unknown) {
     super('unavailable', `${what} is unavailable, try again shortly`, { cause, retryAfter: 1 });
     this.name = 'UnavailableError';
+    this.dependency = what === 'database' ? 'database' : 'cache';
   }
 }

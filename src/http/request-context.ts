@@ -1,18 +1,25 @@
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
 import type { AppEnv } from './app-env.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
-/** Writes the one log line of a request. */
-export function logRequest(logger: Logger, requestId: string, method: string, path: string, status: number, started: number) {
-  logger.info({ reqId: requestId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
+/** Records a finished request: its one log line and its duration metric. */
+export type RequestRecorder = (requestId: string, method: string, route: string, status: number, started: number) => void;
+
+export function createRequestRecorder(logger: Logger, metrics: Metrics): RequestRecorder {
+  return (requestId, method, route, status, started) => {
+    const ms = performance.now() - started;
+    metrics.request(route, method, status, ms / 1000);
+    logger.info({ reqId: requestId, method, path: route, status, ms: Math.round(ms * 100) / 100 }, 'request');
+  };
 }
 
 /**
  * Per request: the request id (echoed), baseline headers, JSON with an explicit charset,
- * and one log line when done.
+ * and the request's log line and metric when done (labelled by route pattern, not raw path).
  */
-export function requestContext(logger: Logger, instanceId: string) {
+export function requestContext(record: RequestRecorder, instanceId: string) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now();
     const requestId = requestIdFrom(c.req.header('x-request-id'));
@@ -20,6 +27,7 @@ export function requestContext(logger: Logger, instanceId: string) {
     for (const [name, value] of Object.entries(baseHeaders(requestId, instanceId))) c.header(name, value);
     await next();
     if (c.res.headers.get('content-type') === 'application/json') c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
-    logRequest(logger, requestId, c.req.method, c.req.path, c.res.status, started);
+    const route = c.res.status === 404 ? 'unmatched' : c.req.routePath;
+    record(requestId, c.req.method, route, c.res.status, started);
   });
 }

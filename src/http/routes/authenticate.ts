@@ -2,7 +2,8 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
 import { bearerToken } from '../bearer.js';
-import { logRequest } from '../request-context.js';
+import type { AuthenticateOutcome } from '../../observability/metrics.js';
+import type { RequestRecorder } from '../request-context.js';
 import { baseHeaders, requestIdFrom } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: 'an access token is required' });
@@ -17,8 +18,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * other statuses into 500s. It bypasses the general middleware and builds its response
  * from plain header objects, which Node writes without constructing `Headers`.
  */
-export function authenticateHandler(deps: AppDeps) {
-  const { accessTokens, sessions, logger, instanceId } = deps;
+export function authenticateHandler(deps: AppDeps, record: RequestRecorder) {
+  const { accessTokens, sessions, logger, instanceId, metrics } = deps;
 
   const handle = async (c: Context<{ Bindings: Partial<HttpBindings> }>) => {
     const started = performance.now();
@@ -31,15 +32,16 @@ export function authenticateHandler(deps: AppDeps) {
     const headers = baseHeaders(requestId, instanceId);
     headers['Content-Type'] = JSON_TYPE;
     headers['Cache-Control'] = 'no-store';
-    const respond = (status: 200 | 401 | 503, body: string) => {
-      logRequest(logger, requestId, c.req.method, '/authenticate', status, started);
+    const respond = (status: 200 | 401 | 503, body: string, outcome: AuthenticateOutcome) => {
+      metrics.authenticate(outcome);
+      record(requestId, c.req.method, '/authenticate', status, started);
       return new Response(c.req.method === 'HEAD' ? null : body, { status, headers });
     };
 
     const token = bearerToken(header('authorization'));
     if (!token) {
       headers['WWW-Authenticate'] = 'Bearer';
-      return respond(401, MISSING);
+      return respond(401, MISSING, 'missing');
     }
     const result = accessTokens.verify(token);
     let state;
@@ -50,12 +52,12 @@ export function authenticateHandler(deps: AppDeps) {
         // Fail closed: without revocation state the answer is never 200.
         logger.warn({ err: error }, 'authenticate: session store unavailable');
         headers['Retry-After'] = '1';
-        return respond(503, UNAVAILABLE);
+        return respond(503, UNAVAILABLE, 'unavailable');
       }
     }
     if (!result.ok || state !== 'ok') {
       headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
-      return respond(401, INVALID);
+      return respond(401, INVALID, result.ok ? (state ?? 'invalid') : result.reason);
     }
     const { claims } = result;
     headers['X-User-Id'] = claims.userId;
@@ -65,6 +67,7 @@ export function authenticateHandler(deps: AppDeps) {
     return respond(
       200,
       JSON.stringify({ sub: claims.userId, sid: claims.sessionId, jti: claims.jti, roles: claims.roles, iat: claims.issuedAt, exp: claims.expiresAt }),
+      'ok',
     );
   };
 
@@ -74,6 +77,7 @@ export function authenticateHandler(deps: AppDeps) {
       return await handle(c);
     } catch (error) {
       logger.error({ err: error }, 'authenticate: unexpected error');
+      metrics.authenticate('unavailable');
       return new Response(UNAVAILABLE, { status: 503, headers: { 'Content-Type': JSON_TYPE, 'Retry-After': '1', 'Cache-Control': 'no-store' } });
     }
   };

@@ -1,0 +1,70 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export type AuthenticateOutcome = 'ok' | 'missing' | 'malformed' | 'expired' | 'invalid' | 'no_session' | 'stale_version' | 'denied' | 'unavailable';
+export type RefreshOutcome = 'rotated' | 'replayed' | 'reused' | 'invalid' | 'unavailable';
+export type LoginOutcome = 'ok' | 'invalid_credentials' | 'unavailable';
+
+/**
+ * The service's Prometheus metrics, on a registry of its own (no global state). Label children
+ * of hot counters are bound once, so the hot path increments without hashing label sets.
+ */
+export function createMetrics(options: { queueDepth: () => number }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requestDuration = new Histogram({
+    name: 'jwt_http_request_duration_seconds',
+    help: 'HTTP request duration by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const authenticate = new Counter({
+    name: 'jwt_authenticate_total',
+    help: '/authenticate answers by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const refresh = new Counter({ name: 'jwt_refresh_total', help: 'Refresh outcomes', labelNames: ['outcome'] as const, registers: [registry] });
+  const login = new Counter({ name: 'jwt_login_total', help: 'Login outcomes', labelNames: ['outcome'] as const, registers: [registry] });
+  const dependencyErrors = new Counter({
+    name: 'jwt_dependency_errors_total',
+    help: 'Failed calls to Redis (cache) or PostgreSQL (database)',
+    labelNames: ['dependency'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'jwt_password_hash_queue_depth',
+    help: 'argon2 operations waiting for a slot',
+    registers: [registry],
+    collect() {
+      this.set(options.queueDepth());
+    },
+  });
+
+  const authenticateChildren = new Map<AuthenticateOutcome, { inc(): void }>();
+  const durationChildren = new Map<string, { observe(value: number): void }>();
+  const child = <K>(cache: Map<K, { inc(): void }>, key: K, make: () => { inc(): void }) => {
+    let found = cache.get(key);
+    if (!found) cache.set(key, (found = make()));
+    return found;
+  };
+
+  return {
+    registry,
+    authenticate: (outcome: AuthenticateOutcome) => child(authenticateChildren, outcome, () => authenticate.labels(outcome)).inc(),
+    refresh: (outcome: RefreshOutcome) => refresh.labels(outcome).inc(),
+    login: (outcome: LoginOutcome) => login.labels(outcome).inc(),
+    dependencyError: (dependency: 'cache' | 'database') => dependencyErrors.labels(dependency).inc(),
+    /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
+    request(route: string, method: string, status: number, seconds: number) {
+      const key = `${route} ${method} ${status}`;
+      let observer = durationChildren.get(key);
+      if (!observer) durationChildren.set(key, (observer = requestDuration.labels(route, method, String(status))));
+      observer.observe(seconds);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,44 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+describe('GET /metrics', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster()).start();
+  });
+
+  const sample = (text: string, name: string, labels: string) => {
+    const line = text.split('\n').find((row) => row.startsWith(`${name}{${labels}}`));
+    return line === undefined ? 0 : Number(line.split(' ').at(-1));
+  };
+
+  it('counts authenticate, refresh and login outcomes, and request durations per route', async () => {
+    const user = await registerUser(app.url);
+    await call(app.url, 'GET', '/authenticate', { token: user.accessToken });
+    await call(app.url, 'GET', '/authenticate');
+    await call(app.url, 'GET', '/authenticate', { token: 'a.b.c' });
+    const rotated = await call(app.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
+    await call(app.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
+    await call(app.url, 'POST', '/refresh', { body: { refresh_token: 'rt1.forged' } });
+    await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
+    await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'wrong password' } });
+    expect(rotated.status).toBe(200);
+
+    const response = await fetch(`${app.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const text = await response.text();
+    expect(sample(text, 'jwt_authenticate_total', 'outcome="ok"')).toBe(1);
+    expect(sample(text, 'jwt_authenticate_total', 'outcome="missing"')).toBe(1);
+    expect(sample(text, 'jwt_authenticate_total', 'outcome="malformed"') + sample(text, 'jwt_authenticate_total', 'outcome="invalid"')).toBe(1);
+    expect(sample(text, 'jwt_refresh_total', 'outcome="rotated"')).toBe(1);
+    expect(sample(text, 'jwt_refresh_total', 'outcome="replayed"')).toBe(1);
+    expect(sample(text, 'jwt_refresh_total', 'outcome="invalid"')).toBe(1);
+    expect(sample(text, 'jwt_login_total', 'outcome="ok"')).toBe(1);
+    expect(sample(text, 'jwt_login_total', 'outcome="invalid_credentials"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/authenticate",method="GET",status="200"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/refresh",method="POST",status="401"')).toBe(1);
+    expect(text).toContain('jwt_password_hash_queue_depth');
+    expect(text).not.toContain(user.accessToken);
+  });
+});
