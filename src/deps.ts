@@ -24,12 +24,12 @@ import type { UserStore } from './users/user-store.js';
 const MIN_REFRESH_SECRET_BYTES = 32;
 
 /** Whether this instance runs on the embedded, single-instance default (no shared session store). */
-export const isEmbedded = (config: Config) => !config.cache.url;
+export const isEmbedded = ({ cache }: Config) => !cache.url && !cache.sentinel && !cache.cluster;
 
 async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
   const { algorithm, keys } = config.auth;
   if (keys.length > 0) return createKeyRing(algorithm, keys);
-  if (!isEmbedded(config)) throw new KeyError('auth.keys: required with cache.url set (every instance must share the signing keys)');
+  if (!isEmbedded(config)) throw new KeyError('auth.keys: required with a shared Redis (every instance must share the signing keys)');
   const dev = devSecret(config.database.data_dir, `dev-signing-key.${algorithm}`, () => generateKeyMaterial(algorithm).privateKey);
   logger.warn(
     `DEVELOPMENT SIGNING KEY ${dev.created ? 'generated' : 'loaded'} at ${config.database.data_dir}/dev-signing-key.${algorithm}: configure auth.keys for anything real`,
@@ -40,7 +40,7 @@ async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
 function refreshSecret(config: Config, logger: Logger): KeyObject {
   let secret = config.auth.refresh_secret;
   if (!secret) {
-    if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with cache.url set (set REFRESH_SECRET, at least 32 bytes)');
+    if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with a shared Redis (set REFRESH_SECRET, at least 32 bytes)');
     secret = devSecret(config.database.data_dir, 'dev-refresh-secret', () => randomBytes(48).toString('base64url')).value;
     logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
   }
@@ -51,12 +51,12 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
 }
 
 async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<SessionStore> {
-  const { url, key_prefix, command_timeout, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
-  if (!url) return createMemorySessionStore({ policy });
-  const redis = await connectRedis(url, { commandTimeoutMs: command_timeout, logger });
+  const { key_prefix, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
+  if (isEmbedded(config)) return createMemorySessionStore({ policy });
+  const redis = await connectRedis(config.cache, { logger });
   const store = createRedisSessionStore({ redis, prefix: key_prefix, policy });
   if (revocation === 'exact') return store;
-  const subscriber = createRedis(url, { commandTimeoutMs: command_timeout, logger });
+  const subscriber = createRedis(config.cache, { logger });
   const cached = createCachedRevocationStore({
     store,
     subscriber,

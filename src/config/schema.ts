@@ -49,6 +49,8 @@ function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
 }
 
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+
 /** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
 const optionalText = z
   .string()
@@ -90,11 +92,25 @@ export const configSchema = z.strictObject({
   cache: z
     .strictObject({
       url: optionalText,
+      /** Redis Sentinel instead of `url`: the master's name and the sentinels (`host:port`). */
+      sentinel: z
+        .strictObject({
+          name: z.string().min(1),
+          nodes: z.array(hostPort).min(1),
+          password: optionalText,
+          sentinel_password: optionalText,
+        })
+        .optional(),
+      /** Redis Cluster instead of `url`: seed nodes (`host:port`). */
+      cluster: z.strictObject({ nodes: z.array(hostPort).min(1), password: optionalText }).optional(),
       key_prefix: z.string().min(1).default('jwt:'),
       command_timeout: duration('500ms'),
       revocation: z.enum(['exact', 'cached']).default('exact'),
       revocation_cache_max_age: duration('10s'),
       revocation_cache_size: integer(1, 10_000_000, 100_000),
+    })
+    .refine((cache) => [cache.url, cache.sentinel, cache.cluster].filter(Boolean).length <= 1, {
+      message: 'give only one of url, sentinel or cluster',
     })
     .prefault({}),
   database: z

@@ -1,5 +1,5 @@
 import { setImmediate as afterPendingIo } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
@@ -7,7 +7,7 @@ import type { SessionStore } from './session-store.js';
 export interface CachedRevocationOptions {
   store: RedisSessionStore;
   /** A dedicated connection for the subscription (it cannot issue other commands). */
-  subscriber: Redis;
+  subscriber: RedisClient;
   channel: string;
   /** Longest time one positive answer is reused without asking Redis. */
   maxAgeMs: number;

@@ -1,5 +1,13 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+
+/** A standalone/Sentinel connection or a Redis Cluster client: the session store works with either. */
+export type RedisClient = Redis | Cluster;
+
+interface ConnectOptions {
+  logger: Logger;
+}
 
 /**
  * Connects to Redis for the session store. Fails fast instead of queueing: no offline queue
@@ -7,37 +15,65 @@ import type { Logger } from 'pino';
  * is a quick 503, never a hang and never a late write. (Even a re-sent rotation would be
  * harmless: it lands as a grace-window replay, see the rotate script.)
  */
-export async function connectRedis(url: string, options: { commandTimeoutMs: number; logger: Logger }): Promise<Redis> {
-  const redis = createRedis(url, options);
+export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
+  const redis = createRedis(cache, options);
   await redis.connect();
   await warnUnlessNoEviction(redis, options.logger);
   return redis;
 }
 
-/** A not yet connected client with the fail-fast options (also used for the revocation subscription). */
-export function createRedis(url: string, options: { commandTimeoutMs: number; logger: Logger }): Redis {
-  const redis = new Redis(url, {
+const hostPort = (node: string): { host: string; port: number } => {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+};
+
+/**
+ * A not yet connected client with the fail-fast options, for `cache.url`, `cache.sentinel` or
+ * `cache.cluster` (also used for the revocation subscription).
+ */
+export function createRedis(cache: Config['cache'], { logger }: ConnectOptions): RedisClient {
+  const options: RedisOptions = {
     lazyConnect: true,
     // Commands issued in the same tick share one write: fewer syscalls on the hot path.
     enableAutoPipelining: true,
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs,
+    commandTimeout: cache.command_timeout,
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-  });
+  };
+  let redis: RedisClient;
+  if (cache.cluster) {
+    redis = new Cluster(cache.cluster.nodes.map(hostPort), {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      redisOptions: { ...options, lazyConnect: false, ...(cache.cluster.password ? { password: cache.cluster.password } : {}) },
+    });
+  } else if (cache.sentinel) {
+    const { name, nodes, password, sentinel_password } = cache.sentinel;
+    const sentinelOptions: RedisOptions = { ...options, name, sentinels: nodes.map(hostPort) };
+    if (password) sentinelOptions.password = password;
+    if (sentinel_password) sentinelOptions.sentinelPassword = sentinel_password;
+    redis = new Redis(sentinelOptions);
+  } else if (cache.url) {
+    redis = new Redis(cache.url, options);
+  } else {
+    throw new Error('createRedis needs cache.url, cache.sentinel or cache.cluster');
+  }
   let lastLogged = 0;
   redis.on('error', (error: Error) => {
     if (Date.now() - lastLogged < 5000) return;
     lastLogged = Date.now();
-    options.logger.warn({ err: { message: error.message } }, 'redis connection error');
+    logger.warn({ err: { message: error.message } }, 'redis connection error');
   });
   return redis;
 }
 
 /** DESIGN: Redis should run with `maxmemory-policy noeviction`, or revocation state could be evicted. */
-async function warnUnlessNoEviction(redis: Redis, logger: Logger) {
+async function warnUnlessNoEviction(redis: RedisClient, logger: Logger) {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     const policy = reply[1];

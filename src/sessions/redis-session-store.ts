@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { UnavailableError } from '../http/errors.js';
 import * as lua from './lua/scripts.js';
 import { redisKeys } from './redis-keys.js';
@@ -18,7 +18,7 @@ type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { 1: 'no_session', 2: 'stale_version', 3: 'denied' };
 
 /** Registers each script once (EVALSHA, falling back to EVAL on NOSCRIPT). */
-function defineScripts(redis: Redis) {
+function defineScripts(redis: RedisClient) {
   const define = (name: string, lua: string, numberOfKeys?: number): ScriptFn => {
     redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
     const fn = (redis as unknown as Record<string, ScriptFn>)[name];
@@ -55,7 +55,7 @@ const parseRoles = (json: string | undefined): string[] => {
 const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
 
 /** The Redis session store; `redis` must be connected, with the offline queue disabled (fail fast). */
-export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redis; prefix: string; policy: SessionPolicy }) {
+export function createRedisSessionStore({ redis, prefix, policy }: { redis: RedisClient; prefix: string; policy: SessionPolicy }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
   const throttle = activityThrottleMs(policy);
