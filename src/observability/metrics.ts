@@ -2,9 +2,14 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-export type AuthenticateOutcome = 'ok' | 'missing' | 'malformed' | 'expired' | 'invalid' | 'no_session' | 'stale_version' | 'denied' | 'unavailable';
-export type RefreshOutcome = 'rotated' | 'replayed' | 'reused' | 'invalid' | 'unavailable';
-export type LoginOutcome = 'ok' | 'invalid_credentials' | 'unavailable';
+const AUTHENTICATE_OUTCOMES = ['ok', 'missing', 'malformed', 'expired', 'invalid', 'no_session', 'stale_version', 'denied', 'unavailable'] as const;
+const REFRESH_OUTCOMES = ['rotated', 'replayed', 'reused', 'invalid', 'unavailable'] as const;
+const LOGIN_OUTCOMES = ['ok', 'invalid_credentials', 'unavailable'] as const;
+const DEPENDENCIES = ['cache', 'database'] as const;
+
+export type AuthenticateOutcome = (typeof AUTHENTICATE_OUTCOMES)[number];
+export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
+export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
 
 /**
  * The service's Prometheus metrics, on a registry of its own (no global state). Label children
@@ -43,6 +48,12 @@ export function createMetrics(options: { queueDepth: () => number }) {
     },
   });
 
+  // Every known series exists from the start at 0, so rate() sees a replica's first event too.
+  for (const outcome of AUTHENTICATE_OUTCOMES) authenticate.labels(outcome).inc(0);
+  for (const outcome of REFRESH_OUTCOMES) refresh.labels(outcome).inc(0);
+  for (const outcome of LOGIN_OUTCOMES) login.labels(outcome).inc(0);
+  for (const dependency of DEPENDENCIES) dependencyErrors.labels(dependency).inc(0);
+
   const authenticateChildren = new Map<AuthenticateOutcome, { inc(): void }>();
   const durationChildren = new Map<string, { observe(value: number): void }>();
   const child = <K>(cache: Map<K, { inc(): void }>, key: K, make: () => { inc(): void }) => {
@@ -56,7 +67,7 @@ export function createMetrics(options: { queueDepth: () => number }) {
     authenticate: (outcome: AuthenticateOutcome) => child(authenticateChildren, outcome, () => authenticate.labels(outcome)).inc(),
     refresh: (outcome: RefreshOutcome) => refresh.labels(outcome).inc(),
     login: (outcome: LoginOutcome) => login.labels(outcome).inc(),
-    dependencyError: (dependency: 'cache' | 'database') => dependencyErrors.labels(dependency).inc(),
+    dependencyError: (dependency: (typeof DEPENDENCIES)[number]) => dependencyErrors.labels(dependency).inc(),
     /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
     request(route: string, method: string, status: number, seconds: number) {
       const key = `${route} ${method} ${status}`;
