@@ -1,0 +1,72 @@
+import type { Latency } from './histogram.js';
+
+/** The claims the bench signs cold tokens with: those of a real, live session. */
+export interface SessionClaims {
+  userId: string;
+  sessionId: string;
+  tokenVersion: number;
+  roles: string[];
+}
+
+/** Signing material for tokens the load worker makes itself (same key ring as the service). */
+export interface SigningSetup {
+  keyFile: string;
+  kid: string;
+  issuer: string;
+  audience: string;
+}
+
+/** What the load worker is asked to do; every job is bounded by `ms`. */
+export type LoadJob =
+  /** Closed-loop GET load; with `bearerTokens`, one per request, round-robin. `rate` caps requests per second. */
+  | { kind: 'http'; url: string; path: string; connections: number; ms: number; bearerTokens?: string[]; rate?: number }
+  /** `/authenticate` where every request carries a token signed just before the run and never sent before. */
+  | { kind: 'cold'; url: string; connections: number; ms: number; count: number; signing: SigningSetup; sessions: SessionClaims[] }
+  /** `/refresh` chains: each response's refresh token is used for a later request. */
+  | { kind: 'refresh'; url: string; connections: number; ms: number; refreshTokens: string[] }
+  /** `concurrency` clients log in in a loop (honouring `Retry-After`) while a paced `/authenticate` load runs. */
+  | {
+      kind: 'storm';
+      url: string;
+      ms: number;
+      concurrency: number;
+      accounts: { email: string; password: string }[];
+      auth: { connections: number; rate: number; bearerTokens: string[] };
+    }
+  /** Revoke on `revoker`, then poll every watcher until it answers 401. */
+  | { kind: 'propagation'; revoker: string; watchers: string[]; timeoutMs: number; items: RevocationItem[] };
+
+export interface RevocationItem {
+  kind: 'logout' | 'logout-all' | 'revoke';
+  accessToken: string;
+}
+
+/** One measured load: counts by outcome, elapsed seconds, latency in ms. */
+export interface LoadSummary {
+  requests: number;
+  ok: number;
+  statuses: Record<string, number>;
+  errors: number;
+  seconds: number;
+  latency: Latency;
+}
+
+export interface ColdSummary extends LoadSummary {
+  signSeconds: number;
+}
+
+export interface StormSummary {
+  logins: LoadSummary;
+  auth: LoadSummary;
+}
+
+export interface PropagationSummary {
+  /** Per revocation: ms from the revoking response until every watcher rejected the token. */
+  latenciesMs: number[];
+  /** Revocations some watcher still accepted after `timeoutMs`. */
+  timedOut: number;
+  /** Items skipped because the token was not accepted everywhere before the revocation. */
+  notLive: number;
+}
+
+export type LoadResult = LoadSummary | ColdSummary | StormSummary | PropagationSummary;

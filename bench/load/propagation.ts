@@ -1,0 +1,53 @@
+import { createHttpClient, type HttpClient } from './http.js';
+import type { LoadJob, PropagationSummary, RevocationItem } from './jobs.js';
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function status(client: HttpClient, url: string, token: string): Promise<number> {
+  return (await client.send(url, 'GET', '/authenticate', bearer(token))).status;
+}
+
+async function revoke(client: HttpClient, url: string, item: RevocationItem): Promise<void> {
+  const json = { 'content-type': 'application/json' };
+  const response =
+    item.kind === 'revoke'
+      ? await client.send(url, 'POST', '/revoke', json, JSON.stringify({ token: item.accessToken, token_type_hint: 'access_token' }))
+      : await client.send(url, 'POST', item.kind === 'logout' ? '/logout' : '/logout-all', bearer(item.accessToken));
+  if (response.status >= 300) throw new Error(`${item.kind}: ${response.status} ${response.body.slice(0, 200)}`);
+}
+
+/** Polls `url` back to back until it rejects `token`; ms since `since`, or undefined after `deadline`. */
+async function rejectedAfter(client: HttpClient, url: string, token: string, since: number, deadline: number): Promise<number | undefined> {
+  while (performance.now() < deadline) {
+    if ((await status(client, url, token)) === 401) return performance.now() - since;
+  }
+  return undefined;
+}
+
+/**
+ * For each item: the token must be accepted by every instance first (which also fills the
+ * `cached` mode caches), then it is revoked on `revoker` and every watcher is polled until
+ * it answers 401. The clock starts when the revoking response arrives.
+ */
+export async function propagation(job: Extract<LoadJob, { kind: 'propagation' }>): Promise<PropagationSummary> {
+  const client = createHttpClient(job.watchers.length + 1);
+  const summary: PropagationSummary = { latenciesMs: [], timedOut: 0, notLive: 0 };
+  try {
+    for (const item of job.items) {
+      const before = await Promise.all([job.revoker, ...job.watchers].map((url) => status(client, url, item.accessToken)));
+      if (before.some((code) => code !== 200)) {
+        summary.notLive += 1;
+        continue;
+      }
+      await revoke(client, job.revoker, item);
+      const since = performance.now();
+      const deadline = since + job.timeoutMs;
+      const times = await Promise.all(job.watchers.map((url) => rejectedAfter(client, url, item.accessToken, since, deadline)));
+      if (times.some((ms) => ms === undefined)) summary.timedOut += 1;
+      else summary.latenciesMs.push(Math.max(...(times as number[])));
+    }
+  } finally {
+    client.close();
+  }
+  return summary;
+}

@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+
+/** The cpu the measured server runs on, and the one the load generator runs on. */
+export const SERVER_CPU = 0;
+export const CLIENT_CPU = 1;
+
+const TASKSET = '/usr/bin/taskset';
+const canPin = existsSync(TASKSET) && availableParallelism() >= 2;
+
+/** `[command, args]` that runs `command args` pinned to `cpu` when `taskset` exists, unpinned otherwise. */
+export function pinned(cpu: number, command: string, args: readonly string[]): [string, string[]] {
+  return canPin ? [TASKSET, ['-c', String(cpu), command, ...args]] : [command, [...args]];
+}
+
+/** User + system CPU time of a process (all its threads) in microseconds, from /proc (Linux only). */
+export function cpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat(5) (utime, stime), counted after the command name.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1_000_000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS = 100;
+
+/** What the numbers were measured on. */
+export function machineInfo() {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    model: list[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    loadAverage: loadavg().map((value) => Math.round(value * 100) / 100),
+    pinned: canPin,
+    kernel: readText('/proc/sys/kernel/osrelease'),
+  };
+}
+
+export type MachineInfo = ReturnType<typeof machineInfo>;
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size of a process in bytes, from /proc (Linux only). */
+export function rssBytes(pid: number): number | undefined {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readText(`/proc/${pid}/status`) ?? '');
+  return match ? Number(match[1]) * 1024 : undefined;
+}

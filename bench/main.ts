@@ -1,0 +1,113 @@
+/**
+ * `npm run bench [-- --quick]`: starts throwaway Redis and PostgreSQL, a bare node:http
+ * baseline and the service (compiled, pinned to one core), drives them from a load generator
+ * pinned to the other core, prints a table of every scenario against its baseline from the
+ * same run, and writes bench/results.json. Exits 0 whether or not targets are met.
+ */
+import { join } from 'node:path';
+import type { CleanupStack } from '../scripts/cluster/cleanup.js';
+import { accounts, mapLimit, register } from './fixtures.js';
+import { startLoadWorker } from './load/driver.js';
+import { hasWrk } from './load/wrk.js';
+import { machineInfo, SERVER_CPU } from './machine.js';
+import { buildRows, formatTable, type Series, writeResults } from './report.js';
+import { type BenchContext, type Plan, PLANS } from './scenarios/context.js';
+import { argon2Ceiling, loginStorm } from './scenarios/login-storm.js';
+import { revocationPropagation } from './scenarios/propagation.js';
+import { refreshRate, signCeiling } from './scenarios/refresh.js';
+import { bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
+import { REPO_ROOT, startBareServer, startService } from './service.js';
+import { runMain } from './run-main.js';
+import { makePool, startStack } from './stack.js';
+
+const POOL_USERS = 20;
+const POOL_TOKENS = 1_000;
+const STORM_USERS = 10;
+
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
+  const { env, signing } = await startStack(cleanup, log);
+  log(`starting the baseline and the service (exact, cached) on cpu ${SERVER_CPU}, and the load generator`);
+  const bareServer = await startBareServer(env.dir, SERVER_CPU);
+  cleanup.add(() => bareServer.stop());
+  const exact = await startService(env, 'exact', 'exact', SERVER_CPU);
+  cleanup.add(() => exact.stop());
+  const cached = await startService(env, 'cached', 'cached', SERVER_CPU);
+  cleanup.add(() => cached.stop());
+  const worker = await startLoadWorker();
+  cleanup.add(() => worker.stop());
+
+  log(`registering ${POOL_USERS + STORM_USERS} users and making ${POOL_TOKENS} live tokens`);
+  const pool = await makePool(exact.url, POOL_USERS, POOL_TOKENS);
+  const stormAccounts = accounts('storm', STORM_USERS);
+  await mapLimit(stormAccounts, 4, (account) => register(exact.url, account));
+  return {
+    plan,
+    env,
+    signing,
+    worker,
+    bare: bareServer,
+    exact,
+    cached,
+    poolAccounts: pool.accounts,
+    poolSessions: pool.sessions,
+    tokens: pool.tokens,
+    stormAccounts,
+  };
+}
+
+/** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
+async function measureAll(ctx: BenchContext) {
+  const series: Series = { bare: [], exact: [], cached: [], verify: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], sign: [], refresh: [] };
+  const { plan } = ctx;
+  for (let rep = 1; rep <= plan.repetitions; rep++) {
+    const round = `round ${rep}/${plan.repetitions}`;
+    log(`${round}: a. bare node:http`);
+    series.bare.push(await bare(ctx));
+    log(`${round}: b. /authenticate exact`);
+    series.exact.push(await gateway(ctx, ctx.exact));
+    log(`${round}: c. /authenticate cached`);
+    series.cached.push(await gateway(ctx, ctx.cached));
+    log(`${round}: d. cold tokens (verify ceiling, then exact and cached)`);
+    const verify = await verifyCeiling(ctx);
+    series.verify.push(verify);
+    series.coldExact.push(await cold(ctx, ctx.exact, verify.rps));
+    series.coldCached.push(await cold(ctx, ctx.cached, verify.rps));
+    log(`${round}: f. /refresh (sign ceiling, then refresh chains)`);
+    series.sign.push(await signCeiling(ctx));
+    series.refresh.push(await refreshRate(ctx));
+  }
+  // Last on the pinned core: a storm leaves argon2 work queued in the server after it ends.
+  for (let rep = 1; rep <= plan.repetitions; rep++) {
+    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, then 200 concurrent logins`);
+    series.argon2.push(await argon2Ceiling(ctx));
+    const storm = await loginStorm(ctx);
+    series.logins.push(storm.logins);
+    series.stormAuth.push(storm.auth);
+  }
+  return series;
+}
+
+runMain('bench', async (cleanup) => {
+  const plan = PLANS[process.argv.includes('--quick') ? 'quick' : 'full'];
+  const machine = machineInfo();
+  const startedAt = new Date();
+  log(`${plan.name} run on ${machine.cpus} × ${machine.model}, node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);
+  const ctx = await setUp(plan, cleanup);
+  const series = await measureAll(ctx);
+  log('g. revocation propagation: 3 cached instances');
+  await Promise.all([ctx.exact.stop(), ctx.cached.stop(), ctx.bare.stop()]);
+  const propagation = await revocationPropagation(ctx);
+  const rows = buildRows(series, propagation, plan);
+  const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
+  const loadGenerator = hasWrk() ? 'wrk (closed loop), autocannon (paced, chained)' : 'autocannon';
+  process.stdout.write(`\n${formatTable(rows)}\n\n`);
+  process.stdout.write(
+    `${plan.name} run, medians of ${plan.repetitions}, ${seconds}s; ${machine.cpus} × ${machine.model}; node ${machine.node}; ` +
+      `load average at start ${machine.loadAverage.join(' ')}; ${machine.pinned ? 'server on cpu 0, load on cpu 1' : 'not pinned (no taskset)'}; ${loadGenerator}\n`,
+  );
+  // A load average near the core count means other processes shared the cores: ratios drift and tails grow.
+  if ((machine.loadAverage[0] ?? 0) >= 1) process.stdout.write(`warning: the machine was busy at start (load average ${machine.loadAverage[0]}); the numbers are noisy\n`);
+  writeResults(join(REPO_ROOT, 'bench', 'results.json'), { plan, machine, loadAverageAtEnd: machineInfo().loadAverage, loadGenerator, startedAt: startedAt.toISOString(), seconds, rows, series, propagation });
+});

@@ -1,0 +1,159 @@
+import { writeFileSync } from 'node:fs';
+import type { MachineInfo } from './machine.js';
+import type { Plan } from './scenarios/context.js';
+import type { PropagationResult } from './scenarios/propagation.js';
+import type { Sample } from './scenarios/sample.js';
+import { median, percentile } from './stats.js';
+
+/** Every measured series, by key; each holds one sample per repetition. */
+export type Series = Record<
+  'bare' | 'exact' | 'cached' | 'verify' | 'coldExact' | 'coldCached' | 'argon2' | 'logins' | 'stormAuth' | 'sign' | 'refresh',
+  Sample[]
+>;
+
+export interface Row {
+  id: string;
+  scenario: string;
+  rps: number;
+  p50?: number;
+  p99?: number;
+  /** Against `baseline` (a row id), both medians of the same run. */
+  ratio?: number;
+  baseline?: string;
+  cpuUsPerRequest?: number;
+  target?: string;
+  pass?: boolean;
+  note?: string;
+}
+
+interface RowSpec {
+  id: string;
+  scenario: string;
+  series: keyof Series;
+  baseline?: keyof Series;
+  baselineId?: string;
+  /** Every response must be 2xx for the numbers to mean anything. */
+  allOk?: boolean;
+  target?: { text: string; minRatio?: number; maxP99?: number };
+}
+
+const SPECS: RowSpec[] = [
+  { id: 'a', scenario: 'bare node:http (baseline)', series: 'bare', allOk: true },
+  { id: 'b', scenario: '/authenticate exact, 1,000 tokens', series: 'exact', baseline: 'bare', baselineId: 'a', allOk: true, target: { text: '≥50% of a, p99 ≤ 3 ms', minRatio: 0.5, maxP99: 3 } },
+  { id: 'c', scenario: '/authenticate cached, 1,000 tokens', series: 'cached', baseline: 'bare', baselineId: 'a', allOk: true, target: { text: '≥80% of a, p99 ≤ 3 ms', minRatio: 0.8, maxP99: 3 } },
+  { id: 'd0', scenario: 'EdDSA verify alone (node:crypto)', series: 'verify' },
+  { id: 'd', scenario: '/authenticate cold tokens, exact', series: 'coldExact', baseline: 'verify', baselineId: 'd0', allOk: true, target: { text: '≥80% of d0', minRatio: 0.8 } },
+  { id: 'd′', scenario: '/authenticate cold tokens, cached', series: 'coldCached', baseline: 'verify', baselineId: 'd0', allOk: true, target: { text: '≥80% of d0', minRatio: 0.8 } },
+  { id: 'e0', scenario: 'argon2id verify alone', series: 'argon2' },
+  { id: 'e', scenario: 'login storm: logins (200 clients)', series: 'logins', baseline: 'argon2', baselineId: 'e0', target: { text: '≥80% of e0', minRatio: 0.8 } },
+  { id: 'e′', scenario: '/authenticate during the storm', series: 'stormAuth', allOk: true, target: { text: 'p99 ≤ 10 ms', maxP99: 10 } },
+  { id: 'f0', scenario: 'sign access tokens alone', series: 'sign' },
+  { id: 'f', scenario: '/refresh', series: 'refresh', baseline: 'sign', baselineId: 'f0', allOk: true, target: { text: '≥60% of f0', minRatio: 0.6 } },
+];
+
+const medianOf = (samples: Sample[], pick: (s: Sample) => number | undefined) => median(samples.map((s) => pick(s) ?? Number.NaN));
+const finite = (value: number) => (Number.isFinite(value) ? value : undefined);
+
+/** Non-2xx answers by status, e.g. `503×380`. */
+function statusNote(samples: Sample[]): string {
+  const counts: Record<string, number> = {};
+  for (const sample of samples) for (const [status, n] of Object.entries(sample.statuses ?? {})) counts[status] = (counts[status] ?? 0) + n;
+  return Object.entries(counts)
+    .filter(([status]) => !status.startsWith('2'))
+    .map(([status, n]) => `${status}×${n}`)
+    .join(', ');
+}
+
+function rowFor(spec: RowSpec, series: Series): Row {
+  const samples = series[spec.series];
+  const rps = medianOf(samples, (s) => s.rps);
+  const p99 = finite(medianOf(samples, (s) => s.p99));
+  const ratio = spec.baseline ? rps / medianOf(series[spec.baseline], (s) => s.rps) : undefined;
+  const failures = samples.reduce((sum, s) => sum + s.failures, 0);
+  const requests = samples.reduce((sum, s) => sum + s.requests, 0);
+  const notes: string[] = [];
+  if (failures > 0) notes.push(spec.allOk ? `${failures} of ${requests} not 2xx` : `${statusNote(samples)} of ${requests}`);
+  const { target } = spec;
+  let pass: boolean | undefined;
+  if (target) {
+    pass =
+      !(spec.allOk && failures > 0) &&
+      (target.minRatio === undefined || (ratio ?? 0) >= target.minRatio) &&
+      (target.maxP99 === undefined || (p99 ?? Infinity) <= target.maxP99);
+  }
+  return {
+    id: spec.id,
+    scenario: spec.scenario,
+    rps,
+    p50: finite(medianOf(samples, (s) => s.p50)),
+    p99,
+    ratio: spec.baseline ? ratio : spec.id === 'a' ? 1 : undefined,
+    baseline: spec.baselineId,
+    cpuUsPerRequest: finite(medianOf(samples, (s) => s.cpuUsPerRequest)),
+    target: target?.text,
+    pass,
+    note: notes.join('; ') || undefined,
+  };
+}
+
+function propagationRow(result: PropagationResult, plan: Plan): Row {
+  const p99 = percentile(result.latenciesMs, 0.99);
+  const notes = [`${result.latenciesMs.length}/${result.revocations} revocations, ${result.instances} instances`];
+  if (result.timedOut > 0) notes.push(`${result.timedOut} still accepted after 2 s`);
+  if (result.notLive > 0) notes.push(`${result.notLive} tokens not live before revoking`);
+  if (plan.revocations < 200) notes.push('quick: fewer than the 200 the target asks for');
+  return {
+    id: 'g',
+    scenario: 'revocation propagation, cached',
+    rps: Number.NaN,
+    p50: finite(percentile(result.latenciesMs, 0.5)),
+    p99: finite(p99),
+    target: 'p99 ≤ 50 ms',
+    pass: result.timedOut === 0 && result.notLive === 0 && p99 <= 50,
+    note: notes.join('; '),
+  };
+}
+
+/** One row per scenario: medians over repetitions, ratios against baselines of the same run, target verdicts. */
+export function buildRows(series: Series, propagation: PropagationResult, plan: Plan): Row[] {
+  return [...SPECS.map((spec) => rowFor(spec, series)), propagationRow(propagation, plan)];
+}
+
+const number = (value: number | undefined, digits = 0) =>
+  value === undefined || !Number.isFinite(value) ? '–' : value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** The table as Markdown, so it pastes into the README unchanged. */
+export function formatTable(rows: Row[]): string {
+  const header = ['', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'CPU µs/req', 'target', 'result'];
+  const lines = rows.map((row) => [
+    row.id,
+    row.scenario,
+    number(row.rps),
+    number(row.p50, 2),
+    number(row.p99, 2),
+    row.ratio === undefined ? '' : `${number(row.ratio * 100)}%${row.baseline ? ` of ${row.baseline}` : ''}`,
+    number(row.cpuUsPerRequest, 1),
+    row.target ?? '',
+    (row.pass === undefined ? '' : row.pass ? 'pass' : 'FAIL') + (row.note ? ` (${row.note})` : ''),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((line) => (line[i] as string).length)));
+  const render = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] as number)).join(' | ')} |`;
+  return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
+}
+
+export interface Results {
+  plan: Plan;
+  machine: MachineInfo;
+  loadAverageAtEnd: number[];
+  loadGenerator: string;
+  startedAt: string;
+  seconds: number;
+  rows: Row[];
+  series: Series;
+  propagation: PropagationResult;
+}
+
+/** Writes everything measured, with the machine it ran on, as JSON. */
+export function writeResults(file: string, results: Results): void {
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+}

@@ -1,0 +1,46 @@
+import type { Account, Session } from '../fixtures.js';
+import type { LoadWorker } from '../load/driver.js';
+import type { SigningSetup } from '../load/jobs.js';
+import type { Server, ServiceEnv } from '../service.js';
+
+/** How long and how often: `--quick` or the full set. */
+export interface Plan {
+  name: 'quick' | 'full';
+  repetitions: number;
+  /** Each closed-loop throughput run. */
+  loadMs: number;
+  /** Each cold-token run (tokens are signed for it beforehand, so it is kept shorter). */
+  coldMs: number;
+  stormMs: number;
+  /** Each verify / sign ceiling. */
+  ceilingMs: number;
+  argon2Ms: number;
+  revocations: number;
+  /** Connections of the closed-loop runs. */
+  connections: number;
+}
+
+export const PLANS: Record<Plan['name'], Plan> = {
+  quick: { name: 'quick', repetitions: 1, loadMs: 3_000, coldMs: 3_000, stormMs: 3_000, ceilingMs: 1_000, argon2Ms: 2_000, revocations: 50, connections: 32 },
+  full: { name: 'full', repetitions: 3, loadMs: 8_000, coldMs: 5_000, stormMs: 10_000, ceilingMs: 2_000, argon2Ms: 3_000, revocations: 200, connections: 32 },
+};
+
+/** Everything the scenarios share, set up once. */
+export interface BenchContext {
+  plan: Plan;
+  env: ServiceEnv;
+  signing: SigningSetup;
+  worker: LoadWorker;
+  bare: Server;
+  /** Pinned instances of the service, one per revocation mode. */
+  exact: Server;
+  cached: Server;
+  /** Users whose sessions back the token pool. */
+  poolAccounts: Account[];
+  /** Live sessions (latest refresh tokens) of the pool users. */
+  poolSessions: Session[];
+  /** 1,000 distinct live access tokens. */
+  tokens: string[];
+  /** Users only the login storm logs in (it evicts their oldest sessions). */
+  stormAccounts: Account[];
+}

@@ -1,0 +1,38 @@
+import { measureCeiling } from '../ceilings/run.js';
+import { cpuMicros } from '../machine.js';
+import type { BenchContext } from './context.js';
+import { fromSummary, rateSample, type Sample } from './sample.js';
+
+const CONCURRENT_LOGINS = 200;
+/** The light gateway load that runs through the storm. */
+const AUTH = { connections: 4, rate: 1_000 };
+
+/** e0. argon2id verifies per second with the service's parameters and its default concurrency on one core. */
+export async function argon2Ceiling(ctx: BenchContext): Promise<Sample & { concurrency: number }> {
+  const { perSecond, concurrency } = await measureCeiling({ kind: 'argon2', ms: ctx.plan.argon2Ms });
+  return { ...rateSample(perSecond), concurrency };
+}
+
+/** e. 200 clients log in for the storm's length while `/authenticate` runs at a light, paced rate. */
+export async function loginStorm(ctx: BenchContext): Promise<{ logins: Sample; auth: Sample }> {
+  const { worker, plan, exact, stormAccounts, tokens } = ctx;
+  const job = {
+    kind: 'storm',
+    url: exact.url,
+    ms: plan.stormMs,
+    concurrency: CONCURRENT_LOGINS,
+    accounts: stormAccounts,
+    auth: { ...AUTH, bearerTokens: tokens },
+  } as const;
+  const before = cpuMicros(exact.pid);
+  const result = await worker.run(job, plan.stormMs);
+  const after = cpuMicros(exact.pid);
+  const cpu = before !== undefined && after !== undefined ? after - before : undefined;
+  const requests = result.logins.requests + result.auth.requests;
+  const logins = fromSummary(result.logins);
+  return {
+    // Login storm CPU is shared with the paced /authenticate load; it is charged to all responses.
+    logins: { ...logins, cpuUsPerRequest: cpu !== undefined && requests > 0 ? cpu / requests : undefined },
+    auth: fromSummary(result.auth),
+  };
+}

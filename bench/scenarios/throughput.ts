@@ -1,0 +1,45 @@
+import { measureCeiling } from '../ceilings/run.js';
+import type { Server } from '../service.js';
+import type { BenchContext } from './context.js';
+import { measured, rateSample, type Sample } from './sample.js';
+
+/** a. The bare `node:http` baseline. */
+export function bare(ctx: BenchContext): Promise<Sample> {
+  const { worker, bare, plan } = ctx;
+  const job = { kind: 'http', url: bare.url, path: '/', connections: plan.connections, ms: plan.loadMs } as const;
+  return measured(bare.pid, () => worker.run(job, plan.loadMs));
+}
+
+/** b, c. `/authenticate` with the pool's live tokens round-robin (the gateway pattern). */
+export function gateway(ctx: BenchContext, server: Server): Promise<Sample> {
+  const { worker, plan, tokens } = ctx;
+  const job = { kind: 'http', url: server.url, path: '/authenticate', connections: plan.connections, ms: plan.loadMs, bearerTokens: tokens } as const;
+  return measured(server.pid, () => worker.run(job, plan.loadMs));
+}
+
+/** Cold tokens signed beyond what the verification ceiling allows in the run's length. */
+const COLD_MARGIN = 1.25;
+
+/** d0. EdDSA signature verifications per second with node:crypto alone, on the server's core. */
+export async function verifyCeiling(ctx: BenchContext): Promise<Sample> {
+  const token = ctx.tokens[0] as string;
+  const { perSecond } = await measureCeiling({ kind: 'verify', ms: ctx.plan.ceilingMs, keyFile: ctx.env.keyFile, token });
+  return rateSample(perSecond);
+}
+
+/**
+ * d. `/authenticate` where no token was ever seen: enough are signed beforehand to outlast
+ * the run even at the verification ceiling, so the service cannot reach a cache.
+ */
+export function cold(ctx: BenchContext, server: Server, ceilingPerSecond: number): Promise<Sample> {
+  const { worker, plan, signing, poolSessions } = ctx;
+  const count = Math.ceil((ceilingPerSecond * plan.coldMs * COLD_MARGIN) / 1000) + plan.connections;
+  const sessions = poolSessions.map(({ userId, sessionId, tokenVersion, roles }) => ({ userId, sessionId, tokenVersion, roles }));
+  const job = { kind: 'cold', url: server.url, connections: plan.connections, ms: plan.coldMs, count, signing, sessions } as const;
+  // Signing happens before the load starts; allow for it in the bound (≈ 50 µs a token).
+  return measured(server.pid, async () => {
+    const summary = await worker.run(job, plan.coldMs + count / 20);
+    if (summary.requests > count) process.stderr.write(`bench: warning: ${server.name} outran the ${count} cold tokens; some were sent twice\n`);
+    return summary;
+  });
+}

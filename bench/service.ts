@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { freePort } from '../scripts/cluster/free-port.js';
+import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
+import { tcpProbe } from '../scripts/cluster/tcp-probe.js';
+import { pinned } from './machine.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** What every benchmarked instance shares: one signing key, one refresh secret, one Redis, one PostgreSQL. */
+export interface ServiceEnv {
+  dir: string;
+  keyFile: string;
+  kid: string;
+  refreshSecret: string;
+  redisUrl: string;
+  databaseUrl: string;
+}
+
+/** A running HTTP server under test (the service or the bare baseline). */
+export interface Server {
+  readonly name: string;
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<unknown>;
+}
+
+export type RevocationMode = 'exact' | 'cached';
+
+/** Issuer and audience the bench configures, so that tokens it signs itself match. */
+export const ISSUER = 'jwt-bench';
+export const AUDIENCE = 'bench-api';
+
+/** Compiles the service (`npm run build`'s tsc), so instances run `dist/main.js`, not tsx. */
+export function buildService(): void {
+  const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+  try {
+    execFileSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const output = (error as { stdout?: Buffer }).stdout?.toString().trim() ?? String(error);
+    throw new Error(`build failed:\n${output}`);
+  }
+}
+
+function writeConfig(env: ServiceEnv, name: string, port: number, revocation: RevocationMode): string {
+  const config = {
+    server: { host: '127.0.0.1', port, instance_id: name },
+    logging: { mode: 'json', level: 'info' },
+    cache: { url: env.redisUrl, revocation },
+    database: { url: env.databaseUrl },
+    auth: { issuer: ISSUER, audience: AUDIENCE, keys: [{ kid: env.kid, file: env.keyFile }], refresh_secret: '${REFRESH_SECRET}' },
+  };
+  const file = join(env.dir, `${name}.yml`);
+  writeFileSync(file, stringify(config), { mode: 0o600 });
+  return file;
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+function asServer(name: string, url: string, proc: ManagedProcess, signal: NodeJS.Signals): Server {
+  return { name, url, pid: proc.pid, stop: () => proc.stop(signal, 10_000) };
+}
+
+/** Starts `node dist/main.js` pinned to `cpu` (if given) with its own config file; waits for `/health/ready`. */
+export async function startService(env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
+  const port = await freePort();
+  const configFile = writeConfig(env, name, port, revocation);
+  const main = join(REPO_ROOT, 'dist', 'main.js');
+  const [command, args] = cpu === undefined ? [process.execPath, [main]] : pinned(cpu, process.execPath, [main]);
+  // The refresh secret travels by env, never to disk; other overrides are cleared so the file decides.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, CONFIG_FILE: configFile, REFRESH_SECRET: env.refreshSecret };
+  for (const key of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'LOG_LEVEL', 'LOG_MODE']) delete childEnv[key];
+  const proc = spawnLogged(name, command, args, { logFile: join(env.dir, `${name}.log`), env: childEnv, cwd: REPO_ROOT });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(proc, () => isReady(url), 30_000);
+  } catch (error) {
+    await proc.stop('SIGKILL');
+    throw error;
+  }
+  return asServer(name, url, proc, 'SIGTERM');
+}
+
+/** Starts the bare `node:http` baseline pinned to `cpu`. */
+export async function startBareServer(dir: string, cpu: number): Promise<Server> {
+  const port = await freePort();
+  const script = join(REPO_ROOT, 'bench', 'bare-server.ts');
+  const [command, args] = pinned(cpu, process.execPath, ['--import', 'tsx', script, String(port)]);
+  const proc = spawnLogged('bare', command, args, { logFile: join(dir, 'bare.log'), cwd: REPO_ROOT });
+  try {
+    await waitUntilReady(proc, () => tcpProbe('127.0.0.1', port), 20_000);
+  } catch (error) {
+    await proc.stop('SIGKILL');
+    throw error;
+  }
+  return asServer('bare', `http://127.0.0.1:${port}`, proc, 'SIGTERM');
+}
