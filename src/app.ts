@@ -1,26 +1,39 @@
 import { Hono } from 'hono';
 import type { AppDeps } from './app-deps.js';
+import { createAccessLog } from './observability/access-log.js';
 import type { AppEnv } from './http/app-env.js';
 import { createClientIp } from './http/client-ip.js';
 import { createErrorHandler, errorResponse } from './http/error-handler.js';
 import { allowedMethods } from './http/allowed-methods.js';
-import { createRequestRecorder, requestContext } from './http/request-context.js';
+import { createRequestRecorder, requestContext, type RequestRecorder } from './http/request-context.js';
 import { accountRoutes } from './http/routes/account.js';
-import { authenticateHandler } from './http/routes/authenticate.js';
+import { createAuthenticate, type Authenticate } from './http/authenticate/decide.js';
+import { authenticateRoute } from './http/authenticate/hono-route.js';
 import { credentialRoutes } from './http/routes/credentials.js';
 import { healthRoutes } from './http/routes/health.js';
 import { jwksRoutes } from './http/routes/jwks.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { sessionTokenRoutes } from './http/routes/session-tokens.js';
 
+/** The pieces `createApp` and the Node fast path share (built once per process). */
+export interface AppParts {
+  record: RequestRecorder;
+  authenticate: Authenticate;
+}
+
+export function createAppParts(deps: AppDeps): AppParts {
+  const record = createRequestRecorder(createAccessLog(deps.logger, deps.config.logging.mode), deps.metrics);
+  return { record, authenticate: createAuthenticate(deps, record) };
+}
+
 /** Builds the HTTP application: routes, middleware, error mapping. Starts nothing. */
-export function createApp(deps: AppDeps) {
+export function createApp(deps: AppDeps, { record, authenticate }: AppParts = createAppParts(deps)) {
   const clientIp = createClientIp(deps.config.server.trust_proxy);
   // strict: false — `/authenticate/` is `/authenticate` (gateways must never see a 404 there).
   const app = new Hono<AppEnv>({ strict: false });
-  const record = createRequestRecorder(deps.logger, deps.metrics);
   // The hot path first: it writes its own headers and log line, so no middleware runs for it.
-  app.all('/authenticate', authenticateHandler(deps, record));
+  // (A server built by startServer answers it before Hono even sees the request.)
+  app.all('/authenticate', authenticateRoute(authenticate));
   app.use(requestContext(record, deps.instanceId));
   app.route('/', healthRoutes(deps));
   app.route('/', jwksRoutes(deps));

@@ -1,17 +1,21 @@
-import type { Server, ServerResponse } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { getRequestListener, serve } from '@hono/node-server';
 import type { AppDeps } from './app-deps.js';
-import { createApp } from './app.js';
+import { createApp, createAppParts } from './app.js';
+import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 
 /** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
 export function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
   const { server: config } = deps.config;
-  const app = createApp(deps);
+  const parts = createAppParts(deps);
+  const app = createApp(deps, parts);
+  const server = createServer(withFastAuthenticate(parts.authenticate, getRequestListener(app.fetch)));
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: options?.port ?? config.port, hostname: options?.host ?? config.host }, (info) =>
-      resolve({ server, port: info.port }),
-    ) as Server;
+    server.listen(options?.port ?? config.port, options?.host ?? config.host, () => {
+      const address = server.address();
+      resolve({ server, port: typeof address === 'object' && address ? address.port : config.port });
+    });
     // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
     // proxy may reuse a connection Node is closing and see a 502.
     server.keepAliveTimeout = config.keep_alive_timeout;

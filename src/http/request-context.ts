@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory';
-import type { Logger } from 'pino';
+import type { AccessLog } from '../observability/access-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AppEnv } from './app-env.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
@@ -7,11 +7,11 @@ import { baseHeaders, requestIdFrom } from './response-headers.js';
 /** Records a finished request: its one log line and its duration metric. */
 export type RequestRecorder = (requestId: string, method: string, route: string, status: number, started: number) => void;
 
-export function createRequestRecorder(logger: Logger, metrics: Metrics): RequestRecorder {
+export function createRequestRecorder(log: AccessLog, metrics: Metrics): RequestRecorder {
   return (requestId, method, route, status, started) => {
     const ms = performance.now() - started;
     metrics.request(route, method, status, ms / 1000);
-    logger.info({ reqId: requestId, method, path: route, status, ms: Math.round(ms * 100) / 100 }, 'request');
+    log(requestId, method, route, status, ms);
   };
 }
 

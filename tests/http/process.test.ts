@@ -52,7 +52,12 @@ describe('the service as a process', () => {
     }
     const [code] = await service.exited;
     expect(code).toBe(0);
-    expect(service.output().stdout).toContain('"msg":"stopped"');
+    const lines = service.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
+    const requests = lines.filter((line) => line.msg === 'request');
+    expect(requests).toContainEqual(expect.objectContaining({ level: 30, method: 'GET', path: '/authenticate', status: 200 }));
+    expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', path: '/register', status: 201 }));
+    for (const line of requests) expect(line.reqId).toMatch(/^[\w.:-]+$/);
   }, 60_000);
 
   it.each([
