@@ -28,8 +28,16 @@ export async function register(deps: AuthDeps, input: { email: string; password:
   const passwordHash = await deps.hasher.hash(input.password);
   const user = await deps.users.create({ email, passwordHash });
   if (!user) throw new AppError('email_taken', 'an account with this e-mail already exists');
+  let tokens: TokenResponse;
+  try {
+    tokens = await startSession(deps, user, meta);
+  } catch (error) {
+    // A register answered with an error must not leave the account behind (the retry would get 409).
+    await deps.users.delete(user.id).catch((cause: unknown) => deps.logger.error({ err: cause, userId: user.id }, 'register: could not remove the half-created user'));
+    throw error;
+  }
   deps.logger.info({ event: 'register', userId: user.id }, 'user registered');
-  return { tokens: await startSession(deps, user, meta), user: publicUser(user) };
+  return { tokens, user: publicUser(user) };
 }
 
 /** Checks e-mail and password; unknown e-mails cost one argon2 verify too and get the same answer. */
@@ -58,7 +66,10 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
     if (failed) deps.logger.info({ event: 'login_failed' }, 'login failed');
     throw error;
   }
-  const tokens = await startSession(deps, user, meta);
+  const tokens = await startSession(deps, user, meta).catch((error: unknown) => {
+    deps.metrics.login('unavailable');
+    throw error;
+  });
   deps.metrics.login('ok');
   deps.logger.info({ event: 'login', userId: user.id }, 'login');
   return tokens;

@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { AppError, UnavailableError } from '../http/errors.js';
 import type { DecodedRefreshToken } from '../tokens/refresh-token.js';
 import type { AuthDeps } from './deps.js';
 import { tokenResponse, type TokenResponse } from './token-response.js';
@@ -25,6 +25,15 @@ export async function authenticRefreshToken(
  * identical successor inside the grace window, or treat anything older as reuse and end the family.
  */
 export async function refresh(deps: AuthDeps, token: string): Promise<TokenResponse> {
+  try {
+    return await rotateRefreshToken(deps, token);
+  } catch (error) {
+    if (error instanceof UnavailableError) deps.metrics.refresh('unavailable');
+    throw error;
+  }
+}
+
+async function rotateRefreshToken(deps: AuthDeps, token: string): Promise<TokenResponse> {
   const authentic = await authenticRefreshToken(deps, token);
   if (!authentic) {
     deps.metrics.refresh('invalid');

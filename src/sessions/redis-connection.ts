@@ -34,8 +34,8 @@ const hostPort = (node: string): { host: string; port: number } => {
 export function createRedis(cache: Config['cache'], { logger }: ConnectOptions): RedisClient {
   const options: RedisOptions = {
     lazyConnect: true,
-    // Commands issued in the same tick share one write: fewer syscalls on the hot path.
-    enableAutoPipelining: true,
+    // No auto-pipelining: ioredis sends one pipeline at a time, so commands queued behind a stuck
+    // one would start their command_timeout late (measured: 2× the timeout with Redis frozen).
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
@@ -47,7 +47,6 @@ export function createRedis(cache: Config['cache'], { logger }: ConnectOptions):
   if (cache.cluster) {
     redis = new Cluster(cache.cluster.nodes.map(hostPort), {
       lazyConnect: true,
-      enableAutoPipelining: true,
       enableOfflineQueue: false,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       redisOptions: { ...options, lazyConnect: false, ...(cache.cluster.password ? { password: cache.cluster.password } : {}) },

@@ -8,14 +8,27 @@ import { users } from './schema.js';
 import type { User, UserStore } from './user-store.js';
 import { isUuid } from '../util/uuid.js';
 
+class QueryDeadlineError extends Error {
+  override name = 'QueryDeadlineError';
+}
 
-/** Rethrows connection failures as `UnavailableError`; anything else is a bug and passes through. */
-async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+/**
+ * Rethrows connection failures as `UnavailableError`, and so does a query with no answer within
+ * `deadlineMs` (a frozen or partitioned server never errors on its own). Anything else is a bug
+ * and passes through.
+ */
+async function guarded<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new QueryDeadlineError(`no answer within ${deadlineMs} ms`)), deadlineMs);
+  });
   try {
-    return await operation();
+    return await Promise.race([operation(), deadline]);
   } catch (error) {
-    if (isConnectionError(error)) throw new UnavailableError('database', error);
+    if (error instanceof QueryDeadlineError || isConnectionError(error)) throw new UnavailableError('database', error);
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -27,15 +40,17 @@ async function guarded<T>(operation: () => Promise<T>): Promise<T> {
 export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   db: PgDatabase<TQueryResult>,
   close: () => Promise<void>,
+  { deadlineMs = 2000 }: { deadlineMs?: number } = {},
 ): UserStore {
+  const guard = <T>(operation: () => Promise<T>) => guarded(operation, deadlineMs);
   const findOne = async (where: SQL): Promise<User | null> => {
-    const rows = await guarded(() => db.select().from(users).where(where).limit(1));
+    const rows = await guard(() => db.select().from(users).where(where).limit(1));
     return rows[0] ?? null;
   };
 
   const update = async (id: string, values: PgUpdateSetSource<typeof users>): Promise<boolean> => {
     if (!isUuid(id)) return false;
-    const rows = await guarded(() =>
+    const rows = await guard(() =>
       db
         .update(users)
         .set({ ...values, updatedAt: sql`now()` })
@@ -48,7 +63,7 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   return {
     async create({ email, passwordHash, roles }) {
       try {
-        const rows = await guarded(() =>
+        const rows = await guard(() =>
           db
             .insert(users)
             .values({ email: normaliseEmail(email), passwordHash, ...(roles ? { roles } : {}) })
@@ -67,8 +82,13 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
     // Re-disabling keeps the original timestamp.
     setDisabled: (id, disabled) =>
       update(id, { disabledAt: disabled ? sql`coalesce(${users.disabledAt}, now())` : null }),
+    async delete(id) {
+      if (!isUuid(id)) return false;
+      const rows = await guard(() => db.delete(users).where(eq(users.id, id)).returning({ id: users.id }));
+      return rows.length > 0;
+    },
     async ping() {
-      await guarded(() => db.execute(sql`select 1`));
+      await guard(() => db.execute(sql`select 1`));
     },
     close,
   } satisfies UserStore;

@@ -20,5 +20,6 @@ export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: Pos
     idle_timeout: 60,
     onnotice: () => {},
   });
-  return createDrizzleUserStore(drizzle({ client }), () => client.end({ timeout: 5 }));
+  // Queries get the same bound as connecting: a frozen server answers 503, never a hang.
+  return createDrizzleUserStore(drizzle({ client }), () => client.end({ timeout: 5 }), { deadlineMs: connectTimeoutMs });
 }

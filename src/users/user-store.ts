@@ -23,6 +23,8 @@ export interface UserStore {
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   setRoles(id: string, roles: string[]): Promise<boolean>;
   setDisabled(id: string, disabled: boolean): Promise<boolean>;
+  /** Removes a user; returns `false` when there was none. */
+  delete(id: string): Promise<boolean>;
   /** Cheap round trip for readiness checks; throws when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

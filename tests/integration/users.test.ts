@@ -120,6 +120,17 @@ function userStoreContract(name: string, open: () => Promise<StoreUnderTest>): v
       expect((await store().findById(id))?.disabledAt).toBeNull();
     });
 
+    it('deletes a user, frees the e-mail, and answers false for a missing or malformed id', async () => {
+      const email = uniqueEmail();
+      const user = await store().create({ email, passwordHash: 'h' });
+      const id = user?.id ?? '';
+      expect(await store().delete(id)).toBe(true);
+      expect(await store().findById(id)).toBeNull();
+      expect(await store().delete(id)).toBe(false);
+      expect(await store().delete('not-a-uuid')).toBe(false);
+      expect(await store().create({ email, passwordHash: 'h' })).not.toBeNull();
+    });
+
     it('returns false when updating a user that does not exist', async () => {
       expect(await store().setPasswordHash(missingId, 'h')).toBe(false);
       expect(await store().setRoles(missingId, ['user'])).toBe(false);

@@ -1,0 +1,142 @@
+/**
+ * Issue 7, item 2: PostgreSQL stopped (fast shutdown) and started again on the same port and data
+ * directory. `/authenticate` never touches PostgreSQL, so it keeps answering 200; register and
+ * login answer 503 fast; both work again once the server is back, without a service restart.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+import { authenticate, type Exchange, login, refresh, register, report, request } from './http.js';
+import { type FaultPostgres, faultPostgres, pollUntil, summary } from './servers.js';
+
+/** database.connect_timeout is 2 s; a refused connection should be far quicker. */
+const DATABASE_BUDGET_MS = 2_500;
+const AUTHENTICATE_REQUESTS = 300;
+const CONCURRENCY = 10;
+
+function expectUnavailable(response: Exchange, what: string) {
+  expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
+  expect(response.body?.error, what).toBe('unavailable');
+  expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
+}
+
+describe('PostgreSQL down', () => {
+  const cleanup = new CleanupStack();
+  let pg: FaultPostgres;
+  let app: TestInstance;
+
+  beforeAll(async () => {
+    pg = await faultPostgres(cleanup);
+    // The service's own Redis is the shared one (unique key prefix); its users live in our server.
+    const cluster = await testCluster({ database: { url: pg.url } });
+    app = await cluster.start();
+  });
+
+  afterEach(async () => {
+    pg.thaw();
+    if (!pg.process().running()) await pg.start();
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await cleanup.run();
+  });
+
+  it('keeps /authenticate at 200, answers register/login 503 fast, and recovers without a restart', async () => {
+    const user = await register(app.url);
+    const other = await register(app.url);
+    expect((await authenticate(app.url, user.accessToken)).status).toBe(200);
+
+    await pg.stop();
+
+    // /authenticate: hundreds of requests, 10 at a time, every one 200.
+    const statuses = new Map<number, number>();
+    const latencies: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < AUTHENTICATE_REQUESTS) {
+          next += 1;
+          const response = await authenticate(app.url, next % 2 === 0 ? user.accessToken : other.accessToken);
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+          latencies.push(response.ms);
+        }
+      }),
+    );
+    report(`/authenticate with PostgreSQL down: ${JSON.stringify(Object.fromEntries(statuses))}, ${summary(latencies)}`);
+    expect(Object.fromEntries(statuses)).toEqual({ 200: AUTHENTICATE_REQUESTS });
+
+    // Register and login need the users table: 503 with Retry-After, within the connect timeout.
+    const calls: [string, () => Promise<Exchange>][] = [
+      ['register', () => request(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } })],
+      ['login', () => request(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })],
+      ['login (unknown e-mail)', () => request(app.url, 'POST', '/login', { body: { email: uniqueEmail(), password: PASSWORD } })],
+      ['me', () => request(app.url, 'GET', '/me', { token: user.accessToken })],
+    ];
+    const timings: string[] = [];
+    for (const [what, call] of calls) {
+      const response = await call();
+      expectUnavailable(response, what);
+      expect(response.ms, what).toBeLessThan(DATABASE_BUDGET_MS);
+      timings.push(`${what} ${response.ms.toFixed(0)}ms`);
+    }
+    const ready = await request(app.url, 'GET', '/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body?.checks).toEqual({ cache: 'ok', database: 'down' });
+    // Refresh and logout live in Redis only: unaffected.
+    const refreshed = await refresh(app.url, other.refreshToken);
+    expect(refreshed.status).toBe(200);
+    expect((await request(app.url, 'POST', '/logout', { token: other.accessToken })).status).toBe(204);
+    report(`with PostgreSQL down: ${timings.join(', ')}; refresh ${refreshed.ms.toFixed(0)}ms (200)`);
+
+    // Back on the same port: register and login work again, no restart of the service.
+    const restartedAt = performance.now();
+    await pg.start();
+    const startedMs = performance.now() - restartedAt;
+    const email = uniqueEmail();
+    const recoveryMs = await pollUntil(async () => {
+      const response = await request(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
+      if (response.status !== 201 && response.status !== 503) throw new Error(`register during recovery: ${response.status}`);
+      return response.status === 201;
+    }, 10_000, 100);
+    report(`PostgreSQL restarted in ${startedMs.toFixed(0)} ms; register worked again ${recoveryMs.toFixed(0)} ms after it answered`);
+    const again = await login(app.url, user);
+    expect((await authenticate(app.url, again.accessToken)).status).toBe(200);
+    expect((await authenticate(app.url, user.accessToken)).status).toBe(200);
+    expect((await request(app.url, 'GET', '/health/ready')).status).toBe(200);
+  }, 45_000);
+
+  // Not "down" but unreachable: a frozen server (or a network partition) keeps the pooled
+  // connections open and answers nothing, so only a client-side timeout can end the request.
+  it('answers register/login 503 within the budget while PostgreSQL is frozen, and recovers after SIGCONT', async () => {
+    const user = await register(app.url);
+    // Use the pool so that its connections are open when the server freezes.
+    await login(app.url, user);
+    pg.freeze();
+    try {
+      const results: string[] = [];
+      for (const [what, body] of [
+        ['login', { email: user.email, password: PASSWORD }],
+        ['register', { email: uniqueEmail(), password: PASSWORD }],
+      ] as const) {
+        const path = what === 'login' ? '/login' : '/register';
+        let response: Exchange | undefined;
+        try {
+          response = await request(app.url, 'POST', path, { body, timeoutMs: 5_000 });
+        } catch (error) {
+          results.push(`${what}: ${(error as Error).message}`);
+          continue;
+        }
+        results.push(`${what}: ${response.status} in ${response.ms.toFixed(0)}ms`);
+      }
+      expect((await authenticate(app.url, user.accessToken)).status).toBe(200);
+      report(`PostgreSQL frozen: ${results.join('; ')}`);
+      expect(results, `with PostgreSQL frozen: ${results.join('; ')}`).toEqual([expect.stringMatching(/^login: 503 in \d+ms$/), expect.stringMatching(/^register: 503 in \d+ms$/)]);
+      for (const line of results) expect(Number(/in (\d+)ms/.exec(line)?.[1])).toBeLessThan(DATABASE_BUDGET_MS);
+    } finally {
+      pg.thaw();
+    }
+    const recoveryMs = await pollUntil(async () => (await request(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).status === 200, 10_000, 100);
+    report(`PostgreSQL thawed: login worked again after ${recoveryMs.toFixed(0)} ms`);
+  }, 45_000);
+});
