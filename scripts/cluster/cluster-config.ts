@@ -16,6 +16,8 @@ export interface ClusterConfigOptions {
   keyPrefix: string;
   logLevel: string;
   shutdownGrace: string;
+  /** `cache.revocation`; left out of the file (service default) when absent. */
+  revocation?: 'exact' | 'cached' | undefined;
 }
 
 /**
@@ -33,7 +35,7 @@ export function writeClusterConfig(dir: string, options: ClusterConfigOptions): 
       instance_id: '${INSTANCE_ID}',
     },
     logging: { mode: 'json', level: options.logLevel },
-    cache: { url: '${REDIS_URL}', key_prefix: options.keyPrefix },
+    cache: { url: '${REDIS_URL}', key_prefix: options.keyPrefix, ...(options.revocation ? { revocation: options.revocation } : {}) },
     database: { url: '${DATABASE_URL}' },
     auth: { keys: [{ kid: 'cluster-1', file: keyFile }], refresh_secret: '${REFRESH_SECRET}' },
   };

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Instances' `server.shutdown_grace`; default `10s`. */
   shutdownGrace?: string;
+  /** Instances' `cache.revocation`; absent: the service default (`exact`). */
+  revocation?: 'exact' | 'cached';
 }
 
 /** A running local cluster: N instances behind one nginx, sharing Redis, PostgreSQL and keys. */
@@ -66,7 +68,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const nginxDir = join(dir, 'nginx');
     mkdirSync(nginxDir);
     const { redisUrl, databaseUrl } = await startBackingServices(options, cleanup);
-    const config: ClusterConfig = writeClusterConfig(dir, { keyPrefix: options.keyPrefix ?? 'jwt:', logLevel: options.logLevel ?? 'warn', shutdownGrace });
+    const config: ClusterConfig = writeClusterConfig(dir, {
+      keyPrefix: options.keyPrefix ?? 'jwt:',
+      logLevel: options.logLevel ?? 'warn',
+      shutdownGrace,
+      revocation: options.revocation,
+    });
     const env: InstanceEnv = { configFile: config.configFile, redisUrl, databaseUrl, refreshSecret: config.refreshSecret, shutdownGraceMs };
 
     const instances: ClusterInstance[] = [];

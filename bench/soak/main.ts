@@ -1,0 +1,114 @@
+/**
+ * `npm run soak [-- --minutes N]`: mixed register/login/authenticate/refresh/logout traffic
+ * through nginx over 3 instances (`scripts/cluster`) for N minutes (default 5, 1–30), sampling
+ * each instance's RSS every 2 s. Prints errors, latency per endpoint and RSS growth after
+ * warm-up (target ≤ 15%), writes `bench/soak-results.json`; exits 0 unless the harness fails.
+ */
+import { setMaxListeners } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startCluster } from '../../scripts/cluster/cluster.js';
+import { createHttpClient } from '../load/http.js';
+import { machineInfo, rssBytes } from '../machine.js';
+import { runMain } from '../run-main.js';
+import { createRecorder } from './record.js';
+import { formatReport, memory, MAX_GROWTH, type RssSample } from './report.js';
+import { createPacer, gateway, gatewayPool, virtualUser } from './traffic.js';
+
+const INSTANCES = 3;
+const SAMPLE_MS = 2_000;
+const WARMUP_S = 30;
+const REQUEST_TIMEOUT_MS = 5_000;
+const RESULTS = fileURLToPath(new URL('../soak-results.json', import.meta.url));
+const USAGE = 'usage: npm run soak -- [--minutes 1-30] [--users N] [--rate REQ_PER_S] [--login-rate PER_S] [--mode exact|cached]';
+const log = (message: string) => process.stderr.write(`soak: ${message}\n`);
+
+function parseArgs(argv: readonly string[]) {
+  const options = { minutes: 5, users: 24, rate: 300, loginRate: 4, mode: 'cached' as 'exact' | 'cached' };
+  const limits = { minutes: [1, 30], users: [1, 500], rate: [1, 20_000], loginRate: [0.1, 100] } as const;
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i]!, argv[i + 1]];
+    const key = ({ '--minutes': 'minutes', '--users': 'users', '--rate': 'rate', '--login-rate': 'loginRate' } as const)[flag];
+    if (flag === '--mode' && (value === 'exact' || value === 'cached')) options.mode = value;
+    else if (key && Number(value) >= limits[key][0] && Number(value) <= limits[key][1]) options[key] = Number(value);
+    else throw new Error(`${flag} ${value ?? ''}: not understood\n${USAGE}`);
+  }
+  return options;
+}
+
+runMain('soak', async (cleanup) => {
+  const options = parseArgs(process.argv.slice(2));
+  log(`starting Redis, PostgreSQL, ${INSTANCES} instances (${options.mode} revocation) and nginx`);
+  const cluster = await startCluster({ instances: INSTANCES, port: 0, revocation: options.mode });
+  cleanup.add(() => cluster.stop());
+  const instances = cluster.instances.map(({ id, pid }) => ({ id, pid }));
+  log(`${cluster.url}: ${instances.map(({ id, pid }) => `${id} pid ${pid}`).join(', ')}`);
+  const client = createHttpClient(options.users + 16, REQUEST_TIMEOUT_MS);
+  cleanup.add(() => client.close());
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal); // every user and lane sleeps on it at once
+  let interrupted = false; // cleanup runs before the end only on Ctrl-C / SIGTERM
+  cleanup.add(() => {
+    interrupted = true;
+    stop.abort();
+  });
+
+  const started = Date.now();
+  const elapsedS = () => Math.round((Date.now() - started) / 1000);
+  const rec = createRecorder(client, cluster.url, started);
+  const pool = await gatewayPool(rec, 8, 256);
+  const samples: RssSample[] = [];
+  const usersDone = new Set<number>();
+  let warm: number | undefined;
+  const sample = () => {
+    samples.push({ atS: elapsedS(), rss: instances.map(({ pid }) => rssBytes(pid) ?? null) });
+    if (warm === undefined && elapsedS() >= WARMUP_S && usersDone.size === options.users) warm = samples.length - 1;
+  };
+  sample();
+  const sampler = setInterval(sample, SAMPLE_MS);
+  cleanup.add(() => clearInterval(sampler));
+  const progress = setInterval(() => {
+    const rss = samples.at(-1)!.rss.map((bytes) => (bytes === null ? 'gone' : `${Math.round(bytes / 2 ** 20)}`)).join('/');
+    log(`${elapsedS()}s: ${rec.total()} requests, ${rec.errorCount()} errors, ${usersDone.size}/${options.users} users past round 1, RSS ${rss} MiB`);
+  }, 30_000);
+  cleanup.add(() => clearInterval(progress));
+
+  const deadline = setTimeout(() => stop.abort(), options.minutes * 60_000);
+  cleanup.add(() => clearTimeout(deadline));
+  // Logins are argon2 (~50–100 ms of CPU each): paced, so the soak measures a steady state, not a saturated hasher.
+  const pace = createPacer(options.loginRate);
+  const userOptions = { authsPerLogin: 4, afterLogoutMs: options.mode === 'cached' ? 250 : 0 };
+  await Promise.all([
+    gateway(rec, pool, options.rate, 8, stop.signal),
+    ...Array.from({ length: options.users }, (_, i) => virtualUser(i, rec, pace, userOptions, stop.signal, () => usersDone.add(i))),
+  ]);
+  if (interrupted) return; // no report for a cut-short run
+  clearInterval(sampler);
+  clearInterval(progress);
+  sample();
+  const durationS = (Date.now() - started) / 1000;
+
+  const warmIndex = warm ?? Math.max(0, samples.findIndex((s) => s.atS >= WARMUP_S));
+  const { endpoints, errors } = rec.summary();
+  const mem = memory(instances, samples, warmIndex);
+  const report = {
+    durationS: Math.round(durationS),
+    endpoints,
+    errors,
+    warmupS: samples[warmIndex]!.atS,
+    memory: mem,
+    pass: errors.count === 0 && mem.every((m) => m.pass),
+  };
+  const setup = `${options.minutes} min, ${INSTANCES} instances behind nginx, ${options.mode} revocation, ${options.users} users, gateway ${options.rate} req/s, logins ≤ ${options.loginRate}/s`;
+  process.stdout.write(`\n${formatReport(report, setup)}`);
+  const results = {
+    date: new Date(started).toISOString(),
+    machine: machineInfo(),
+    options: { ...options, instances: INSTANCES, warmupTargetS: WARMUP_S, sampleMs: SAMPLE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxGrowth: MAX_GROWTH },
+    ...report,
+    usersPastFirstRound: usersDone.size,
+    rssSamplesMiB: samples.map((s) => ({ atS: s.atS, rss: s.rss.map((bytes) => (bytes === null ? null : Math.round((bytes / 2 ** 20) * 10) / 10)) })),
+  };
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${RESULTS}`);
+});
