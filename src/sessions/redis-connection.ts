@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -18,8 +19,26 @@ interface ConnectOptions {
 export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
   const redis = createRedis(cache, options);
   await redis.connect();
+  if (redis instanceof Cluster) await mastersReady(redis, CONNECT_TIMEOUT_MS);
   await warnUnlessNoEviction(redis, options.logger);
   return redis;
+}
+
+const CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * Waits until the connection to every master is ready. Without the offline queue, a Cluster
+ * refuses ("Connection is closed.") a command for a node whose connection is still being made,
+ * so serving before this would answer the first requests of each slot range with 503s.
+ */
+async function mastersReady(cluster: Cluster, timeoutMs: number): Promise<void> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    await Promise.all(cluster.nodes('master').map((node) => (node.status === 'ready' ? undefined : once(node, 'ready', { signal }))));
+  } catch (error) {
+    cluster.disconnect();
+    throw new Error(`Redis Cluster: not every master connected within ${timeoutMs} ms`, { cause: error });
+  }
 }
 
 const hostPort = (node: string): { host: string; port: number } => {
@@ -40,7 +59,7 @@ export function createRedis(cache: Config['cache'], { logger }: ConnectOptions):
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     commandTimeout: cache.command_timeout,
-    connectTimeout: 2000,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   };
   let redis: RedisClient;
@@ -48,12 +67,26 @@ export function createRedis(cache: Config['cache'], { logger }: ConnectOptions):
     redis = new Cluster(cache.cluster.nodes.map(hostPort), {
       lazyConnect: true,
       enableOfflineQueue: false,
+      // The ready check's CLUSTER INFO goes to a node whose connection is typically still being
+      // made, which without the offline queue fails ("Connection is closed."); ioredis then
+      // reconnects and the promise of connect() never settles: start-up would hang. A cluster
+      // that is not ok answers CLUSTERDOWN, a 503 like any other Redis error.
+      enableReadyCheck: false,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       redisOptions: { ...options, lazyConnect: false, ...(cache.cluster.password ? { password: cache.cluster.password } : {}) },
     });
   } else if (cache.sentinel) {
     const { name, nodes, password, sentinel_password } = cache.sentinel;
-    const sentinelOptions: RedisOptions = { ...options, name, sentinels: nodes.map(hostPort) };
+    const sentinelOptions: RedisOptions = {
+      ...options,
+      name,
+      sentinels: nodes.map(hostPort),
+      // Follow a failover as soon as the sentinels announce it (+switch-master). Otherwise this
+      // connection stays on the old master until the sentinels demote it, which for a live old
+      // master takes ~10 s; every write there meanwhile is lost when it resyncs as a replica
+      // (measured: rotations lost, so the next refresh looked like reuse and ended the session).
+      failoverDetector: true,
+    };
     if (password) sentinelOptions.password = password;
     if (sentinel_password) sentinelOptions.sentinelPassword = sentinel_password;
     redis = new Redis(sentinelOptions);

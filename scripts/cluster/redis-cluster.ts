@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type CleanupStack, settleAll, tempDir } from './cleanup.js';
+import { freePort } from './free-port.js';
+import { logTail } from './process.js';
+import { type LocalRedis, redisCli, redisCliBinary, startRedis } from './redis.js';
+
+/** A throwaway Redis Cluster of masters only, on loopback. */
+export interface LocalRedisCluster {
+  /** `127.0.0.1:port` of every master: the seed nodes for `cache.cluster.nodes`. */
+  nodes: string[];
+  servers: LocalRedis[];
+}
+
+/** `CLUSTER INFO` of one node as fields. */
+async function clusterInfo(port: number): Promise<Record<string, string>> {
+  const text = await redisCli(port, ['CLUSTER', 'INFO']).catch(() => '');
+  return Object.fromEntries(
+    text
+      .split(/\r?\n/)
+      .map((line) => line.split(':'))
+      .filter((pair): pair is [string, string] => pair.length === 2),
+  );
+}
+
+/**
+ * Starts `masters` (≥ 3) cluster-enabled `redis-server`s, each in its own dir under one temp dir (no
+ * persistence, `noeviction`), joins them with `redis-cli --cluster create` (no replicas) and waits
+ * until every node reports `cluster_state:ok` and knows every other. `cleanup` stops them (by their
+ * own pids) and removes the dirs; it is complete even when this rejects.
+ */
+export async function startRedisCluster(cleanup: CleanupStack, { masters = 3, timeoutMs = 30_000 } = {}): Promise<LocalRedisCluster> {
+  redisCliBinary();
+  const root = tempDir(cleanup, 'jwt-redis-cluster-');
+  const servers = await settleAll(
+    Array.from({ length: masters }, async (_, index) => {
+      const dir = join(root, `node${index}`);
+      mkdirSync(dir);
+      // An explicit bus port: the default, port + 10000, can be past 65535 for an ephemeral port.
+      const busPort = await freePort();
+      const server = await startRedis(dir, {
+        name: `redis-cluster-node${index}`,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'],
+      });
+      cleanup.add(() => server.stop());
+      return server;
+    }),
+  );
+  const nodes = servers.map((server) => `127.0.0.1:${server.port}`);
+  const first = servers[0];
+  if (!first) throw new Error('a Redis Cluster needs at least one node');
+  try {
+    await redisCli(first.port, ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`redis-cli --cluster create failed: ${reason}\n${logTail(first.process.logFile)}`);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const infos = await Promise.all(servers.map((server) => clusterInfo(server.port)));
+    const ready = infos.every((info) => info['cluster_state'] === 'ok' && Number(info['cluster_known_nodes']) === masters);
+    if (ready) return { nodes, servers };
+    if (Date.now() > deadline) {
+      const states = infos.map((info, index) => `${nodes[index]} ${info['cluster_state'] ?? '?'} knows ${info['cluster_known_nodes'] ?? '?'}`);
+      throw new Error(`Redis Cluster not ok within ${timeoutMs / 1000}s: ${states.join(', ')}`);
+    }
+    await sleep(100);
+  }
+}

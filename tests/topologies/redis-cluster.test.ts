@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import type { Cluster } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { startRedisCluster } from '../../scripts/cluster/redis-cluster.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
+import { connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
+import { redisKeys } from '../../src/sessions/redis-keys.js';
+import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
+import type { SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
+import { uniquePrefix } from '../helpers/services.js';
+import { basePolicy, login, sessionStoreContract } from '../helpers/session-store-contract.js';
+import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+/**
+ * The service on a local 3-master Redis Cluster (no replicas): the whole session-store contract
+ * (plain and cached revocation) through the service's own `createRedis` client, and the HTTP flow
+ * through the real app. Any CROSSSLOT or "non local key" error would surface as an
+ * UnavailableError (503) and fail the contract.
+ */
+
+const logger = pino({ level: 'silent' });
+const cleanup = new CleanupStack();
+let nodes: string[] = [];
+
+beforeAll(async () => {
+  nodes = (await startRedisCluster(cleanup)).nodes;
+}, 45_000);
+afterAll(() => cleanup.run());
+
+const clusterCache = () => configSchema.parse({ cache: { cluster: { nodes } } }).cache;
+
+async function connectCluster(): Promise<Cluster> {
+  return (await connectRedis(clusterCache(), { logger })) as Cluster;
+}
+
+/** Every key under `prefix`, scanned on every master. */
+async function scanKeys(cluster: Cluster, prefix: string): Promise<Map<string, string[]>> {
+  const byNode = new Map<string, string[]>();
+  for (const node of cluster.nodes('master')) {
+    const keys: string[] = [];
+    for await (const batch of node.scanStream({ match: `${prefix}*`, count: 200 })) keys.push(...(batch as string[]));
+    byNode.set(`${node.options.host}:${node.options.port}`, keys);
+  }
+  return byNode;
+}
+
+/** A store on its own Cluster client under a fresh prefix; cleanup deletes its keys (one by one: they are in many slots). */
+async function openClusterStore(policy: SessionPolicy) {
+  const prefix = uniquePrefix();
+  const redis = await connectCluster();
+  const store = createRedisSessionStore({ redis, prefix, policy });
+  return {
+    store,
+    prefix,
+    redis,
+    cleanup: async () => {
+      const keys = [...(await scanKeys(redis, prefix)).values()].flat();
+      await Promise.all(keys.map((key) => redis.del(key)));
+      await store.close();
+    },
+  };
+}
+
+sessionStoreContract('Redis Cluster', openClusterStore);
+
+sessionStoreContract('Redis Cluster, cached revocation', async (policy) => {
+  const opened = await openClusterStore(policy);
+  const subscriber = createRedis(clusterCache(), { logger });
+  const store: SessionStore & { isLive(): boolean } = createCachedRevocationStore({
+    store: opened.store,
+    subscriber,
+    channel: redisKeys(opened.prefix).revocationChannel,
+    maxAgeMs: 10_000,
+    maxEntries: 1000,
+    logger,
+  });
+  await subscriber.connect();
+  await expect.poll(() => store.isLive()).toBe(true);
+  return {
+    store,
+    cleanup: async () => {
+      subscriber.disconnect();
+      await opened.cleanup();
+    },
+  };
+});
+
+describe('Redis Cluster key placement', () => {
+  it('spreads users over the masters, each user’s keys on one node', async () => {
+    const { store, prefix, redis, cleanup: close } = await openClusterStore(basePolicy);
+    try {
+      const users = Array.from({ length: 24 }, () => randomUUID());
+      for (const userId of users) {
+        const session = await login(store, { userId });
+        await store.deny(userId, session.sessionId, randomUUID(), 60_000);
+        await store.endOthers(userId, session.sessionId);
+      }
+      const byNode = await scanKeys(redis, prefix);
+      const used = [...byNode.values()].filter((keys) => keys.length > 0);
+      expect(used.length).toBeGreaterThanOrEqual(2);
+      for (const userId of users) {
+        const holding = [...byNode.values()].filter((keys) => keys.some((key) => key.includes(`{${userId}}`)));
+        expect(holding).toHaveLength(1);
+        expect(new Set(holding[0]?.filter((key) => key.includes(`{${userId}}`)).map((key) => key.replace(/^.*\}:/, '').replace(/:.*$/, '')))).toEqual(
+          new Set(['s', 'ss', 'tv', 'd']),
+        );
+      }
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe.each(['exact', 'cached'] as const)('service on Redis Cluster, two instances (%s revocation)', (revocation) => {
+  let one: TestInstance;
+  let two: TestInstance;
+  let prefix: string;
+  beforeAll(async () => {
+    const app = await testCluster({ cache: { url: undefined, cluster: { nodes }, revocation } });
+    expect(app.config.cache.cluster?.nodes).toEqual(nodes);
+    expect(app.config.cache.url).toBeUndefined();
+    prefix = app.config.cache.key_prefix;
+    [one, two] = await Promise.all([app.start(), app.start()]);
+  });
+
+  const authenticate = (instance: TestInstance, token: string) => call(instance.url, 'GET', '/authenticate', { token });
+  const refresh = (instance: TestInstance, token: string) => call(instance.url, 'POST', '/refresh', { body: { refresh_token: token } });
+  /**
+   * A revoked token is refused by `instance`. Exact mode: at once. Cached mode: once the
+   * revocation message has arrived. On a Cluster it is published on the node owning the user's
+   * slot and reaches a subscriber on another node over the cluster bus, a moment after the
+   * revoking request has returned, so a cached answer can outlive the revocation by that moment
+   * (see the pub/sub test below, which measures it).
+   */
+  const expectRefused = async (instance: TestInstance, token: string) => {
+    if (revocation === 'exact') expect((await authenticate(instance, token)).status).toBe(401);
+    else await expect.poll(async () => (await authenticate(instance, token)).status, { timeout: 1_000, interval: 10 }).toBe(401);
+  };
+
+  it('register → authenticate → refresh → logout, across both instances', async () => {
+    const user = await registerUser(one.url);
+    expect((await authenticate(two, user.accessToken)).status).toBe(200);
+    const refreshed = await refresh(two, user.refreshToken);
+    expect(refreshed.status).toBe(200);
+    const access = refreshed.body?.access_token as string;
+    const refreshToken = refreshed.body?.refresh_token as string;
+    expect((await authenticate(one, access)).status).toBe(200);
+    // The old refresh token is a grace replay right after rotation, not an error.
+    expect((await refresh(one, user.refreshToken)).status).toBe(200);
+    const again = await refresh(one, refreshToken);
+    expect(again.status).toBe(200);
+
+    expect((await call(one.url, 'POST', '/logout', { token: again.body?.access_token as string })).status).toBe(204);
+    for (const token of [user.accessToken, access, again.body?.access_token as string]) {
+      await expectRefused(two, token);
+      await expectRefused(one, token);
+    }
+    expect((await refresh(two, again.body?.refresh_token as string)).status).toBe(401);
+  });
+
+  it('logout-all and the session list work across instances', async () => {
+    const user = await registerUser(one.url);
+    const second = await call(two.url, 'POST', '/login', { body: { email: user.email, password: user.password } });
+    expect(second.status).toBe(200);
+    const listed = await call(two.url, 'GET', '/sessions', { token: user.accessToken });
+    expect((listed.body?.sessions as unknown[]).length).toBe(2);
+    expect((await call(one.url, 'POST', '/logout-all', { token: second.body?.access_token as string })).status).toBe(204);
+    for (const token of [user.accessToken, second.body?.access_token as string]) await expectRefused(two, token);
+  });
+
+  if (revocation === 'cached') {
+    it('a revocation on one instance reaches the other’s cache through pub/sub on the cluster', async () => {
+      for (const instance of [one, two]) {
+        const sessions = instance.deps.sessions as SessionStore & { isLive(): boolean };
+        await expect.poll(() => sessions.isLive(), { timeout: 5_000 }).toBe(true);
+      }
+      const raw = await connectCluster();
+      /** Per user: how long after the revoking response, and how many 200s the other instance still gave. */
+      const lags: { ms: number; stale: number }[] = [];
+      try {
+        // Several users, so the publishing node (the owner of each user's slot) varies.
+        for (let i = 0; i < 6; i += 1) {
+          const user = await registerUser(one.url);
+          expect((await authenticate(one, user.accessToken)).status).toBe(200);
+          // Gone from Redis without any announcement: only the cached answer still says 200.
+          await raw.del(redisKeys(prefix).session(user.userId, user.sessionId));
+          expect((await authenticate(one, user.accessToken)).status).toBe(200);
+          // The other instance revokes: its script publishes, and instance one must forget it
+          // (without pub/sub, the cached answer would last revocation_cache_max_age, 10 s).
+          expect((await call(two.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+          const revokedAt = performance.now();
+          let stale = 0;
+          while ((await authenticate(one, user.accessToken)).status === 200) {
+            stale += 1;
+            expect(performance.now() - revokedAt).toBeLessThan(1_000);
+          }
+          lags.push({ ms: Math.round(performance.now() - revokedAt), stale });
+        }
+      } finally {
+        raw.disconnect();
+      }
+      console.log(`cached revocation on Redis Cluster, revoked → refused by the other instance: ${JSON.stringify(lags)}`);
+    });
+  }
+});
