@@ -11,7 +11,7 @@ const token = z.string().min(1, 'is required').max(8192);
 
 /** `POST /register` */
 export const registerBody = z.object({ email, password, device });
-/** `POST /login`: any printable e-mail text; a malformed one simply matches no user. */
+/** `POST /login`: printable e-mail text; a malformed one simply matches no user. */
 export const loginBody = z.object({ email: printable(254), password, device });
 /** `POST /refresh`: the token may come from the cookie instead. */
 export const refreshBody = z.object({ refresh_token: token.optional() });
