@@ -35,6 +35,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # so dist/ and drizzle/ sit side by side under /app.
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
+# The common-password list, read once at start-up from ../../assets relative to dist/passwords/.
+COPY assets ./assets
 COPY config.yml ./config.yml
 
 # Code stays root-owned and read-only for the service user. /app/data is only written in

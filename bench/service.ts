@@ -52,6 +52,8 @@ function writeConfig(env: ServiceEnv, name: string, port: number, revocation: Re
     cache: { url: env.redisUrl, revocation },
     database: { url: env.databaseUrl },
     auth: { issuer: ISSUER, audience: AUDIENCE, keys: [{ kid: env.kid, file: env.keyFile }], refresh_secret: '${REFRESH_SECRET}' },
+    // Benchmarks send everything from 127.0.0.1: brute-force limits would measure 429s.
+    limits: { enabled: false },
   };
   const file = join(env.dir, `${name}.yml`);
   writeFileSync(file, stringify(config), { mode: 0o600 });

@@ -3,10 +3,12 @@ import type { AppDeps } from './app-deps.js';
 import { createAccessLog } from './observability/access-log.js';
 import type { AppEnv } from './http/app-env.js';
 import { createClientIp } from './http/client-ip.js';
-import { createErrorHandler, errorResponse } from './http/error-handler.js';
-import { allowedMethods } from './http/allowed-methods.js';
+import { createCors } from './http/cors.js';
+import { createErrorHandler } from './http/error-handler.js';
+import { unmatched } from './http/allowed-methods.js';
 import { createRequestRecorder, requestContext, type RequestRecorder } from './http/request-context.js';
 import { accountRoutes } from './http/routes/account.js';
+import { adminRoutes } from './http/routes/admin.js';
 import { createAuthenticate, type Authenticate } from './http/authenticate/decide.js';
 import { authenticateRoute } from './http/authenticate/hono-route.js';
 import { credentialRoutes } from './http/routes/credentials.js';
@@ -14,6 +16,7 @@ import { healthRoutes } from './http/routes/health.js';
 import { jwksRoutes } from './http/routes/jwks.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { sessionTokenRoutes } from './http/routes/session-tokens.js';
+import { urlLimit } from './http/url-limit.js';
 
 /** The pieces `createApp` and the Node fast path share (built once per process). */
 export interface AppParts {
@@ -35,20 +38,18 @@ export function createApp(deps: AppDeps, { record, authenticate }: AppParts = cr
   // (A server built by startServer answers it before Hono even sees the request.)
   app.all('/authenticate', authenticateRoute(authenticate));
   app.use(requestContext(record, deps.instanceId));
+  const cors = createCors(deps.config.server.cors);
+  if (cors) app.use(cors.middleware);
+  app.use(urlLimit(deps.config.server.max_url_length));
   app.route('/', healthRoutes(deps));
   app.route('/', jwksRoutes(deps));
   app.route('/', credentialRoutes(deps, clientIp));
   app.route('/', sessionTokenRoutes(deps));
   app.route('/', accountRoutes(deps));
+  app.route('/admin', adminRoutes(deps));
   if (!deps.config.server.metrics_port) app.route('/', metricsRoutes(deps.metrics));
 
-  const methodsFor = allowedMethods(app);
-  app.notFound((c) => {
-    const allowed = methodsFor(c.req.path);
-    if (!allowed) return errorResponse(c, 'not_found', `no route for ${c.req.path}`);
-    c.header('Allow', allowed.join(', '));
-    return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(' or ')}`);
-  });
+  app.notFound(unmatched(app, cors));
   app.onError(createErrorHandler(deps.logger, deps.metrics));
   return app;
 }

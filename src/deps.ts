@@ -1,13 +1,20 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
+import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
+import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
 import type { Config } from './config/schema.js';
 import { createMetrics } from './observability/metrics.js';
+import { loadCommonPasswords } from './passwords/common-passwords.js';
 import { createPasswordHasher } from './passwords/hasher.js';
 import { createMemorySessionStore } from './sessions/memory-session-store.js';
 import { createCachedRevocationStore } from './sessions/cached-revocation-store.js';
-import { connectRedis, createRedis } from './sessions/redis-connection.js';
+import { createMemoryRateLimiter } from './security/memory-rate-limiter.js';
+import { createRateLimits } from './security/rate-limits.js';
+import { createRedisRateLimiter } from './security/redis-rate-limiter.js';
+import { connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
 import { redisKeys } from './sessions/redis-keys.js';
 import { createRedisSessionStore } from './sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from './sessions/session-store.js';
@@ -37,10 +44,19 @@ async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
   return createKeyRing(algorithm, [{ kid: 'dev', value: dev.value, sign: true, file: undefined }]);
 }
 
+function readSecretFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new KeyError(`auth.refresh_secret_file: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
 function refreshSecret(config: Config, logger: Logger): KeyObject {
-  let secret = config.auth.refresh_secret;
-  if (!secret) {
-    if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with a shared Redis (set REFRESH_SECRET, at least 32 bytes)');
+  const { refresh_secret_file: file } = config.auth;
+  let secret = file ? readSecretFile(file) : config.auth.refresh_secret;
+  if (secret === undefined) {
+    if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with a shared Redis (set REFRESH_SECRET or refresh_secret_file, at least 32 bytes)');
     secret = devSecret(config.database.data_dir, 'dev-refresh-secret', () => randomBytes(48).toString('base64url')).value;
     logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
   }
@@ -50,12 +66,13 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
   return createSecretKey(Buffer.from(secret));
 }
 
-async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<SessionStore> {
+/** The session store, and the Redis connection it owns (shared with the rate limiter), if any. */
+async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<{ sessions: SessionStore; redis?: RedisClient }> {
   const { key_prefix, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
-  if (isEmbedded(config)) return createMemorySessionStore({ policy });
+  if (isEmbedded(config)) return { sessions: createMemorySessionStore({ policy }) };
   const redis = await connectRedis(config.cache, { logger });
   const store = createRedisSessionStore({ redis, prefix: key_prefix, policy });
-  if (revocation === 'exact') return store;
+  if (revocation === 'exact') return { sessions: store, redis };
   const subscriber = createRedis(config.cache, { logger });
   const cached = createCachedRevocationStore({
     store,
@@ -66,14 +83,21 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
     logger,
   });
   await subscriber.connect();
-  return cached;
+  return { sessions: cached, redis };
 }
 
-async function buildUserStore(config: Config, logger: Logger): Promise<UserStore> {
+async function buildUserStore(config: Config, logger: Logger): Promise<UserStore & AuditEventsSink> {
   const { url, data_dir, pool_size, connect_timeout } = config.database;
   if (!url) return createPgliteUserStore({ dataDir: data_dir });
   await migratePostgres(url, (message) => logger.info(message));
   return createPostgresUserStore({ url, poolSize: pool_size, connectTimeoutMs: connect_timeout });
+}
+
+/** The audit trail writer on the user database's connections (no pool of its own). */
+function buildAuditLog(config: Config, database: AuditEventsSink, logger: Logger): AuditLog {
+  const { enabled, flush_interval, max_queue } = config.audit;
+  if (!enabled) return disabledAuditLog();
+  return createAuditLog({ insertBatch: database.insertAuditEvents, logger, maxQueue: max_queue, flushMs: flush_interval });
 }
 
 /** Builds every dependency from the configuration: stores, keys, hasher. */
@@ -88,7 +112,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     maxSessions: auth.max_sessions,
   };
   const users = await buildUserStore(config, logger);
-  const sessions = await buildSessionStore(config, policy, logger).catch(async (error: unknown) => {
+  const { sessions, redis } = await buildSessionStore(config, policy, logger).catch(async (error: unknown) => {
     await users.close();
     throw error;
   });
@@ -96,7 +120,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     // argon2 runs on libuv threads; leaving a core to the event loop keeps /authenticate fast during a login storm.
     concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1),
   });
-  return {
+  const deps: Omit<AppDeps, 'rateLimits'> = {
     config,
     keyRing,
     users,
@@ -106,7 +130,11 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     metrics: createMetrics({ queueDepth: () => hasher.queueDepth() }),
     instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
     lifecycle: { draining: false },
-    passwordPolicy: { minLength: config.passwords.min_length, maxLength: config.passwords.max_length },
+    passwordPolicy: {
+      minLength: config.passwords.min_length,
+      maxLength: config.passwords.max_length,
+      commonPasswords: config.passwords.reject_common ? loadCommonPasswords() : undefined,
+    },
     accessTokens: createAccessTokens({
       keyRing,
       issuer: auth.issuer,
@@ -116,5 +144,9 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
       cacheSize: auth.token_cache_size,
     }),
     refreshTokens: createRefreshTokenCodec(refreshKey),
+    audit: buildAuditLog(config, users, logger),
   };
+  // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
+  const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();
+  return { ...deps, rateLimits: createRateLimits({ limiter, config: config.limits, metrics: deps.metrics, logger, audit: deps.audit }) };
 }

@@ -1,16 +1,21 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { getRequestListener, serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
-import { metricsRoutes } from './http/routes/metrics.js';
+import { createClientErrorHandler, createRequestErrorResponse } from './http/client-errors.js';
+import { metricsServerApp } from './http/routes/metrics.js';
 
 /** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
 export function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
-  const server = createServer(withFastAuthenticate(parts.authenticate, getRequestListener(app.fetch)));
+  const listener = getRequestListener(app.fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
+  // maxHeaderSize bounds the request line plus headers: past it Node's parser refuses the
+  // request (431 from the clientError handler) before any of our code runs, on every path.
+  const server = createServer({ maxHeaderSize: config.max_header_size }, withFastAuthenticate(parts.authenticate, listener));
+  server.on('clientError', createClientErrorHandler(deps.instanceId));
   return new Promise((resolve, reject) => {
     server.listen(options?.port ?? config.port, options?.host ?? config.host, () => {
       const address = server.address();
@@ -27,16 +32,20 @@ export function startServer(deps: AppDeps, options?: { port?: number; host?: str
 
 /** `server.metrics_port` set: `/metrics` alone on its own listener (e.g. reachable only from inside the cluster). */
 export function startMetricsServer(deps: AppDeps): Server | undefined {
-  const { metrics_port: port, host } = deps.config.server;
+  const { metrics_port: port, host, max_header_size: maxHeaderSize } = deps.config.server;
   if (!port) return undefined;
-  return serve({ fetch: metricsRoutes(deps.metrics).fetch, port, hostname: host }) as Server;
+  const listener = getRequestListener(metricsServerApp(deps).fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
+  const server = createServer({ maxHeaderSize }, listener);
+  server.on('clientError', createClientErrorHandler(deps.instanceId));
+  return server.listen(port, host);
 }
 
 /**
  * Graceful stop: readiness turns 503, the listener stops accepting, idle connections close,
- * in-flight requests get up to `grace` ms, then the stores close. Requests that still arrive on
- * open keep-alive connections (a proxy's pool) are answered with `Connection: close`, so the
- * proxy moves to another replica and the drain ends as soon as the last response is out.
+ * in-flight requests get up to `grace` ms, queued audit events are written (bounded), then the
+ * stores close. Requests that still arrive on open keep-alive connections (a proxy's pool) are
+ * answered with `Connection: close`, so the proxy moves to another replica and the drain ends as
+ * soon as the last response is out.
  */
 export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   deps.lifecycle.draining = true;
@@ -55,5 +64,7 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   await Promise.race([closed, deadline]);
   clearTimeout(timer);
   clearInterval(sweeper);
+  // The audit trail's last writes need the database: before the stores close.
+  await deps.audit.close();
   await Promise.allSettled([deps.sessions.close(), deps.users.close()]);
 }

@@ -39,7 +39,7 @@ function parseArgs(argv: readonly string[]) {
 runMain('soak', async (cleanup) => {
   const options = parseArgs(process.argv.slice(2));
   log(`starting Redis, PostgreSQL, ${INSTANCES} instances (${options.mode} revocation) and nginx`);
-  const cluster = await startCluster({ instances: INSTANCES, port: 0, revocation: options.mode });
+  const cluster = await startCluster({ instances: INSTANCES, port: 0, revocation: options.mode, rateLimits: false });
   cleanup.add(() => cluster.stop());
   const instances = cluster.instances.map(({ id, pid }) => ({ id, pid }));
   log(`${cluster.url}: ${instances.map(({ id, pid }) => `${id} pid ${pid}`).join(', ')}`);

@@ -28,6 +28,8 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Instances' `server.shutdown_grace`; default `10s`. */
   shutdownGrace?: string;
+  /** `false`: `limits.enabled: false` (load and soak runs send everything from 127.0.0.1); default on. */
+  rateLimits?: boolean;
   /** Instances' `cache.revocation`; absent: the service default (`exact`). */
   revocation?: 'exact' | 'cached';
 }
@@ -73,6 +75,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       logLevel: options.logLevel ?? 'warn',
       shutdownGrace,
       revocation: options.revocation,
+      rateLimits: options.rateLimits ?? true,
     });
     const env: InstanceEnv = { configFile: config.configFile, redisUrl, databaseUrl, refreshSecret: config.refreshSecret, shutdownGraceMs };
 

@@ -8,6 +8,9 @@ import { startSession, tokenResponse, type TokenResponse } from './token-respons
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
 
+/** The client side of an audit event. */
+const client = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });
+
 /** Public view of a user: never the password hash. */
 export const publicUser = (user: User) => ({
   id: user.id,
@@ -37,18 +40,26 @@ export async function register(deps: AuthDeps, input: { email: string; password:
     throw error;
   }
   deps.logger.info({ event: 'register', userId: user.id }, 'user registered');
+  deps.audit.record({ event: 'register', userId: user.id, sessionId: tokens.session_id, ...client(meta) });
   return { tokens, user: publicUser(user) };
 }
 
-/** Checks e-mail and password; unknown e-mails cost one argon2 verify too and get the same answer. */
-export async function authenticateUser(deps: AuthDeps, email: string, password: string): Promise<User> {
+/**
+ * Checks e-mail and password; unknown e-mails cost one argon2 verify too and get the same answer.
+ * A failure goes to the audit trail with its real reason (never shown to the client).
+ */
+export async function authenticateUser(deps: AuthDeps, email: string, password: string, meta: SessionMeta = {}): Promise<User> {
   const user = await deps.users.findByEmail(normaliseEmail(email));
   if (!user) {
     await deps.hasher.verifyDummy(password);
+    deps.audit.record({ event: 'login_failed', ...client(meta), details: { reason: 'unknown_email' } });
     throw invalidCredentials();
   }
   const valid = await deps.hasher.verify(user.passwordHash, password);
-  if (!valid || user.disabledAt) throw invalidCredentials();
+  if (!valid || user.disabledAt) {
+    deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: valid ? 'disabled' : 'wrong_password' } });
+    throw invalidCredentials();
+  }
   if (deps.hasher.needsRehash(user.passwordHash)) {
     await deps.users.setPasswordHash(user.id, await deps.hasher.hash(password));
   }
@@ -59,7 +70,7 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
 export async function login(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta) {
   let user: User;
   try {
-    user = await authenticateUser(deps, input.email, input.password);
+    user = await authenticateUser(deps, input.email, input.password, meta);
   } catch (error) {
     const failed = error instanceof AppError && error.code === 'invalid_credentials';
     deps.metrics.login(failed ? 'invalid_credentials' : 'unavailable');
@@ -72,6 +83,7 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
   });
   deps.metrics.login('ok');
   deps.logger.info({ event: 'login', userId: user.id }, 'login');
+  deps.audit.record({ event: 'login', userId: user.id, sessionId: tokens.session_id, ...client(meta) });
   return tokens;
 }
 
@@ -95,6 +107,7 @@ export async function changePassword(
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
   await deps.users.setPasswordHash(user.id, passwordHash);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
+  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { sessions_ended: 'others' } });
   if (!kept) return startSession(deps, user, meta);
   return tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
@@ -17,4 +18,6 @@ export interface AuthDeps {
   refreshTokens: RefreshTokenCodec;
   logger: Logger;
   metrics: Metrics;
+  /** The audit trail (`auth_events`): `record` queues and returns at once, never throws. */
+  audit: AuditLog;
 }

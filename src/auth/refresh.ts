@@ -45,6 +45,7 @@ async function rotateRefreshToken(deps: AuthDeps, token: string): Promise<TokenR
   deps.metrics.refresh(result.outcome);
   if (result.outcome === 'reused') {
     deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');
+    deps.audit.record({ event: 'refresh_reused', userId, sessionId, details: { generation: decoded.generation } });
     throw invalidGrant();
   }
   if (result.outcome === 'invalid') throw invalidGrant();

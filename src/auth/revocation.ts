@@ -12,6 +12,7 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
     ttlMs: remainingLifetimeMs(claims, toleranceMs),
   });
   deps.logger.info({ event: 'logout', userId: claims.userId, sessionId: claims.sessionId }, 'logout');
+  deps.audit.record({ event: 'logout', userId: claims.userId, sessionId: claims.sessionId, details: { via: 'access_token' } });
 }
 
 /** Ends the session of an authentic refresh token; returns `false` when the token is not authentic. */
@@ -21,6 +22,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   const { userId, sessionId } = authentic.decoded;
   await deps.sessions.endSession(userId, sessionId);
   deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
+  deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'refresh_token' } });
   return true;
 }
 
@@ -28,6 +30,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
 export async function logoutAll(deps: AuthDeps, userId: string) {
   await deps.sessions.endAll(userId);
   deps.logger.info({ event: 'logout_all', userId }, 'logout from all sessions');
+  deps.audit.record({ event: 'logout_all', userId });
 }
 
 /**

@@ -70,6 +70,39 @@ const keySchema = z
   })
   .refine((key) => Boolean(key.file) !== Boolean(key.value), { message: 'give exactly one of file or value' });
 
+/** An exact origin as browsers send it: scheme, host and optional port; no path, no trailing slash. */
+const ORIGIN = /^https?:\/\/(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+const corsSchema = z
+  .strictObject({
+    /** Exact origins allowed (`https://app.example.com`); `"*"` alone allows any, only without credentials. */
+    origins: z.array(z.string().refine((origin) => origin === '*' || ORIGIN.test(origin), 'must be an origin like https://app.example.com (lower case, no path) or "*"')).default([]),
+    /** `Access-Control-Allow-Credentials: true` (cookie mode from another origin). */
+    credentials: z.boolean().default(false),
+    /** How long browsers may cache a preflight answer. */
+    max_age: duration('10m'),
+  })
+  .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
+    message: 'origins "*" cannot be combined with credentials: true (list the origins)',
+  })
+  .prefault({});
+
+/** One brute-force limit (`limits.*`): `max` hits per `window`, then a lock (see LimitPolicy). */
+const rateLimit = (max: number, window: string, backoff: string, maxBackoff: string) =>
+  z
+    .strictObject({
+      /** Hits allowed per window; 0 turns this limit off. */
+      max: integer(0, 1_000_000, max),
+      window: duration(window),
+      /** First lock after `max` hits; each further hit after a lock doubles it. 0: locked until the window ends. */
+      backoff: duration(backoff),
+      /** Longest lock. */
+      max_backoff: duration(maxBackoff),
+    })
+    .refine((limit) => limit.window > 0, { message: 'window must be above 0', path: ['window'] })
+    .refine((limit) => limit.max_backoff >= limit.backoff, { message: 'max_backoff must be at least backoff', path: ['max_backoff'] })
+    .prefault({});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -81,6 +114,12 @@ export const configSchema = z.strictObject({
       trust_proxy: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR, e.g. 10.0.0.0/8')).default(['127.0.0.1/8', '::1/128']),
       metrics_port: integer(0, 65535, 0),
       instance_id: optionalText.refine((id) => id === undefined || /^[\w.:-]{1,64}$/.test(id), 'may only contain A-Z a-z 0-9 _ . : - (at most 64)'),
+      /** Largest request head (request line + headers) Node accepts; past it Node answers 431. */
+      max_header_size: size('16kb').refine((bytes) => bytes >= 1024 && bytes <= 1024 * 1024, 'must be between 1kb and 1mb'),
+      /** Longest request target (path + query) in bytes; past it 414 `uri_too_long` (not for /authenticate). */
+      max_url_length: integer(256, 1024 * 1024, 4096),
+      /** CORS: none by default (no CORS headers at all); browsers on these origins may call the API. */
+      cors: corsSchema,
     })
     .prefault({}),
   logging: z
@@ -128,6 +167,8 @@ export const configSchema = z.strictObject({
       algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('EdDSA'),
       keys: z.array(keySchema).default([]),
       refresh_secret: optionalText,
+      /** A file holding the refresh secret instead (a mounted Docker/Kubernetes secret); surrounding whitespace is ignored. */
+      refresh_secret_file: optionalText,
       access_lifetime: duration('15m'),
       refresh_lifetime: duration('720h'),
       auto_logout: duration('24h'),
@@ -137,12 +178,36 @@ export const configSchema = z.strictObject({
       max_sessions: integer(1, 10_000, 50),
       refresh_cookie: z.boolean().default(false),
     })
+    .refine((auth) => !(auth.refresh_secret && auth.refresh_secret_file), {
+      message: 'give only one of refresh_secret (REFRESH_SECRET) or refresh_secret_file',
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** false: no brute-force limits at all (load tests from one address). */
+      enabled: z.boolean().default(true),
+      login_account: rateLimit(5, '15m', '30s', '15m'),
+      login_ip: rateLimit(50, '15m', '1m', '1h'),
+      register_ip: rateLimit(20, '1h', '0', '0'),
+      refresh_ip: rateLimit(600, '1m', '0', '0'),
+    })
     .prefault({}),
   passwords: z
     .strictObject({
       min_length: integer(8, 128, 8),
       max_length: integer(8, 1024, 128),
       hash_concurrency: integer(0, 64, 0),
+      reject_common: z.boolean().default(true),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Write auth events to the `auth_events` table (the structured log lines are written either way). */
+      enabled: z.boolean().default(true),
+      /** Queued events are written this often (and at once when a batch is full). */
+      flush_interval: duration('1s'),
+      /** Most events held in memory while the database is slow or down; beyond it the oldest are dropped. */
+      max_queue: integer(1, 10_000_000, 10_000),
     })
     .prefault({}),
 });

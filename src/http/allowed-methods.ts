@@ -1,5 +1,7 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import type { AppEnv } from './app-env.js';
+import type { Cors } from './cors.js';
+import { errorResponse } from './error-handler.js';
 
 /**
  * Builds, once, a lookup from path to the methods registered for it, so an unknown method
@@ -21,5 +23,23 @@ export function allowedMethods(app: Hono<AppEnv>) {
   return (path: string): string[] | undefined => {
     const entry = table.find((row) => row.pattern.test(path));
     return entry ? [...entry.methods] : undefined;
+  };
+}
+
+/**
+ * The `notFound` handler: 404 `not_found` for an unknown path; on a known path a CORS
+ * preflight from an allowed origin (no route registers OPTIONS, so it lands here) gets 204,
+ * and any other method — OPTIONS included when CORS is off or the origin is not listed —
+ * 405 `method_not_allowed` with `Allow`. Call after every route is registered.
+ */
+export function unmatched(app: Hono<AppEnv>, cors?: Cors) {
+  const methodsFor = allowedMethods(app);
+  return (c: Context<AppEnv>) => {
+    const allowed = methodsFor(c.req.path);
+    if (!allowed) return errorResponse(c, 'not_found', `no route for ${c.req.path}`);
+    const preflight = cors?.preflight(c, allowed);
+    if (preflight) return preflight;
+    c.header('Allow', allowed.join(', '));
+    return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(' or ')}`);
   };
 }

@@ -17,6 +17,7 @@ export function createRequestRecorder(log: AccessLog, metrics: Metrics): Request
 
 /**
  * Per request: the request id (echoed), baseline headers, JSON with an explicit charset,
+ * `Cache-Control: no-store` unless the route set its own,
  * and the request's log line and metric when done (labelled by route pattern, not raw path).
  */
 export function requestContext(record: RequestRecorder, instanceId: string) {
@@ -27,6 +28,8 @@ export function requestContext(record: RequestRecorder, instanceId: string) {
     for (const [name, value] of Object.entries(baseHeaders(requestId, instanceId))) c.header(name, value);
     await next();
     if (c.res.headers.get('content-type') === 'application/json') c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
+    // Responses of an auth service carry tokens or personal data: never stored unless a route says otherwise (JWKS).
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('Cache-Control', 'no-store');
     const route = c.res.status === 404 ? 'unmatched' : c.req.routePath;
     record(requestId, c.req.method, route, c.res.status, started);
   });

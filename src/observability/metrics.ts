@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LIMITS } from '../security/rate-limits.js';
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -33,6 +34,12 @@ export function createMetrics(options: { queueDepth: () => number }) {
   });
   const refresh = new Counter({ name: 'jwt_refresh_total', help: 'Refresh outcomes', labelNames: ['outcome'] as const, registers: [registry] });
   const login = new Counter({ name: 'jwt_login_total', help: 'Login outcomes', labelNames: ['outcome'] as const, registers: [registry] });
+  const rateLimited = new Counter({
+    name: 'jwt_rate_limited_total',
+    help: 'Requests refused with 429 by a brute-force limit',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
   const dependencyErrors = new Counter({
     name: 'jwt_dependency_errors_total',
     help: 'Failed calls to Redis (cache) or PostgreSQL (database)',
@@ -53,6 +60,7 @@ export function createMetrics(options: { queueDepth: () => number }) {
   for (const outcome of REFRESH_OUTCOMES) refresh.labels(outcome).inc(0);
   for (const outcome of LOGIN_OUTCOMES) login.labels(outcome).inc(0);
   for (const dependency of DEPENDENCIES) dependencyErrors.labels(dependency).inc(0);
+  for (const limit of LIMITS) rateLimited.labels(limit).inc(0);
 
   const authenticateChildren = new Map<AuthenticateOutcome, { inc(): void }>();
   const durationChildren = new Map<string, { observe(value: number): void }>();
@@ -68,6 +76,7 @@ export function createMetrics(options: { queueDepth: () => number }) {
     refresh: (outcome: RefreshOutcome) => refresh.labels(outcome).inc(),
     login: (outcome: LoginOutcome) => login.labels(outcome).inc(),
     dependencyError: (dependency: (typeof DEPENDENCIES)[number]) => dependencyErrors.labels(dependency).inc(),
+    rateLimited: (limit: string) => rateLimited.labels(limit).inc(),
     /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
     request(route: string, method: string, status: number, seconds: number) {
       const key = `${route} ${method} ${status}`;

@@ -5,18 +5,24 @@ export interface PasswordPolicy {
   minLength: number;
   /** Most Unicode code points accepted (bounds argon2 input; nothing is ever truncated). */
   maxLength: number;
+  /** Lower-cased passwords refused outright (see `loadCommonPasswords`); absent = no list check. */
+  commonPasswords?: ReadonlySet<string>;
 }
 
 /**
  * Checks a new password against the policy (NIST SP 800-63B §5.1.1.2: length, no
- * composition rules). Returns `null` when acceptable, otherwise a message for the client.
+ * composition rules, refuse values from lists of breached passwords). Returns `null` when
+ * acceptable, otherwise a message for the client.
  */
-export function checkPassword(password: string, { minLength, maxLength }: PasswordPolicy, email?: string): string | null {
+export function checkPassword(password: string, { minLength, maxLength, commonPasswords }: PasswordPolicy, email?: string): string | null {
   const length = [...password].length;
   if (length < minLength) return `password must be at least ${minLength} characters`;
   if (length > maxLength) return `password must be at most ${maxLength} characters`;
   if (email !== undefined && normaliseEmail(password) === normaliseEmail(email)) {
     return 'password must not be the e-mail address';
+  }
+  if (commonPasswords?.has(password.toLowerCase())) {
+    return 'password is one of the most commonly used passwords; choose another';
   }
   return null;
 }

@@ -34,7 +34,8 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const ACCESS_TOKEN_TYPE = /^(?:application\/)?at\+jwt$/i;
 /** Roles travel in HTTP headers (`X-User-Roles`, comma-separated): a conservative alphabet. */
 export const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
-const MAX_ROLES = 32;
+/** Most roles one token (and one account) carries. */
+export const MAX_ROLES = 32;
 
 const INVALID: VerifyResult = { ok: false, reason: 'invalid' };
 const MALFORMED: VerifyResult = { ok: false, reason: 'malformed' };

@@ -17,7 +17,7 @@ class QueryDeadlineError extends Error {
  * `deadlineMs` (a frozen or partitioned server never errors on its own). Anything else is a bug
  * and passes through.
  */
-async function guarded<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
+export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new QueryDeadlineError(`no answer within ${deadlineMs} ms`)), deadlineMs);

@@ -1,5 +1,6 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
 import { createDrizzleUserStore } from './drizzle-user-store.js';
 import type { UserStore } from './user-store.js';
 
@@ -12,8 +13,11 @@ export interface PostgresUserStoreOptions {
   connectTimeoutMs: number;
 }
 
-/** `UserStore` on PostgreSQL through a postgres.js pool. Run `migratePostgres` first. */
-export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: PostgresUserStoreOptions): UserStore {
+/**
+ * `UserStore` on PostgreSQL through a postgres.js pool, plus the audit trail's inserts on the same
+ * pool. Run `migratePostgres` first.
+ */
+export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
   const client = postgres(url, {
     max: poolSize,
     connect_timeout: connectTimeoutMs / 1000,
@@ -21,5 +25,9 @@ export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: Pos
     onnotice: () => {},
   });
   // Queries get the same bound as connecting: a frozen server answers 503, never a hang.
-  return createDrizzleUserStore(drizzle({ client }), () => client.end({ timeout: 5 }), { deadlineMs: connectTimeoutMs });
+  const db = drizzle({ client });
+  return {
+    ...createDrizzleUserStore(db, () => client.end({ timeout: 5 }), { deadlineMs: connectTimeoutMs }),
+    insertAuditEvents: createDrizzleAuditInsert(db, { deadlineMs: connectTimeoutMs }),
+  };
 }

@@ -41,6 +41,7 @@ beforeAll(async () => {
     databaseUrl: await freshDatabase(),
     keyPrefix: uniquePrefix(),
     shutdownGrace: `${SHUTDOWN_GRACE_MS}ms`,
+    rateLimits: false, // the load below comes from one address; limits have their own tests
   });
 });
 

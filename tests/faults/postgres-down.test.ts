@@ -28,7 +28,7 @@ describe('PostgreSQL down', () => {
   beforeAll(async () => {
     pg = await faultPostgres(cleanup);
     // The service's own Redis is the shared one (unique key prefix); its users live in our server.
-    const cluster = await testCluster({ database: { url: pg.url } });
+    const cluster = await testCluster({ database: { url: pg.url, connect_timeout: '2s' } });
     app = await cluster.start();
   });
 

@@ -25,7 +25,7 @@ describe.each(['exact', 'cached'] as const)('Redis data loss, cache.revocation: 
     admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
     await admin.connect();
     cleanup.add(() => admin.disconnect());
-    const cluster = await testCluster({ cache: { url: redis.url, revocation } });
+    const cluster = await testCluster({ cache: { url: redis.url, revocation, command_timeout: '500ms' } });
     instances = await Promise.all([cluster.start(), cluster.start()]);
   });
 

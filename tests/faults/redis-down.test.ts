@@ -32,7 +32,7 @@ describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s'
   beforeAll(async () => {
     redis = await faultRedis(cleanup);
     await redis.start({ persistence: true });
-    const cluster = await testCluster({ cache: { url: redis.url, revocation } });
+    const cluster = await testCluster({ cache: { url: redis.url, revocation, command_timeout: '500ms' } });
     instances = await Promise.all([cluster.start(), cluster.start()]);
   });
 

@@ -33,7 +33,7 @@ describe.each(['exact', 'cached'] as const)('Redis frozen (SIGSTOP), cache.revoc
   beforeAll(async () => {
     redis = await faultRedis(cleanup);
     await redis.start();
-    const cluster = await testCluster({ cache: { url: redis.url, revocation } });
+    const cluster = await testCluster({ cache: { url: redis.url, revocation, command_timeout: '500ms' } });
     instances = await Promise.all([cluster.start(), cluster.start()]);
   });
 

@@ -29,7 +29,7 @@ describe('a refresh answered 503 during a Redis fault, then retried with the sam
   beforeAll(async () => {
     redis = await faultRedis(cleanup);
     await redis.start();
-    const cluster = await testCluster({ cache: { url: redis.url } });
+    const cluster = await testCluster({ cache: { url: redis.url, command_timeout: '500ms' } });
     app = await cluster.start();
     admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await admin.connect();

@@ -20,7 +20,11 @@ export interface TestInstance {
 /** A shared backend (one Redis key prefix, one fresh database, one key ring) for one or more instances. */
 export interface TestCluster {
   config: Config;
-  start(): Promise<TestInstance>;
+  /**
+   * Starts one more instance on the shared backend. `variant` overrides config sections for
+   * this instance only (e.g. `{ auth: { keys } }`: a replica mid-way through a key rotation).
+   */
+  start(variant?: DeepPartialInput): Promise<TestInstance>;
 }
 
 const signingKey = generateKeyMaterial('EdDSA').privateKey;
@@ -33,13 +37,22 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
   const base: Record<string, Record<string, unknown>> = {
     logging: { level: 'silent', mode: 'json' },
     server: { host: '127.0.0.1', port: 0, shutdown_grace: '2s' },
-    cache: options.embedded ? {} : { url: testRedisUrl(), key_prefix: uniquePrefix() },
-    database: options.embedded ? { data_dir: options.dataDir } : { url: await freshDatabase() },
+    // Generous timeouts: a test machine running many files at once must not turn slow answers into
+    // 503s. Fault tests that measure the production bounds set them explicitly.
+    cache: options.embedded ? {} : { url: testRedisUrl(), key_prefix: uniquePrefix(), command_timeout: '3s' },
+    database: options.embedded ? { data_dir: options.dataDir } : { url: await freshDatabase(), connect_timeout: '5s' },
     auth: { keys: [{ kid: 'test-key', value: signingKey }], refresh_secret: 'test-refresh-secret-0123456789abcdef' },
     passwords: {},
+    // Off unless a test turns them on: test files register and log in hundreds of times from 127.0.0.1.
+    limits: { enabled: false },
   };
-  for (const [section, values] of Object.entries(overrides)) base[section] = { ...base[section], ...values };
-  const config = configSchema.parse(base);
+  const merge = (into: Record<string, Record<string, unknown>>, extra: DeepPartialInput) => {
+    const merged = { ...into };
+    for (const [section, values] of Object.entries(extra)) merged[section] = { ...merged[section], ...values };
+    return merged;
+  };
+  const input = merge(base, overrides);
+  const config = configSchema.parse(input);
   const instances: TestInstance[] = [];
   afterAll(async () => {
     await Promise.all(instances.map((instance) => instance.stop()));
@@ -47,8 +60,9 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
 
   return {
     config,
-    async start() {
-      const deps = await createDeps(config, createLogger(config.logging));
+    async start(variant) {
+      const instanceConfig = variant ? configSchema.parse(merge(input, variant)) : config;
+      const deps = await createDeps(instanceConfig, createLogger(instanceConfig.logging));
       const { server, port } = await startServer(deps);
       let stopped = false;
       const instance: TestInstance = {

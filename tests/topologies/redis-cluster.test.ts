@@ -119,7 +119,7 @@ describe.each(['exact', 'cached'] as const)('service on Redis Cluster, two insta
   let two: TestInstance;
   let prefix: string;
   beforeAll(async () => {
-    const app = await testCluster({ cache: { url: undefined, cluster: { nodes }, revocation } });
+    const app = await testCluster({ cache: { url: undefined, cluster: { nodes }, revocation, command_timeout: '500ms' } });
     expect(app.config.cache.cluster?.nodes).toEqual(nodes);
     expect(app.config.cache.url).toBeUndefined();
     prefix = app.config.cache.key_prefix;

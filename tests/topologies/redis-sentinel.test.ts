@@ -73,7 +73,7 @@ describe.each(scenarios)('service on Redis Sentinel: $name', (scenario) => {
   let two: TestInstance;
   beforeAll(async () => {
     group = await startRedisSentinel(cleanup);
-    const app = await testCluster({ cache: { url: undefined, sentinel: { name: group.name, nodes: group.nodes } } });
+    const app = await testCluster({ cache: { url: undefined, sentinel: { name: group.name, nodes: group.nodes }, command_timeout: '500ms' } });
     expect(app.config.cache.sentinel?.nodes).toEqual(group.nodes);
     [one, two] = await Promise.all([app.start(), app.start()]);
   }, 45_000);

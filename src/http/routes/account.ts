@@ -5,8 +5,7 @@ import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { isUuid } from '../../util/uuid.js';
 import { AppError } from '../errors.js';
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { sessionView } from '../session-view.js';
 
 /** `/me`, `/sessions`, `DELETE /sessions/:id`: the caller's own account. */
 export function accountRoutes(deps: AppDeps) {
@@ -23,16 +22,7 @@ export function accountRoutes(deps: AppDeps) {
       const sessions = await deps.sessions.list(userId);
       c.header('Cache-Control', 'no-store');
       return c.json({
-        sessions: sessions.map((session) => ({
-          id: session.id,
-          device: session.device ?? null,
-          user_agent: session.userAgent ?? null,
-          ip: session.ip ?? null,
-          created_at: iso(session.createdAt),
-          last_seen_at: iso(session.lastSeenAt),
-          expires_at: iso(session.expiresAt),
-          current: session.id === sessionId,
-        })),
+        sessions: sessions.map((session) => ({ ...sessionView(session), current: session.id === sessionId })),
       });
     })
     .delete('/sessions/:id', authenticated, async (c) => {

@@ -23,13 +23,16 @@ export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
   const limit = deps.config.server.body_limit;
   return new Hono<AppEnv>()
     .post('/register', async (c) => {
+      await deps.rateLimits.register(clientIp(c));
       const body = await readJson(c, registerBody, limit);
       const { tokens, user } = await register(deps, body, sessionMeta(c, clientIp, body.device));
       return sendTokens(c, deps, tokens, { user }, 201);
     })
     .post('/login', async (c) => {
       const body = await readJson(c, loginBody, limit);
-      return sendTokens(c, deps, await login(deps, body, sessionMeta(c, clientIp, body.device)));
+      const meta = sessionMeta(c, clientIp, body.device);
+      // Counted before the password is checked: a locked account or client costs no argon2 work.
+      return sendTokens(c, deps, await deps.rateLimits.login(body.email, meta.ip, () => login(deps, body, meta)));
     })
     .post('/password', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
       const body = await readJson(c, passwordBody, limit);

@@ -5,6 +5,7 @@ import { logoutAll, logoutWithAccessToken, logoutWithRefreshToken, revokeToken }
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { bearerToken } from '../bearer.js';
+import { createClientIp } from '../client-ip.js';
 import { AppError } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken } from '../refresh-cookie.js';
@@ -16,11 +17,13 @@ export function sessionTokenRoutes(deps: AppDeps) {
   const limit = deps.config.server.body_limit;
   const tolerance = deps.config.auth.clock_tolerance;
   const cookies = deps.config.auth.refresh_cookie;
+  const clientIp = createClientIp(deps.config.server.trust_proxy);
   const refreshTokenOf = (c: Parameters<typeof cookieRefreshToken>[0], fromBody: string | undefined) =>
     fromBody ?? (cookies ? cookieRefreshToken(c) : undefined);
 
   return new Hono<AppEnv>()
     .post('/refresh', async (c) => {
+      await deps.rateLimits.refresh(clientIp(c));
       const body = await readJson(c, refreshBody, limit, { optional: true });
       const token = refreshTokenOf(c, body.refresh_token);
       if (!token) throw new AppError('invalid_request', 'refresh_token is required');

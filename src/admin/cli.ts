@@ -1,0 +1,180 @@
+import { parseArgs } from 'node:util';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { AppDeps } from '../app-deps.js';
+import { ConfigError, loadConfig } from '../config/loader.js';
+import { createDeps, isEmbedded } from '../deps.js';
+import { AppError } from '../http/errors.js';
+import { KeyError } from '../tokens/key-ring.js';
+import { createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles, type Actor } from './users.js';
+
+const USAGE = `Usage: npm run admin -- <command> [options]
+
+Operates on users directly in the database and session store of config.yml (no API needed).
+
+Commands:
+  create-user --email E (--password-stdin | --password P) [--role R ...]
+                          create an account (roles default to "user")
+  set-roles   --email E --role R [--role R ...]
+                          replace the roles; every session of the user ends
+  disable     --email E   refuse logins; every session of the user ends
+  enable      --email E   allow logins again
+  revoke-all  --email E   end every session of the user (all its tokens die)
+  show        --email E   print the account and its number of live sessions
+
+Options:
+  --config PATH           config file (default: CONFIG_FILE, else ./config.yml)
+  --password-stdin        read the password from the first line of stdin (preferred:
+                          --password leaves it in the shell history and process list)
+  -h, --help              show this help
+
+Exit status: 0 done, 1 failed (unknown user, e-mail taken, weak password, store
+unavailable, bad config), 2 usage error (unknown command or option, bad role).`;
+
+const EMBEDDED_NOTE =
+  'note: embedded mode: sessions live only in the memory of the server process, which this command cannot reach; ' +
+  'they ended when that server stopped (it must be stopped to use this command: PGlite in the data directory serves one process)';
+
+/** A command-line mistake: exit 2 with a pointer to --help. */
+class UsageError extends Error {}
+
+type Options = { email?: string | undefined; password?: string | undefined; 'password-stdin'?: boolean | undefined; role?: string[] | undefined };
+type Command = (deps: AppDeps, options: Options) => Promise<string>;
+
+const actor: Actor = {};
+
+function required(options: Options, name: 'email'): string {
+  const value = options[name];
+  if (!value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+async function readPassword(options: Options): Promise<string> {
+  if (options.password !== undefined && options['password-stdin']) throw new UsageError('give --password or --password-stdin, not both');
+  if (options.password !== undefined) return options.password;
+  if (!options['password-stdin']) throw new UsageError('--password-stdin (or --password) is required');
+  // The first line (typed at a terminal, or piped): its newline is not part of the password.
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    if ((chunk as Buffer).includes(0x0a)) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+function roles(options: Options, { atLeastOne }: { atLeastOne: boolean }): string[] {
+  const given = options.role ?? [];
+  if (atLeastOne && given.length === 0) throw new UsageError('at least one --role is required');
+  return parseRoles(given);
+}
+
+const commands: Record<string, Command> = {
+  async 'create-user'(deps, options) {
+    const email = required(options, 'email');
+    const wanted = roles(options, { atLeastOne: false });
+    const password = await readPassword(options);
+    const user = await createUser(deps, actor, { email, password, roles: wanted });
+    return `created user ${user.id} ${user.email} (roles: ${user.roles.join(', ') || 'none'})`;
+  },
+  async 'set-roles'(deps, options) {
+    const wanted = roles(options, { atLeastOne: true });
+    const target = await getUserByEmail(deps, required(options, 'email'));
+    const user = await setUserRoles(deps, actor, target.id, wanted);
+    return `roles of ${user.email} are now: ${user.roles.join(', ')}; every session of the user ended (new logins carry the new roles)`;
+  },
+  async disable(deps, options) {
+    const target = await getUserByEmail(deps, required(options, 'email'));
+    const user = await disableUser(deps, actor, target.id);
+    return `disabled ${user.email}; every session of the user ended and logins are refused`;
+  },
+  async enable(deps, options) {
+    const target = await getUserByEmail(deps, required(options, 'email'));
+    const user = await enableUser(deps, actor, target.id);
+    return `enabled ${user.email}; the user can log in again`;
+  },
+  async 'revoke-all'(deps, options) {
+    const user = await getUserByEmail(deps, required(options, 'email'));
+    await revokeUserSessions(deps, actor, user.id);
+    return `ended every session of ${user.email}; all of its tokens are revoked`;
+  },
+  async show(deps, options) {
+    const user = await getUserByEmail(deps, required(options, 'email'));
+    const sessions = await deps.sessions.list(user.id);
+    const state = user.disabledAt ? `disabled since ${user.disabledAt.toISOString()}` : 'enabled';
+    return `${user.id} ${user.email} roles: ${user.roles.join(', ') || 'none'}; ${state}; created ${user.createdAt.toISOString()}; ${sessions.length} live session(s)`;
+  },
+};
+
+/** Changes the session store: in embedded mode that store is another process's memory. */
+const TOUCHES_SESSIONS = new Set(['set-roles', 'disable', 'enable', 'revoke-all', 'show']);
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        email: { type: 'string' },
+        password: { type: 'string' },
+        'password-stdin': { type: 'boolean' },
+        role: { type: 'string', multiple: true },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    // Node's message goes on about positionals after `--`: its first sentence is the point.
+    throw new UsageError(error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? 'bad arguments') : 'bad arguments');
+  }
+}
+
+/**
+ * Warnings (a Redis without noeviction) go to stderr; stdout is the result. Embedded mode only
+ * warns about development keys, which this command never signs with: errors only there.
+ */
+const stderrLogger = (level: 'warn' | 'error'): Logger =>
+  pino({ level, base: null }, pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname' }));
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const [name, ...extra] = positionals;
+  if (name === undefined) throw new UsageError('a command is required');
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0] ?? ''}"`);
+
+  const config = loadConfig({ file: values.config, argv: [] });
+  const deps = await createDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
+  try {
+    const message = await command(deps, values);
+    process.stdout.write(`${message}\n`);
+    if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${EMBEDDED_NOTE}\n`);
+    return 0;
+  } finally {
+    // Queued audit events need the database: before the stores close.
+    await deps.audit.close();
+    await Promise.allSettled([deps.sessions.close(), deps.users.close()]);
+  }
+}
+
+function exitCode(error: unknown): number {
+  if (error instanceof UsageError) return 2;
+  if (error instanceof AppError) return error.code === 'invalid_request' ? 2 : 1;
+  return 1;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    // One line, never a stack trace: the operator needs what is wrong, not where.
+    const known = error instanceof UsageError || error instanceof AppError || error instanceof ConfigError || error instanceof KeyError;
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = error instanceof UsageError ? ' (see --help)' : '';
+    process.stderr.write(`admin: ${known ? message : `${message} (unexpected)`}${hint}\n`);
+    process.exit(exitCode(error));
+  },
+);

@@ -1,0 +1,135 @@
+import type { AdminEventName } from '../audit/events.js';
+import type { AuthDeps } from '../auth/deps.js';
+import { AppError } from '../http/errors.js';
+import { registerBody } from '../http/request-schemas.js';
+import { checkPassword } from '../passwords/policy.js';
+import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
+import { normaliseEmail } from '../users/email.js';
+import type { User } from '../users/user-store.js';
+import { isUuid } from '../util/uuid.js';
+
+/** What the admin use cases work with (the CLI and the HTTP routes build it the same way). */
+export type AdminDeps = Pick<AuthDeps, 'users' | 'sessions' | 'hasher' | 'passwordPolicy' | 'logger' | 'audit'>;
+
+/** Who acts: the admin's user id through the API; absent for the CLI (an operator on the host). */
+export interface Actor {
+  userId?: string | undefined;
+}
+
+/** An account as admins see it: never the password hash. */
+export const adminUserView = (user: User) => ({
+  id: user.id,
+  email: user.email,
+  roles: user.roles,
+  disabled: user.disabledAt !== null,
+  disabled_at: user.disabledAt?.toISOString() ?? null,
+  created_at: user.createdAt.toISOString(),
+  updated_at: user.updatedAt.toISOString(),
+});
+
+/**
+ * Checks a role list (each role `ROLE`, at most `MAX_ROLES`), dropping duplicates in order.
+ * @throws {AppError} `invalid_request` naming the first bad role
+ */
+export function parseRoles(roles: readonly string[]): string[] {
+  if (roles.length > MAX_ROLES) throw new AppError('invalid_request', `roles: at most ${MAX_ROLES} roles`);
+  const bad = roles.find((role) => !ROLE.test(role));
+  if (bad !== undefined) {
+    throw new AppError('invalid_request', `roles: ${JSON.stringify(bad.slice(0, 80))} is not a role (1-64 of A-Z a-z 0-9 _ . : -)`);
+  }
+  return [...new Set(roles)];
+}
+
+/** Logs an admin action and queues it for the audit trail. */
+export function reportAdminAction(deps: AdminDeps, event: AdminEventName, actor: Actor, userId: string, details: Record<string, unknown> = {}) {
+  const facts = { ...details, actor: actor.userId ?? 'cli' };
+  deps.logger.info({ event, userId, ...facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`);
+  deps.audit.record({ event, userId, details: facts });
+}
+
+/** The user with this id. @throws {AppError} `not_found` */
+export async function getUser(deps: AdminDeps, userId: string): Promise<User> {
+  const user = await deps.users.findById(userId);
+  if (!user) throw new AppError('not_found', 'no such user');
+  return user;
+}
+
+/** The user with this e-mail (case-insensitive). @throws {AppError} `not_found` */
+export async function getUserByEmail(deps: AdminDeps, email: string): Promise<User> {
+  const user = await deps.users.findByEmail(normaliseEmail(email));
+  if (!user) throw new AppError('not_found', `no user with e-mail ${normaliseEmail(email)}`);
+  return user;
+}
+
+/**
+ * Creates an account (bootstrap, operators). The password goes through the policy and the hasher.
+ * @throws {AppError} `invalid_request` (bad e-mail or roles), `weak_password`, `email_taken`
+ */
+export async function createUser(deps: AdminDeps, actor: Actor, input: { email: string; password: string; roles?: readonly string[] | undefined }) {
+  const email = normaliseEmail(input.email);
+  if (!registerBody.shape.email.safeParse(email).success) throw new AppError('invalid_request', 'email: must be an e-mail address');
+  const roles = input.roles && input.roles.length > 0 ? parseRoles(input.roles) : undefined;
+  const problem = checkPassword(input.password, deps.passwordPolicy, email);
+  if (problem) throw new AppError('weak_password', problem);
+  const user = await deps.users.create({ email, passwordHash: await deps.hasher.hash(input.password), ...(roles ? { roles } : {}) });
+  if (!user) throw new AppError('email_taken', `an account with e-mail ${email} already exists`);
+  reportAdminAction(deps, 'admin_user_created', actor, user.id, { roles: user.roles });
+  return user;
+}
+
+/**
+ * The write happens first, then every session ends and the token version moves (DESIGN:
+ * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
+ * the old state survives. A failed second step answers 503; repeating the call is safe.
+ */
+async function changeAndEndSessions(deps: AdminDeps, userId: string, write: () => Promise<boolean>): Promise<User> {
+  if (!(await write())) throw new AppError('not_found', 'no such user');
+  await deps.sessions.endAll(userId);
+  return getUser(deps, userId);
+}
+
+/** Disables an account: it cannot log in, and every token it holds dies. An admin cannot disable themself. */
+export async function disableUser(deps: AdminDeps, actor: Actor, userId: string): Promise<User> {
+  if (actor.userId === userId) throw new AppError('invalid_request', 'you cannot disable your own account');
+  const user = await changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, true));
+  reportAdminAction(deps, 'admin_user_disabled', actor, userId);
+  return user;
+}
+
+/** Enables an account again (it logs in afresh; the token version moves as for every admin change). */
+export async function enableUser(deps: AdminDeps, actor: Actor, userId: string): Promise<User> {
+  const user = await changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, false));
+  reportAdminAction(deps, 'admin_user_enabled', actor, userId);
+  return user;
+}
+
+/** Replaces the roles. Sessions record roles at login, so every session ends; the next login carries the new roles. */
+export async function setUserRoles(deps: AdminDeps, actor: Actor, userId: string, roles: readonly string[]): Promise<User> {
+  const valid = parseRoles(roles);
+  const user = await changeAndEndSessions(deps, userId, () => deps.users.setRoles(userId, valid));
+  reportAdminAction(deps, 'admin_roles_changed', actor, userId, { roles: valid });
+  return user;
+}
+
+/** The user's live sessions, newest first. @throws {AppError} `not_found` for an unknown user */
+export async function listUserSessions(deps: AdminDeps, userId: string) {
+  await getUser(deps, userId);
+  return deps.sessions.list(userId);
+}
+
+/** Ends every session of the user and moves the token version. Returns the new token version. */
+export async function revokeUserSessions(deps: AdminDeps, actor: Actor, userId: string): Promise<number> {
+  await getUser(deps, userId);
+  const tokenVersion = await deps.sessions.endAll(userId);
+  reportAdminAction(deps, 'admin_sessions_revoked', actor, userId);
+  return tokenVersion;
+}
+
+/** Ends one session of the user. @throws {AppError} `not_found` for an unknown user or session */
+export async function revokeUserSession(deps: AdminDeps, actor: Actor, userId: string, sessionId: string): Promise<void> {
+  await getUser(deps, userId);
+  // Session ids are looked up under this user only, so another user's session is simply not found.
+  const ended = isUuid(sessionId) && (await deps.sessions.endSession(userId, sessionId));
+  if (!ended) throw new AppError('not_found', 'no such session');
+  reportAdminAction(deps, 'admin_session_revoked', actor, userId, { session_id: sessionId });
+}

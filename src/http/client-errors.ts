@@ -1,0 +1,69 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { errorStatus, type ErrorCode } from './errors.js';
+import { baseHeaders, requestIdFrom } from './response-headers.js';
+
+/** The contract's JSON error with the baseline headers, for answers written outside Hono. */
+function errorParts(code: ErrorCode, description: string, instanceId: string) {
+  const body = JSON.stringify({ error: code, error_description: description });
+  const headers = {
+    ...baseHeaders(requestIdFrom(undefined), instanceId),
+    'Cache-Control': 'no-store',
+    'Content-Type': 'application/json; charset=utf-8',
+  };
+  return { status: errorStatus[code], headers, body };
+}
+
+/** Node's parser errors (`HPE_*`) and timeouts, mapped like Node's own defaults but with the contract's body. */
+function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return ['headers_too_large', 'the request line and headers are too large'];
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return ['payload_too_large', 'the chunk extensions are too large'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return undefined;
+    default:
+      return ['invalid_request', 'the request is malformed'];
+  }
+}
+
+/**
+ * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
+ * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
+ * status line. As in Node's default handler, nothing is written once a response on the
+ * connection has started (that would corrupt it); timeouts keep Node's plain 408.
+ */
+export function createClientErrorHandler(instanceId: string) {
+  return (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const known = classify(error);
+    if (!known) {
+      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const { status, headers, body } = errorParts(known[0], known[1], instanceId);
+    const lines = Object.entries({ ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`);
+  };
+}
+
+/**
+ * For `@hono/node-server`'s `errorHandler`: a request it cannot turn into a `Request` (bad
+ * `Host`, a backslash in the path) is a 400 `invalid_request`; anything else a generic 500.
+ */
+export function createRequestErrorResponse(instanceId: string, logger: Logger) {
+  return (error: unknown): Response => {
+    const isRequestError = error instanceof Error && error.name === 'RequestError';
+    if (!isRequestError) logger.error({ err: error }, 'unhandled error outside the app');
+    const { status, headers, body } = isRequestError
+      ? errorParts('invalid_request', 'the request is malformed', instanceId)
+      : errorParts('server_error', 'internal error', instanceId);
+    return new Response(body, { status, headers });
+  };
+}

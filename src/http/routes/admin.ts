@@ -1,0 +1,71 @@
+import { Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { z } from 'zod';
+import {
+  adminUserView,
+  disableUser,
+  enableUser,
+  getUser,
+  getUserByEmail,
+  listUserSessions,
+  revokeUserSession,
+  revokeUserSessions,
+  setUserRoles,
+  type Actor,
+} from '../../admin/users.js';
+import type { AppDeps } from '../../app-deps.js';
+import { MAX_ROLES, ROLE } from '../../tokens/access-token.js';
+import { requireAccessToken } from '../access-token-auth.js';
+import type { AppEnv } from '../app-env.js';
+import { AppError } from '../errors.js';
+import { readJson } from '../json-body.js';
+import { sessionView } from '../session-view.js';
+
+/** The role that may use `/admin`. */
+export const ADMIN_ROLE = 'admin';
+
+const rolesBody = z.object({
+  roles: z.array(z.string().regex(ROLE, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -')).max(MAX_ROLES, `at most ${MAX_ROLES} roles`),
+});
+
+/**
+ * `/admin/…`: account controls for users whose access token carries the `admin` role.
+ * Roles in a token are those of a live session, and any role change ends the user's sessions,
+ * so the token's roles are current; no database read is needed to authorise.
+ */
+export function adminRoutes(deps: AppDeps) {
+  const limit = deps.config.server.body_limit;
+  const adminOnly = createMiddleware<AppEnv>(async (c, next) => {
+    if (!c.var.claims.roles.includes(ADMIN_ROLE)) throw new AppError('forbidden', 'the admin role is required');
+    c.header('Cache-Control', 'no-store');
+    await next();
+  });
+  const actor = (c: { var: AppEnv['Variables'] }): Actor => ({ userId: c.var.claims.userId });
+
+  return new Hono<AppEnv>()
+    .use(requireAccessToken(deps.accessTokens, deps.sessions), adminOnly)
+    .get('/users', async (c) => {
+      const email = c.req.query('email');
+      if (!email) throw new AppError('invalid_request', 'email: the query parameter is required (GET /admin/users?email=…)');
+      return c.json(adminUserView(await getUserByEmail(deps, email)));
+    })
+    .get('/users/:id', async (c) => c.json(adminUserView(await getUser(deps, c.req.param('id')))))
+    .post('/users/:id/disable', async (c) => c.json(adminUserView(await disableUser(deps, actor(c), c.req.param('id')))))
+    .post('/users/:id/enable', async (c) => c.json(adminUserView(await enableUser(deps, actor(c), c.req.param('id')))))
+    .put('/users/:id/roles', async (c) => {
+      const { roles } = await readJson(c, rolesBody, limit);
+      return c.json(adminUserView(await setUserRoles(deps, actor(c), c.req.param('id'), roles)));
+    })
+    .get('/users/:id/sessions', async (c) => {
+      const sessions = await listUserSessions(deps, c.req.param('id'));
+      return c.json({ sessions: sessions.map(sessionView) });
+    })
+    .delete('/users/:id/sessions', async (c) => {
+      await revokeUserSessions(deps, actor(c), c.req.param('id'));
+      return c.body(null, 204);
+    })
+    .delete('/users/:id/sessions/:sid', async (c) => {
+      await revokeUserSession(deps, actor(c), c.req.param('id'), c.req.param('sid'));
+      return c.body(null, 204);
+    });
+}

@@ -1,0 +1,77 @@
+import { lockMs, retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limiter.js';
+
+interface Counter {
+  count: number;
+  lockedUntil: number;
+  expiresAt: number;
+}
+
+const SWEEP_EVERY_HITS = 1000;
+
+/**
+ * The embedded, single-process limiter with the semantics of the Redis one. Each method runs
+ * without awaiting in between, so each is atomic on Node's one thread. Expired counters are
+ * dropped lazily and swept every 1000 hits.
+ */
+export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number } = {}) {
+  const counters = new Map<string, Counter>();
+  let hitsSinceSweep = 0;
+  const name = (key: LimitKey) => `${key.limit}:${key.subject}`;
+
+  const live = (key: LimitKey, at: number) => {
+    const counter = counters.get(name(key));
+    if (counter && counter.expiresAt <= at) {
+      counters.delete(name(key));
+      return undefined;
+    }
+    return counter;
+  };
+
+  const sweep = (at: number) => {
+    hitsSinceSweep = 0;
+    for (const [id, counter] of counters) if (counter.expiresAt <= at) counters.delete(id);
+  };
+
+  return {
+    async hit(keys) {
+      const at = now();
+      if ((hitsSinceSweep += 1) >= SWEEP_EVERY_HITS) sweep(at);
+      let wait = 0;
+      let limit = '';
+      for (const key of keys) {
+        const lockedFor = (live(key, at)?.lockedUntil ?? 0) - at;
+        if (lockedFor > wait) [wait, limit] = [lockedFor, key.limit];
+      }
+      if (wait > 0) return { allowed: false, retryAfterSeconds: retryAfterSeconds(wait), limit };
+      for (const key of keys) {
+        const { policy } = key;
+        let counter = live(key, at);
+        if (!counter) counters.set(name(key), (counter = { count: 0, lockedUntil: 0, expiresAt: at + policy.windowMs }));
+        counter.count += 1;
+        if (counter.count < policy.max) continue;
+        const lock = lockMs(policy, counter.count);
+        if (lock === null) {
+          counter.lockedUntil = counter.expiresAt;
+        } else {
+          counter.lockedUntil = at + lock;
+          counter.expiresAt = counter.lockedUntil + policy.windowMs;
+        }
+      }
+      return { allowed: true };
+    },
+
+    async refund(keys) {
+      const at = now();
+      for (const key of keys) {
+        const counter = live(key, at);
+        if (!counter || counter.count === 0) continue;
+        counter.count -= 1;
+        if (counter.count < key.policy.max) counter.lockedUntil = 0;
+      }
+    },
+
+    async reset(key) {
+      counters.delete(name(key));
+    },
+  } satisfies RateLimiter;
+}

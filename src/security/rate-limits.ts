@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AuthEvent } from '../audit/events.js';
+import type { Config } from '../config/schema.js';
+import { AppError } from '../http/errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import { normaliseEmail } from '../users/email.js';
+import { clientBucket } from './client-bucket.js';
+import type { LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
+
+export const LIMITS = ['login_account', 'login_ip', 'register_ip', 'refresh_ip'] as const;
+export type LimitName = (typeof LIMITS)[number];
+
+/** The `limits:` section of the config. */
+export type LimitsConfig = Config['limits'];
+
+/**
+ * The service's brute-force limits on top of a `RateLimiter`: failed logins per account and per
+ * client IP (with back-off), `/register` and `/refresh` per client IP. Over a limit → 429
+ * `rate_limited` with `Retry-After`.
+ */
+export interface RateLimits {
+  /**
+   * Runs a login attempt under the limits. The attempt is counted against the account and the
+   * client IP *before* `attempt` runs (so a locked account costs no argon2 work, and parallel
+   * attempts cannot slip past the count); the outcome then settles it: success clears the
+   * account's failures and takes the IP's hit back, `invalid_credentials` stays counted, any
+   * other error (503, …) is taken back on both.
+   */
+  login<T>(email: string, ip: string | undefined, attempt: () => Promise<T>): Promise<T>;
+  /** Counts one `/register` of this client IP; throws `rate_limited` over the limit. */
+  register(ip: string | undefined): Promise<void>;
+  /** Counts one `/refresh` of this client IP; throws `rate_limited` over the limit. */
+  refresh(ip: string | undefined): Promise<void>;
+}
+
+const policyOf = ({ max, window, backoff, max_backoff }: LimitsConfig[LimitName]): LimitPolicy => ({
+  max,
+  windowMs: window,
+  backoffMs: backoff,
+  maxBackoffMs: max_backoff,
+});
+
+/**
+ * A login's two counters share the hash tag `{rl:login}` so one script counts both atomically
+ * (a hit refused by one limit never counts against the other). All login counters therefore live
+ * in one Redis Cluster slot: a small load, as every login attempt that gets through costs an
+ * argon2 verify anyway.
+ */
+const LOGIN_GROUP = 'login';
+
+/** The e-mail is hashed: no addresses in Redis key names, and a bounded key length. */
+const accountSubject = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('base64url').slice(0, 22);
+
+export function createRateLimits({
+  limiter,
+  config,
+  metrics,
+  logger,
+  audit,
+}: {
+  limiter: RateLimiter;
+  config: LimitsConfig;
+  metrics: Metrics;
+  logger: Logger;
+  /** The audit trail: every refusal is recorded as `rate_limited` with `details.scope`. */
+  audit: { record(event: AuthEvent): void };
+}): RateLimits {
+  const policies = Object.fromEntries(LIMITS.map((name) => [name, policyOf(config[name])])) as Record<LimitName, LimitPolicy>;
+  const active = (limit: LimitName) => config.enabled && policies[limit].max > 0;
+  const key = (limit: LimitName, subject: string | undefined, group?: string): LimitKey[] =>
+    subject !== undefined && active(limit) ? [{ limit, subject, policy: policies[limit], group }] : [];
+
+  async function hit(keys: LimitKey[], ip: string | undefined) {
+    if (keys.length === 0) return;
+    const decision = await limiter.hit(keys);
+    if (decision.allowed) return;
+    metrics.rateLimited(decision.limit);
+    logger.info({ event: 'rate_limited', limit: decision.limit, ip, retryAfter: decision.retryAfterSeconds }, 'rate limited');
+    audit.record({ event: 'rate_limited', ip, details: { scope: decision.limit, retry_after: decision.retryAfterSeconds } });
+    throw new AppError('rate_limited', `too many attempts, retry in ${decision.retryAfterSeconds} s`, {
+      retryAfter: decision.retryAfterSeconds,
+    });
+  }
+
+  /** Settling must never turn an answered login into an error: a failure here is only logged. */
+  const settle = (work: Promise<void>) =>
+    work.catch((error: unknown) => logger.warn({ err: error }, 'rate limits: could not settle a login attempt'));
+
+  return {
+    async login<T>(email: string, ip: string | undefined, attempt: () => Promise<T>): Promise<T> {
+      const bucket = ip === undefined ? undefined : clientBucket(ip);
+      const account = key('login_account', accountSubject(email), LOGIN_GROUP);
+      const client = key('login_ip', bucket, LOGIN_GROUP);
+      await hit([...account, ...client], ip);
+      let result: T;
+      try {
+        result = await attempt();
+      } catch (error) {
+        if (!(error instanceof AppError && error.code === 'invalid_credentials')) await settle(limiter.refund([...account, ...client]));
+        throw error;
+      }
+      await settle(Promise.all([...account.map((counter) => limiter.reset(counter)), limiter.refund(client)]).then(() => undefined));
+      return result;
+    },
+
+    async register(ip) {
+      const bucket = ip === undefined ? undefined : clientBucket(ip);
+      await hit(key('register_ip', bucket), ip);
+    },
+
+    async refresh(ip) {
+      const bucket = ip === undefined ? undefined : clientBucket(ip);
+      await hit(key('refresh_ip', bucket), ip);
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const tsx = join(root, 'node_modules/.bin/tsx');
+const work = mkdtempSync(join(tmpdir(), 'jwt-admin-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', () => {
+  let instance: TestInstance;
+  let configFile: string;
+
+  beforeAll(async () => {
+    const cluster = await testCluster();
+    instance = await cluster.start();
+    const { cache, database, auth } = cluster.config;
+    // The same backend and keys as the running instance, as an operator's config.yml would have them.
+    configFile = join(work, 'config.yml');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        logging: { level: 'silent' },
+        cache: { url: cache.url, key_prefix: cache.key_prefix },
+        database: { url: database.url },
+        auth: { keys: auth.keys.map(({ kid, value }) => ({ kid, value })), refresh_secret: auth.refresh_secret },
+      }),
+    );
+  });
+
+  /** Runs the CLI as a child process with a clean environment; `stdin` is written and closed. */
+  async function admin(args: string[], stdin = '') {
+    const child = spawn(tsx, [join(root, 'src/admin/cli.ts'), ...args], {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '', HOME: work, CONFIG_FILE: configFile },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(stdin);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stdout, stderr };
+  }
+
+  const login = (email: string) => call(instance.url, 'POST', '/login', { body: { email, password: PASSWORD } });
+  const roles = async (token: string) => (await call(instance.url, 'GET', '/authenticate', { token })).headers.get('x-user-roles');
+
+  it('bootstraps an admin who can use the API, then changes roles, revokes and disables', async () => {
+    const email = uniqueEmail();
+    const created = await admin(['create-user', '--email', email, '--password-stdin', '--role', 'admin'], `${PASSWORD}\n`);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout).toMatch(new RegExp(`^created user [0-9a-f-]{36} ${email} \\(roles: admin\\)\\n$`));
+    expect(created.stdout).not.toContain(PASSWORD);
+
+    const first = await login(email);
+    expect(first.status).toBe(200);
+    const token = first.body?.access_token as string;
+    expect(await roles(token)).toBe('admin');
+    expect((await call(instance.url, 'GET', `/admin/users?email=${encodeURIComponent(email)}`, { token })).status).toBe(200);
+
+    const changed = await admin(['set-roles', '--email', email.toUpperCase(), '--role', 'admin', '--role', 'ops']);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toContain('admin, ops');
+    expect((await call(instance.url, 'GET', '/authenticate', { token })).status).toBe(401);
+    const second = (await login(email)).body?.access_token as string;
+    expect(await roles(second)).toBe('admin,ops');
+
+    expect((await admin(['revoke-all', '--email', email])).code).toBe(0);
+    expect((await call(instance.url, 'GET', '/authenticate', { token: second })).status).toBe(401);
+
+    expect((await admin(['disable', '--email', email])).code).toBe(0);
+    expect((await login(email)).body).toMatchObject({ error: 'invalid_credentials' });
+    expect((await admin(['enable', '--email', email])).code).toBe(0);
+    expect((await login(email)).status).toBe(200);
+  }, 60_000);
+
+  it.each([
+    ['no command', [], 2, 'a command is required'],
+    ['an unknown command', ['promote', '--email', 'a@example.com'], 2, 'unknown command'],
+    ['an unknown option', ['disable', '--emial', 'a@example.com'], 2, "Unknown option '--emial'"],
+    ['a missing --email', ['disable'], 2, '--email is required'],
+    ['set-roles without a role', ['set-roles', '--email', 'a@example.com'], 2, 'at least one --role'],
+    ['a bad role', ['set-roles', '--email', 'a@example.com', '--role', 'a,b'], 2, 'is not a role'],
+    ['an unknown user', ['disable', '--email', 'nobody@example.test'], 1, 'no user with e-mail nobody@example.test'],
+    ['a weak password', ['create-user', '--email', 'weak@example.test', '--password', 'short'], 1, 'at least 8 characters'],
+  ])('fails on %s with one line and the documented exit code', async (_name, args, exitCode, message) => {
+    const result = await admin(args);
+    expect(result.code).toBe(exitCode);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(message);
+  }, 30_000);
+
+  it('refuses an e-mail that is taken, and prints help', async () => {
+    const email = uniqueEmail();
+    expect((await admin(['create-user', '--email', email, '--password', PASSWORD])).code).toBe(0);
+    const again = await admin(['create-user', '--email', email, '--password-stdin'], PASSWORD);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    const help = await admin(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('create-user');
+  }, 30_000);
+});

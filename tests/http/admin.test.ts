@@ -1,0 +1,141 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+describe('admin controls (redis + postgres, two instances)', () => {
+  let one: TestInstance;
+  let two: TestInstance;
+  let admin: { token: string; userId: string };
+
+  const login = (email: string) => call(one.url, 'POST', '/login', { body: { email, password: PASSWORD } });
+  const authenticate = (token: string) => call(two.url, 'GET', '/authenticate', { token });
+  const asAdmin = (method: string, path: string, body?: unknown) => call(one.url, method, `/admin${path}`, { token: admin.token, body });
+
+  beforeAll(async () => {
+    const cluster = await testCluster();
+    one = await cluster.start();
+    two = await cluster.start();
+    const user = await registerUser(one.url);
+    expect(await one.deps.users.setRoles(user.userId, ['admin'])).toBe(true);
+    const response = await login(user.email);
+    expect(response.status).toBe(200);
+    admin = { token: response.body?.access_token as string, userId: user.userId };
+  });
+
+  it('refuses callers without the admin role (403) and without a token (401)', async () => {
+    const user = await registerUser(one.url);
+    const forbidden = await call(one.url, 'GET', `/admin/users/${user.userId}`, { token: user.accessToken });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body).toMatchObject({ error: 'forbidden' });
+    expect((await call(one.url, 'POST', `/admin/users/${admin.userId}/disable`, { token: user.accessToken })).status).toBe(403);
+    expect((await call(one.url, 'GET', `/admin/users/${user.userId}`)).status).toBe(401);
+  });
+
+  it('shows a user by id and by e-mail, never the password hash; unknown users are 404', async () => {
+    const user = await registerUser(one.url);
+    const byId = await asAdmin('GET', `/users/${user.userId}`);
+    expect(byId.status).toBe(200);
+    expect(byId.headers.get('cache-control')).toBe('no-store');
+    expect(byId.body).toMatchObject({ id: user.userId, email: user.email, roles: ['user'], disabled: false, disabled_at: null });
+    expect(JSON.stringify(byId.body)).not.toContain('argon2');
+    const byEmail = await asAdmin('GET', `/users?email=${encodeURIComponent(user.email.toUpperCase())}`);
+    expect(byEmail.body).toMatchObject({ id: user.userId });
+    for (const path of ['/users/00000000-0000-4000-8000-000000000000', '/users/not-a-uuid', '/users?email=nobody%40example.test']) {
+      const response = await asAdmin('GET', path);
+      expect(response.status, path).toBe(404);
+      expect(response.body).toMatchObject({ error: 'not_found' });
+    }
+    expect((await asAdmin('GET', '/users')).status).toBe(400);
+    expect((await asAdmin('POST', '/users/00000000-0000-4000-8000-000000000000/disable')).status).toBe(404);
+    expect((await asAdmin('DELETE', `/users/${user.userId}`)).status).toBe(405);
+  });
+
+  it('disable kills every token of the user on every instance and refuses login; enable lets them log in', async () => {
+    const user = await registerUser(one.url);
+    expect((await authenticate(user.accessToken)).status).toBe(200);
+    const disabled = await asAdmin('POST', `/users/${user.userId}/disable`);
+    expect(disabled.status).toBe(200);
+    expect(disabled.body).toMatchObject({ id: user.userId, disabled: true });
+    expect((await authenticate(user.accessToken)).status).toBe(401);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
+    const refused = await login(user.email);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatchObject({ error: 'invalid_credentials' });
+
+    const enabled = await asAdmin('POST', `/users/${user.userId}/enable`);
+    expect(enabled.body).toMatchObject({ disabled: false, disabled_at: null });
+    const again = await login(user.email);
+    expect(again.status).toBe(200);
+    expect((await authenticate(again.body?.access_token as string)).status).toBe(200);
+  });
+
+  it('an admin cannot disable their own account', async () => {
+    const response = await asAdmin('POST', `/users/${admin.userId}/disable`);
+    expect(response.status).toBe(400);
+    expect((await authenticate(admin.token)).status).toBe(200);
+  });
+
+  it('setting roles kills old tokens; the next login carries the new roles', async () => {
+    const user = await registerUser(one.url);
+    const response = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['editor', 'billing:read', 'editor'] });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ roles: ['editor', 'billing:read'] });
+    expect((await authenticate(user.accessToken)).status).toBe(401);
+    const fresh = await login(user.email);
+    const identity = await authenticate(fresh.body?.access_token as string);
+    expect(identity.status).toBe(200);
+    expect(identity.headers.get('x-user-roles')).toBe('editor,billing:read');
+    // No roles at all is a valid choice.
+    expect((await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: [] })).body).toMatchObject({ roles: [] });
+  });
+
+  it.each([
+    ['a role with a space', { roles: ['has space'] }],
+    ['a role with a comma (it would split X-User-Roles)', { roles: ['a,b'] }],
+    ['an empty role', { roles: [''] }],
+    ['a role over 64 characters', { roles: ['r'.repeat(65)] }],
+    ['more than 32 roles', { roles: Array.from({ length: 33 }, (_, index) => `r${index}`) }],
+    ['a role that is not a string', { roles: [1] }],
+    ['roles that are not a list', { roles: 'admin' }],
+    ['no roles field', {}],
+  ])('refuses %s with 400 and changes nothing', async (_name, body) => {
+    const user = await registerUser(one.url);
+    const response = await asAdmin('PUT', `/users/${user.userId}/roles`, body);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: 'invalid_request' });
+    expect((await authenticate(user.accessToken)).status).toBe(200);
+  });
+
+  it('lists a user’s sessions and revokes one, then all', async () => {
+    const user = await registerUser(one.url);
+    const second = await login(user.email);
+    const secondToken = second.body?.access_token as string;
+    const listed = await asAdmin('GET', `/users/${user.userId}/sessions`);
+    expect(listed.status).toBe(200);
+    const sessions = (listed.body as { sessions: Array<{ id: string; created_at: string }> }).sessions;
+    expect(sessions.map((session) => session.id).sort()).toEqual([user.sessionId, second.body?.session_id].sort());
+
+    expect((await asAdmin('DELETE', `/users/${user.userId}/sessions/${user.sessionId}`)).status).toBe(204);
+    expect((await authenticate(user.accessToken)).status).toBe(401);
+    expect((await authenticate(secondToken)).status).toBe(200);
+    expect((await asAdmin('DELETE', `/users/${user.userId}/sessions/${user.sessionId}`)).status).toBe(404);
+    // Another user's session id is not found under this user.
+    expect((await asAdmin('DELETE', `/users/${admin.userId}/sessions/${second.body?.session_id as string}`)).status).toBe(404);
+
+    expect((await asAdmin('DELETE', `/users/${user.userId}/sessions`)).status).toBe(204);
+    expect((await authenticate(secondToken)).status).toBe(401);
+    expect((await asAdmin('GET', `/users/${user.userId}/sessions`)).body).toEqual({ sessions: [] });
+    expect((await asAdmin('GET', '/users/00000000-0000-4000-8000-000000000000/sessions')).status).toBe(404);
+    expect((await asAdmin('DELETE', '/users/00000000-0000-4000-8000-000000000000/sessions')).status).toBe(404);
+  });
+
+  it('removing the admin role ends admin rights at once', async () => {
+    const other = await registerUser(one.url);
+    await one.deps.users.setRoles(other.userId, ['admin']);
+    const otherAdmin = (await login(other.email)).body?.access_token as string;
+    expect((await call(one.url, 'GET', `/admin/users/${admin.userId}`, { token: otherAdmin })).status).toBe(200);
+    expect((await asAdmin('PUT', `/users/${other.userId}/roles`, { roles: ['user'] })).status).toBe(200);
+    expect((await call(two.url, 'GET', `/admin/users/${admin.userId}`, { token: otherAdmin })).status).toBe(401);
+    const relogin = (await login(other.email)).body?.access_token as string;
+    expect((await call(two.url, 'GET', `/admin/users/${admin.userId}`, { token: relogin })).status).toBe(403);
+  });
+});

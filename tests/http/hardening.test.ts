@@ -1,0 +1,228 @@
+import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startMetricsServer } from '../../src/server.js';
+import { registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown> | null;
+}
+
+/** A request through `node:http`, which (unlike fetch) sends any URL and header size as given. */
+function raw(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<RawResponse> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ hostname, port, method, path, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        let parsed: Record<string, unknown> | null = null;
+        try {
+          parsed = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+        } catch {
+          parsed = { raw: text };
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+
+function expectHardened(response: RawResponse, cacheControl = 'no-store') {
+  expect(response.headers['x-content-type-options']).toBe('nosniff');
+  expect(response.headers['x-frame-options']).toBe('DENY');
+  expect(response.headers['referrer-policy']).toBe('no-referrer');
+  expect(response.headers['x-request-id']).toMatch(/^[\w.:-]+$/);
+  expect(response.headers['x-instance-id']).toBeTruthy();
+  expect(response.headers['cache-control']).toBe(cacheControl);
+}
+
+const corsHeaders = (headers: IncomingHttpHeaders) => Object.keys(headers).filter((name) => name.startsWith('access-control-'));
+
+describe('security headers on every kind of response (CORS off)', () => {
+  let app: TestInstance;
+  let token: string;
+  beforeAll(async () => {
+    app = await (await testCluster({ server: { body_limit: '1kb' } })).start();
+    token = (await registerUser(app.url)).accessToken;
+  });
+
+  const json = { 'content-type': 'application/json' };
+  it.each<[string, () => [string, string, Record<string, string>, string?], number, string?]>([
+    ['/ping', () => ['GET', '/ping', {}], 200],
+    ['/metrics', () => ['GET', '/metrics', {}], 200],
+    ['/me', () => ['GET', '/me', { authorization: `Bearer ${token}` }], 200],
+    ['/authenticate (fast path)', () => ['GET', '/authenticate', { authorization: `Bearer ${token}` }], 200],
+    ['/authenticate without a token', () => ['POST', '/authenticate', {}], 401],
+    ['/me without a token', () => ['GET', '/me', {}], 401, 'invalid_token'],
+    ['malformed JSON', () => ['POST', '/login', json, '{'], 400, 'invalid_request'],
+    ['an unknown path', () => ['GET', '/nope', {}], 404, 'not_found'],
+    ['a wrong method', () => ['DELETE', '/login', {}], 405, 'method_not_allowed'],
+    ['OPTIONS with CORS off', () => ['OPTIONS', '/login', { origin: 'https://app.example', 'access-control-request-method': 'POST' }], 405, 'method_not_allowed'],
+    ['a body over body_limit', () => ['POST', '/login', json, JSON.stringify({ email: 'a@b.io', password: 'x'.repeat(2000) })], 413, 'payload_too_large'],
+    ['a body that is not JSON', () => ['POST', '/login', { 'content-type': 'text/plain' }, 'hello'], 415, 'unsupported_media_type'],
+    ['a URL over max_url_length', () => ['GET', `/ping?q=${'x'.repeat(5000)}`, {}], 414, 'uri_too_long'],
+    ['headers over max_header_size', () => ['GET', '/ping', { 'x-big': 'x'.repeat(20_000) }], 431, 'headers_too_large'],
+    ['headers over max_header_size on /authenticate', () => ['GET', '/authenticate', { 'x-big': 'x'.repeat(20_000) }], 431, 'headers_too_large'],
+    ['a URL over max_header_size', () => ['GET', `/ping?q=${'x'.repeat(20_000)}`, {}], 431, 'headers_too_large'],
+    ['a bad Host header', () => ['GET', '/ping', { host: 'a b' }], 400, 'invalid_request'],
+  ])('%s → %i', async (_name, build, status, error) => {
+    const [method, path, headers, body] = build();
+    const response = await raw(app.url, method, path, headers, body);
+    expect(response.status).toBe(status);
+    expectHardened(response);
+    expect(corsHeaders(response.headers)).toEqual([]);
+    if (error) {
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(response.body).toMatchObject({ error, error_description: expect.any(String) });
+    }
+  });
+
+  it('token responses are no-store; JWKS is public and cacheable but hardened', async () => {
+    const login = await raw(app.url, 'POST', '/register', json, JSON.stringify({ email: `h${Date.now()}@example.test`, password: 'correct horse battery staple' }));
+    expect(login.status).toBe(201);
+    expectHardened(login);
+    const jwks = await raw(app.url, 'GET', '/.well-known/jwks.json');
+    expect(jwks.status).toBe(200);
+    expectHardened(jwks, 'public, max-age=300');
+  });
+
+  it('/authenticate ignores the URL length (gateways get only 200/401/503)', async () => {
+    const response = await raw(app.url, 'GET', `/authenticate?q=${'x'.repeat(5000)}`, { authorization: `Bearer ${token}` });
+    expect(response.status).toBe(200);
+    expectHardened(response);
+  });
+
+  it('503 while draining carries them too', async () => {
+    app.deps.lifecycle.draining = true;
+    try {
+      const response = await raw(app.url, 'GET', '/health/ready');
+      expect(response.status).toBe(503);
+      expectHardened(response);
+    } finally {
+      app.deps.lifecycle.draining = false;
+    }
+  });
+
+  it('the separate metrics listener: 200, 404, 405 and 431 hardened', async () => {
+    const port = await freePort();
+    const server = startMetricsServer({ ...app.deps, config: { ...app.deps.config, server: { ...app.deps.config.server, metrics_port: port, host: '127.0.0.1' } } }) as Server;
+    await new Promise((resolve) => (server.listening ? resolve(undefined) : server.once('listening', resolve)));
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const ok = await raw(base, 'GET', '/metrics');
+      expect(ok.status).toBe(200);
+      expectHardened(ok);
+      const missing = await raw(base, 'GET', '/ping');
+      expect(missing).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      expectHardened(missing);
+      const wrong = await raw(base, 'POST', '/metrics');
+      expect(wrong).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
+      expect(wrong.headers.allow).toContain('GET');
+      expectHardened(wrong);
+      const huge = await raw(base, 'GET', '/metrics', { 'x-big': 'x'.repeat(20_000) });
+      expect(huge).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
+      expectHardened(huge);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('size limits are configurable', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ server: { max_header_size: '64kb', max_url_length: 300 } })).start();
+  });
+
+  it('server.max_header_size raises the 431 threshold; server.max_url_length lowers the 414 one', async () => {
+    expect((await raw(app.url, 'GET', '/ping', { 'x-big': 'x'.repeat(40_000) })).status).toBe(200);
+    expect((await raw(app.url, 'GET', '/ping', { 'x-big': 'x'.repeat(70_000) })).status).toBe(431);
+    expect((await raw(app.url, 'GET', `/ping?q=${'x'.repeat(280)}`)).status).toBe(200);
+    expect((await raw(app.url, 'GET', `/ping?q=${'x'.repeat(300)}`)).status).toBe(414);
+  });
+});
+
+describe('CORS from the allowlist', () => {
+  const allowed = 'https://app.example';
+  let withCredentials: TestInstance;
+  let withoutCredentials: TestInstance;
+  beforeAll(async () => {
+    const cluster = await testCluster({ server: { cors: { origins: [allowed, 'http://localhost:3000'], credentials: true, max_age: '1h' } } });
+    withCredentials = await cluster.start();
+    withoutCredentials = await cluster.start({ server: { cors: { origins: [allowed] } } });
+  });
+
+  it('an allowed origin gets exactly its origin back, with credentials', async () => {
+    for (const [path, status] of [['/ping', 200], ['/me', 401], ['/nope', 404], [`/ping?q=${'x'.repeat(5000)}`, 414]] as const) {
+      const response = await raw(withCredentials.url, 'GET', path, { origin: allowed });
+      expect(response.status).toBe(status);
+      expect(response.headers['access-control-allow-origin']).toBe(allowed);
+      expect(response.headers['access-control-allow-credentials']).toBe('true');
+      expect(response.headers['access-control-expose-headers']).toContain('WWW-Authenticate');
+      expect(response.headers.vary).toContain('Origin');
+      expectHardened(response);
+    }
+  });
+
+  it('without credentials: the origin, but no Access-Control-Allow-Credentials', async () => {
+    const response = await raw(withoutCredentials.url, 'GET', '/ping', { origin: allowed });
+    expect(response.headers['access-control-allow-origin']).toBe(allowed);
+    expect(response.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+
+  it.each(['https://evil.example', 'https://app.example.evil.example', 'https://APP.example', 'null', `${allowed}/`])('a disallowed origin (%s) gets no CORS headers', async (origin) => {
+    const response = await raw(withCredentials.url, 'GET', '/ping', { origin });
+    expect(response.status).toBe(200);
+    expect(corsHeaders(response.headers)).toEqual([]);
+    expect(response.headers.vary).toContain('Origin');
+  });
+
+  it('a preflight from an allowed origin: 204 with the path’s methods, the allowed headers and max age', async () => {
+    const response = await raw(withCredentials.url, 'OPTIONS', '/login', {
+      origin: allowed,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type',
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe(allowed);
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+    expect(response.headers['access-control-allow-methods']).toBe('POST');
+    expect(response.headers['access-control-allow-headers']).toMatch(/Authorization.*Content-Type/);
+    expect(response.headers['access-control-max-age']).toBe('3600');
+    expectHardened(response);
+    const sessions = await raw(withCredentials.url, 'OPTIONS', '/sessions/abc', { origin: allowed, 'access-control-request-method': 'DELETE' });
+    expect(sessions.status).toBe(204);
+    expect(sessions.headers['access-control-allow-methods']).toContain('DELETE');
+  });
+
+  it('no preflight for a disallowed origin, an unknown path or a plain OPTIONS', async () => {
+    const evil = await raw(withCredentials.url, 'OPTIONS', '/login', { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
+    expect(evil).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
+    expect(corsHeaders(evil.headers)).toEqual([]);
+    const unknown = await raw(withCredentials.url, 'OPTIONS', '/nope', { origin: allowed, 'access-control-request-method': 'GET' });
+    expect(unknown.status).toBe(404);
+    const plain = await raw(withCredentials.url, 'OPTIONS', '/login', { origin: allowed });
+    expect(plain.status).toBe(405);
+    expect(plain.headers.allow).toBe('POST');
+  });
+
+  it('/authenticate is for gateways: no CORS headers, still only 200/401/503', async () => {
+    const response = await raw(withCredentials.url, 'OPTIONS', '/authenticate', { origin: allowed, 'access-control-request-method': 'GET' });
+    expect(response.status).toBe(401);
+    expect(corsHeaders(response.headers)).toEqual([]);
+  });
+});

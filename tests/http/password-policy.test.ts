@@ -1,0 +1,51 @@
+import { hash } from '@node-rs/argon2';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { argon2Options } from '../../src/passwords/hasher.js';
+import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+
+describe('password policy over HTTP', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster()).start();
+  });
+
+  it('refuses a common password at register with 400 weak_password, in any case', async () => {
+    for (const password of ['password1', 'Sunshine', 'QWERTYUIOP']) {
+      const email = uniqueEmail();
+      const response = await call(app.url, 'POST', '/register', { body: { email, password } });
+      expect(response, password).toMatchObject({ status: 400, body: { error: 'weak_password', error_description: expect.stringMatching(/most commonly used/) } });
+      expect(await app.deps.users.findByEmail(email)).toBeNull();
+    }
+  });
+
+  it('refuses a common new password at /password and keeps the old one', async () => {
+    const user = await registerUser(app.url);
+    const response = await call(app.url, 'POST', '/password', { token: user.accessToken, body: { current_password: PASSWORD, new_password: 'Trustno1' } });
+    expect(response).toMatchObject({ status: 400, body: { error: 'weak_password' } });
+    expect((await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).status).toBe(200);
+  });
+
+  it('accepts a common password when passwords.reject_common is false', async () => {
+    const lenient = await (await testCluster({ passwords: { reject_common: false } })).start();
+    expect((await call(lenient.url, 'POST', '/register', { body: { email: uniqueEmail(), password: 'password1' } })).status).toBe(201);
+  });
+
+  it('upgrades a hash made with weaker argon2 parameters on the next login', async () => {
+    const email = uniqueEmail();
+    const weakHash = await hash(PASSWORD, { ...argon2Options, memoryCost: 4096 });
+    expect(weakHash).toMatch(/^\$argon2id\$v=19\$m=4096,t=2,p=1\$/);
+    const user = await app.deps.users.create({ email, passwordHash: weakHash });
+    expect(user).not.toBeNull();
+
+    const wrong = await call(app.url, 'POST', '/login', { body: { email, password: 'not the password at all' } });
+    expect(wrong.status).toBe(401);
+    expect((await app.deps.users.findByEmail(email))?.passwordHash).toBe(weakHash);
+
+    const login = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
+    expect(login.status).toBe(200);
+    const upgraded = (await app.deps.users.findByEmail(email))?.passwordHash;
+    expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(app.deps.hasher.needsRehash(upgraded ?? '')).toBe(false);
+    expect((await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } })).status).toBe(200);
+  });
+});

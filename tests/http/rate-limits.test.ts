@@ -1,0 +1,170 @@
+import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+
+/** A made-up client address; the default trust_proxy believes X-Forwarded-For from 127.0.0.1. */
+const fakeIp = () => `198.51.${randomInt(256)}.${randomInt(1, 255)}`;
+
+const login = (base: string, email: string, password: string, ip?: string) =>
+  call(base, 'POST', '/login', { body: { email, password }, headers: ip ? { 'x-forwarded-for': ip } : {} });
+
+const loginLimits = {
+  enabled: true,
+  login_account: { max: 3, window: '10s', backoff: '1500ms', max_backoff: '4s' },
+  login_ip: { max: 8, window: '10s', backoff: '2s', max_backoff: '4s' },
+  register_ip: { max: 0 },
+  refresh_ip: { max: 0 },
+};
+
+function expectRateLimited(response: Awaited<ReturnType<typeof call>>, maxSeconds: number) {
+  expect(response.status).toBe(429);
+  expect(response.body).toMatchObject({ error: 'rate_limited' });
+  const retryAfter = Number(response.headers.get('retry-after'));
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(maxSeconds);
+}
+
+const metric = async (base: string, limit: string) => {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((row) => row.startsWith(`jwt_rate_limited_total{limit="${limit}"}`));
+  return line === undefined ? Number.NaN : Number(line.split(' ').at(-1));
+};
+
+describe.concurrent('failed logins per account', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ limits: loginLimits })).start();
+  });
+
+  it('N wrong passwords → 401; the next → 429 with Retry-After, the right password too (no oracle); other accounts unaffected', async () => {
+    const [user, other] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
+    const ip = fakeIp();
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', ip)).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, 'wrong password!', ip), 2);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, ip), 2);
+    expectRateLimited(await login(app.url, user.email.toUpperCase(), PASSWORD, fakeIp()), 2);
+    expect((await login(app.url, other.email, PASSWORD, ip)).status).toBe(200);
+    expect(await metric(app.url, 'login_account')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('an unknown e-mail behaves exactly like a known one', async () => {
+    const ip = fakeIp();
+    const email = uniqueEmail();
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, email, 'wrong password!', ip)).status).toBe(401);
+    expectRateLimited(await login(app.url, email, 'wrong password!', ip), 2);
+  });
+
+  it('back-off, not lockout: after the lock one attempt is let through, and success clears the failures', async () => {
+    const user = await registerUser(app.url);
+    const ip = fakeIp();
+    for (let i = 0; i < 3; i += 1) await login(app.url, user.email, 'wrong password!', ip);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, ip), 2);
+    await sleep(1600);
+    expect((await login(app.url, user.email, PASSWORD, ip)).status).toBe(200);
+    // Cleared: a full allowance of failures again.
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', ip)).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, 'wrong password!', ip), 2);
+  });
+
+  it('a success in between resets the account counter', async () => {
+    const user = await registerUser(app.url);
+    const ip = fakeIp();
+    for (let i = 0; i < 2; i += 1) await login(app.url, user.email, 'wrong password!', ip);
+    expect((await login(app.url, user.email, PASSWORD, ip)).status).toBe(200);
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', ip)).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, 'wrong password!', ip), 2);
+  });
+
+  it('parallel wrong passwords cannot slip past the count', async () => {
+    const user = await registerUser(app.url);
+    const ip = fakeIp();
+    const answers = await Promise.all(Array.from({ length: 12 }, () => login(app.url, user.email, 'wrong password!', ip)));
+    expect(answers.filter((answer) => answer.status === 401)).toHaveLength(3);
+    expect(answers.filter((answer) => answer.status === 429)).toHaveLength(9);
+  });
+});
+
+describe.concurrent('failed logins per client IP', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ limits: loginLimits })).start();
+  });
+
+  it('counts failures over many e-mails; other clients are unaffected', async () => {
+    const ip = fakeIp();
+    for (let i = 0; i < 8; i += 1) expect((await login(app.url, uniqueEmail(), 'wrong password!', ip)).status).toBe(401);
+    expectRateLimited(await login(app.url, uniqueEmail(), 'wrong password!', ip), 2);
+    expect((await login(app.url, uniqueEmail(), 'wrong password!', fakeIp())).status).toBe(401);
+    expect(await metric(app.url, 'login_ip')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('successful logins do not count against the client', async () => {
+    const user = await registerUser(app.url);
+    const ip = fakeIp();
+    for (let i = 0; i < 12; i += 1) expect((await login(app.url, user.email, PASSWORD, ip)).status).toBe(200);
+  });
+
+  it('IPv6 clients count per /64', async () => {
+    for (let i = 0; i < 8; i += 1) expect((await login(app.url, uniqueEmail(), 'wrong password!', `2001:db8:7:1::${i + 1}`)).status).toBe(401);
+    expectRateLimited(await login(app.url, uniqueEmail(), 'wrong password!', '2001:db8:7:1:ffff::9'), 2);
+    expect((await login(app.url, uniqueEmail(), 'wrong password!', '2001:db8:7:2::1')).status).toBe(401);
+  });
+});
+
+describe('X-Forwarded-For from an untrusted peer', () => {
+  it('is ignored: every request counts for the peer itself', async () => {
+    const app = await (
+      await testCluster({ server: { trust_proxy: ['10.0.0.0/8'] }, limits: { ...loginLimits, login_ip: { max: 4, window: '10s', backoff: '2s' } } })
+    ).start();
+    for (let i = 0; i < 4; i += 1) expect((await login(app.url, uniqueEmail(), 'wrong password!', fakeIp())).status).toBe(401);
+    expectRateLimited(await login(app.url, uniqueEmail(), 'wrong password!', fakeIp()), 2);
+  });
+});
+
+describe('/register and /refresh per client IP', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (
+      await testCluster({ limits: { enabled: true, register_ip: { max: 2, window: '20s' }, refresh_ip: { max: 3, window: '20s' } } })
+    ).start();
+  });
+
+  it('/register: max per window, then 429 until the window ends', async () => {
+    const headers = { 'x-forwarded-for': fakeIp() };
+    for (let i = 0; i < 2; i += 1) expect((await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD }, headers })).status).toBe(201);
+    expectRateLimited(await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD }, headers }), 20);
+    expect((await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD }, headers: { 'x-forwarded-for': fakeIp() } })).status).toBe(201);
+    expect(await metric(app.url, 'register_ip')).toBe(1);
+  });
+
+  it('/refresh: max per window, then 429', async () => {
+    const headers = { 'x-forwarded-for': fakeIp() };
+    for (let i = 0; i < 3; i += 1) expect((await call(app.url, 'POST', '/refresh', { body: { refresh_token: 'rt1.forged' }, headers })).status).toBe(401);
+    expectRateLimited(await call(app.url, 'POST', '/refresh', { body: { refresh_token: 'rt1.forged' }, headers }), 20);
+  });
+});
+
+describe('the brute-force limit is global across 3 instances', () => {
+  let instances: TestInstance[];
+  beforeAll(async () => {
+    const cluster = await testCluster({
+      limits: { ...loginLimits, login_account: { max: 5, window: '20s', backoff: '10s', max_backoff: '20s' }, login_ip: { max: 9, window: '20s', backoff: '10s' } },
+    });
+    instances = [await cluster.start(), await cluster.start(), await cluster.start()];
+  });
+
+  it('failures spread round-robin over the instances hit the account limit at the same total count', async () => {
+    const user = await registerUser(instances[0]?.url ?? '');
+    const urls = instances.map((instance) => instance.url);
+    for (let i = 0; i < 5; i += 1) expect((await login(urls[i % 3] ?? '', user.email, 'wrong password!', fakeIp())).status).toBe(401);
+    for (const url of urls) expectRateLimited(await login(url, user.email, PASSWORD, fakeIp()), 10);
+  });
+
+  it('and the client IP limit too', async () => {
+    const ip = fakeIp();
+    const urls = instances.map((instance) => instance.url);
+    for (let i = 0; i < 9; i += 1) expect((await login(urls[i % 3] ?? '', uniqueEmail(), 'wrong password!', ip)).status).toBe(401);
+    for (const url of urls) expectRateLimited(await login(url, uniqueEmail(), 'wrong password!', ip), 10);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Issue 6, item 6: the audit trail. Events reach `auth_events` (PostgreSQL and PGlite) off the
+ * request path, carry no secret, and an unreachable database costs events (counted), never requests.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pino from 'pino';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditLog } from '../../src/audit/audit-log.js';
+import { migratePostgres } from '../../src/users/migrate.js';
+import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
+import { freshDatabase } from '../helpers/services.js';
+import { PASSWORD, call, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+import { pollUntil } from '../faults/servers.js';
+
+interface EventRow {
+  event: string;
+  user_id: string | null;
+  session_id: string | null;
+  ip: string | null;
+  details: Record<string, unknown>;
+}
+
+const silent = pino({ level: 'silent' });
+const USER_AGENT = `audit-test/1.0 ${'x'.repeat(400)}`;
+
+describe('audit trail on PostgreSQL', () => {
+  let app: TestInstance;
+  let sql: postgres.Sql;
+
+  beforeAll(async () => {
+    const cluster = await testCluster({ audit: { flush_interval: '50ms' } });
+    app = await cluster.start();
+    sql = postgres(cluster.config.database.url as string, { max: 1, onnotice: () => {} });
+  });
+
+  afterAll(async () => {
+    await sql?.end({ timeout: 5 });
+  });
+
+  const eventsOf = (userId: string) =>
+    sql<EventRow[]>`select event, user_id, session_id, ip, details from auth_events where user_id = ${userId} order by id`;
+
+  it('records register, login, failed logins, refresh reuse, password change, logout and logout-all', async () => {
+    const headers = { 'user-agent': USER_AGENT };
+    const user = await registerUser(app.url);
+    const login = await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD }, headers });
+    expect(login.status).toBe(200);
+    expect((await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'wrong password here' }, headers })).status).toBe(401);
+    const unknown = uniqueEmail();
+    expect((await call(app.url, 'POST', '/login', { body: { email: unknown, password: PASSWORD }, headers })).status).toBe(401);
+
+    // Two rotations, then the first token again: reuse, the family ends.
+    const first = await call(app.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
+    const second = await call(app.url, 'POST', '/refresh', { body: { refresh_token: first.body?.refresh_token } });
+    expect(second.status).toBe(200);
+    expect((await call(app.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
+
+    const loginTokens = login.body as Record<string, string>;
+    const changed = await call(app.url, 'POST', '/password', {
+      token: loginTokens.access_token,
+      body: { current_password: PASSWORD, new_password: 'another horse battery staple' },
+      headers,
+    });
+    expect(changed.status).toBe(200);
+    const changedTokens = changed.body as Record<string, string>;
+    const again = await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } });
+    const againTokens = again.body as Record<string, string>;
+    expect((await call(app.url, 'POST', '/logout', { token: changedTokens.access_token })).status).toBe(204);
+    expect((await call(app.url, 'POST', '/logout', { body: { refresh_token: againTokens.refresh_token } })).status).toBe(204);
+    const last = await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } });
+    expect((await call(app.url, 'POST', '/logout-all', { token: (last.body as Record<string, string>).access_token })).status).toBe(204);
+
+    const expected = ['register', 'login', 'login_failed', 'refresh_reused', 'password_changed', 'login', 'logout', 'logout', 'login', 'logout_all'];
+    let rows: EventRow[] = [];
+    await pollUntil(async () => {
+      rows = await eventsOf(user.userId);
+      return rows.length >= expected.length;
+    }, 5_000);
+    expect(rows.map((row) => row.event)).toEqual(expected);
+
+    const byEvent = (name: string) => rows.filter((row) => row.event === name);
+    expect(byEvent('register')[0]).toMatchObject({ session_id: user.sessionId, ip: '127.0.0.1' });
+    expect(byEvent('login')[0]).toMatchObject({ session_id: loginTokens.session_id, ip: '127.0.0.1' });
+    expect(byEvent('login')[0]?.details.user_agent).toBe(USER_AGENT.slice(0, 256));
+    expect(byEvent('login_failed')[0]?.details).toMatchObject({ reason: 'wrong_password' });
+    expect(byEvent('refresh_reused')[0]).toMatchObject({ session_id: user.sessionId, details: { generation: 0 } });
+    expect(byEvent('logout').map((row) => row.details.via)).toEqual(['access_token', 'refresh_token']);
+
+    // A failed login for an unknown e-mail has no account, only its reason and client.
+    const [anonymous] = await sql<EventRow[]>`
+      select event, user_id, session_id, ip, details from auth_events
+      where event = 'login_failed' and user_id is null and details->>'reason' = 'unknown_email'`;
+    expect(anonymous).toMatchObject({ ip: '127.0.0.1', session_id: null });
+
+    // No secret anywhere in the table: passwords, tokens, or any segment of a token.
+    const everything = JSON.stringify(await sql`select * from auth_events`);
+    const tokens = [user, loginTokens, changedTokens, againTokens, first.body as Record<string, string>].flatMap((set) =>
+      Object.entries(set)
+        .filter(([key]) => /token$/i.test(key) && !/type$/i.test(key))
+        .map(([, value]) => String(value)),
+    );
+    expect(tokens.length).toBeGreaterThanOrEqual(8);
+    const secrets = [PASSWORD, 'another horse battery staple', 'wrong password here', ...tokens, ...tokens.flatMap((token) => token.split('.').filter((part) => part.length >= 16))];
+    for (const secret of secrets) expect(everything).not.toContain(secret);
+  });
+});
+
+describe('audit trail on PGlite', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'jwt-audit-pglite-'));
+  });
+
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('is migrated, and what is queued at shutdown is written on close', async () => {
+    // A flush interval far beyond the test: only the close can write the events.
+    const cluster = await testCluster({ audit: { flush_interval: '1h' } }, { embedded: true, dataDir });
+    const app = await cluster.start();
+    const user = await registerUser(app.url);
+    expect((await call(app.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+    expect(app.deps.audit.stats()).toMatchObject({ queued: 2, written: 0 });
+    await app.stop();
+
+    const db = await PGlite.create(dataDir);
+    try {
+      const { rows } = await db.query<EventRow>('select event, user_id, session_id from auth_events order by id');
+      expect(rows).toEqual([
+        { event: 'register', user_id: user.userId, session_id: user.sessionId },
+        { event: 'logout', user_id: user.userId, session_id: user.sessionId },
+      ]);
+    } finally {
+      await db.close();
+    }
+    // PGlite's first start (initdb in WASM) alone can take over 10 s on a busy machine.
+  }, 60_000);
+});
+
+describe('audit writer with the database down', () => {
+  it('never blocks or throws, keeps the newest events up to max_queue and counts the dropped ones', async () => {
+    // Nothing listens on port 1: every write fails with a refused connection.
+    const store = createPostgresUserStore({ url: 'postgres://postgres@127.0.0.1:1/none', poolSize: 1, connectTimeoutMs: 500 });
+    const audit = createAuditLog({ insertBatch: store.insertAuditEvents, logger: silent, maxQueue: 100, flushMs: 20, closeTimeoutMs: 1000 });
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 10_000; i += 1) audit.record({ event: 'login_failed', details: { attempt: i } });
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(audit.stats()).toMatchObject({ queued: 100, dropped: 9_900, written: 0 });
+
+      await audit.flush();
+      await audit.flush();
+      expect(audit.stats()).toMatchObject({ queued: 100, dropped: 9_900, written: 0 });
+    } finally {
+      const closing = performance.now();
+      await audit.close();
+      // closeTimeoutMs bounds it; the slack is for a busy machine.
+      expect(performance.now() - closing).toBeLessThan(5_000);
+      await store.close();
+    }
+    // Events after close are not queued, only counted.
+    audit.record({ event: 'logout' });
+    expect(audit.stats()).toMatchObject({ queued: 100, dropped: 9_901 });
+  });
+
+  it('writes the newest events, oldest first, once the database answers again', async () => {
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    // The real database behind a writer that fails until `up` flips: the same rows, delivered late.
+    const store = createPostgresUserStore({ url, poolSize: 1, connectTimeoutMs: 500 });
+    const down = createPostgresUserStore({ url: 'postgres://postgres@127.0.0.1:1/none', poolSize: 1, connectTimeoutMs: 500 });
+    let up = false;
+    const audit = createAuditLog({
+      insertBatch: (rows) => (up ? store : down).insertAuditEvents(rows),
+      logger: silent,
+      maxQueue: 5,
+      flushMs: 20,
+      maxBackoffMs: 50,
+    });
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      for (let i = 0; i < 8; i += 1) audit.record({ event: 'login_failed', details: { attempt: i } });
+      await audit.flush();
+      expect(audit.stats()).toMatchObject({ queued: 5, dropped: 3 });
+      up = true;
+      await pollUntil(async () => audit.stats().written === 5, 5_000);
+      const rows = await sql<{ attempt: string }[]>`select details->>'attempt' as attempt from auth_events order by id`;
+      expect(rows.map((row) => Number(row.attempt))).toEqual([3, 4, 5, 6, 7]);
+    } finally {
+      await audit.close();
+      await Promise.all([store.close(), down.close(), sql.end({ timeout: 5 })]);
+    }
+  });
+});
+
