@@ -12,7 +12,8 @@ PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops everything.
   --database-url URL   use this PostgreSQL database instead of a throwaway server
   --key-prefix PREFIX  Redis key prefix (default jwt:)
   --log-level LEVEL    instances' log level (default warn; info logs every request)
-  --shutdown-grace D   instances' drain time on SIGTERM (default 10s)`;
+  --shutdown-grace D   instances' drain time on SIGTERM (default 10s)
+  --no-rate-limits     turn the brute-force limits off (load tests from one address)`;
 
 /** Thrown for a bad command line; the message is one line. */
 export class UsageError extends Error {
@@ -40,6 +41,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
         'key-prefix': { type: 'string' },
         'log-level': { type: 'string' },
         'shutdown-grace': { type: 'string' },
+        'no-rate-limits': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -56,5 +58,6 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
     keyPrefix: values['key-prefix'],
     logLevel: values['log-level'],
     shutdownGrace: values['shutdown-grace'],
+    rateLimits: !values['no-rate-limits'],
   };
 }

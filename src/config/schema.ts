@@ -49,6 +49,12 @@ function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
 }
 
+/** A boolean, also as the text `true`/`false` (so it can come from `${ENV}`). */
+const flag = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')])
+    .default(fallback);
+
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
 
 /** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
@@ -184,8 +190,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   limits: z
     .strictObject({
-      /** false: no brute-force limits at all (load tests from one address). */
-      enabled: z.boolean().default(true),
+      /** false: no brute-force limits at all (load tests from one address); `${RATE_LIMITS}` works too. */
+      enabled: flag(true),
       login_account: rateLimit(5, '15m', '30s', '15m'),
       login_ip: rateLimit(50, '15m', '1m', '1h'),
       register_ip: rateLimit(20, '1h', '0', '0'),
