@@ -32,7 +32,8 @@ export function postgresBinaries(): PostgresBinaries {
   return { initdb: requireBinary('initdb', 'postgresql', binDirs), server: requireBinary('postgres', 'postgresql', binDirs) };
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Whether a PostgreSQL at `url` answers `select 1` within about a second. */
+export async function postgresAnswers(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
   try {
     await sql`select 1`;
@@ -79,7 +80,7 @@ export async function startPostgres(dir: string): Promise<LocalPostgres> {
   const proc = spawnLogged('postgres', command, args, { logFile: join(dir, 'postgres.log') });
   const url = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
   try {
-    await waitUntilReady(proc, () => answers(url), 20_000);
+    await waitUntilReady(proc, () => postgresAnswers(url), 20_000);
   } catch (error) {
     await proc.stop('SIGKILL');
     throw error;

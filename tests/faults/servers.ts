@@ -1,11 +1,10 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import postgres from 'postgres';
 import { childPids } from '../../scripts/cluster/child-pids.js';
 import { type CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
-import { postgresBinaries, startPostgres } from '../../scripts/cluster/postgres.js';
+import { postgresAnswers, postgresBinaries, startPostgres } from '../../scripts/cluster/postgres.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../../scripts/cluster/process.js';
 import { redisServerBinary } from '../../scripts/cluster/redis.js';
 import { asUser, postgresRunAs } from '../../scripts/cluster/run-as.js';
@@ -107,18 +106,6 @@ export interface FaultPostgres {
   freeze(): void;
   /** SIGCONT to the same processes. */
   thaw(): void;
-}
-
-async function postgresAnswers(url: string): Promise<boolean> {
-  const sql = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await sql.end({ timeout: 1 });
-  }
 }
 
 /** A PostgreSQL server owned by one test file (initialised by `startPostgres`), stopped by `cleanup`. */
