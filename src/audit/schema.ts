@@ -22,5 +22,3 @@ export const authEvents = pgTable(
     index('auth_events_occurred_at_idx').on(table.occurredAt),
   ],
 );
-
-export type AuthEventRow = typeof authEvents.$inferInsert;

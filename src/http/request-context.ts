@@ -24,7 +24,6 @@ export function requestContext(record: RequestRecorder, instanceId: string) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now();
     const requestId = requestIdFrom(c.req.header('x-request-id'));
-    c.set('requestId', requestId);
     for (const [name, value] of Object.entries(baseHeaders(requestId, instanceId))) c.header(name, value);
     await next();
     if (c.res.headers.get('content-type') === 'application/json') c.res.headers.set('Content-Type', 'application/json; charset=utf-8');

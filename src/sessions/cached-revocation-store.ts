@@ -41,24 +41,32 @@ export function createCachedRevocationStore({
   let live = false;
   let epoch = 0;
 
-  const forgetUser = (userId: string) => {
-    epoch += 1;
+  const drop = (userId: string) => {
     const entries = answers.get(userId);
     if (!entries) return;
     size -= entries.size;
     answers.delete(userId);
   };
-  const stop = (reason: string) => {
+  /** A revocation: the user's answers go, and answers still in flight are not stored (epoch). */
+  const forgetUser = (userId: string) => {
+    epoch += 1;
+    drop(userId);
+  };
+  const reset = () => {
     epoch += 1;
     answers.clear();
     size = 0;
+  };
+  const stop = (reason: string) => {
+    reset();
     if (live) logger.warn({ reason }, 'revocation cache off: reading Redis on every request until the subscription is back');
     live = false;
   };
   const remember = (userId: string, jti: string, until: number) => {
     if (size >= maxEntries) {
+      // Making room is no revocation: in-flight answers may still be stored.
       const oldest = answers.keys().next();
-      if (!oldest.done) forgetUser(oldest.value);
+      if (!oldest.done) drop(oldest.value);
     }
     let entries = answers.get(userId);
     if (!entries) answers.set(userId, (entries = new Map()));
@@ -71,9 +79,7 @@ export function createCachedRevocationStore({
   });
   let subscribed = false;
   const resume = () => {
-    answers.clear();
-    size = 0;
-    epoch += 1;
+    reset();
     live = true;
     logger.info('revocation cache on');
   };

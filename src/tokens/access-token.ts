@@ -134,13 +134,15 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
      * token) and bypasses the cache. Results for valid tokens are cached until they expire.
      */
     verify(token: string, options?: { allowExpired?: boolean }): VerifyResult {
-      if (token.length > MAX_TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) return MALFORMED;
+      if (token.length > MAX_TOKEN_LENGTH) return MALFORMED;
       const nowMs = Date.now();
       const allowExpired = options?.allowExpired === true;
       if (!allowExpired) {
+        // Only fully verified tokens are cached, so a hit needs no further checks.
         const cached = cache.get(token, nowMs);
         if (cached) return { ok: true, claims: cached };
       }
+      if (!TOKEN_SHAPE.test(token)) return MALFORMED;
       const result = verifyFresh(token, nowMs / 1000, allowExpired);
       if (result.ok && !allowExpired) cache.set(token, result.claims, (result.claims.expiresAt + tolerance) * 1000);
       return result;

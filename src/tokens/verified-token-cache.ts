@@ -22,8 +22,5 @@ export function createVerifiedTokenCache<T>(maxEntries: number) {
       }
       entries.set(token, { value, validUntilMs });
     },
-    get size() {
-      return entries.size;
-    },
   };
 }

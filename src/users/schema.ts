@@ -18,5 +18,3 @@ export const users = pgTable(
   },
   (table) => [check('users_email_normalised', sql`${table.email} = lower(btrim(${table.email}))`)],
 );
-
-export type UserRow = typeof users.$inferSelect;

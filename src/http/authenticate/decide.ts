@@ -25,7 +25,7 @@ export interface AuthenticateRequest {
 
 /**
  * The gateway hot path (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): one local
- * signature check (cached per token) and one session-store round trip. Answers only 200, 401
+ * signature check (cached per token) and at most one session-store round trip. Answers only 200, 401
  * or 503, whatever the method, because gateways forward the client's method and turn other
  * statuses into 500s. Fails closed: an error anywhere is a 503, never a 200.
  */
