@@ -1,18 +1,55 @@
+import type { IncomingMessage } from 'node:http';
+import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { AppError } from './errors.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
+const tooLarge = (limit: number) => new AppError('payload_too_large', `the request body is larger than ${limit} bytes`);
+
 async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > limit) throw new AppError('payload_too_large', `the request body is larger than ${limit} bytes`);
+    if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Reads the body straight from Node's request (no web stream in between). Past `limit` it stops
+ * collecting but lets the rest drain, so the 413 still reaches the client on a usable connection.
+ */
+function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      incoming.off('data', onData).off('end', onEnd).off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done();
+      incoming.resume();
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = () => {
+      done();
+      reject(new AppError('invalid_request', 'the request body could not be read'));
+    };
+    incoming.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }
 
 /**
@@ -26,10 +63,12 @@ export async function readJson<S extends z.ZodType>(
   options?: { optional?: boolean },
 ): Promise<z.output<S>> {
   const length = c.req.header('content-length');
-  if (Number(length ?? '0') > limit) throw new AppError('payload_too_large', `the request body is larger than ${limit} bytes`);
-  const body = c.req.raw.body;
+  if (Number(length ?? '0') > limit) throw tooLarge(limit);
+  // Node's own request when served by node (touching `c.req.raw.body` would start a web stream).
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  const body = incoming ? undefined : c.req.raw.body;
   const empty = length === '0' || (length === undefined && c.req.header('transfer-encoding') === undefined);
-  if (!body || empty) {
+  if (empty || (!incoming && !body)) {
     if (options?.optional) return validate(schema, {});
     throw new AppError('invalid_request', 'a JSON body is required');
   }
@@ -38,7 +77,8 @@ export async function readJson<S extends z.ZodType>(
   }
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readLimited(body, limit)));
+    const bytes = incoming ? await readIncoming(incoming, limit) : await readLimited(body as ReadableStream<Uint8Array>, limit);
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
     if (error instanceof AppError) throw error;
     throw new AppError('invalid_request', 'the body is not valid JSON');
