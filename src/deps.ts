@@ -73,7 +73,7 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
   const redis = await connectRedis(config.cache, { logger });
   const store = createRedisSessionStore({ redis, prefix: key_prefix, policy });
   if (revocation === 'exact') return { sessions: store, redis };
-  const subscriber = createRedis(config.cache, { logger });
+  const subscriber = createRedis(config.cache, { logger, subscriber: true });
   const cached = createCachedRevocationStore({
     store,
     subscriber,

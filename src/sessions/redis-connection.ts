@@ -8,6 +8,11 @@ export type RedisClient = Redis | Cluster;
 
 interface ConnectOptions {
   logger: Logger;
+  /**
+   * A pub/sub connection whose owner subscribes again on every `ready` itself. ioredis's own
+   * re-subscription has no error handler: a connection closing during it is an unhandled rejection.
+   */
+  subscriber?: boolean;
 }
 
 /**
@@ -50,8 +55,9 @@ const hostPort = (node: string): { host: string; port: number } => {
  * A not yet connected client with the fail-fast options, for `cache.url`, `cache.sentinel` or
  * `cache.cluster` (also used for the revocation subscription).
  */
-export function createRedis(cache: Config['cache'], { logger }: ConnectOptions): RedisClient {
+export function createRedis(cache: Config['cache'], { logger, subscriber = false }: ConnectOptions): RedisClient {
   const options: RedisOptions = {
+    autoResubscribe: !subscriber,
     lazyConnect: true,
     // No auto-pipelining: ioredis sends one pipeline at a time, so commands queued behind a stuck
     // one would start their command_timeout late (measured: 2× the timeout with Redis frozen).

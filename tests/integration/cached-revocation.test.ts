@@ -18,7 +18,7 @@ afterAll(async () => {
 /** One "instance": its own command connection, subscription and cache, on a shared key prefix. */
 async function instance(prefix: string, options: { maxAgeMs?: number; policy?: SessionPolicy } = {}) {
   const redis = new Redis(testRedisUrl(), { lazyConnect: true, enableOfflineQueue: false, commandTimeout: 300 });
-  const subscriber = new Redis(testRedisUrl(), { lazyConnect: true, connectionName: `sub-${prefix}` });
+  const subscriber = new Redis(testRedisUrl(), { lazyConnect: true, autoResubscribe: false, connectionName: `sub-${prefix}` });
   await redis.connect();
   const store = createCachedRevocationStore({
     store: createRedisSessionStore({ redis, prefix, policy: options.policy ?? policy }),

@@ -44,7 +44,7 @@ sessionStoreContract('Redis', openRedisStore);
 
 sessionStoreContract('Redis, cached revocation', async (policy) => {
   const opened = await openRedisStore(policy);
-  const subscriber = new Redis(testRedisUrl(), { lazyConnect: true });
+  const subscriber = new Redis(testRedisUrl(), { lazyConnect: true, autoResubscribe: false });
   const store = createCachedRevocationStore({
     store: opened.store,
     subscriber,
@@ -56,9 +56,10 @@ sessionStoreContract('Redis, cached revocation', async (policy) => {
   await subscriber.connect();
   return {
     store,
+    // The store's own close stops its heartbeat and subscription, then closes the inner store.
     cleanup: async () => {
-      subscriber.disconnect();
-      await opened.cleanup();
+      await deleteKeys(opened.inspector, opened.prefix);
+      await Promise.all([store.close(), opened.inspector.quit()]);
     },
   };
 });

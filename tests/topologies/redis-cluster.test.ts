@@ -68,7 +68,7 @@ sessionStoreContract('Redis Cluster', openClusterStore);
 
 sessionStoreContract('Redis Cluster, cached revocation', async (policy) => {
   const opened = await openClusterStore(policy);
-  const subscriber = createRedis(clusterCache(), { logger });
+  const subscriber = createRedis(clusterCache(), { logger, subscriber: true });
   const store: SessionStore & { isLive(): boolean } = createCachedRevocationStore({
     store: opened.store,
     subscriber,
