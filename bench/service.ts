@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../scripts/cluster/free-port.js';
+import { isReady } from '../scripts/cluster/instance.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
 import { tcpProbe } from '../scripts/cluster/tcp-probe.js';
 import { pinned } from './machine.js';
@@ -58,16 +59,6 @@ function writeConfig(env: ServiceEnv, name: string, port: number, revocation: Re
   const file = join(env.dir, `${name}.yml`);
   writeFileSync(file, stringify(config), { mode: 0o600 });
   return file;
-}
-
-async function isReady(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
-  }
 }
 
 function asServer(name: string, url: string, proc: ManagedProcess, signal: NodeJS.Signals): Server {

@@ -31,7 +31,8 @@ export interface InstanceEnv {
   shutdownGraceMs: number;
 }
 
-async function isReady(url: string): Promise<boolean> {
+/** Whether an instance at `url` answers `/health/ready` with 200 within a second. */
+export async function isReady(url: string): Promise<boolean> {
   try {
     const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1000) });
     await response.arrayBuffer();
