@@ -1,8 +1,8 @@
-import { setImmediate as afterPendingIo } from 'node:timers/promises';
 import type { RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
+import { afterIoRound } from '../util/io-round.js';
 
 export interface CachedRevocationOptions {
   store: RedisSessionStore;
@@ -143,7 +143,7 @@ export function createCachedRevocationStore({
         if (until !== undefined && until > now) {
           // Let every I/O callback already due run first: a revocation message that reached this
           // process before this request did is then applied before we answer.
-          await afterPendingIo();
+          await afterIoRound();
           if (live && answers.get(input.userId)?.get(input.jti) === until) return 'ok';
         }
       }

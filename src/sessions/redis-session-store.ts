@@ -1,4 +1,6 @@
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-connection.js';
+import { microBatch } from '../util/micro-batch.js';
 import { UnavailableError } from '../http/errors.js';
 import * as lua from './lua/scripts.js';
 import { redisKeys } from './redis-keys.js';
@@ -17,6 +19,18 @@ type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
 const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { 1: 'no_session', 2: 'stale_version', 3: 'denied' };
 
+type AuthenticateReply = { outcome: AuthenticateOutcome; validUntil: number };
+
+/** The script's answer for one check: a failure code, or the session's end (epoch ms). */
+function toAuthenticateReply(value: unknown): AuthenticateReply {
+  const reply = Number(value);
+  if (reply > 3) return { outcome: 'ok', validUntil: reply };
+  return { outcome: FAILURES[reply] ?? 'no_session', validUntil: 0 };
+}
+
+/** Most `/authenticate` checks in one script call: bounds the time Redis spends in one script. */
+const MAX_AUTHENTICATE_BATCH = 64;
+
 /** Registers each script once (EVALSHA, falling back to EVAL on NOSCRIPT). */
 function defineScripts(redis: RedisClient) {
   const define = (name: string, lua: string, numberOfKeys?: number): ScriptFn => {
@@ -27,7 +41,8 @@ function defineScripts(redis: RedisClient) {
   };
   return {
     createSession: define('jwtCreateSession', lua.createSession, 3),
-    authenticate: define('jwtAuthenticate', lua.authenticate, 3),
+    // Takes 3 keys per check, so the key count is passed per call.
+    authenticate: define('jwtAuthenticate', lua.authenticate),
     rotate: define('jwtRotate', lua.rotate, 3),
     // endSession takes 2 or 3 keys, so the key count is passed per call.
     endSession: define('jwtEndSession', lua.endSession),
@@ -63,24 +78,30 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
-  /** `authenticate`, also telling until when (epoch ms) a valid session lasts without further activity. */
-  async function authenticateUntil({ userId, sessionId, jti, tokenVersion }: AuthenticateInput): Promise<{ outcome: AuthenticateOutcome; validUntil: number }> {
-    const reply = Number(
-      await guarded(
-        scripts.authenticate(
-          keys.session(userId, sessionId),
-          keys.tokenVersion(userId),
-          keys.denied(userId, jti),
-          tokenVersion,
-          throttle,
-          policy.autoLogoutMs,
-          jti,
-        ),
-      ),
-    );
-    if (reply > 3) return { outcome: 'ok', validUntil: reply };
-    return { outcome: FAILURES[reply] ?? 'no_session', validUntil: 0 };
-  }
+  /**
+   * `authenticate`, also telling until when (epoch ms) a valid session lasts without further
+   * activity. Checks that arrive together share one script call (on a Cluster, per user: one slot).
+   */
+  const authenticateUntil = microBatch(
+    async (checks: AuthenticateInput[]): Promise<AuthenticateReply[]> => {
+      const n = checks.length;
+      const args: Arg[] = new Array<Arg>(1 + 5 * n + 2);
+      args[0] = 3 * n;
+      args[1 + 3 * n] = throttle;
+      args[2 + 3 * n] = policy.autoLogoutMs;
+      for (let i = 0; i < n; i++) {
+        const { userId, sessionId, jti, tokenVersion } = checks[i] as AuthenticateInput;
+        args[1 + 3 * i] = keys.session(userId, sessionId);
+        args[2 + 3 * i] = keys.tokenVersion(userId);
+        args[3 + 3 * i] = keys.denied(userId, jti);
+        args[3 + 3 * n + 2 * i] = tokenVersion;
+        args[4 + 3 * n + 2 * i] = jti;
+      }
+      const replies = (await guarded(scripts.authenticate(...args))) as unknown[];
+      return replies.map(toAuthenticateReply);
+    },
+    { maxBatch: MAX_AUTHENTICATE_BATCH, groupOf: redis instanceof Cluster ? (check) => check.userId : undefined },
+  );
 
   const store = {
     async create({ userId, sessionId, salt, roles, meta }) {

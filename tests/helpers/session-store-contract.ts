@@ -106,6 +106,34 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await session.authenticate(undefined, denied)).toBe('denied');
       });
 
+      test('checks made together (one batch) each get their own answer, over many users and every outcome', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const sessions = await Promise.all(Array.from({ length: 12 }, () => login(store)));
+        const denied = randomUUID();
+        await store.deny(sessions[0]!.userId, sessions[0]!.sessionId, denied, 60_000);
+        await store.endSession(sessions[1]!.userId, sessions[1]!.sessionId);
+        const expected: string[] = [];
+        const checks: Promise<string>[] = [];
+        // 150 checks in one turn of the event loop: more than one batch of the Redis store.
+        for (let i = 0; i < 150; i++) {
+          const session = sessions[i % sessions.length]!;
+          if (i % 24 === 0) {
+            checks.push(session.authenticate(undefined, denied));
+            expected.push('denied');
+          } else if (i % 12 === 1) {
+            checks.push(session.authenticate());
+            expected.push('no_session');
+          } else if (i % 5 === 0) {
+            checks.push(session.authenticate(session.grant.tokenVersion + 1));
+            expected.push('stale_version');
+          } else {
+            checks.push(session.authenticate());
+            expected.push('ok');
+          }
+        }
+        ctx.expect(await Promise.all(checks)).toEqual(expected);
+      });
+
       test('a token with the token version of a later password change is refused, and so is an older one', async (ctx) => {
         const store = await openFor(open, ctx);
         const session = await login(store);

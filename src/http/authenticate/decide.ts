@@ -1,18 +1,20 @@
 import type { AppDeps } from '../../app-deps.js';
 import type { AuthenticateOutcome } from '../../observability/metrics.js';
+import type { AccessClaims } from '../../tokens/access-token.js';
 import { bearerToken } from '../bearer.js';
 import type { RequestRecorder } from '../request-context.js';
-import { baseHeaders, requestIdFrom } from '../response-headers.js';
+import { baseHeaderList, requestIdFrom } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: 'an access token is required' });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
 const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
-const JSON_TYPE = 'application/json; charset=utf-8';
+/** Every answer is JSON that no cache may keep. */
+const JSON_NO_STORE = ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store'] as const;
 
-/** What `/authenticate` answers: status, plain header object (Node writes it as is), body. */
+/** What `/authenticate` answers: status, headers as one flat name/value list (Node writes it as is), body. */
 export interface AuthenticateAnswer {
   status: 200 | 401 | 503;
-  headers: Record<string, string>;
+  headers: string[];
   body: string;
 }
 
@@ -23,6 +25,27 @@ export interface AuthenticateRequest {
   requestId: string | undefined;
 }
 
+/** The identity a valid token's answer carries, rendered once per verified token. */
+interface Identity {
+  headers: string[];
+  body: string;
+}
+
+function renderIdentity(claims: AccessClaims): Identity {
+  const { userId, sessionId, jti, roles, issuedAt, expiresAt } = claims;
+  return {
+    headers: [...JSON_NO_STORE, 'X-User-Id', userId, 'X-User-Roles', roles.join(','), 'X-Session-Id', sessionId, 'X-Token-Expires', String(expiresAt)],
+    body: JSON.stringify({ sub: userId, sid: sessionId, jti, roles, iat: issuedAt, exp: expiresAt }),
+  };
+}
+
+/** Status, the answer's own headers (after the baseline), body, outcome for the metrics. */
+type Decision = [AuthenticateAnswer['status'], extra: readonly string[], body: string, AuthenticateOutcome];
+
+const CHALLENGE = [...JSON_NO_STORE, 'WWW-Authenticate', 'Bearer'];
+const INVALID_TOKEN = [...JSON_NO_STORE, 'WWW-Authenticate', 'Bearer error="invalid_token"'];
+const RETRY = [...JSON_NO_STORE, 'Retry-After', '1'];
+
 /**
  * The gateway hot path (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): one local
  * signature check (cached per token) and at most one session-store round trip. Answers only 200, 401
@@ -31,55 +54,40 @@ export interface AuthenticateRequest {
  */
 export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
   const { accessTokens, sessions, logger, instanceId, metrics } = deps;
+  // Verified tokens come back from the token cache as the same claims object: render each once.
+  const identities = new WeakMap<AccessClaims, Identity>();
 
-  async function decide(request: AuthenticateRequest, headers: Record<string, string>): Promise<[AuthenticateAnswer['status'], string, AuthenticateOutcome]> {
-    const token = bearerToken(request.authorization);
-    if (!token) {
-      headers['WWW-Authenticate'] = 'Bearer';
-      return [401, MISSING, 'missing'];
-    }
+  async function decide(authorization: string | undefined): Promise<Decision> {
+    const token = bearerToken(authorization);
+    if (!token) return [401, CHALLENGE, MISSING, 'missing'];
     const result = accessTokens.verify(token);
-    if (!result.ok) {
-      headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
-      return [401, INVALID, result.reason];
-    }
+    if (!result.ok) return [401, INVALID_TOKEN, INVALID, result.reason];
     let state;
     try {
       state = await sessions.authenticate(result.claims);
     } catch (error) {
       logger.warn({ err: error }, 'authenticate: session store unavailable');
-      headers['Retry-After'] = '1';
-      return [503, UNAVAILABLE, 'unavailable'];
+      return [503, RETRY, UNAVAILABLE, 'unavailable'];
     }
-    if (state !== 'ok') {
-      headers['WWW-Authenticate'] = 'Bearer error="invalid_token"';
-      return [401, INVALID, state];
-    }
+    if (state !== 'ok') return [401, INVALID_TOKEN, INVALID, state];
     const { claims } = result;
-    headers['X-User-Id'] = claims.userId;
-    headers['X-User-Roles'] = claims.roles.join(',');
-    headers['X-Session-Id'] = claims.sessionId;
-    headers['X-Token-Expires'] = String(claims.expiresAt);
-    const body = JSON.stringify({ sub: claims.userId, sid: claims.sessionId, jti: claims.jti, roles: claims.roles, iat: claims.issuedAt, exp: claims.expiresAt });
-    return [200, body, 'ok'];
+    let identity = identities.get(claims);
+    if (!identity) identities.set(claims, (identity = renderIdentity(claims)));
+    return [200, identity.headers, identity.body, 'ok'];
   }
 
   return async (request: AuthenticateRequest): Promise<AuthenticateAnswer> => {
     const started = performance.now();
     const requestId = requestIdFrom(request.requestId);
-    const headers = baseHeaders(requestId, instanceId);
-    headers['Content-Type'] = JSON_TYPE;
-    headers['Cache-Control'] = 'no-store';
-    let status: AuthenticateAnswer['status'];
-    let body: string;
-    let outcome: AuthenticateOutcome;
+    let decision: Decision;
     try {
-      [status, body, outcome] = await decide(request, headers);
+      decision = await decide(request.authorization);
     } catch (error) {
       logger.error({ err: error }, 'authenticate: unexpected error');
-      [status, body, outcome] = [503, UNAVAILABLE, 'unavailable'];
-      headers['Retry-After'] = '1';
+      decision = [503, RETRY, UNAVAILABLE, 'unavailable'];
     }
+    const [status, extra, body, outcome] = decision;
+    const headers = baseHeaderList(requestId, instanceId, extra);
     metrics.authenticate(outcome);
     record(requestId, request.method, '/authenticate', status, started);
     return { status, headers, body: request.method === 'HEAD' ? '' : body };

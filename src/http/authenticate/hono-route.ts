@@ -9,6 +9,8 @@ export function authenticateRoute(authenticate: Authenticate) {
       authorization: c.req.header('authorization'),
       requestId: c.req.header('x-request-id'),
     });
-    return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers: answer.headers });
+    const headers = new Headers();
+    for (let i = 0; i < answer.headers.length; i += 2) headers.append(answer.headers[i] as string, answer.headers[i + 1] as string);
+    return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers });
   };
 }

@@ -42,27 +42,37 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {tv, expires}`;
 
 /**
- * KEYS: session, tv, deny(jti). ARGV: token tv, activity throttle, idle window, jti.
- * Returns 1 no session, 2 stale version, 3 denied, or — valid — the session's end (epoch ms).
- * The token's tv must equal the session's, and the session's must not be behind the user's.
- * A jti is denied by its own key or by a `d:<jti>` field of the session (which lives exactly as
- * long as the session, so losing the deny key alone can never revive the token).
+ * A batch of `/authenticate` checks in one call (requests that arrived together share one round
+ * trip). KEYS: per check session, tv, deny(jti). ARGV: activity throttle, idle window, then per
+ * check token tv, jti. Returns per check 1 no session, 2 stale version, 3 denied, or — valid —
+ * the session's end (epoch ms). The token's tv must equal the session's, and the session's must
+ * not be behind the user's. A jti is denied by its own key or by a `d:<jti>` field of the session
+ * (which lives exactly as long as the session, so losing the deny key alone can never revive the
+ * token). Read-only but for the throttled activity write (at most once per throttle per session).
  */
-export const authenticate = `if redis.call('EXISTS', KEYS[3]) == 1 then return 3 end
-local s = redis.call('HMGET', KEYS[1], 'tv', 'seen', 'abs', 'd:' .. ARGV[4])
-if not s[1] then return 1 end
-if s[4] then return 3 end
-local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
-local session_tv = tonumber(s[1])
-if tonumber(ARGV[1]) ~= session_tv or session_tv < tv then return 2 end
-${NOW}
-local seen = tonumber(s[2])
-if now - seen >= tonumber(ARGV[2]) then
-  seen = now
-  redis.call('HSET', KEYS[1], 'seen', now)
-  redis.call('PEXPIREAT', KEYS[1], math.min(tonumber(s[3]), now + tonumber(ARGV[3])))
+export const authenticate = `${NOW}
+local throttle, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function check(ks, ktv, kd, token_tv, jti)
+  if redis.call('EXISTS', kd) == 1 then return 3 end
+  local s = redis.call('HMGET', ks, 'tv', 'seen', 'abs', 'd:' .. jti)
+  if not s[1] then return 1 end
+  if s[4] then return 3 end
+  local tv = tonumber(redis.call('GET', ktv) or '0')
+  local session_tv = tonumber(s[1])
+  if tonumber(token_tv) ~= session_tv or session_tv < tv then return 2 end
+  local seen, abs = tonumber(s[2]), tonumber(s[3])
+  if now - seen >= throttle then
+    seen = now
+    redis.call('HSET', ks, 'seen', now)
+    redis.call('PEXPIREAT', ks, math.min(abs, now + idle))
+  end
+  return math.min(abs, seen + idle)
 end
-return math.min(tonumber(s[3]), seen + tonumber(ARGV[3]))`;
+local out = {}
+for i = 1, #KEYS / 3 do
+  out[i] = check(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], ARGV[1 + 2 * i], ARGV[2 + 2 * i])
+end
+return out`;
 
 /**
  * KEYS: session, tv, session-set. ARGV: token generation, salt, grace, idle window, sid, +revocation.
