@@ -49,6 +49,7 @@ export async function register(deps: AuthDeps, input: { email: string; password:
  * A failure goes to the audit trail with its real reason (never shown to the client).
  */
 export async function authenticateUser(deps: AuthDeps, email: string, password: string, meta: SessionMeta = {}): Promise<User> {
+  deps.hasher.assertRoom();
   const user = await deps.users.findByEmail(normaliseEmail(email));
   if (!user) {
     await deps.hasher.verifyDummy(password);

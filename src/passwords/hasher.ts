@@ -25,6 +25,11 @@ export interface PasswordHasher {
   needsRehash(passwordHash: string): boolean;
   /** argon2 operations waiting for a slot (not counting those running). */
   queueDepth(): number;
+  /**
+   * Refuses at once (`unavailable`, as a full queue does) when an operation could neither run
+   * nor wait now: lets a login shed load before it spends a database query on a doomed request.
+   */
+  assertRoom(): void;
 }
 
 export interface PasswordHasherOptions {
@@ -52,13 +57,14 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     else running -= 1;
   };
 
+  const full = () => running >= concurrency && waiting.length >= maxQueue;
+  const busy = () => new AppError('unavailable', 'too many logins in progress, retry shortly', { retryAfter: 1 });
+
   const limited = async <T>(operation: () => Promise<T>): Promise<T> => {
     if (running < concurrency) {
       running += 1;
     } else {
-      if (waiting.length >= maxQueue) {
-        throw new AppError('unavailable', 'too many logins in progress, retry shortly', { retryAfter: 1 });
-      }
+      if (full()) throw busy();
       // The releasing operation hands its slot straight to us, so `running` stays unchanged.
       await new Promise<void>((resolve) => waiting.push(resolve));
     }
@@ -103,5 +109,8 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
       }
     },
     queueDepth: () => waiting.length,
+    assertRoom() {
+      if (full()) throw busy();
+    },
   } satisfies PasswordHasher;
 }

@@ -50,9 +50,13 @@ describe('password hasher', () => {
 
   it('bounds concurrency and rejects beyond the queue limit with a retryable unavailable error', async () => {
     const small = createPasswordHasher({ concurrency: 1, maxQueue: 1 });
+    expect(() => small.assertRoom()).not.toThrow();
     const running = small.hash('first');
+    expect(() => small.assertRoom()).not.toThrow();
     const queued = small.hash('second');
     expect(small.queueDepth()).toBe(1);
+    // Full: refused before the caller does any other work, with the same error as the queue's.
+    expect(() => small.assertRoom()).toThrow(expect.objectContaining({ code: 'unavailable', status: 503, retryAfter: 1 }));
 
     const rejected = await small.hash('third').catch((error: unknown) => error);
     expect(rejected).toBeInstanceOf(AppError);
@@ -61,6 +65,7 @@ describe('password hasher', () => {
 
     await expect(Promise.all([running, queued])).resolves.toHaveLength(2);
     expect(small.queueDepth()).toBe(0);
+    expect(() => small.assertRoom()).not.toThrow();
     expect(await small.verify(await queued, 'second')).toBe(true);
   });
 
