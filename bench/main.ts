@@ -31,6 +31,8 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
   log(`starting the baseline and the service (exact, cached) on cpu ${SERVER_CPU}, and the load generator`);
   const bareServer = await startBareServer(env.dir, SERVER_CPU);
   cleanup.add(() => bareServer.stop());
+  const shaped = await startBareServer(env.dir, SERVER_CPU, 'shaped');
+  cleanup.add(() => shaped.stop());
   const exact = await startService(env, 'exact', 'exact', SERVER_CPU);
   cleanup.add(() => exact.stop());
   const cached = await startService(env, 'cached', 'cached', SERVER_CPU);
@@ -48,6 +50,7 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
     signing,
     worker,
     bare: bareServer,
+    shaped,
     exact,
     cached,
     poolAccounts: pool.accounts,
@@ -59,12 +62,14 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], exact: [], cached: [], verify: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], sign: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], sign: [], refresh: [] };
   const { plan } = ctx;
   for (let rep = 1; rep <= plan.repetitions; rep++) {
     const round = `round ${rep}/${plan.repetitions}`;
     log(`${round}: a. bare node:http`);
     series.bare.push(await bare(ctx));
+    log(`${round}: a′. node:http answering /authenticate's response`);
+    series.shaped.push(await gateway(ctx, ctx.shaped));
     log(`${round}: b. /authenticate exact`);
     series.exact.push(await gateway(ctx, ctx.exact));
     log(`${round}: c. /authenticate cached`);
@@ -97,7 +102,7 @@ runMain('bench', async (cleanup) => {
   const ctx = await setUp(plan, cleanup);
   const series = await measureAll(ctx);
   log('g. revocation propagation: 3 cached instances');
-  await Promise.all([ctx.exact.stop(), ctx.cached.stop(), ctx.bare.stop()]);
+  await Promise.all([ctx.exact.stop(), ctx.cached.stop(), ctx.bare.stop(), ctx.shaped.stop()]);
   const propagation = await revocationPropagation(ctx);
   const rows = buildRows(series, propagation, plan);
   const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);

@@ -85,17 +85,17 @@ export async function startService(env: ServiceEnv, name: string, revocation: Re
   return asServer(name, url, proc, 'SIGTERM');
 }
 
-/** Starts the bare `node:http` baseline pinned to `cpu`. */
-export async function startBareServer(dir: string, cpu: number): Promise<Server> {
+/** Starts a `node:http` baseline (see bare-server.ts) pinned to `cpu`. */
+export async function startBareServer(dir: string, cpu: number, shape: 'bare' | 'shaped' = 'bare'): Promise<Server> {
   const port = await freePort();
   const script = join(REPO_ROOT, 'bench', 'bare-server.ts');
-  const [command, args] = pinned(cpu, process.execPath, ['--import', 'tsx', script, String(port)]);
-  const proc = spawnLogged('bare', command, args, { logFile: join(dir, 'bare.log'), cwd: REPO_ROOT });
+  const [command, args] = pinned(cpu, process.execPath, ['--import', 'tsx', script, String(port), shape]);
+  const proc = spawnLogged(shape, command, args, { logFile: join(dir, `${shape}.log`), cwd: REPO_ROOT });
   try {
     await waitUntilReady(proc, () => tcpProbe('127.0.0.1', port), 20_000);
   } catch (error) {
     await proc.stop('SIGKILL');
     throw error;
   }
-  return asServer('bare', `http://127.0.0.1:${port}`, proc, 'SIGTERM');
+  return asServer(shape, `http://127.0.0.1:${port}`, proc, 'SIGTERM');
 }

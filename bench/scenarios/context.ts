@@ -32,6 +32,8 @@ export interface BenchContext {
   signing: SigningSetup;
   worker: LoadWorker;
   bare: Server;
+  /** node:http answering what a valid `/authenticate` answers, with no logic behind it. */
+  shaped: Server;
   /** Pinned instances of the service, one per revocation mode. */
   exact: Server;
   cached: Server;

@@ -10,7 +10,7 @@ export function bare(ctx: BenchContext): Promise<Sample> {
   return measured(bare.pid, () => worker.run(job, plan.loadMs));
 }
 
-/** b, c. `/authenticate` with the pool's live tokens round-robin (the gateway pattern). */
+/** a′, b, c. `/authenticate` with the pool's live tokens round-robin (the gateway pattern). */
 export function gateway(ctx: BenchContext, server: Server): Promise<Sample> {
   const { worker, plan, tokens } = ctx;
   const job = { kind: 'http', url: server.url, path: '/authenticate', connections: plan.connections, ms: plan.loadMs, bearerTokens: tokens } as const;
