@@ -6,6 +6,9 @@ import type { User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
+/** Runs a password check of the account `email` under brute-force limits (see security/rate-limits.ts). */
+export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Promise<T>;
+
 const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
 
 /** The client side of an audit event. */
@@ -97,10 +100,14 @@ export async function changePassword(
   caller: { userId: string; sessionId: string },
   input: { current_password: string; new_password: string },
   meta: SessionMeta,
+  limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
 ): Promise<TokenResponse> {
   const user = await deps.users.findById(caller.userId);
   if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
-  if (!(await deps.hasher.verify(user.passwordHash, input.current_password))) throw invalidCredentials();
+  // Guessing the current password is guessing a login: the same per-account limits apply.
+  await limitAttempt(user.email, async () => {
+    if (!(await deps.hasher.verify(user.passwordHash, input.current_password))) throw invalidCredentials();
+  });
   assertPassword(deps, input.new_password, user.email);
   const passwordHash = await deps.hasher.hash(input.new_password);
   // Sessions end before the password changes: if either step fails, the other sessions are

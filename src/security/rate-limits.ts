@@ -21,7 +21,8 @@ export type LimitsConfig = Config['limits'];
  */
 export interface RateLimits {
   /**
-   * Runs a login attempt under the limits. The attempt is counted against the account and the
+   * Runs a login attempt (or `/password`'s check of the current password: the same guess)
+   * under the limits. The attempt is counted against the account and the
    * client IP *before* `attempt` runs (so a locked account costs no argon2 work, and parallel
    * attempts cannot slip past the count); the outcome then settles it: success clears the
    * account's failures and takes the IP's hit back, `invalid_credentials` stays counted, any

@@ -48,6 +48,20 @@ describe.concurrent('failed logins per account', () => {
     expect(await metric(app.url, 'login_account')).toBeGreaterThanOrEqual(3);
   });
 
+  it('wrong current passwords on /password count as failed logins of the account: then /password and /login answer 429', async () => {
+    const user = await registerUser(app.url);
+    const ip = fakeIp();
+    const changePassword = (current: string) =>
+      call(app.url, 'POST', '/password', {
+        body: { current_password: current, new_password: 'another long passphrase' },
+        headers: { authorization: `Bearer ${user.accessToken}`, 'x-forwarded-for': ip },
+      });
+    for (let i = 0; i < 3; i += 1) expect((await changePassword('wrong password!')).status).toBe(401);
+    expectRateLimited(await changePassword('wrong password!'), 2);
+    expectRateLimited(await changePassword(PASSWORD), 2);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
+  });
+
   it('an unknown e-mail behaves exactly like a known one', async () => {
     const ip = fakeIp();
     const email = uniqueEmail();

@@ -36,7 +36,8 @@ export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
     })
     .post('/password', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
       const body = await readJson(c, passwordBody, limit);
-      const tokens = await changePassword(deps, c.var.claims, body, sessionMeta(c, clientIp));
+      const meta = sessionMeta(c, clientIp);
+      const tokens = await changePassword(deps, c.var.claims, body, meta, (email, attempt) => deps.rateLimits.login(email, meta.ip, attempt));
       return sendTokens(c, deps, tokens);
     });
 }
