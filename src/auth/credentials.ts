@@ -70,6 +70,30 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
   return user;
 }
 
+const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((role, i) => role === b[i]);
+
+/**
+ * Closes the race between a login and an admin change (disable, new roles) of the same user.
+ * The admin writes the change before ending every session; the login read the user before its
+ * password check and creates its session after. Reading the user again once the session exists
+ * sees the change, or else the change's end-of-sessions comes later and ends this session too.
+ * A changed user gets no tokens: the new session is ended first.
+ */
+async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string): Promise<void> {
+  let current: User | null;
+  try {
+    current = await deps.users.findById(read.id);
+  } catch (error) {
+    await deps.sessions.endSession(read.id, sessionId).catch(() => {});
+    throw error;
+  }
+  if (current && !current.disabledAt && sameRoles(current.roles, read.roles)) return;
+  await deps.sessions.endSession(read.id, sessionId);
+  deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason: current?.disabledAt ? 'disabled' : 'changed_during_login' } });
+  if (!current || current.disabledAt) throw invalidCredentials();
+  throw new AppError('unavailable', 'the account changed during login, retry', { retryAfter: 1 });
+}
+
 /** Logs in: a new session with its first token pair. */
 export async function login(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta) {
   let user: User;
@@ -81,10 +105,12 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
     if (failed) deps.logger.info({ event: 'login_failed' }, 'login failed');
     throw error;
   }
-  const tokens = await startSession(deps, user, meta).catch((error: unknown) => {
-    deps.metrics.login('unavailable');
-    throw error;
-  });
+  const tokens = await startSession(deps, user, meta)
+    .then((started) => confirmUnchanged(deps, user, started.session_id).then(() => started))
+    .catch((error: unknown) => {
+      deps.metrics.login(error instanceof AppError && error.code === 'invalid_credentials' ? 'invalid_credentials' : 'unavailable');
+      throw error;
+    });
   deps.metrics.login('ok');
   deps.logger.info({ event: 'login', userId: user.id }, 'login');
   deps.audit.record({ event: 'login', userId: user.id, sessionId: tokens.session_id, ...client(meta) });

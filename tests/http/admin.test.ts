@@ -68,6 +68,44 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await authenticate(again.body?.access_token as string)).status).toBe(200);
   });
 
+  /**
+   * Runs `change` at the worst moment of a login: after its password check (the user was already
+   * read) and before its session exists. The hasher is the real one, wrapped to pause there.
+   */
+  async function loginRacing(email: string, change: () => Promise<unknown>) {
+    const { hasher } = one.deps;
+    const verify = hasher.verify;
+    hasher.verify = async (passwordHash, password) => {
+      const valid = await verify(passwordHash, password);
+      await change();
+      return valid;
+    };
+    try {
+      return await login(email);
+    } finally {
+      hasher.verify = verify;
+    }
+  }
+
+  it('a login racing a disable gets no live token: the change wins', async () => {
+    const user = await registerUser(one.url);
+    const raced = await loginRacing(user.email, async () => expect((await asAdmin('POST', `/users/${user.userId}/disable`)).status).toBe(200));
+    expect(raced.status).toBe(401);
+    expect(raced.body).toMatchObject({ error: 'invalid_credentials' });
+    const sessions = await asAdmin('GET', `/users/${user.userId}/sessions`);
+    expect(sessions.body).toEqual({ sessions: [] });
+  });
+
+  it('a login racing a role change gets no token with the old roles', async () => {
+    const user = await registerUser(one.url);
+    const raced = await loginRacing(user.email, async () => expect((await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['user', 'auditor'] })).status).toBe(200));
+    expect(raced.status).toBe(503);
+    expect(raced.headers.get('retry-after')).toBe('1');
+    const again = await login(user.email);
+    expect(again.status).toBe(200);
+    expect((await authenticate(again.body?.access_token as string)).headers.get('x-user-roles')).toBe('user,auditor');
+  });
+
   it('an admin cannot disable their own account', async () => {
     const response = await asAdmin('POST', `/users/${admin.userId}/disable`);
     expect(response.status).toBe(400);
