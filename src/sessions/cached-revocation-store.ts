@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
 import { afterIoRound } from '../util/io-round.js';
+
+/** Revocation messages are user ids (UUIDs); heartbeats start with this. */
+const HEARTBEAT = 'hb:';
 
 export interface CachedRevocationOptions {
   store: RedisSessionStore;
@@ -74,8 +78,20 @@ export function createCachedRevocationStore({
     entries.set(jti, until);
   };
 
-  subscriber.on('message', (from: string, userId: string) => {
-    if (from === channel) forgetUser(userId);
+  // Heartbeats travel the same path as revocations: published on this instance's command
+  // connection, received on its subscription. Another instance's beats are ignored.
+  const beatPrefix = `${HEARTBEAT}${randomUUID()}:`;
+  let beats = 0;
+  let awaitedBeat: string | undefined;
+  subscriber.on('message', (from: string, message: string) => {
+    if (from !== channel) return;
+    if (!message.startsWith(HEARTBEAT)) {
+      forgetUser(message);
+      return;
+    }
+    if (message !== awaitedBeat) return;
+    awaitedBeat = undefined;
+    if (!live && subscribed) resume();
   });
   let subscribed = false;
   const resume = () => {
@@ -87,7 +103,7 @@ export function createCachedRevocationStore({
     subscriber.subscribe(channel).then(
       () => {
         subscribed = true;
-        awaitingPong = false;
+        awaitedBeat = undefined;
         resume();
       },
       (error: unknown) => stop(`subscribe failed: ${(error as Error).message}`),
@@ -99,29 +115,25 @@ export function createCachedRevocationStore({
       stop(`subscription ${event}`);
     });
   }
-  // A half-open connection (or a frozen Redis) delivers nothing and reports nothing: a ping that
-  // is still unanswered at the next beat turns the cache off, so stale answers last < 2 beats.
-  // A beat that is answered while the cache is off (after a failed read) turns it back on.
-  let awaitingPong = false;
+  // A half-open subscription, a frozen Redis or a message path that is broken anywhere (on a
+  // Cluster, the node the subscription sits on) delivers nothing and may report nothing: a beat
+  // still unreceived at the next one turns the cache off, so stale answers last < 2 beats. A
+  // beat received while the cache is off (after a failed read) turns it back on.
   const heartbeat = setInterval(() => {
-    if (awaitingPong) {
-      awaitingPong = false;
-      stop('heartbeat unanswered');
+    if (awaitedBeat !== undefined) {
+      awaitedBeat = undefined;
+      stop('heartbeat not received');
       subscriber.disconnect(true);
       return;
     }
     if (!subscribed) return;
-    awaitingPong = true;
-    subscriber.ping().then(
-      () => {
-        awaitingPong = false;
-        if (!live && subscribed) resume();
-      },
-      () => {
-        awaitingPong = false;
-        stop('heartbeat failed');
-      },
-    );
+    const beat = `${beatPrefix}${(beats += 1)}`;
+    awaitedBeat = beat;
+    store.announce(beat).catch(() => {
+      if (awaitedBeat !== beat) return;
+      awaitedBeat = undefined;
+      stop('heartbeat could not be sent');
+    });
   }, heartbeatMs);
   heartbeat.unref();
 

@@ -216,7 +216,11 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       await redis.quit().catch(() => redis.disconnect());
     },
   } satisfies SessionStore;
-  return Object.assign(store, { authenticateUntil });
+  /** Publishes `message` on the revocation channel (the cached mode's end-to-end heartbeat). */
+  const announce = async (message: string) => {
+    await guarded(redis.publish(channel, message));
+  };
+  return Object.assign(store, { authenticateUntil, announce });
 }
 
 export type RedisSessionStore = ReturnType<typeof createRedisSessionStore>;

@@ -32,7 +32,7 @@ async function instance(prefix: string, options: { maxAgeMs?: number; policy?: S
   await subscriber.connect();
   await expect.poll(() => store.isLive()).toBe(true);
   opened.push(() => store.close());
-  return store;
+  return Object.assign(store, { subscriber });
 }
 
 const raw = new Redis(testRedisUrl());
@@ -101,6 +101,22 @@ describe('cached revocation mode', () => {
     expect(await b.authenticate(second.claims)).toBe('ok');
     await deleteSilently(prefix, second.userId, second.sessionId);
     expect(await b.authenticate(second.claims)).toBe('ok');
+  });
+
+  it('stops answering from the cache when its subscription stops delivering, even on a healthy connection', async () => {
+    const prefix = uniquePrefix();
+    const b = await instance(prefix);
+    const { claims, userId, sessionId } = await session(b);
+    expect(await b.authenticate(claims)).toBe('ok');
+    // Connected and answering, but no longer receiving the channel: only an end-to-end beat notices.
+    await b.subscriber.unsubscribe(redisKeys(prefix).revocationChannel);
+    const stopped = performance.now();
+    await expect.poll(() => b.isLive(), { interval: 10, timeout: 2000 }).toBe(false);
+    expect(performance.now() - stopped).toBeLessThan(1000);
+    await deleteSilently(prefix, userId, sessionId);
+    expect(await b.authenticate(claims)).toBe('no_session');
+    // The subscription is made again (the connection is reset) and the cache comes back.
+    await expect.poll(() => b.isLive(), { interval: 20, timeout: 5000 }).toBe(true);
   });
 
   it('stops answering from the cache within two heartbeats when Redis freezes', async () => {
