@@ -66,14 +66,13 @@ async function measureAll(ctx: BenchContext) {
   const { plan } = ctx;
   for (let rep = 1; rep <= plan.repetitions; rep++) {
     const round = `round ${rep}/${plan.repetitions}`;
-    log(`${round}: a. bare node:http`);
-    series.bare.push(await bare(ctx));
-    log(`${round}: a′. node:http answering /authenticate's response`);
-    series.shaped.push(await gateway(ctx, ctx.shaped));
-    log(`${round}: b. /authenticate exact`);
-    series.exact.push(await gateway(ctx, ctx.exact));
-    log(`${round}: c. /authenticate cached`);
-    series.cached.push(await gateway(ctx, ctx.cached));
+    log(`${round}: a (bare), a′ (shaped), b (exact), c (cached) in turn, ${plan.slices} slices of ${plan.sliceMs / 1000} s each`);
+    for (let slice = 0; slice < plan.slices; slice++) {
+      series.bare.push(await bare(ctx));
+      series.shaped.push(await gateway(ctx, ctx.shaped));
+      series.exact.push(await gateway(ctx, ctx.exact));
+      series.cached.push(await gateway(ctx, ctx.cached));
+    }
     log(`${round}: d. cold tokens (verify ceiling, then exact and cached)`);
     const verify = await verifyCeiling(ctx);
     series.verify.push(verify);
@@ -109,7 +108,7 @@ runMain('bench', async (cleanup) => {
   const loadGenerator = hasWrk() ? 'wrk (closed loop), autocannon (paced, chained)' : 'autocannon';
   process.stdout.write(`\n${formatTable(rows)}\n\n`);
   process.stdout.write(
-    `${plan.name} run, medians of ${plan.repetitions}, ${seconds}s; ${machine.cpus} × ${machine.model}; node ${machine.node}; ` +
+    `${plan.name} run, medians of ${plan.repetitions} rounds (a–c: ${plan.repetitions * plan.slices} slices), ${seconds}s; ${machine.cpus} × ${machine.model}; node ${machine.node}; ` +
       `load average at start ${machine.loadAverage.join(' ')}; ${machine.pinned ? 'server on cpu 0, load on cpu 1' : 'not pinned (no taskset)'}; ${loadGenerator}\n`,
   );
   // A load average near the core count means other processes shared the cores: ratios drift and tails grow.

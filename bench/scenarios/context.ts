@@ -7,8 +7,14 @@ import type { Server, ServiceEnv } from '../service.js';
 export interface Plan {
   name: 'quick' | 'full';
   repetitions: number;
-  /** Each closed-loop throughput run. */
+  /** Each `/refresh` run. */
   loadMs: number;
+  /**
+   * The closed-loop throughput rows (a, a′, b, c) run in short slices, one of each in turn, so
+   * that a slow spell of a shared machine hits all four alike; each slice is one sample.
+   */
+  sliceMs: number;
+  slices: number;
   /** Each cold-token run (tokens are signed for it beforehand, so it is kept shorter). */
   coldMs: number;
   stormMs: number;
@@ -21,8 +27,8 @@ export interface Plan {
 }
 
 export const PLANS: Record<Plan['name'], Plan> = {
-  quick: { name: 'quick', repetitions: 1, loadMs: 3_000, coldMs: 3_000, stormMs: 3_000, ceilingMs: 1_000, argon2Ms: 2_000, revocations: 50, connections: 32 },
-  full: { name: 'full', repetitions: 3, loadMs: 8_000, coldMs: 5_000, stormMs: 10_000, ceilingMs: 2_000, argon2Ms: 3_000, revocations: 200, connections: 32 },
+  quick: { name: 'quick', repetitions: 1, loadMs: 3_000, sliceMs: 1_000, slices: 3, coldMs: 3_000, stormMs: 3_000, ceilingMs: 1_000, argon2Ms: 2_000, revocations: 50, connections: 32 },
+  full: { name: 'full', repetitions: 3, loadMs: 8_000, sliceMs: 2_000, slices: 4, coldMs: 5_000, stormMs: 10_000, ceilingMs: 2_000, argon2Ms: 3_000, revocations: 200, connections: 32 },
 };
 
 /** Everything the scenarios share, set up once. */

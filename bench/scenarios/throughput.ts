@@ -3,18 +3,18 @@ import type { Server } from '../service.js';
 import type { BenchContext } from './context.js';
 import { measured, rateSample, type Sample } from './sample.js';
 
-/** a. The bare `node:http` baseline. */
+/** a. The bare `node:http` baseline (one slice). */
 export function bare(ctx: BenchContext): Promise<Sample> {
   const { worker, bare, plan } = ctx;
-  const job = { kind: 'http', url: bare.url, path: '/', connections: plan.connections, ms: plan.loadMs } as const;
-  return measured(bare.pid, () => worker.run(job, plan.loadMs));
+  const job = { kind: 'http', url: bare.url, path: '/', connections: plan.connections, ms: plan.sliceMs } as const;
+  return measured(bare.pid, () => worker.run(job, plan.sliceMs));
 }
 
-/** a′, b, c. `/authenticate` with the pool's live tokens round-robin (the gateway pattern). */
+/** a′, b, c. `/authenticate` with the pool's live tokens round-robin (the gateway pattern; one slice). */
 export function gateway(ctx: BenchContext, server: Server): Promise<Sample> {
   const { worker, plan, tokens } = ctx;
-  const job = { kind: 'http', url: server.url, path: '/authenticate', connections: plan.connections, ms: plan.loadMs, bearerTokens: tokens } as const;
-  return measured(server.pid, () => worker.run(job, plan.loadMs));
+  const job = { kind: 'http', url: server.url, path: '/authenticate', connections: plan.connections, ms: plan.sliceMs, bearerTokens: tokens } as const;
+  return measured(server.pid, () => worker.run(job, plan.sliceMs));
 }
 
 /** Cold tokens signed beyond what the verification ceiling allows in the run's length. */
