@@ -23,12 +23,15 @@ import { devSecret } from './tokens/dev-secrets.js';
 import { generateKeyMaterial } from './tokens/generate-key.js';
 import { createKeyRing, KeyError, type KeyRing } from './tokens/key-ring.js';
 import { createRefreshTokenCodec } from './tokens/refresh-token.js';
+import { createBoundedCache } from './util/bounded-cache.js';
 import { migratePostgres } from './users/migrate.js';
 import { createPgliteUserStore } from './users/pglite-user-store.js';
 import { createPostgresUserStore } from './users/postgres-user-store.js';
 import type { UserStore } from './users/user-store.js';
 
 const MIN_REFRESH_SECRET_BYTES = 32;
+/** Session salts one instance remembers (~150 bytes each): enough for every session it refreshes in a busy day. */
+const SESSION_SALTS_REMEMBERED = 100_000;
 
 /** Whether this instance runs on the embedded, single-instance default (no shared session store). */
 export const isEmbedded = ({ cache }: Config) => !cache.url && !cache.sentinel && !cache.cluster;
@@ -144,6 +147,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
       cacheSize: auth.token_cache_size,
     }),
     refreshTokens: createRefreshTokenCodec(refreshKey),
+    sessionSalts: createBoundedCache<string>(SESSION_SALTS_REMEMBERED),
     audit: buildAuditLog(config, users, logger),
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.

@@ -6,6 +6,7 @@ import type { PasswordPolicy } from '../passwords/policy.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokenCodec } from '../tokens/refresh-token.js';
+import type { BoundedCache } from '../util/bounded-cache.js';
 import type { UserStore } from '../users/user-store.js';
 
 /** What the auth use cases work with; built once by `createDeps`. */
@@ -16,6 +17,11 @@ export interface AuthDeps {
   passwordPolicy: PasswordPolicy;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
+  /**
+   * Session salts this instance has seen (session id → salt, until the session's absolute
+   * expiry), so that most refreshes skip reading the salt from the store. Never decides alone.
+   */
+  sessionSalts: BoundedCache<string>;
   logger: Logger;
   metrics: Metrics;
   /** The audit trail (`auth_events`): `record` queues and returns at once, never throws. */

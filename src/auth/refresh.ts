@@ -14,7 +14,13 @@ export async function authenticRefreshToken(
   token: string,
 ): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
   const decoded = deps.refreshTokens.decode(token);
-  if (!decoded) return null;
+  return decoded ? withStoredSalt(deps, decoded) : null;
+}
+
+async function withStoredSalt(
+  deps: Pick<AuthDeps, 'refreshTokens' | 'sessions'>,
+  decoded: DecodedRefreshToken,
+): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
   const salt = await deps.sessions.getSalt(decoded.userId, decoded.sessionId);
   if (salt === null || !deps.refreshTokens.verify(decoded, salt)) return null;
   return { decoded, salt };
@@ -33,8 +39,21 @@ export async function refresh(deps: AuthDeps, token: string): Promise<TokenRespo
   }
 }
 
+/**
+ * `authenticRefreshToken` for a rotation, first trying the salt this instance remembers for the
+ * session (a salt never changes): a refresh then costs one Redis round trip, not two. A stale
+ * salt (session ended) is harmless: the rotate script compares it with the stored one.
+ */
+async function authenticForRotation(deps: AuthDeps, token: string): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
+  const decoded = deps.refreshTokens.decode(token);
+  if (!decoded) return null;
+  const remembered = deps.sessionSalts.get(decoded.sessionId, Date.now());
+  if (remembered !== undefined && deps.refreshTokens.verify(decoded, remembered)) return { decoded, salt: remembered };
+  return withStoredSalt(deps, decoded);
+}
+
 async function rotateRefreshToken(deps: AuthDeps, token: string): Promise<TokenResponse> {
-  const authentic = await authenticRefreshToken(deps, token);
+  const authentic = await authenticForRotation(deps, token);
   if (!authentic) {
     deps.metrics.refresh('invalid');
     throw invalidGrant();
@@ -43,6 +62,8 @@ async function rotateRefreshToken(deps: AuthDeps, token: string): Promise<TokenR
   const { userId, sessionId } = decoded;
   const result = await deps.sessions.rotate({ userId, sessionId, generation: decoded.generation, salt });
   deps.metrics.refresh(result.outcome);
+  if (result.outcome === 'rotated' || result.outcome === 'replayed') deps.sessionSalts.set(sessionId, salt, result.expiresAt);
+  else deps.sessionSalts.delete(sessionId);
   if (result.outcome === 'reused') {
     deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');
     deps.audit.record({ event: 'refresh_reused', userId, sessionId, details: { generation: decoded.generation } });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isUuid } from '../util/uuid.js';
 import type { KeyRing } from './key-ring.js';
 import { jwsSigner, jwsVerifier } from './jws.js';
-import { createVerifiedTokenCache } from './verified-token-cache.js';
+import { createBoundedCache } from '../util/bounded-cache.js';
 
 /** The claims every access token carries, as the service uses them. */
 export interface AccessClaims {
@@ -77,7 +77,7 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
   const encodedHeader = Buffer.from(JSON.stringify({ alg: algorithm, typ: 'at+jwt', kid: signer.kid })).toString('base64url');
   const lifetimeSeconds = Math.max(1, Math.round(lifetimeMs / 1000));
   const tolerance = clockToleranceMs / 1000;
-  const cache = createVerifiedTokenCache<AccessClaims>(cacheSize);
+  const cache = createBoundedCache<AccessClaims>(cacheSize);
 
   /** Full verification of a token not seen before. `now` in seconds. */
   function verifyFresh(token: string, now: number, allowExpired: boolean): VerifyResult {

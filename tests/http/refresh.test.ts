@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 const GRACE_MS = 1000;
@@ -6,8 +7,10 @@ const GRACE_MS = 1000;
 describe('refresh rotation over two instances sharing Redis', () => {
   let one: TestInstance;
   let two: TestInstance;
+  let redisUrl: string;
   beforeAll(async () => {
     const cluster = await testCluster({ auth: { refresh_reuse_grace: `${GRACE_MS}ms` } });
+    redisUrl = cluster.config.cache.url as string;
     [one, two] = await Promise.all([cluster.start(), cluster.start()]);
   });
 
@@ -67,8 +70,10 @@ describe('refresh rotation over two instances sharing Redis', () => {
     const user = await registerUser(one.url);
     const [prefix, body, mac] = user.refreshToken.split('.') as [string, string, string];
     const flipped = `${mac.slice(0, 10)}${mac[10] === 'A' ? 'B' : 'A'}${mac.slice(11)}`;
+    // `one` remembers the session's salt (it started the session), `two` reads it from Redis.
     for (const forged of [`${prefix}.${body}.${flipped}`, `${prefix}.${body}.${'A'.repeat(43)}`, 'rt1.garbage', 'x'.repeat(100)]) {
       expect(await refresh(two, forged)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+      expect(await refresh(one, forged)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
     }
     expect((await authenticate(one, user.accessToken)).status).toBe(200);
     expect((await refresh(one, user.refreshToken)).status).toBe(200);
@@ -83,6 +88,66 @@ describe('refresh rotation over two instances sharing Redis', () => {
     expect(successors.size).toBe(1);
     const successor = responses[0]?.body?.refresh_token as string;
     expect((await refresh(two, successor)).status).toBe(200);
+  });
+
+  describe('session salts remembered per instance', () => {
+    let monitor: Redis;
+    let marker: Redis;
+    /** Commands clients sent (not those scripts ran), as Redis's MONITOR saw them. */
+    const commands: string[][] = [];
+    beforeAll(async () => {
+      monitor = new Redis(redisUrl, { lazyConnect: true });
+      marker = new Redis(redisUrl, { lazyConnect: true });
+      await Promise.all([monitor.connect(), marker.connect()]);
+      const feed = await monitor.monitor();
+      feed.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua') commands.push(args);
+      });
+    });
+    afterAll(() => {
+      monitor.disconnect();
+      marker.disconnect();
+    });
+
+    /** The commands Redis ran for `action` that touched this session's key. */
+    async function commandsOf(sessionId: string, action: () => Promise<unknown>): Promise<string[]> {
+      // MONITOR's feed lags the replies: an ECHO sent after the action marks where it ends.
+      const end = `end of ${sessionId}`;
+      const seen = commands.length;
+      await action();
+      await marker.echo(end);
+      const deadline = Date.now() + 2_000;
+      while (!commands.slice(seen).some((args) => args[1] === end) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      return commands
+        .slice(seen)
+        .filter((args) => args[1] !== end && args.some((arg) => arg.includes(sessionId)))
+        .map((args) => (args[0] ?? '').toLowerCase());
+    }
+
+    it('a refresh on an instance that knows the session reads nothing before its one rotation script', async () => {
+      const user = await registerUser(one.url);
+      const onSame = await commandsOf(user.sessionId, async () => {
+        expect((await refresh(one, user.refreshToken)).status).toBe(200);
+      });
+      expect(onSame).toEqual(['evalsha']);
+      // The other instance has not seen this session: it reads the salt first, then remembers it.
+      const next = (await refresh(one, user.refreshToken)).body?.refresh_token as string;
+      const onOther = await commandsOf(user.sessionId, async () => {
+        expect((await refresh(two, next)).status).toBe(200);
+      });
+      expect(onOther).toEqual(['hget', 'evalsha']);
+    });
+
+    it('never refreshes a session ended through another instance, though its salt is remembered', async () => {
+      const loggedOut = await registerUser(one.url);
+      expect((await call(two.url, 'POST', '/logout', { body: { refresh_token: loggedOut.refreshToken } })).status).toBe(204);
+      expect(await refresh(one, loggedOut.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+
+      const everywhere = await registerUser(one.url);
+      expect((await call(two.url, 'POST', '/logout-all', { token: everywhere.accessToken })).status).toBe(204);
+      expect(await refresh(one, everywhere.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+      expect((await authenticate(one, everywhere.accessToken)).status).toBe(401);
+    });
   });
 
   it('requires refresh_token', async () => {

@@ -1,0 +1,33 @@
+/**
+ * A bounded map whose entries are served only until their own deadline: when the cap is
+ * reached the oldest entry goes first. Used for what an instance may remember but never
+ * decides alone (verified tokens, session salts): a miss just means asking the source.
+ */
+export function createBoundedCache<T>(maxEntries: number) {
+  const entries = new Map<string, { value: T; validUntilMs: number }>();
+  return {
+    get(key: string, nowMs: number): T | undefined {
+      const entry = entries.get(key);
+      if (!entry) return undefined;
+      if (entry.validUntilMs > nowMs) return entry.value;
+      entries.delete(key);
+      return undefined;
+    },
+    set(key: string, value: T, validUntilMs: number) {
+      if (maxEntries <= 0) return;
+      if (entries.size >= maxEntries && !entries.has(key)) {
+        const oldest = entries.keys().next();
+        if (!oldest.done) entries.delete(oldest.value);
+      }
+      entries.set(key, { value, validUntilMs });
+    },
+    delete(key: string) {
+      entries.delete(key);
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}
+
+export type BoundedCache<T> = ReturnType<typeof createBoundedCache<T>>;
