@@ -20,6 +20,7 @@ const userId = randomUUID();
 const sessionId = randomUUID();
 const exp = String(Math.floor(Date.now() / 1000) + 900);
 const body = JSON.stringify({ sub: userId, sid: sessionId, jti: randomUUID(), roles: ['user'], iat: Number(exp) - 900, exp: Number(exp) });
+const bodyLength = String(Buffer.byteLength(body));
 const shaped: RequestListener = (_request, response) => {
   response.writeHead(200, [
     'X-Request-Id', randomUUID(),
@@ -29,6 +30,7 @@ const shaped: RequestListener = (_request, response) => {
     'Referrer-Policy', 'no-referrer',
     'Content-Type', 'application/json; charset=utf-8',
     'Cache-Control', 'no-store',
+    'Content-Length', bodyLength,
     'X-User-Id', userId,
     'X-User-Roles', 'user',
     'X-Session-Id', sessionId,

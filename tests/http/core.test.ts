@@ -107,6 +107,18 @@ describe.each([
     expect(response.body?.error).toBe('invalid_token');
   });
 
+  it('/authenticate sends each answer with its Content-Length (one write, no chunked framing)', async () => {
+    const user = await registerUser(base);
+    for (const [method, authorization] of [['GET', `Bearer ${user.accessToken}`], ['GET', 'Bearer not.a.jwt'], ['GET', undefined], ['HEAD', `Bearer ${user.accessToken}`]] as const) {
+      const response = await fetch(`${base}/authenticate`, { method, headers: authorization ? { authorization } : {} });
+      const text = await response.text();
+      expect(response.headers.get('transfer-encoding')).toBeNull();
+      const length = Number(response.headers.get('content-length'));
+      if (method === 'HEAD') expect(length).toBeGreaterThan(0);
+      else expect(length).toBe(Buffer.byteLength(text));
+    }
+  });
+
   it('answers /authenticate/ (trailing slash) like /authenticate', async () => {
     const user = await registerUser(base);
     expect((await call(base, 'GET', '/authenticate/', { token: user.accessToken })).status).toBe(200);

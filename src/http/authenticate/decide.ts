@@ -8,8 +8,11 @@ import { baseHeaderList, requestIdFrom } from '../response-headers.js';
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: 'an access token is required' });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
 const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
-/** Every answer is JSON that no cache may keep. */
-const JSON_NO_STORE = ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store'] as const;
+/**
+ * Every answer is JSON that no cache may keep, with its length: a `Content-Length` lets Node
+ * send the answer as one write instead of chunked framing (fewer bytes and less work on both ends).
+ */
+const jsonNoStore = (body: string) => ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(body))];
 
 /** What `/authenticate` answers: status, headers as one flat name/value list (Node writes it as is), body. */
 export interface AuthenticateAnswer {
@@ -33,18 +36,19 @@ interface Identity {
 
 function renderIdentity(claims: AccessClaims): Identity {
   const { userId, sessionId, jti, roles, issuedAt, expiresAt } = claims;
+  const body = JSON.stringify({ sub: userId, sid: sessionId, jti, roles, iat: issuedAt, exp: expiresAt });
   return {
-    headers: [...JSON_NO_STORE, 'X-User-Id', userId, 'X-User-Roles', roles.join(','), 'X-Session-Id', sessionId, 'X-Token-Expires', String(expiresAt)],
-    body: JSON.stringify({ sub: userId, sid: sessionId, jti, roles, iat: issuedAt, exp: expiresAt }),
+    headers: [...jsonNoStore(body), 'X-User-Id', userId, 'X-User-Roles', roles.join(','), 'X-Session-Id', sessionId, 'X-Token-Expires', String(expiresAt)],
+    body,
   };
 }
 
 /** Status, the answer's own headers (after the baseline), body, outcome for the metrics. */
 type Decision = [AuthenticateAnswer['status'], extra: readonly string[], body: string, AuthenticateOutcome];
 
-const CHALLENGE = [...JSON_NO_STORE, 'WWW-Authenticate', 'Bearer'];
-const INVALID_TOKEN = [...JSON_NO_STORE, 'WWW-Authenticate', 'Bearer error="invalid_token"'];
-const RETRY = [...JSON_NO_STORE, 'Retry-After', '1'];
+const CHALLENGE = [...jsonNoStore(MISSING), 'WWW-Authenticate', 'Bearer'];
+const INVALID_TOKEN = [...jsonNoStore(INVALID), 'WWW-Authenticate', 'Bearer error="invalid_token"'];
+const RETRY = [...jsonNoStore(UNAVAILABLE), 'Retry-After', '1'];
 
 /**
  * The gateway hot path (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): one local
