@@ -28,6 +28,13 @@ export interface AccessTokenOptions {
   cacheSize?: number;
 }
 
+/**
+ * The verified-token cache is keyed by the token's last characters (its signature's end), not by
+ * the whole string: hashing a fresh ~450-character header value on every lookup was the largest
+ * cost of a cache hit. A hit is served only when the whole stored token equals the presented one.
+ */
+const cacheKey = (token: string) => token.slice(-32);
+
 /** Tokens longer than this are rejected before any parsing (DESIGN: 4 KiB). */
 export const MAX_TOKEN_LENGTH = 4096;
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -77,7 +84,7 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
   const encodedHeader = Buffer.from(JSON.stringify({ alg: algorithm, typ: 'at+jwt', kid: signer.kid })).toString('base64url');
   const lifetimeSeconds = Math.max(1, Math.round(lifetimeMs / 1000));
   const tolerance = clockToleranceMs / 1000;
-  const cache = createBoundedCache<AccessClaims>(cacheSize);
+  const cache = createBoundedCache<{ token: string; claims: AccessClaims }>(cacheSize);
 
   /** Full verification of a token not seen before. `now` in seconds. */
   function verifyFresh(token: string, now: number, allowExpired: boolean): VerifyResult {
@@ -138,13 +145,13 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
       const nowMs = Date.now();
       const allowExpired = options?.allowExpired === true;
       if (!allowExpired) {
-        // Only fully verified tokens are cached, so a hit needs no further checks.
-        const cached = cache.get(token, nowMs);
-        if (cached) return { ok: true, claims: cached };
+        // Only fully verified tokens are cached, so a hit on the exact same string needs no further checks.
+        const cached = cache.get(cacheKey(token), nowMs);
+        if (cached?.token === token) return { ok: true, claims: cached.claims };
       }
       if (!TOKEN_SHAPE.test(token)) return MALFORMED;
       const result = verifyFresh(token, nowMs / 1000, allowExpired);
-      if (result.ok && !allowExpired) cache.set(token, result.claims, (result.claims.expiresAt + tolerance) * 1000);
+      if (result.ok && !allowExpired) cache.set(cacheKey(token), { token, claims: result.claims }, (result.claims.expiresAt + tolerance) * 1000);
       return result;
     },
   };

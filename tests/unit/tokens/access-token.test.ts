@@ -404,3 +404,25 @@ describe('access tokens: allowExpired', () => {
     expect(await eddsa.verify(await token(), { allowExpired: true })).toEqual({ ok: false, reason });
   });
 });
+
+describe('access tokens: the verified-token cache', () => {
+  it('serves only the exact token it verified: a cached signature under another header or payload is checked again and refused', async () => {
+    const token = genuine();
+    expect(await eddsa.verify(token)).toMatchObject({ ok: true });
+    const [, payload, signature] = token.split('.') as [string, string, string];
+    const otherClaims = b64url(validClaims({ roles: ['admin'] }));
+    for (const spliced of [`${b64url(header())}.${otherClaims}.${signature}`, `${b64url(header({ kid: 'retired' }))}.${payload}.${signature}`, `x${token}`]) {
+      expect(spliced.slice(-32)).toBe(token.slice(-32));
+      expect((await eddsa.verify(spliced)).ok).toBe(false);
+    }
+    expect(await eddsa.verify(token)).toMatchObject({ ok: true });
+  });
+
+  it('is bypassed by allowExpired, so an expired cached token is never served as valid', async () => {
+    const iat = nowSeconds() - LIFETIME_SECONDS;
+    const token = genuine(validClaims({ iat, exp: nowSeconds() - TOLERANCE_SECONDS - 1 }));
+    expect(await eddsa.verify(token)).toEqual({ ok: false, reason: 'expired' });
+    expect((await eddsa.verify(token, { allowExpired: true })).ok).toBe(true);
+    expect(await eddsa.verify(token)).toEqual({ ok: false, reason: 'expired' });
+  });
+});
