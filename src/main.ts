@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config/loader.js';
 import { createDeps, isEmbedded } from './deps.js';
 import { AppError } from './http/errors.js';
+import { flushAccessLogs } from './observability/access-log.js';
 import { createLogger } from './observability/logger.js';
 import { startMetricsServer, startServer, stopServer } from './server.js';
 import { KeyError } from './tokens/key-ring.js';
@@ -25,6 +26,7 @@ async function main() {
     metricsServer?.close();
     stopServer(server, deps, config.server.shutdown_grace).then(
       () => {
+        flushAccessLogs();
         logger.info('stopped');
         logger.flush(() => process.exit(0));
       },

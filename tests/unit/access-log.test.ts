@@ -1,7 +1,7 @@
-import { setImmediate as nextRound } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { createAccessLog } from '../../src/observability/access-log.js';
+import { createAccessLog, FLUSH_CHARS, FLUSH_MS } from '../../src/observability/access-log.js';
 
 function capture(level = 'info') {
   const writes: string[] = [];
@@ -9,13 +9,16 @@ function capture(level = 'info') {
   return { writes, log: createAccessLog(logger, 'json') };
 }
 
+/** Long enough for a pending flush to have run. */
+const afterFlush = () => sleep(FLUSH_MS * 5);
+
 describe('access log (JSON)', () => {
-  test('lines of one event-loop round reach the destination as one write, each a pino-shaped JSON line', async () => {
+  test('lines logged together reach the destination as one write, each a pino-shaped JSON line', async () => {
     const { writes, log } = capture();
     log('req-1', 'GET', '/authenticate', 200, 0.123456);
     log('req-2', 'POST', '/login', 401, 12.5);
     expect(writes).toEqual([]);
-    await nextRound();
+    await afterFlush();
     expect(writes).toHaveLength(1);
     const lines = (writes[0] as string).split('\n');
     expect(lines.pop()).toBe('');
@@ -26,17 +29,26 @@ describe('access log (JSON)', () => {
     ]);
   });
 
-  test('a later round gets its own write; nothing is written below the info level', async () => {
+  test('a later batch gets its own write; a full batch is written at once; nothing below the info level', async () => {
     const { writes, log } = capture();
     log('a', 'GET', '/ping', 200, 1);
-    await nextRound();
+    await afterFlush();
     log('b', 'GET', '/ping', 200, 1);
-    await nextRound();
+    await afterFlush();
     expect(writes.map((chunk) => (JSON.parse(chunk) as { reqId: string }).reqId)).toEqual(['a', 'b']);
+
+    const full = capture();
+    let logged = 0;
+    while (full.writes.length === 0) {
+      full.log(`r${logged}`, 'GET', '/authenticate', 200, 1);
+      logged += 1;
+    }
+    expect((full.writes[0] as string).length).toBeGreaterThanOrEqual(FLUSH_CHARS);
+    expect((full.writes[0] as string).split('\n')).toHaveLength(logged + 1);
 
     const quiet = capture('warn');
     quiet.log('c', 'GET', '/ping', 200, 1);
-    await nextRound();
+    await afterFlush();
     expect(quiet.writes).toEqual([]);
   });
 });
