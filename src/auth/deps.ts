@@ -18,8 +18,8 @@ export interface AuthDeps {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
   /**
-   * Session salts this instance has seen (session id → salt, until the session's absolute
-   * expiry), so that most refreshes skip reading the salt from the store. Never decides alone.
+   * Session salts this instance has seen (session id → salt, until the session's end as last
+   * seen), so that most refreshes skip reading the salt from the store. Never decides alone.
    */
   sessionSalts: BoundedCache<string>;
   logger: Logger;
