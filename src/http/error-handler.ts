@@ -21,8 +21,13 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
       return errorResponse(c, error.code, error.message, error.retryAfter);
     }
     if (error instanceof AppError && error.code === 'unavailable') {
-      if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
-      logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
+      // A dependency that failed is logged with its cause; shed load (a full argon2 queue) is
+      // not: under a login storm that would be a warning with a stack per refused request.
+      // Both are counted (dependency errors, login outcomes) and appear in the access log.
+      if (error instanceof UnavailableError) {
+        metrics.dependencyError(error.dependency);
+        logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
+      }
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }
     // Hono's own HTTP errors (e.g. a malformed request it refused) are client errors.

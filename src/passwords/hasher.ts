@@ -58,7 +58,10 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   };
 
   const full = () => running >= concurrency && waiting.length >= maxQueue;
-  const busy = () => new AppError('unavailable', 'too many logins in progress, retry shortly', { retryAfter: 1 });
+  // One instance for every refusal: a storm refuses hundreds per second, and the stack of a
+  // fresh error per refusal would say nothing new.
+  const busyError = new AppError('unavailable', 'too many logins in progress, retry shortly', { retryAfter: 1 });
+  const busy = () => busyError;
 
   const limited = async <T>(operation: () => Promise<T>): Promise<T> => {
     if (running < concurrency) {
