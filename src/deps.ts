@@ -30,7 +30,7 @@ import { createPostgresUserStore } from './users/postgres-user-store.js';
 import type { UserStore } from './users/user-store.js';
 
 const MIN_REFRESH_SECRET_BYTES = 32;
-/** Session salts one instance remembers (~150 bytes each): enough for every session it refreshes in a busy day. */
+/** Session salts one instance remembers (a few hundred bytes each, so at most some tens of MiB). */
 const SESSION_SALTS_REMEMBERED = 100_000;
 
 /** Whether this instance runs on the embedded, single-instance default (no shared session store). */

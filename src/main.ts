@@ -31,6 +31,7 @@ async function main() {
         logger.flush(() => process.exit(0));
       },
       (error: unknown) => {
+        flushAccessLogs();
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { AppError, errorStatus, UnavailableError, type ErrorCode } from './errors.js';
+import { AppError, errorStatus, OverloadedError, UnavailableError, type ErrorCode } from './errors.js';
 
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
 export function errorResponse(c: Context, code: ErrorCode, description: string, retryAfter?: number) {
@@ -21,11 +21,12 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
       return errorResponse(c, error.code, error.message, error.retryAfter);
     }
     if (error instanceof AppError && error.code === 'unavailable') {
-      // A dependency that failed is logged with its cause; shed load (a full argon2 queue) is
-      // not: under a login storm that would be a warning with a stack per refused request.
-      // Both are counted (dependency errors, login outcomes) and appear in the access log.
-      if (error instanceof UnavailableError) {
-        metrics.dependencyError(error.dependency);
+      // Shed load is counted, not logged: under a login storm that would be a warning with a
+      // stack per refused request. Anything else unavailable is logged with its cause.
+      if (error instanceof OverloadedError) {
+        metrics.passwordHashRejected();
+      } else {
+        if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
         logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
       }
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);

@@ -43,6 +43,17 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Load shed on purpose: the argon2 queue is full. Answered 503 + Retry-After and counted
+ * (`jwt_password_hash_rejected_total`), not logged per request: a storm refuses hundreds a second.
+ */
+export class OverloadedError extends AppError {
+  constructor(message: string) {
+    super('unavailable', message, { retryAfter: 1 });
+    this.name = 'OverloadedError';
+  }
+}
+
 /** Thrown by stores when a backing service (Redis, PostgreSQL) cannot answer. */
 export class UnavailableError extends AppError {
   readonly dependency: 'cache' | 'database';

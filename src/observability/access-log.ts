@@ -19,6 +19,8 @@ const unflushed = new Set<() => void>();
 export function flushAccessLogs(): void {
   for (const flush of unflushed) flush();
 }
+// Registered when this module is first imported, before any logger exists, so it runs before
+// pino's own flush at exit and the lines it hands over are written with the rest.
 process.on('exit', flushAccessLogs);
 
 /**

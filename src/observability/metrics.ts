@@ -46,6 +46,11 @@ export function createMetrics(options: { queueDepth: () => number }) {
     labelNames: ['dependency'] as const,
     registers: [registry],
   });
+  const passwordHashRejected = new Counter({
+    name: 'jwt_password_hash_rejected_total',
+    help: 'Requests answered 503 because the argon2 queue was full (login, register, password change)',
+    registers: [registry],
+  });
   new Gauge({
     name: 'jwt_password_hash_queue_depth',
     help: 'argon2 operations waiting for a slot',
@@ -77,6 +82,7 @@ export function createMetrics(options: { queueDepth: () => number }) {
     login: (outcome: LoginOutcome) => login.labels(outcome).inc(),
     dependencyError: (dependency: (typeof DEPENDENCIES)[number]) => dependencyErrors.labels(dependency).inc(),
     rateLimited: (limit: string) => rateLimited.labels(limit).inc(),
+    passwordHashRejected: () => passwordHashRejected.inc(),
     /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
     request(route: string, method: string, status: number, seconds: number) {
       const key = `${route} ${method} ${status}`;

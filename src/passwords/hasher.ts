@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hash, parseOptions, verify } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
-import { AppError } from '../http/errors.js';
+import { OverloadedError } from '../http/errors.js';
 
 /** argon2id; the package declares its enums `const`, which isolated modules cannot read. */
 const argon2id: Algorithm = 2;
@@ -58,9 +58,9 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   };
 
   const full = () => running >= concurrency && waiting.length >= maxQueue;
-  // One instance for every refusal: a storm refuses hundreds per second, and the stack of a
-  // fresh error per refusal would say nothing new.
-  const busyError = new AppError('unavailable', 'too many logins in progress, retry shortly', { retryAfter: 1 });
+  // One instance for every refusal (a storm refuses hundreds per second): its stack points to
+  // start-up and means nothing; nothing may modify it.
+  const busyError = new OverloadedError('too many logins in progress, retry shortly');
   const busy = () => busyError;
 
   const limited = async <T>(operation: () => Promise<T>): Promise<T> => {

@@ -1,6 +1,6 @@
 /**
  * A bounded map whose entries are served only until their own deadline: when the cap is
- * reached the oldest entry goes first. Used for what an instance may remember but never
+ * reached the entry set longest ago goes first. Used for what an instance may remember but never
  * decides alone (verified tokens, session salts): a miss just means asking the source.
  */
 export function createBoundedCache<T>(maxEntries: number) {
@@ -15,7 +15,8 @@ export function createBoundedCache<T>(maxEntries: number) {
     },
     set(key: string, value: T, validUntilMs: number) {
       if (maxEntries <= 0) return;
-      if (entries.size >= maxEntries && !entries.has(key)) {
+      // A key set again becomes the newest, so what is refreshed stays longest.
+      if (!entries.delete(key) && entries.size >= maxEntries) {
         const oldest = entries.keys().next();
         if (!oldest.done) entries.delete(oldest.value);
       }

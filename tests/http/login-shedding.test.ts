@@ -31,6 +31,7 @@ describe('a login storm beyond the argon2 queue', () => {
       expect(response.headers.get('retry-after')).toBe('1');
     }
     expect(await counter(app.url, 'jwt_login_total{outcome="unavailable"}')).toBe(shed.length);
+    expect(await counter(app.url, 'jwt_password_hash_rejected_total')).toBe(shed.length);
     expect(await counter(app.url, 'jwt_dependency_errors_total{dependency="database"}')).toBe(0);
     expect(await counter(app.url, 'jwt_dependency_errors_total{dependency="cache"}')).toBe(0);
     // The storm is over: the next login is served.

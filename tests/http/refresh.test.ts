@@ -8,9 +8,11 @@ describe('refresh rotation over two instances sharing Redis', () => {
   let one: TestInstance;
   let two: TestInstance;
   let redisUrl: string;
+  let keyPrefix: string;
   beforeAll(async () => {
     const cluster = await testCluster({ auth: { refresh_reuse_grace: `${GRACE_MS}ms` } });
     redisUrl = cluster.config.cache.url as string;
+    keyPrefix = cluster.config.cache.key_prefix;
     [one, two] = await Promise.all([cluster.start(), cluster.start()]);
   });
 
@@ -147,6 +149,15 @@ describe('refresh rotation over two instances sharing Redis', () => {
       expect((await call(two.url, 'POST', '/logout-all', { token: everywhere.accessToken })).status).toBe(204);
       expect(await refresh(one, everywhere.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
       expect((await authenticate(one, everywhere.accessToken)).status).toBe(401);
+    });
+
+    it('lets the rotation script, not the remembered salt, decide: a salt changed in Redis refuses the refresh and revokes nothing', async () => {
+      const user = await registerUser(one.url);
+      const sessionKey = `${keyPrefix}{${user.userId}}:s:${user.sessionId}`;
+      expect(await marker.hset(sessionKey, 'salt', 'another-salt')).toBe(0);
+      expect(await refresh(one, user.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+      expect(await marker.exists(sessionKey)).toBe(1);
+      expect((await authenticate(one, user.accessToken)).status).toBe(200);
     });
   });
 

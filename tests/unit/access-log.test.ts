@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { createAccessLog, FLUSH_CHARS, FLUSH_MS } from '../../src/observability/access-log.js';
+import { createAccessLog, FLUSH_CHARS, FLUSH_MS, flushAccessLogs } from '../../src/observability/access-log.js';
 
 function capture(level = 'info') {
   const writes: string[] = [];
@@ -39,12 +39,20 @@ describe('access log (JSON)', () => {
 
     const full = capture();
     let logged = 0;
-    while (full.writes.length === 0) {
+    while (full.writes.length === 0 && logged <= FLUSH_CHARS) {
       full.log(`r${logged}`, 'GET', '/authenticate', 200, 1);
       logged += 1;
     }
     expect((full.writes[0] as string).length).toBeGreaterThanOrEqual(FLUSH_CHARS);
     expect((full.writes[0] as string).split('\n')).toHaveLength(logged + 1);
+
+    // flushAccessLogs (shutdown) hands over what is waiting at once, and the timer has nothing left.
+    const stopping = capture();
+    stopping.log('s', 'GET', '/ping', 200, 1);
+    flushAccessLogs();
+    expect(stopping.writes).toHaveLength(1);
+    await afterFlush();
+    expect(stopping.writes).toHaveLength(1);
 
     const quiet = capture('warn');
     quiet.log('c', 'GET', '/ping', 200, 1);

@@ -10,7 +10,7 @@ describe('bounded cache', () => {
     expect(cache.size).toBe(0);
   });
 
-  it('never holds more than its cap: the oldest entry goes first, updating a kept one evicts nothing', () => {
+  it('never holds more than its cap: the entry set longest ago goes first, updating one evicts nothing and keeps it longest', () => {
     const cache = createBoundedCache<number>(3);
     for (const [i, key] of ['a', 'b', 'c'].entries()) cache.set(key, i, 10_000);
     cache.set('b', 20, 10_000);
@@ -19,6 +19,9 @@ describe('bounded cache', () => {
     expect(cache.size).toBe(3);
     expect(cache.get('a', 0)).toBeUndefined();
     expect([cache.get('b', 0), cache.get('c', 0), cache.get('d', 0)]).toEqual([20, 2, 3]);
+    cache.set('e', 4, 10_000);
+    expect(cache.get('c', 0)).toBeUndefined();
+    expect(cache.get('b', 0)).toBe(20);
     cache.delete('c');
     expect(cache.get('c', 0)).toBeUndefined();
   });
