@@ -12,7 +12,7 @@ import { hasWrk } from './load/wrk.js';
 import { machineInfo, SERVER_CPU } from './machine.js';
 import { buildRows, formatTable, type Series, writeResults } from './report.js';
 import { type BenchContext, type Plan, PLANS } from './scenarios/context.js';
-import { argon2Ceiling, loginStorm } from './scenarios/login-storm.js';
+import { argon2Ceiling, loginStorm, pacedFloor } from './scenarios/login-storm.js';
 import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
 import { bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
@@ -62,7 +62,7 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], sign: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], pacedFloor: [], sign: [], refresh: [] };
   const { plan } = ctx;
   for (let rep = 1; rep <= plan.repetitions; rep++) {
     const round = `round ${rep}/${plan.repetitions}`;
@@ -84,8 +84,9 @@ async function measureAll(ctx: BenchContext) {
   }
   // Last on the pinned core: a storm leaves argon2 work queued in the server after it ends.
   for (let rep = 1; rep <= plan.repetitions; rep++) {
-    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, then 200 concurrent logins`);
+    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, e′'s paced load on bare, then 200 concurrent logins`);
     series.argon2.push(await argon2Ceiling(ctx));
+    series.pacedFloor.push(await pacedFloor(ctx));
     const storm = await loginStorm(ctx);
     series.logins.push(storm.logins);
     series.stormAuth.push(storm.auth);

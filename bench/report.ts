@@ -7,7 +7,7 @@ import { median, percentile } from './stats.js';
 
 /** Every measured series, by key; each holds one sample per repetition. */
 export type Series = Record<
-  'bare' | 'shaped' | 'exact' | 'cached' | 'verify' | 'coldExact' | 'coldCached' | 'argon2' | 'logins' | 'stormAuth' | 'sign' | 'refresh',
+  'bare' | 'shaped' | 'exact' | 'cached' | 'verify' | 'coldExact' | 'coldCached' | 'argon2' | 'logins' | 'stormAuth' | 'pacedFloor' | 'sign' | 'refresh',
   Sample[]
 >;
 
@@ -48,6 +48,7 @@ const SPECS: RowSpec[] = [
   { id: 'e0', scenario: 'argon2id verify alone', series: 'argon2' },
   { id: 'e', scenario: 'login storm: logins (200 clients)', series: 'logins', baseline: 'argon2', baselineId: 'e0', target: { text: '≥80% of e0', minRatio: 0.8 } },
   { id: 'e′', scenario: '/authenticate during the storm', series: 'stormAuth', allOk: true, target: { text: 'p99 ≤ 10 ms', maxP99: 10 } },
+  { id: 'e′0', scenario: "e′'s paced load on bare node:http, no storm", series: 'pacedFloor', allOk: true },
   { id: 'f0', scenario: 'sign access tokens alone', series: 'sign' },
   { id: 'f', scenario: '/refresh', series: 'refresh', baseline: 'sign', baselineId: 'f0', allOk: true, target: { text: '≥60% of f0', minRatio: 0.6 } },
 ];

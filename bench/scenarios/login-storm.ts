@@ -1,7 +1,7 @@
 import { measureCeiling } from '../ceilings/run.js';
 import { cpuMicros } from '../machine.js';
 import type { BenchContext } from './context.js';
-import { fromSummary, rateSample, type Sample } from './sample.js';
+import { fromSummary, measured, rateSample, type Sample } from './sample.js';
 
 const CONCURRENT_LOGINS = 200;
 /** The light gateway load that runs through the storm. */
@@ -11,6 +11,16 @@ const AUTH = { connections: 4, rate: 1_000 };
 export async function argon2Ceiling(ctx: BenchContext): Promise<Sample & { concurrency: number }> {
   const { perSecond, concurrency } = await measureCeiling({ kind: 'argon2', ms: ctx.plan.argon2Ms });
   return { ...rateSample(perSecond), concurrency };
+}
+
+/**
+ * e′0. The storm's paced `/authenticate` load sent to the bare baseline with no storm: the p99
+ * the load generator and this machine show with no server work at all, e′'s floor.
+ */
+export function pacedFloor(ctx: BenchContext): Promise<Sample> {
+  const { worker, plan, bare, tokens } = ctx;
+  const job = { kind: 'http', url: bare.url, path: '/authenticate', ms: plan.stormMs, ...AUTH, bearerTokens: tokens } as const;
+  return measured(bare.pid, () => worker.run(job, plan.stormMs));
 }
 
 /** e. 200 clients log in for the storm's length while `/authenticate` runs at a light, paced rate. */
