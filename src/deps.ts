@@ -120,7 +120,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     throw error;
   });
   const hasher = createPasswordHasher({
-    // argon2 runs on libuv threads; leaving a core to the event loop keeps /authenticate fast during a login storm.
+    // argon2 runs on threads of its own at low priority; leaving a core to the event loop keeps /authenticate fast during a login storm.
     concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1),
   });
   const deps: Omit<AppDeps, 'rateLimits'> = {

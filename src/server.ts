@@ -66,5 +66,5 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   clearInterval(sweeper);
   // The audit trail's last writes need the database: before the stores close.
   await deps.audit.close();
-  await Promise.allSettled([deps.sessions.close(), deps.users.close()]);
+  await Promise.allSettled([deps.sessions.close(), deps.users.close(), deps.hasher.close()]);
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { hash, parseOptions, verify } from '@node-rs/argon2';
+import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
 import { OverloadedError } from '../http/errors.js';
+import { createArgon2Threads } from './argon2-threads.js';
 
 /** argon2id; the package declares its enums `const`, which isolated modules cannot read. */
 const argon2id: Algorithm = 2;
@@ -30,24 +31,27 @@ export interface PasswordHasher {
    * nor wait now: lets a login shed load before it spends a database query on a doomed request.
    */
   assertRoom(): void;
+  /** Stops the argon2 threads (calls made afterwards fail). */
+  close(): Promise<void>;
 }
 
 export interface PasswordHasherOptions {
-  /** Most argon2 operations running at once (each takes ~19 MiB and a libuv thread). */
+  /** Most argon2 operations running at once (each takes ~19 MiB and a thread of its own). */
   concurrency: number;
   /** Most operations waiting for a slot; beyond it calls fail fast with `unavailable`. */
   maxQueue?: number;
 }
 
 /**
- * argon2id hashing behind a bounded queue: at most `concurrency` hashes run at once and at
- * most `maxQueue` wait, so a login flood sheds load with 503 + Retry-After instead of
- * exhausting memory.
+ * argon2id hashing behind a bounded queue: at most `concurrency` hashes run at once (on as many
+ * low-priority threads, see `argon2-threads.ts`) and at most `maxQueue` wait, so a login flood
+ * sheds load with 503 + Retry-After instead of exhausting memory.
  */
 export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHasherOptions): PasswordHasher {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be a non-negative integer');
 
+  const threads = createArgon2Threads(concurrency);
   let running = 0;
   const waiting: Array<() => void> = [];
 
@@ -79,11 +83,11 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   };
 
   const verifyQuietly = (passwordHash: string, password: string): Promise<boolean> =>
-    limited(() => verify(passwordHash, password).catch(() => false));
+    limited(() => threads.verify(passwordHash, password));
 
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = (): Promise<string> => {
-    dummyHash ??= limited(() => hash(randomBytes(32).toString('base64url'), argon2Options)).catch((error: unknown) => {
+    dummyHash ??= limited(() => threads.hash(randomBytes(32).toString('base64url'), argon2Options)).catch((error: unknown) => {
       dummyHash = undefined;
       throw error;
     });
@@ -91,7 +95,7 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   };
 
   return {
-    hash: (password) => limited(() => hash(password, argon2Options)),
+    hash: (password) => limited(() => threads.hash(password, argon2Options)),
     verify: verifyQuietly,
     async verifyDummy(password) {
       await verifyQuietly(await getDummyHash(), password);
@@ -115,5 +119,6 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     assertRoom() {
       if (full()) throw busy();
     },
+    close: () => threads.close(),
   } satisfies PasswordHasher;
 }
