@@ -8,19 +8,19 @@ const invalidGrant = () => new AppError('invalid_grant', 'the refresh token is i
 /**
  * Decodes a refresh token and checks its MAC under the session's salt. Forged or altered
  * tokens end here, before any state changes. Returns the token and its salt, or `null`.
+ * With `remembered` (salts this instance has seen; a salt never changes) a known session's salt
+ * is not read from the store: a rotation then costs one Redis round trip, not two. A stale salt
+ * (session ended) is harmless there: the rotate script compares it with the stored one.
  */
 export async function authenticRefreshToken(
   deps: Pick<AuthDeps, 'refreshTokens' | 'sessions'>,
   token: string,
+  remembered?: AuthDeps['sessionSalts'],
 ): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
   const decoded = deps.refreshTokens.decode(token);
-  return decoded ? withStoredSalt(deps, decoded) : null;
-}
-
-async function withStoredSalt(
-  deps: Pick<AuthDeps, 'refreshTokens' | 'sessions'>,
-  decoded: DecodedRefreshToken,
-): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
+  if (!decoded) return null;
+  const known = remembered?.get(decoded.sessionId, Date.now());
+  if (known !== undefined && deps.refreshTokens.verify(decoded, known)) return { decoded, salt: known };
   const salt = await deps.sessions.getSalt(decoded.userId, decoded.sessionId);
   if (salt === null || !deps.refreshTokens.verify(decoded, salt)) return null;
   return { decoded, salt };
@@ -39,21 +39,8 @@ export async function refresh(deps: AuthDeps, token: string): Promise<TokenRespo
   }
 }
 
-/**
- * `authenticRefreshToken` for a rotation, first trying the salt this instance remembers for the
- * session (a salt never changes): a refresh then costs one Redis round trip, not two. A stale
- * salt (session ended) is harmless: the rotate script compares it with the stored one.
- */
-async function authenticForRotation(deps: AuthDeps, token: string): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
-  const decoded = deps.refreshTokens.decode(token);
-  if (!decoded) return null;
-  const remembered = deps.sessionSalts.get(decoded.sessionId, Date.now());
-  if (remembered !== undefined && deps.refreshTokens.verify(decoded, remembered)) return { decoded, salt: remembered };
-  return withStoredSalt(deps, decoded);
-}
-
 async function rotateRefreshToken(deps: AuthDeps, token: string): Promise<TokenResponse> {
-  const authentic = await authenticForRotation(deps, token);
+  const authentic = await authenticRefreshToken(deps, token, deps.sessionSalts);
   if (!authentic) {
     deps.metrics.refresh('invalid');
     throw invalidGrant();

@@ -45,7 +45,6 @@ export function createAccessLog(logger: Logger, mode: 'text' | 'json'): AccessLo
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     clearTimeout(timer);
-    timer = undefined;
     unflushed.delete(flush);
     const lines = pending;
     pending = '';

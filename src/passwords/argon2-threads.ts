@@ -27,7 +27,7 @@ parentPort.on('message', ({ op, args }) => {
 `;
 
 /** The lowest priority (`nice` 19): background work that must never delay a request. */
-export const ARGON2_NICENESS = 19;
+const ARGON2_NICENESS = 19;
 
 type Call = { op: 'hash'; args: [string, Options] } | { op: 'verify'; args: [string, string] };
 type Reply = { value?: string | boolean; error?: string };
@@ -93,5 +93,3 @@ export function createArgon2Threads(count: number) {
     },
   };
 }
-
-export type Argon2Threads = ReturnType<typeof createArgon2Threads>;

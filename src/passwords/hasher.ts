@@ -64,14 +64,13 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   const full = () => running >= concurrency && waiting.length >= maxQueue;
   // One instance for every refusal (a storm refuses hundreds per second): its stack points to
   // start-up and means nothing; nothing may modify it.
-  const busyError = new OverloadedError('too many logins in progress, retry shortly');
-  const busy = () => busyError;
+  const busy = new OverloadedError('too many logins in progress, retry shortly');
 
   const limited = async <T>(operation: () => Promise<T>): Promise<T> => {
     if (running < concurrency) {
       running += 1;
     } else {
-      if (full()) throw busy();
+      if (full()) throw busy;
       // The releasing operation hands its slot straight to us, so `running` stays unchanged.
       await new Promise<void>((resolve) => waiting.push(resolve));
     }
@@ -117,7 +116,7 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     },
     queueDepth: () => waiting.length,
     assertRoom() {
-      if (full()) throw busy();
+      if (full()) throw busy;
     },
     close: () => threads.close(),
   } satisfies PasswordHasher;
