@@ -111,19 +111,34 @@ describe('refresh rotation over two instances sharing Redis', () => {
       marker.disconnect();
     });
 
-    /** The commands Redis ran for `action` that touched this session's key. */
+    /** The commands Redis ran for `action` that touched this session's key (EVAL and EVALSHA both as 'script':
+     * which one runs depends on whether an earlier test loaded the script). */
     async function commandsOf(sessionId: string, action: () => Promise<unknown>): Promise<string[]> {
-      // MONITOR's feed lags the replies: an ECHO sent after the action marks where it ends.
-      const end = `end of ${sessionId}`;
-      const seen = commands.length;
+      // MONITOR's feed lags the replies: an ECHO marks where the action starts (so the login's
+      // own script, still in the feed, is not counted) and another where it ends.
+      const start = await markFeed(`start of ${sessionId}`);
       await action();
-      await marker.echo(end);
-      const deadline = Date.now() + 2_000;
-      while (!commands.slice(seen).some((args) => args[1] === end) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      const end = await markFeed(`end of ${sessionId}`);
       return commands
-        .slice(seen)
-        .filter((args) => args[1] !== end && args.some((arg) => arg.includes(sessionId)))
-        .map((args) => (args[0] ?? '').toLowerCase());
+        .slice(start + 1, end)
+        .filter((args) => args.some((arg) => arg.includes(sessionId)))
+        .map((args) => (args[0] ?? '').toLowerCase())
+        .map((name) => (name === 'eval' || name === 'evalsha' ? 'script' : name));
+    }
+
+    /** Sends a unique ECHO and returns its index in the feed once MONITOR has delivered it. */
+    let marks = 0;
+    async function markFeed(label: string): Promise<number> {
+      marks += 1;
+      const text = `${label} #${marks}`;
+      await marker.echo(text);
+      const deadline = Date.now() + 2_000;
+      for (;;) {
+        const index = commands.findIndex((args) => args[0]?.toLowerCase() === 'echo' && args[1] === text);
+        if (index >= 0) return index;
+        if (Date.now() > deadline) throw new Error(`MONITOR did not deliver the marker "${text}"`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     }
 
     it('a refresh on an instance that knows the session reads nothing before its one rotation script', async () => {
@@ -131,13 +146,13 @@ describe('refresh rotation over two instances sharing Redis', () => {
       const onSame = await commandsOf(user.sessionId, async () => {
         expect((await refresh(one, user.refreshToken)).status).toBe(200);
       });
-      expect(onSame).toEqual(['evalsha']);
+      expect(onSame).toEqual(['script']);
       // The other instance has not seen this session: it reads the salt first, then remembers it.
       const next = (await refresh(one, user.refreshToken)).body?.refresh_token as string;
       const onOther = await commandsOf(user.sessionId, async () => {
         expect((await refresh(two, next)).status).toBe(200);
       });
-      expect(onOther).toEqual(['hget', 'evalsha']);
+      expect(onOther).toEqual(['hget', 'script']);
     });
 
     it('never refreshes a session ended through another instance, though its salt is remembered', async () => {
