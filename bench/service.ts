@@ -7,6 +7,7 @@ import { freePort } from '../scripts/cluster/free-port.js';
 import { isReady } from '../scripts/cluster/instance.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
 import { tcpProbe } from '../scripts/cluster/tcp-probe.js';
+import { NODE_FLAGS } from '../src/node-flags.js';
 import { pinned } from './machine.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -65,12 +66,13 @@ function asServer(name: string, url: string, proc: ManagedProcess, signal: NodeJ
   return { name, url, pid: proc.pid, stop: () => proc.stop(signal, 10_000) };
 }
 
-/** Starts `node dist/main.js` pinned to `cpu` (if given) with its own config file; waits for `/health/ready`. */
+/** Starts `node <NODE_FLAGS> dist/main.js` (as the Docker image does) pinned to `cpu` (if given) with its own config file; waits for `/health/ready`. */
 export async function startService(env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
   const port = await freePort();
   const configFile = writeConfig(env, name, port, revocation);
   const main = join(REPO_ROOT, 'dist', 'main.js');
-  const [command, args] = cpu === undefined ? [process.execPath, [main]] : pinned(cpu, process.execPath, [main]);
+  const nodeArgs = [...NODE_FLAGS, main];
+  const [command, args] = cpu === undefined ? [process.execPath, nodeArgs] : pinned(cpu, process.execPath, nodeArgs);
   // The refresh secret travels by env, never to disk; other overrides are cleared so the file decides.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, CONFIG_FILE: configFile, REFRESH_SECRET: env.refreshSecret };
   for (const key of ['PORT', 'REDIS_URL', 'DATABASE_URL', 'LOG_LEVEL', 'LOG_MODE']) delete childEnv[key];

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 import { freePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 
@@ -57,7 +58,7 @@ function wrap(id: string, port: number, proc: ManagedProcess, stopGraceMs: numbe
 
 /**
  * Starts `src/main.ts` (one node process, `--import tsx`, so the pid is the server's own and
- * signals reach it directly) with instance id `id`, and waits for `/health/ready`.
+ * signals reach it directly; with the image's runtime flags, `NODE_FLAGS`) with instance id `id`, and waits for `/health/ready`.
  */
 export async function startInstance(id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
   const port = await freePort();
@@ -72,7 +73,7 @@ export async function startInstance(id: string, env: InstanceEnv, logDir: string
   };
   delete childEnv['LOG_LEVEL'];
   delete childEnv['LOG_MODE'];
-  const proc = spawnLogged(id, process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const proc = spawnLogged(id, process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], {
     logFile: join(logDir, `${id}.log`),
     env: childEnv,
     cwd: REPO_ROOT,
