@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { LIMITS } from '../security/rate-limits.js';
+import { createHotHistogram } from './hot-histogram.js';
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -13,24 +14,31 @@ export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
 export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
 
 /**
- * The service's Prometheus metrics, on a registry of its own (no global state). Label children
- * of hot counters are bound once, so the hot path increments without hashing label sets.
+ * The service's Prometheus metrics, on a registry of its own (no global state). What every
+ * request records — its duration, and `/authenticate`'s outcome — is kept in plain numbers
+ * (label sets bound once, see hot-histogram.ts) and handed to prom-client when scraped.
  */
 export function createMetrics(options: { queueDepth: () => number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requestDuration = new Histogram({
+  const requestDuration = createHotHistogram({
     name: 'jwt_http_request_duration_seconds',
     help: 'HTTP request duration by route, method and status',
     labelNames: ['route', 'method', 'status'] as const,
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  const authenticate = new Counter({
+  // Every known series exists from the start at 0, so rate() sees a replica's first event too.
+  const authenticateCounts = new Map<AuthenticateOutcome, number>(AUTHENTICATE_OUTCOMES.map((outcome) => [outcome, 0]));
+  new Counter({
     name: 'jwt_authenticate_total',
     help: '/authenticate answers by outcome',
     labelNames: ['outcome'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, count] of authenticateCounts) this.labels(outcome).inc(count);
+    },
   });
   const refresh = new Counter({ name: 'jwt_refresh_total', help: 'Refresh outcomes', labelNames: ['outcome'] as const, registers: [registry] });
   const login = new Counter({ name: 'jwt_login_total', help: 'Login outcomes', labelNames: ['outcome'] as const, registers: [registry] });
@@ -60,24 +68,26 @@ export function createMetrics(options: { queueDepth: () => number }) {
     },
   });
 
-  // Every known series exists from the start at 0, so rate() sees a replica's first event too.
-  for (const outcome of AUTHENTICATE_OUTCOMES) authenticate.labels(outcome).inc(0);
   for (const outcome of REFRESH_OUTCOMES) refresh.labels(outcome).inc(0);
   for (const outcome of LOGIN_OUTCOMES) login.labels(outcome).inc(0);
   for (const dependency of DEPENDENCIES) dependencyErrors.labels(dependency).inc(0);
   for (const limit of LIMITS) rateLimited.labels(limit).inc(0);
 
-  const authenticateChildren = new Map<AuthenticateOutcome, { inc(): void }>();
-  const durationChildren = new Map<string, { observe(value: number): void }>();
-  const child = <K>(cache: Map<K, { inc(): void }>, key: K, make: () => { inc(): void }) => {
-    let found = cache.get(key);
-    if (!found) cache.set(key, (found = make()));
-    return found;
+  /** Duration recorders by route, method and status (nested: no key string per request). */
+  const durations = new Map<string, Map<string, Map<number, (seconds: number) => void>>>();
+  const durationOf = (route: string, method: string, status: number) => {
+    let byMethod = durations.get(route);
+    if (!byMethod) durations.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let observe = byStatus.get(status);
+    if (!observe) byStatus.set(status, (observe = requestDuration.series({ route, method, status: String(status) })));
+    return observe;
   };
 
   return {
     registry,
-    authenticate: (outcome: AuthenticateOutcome) => child(authenticateChildren, outcome, () => authenticate.labels(outcome)).inc(),
+    authenticate: (outcome: AuthenticateOutcome) => authenticateCounts.set(outcome, (authenticateCounts.get(outcome) ?? 0) + 1),
     refresh: (outcome: RefreshOutcome) => refresh.labels(outcome).inc(),
     login: (outcome: LoginOutcome) => login.labels(outcome).inc(),
     dependencyError: (dependency: (typeof DEPENDENCIES)[number]) => dependencyErrors.labels(dependency).inc(),
@@ -85,10 +95,7 @@ export function createMetrics(options: { queueDepth: () => number }) {
     passwordHashRejected: () => passwordHashRejected.inc(),
     /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
     request(route: string, method: string, status: number, seconds: number) {
-      const key = `${route} ${method} ${status}`;
-      let observer = durationChildren.get(key);
-      if (!observer) durationChildren.set(key, (observer = requestDuration.labels(route, method, String(status))));
-      observer.observe(seconds);
+      durationOf(route, method, status)(seconds);
     },
   };
 }
