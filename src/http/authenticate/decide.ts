@@ -75,8 +75,12 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
     }
     if (state !== 'ok') return [401, INVALID_TOKEN, INVALID, state];
     const { claims } = result;
-    let identity = identities.get(claims);
-    if (!identity) identities.set(claims, (identity = renderIdentity(claims)));
+    // Only cached claims come back: a token verified afresh gets no memo (nor the GC work of one).
+    let identity = result.cached ? identities.get(claims) : undefined;
+    if (!identity) {
+      identity = renderIdentity(claims);
+      if (result.cached) identities.set(claims, identity);
+    }
     return [200, identity.headers, identity.body, 'ok'];
   }
 

@@ -116,7 +116,7 @@ describe('access tokens: sign → verify', () => {
       iat: claims.issuedAt,
       exp: claims.expiresAt,
     });
-    expect(await tokens.verify(token)).toEqual({ ok: true, claims });
+    expect(await tokens.verify(token)).toEqual({ ok: true, claims, cached: false });
   });
 
   it.each(cases)('$alg: gives every token a fresh jti', async ({ tokens }) => {
@@ -406,16 +406,31 @@ describe('access tokens: allowExpired', () => {
 });
 
 describe('access tokens: the verified-token cache', () => {
+  it('caches a token from its second verification on, as the same claims', async () => {
+    const token = genuine();
+    const first = eddsa.verify(token);
+    const second = eddsa.verify(token);
+    expect(first).toMatchObject({ ok: true, cached: false });
+    expect(second).toMatchObject({ ok: true, cached: false });
+    const third = eddsa.verify(token);
+    expect(third).toMatchObject({ ok: true, cached: true });
+    expect(third.ok && second.ok && third.claims).toBe(second.ok && second.claims);
+    // allowExpired never reads the cache.
+    expect(eddsa.verify(token, { allowExpired: true })).toMatchObject({ ok: true, cached: false });
+  });
+
   it('serves only the exact token it verified: a cached signature under another header or payload is checked again and refused', async () => {
     const token = genuine();
+    eddsa.verify(token);
     expect(await eddsa.verify(token)).toMatchObject({ ok: true });
+    expect(await eddsa.verify(token)).toMatchObject({ ok: true, cached: true });
     const [, payload, signature] = token.split('.') as [string, string, string];
     const otherClaims = b64url(validClaims({ roles: ['admin'] }));
     for (const spliced of [`${b64url(header())}.${otherClaims}.${signature}`, `${b64url(header({ kid: 'retired' }))}.${payload}.${signature}`, `x${token}`]) {
       expect(spliced.slice(-32)).toBe(token.slice(-32));
       expect((await eddsa.verify(spliced)).ok).toBe(false);
     }
-    expect(await eddsa.verify(token)).toMatchObject({ ok: true });
+    expect(await eddsa.verify(token)).toMatchObject({ ok: true, cached: true });
   });
 
   it('serves a cached token only until its exp plus the tolerance', async () => {
@@ -424,8 +439,9 @@ describe('access tokens: the verified-token cache', () => {
       const exp = nowSeconds() + 60;
       const token = genuine(validClaims({ exp }));
       expect((await eddsa.verify(token)).ok).toBe(true);
-      vi.setSystemTime((exp + TOLERANCE_SECONDS - 1) * 1000);
       expect((await eddsa.verify(token)).ok).toBe(true);
+      vi.setSystemTime((exp + TOLERANCE_SECONDS - 1) * 1000);
+      expect(await eddsa.verify(token)).toMatchObject({ ok: true, cached: true });
       vi.setSystemTime((exp + TOLERANCE_SECONDS) * 1000);
       expect(await eddsa.verify(token)).toEqual({ ok: false, reason: 'expired' });
     } finally {
