@@ -33,8 +33,9 @@ process.on('exit', flushAccessLogs);
  * loop's core far more than the bytes do. Per event-loop round → every 2 ms / 16 KiB: exact
  * 32.5 → 29.7 µs per request; 2 ms / 16 KiB → 10 ms / 32 KiB: exact 32.2 → 29.9 µs (+7.7% req/s),
  * cached +7% (A/B, medians of 8; with no access log at all, cached was 5% faster still). Other
- * log lines may therefore precede access lines of the last 10 ms; every line carries its own time. Lines still waiting at
- * shutdown are handed over by `flushAccessLogs` (and at exit). Text logs go through the logger as usual.
+ * log lines may therefore precede access lines of the last 10 ms; every line carries its own
+ * time. Lines still waiting at shutdown are handed over by `flushAccessLogs` (and at exit). Text
+ * logs go through the logger as usual.
  */
 export function createAccessLog(logger: Logger, mode: 'text' | 'json'): AccessLog {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as Writable | undefined;

@@ -20,9 +20,9 @@ interface Series {
 /**
  * A Prometheus histogram for per-request observations: a label set is bound once
  * (`series(labels)`), and each observation is then a bucket search and three additions.
- * prom-client's own histogram re-validates and re-hashes the labels on every observation:
- * ~1 µs of each cached `/authenticate` (with the outcome counter, 9% of its req/s, A/B).
- * Exposed through prom-client's registry in its histogram format.
+ * prom-client's own histogram re-validates and re-hashes the labels on every observation: with
+ * the outcome counter, 2.3 of the 23.6 µs of a cached `/authenticate` (A/B, medians of 8).
+ * Exposed through prom-client's registry, which writes it exactly as its own histogram.
  */
 export function createHotHistogram<L extends string>({ name, help, labelNames, buckets, registers }: HotHistogramOptions<L>) {
   const bounds = Float64Array.from(buckets);

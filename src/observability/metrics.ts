@@ -87,7 +87,9 @@ export function createMetrics(options: { queueDepth: () => number }) {
 
   return {
     registry,
-    authenticate: (outcome: AuthenticateOutcome) => authenticateCounts.set(outcome, (authenticateCounts.get(outcome) ?? 0) + 1),
+    authenticate(outcome: AuthenticateOutcome) {
+      authenticateCounts.set(outcome, (authenticateCounts.get(outcome) ?? 0) + 1);
+    },
     refresh: (outcome: RefreshOutcome) => refresh.labels(outcome).inc(),
     login: (outcome: LoginOutcome) => login.labels(outcome).inc(),
     dependencyError: (dependency: (typeof DEPENDENCIES)[number]) => dependencyErrors.labels(dependency).inc(),

@@ -3,9 +3,9 @@
  * seen before, without keeping the key alive. One bit per hash in a fixed array, all cleared
  * once `capacity` keys have been added, so the bits never fill up. A false "seen" (another key
  * with the same bits) is rare and only admits a key early; "not seen" is never wrong since the
- * last clearing.
+ * last clearing. A key whose two sightings straddle a clearing is admitted at its third.
  */
-export function createDoorkeeper(bits = 1 << 17, capacity = bits >>> 3) {
+export function createDoorkeeper(bits: number, capacity = bits >>> 3) {
   if (!Number.isInteger(Math.log2(bits)) || bits < 32) throw new RangeError('bits must be a power of two, at least 32');
   const words = new Uint32Array(bits >>> 5);
   const mask = bits - 1;

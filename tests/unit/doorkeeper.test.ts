@@ -3,7 +3,7 @@ import { createDoorkeeper } from '../../src/util/doorkeeper.js';
 
 describe('doorkeeper', () => {
   it('says "not seen" the first time and "seen" the second', () => {
-    const doorkeeper = createDoorkeeper();
+    const doorkeeper = createDoorkeeper(1 << 17);
     const keys = Array.from({ length: 1000 }, (_, i) => `key-${i}-${'x'.repeat(i % 7)}`);
     const first = keys.map((key) => doorkeeper.seen(key));
     // A few first sightings may collide with earlier keys' bits (1,000 keys in 131,072 bits).

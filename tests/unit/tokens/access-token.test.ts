@@ -419,6 +419,23 @@ describe('access tokens: the verified-token cache', () => {
     expect(eddsa.verify(token, { allowExpired: true })).toMatchObject({ ok: true, cached: false });
   });
 
+  it('admits a working set as large as the cache on its second round, and serves it from the third on', async () => {
+    const small = createAccessTokens({
+      keyRing: await createKeyRing('EdDSA', [keyConfig('main', pem(edMain.privateKey))]),
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      lifetimeMs: LIFETIME_SECONDS * 1000,
+      clockToleranceMs: TOLERANCE_SECONDS * 1000,
+      cacheSize: 100,
+    });
+    const tokens = Array.from({ length: 100 }, () => small.sign({ userId: randomUUID(), sessionId: randomUUID(), tokenVersion: 0, roles: [] }).token);
+    const round = () => tokens.map((token) => small.verify(token)).filter((result) => result.ok && result.cached).length;
+    expect(round()).toBe(0);
+    // A few tokens may have been admitted early (another token had set their bit).
+    expect(round()).toBeLessThan(10);
+    expect(round()).toBe(100);
+  });
+
   it('serves only the exact token it verified: a cached signature under another header or payload is checked again and refused', async () => {
     const token = genuine();
     eddsa.verify(token);
