@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type RequestListener } from 'node:http';
+import { requestIdFrom } from '../src/http/response-headers.js';
 
 /**
  * The baselines, no logic behind either: `bare` answers 200 `ok` to everything (the issue's
  * baseline); `shaped` answers what a valid `/authenticate` answers — the same header names and
- * sizes, a fresh request id, a JSON body of the same size — so the table shows how much of
- * the gap to `bare` is the response itself. `bare-server.ts <port> [bare|shaped]`.
+ * sizes, a fresh request id made as the service makes it, a JSON body of the same size — so the
+ * table shows how much of the gap to `bare` is the response itself. `bare-server.ts <port> [bare|shaped]`.
  */
 const port = Number(process.argv[2]);
 const shape = process.argv[3] ?? 'bare';
@@ -23,7 +24,7 @@ const body = JSON.stringify({ sub: userId, sid: sessionId, jti: randomUUID(), ro
 const bodyLength = String(Buffer.byteLength(body));
 const shaped: RequestListener = (_request, response) => {
   response.writeHead(200, [
-    'X-Request-Id', randomUUID(),
+    'X-Request-Id', requestIdFrom(undefined),
     'X-Instance-Id', 'shaped',
     'X-Content-Type-Options', 'nosniff',
     'X-Frame-Options', 'DENY',
