@@ -6,7 +6,8 @@ import { requestIdFrom } from '../src/http/response-headers.js';
  * The baselines, no logic behind either: `bare` answers 200 `ok` to everything (the issue's
  * baseline); `shaped` answers what a valid `/authenticate` answers — the same header names and
  * sizes, a fresh request id made as the service makes it, a JSON body of the same size — so the
- * table shows how much of the gap to `bare` is the response itself. `bare-server.ts <port> [bare|shaped]`.
+ * table shows how much of the gap to `bare` is the response itself.
+ * `bare-server.ts <port> [bare|shaped]`.
  */
 const port = Number(process.argv[2]);
 const shape = process.argv[3] ?? 'bare';

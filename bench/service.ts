@@ -66,7 +66,10 @@ function asServer(name: string, url: string, proc: ManagedProcess, signal: NodeJ
   return { name, url, pid: proc.pid, stop: () => proc.stop(signal, 10_000) };
 }
 
-/** Starts `node <NODE_FLAGS> dist/main.js` (as the Docker image does) pinned to `cpu` (if given) with its own config file; waits for `/health/ready`. */
+/**
+ * Starts `node <NODE_FLAGS> dist/main.js` (as the Docker image does) pinned to `cpu` (if given)
+ * with its own config file; waits for `/health/ready`.
+ */
 export async function startService(env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
   const port = await freePort();
   const configFile = writeConfig(env, name, port, revocation);

@@ -58,7 +58,8 @@ function wrap(id: string, port: number, proc: ManagedProcess, stopGraceMs: numbe
 
 /**
  * Starts `src/main.ts` (one node process, `--import tsx`, so the pid is the server's own and
- * signals reach it directly; with the image's runtime flags, `NODE_FLAGS`) with instance id `id`, and waits for `/health/ready`.
+ * signals reach it directly; with the image's runtime flags, `NODE_FLAGS`) with instance id
+ * `id`, and waits for `/health/ready`.
  */
 export async function startInstance(id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
   const port = await freePort();

@@ -111,8 +111,10 @@ describe('refresh rotation over two instances sharing Redis', () => {
       marker.disconnect();
     });
 
-    /** The commands Redis ran for `action` that touched this session's key (EVAL and EVALSHA both as 'script':
-     * which one runs depends on whether an earlier test loaded the script). */
+    /**
+     * The commands Redis ran for `action` that touched this session's key; EVAL and EVALSHA both
+     * as 'script' (which one runs depends on whether an earlier test loaded the script).
+     */
     async function commandsOf(sessionId: string, action: () => Promise<unknown>): Promise<string[]> {
       // MONITOR's feed lags the replies: an ECHO marks where the action starts (so the login's
       // own script, still in the feed, is not counted) and another where it ends.
