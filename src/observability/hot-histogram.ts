@@ -46,12 +46,10 @@ export function createHotHistogram<L extends string>({ name, help, labelNames, b
     });
 
   // What prom-client's registry reads from a metric: name, help, type, aggregator, get(), reset().
+  const header = { name, help, type: 'histogram', aggregator: 'sum' } as const;
   const metric = {
-    name,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    get: async () => ({ name, help, type: 'histogram', aggregator: 'sum', values: values() }),
+    ...header,
+    get: async () => ({ ...header, values: values() }),
     /** Zeroes every series (prom-client drops them; ours stay bound to their recorders). */
     reset() {
       for (const series of all) {

@@ -3,7 +3,7 @@ import { isUuid } from '../util/uuid.js';
 import type { KeyRing } from './key-ring.js';
 import { jwsSigner, jwsVerifier } from './jws.js';
 import { createBoundedCache } from '../util/bounded-cache.js';
-import { createDoorkeeper } from '../util/doorkeeper.js';
+import { doorkeeperFor } from '../util/doorkeeper.js';
 
 /** The claims every access token carries, as the service uses them. */
 export interface AccessClaims {
@@ -90,12 +90,13 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
   const lifetimeSeconds = Math.max(1, Math.round(lifetimeMs / 1000));
   const tolerance = clockToleranceMs / 1000;
   const cache = createBoundedCache<{ token: string; claims: AccessClaims }>(cacheSize);
-  // Room for the first sightings of twice as many tokens as the cache holds (one bit in eight
-  // set at most), so a working set that fits the cache is admitted on its second round.
-  const doorkeeper = createDoorkeeper(2 ** Math.ceil(Math.log2(Math.max(cacheSize, 4))) * 16);
+  // Room for the first sightings of twice as many tokens as the cache holds, so a working set
+  // that fits the cache is admitted on its second round.
+  const doorkeeper = doorkeeperFor(2 * cacheSize);
 
   /** Full verification of a token not seen before. `now` in seconds. */
   function verifyFresh(token: string, now: number, allowExpired: boolean): VerifyResult {
+    if (!TOKEN_SHAPE.test(token)) return MALFORMED;
     const firstDot = token.indexOf('.');
     const lastDot = token.lastIndexOf('.');
     const header = decodeSegment(token.slice(0, firstDot));
@@ -153,12 +154,11 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
       if (token.length > MAX_TOKEN_LENGTH) return MALFORMED;
       const nowMs = Date.now();
       const allowExpired = options?.allowExpired === true;
-      if (allowExpired) return TOKEN_SHAPE.test(token) ? verifyFresh(token, nowMs / 1000, true) : MALFORMED;
+      if (allowExpired) return verifyFresh(token, nowMs / 1000, true);
       const key = cacheKey(token);
       // Only fully verified tokens are cached, so a hit on the exact same string needs no further checks.
       const hit = cache.get(key, nowMs);
       if (hit?.token === token) return { ok: true, claims: hit.claims, cached: true };
-      if (!TOKEN_SHAPE.test(token)) return MALFORMED;
       const result = verifyFresh(token, nowMs / 1000, false);
       if (result.ok && doorkeeper.seen(key)) cache.set(key, { token, claims: result.claims }, (result.claims.expiresAt + tolerance) * 1000);
       return result;

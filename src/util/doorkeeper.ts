@@ -30,3 +30,6 @@ export function createDoorkeeper(bits: number, capacity = bits >>> 3) {
     },
   };
 }
+
+/** A doorkeeper for at least `keys` first sightings between clearings, at most one bit in eight set. */
+export const doorkeeperFor = (keys: number) => createDoorkeeper(2 ** Math.ceil(Math.log2(Math.max(keys, 4))) * 8);
