@@ -2,6 +2,9 @@ import { BlockList, isIP } from 'node:net';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 
+/** Most addresses whose trusted-or-not verdict is remembered. */
+const MAX_REMEMBERED = 1024;
+
 /**
  * Resolves the client address: the TCP peer, or — only when the peer is a trusted proxy —
  * the right-most untrusted address of `X-Forwarded-For`. A client-sent header from
@@ -15,10 +18,23 @@ export function createClientIp(trustProxy: readonly string[]) {
     if (bits === undefined) trusted.addAddress(address, family);
     else trusted.addSubnet(address, Number(bits), family);
   }
-  const isTrusted = (address: string) => {
+  const check = (address: string) => {
     const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
     const family = isIP(plain);
     return family !== 0 && trusted.check(plain, family === 6 ? 'ipv6' : 'ipv4');
+  };
+  // Verdicts are remembered per address string: `BlockList.check` builds a native SocketAddress
+  // per call, and doing so on every request cost a /refresh ~20 µs (A/B, 248 → 225 µs). Peers are
+  // few (the proxies); hops come from clients, so the memo is bounded and starts over when full.
+  const verdicts = new Map<string, boolean>();
+  const isTrusted = (address: string) => {
+    let verdict = verdicts.get(address);
+    if (verdict === undefined) {
+      if (verdicts.size >= MAX_REMEMBERED) verdicts.clear();
+      verdict = check(address);
+      verdicts.set(address, verdict);
+    }
+    return verdict;
   };
 
   return (c: Context): string | undefined => {

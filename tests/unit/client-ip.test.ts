@@ -19,4 +19,16 @@ describe('client address', () => {
     expect(clientIp(request('127.0.0.1', 'not-an-ip'))).toBe('127.0.0.1');
     expect(clientIp(request('127.0.0.1'))).toBe('127.0.0.1');
   });
+
+  it('gives the same verdicts once they are remembered, also after more addresses than it remembers', () => {
+    const fresh = createClientIp(['127.0.0.1', '10.0.0.0/8']);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const hop = `198.51.${i >> 8}.${i & 255}`;
+        expect(fresh(request('127.0.0.1', `${hop}, 10.0.0.${i & 255}`))).toBe(hop);
+      }
+      expect(fresh(request('10.200.0.1', '198.51.100.1'))).toBe('198.51.100.1');
+      expect(fresh(request('203.0.113.9', '198.51.100.1'))).toBe('203.0.113.9');
+    }
+  });
 });
