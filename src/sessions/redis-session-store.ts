@@ -43,7 +43,8 @@ function defineScripts(redis: RedisClient) {
     createSession: define('jwtCreateSession', lua.createSession, 3),
     // Takes 3 keys per check, so the key count is passed per call.
     authenticate: define('jwtAuthenticate', lua.authenticate),
-    rotate: define('jwtRotate', lua.rotate, 3),
+    // Takes 3 keys per rotation, so the key count is passed per call.
+    rotate: define('jwtRotate', lua.rotate),
     // endSession takes 2 or 3 keys, so the key count is passed per call.
     endSession: define('jwtEndSession', lua.endSession),
     deny: define('jwtDeny', lua.deny, 2),
@@ -68,6 +69,19 @@ const parseRoles = (json: string | undefined): string[] => {
 };
 
 const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/** Most rotations in one script call (each writes; a batch of refreshes is smaller than one of checks). */
+const MAX_ROTATE_BATCH = 32;
+
+type RotateInput = Parameters<SessionStore['rotate']>[0];
+type RotateReply = [string, number?, number?, string?, number?];
+
+function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): RotateResult {
+  if (outcome === 'rotated' || outcome === 'replayed') {
+    return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: parseRoles(roles), expiresAt: Number(expiresAt) };
+  }
+  return { outcome: outcome === 'reused' ? 'reused' : 'invalid' };
+}
 
 /** The Redis session store; `redis` must be connected, with the offline queue disabled (fail fast). */
 export function createRedisSessionStore({ redis, prefix, policy }: { redis: RedisClient; prefix: string; policy: SessionPolicy }) {
@@ -103,6 +117,31 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
     { maxBatch: MAX_AUTHENTICATE_BATCH, groupOf: redis instanceof Cluster ? (check) => check.userId : undefined },
   );
 
+  /** Rotations that arrive together share one script call (on a Cluster, per user: one slot). */
+  const rotateBatch = microBatch(
+    async (rotations: RotateInput[]): Promise<RotateResult[]> => {
+      const n = rotations.length;
+      const args: Arg[] = new Array<Arg>(1 + 7 * n + 3);
+      args[0] = 3 * n;
+      args[1 + 3 * n] = policy.refreshReuseGraceMs;
+      args[2 + 3 * n] = policy.autoLogoutMs;
+      args[3 + 3 * n] = channel;
+      for (let i = 0; i < n; i++) {
+        const { userId, sessionId, generation, salt } = rotations[i] as RotateInput;
+        args[1 + 3 * i] = keys.session(userId, sessionId);
+        args[2 + 3 * i] = keys.tokenVersion(userId);
+        args[3 + 3 * i] = keys.sessionSet(userId);
+        args[4 + 3 * n + 4 * i] = generation;
+        args[5 + 3 * n + 4 * i] = salt;
+        args[6 + 3 * n + 4 * i] = sessionId;
+        args[7 + 3 * n + 4 * i] = userId;
+      }
+      const replies = (await guarded(scripts.rotate(...args))) as RotateReply[];
+      return replies.map(toRotateResult);
+    },
+    { maxBatch: MAX_ROTATE_BATCH, groupOf: redis instanceof Cluster ? (rotation) => rotation.userId : undefined },
+  );
+
   const store = {
     async create({ userId, sessionId, salt, roles, meta }) {
       const reply = await guarded(
@@ -135,26 +174,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       return guarded(redis.hget(keys.session(userId, sessionId), 'salt'));
     },
 
-    async rotate({ userId, sessionId, generation, salt }): Promise<RotateResult> {
-      const reply = (await guarded(
-        scripts.rotate(
-          keys.session(userId, sessionId),
-          keys.tokenVersion(userId),
-          keys.sessionSet(userId),
-          generation,
-          salt,
-          policy.refreshReuseGraceMs,
-          policy.autoLogoutMs,
-          sessionId,
-          ...revoked(userId),
-        ),
-      )) as [string, number?, number?, string?, number?];
-      const [outcome, gen, tv, roles, expiresAt] = reply;
-      if (outcome === 'rotated' || outcome === 'replayed') {
-        return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: parseRoles(roles), expiresAt: Number(expiresAt) };
-      }
-      return { outcome: outcome === 'reused' ? 'reused' : 'invalid' };
-    },
+    rotate: rotateBatch,
 
     async endSession(userId, sessionId, deny) {
       const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];

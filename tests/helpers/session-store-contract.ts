@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'vitest';
-import type { SessionMeta, SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
+import type { RotateResult, SessionMeta, SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
 
 /**
  * The session-store contract: every SessionStore implementation (Redis, cached Redis, memory,
@@ -230,6 +230,41 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         for (const result of results) ctx.expect(result).toMatchObject({ generation: 2 });
         ctx.expect(await session.authenticate()).toBe('ok');
         ctx.expect(await session.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3 });
+      });
+
+      test('rotations made together (one batch) each get their own answer, in order, over many sessions and every outcome', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const sessions = await Promise.all(Array.from({ length: 10 }, () => login(store)));
+        const calls: Promise<RotateResult>[] = [];
+        const expected: { outcome: RotateResult['outcome']; generation?: number }[] = [];
+        const add = (call: Promise<RotateResult>, outcome: RotateResult['outcome'], generation?: number) => {
+          calls.push(call);
+          expected.push(generation === undefined ? { outcome } : { outcome, generation });
+        };
+        // 33 rotations in one turn of the event loop: more than one batch of the Redis store.
+        for (const [i, session] of sessions.entries()) {
+          if (i % 3 === 0) {
+            add(session.rotate(0), 'rotated', 1);
+            add(session.rotate(0), 'replayed', 1);
+            add(session.rotate(1), 'rotated', 2);
+          } else if (i % 3 === 1) {
+            add(session.rotate(0, 'another salt'), 'invalid');
+            add(session.rotate(3), 'reused');
+            add(session.rotate(0), 'invalid');
+          } else {
+            add(store.rotate({ userId: session.userId, sessionId: randomUUID(), generation: 0, salt: 'salt' }), 'invalid');
+            add(session.rotate(0), 'rotated', 1);
+            add(session.rotate(1), 'rotated', 2);
+            add(session.rotate(2), 'rotated', 3);
+          }
+        }
+        const outcomes = (await Promise.all(calls)).map((result) =>
+          'generation' in result ? { outcome: result.outcome, generation: result.generation } : { outcome: result.outcome },
+        );
+        ctx.expect(outcomes).toEqual(expected);
+        ctx.expect(await sessions[0]!.authenticate()).toBe('ok');
+        ctx.expect(await sessions[1]!.authenticate()).toBe('no_session');
+        ctx.expect(await sessions[2]!.rotate(3)).toMatchObject({ outcome: 'rotated', generation: 4 });
       });
     });
 

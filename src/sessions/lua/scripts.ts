@@ -75,37 +75,48 @@ end
 return out`;
 
 /**
- * KEYS: session, tv, session-set. ARGV: token generation, salt, grace, idle window, sid, +revocation.
- * Returns {'rotated' | 'replayed', gen, session tv, roles, expires at} | {'reused'} | {'invalid'}.
+ * A batch of refresh-token rotations in one call (refreshes that arrived together share one round
+ * trip; on a Cluster the batch holds one user's). KEYS: per rotation session, tv, session-set.
+ * ARGV: grace, idle window, revocation channel, then per rotation token generation, salt, sid,
+ * user id. Returns per rotation {'rotated' | 'replayed', gen, session tv, roles, expires at} |
+ * {'reused'} | {'invalid'}. Rotations of one batch run in order, as separate calls would.
  */
-export const rotate = `local s = redis.call('HMGET', KEYS[1], 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
-if not s[1] or s[2] ~= ARGV[2] then return {'invalid'} end
-local tv = tonumber(redis.call('GET', KEYS[2]) or '0')
-if tonumber(s[4]) < tv then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[3], ARGV[5])
-  ${PUBLISH}
-  return {'invalid'}
+export const rotate = `${NOW}
+local grace, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local function rotate(ks, ktv, kset, presented, salt, sid, uid)
+  local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
+  if not s[1] or s[2] ~= salt then return {'invalid'} end
+  local tv = tonumber(redis.call('GET', ktv) or '0')
+  if tonumber(s[4]) < tv then
+    redis.call('DEL', ks)
+    redis.call('ZREM', kset, sid)
+    redis.call('PUBLISH', channel, uid)
+    return {'invalid'}
+  end
+  local current = tonumber(s[1])
+  local outcome
+  if presented == current then
+    current = current + 1
+    redis.call('HSET', ks, 'gen', current, 'rot', now, 'seen', now)
+    outcome = 'rotated'
+  elseif presented == current - 1 and now - tonumber(s[3]) <= grace then
+    redis.call('HSET', ks, 'seen', now)
+    outcome = 'replayed'
+  else
+    redis.call('DEL', ks)
+    redis.call('ZREM', kset, sid)
+    redis.call('PUBLISH', channel, uid)
+    return {'reused'}
+  end
+  local expires = math.min(tonumber(s[5]), now + idle)
+  redis.call('PEXPIREAT', ks, expires)
+  return {outcome, current, tonumber(s[4]), s[6], expires}
 end
-${NOW}
-local current, presented = tonumber(s[1]), tonumber(ARGV[1])
-local outcome
-if presented == current then
-  current = current + 1
-  redis.call('HSET', KEYS[1], 'gen', current, 'rot', now, 'seen', now)
-  outcome = 'rotated'
-elseif presented == current - 1 and now - tonumber(s[3]) <= tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], 'seen', now)
-  outcome = 'replayed'
-else
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[3], ARGV[5])
-  ${PUBLISH}
-  return {'reused'}
+local out = {}
+for i = 1, #KEYS / 3 do
+  out[i] = rotate(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], tonumber(ARGV[4 * i]), ARGV[4 * i + 1], ARGV[4 * i + 2], ARGV[4 * i + 3])
 end
-local expires = math.min(tonumber(s[5]), now + tonumber(ARGV[4]))
-redis.call('PEXPIREAT', KEYS[1], expires)
-return {outcome, current, tonumber(s[4]), s[6], expires}`;
+return out`;
 
 /** KEYS: session, session-set[, deny(jti)]. ARGV: sid, deny ttl (0: none), +revocation. Returns 1 if the session existed. */
 export const endSession = `local existed = redis.call('DEL', KEYS[1])
