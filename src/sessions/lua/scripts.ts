@@ -9,8 +9,9 @@
  */
 
 /**
- * Revoking scripts end with two more ARGV: the revocation channel and the user id. Instances
- * caching revocation state (`cache.revocation: cached`) drop that user's entries on the message.
+ * Revoking scripts end with two more ARGV: the revocation channel and the user id (the batched
+ * `rotate` carries the channel once and a user id per rotation). Instances caching revocation
+ * state (`cache.revocation: cached`) drop that user's entries on the message.
  */
 const PUBLISH = `redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])`;
 
