@@ -76,10 +76,12 @@ const MAX_ROTATE_BATCH = 32;
 type RotateInput = Parameters<SessionStore['rotate']>[0];
 type RotateReply = [string, number?, number?, string?, number?];
 
-function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): RotateResult {
+/** One rotation's answer; `null` when the script failed for that rotation alone. */
+function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): RotateResult | null {
   if (outcome === 'rotated' || outcome === 'replayed') {
     return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: parseRoles(roles), expiresAt: Number(expiresAt) };
   }
+  if (outcome === 'error') return null;
   return { outcome: outcome === 'reused' ? 'reused' : 'invalid' };
 }
 
@@ -119,7 +121,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
 
   /** Rotations that arrive together share one script call (on a Cluster, per user: one slot). */
   const rotateBatch = microBatch(
-    async (rotations: RotateInput[]): Promise<RotateResult[]> => {
+    async (rotations: RotateInput[]): Promise<(RotateResult | null)[]> => {
       const n = rotations.length;
       const args: Arg[] = new Array<Arg>(1 + 7 * n + 3);
       args[0] = 3 * n;
@@ -174,7 +176,11 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       return guarded(redis.hget(keys.session(userId, sessionId), 'salt'));
     },
 
-    rotate: rotateBatch,
+    async rotate(input) {
+      const result = await rotateBatch(input);
+      if (!result) throw new UnavailableError('session store', new Error(`rotation failed in Redis for session ${input.sessionId}`));
+      return result;
+    },
 
     async endSession(userId, sessionId, deny) {
       const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];

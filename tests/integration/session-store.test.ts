@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, test, type TestContext } from 'vitest';
 import { pino } from 'pino';
+import { UnavailableError } from '../../src/http/errors.js';
 import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
 import { createMemorySessionStore } from '../../src/sessions/memory-session-store.js';
 import { redisKeys } from '../../src/sessions/redis-keys.js';
@@ -106,6 +107,19 @@ describe.concurrent('Redis session store keys', () => {
     const denied = (await scanKeys(inspector, `${tag}d:`)).filter((key) => key !== `${tag}d:${jti}`);
     ctx.expect(denied).toHaveLength(1);
     ctx.expect(await inspector.pttl(denied[0] ?? '')).toBeGreaterThan(0);
+  });
+
+  test('a rotation the script cannot complete fails alone (503), and the others of its batch still rotate', async (ctx) => {
+    const { store, prefix, inspector } = await setup(ctx);
+    const [broken, healthy] = await Promise.all([login(store), login(store)]);
+    // A session hash missing a field: the service never writes one, as if edited by hand.
+    await inspector.hdel(`${prefix}{${broken.userId}}:s:${broken.sessionId}`, 'abs');
+    // Both in one turn of the event loop: one script call.
+    const [failed, rotated] = await Promise.allSettled([broken.rotate(0), healthy.rotate(0)]);
+    ctx.expect(failed.status).toBe('rejected');
+    ctx.expect(failed.status === 'rejected' && failed.reason).toBeInstanceOf(UnavailableError);
+    ctx.expect(rotated).toMatchObject({ status: 'fulfilled', value: { outcome: 'rotated', generation: 1 } });
+    ctx.expect(await healthy.authenticate()).toBe('ok');
   });
 
   test('losing only the deny keys or only the token version never revives a revoked token', async (ctx) => {

@@ -80,7 +80,8 @@ return out`;
  * trip; on a Cluster the batch holds one user's). KEYS: per rotation session, tv, session-set.
  * ARGV: grace, idle window, revocation channel, then per rotation token generation, salt, sid,
  * user id. Returns per rotation {'rotated' | 'replayed', gen, session tv, roles, expires at} |
- * {'reused'} | {'invalid'}. Rotations of one batch run in order, as separate calls would.
+ * {'reused'} | {'invalid'} | {'error'}. Rotations of one batch run in order, as separate calls would;
+ * one that fails (a session hash missing a field) fails alone, not the batch.
  */
 export const rotate = `${NOW}
 local grace, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -115,7 +116,8 @@ local function rotate(ks, ktv, kset, presented, salt, sid, uid)
 end
 local out = {}
 for i = 1, #KEYS / 3 do
-  out[i] = rotate(KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], tonumber(ARGV[4 * i]), ARGV[4 * i + 1], ARGV[4 * i + 2], ARGV[4 * i + 3])
+  local ok, result = pcall(rotate, KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i], tonumber(ARGV[4 * i]), ARGV[4 * i + 1], ARGV[4 * i + 2], ARGV[4 * i + 3])
+  out[i] = ok and result or {'error'}
 end
 return out`;
 
