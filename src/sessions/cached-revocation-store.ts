@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from './redis-connection.js';
+import { closeRedis, type RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
@@ -186,7 +186,7 @@ export function createCachedRevocationStore({
     isLive: () => live,
     async close() {
       clearInterval(heartbeat);
-      subscriber.disconnect();
+      await closeRedis(subscriber, { hard: true });
       await store.close();
     },
   };

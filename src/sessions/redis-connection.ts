@@ -101,6 +101,7 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
   } else {
     throw new Error('createRedis needs cache.url, cache.sentinel or cache.cluster');
   }
+  if (redis instanceof Redis) reconnectAfterEnd(redis, logger);
   let lastLogged = 0;
   redis.on('error', (error: Error) => {
     if (Date.now() - lastLogged < 5000) return;
@@ -108,6 +109,37 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     logger.warn({ err: { message: error.message } }, 'redis connection error');
   });
   return redis;
+}
+
+/** Clients closed on purpose (`closeRedis`): they stay closed. */
+const closedOnPurpose = new WeakSet<RedisClient>();
+
+/** How long a client that ioredis gave up on waits before it connects again. */
+const RECONNECT_AFTER_END_MS = 500;
+
+/** Closes `redis` for good: QUIT (a hard disconnect if that fails, or with `hard`); no reconnection follows. */
+export async function closeRedis(redis: RedisClient, { hard = false }: { hard?: boolean } = {}): Promise<void> {
+  closedOnPurpose.add(redis);
+  if (hard) redis.disconnect();
+  else await redis.quit().catch(() => redis.disconnect());
+}
+
+/**
+ * ioredis stops reconnecting for good (status `end`) when a connection attempt is cut short by a
+ * disconnect. Its Sentinel failover detector does that when `+switch-master` arrives while the
+ * client is reconnecting after its master died — the likely cause of one CI run in which both
+ * instances answered 503 from a master's death until the test gave up 15 s later. Unless it was
+ * closed on purpose, such a client starts over.
+ */
+function reconnectAfterEnd(redis: Redis, logger: Logger) {
+  redis.on('end', () => {
+    if (closedOnPurpose.has(redis)) return;
+    setTimeout(() => {
+      if (redis.status !== 'end' || closedOnPurpose.has(redis)) return;
+      logger.warn('redis client had stopped reconnecting: connecting again');
+      redis.connect().catch(() => {});
+    }, RECONNECT_AFTER_END_MS).unref();
+  });
 }
 
 /** DESIGN: Redis should run with `maxmemory-policy noeviction`, or revocation state could be evicted. */

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import type { RedisClient } from './redis-connection.js';
+import { closeRedis, type RedisClient } from './redis-connection.js';
 import { microBatch } from '../util/micro-batch.js';
 import { UnavailableError } from '../http/errors.js';
 import * as lua from './lua/scripts.js';
@@ -238,9 +238,7 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       await guarded(redis.ping());
     },
 
-    async close() {
-      await redis.quit().catch(() => redis.disconnect());
-    },
+    close: () => closeRedis(redis),
   } satisfies SessionStore;
   /** Publishes `message` on the revocation channel (the cached mode's end-to-end heartbeat). */
   const announce = async (message: string) => {
