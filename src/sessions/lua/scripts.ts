@@ -85,14 +85,17 @@ return out`;
  */
 export const rotate = `${NOW}
 local grace, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local function end_family(ks, kset, sid, uid)
+  redis.call('DEL', ks)
+  redis.call('ZREM', kset, sid)
+  redis.call('PUBLISH', channel, uid)
+end
 local function rotate(ks, ktv, kset, presented, salt, sid, uid)
   local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
   if not s[1] or s[2] ~= salt then return {'invalid'} end
   local tv = tonumber(redis.call('GET', ktv) or '0')
   if tonumber(s[4]) < tv then
-    redis.call('DEL', ks)
-    redis.call('ZREM', kset, sid)
-    redis.call('PUBLISH', channel, uid)
+    end_family(ks, kset, sid, uid)
     return {'invalid'}
   end
   local current = tonumber(s[1])
@@ -105,9 +108,7 @@ local function rotate(ks, ktv, kset, presented, salt, sid, uid)
     redis.call('HSET', ks, 'seen', now)
     outcome = 'replayed'
   else
-    redis.call('DEL', ks)
-    redis.call('ZREM', kset, sid)
-    redis.call('PUBLISH', channel, uid)
+    end_family(ks, kset, sid, uid)
     return {'reused'}
   end
   local expires = math.min(tonumber(s[5]), now + idle)
