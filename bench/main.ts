@@ -33,6 +33,10 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
   cleanup.add(() => bareServer.stop());
   const shaped = await startBareServer(env.dir, SERVER_CPU, 'shaped');
   cleanup.add(() => shaped.stop());
+  const verifyBound = await startBareServer(env.dir, SERVER_CPU, 'verify', signing);
+  cleanup.add(() => verifyBound.stop());
+  const signBound = await startBareServer(env.dir, SERVER_CPU, 'sign', signing);
+  cleanup.add(() => signBound.stop());
   const exact = await startService(env, 'exact', 'exact', SERVER_CPU);
   cleanup.add(() => exact.stop());
   const cached = await startService(env, 'cached', 'cached', SERVER_CPU);
@@ -51,6 +55,8 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
     worker,
     bare: bareServer,
     shaped,
+    verifyBound,
+    signBound,
     exact,
     cached,
     poolAccounts: pool.accounts,
@@ -62,8 +68,12 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], pacedFloor: [], sign: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], pacedFloor: [], sign: [], signBound: [], refresh: [] };
   const { plan } = ctx;
+  // The bounds run nothing before their first slice: a slice of each, unrecorded, compiles their code.
+  log('warming up the bounds d1 and f1 (not recorded)');
+  await gateway(ctx, ctx.verifyBound);
+  await refreshRate(ctx, ctx.signBound);
   for (let rep = 1; rep <= plan.repetitions; rep++) {
     const round = `round ${rep}/${plan.repetitions}`;
     log(`${round}: a (bare), a′ (shaped), b (exact), c (cached) in turn, ${plan.slices} slices of ${plan.sliceMs / 1000} s each`);
@@ -73,13 +83,15 @@ async function measureAll(ctx: BenchContext) {
       series.exact.push(await gateway(ctx, ctx.exact));
       series.cached.push(await gateway(ctx, ctx.cached));
     }
-    log(`${round}: d. cold tokens (verify ceiling, then exact and cached)`);
+    log(`${round}: d. cold tokens (verify ceiling, its bound with HTTP, then exact and cached)`);
     const verify = await verifyCeiling(ctx);
     series.verify.push(verify);
+    series.verifyBound.push(await gateway(ctx, ctx.verifyBound));
     series.coldExact.push(await cold(ctx, ctx.exact, verify.rps));
     series.coldCached.push(await cold(ctx, ctx.cached, verify.rps));
-    log(`${round}: f. /refresh (sign ceiling, then refresh chains)`);
+    log(`${round}: f. /refresh (sign ceiling, its bound with HTTP, then refresh chains)`);
     series.sign.push(await signCeiling(ctx));
+    series.signBound.push(await refreshRate(ctx, ctx.signBound));
     series.refresh.push(await refreshRate(ctx));
   }
   // Last on the pinned core: a storm leaves argon2 work queued in the server after it ends.
@@ -102,7 +114,7 @@ runMain('bench', async (cleanup) => {
   const ctx = await setUp(plan, cleanup);
   const series = await measureAll(ctx);
   log('g. revocation propagation: 3 cached instances');
-  await Promise.all([ctx.exact.stop(), ctx.cached.stop(), ctx.bare.stop(), ctx.shaped.stop()]);
+  await Promise.all([ctx.exact.stop(), ctx.cached.stop(), ctx.bare.stop(), ctx.shaped.stop(), ctx.verifyBound.stop(), ctx.signBound.stop()]);
   const propagation = await revocationPropagation(ctx);
   const rows = buildRows(series, propagation, plan);
   const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);

@@ -8,6 +8,7 @@ import { isReady } from '../scripts/cluster/instance.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
 import { tcpProbe } from '../scripts/cluster/tcp-probe.js';
 import { NODE_FLAGS } from '../src/node-flags.js';
+import type { SigningSetup } from './load/jobs.js';
 import { pinned } from './machine.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -90,11 +91,15 @@ export async function startService(env: ServiceEnv, name: string, revocation: Re
   return asServer(name, url, proc, 'SIGTERM');
 }
 
-/** Starts a `node:http` baseline (see bare-server.ts) pinned to `cpu`. */
-export async function startBareServer(dir: string, cpu: number, shape: 'bare' | 'shaped' = 'bare'): Promise<Server> {
+/** Starts a `node:http` baseline or bound (see bare-server.ts) pinned to `cpu`; the bounds need `signing`. */
+export async function startBareServer(dir: string, cpu: number, shape: 'bare' | 'shaped' | 'verify' | 'sign' = 'bare', signing?: SigningSetup): Promise<Server> {
   const port = await freePort();
   const script = join(REPO_ROOT, 'bench', 'bare-server.ts');
-  const [command, args] = pinned(cpu, process.execPath, ['--import', 'tsx', script, String(port), shape]);
+  const scriptArgs = [script, String(port), shape, ...(signing ? [JSON.stringify(signing)] : [])];
+  // The bounds stand for the service minus its logic, so they run with the service's flags; the
+  // baselines are plain node:http.
+  const flags = signing ? NODE_FLAGS : [];
+  const [command, args] = pinned(cpu, process.execPath, [...flags, '--import', 'tsx', ...scriptArgs]);
   const proc = spawnLogged(shape, command, args, { logFile: join(dir, `${shape}.log`), cwd: REPO_ROOT });
   try {
     await waitUntilReady(proc, () => tcpProbe('127.0.0.1', port), 20_000);

@@ -40,6 +40,9 @@ export interface BenchContext {
   bare: Server;
   /** node:http answering what a valid `/authenticate` answers, with no logic behind it. */
   shaped: Server;
+  /** node:http with one HTTP exchange around d0's verify / f0's sign and nothing else: d's and f's bounds. */
+  verifyBound: Server;
+  signBound: Server;
   /** Pinned instances of the service, one per revocation mode. */
   exact: Server;
   cached: Server;

@@ -1,5 +1,6 @@
 import { measureCeiling } from '../ceilings/run.js';
 import { login, mapLimit } from '../fixtures.js';
+import type { Server } from '../service.js';
 import type { BenchContext } from './context.js';
 import { measured, rateSample, type Sample } from './sample.js';
 
@@ -19,12 +20,17 @@ export async function signCeiling(ctx: BenchContext): Promise<Sample> {
   return rateSample(perSecond);
 }
 
-/** f. `/refresh` on fresh sessions (logged in just before, untimed), each chain rotating its own token. */
-export async function refreshRate(ctx: BenchContext): Promise<Sample> {
+/**
+ * f. `/refresh` on fresh sessions (logged in just before, untimed), each chain rotating its own
+ * token. f1: the same requests sent to `bound` (`sign` in bare-server.ts), for a slice's length.
+ */
+export async function refreshRate(ctx: BenchContext, bound?: Server): Promise<Sample> {
   const { worker, plan, exact, poolAccounts } = ctx;
   const sessions = await mapLimit(Array.from({ length: SESSIONS }, (_, i) => poolAccounts[i % poolAccounts.length]!), 4, (account) =>
     login(exact.url, account),
   );
-  const job = { kind: 'refresh', url: exact.url, connections: CONNECTIONS, ms: plan.loadMs, refreshTokens: sessions.map((s) => s.refreshToken) } as const;
-  return measured(exact.pid, () => worker.run(job, plan.loadMs));
+  const server = bound ?? exact;
+  const ms = bound ? plan.sliceMs : plan.loadMs;
+  const job = { kind: 'refresh', url: server.url, connections: CONNECTIONS, ms, refreshTokens: sessions.map((s) => s.refreshToken) } as const;
+  return measured(server.pid, () => worker.run(job, ms));
 }

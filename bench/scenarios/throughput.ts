@@ -10,7 +10,7 @@ export function bare(ctx: BenchContext): Promise<Sample> {
   return measured(bare.pid, () => worker.run(job, plan.sliceMs));
 }
 
-/** a′, b, c. `/authenticate` with the pool's live tokens round-robin (the gateway pattern; one slice). */
+/** a′, b, c, d1. `/authenticate` with the pool's live tokens round-robin (the gateway pattern; one slice). */
 export function gateway(ctx: BenchContext, server: Server): Promise<Sample> {
   const { worker, plan, tokens } = ctx;
   const job = { kind: 'http', url: server.url, path: '/authenticate', connections: plan.connections, ms: plan.sliceMs, bearerTokens: tokens } as const;
