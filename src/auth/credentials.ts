@@ -65,7 +65,13 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
     throw invalidCredentials();
   }
   if (deps.hasher.needsRehash(user.passwordHash)) {
-    await deps.users.setPasswordHash(user.id, await deps.hasher.hash(password));
+    const passwordHash = await deps.hasher.hash(password);
+    // Only over the hash just checked: a password changed meanwhile must not be set back to this one.
+    if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) {
+      deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: 'password_changed' } });
+      throw invalidCredentials();
+    }
+    return { ...user, passwordHash };
   }
   return user;
 }
@@ -73,11 +79,12 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
 const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((role, i) => role === b[i]);
 
 /**
- * Closes the race between a login and an admin change (disable, new roles) of the same user.
- * The admin writes the change before ending every session; the login read the user before its
- * password check and creates its session after. Reading the user again once the session exists
- * sees the change, or else the change's end-of-sessions comes later and ends this session too.
- * A changed user gets no tokens: the new session is ended first.
+ * Closes the race between a login and a change of the same user: an admin's (disable, new
+ * roles) or a password change. Each writes the change before ending the sessions it ends; the
+ * login read the user before its password check and creates its session after. Reading the
+ * user again once the session exists sees the change, or else the change's end-of-sessions
+ * comes later and ends this session too. A changed user gets no tokens: the new session is
+ * ended first. A login whose password was changed meanwhile is refused as a wrong password.
  */
 async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string): Promise<void> {
   let current: User | null;
@@ -87,10 +94,12 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string): 
     await deps.sessions.endSession(read.id, sessionId).catch(() => {});
     throw error;
   }
-  if (current && !current.disabledAt && sameRoles(current.roles, read.roles)) return;
+  const passwordChanged = current !== null && current.passwordHash !== read.passwordHash;
+  if (current && !current.disabledAt && !passwordChanged && sameRoles(current.roles, read.roles)) return;
   await deps.sessions.endSession(read.id, sessionId);
-  deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason: current?.disabledAt ? 'disabled' : 'changed_during_login' } });
-  if (!current || current.disabledAt) throw invalidCredentials();
+  const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_changed' : 'changed_during_login';
+  deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason } });
+  if (!current || current.disabledAt || passwordChanged) throw invalidCredentials();
   throw new AppError('unavailable', 'the account changed during login, retry', { retryAfter: 1 });
 }
 
@@ -136,12 +145,20 @@ export async function changePassword(
   });
   assertPassword(deps, input.new_password, user.email);
   const passwordHash = await deps.hasher.hash(input.new_password);
-  // Sessions end before the password changes: if either step fails, the other sessions are
-  // already gone (the safe half), and the caller can retry with the same current password.
-  const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
+  // Sessions end before the password changes, so if the write fails the other sessions are
+  // already gone (the safe half; the caller's own tokens are then stale too: it logs in again,
+  // with the old password). A caller whose session ended meanwhile (another session's password
+  // change, a logout-all) changes nothing and gets no new session.
+  const callerEnded = () => new AppError('invalid_token', 'the session has ended');
+  if (!(await deps.sessions.endOthers(user.id, caller.sessionId))) throw callerEnded();
   await deps.users.setPasswordHash(user.id, passwordHash);
+  // Again after the write: a login that checked the old password and confirmed the account
+  // (confirmUnchanged) between the first end and the write has a session that must end too.
+  const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
+  // The caller's own session ended meanwhile (a logout): then every session ends.
+  if (!kept) await deps.sessions.endAll(user.id);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
-  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { sessions_ended: 'others' } });
-  if (!kept) return startSession(deps, user, meta);
+  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+  if (!kept) throw callerEnded();
   return tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
 }

@@ -177,10 +177,10 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
     async endOthers(userId, keepSessionId) {
       const now = Date.now();
       const state = userState(userId);
-      state.tokenVersion += 1;
       const kept = liveSession(state, keepSessionId, now);
-      state.sessions.clear();
       if (!kept) return null;
+      state.tokenVersion += 1;
+      state.sessions.clear();
       kept.tokenVersion = state.tokenVersion;
       kept.generation += 1;
       kept.rotatedAt = 0;

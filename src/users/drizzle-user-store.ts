@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { UnavailableError } from '../http/errors.js';
@@ -50,13 +50,14 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   const byId = one(eq(users.id, sql.placeholder('id'))).prepare('users_by_id');
   const first = async (rows: Promise<User[]>): Promise<User | null> => (await guard(() => rows))[0] ?? null;
 
-  const update = async (id: string, values: PgUpdateSetSource<typeof users>): Promise<boolean> => {
+  const update = async (id: string, values: PgUpdateSetSource<typeof users>, expectedHash?: string): Promise<boolean> => {
     if (!isUuid(id)) return false;
+    const match = expectedHash === undefined ? eq(users.id, id) : and(eq(users.id, id), eq(users.passwordHash, expectedHash));
     const rows = await guard(() =>
       db
         .update(users)
         .set({ ...values, updatedAt: sql`now()` })
-        .where(eq(users.id, id))
+        .where(match)
         .returning({ id: users.id }),
     );
     return rows.length > 0;
@@ -79,7 +80,7 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
     },
     findByEmail: (email) => first(byEmail.execute({ email: normaliseEmail(email) })),
     findById: async (id) => (isUuid(id) ? first(byId.execute({ id })) : null),
-    setPasswordHash: (id, passwordHash) => update(id, { passwordHash }),
+    setPasswordHash: (id, passwordHash, expected) => update(id, { passwordHash }, expected),
     setRoles: (id, roles) => update(id, { roles }),
     // Re-disabling keeps the original timestamp.
     setDisabled: (id, disabled) =>

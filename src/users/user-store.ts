@@ -19,8 +19,11 @@ export interface UserStore {
   create(input: { email: string; passwordHash: string; roles?: string[] }): Promise<User | null>;
   findByEmail(email: string): Promise<User | null>;
   findById(id: string): Promise<User | null>;
-  /** Replaces the password hash; returns `false` when the user does not exist. */
-  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  /**
+   * Replaces the password hash; returns `false` when the user does not exist, or — with
+   * `expected` — when the stored hash is no longer `expected` (the password changed meanwhile).
+   */
+  setPasswordHash(id: string, passwordHash: string, expected?: string): Promise<boolean>;
   setRoles(id: string, roles: string[]): Promise<boolean>;
   setDisabled(id: string, disabled: boolean): Promise<boolean>;
   /** Removes a user; returns `false` when there was none. */

@@ -92,6 +92,14 @@ function userStoreContract(name: string, open: () => Promise<StoreUnderTest>): v
       expect(updated?.createdAt).toEqual(user?.createdAt);
     });
 
+    it('replaces the password hash only over the expected one when given (a rehash never undoes a change)', async () => {
+      const user = await store().create({ email: uniqueEmail(), passwordHash: 'old' });
+      const id = user?.id ?? '';
+      expect(await store().setPasswordHash(id, 'changed', 'old')).toBe(true);
+      expect(await store().setPasswordHash(id, 'rehashed old', 'old')).toBe(false);
+      expect((await store().findById(id))?.passwordHash).toBe('changed');
+    });
+
     it('replaces roles and bumps updated_at', async () => {
       const user = await store().create({ email: uniqueEmail(), passwordHash: 'h' });
       const id = user?.id ?? '';

@@ -144,19 +144,17 @@ return tv`;
 
 /**
  * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, +revocation.
- * The kept session counts as active. Returns {tv, gen, salt, roles, expires at} or {tv}.
+ * The kept session counts as active. Returns {tv, gen, salt, roles, expires at}, or {} and
+ * changes nothing when the kept session no longer exists (a request of an ended session).
  */
-export const endOthers = `local tv = redis.call('INCR', KEYS[1])
+export const endOthers = `if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
+local tv = redis.call('INCR', KEYS[1])
 ${PUBLISH}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if id ~= ARGV[2] then
     redis.call('DEL', ARGV[1] .. id)
     redis.call('ZREM', KEYS[2], id)
   end
-end
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[2])
-  return {tv}
 end
 ${NOW}
 local gen = redis.call('HINCRBY', KEYS[3], 'gen', 1)

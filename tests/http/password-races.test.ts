@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PasswordHasher } from '../../src/passwords/hasher.js';
+import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+
+const NEW_PASSWORD = 'a brand new passphrase';
+const OTHER_PASSWORD = 'another new passphrase';
+
+/**
+ * A password change racing a login or another password change of the same user: whatever the
+ * interleaving, once a password change has answered, no session it ended — nor one begun with
+ * the old password before it — is live anywhere. Each race is forced at its worst moment with
+ * the real hasher and user store, wrapped once to pause there.
+ */
+describe('password change races (redis + postgres, two instances)', () => {
+  let one: TestInstance;
+  let two: TestInstance;
+
+  beforeAll(async () => {
+    const cluster = await testCluster();
+    one = await cluster.start();
+    two = await cluster.start();
+  });
+
+  const login = (email: string, password = PASSWORD) => call(one.url, 'POST', '/login', { body: { email, password } });
+  const changePassword = (token: string, newPassword: string) =>
+    call(one.url, 'POST', '/password', { token, body: { current_password: PASSWORD, new_password: newPassword } });
+  const authenticate = (token: string) => call(two.url, 'GET', '/authenticate', { token });
+  const refresh = (token: string) => call(two.url, 'POST', '/refresh', { body: { refresh_token: token } });
+
+  /** Wraps the next `hasher.verify` (only the next): the password check completes, then `during` runs before it answers. */
+  function afterNextPasswordCheck(during: () => Promise<unknown>) {
+    const hasher: PasswordHasher = one.deps.hasher;
+    const verify = hasher.verify;
+    hasher.verify = async (passwordHash, password) => {
+      hasher.verify = verify;
+      const valid = await verify(passwordHash, password);
+      await during();
+      return valid;
+    };
+  }
+
+  async function expectDead(tokens: { access_token?: unknown; refresh_token?: unknown }) {
+    expect((await authenticate(tokens.access_token as string)).status).toBe(401);
+    expect((await refresh(tokens.refresh_token as string)).status).toBe(401);
+  }
+
+  it('a login whose password check passed before the change is refused after it', async () => {
+    const user = await registerUser(one.url);
+    let changed: Awaited<ReturnType<typeof call>> | undefined;
+    afterNextPasswordCheck(async () => {
+      changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    });
+    const raced = await login(user.email);
+    expect(changed?.status).toBe(200);
+    expect(raced).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
+    const sessions = await call(one.url, 'GET', '/sessions', { token: changed?.body?.access_token as string });
+    expect((sessions.body?.sessions as { id: string }[]).map((s) => s.id)).toEqual([user.sessionId]);
+  });
+
+  it('a login that completed between the change ending sessions and writing the password still ends', async () => {
+    const user = await registerUser(one.url);
+    // The login pauses after its password check; the change pauses just before writing the new
+    // hash and lets the login finish there (session created, account re-read: still the old hash).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let checked!: () => void;
+    const loginChecked = new Promise<void>((resolve) => (checked = resolve));
+    afterNextPasswordCheck(async () => {
+      checked();
+      await released;
+    });
+    const raced = login(user.email);
+    await loginChecked;
+    const { users } = one.deps;
+    const setPasswordHash = users.setPasswordHash;
+    let loginAnswer: Awaited<ReturnType<typeof call>> | undefined;
+    users.setPasswordHash = async (...args) => {
+      users.setPasswordHash = setPasswordHash;
+      release();
+      loginAnswer = await raced;
+      return setPasswordHash(...args);
+    };
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed.status).toBe(200);
+    expect(loginAnswer?.status).toBe(200);
+    await expectDead(loginAnswer?.body ?? {});
+    expect((await authenticate(changed.body?.access_token as string)).status).toBe(200);
+  });
+
+  it('of two sessions changing the password at once, the one the other ended changes nothing', async () => {
+    const user = await registerUser(one.url);
+    const second = (await login(user.email)).body ?? {};
+    let first: Awaited<ReturnType<typeof call>> | undefined;
+    // The second session's change checks the current password, then the first's runs whole.
+    afterNextPasswordCheck(async () => {
+      first = await changePassword(user.accessToken, NEW_PASSWORD);
+    });
+    const late = await changePassword(second.access_token as string, OTHER_PASSWORD);
+    expect(first?.status).toBe(200);
+    expect(late).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    await expectDead(second);
+    expect((await login(user.email, OTHER_PASSWORD)).status).toBe(401);
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+    expect((await authenticate(first?.body?.access_token as string)).status).toBe(200);
+  });
+});
