@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
-const duration = (fallback: string) =>
+/** A duration in ms; `positive`: zero is refused (a lifetime or timeout of 0 would end or fail everything at once). */
+const duration = (fallback: string, { positive = false } = {}) =>
   z
     .string()
     .default(fallback)
@@ -12,8 +13,13 @@ const duration = (fallback: string) =>
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 15m, 720h, 10s)` });
         return z.NEVER;
       }
+      if (positive && ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be longer than 0 (got "${text}")` });
+        return z.NEVER;
+      }
       return ms;
     });
+const positiveDuration = (fallback: string) => duration(fallback, { positive: true });
 
 const size = (fallback: string) =>
   z
@@ -149,7 +155,7 @@ export const configSchema = z.strictObject({
       /** Redis Cluster instead of `url`: seed nodes (`host:port`). */
       cluster: z.strictObject({ nodes: z.array(hostPort).min(1), password: optionalText }).optional(),
       key_prefix: z.string().min(1).default('jwt:'),
-      command_timeout: duration('500ms'),
+      command_timeout: positiveDuration('500ms'),
       revocation: z.enum(['exact', 'cached']).default('exact'),
       revocation_cache_max_age: duration('10s'),
       revocation_cache_size: integer(1, 10_000_000, 100_000),
@@ -163,7 +169,7 @@ export const configSchema = z.strictObject({
       url: optionalText,
       data_dir: z.string().default('./data'),
       pool_size: integer(1, 200, 10),
-      connect_timeout: duration('2s'),
+      connect_timeout: positiveDuration('2s'),
     })
     .prefault({}),
   auth: z
@@ -175,9 +181,9 @@ export const configSchema = z.strictObject({
       refresh_secret: optionalText,
       /** A file holding the refresh secret instead (a mounted Docker/Kubernetes secret); surrounding whitespace is ignored. */
       refresh_secret_file: optionalText,
-      access_lifetime: duration('15m'),
-      refresh_lifetime: duration('720h'),
-      auto_logout: duration('24h'),
+      access_lifetime: positiveDuration('15m'),
+      refresh_lifetime: positiveDuration('720h'),
+      auto_logout: positiveDuration('24h'),
       refresh_reuse_grace: duration('10s'),
       clock_tolerance: duration('5s'),
       token_cache_size: integer(0, 10_000_000, 10_000),
@@ -211,7 +217,7 @@ export const configSchema = z.strictObject({
       /** Write auth events to the `auth_events` table (the structured log lines are written either way). */
       enabled: z.boolean().default(true),
       /** Queued events are written this often (and at once when a batch is full). */
-      flush_interval: duration('1s'),
+      flush_interval: positiveDuration('1s'),
       /** Most events held in memory while the database is slow or down; beyond it the oldest are dropped. */
       max_queue: integer(1, 10_000_000, 10_000),
     })
