@@ -11,8 +11,10 @@ const token = z.string().min(1, 'is required').max(8192);
 
 /** `POST /register` */
 export const registerBody = z.object({ email, password, device });
-/** `POST /login`: printable e-mail text; a malformed one simply matches no user. */
-export const loginBody = z.object({ email: printable(254), password, device });
+/** An e-mail to look up (login, admin search): printable text; a malformed one simply matches no user. */
+export const emailLookup = printable(254);
+/** `POST /login` */
+export const loginBody = z.object({ email: emailLookup, password, device });
 /** `POST /refresh`: the token may come from the cookie instead. */
 export const refreshBody = z.object({ refresh_token: token.optional() });
 /** `POST /logout` without a bearer token. */

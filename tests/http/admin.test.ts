@@ -45,6 +45,12 @@ describe('admin controls (redis + postgres, two instances)', () => {
       expect(response.body).toMatchObject({ error: 'not_found' });
     }
     expect((await asAdmin('GET', '/users')).status).toBe(400);
+    // PostgreSQL text cannot hold NUL: such a search is the caller's mistake, not a 500.
+    for (const email of ['%00', 'a%00b%40example.test', `${'a'.repeat(250)}%40example.test`]) {
+      const response = await asAdmin('GET', `/users?email=${email}`);
+      expect(response.status, email).toBe(400);
+      expect(response.body).toMatchObject({ error: 'invalid_request' });
+    }
     expect((await asAdmin('POST', '/users/00000000-0000-4000-8000-000000000000/disable')).status).toBe(404);
     expect((await asAdmin('DELETE', `/users/${user.userId}`)).status).toBe(405);
   });
