@@ -109,6 +109,19 @@ describe.concurrent('Redis session store keys', () => {
     ctx.expect(await inspector.pttl(denied[0] ?? '')).toBeGreaterThan(0);
   });
 
+  test('a login under a shorter refresh lifetime never shortens the session set below older sessions', async (ctx) => {
+    const { store, prefix, inspector } = await setup(ctx);
+    const older = await login(store);
+    // The operator lowered auth.refresh_lifetime; an instance with the new config logs the same user in.
+    const redis = await connectRedis();
+    const shorter = createRedisSessionStore({ redis, prefix, policy: { ...basePolicy, refreshLifetimeMs: 1_000 } });
+    ctx.onTestFinished(() => shorter.close());
+    await login(shorter, { userId: older.userId });
+    const setTtl = await inspector.pttl(`${prefix}{${older.userId}}:ss`);
+    ctx.expect(setTtl).toBeGreaterThan(basePolicy.refreshLifetimeMs - 5_000);
+    ctx.expect((await store.list(older.userId)).map((info) => info.id)).toContain(older.sessionId);
+  });
+
   test('a rotation the script cannot complete fails alone (503), and the others of its batch still rotate', async (ctx) => {
     const { store, prefix, inspector } = await setup(ctx);
     const [broken, healthy] = await Promise.all([login(store), login(store)]);

@@ -39,7 +39,8 @@ redis.call('HSET', KEYS[1], 'gen', 0, 'salt', ARGV[2], 'rot', 0, 'tv', tv, 'crea
 local expires = math.min(abs, now + tonumber(ARGV[4]))
 redis.call('PEXPIREAT', KEYS[1], expires)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+-- The set lives as long as its longest session: a shorter refresh lifetime (a config change) never shortens it.
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return {tv, expires}`;
 
 /**
