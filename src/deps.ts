@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
-import type { Config } from './config/schema.js';
+import { type Config, revocationReplicas } from './config/schema.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadCommonPasswords } from './passwords/common-passwords.js';
 import { createPasswordHasher } from './passwords/hasher.js';
@@ -14,7 +14,7 @@ import { createCachedRevocationStore } from './sessions/cached-revocation-store.
 import { createMemoryRateLimiter } from './security/memory-rate-limiter.js';
 import { createRateLimits } from './security/rate-limits.js';
 import { createRedisRateLimiter } from './security/redis-rate-limiter.js';
-import { connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
+import { closeRedis, connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
 import { redisKeys } from './sessions/redis-keys.js';
 import { createRedisSessionStore } from './sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from './sessions/session-store.js';
@@ -74,7 +74,20 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
   const { key_prefix, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
   if (isEmbedded(config)) return { sessions: createMemorySessionStore({ policy }) };
   const redis = await connectRedis(config.cache, { logger });
-  const store = createRedisSessionStore({ redis, prefix: key_prefix, policy });
+  const replicas = revocationReplicas(config.cache);
+  const replicated =
+    replicas > 0
+      ? {
+          redis: await connectRedis(config.cache, { logger }).catch(async (error: unknown) => {
+            await closeRedis(redis);
+            throw error;
+          }),
+          replicas,
+          // Redis answers WAIT before the client's own command timeout would fire.
+          waitMs: Math.max(1, Math.floor(config.cache.command_timeout / 2)),
+        }
+      : undefined;
+  const store = createRedisSessionStore({ redis, prefix: key_prefix, policy, replicated });
   if (revocation === 'exact') return { sessions: store, redis };
   const subscriber = createRedis(config.cache, { logger, subscriber: true });
   const cached = createCachedRevocationStore({

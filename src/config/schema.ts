@@ -38,13 +38,12 @@ const size = (fallback: string) =>
  * An integer, also given as a decimal string (`${PORT}`, env overrides). Unlike `z.coerce`,
  * `null`, `true` or `""` are type errors instead of silently becoming 0 or 1.
  */
-const integer = (min: number, max: number, fallback: number) =>
-  z
-    .preprocess(
-      (value) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
-      z.number().int().min(min).max(max),
-    )
-    .default(fallback);
+const integerValue = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
+    z.number().int().min(min).max(max),
+  );
+const integer = (min: number, max: number, fallback: number) => integerValue(min, max).default(fallback);
 
 function isAddressOrCidr(entry: string): boolean {
   const [address = '', bits, extra] = entry.split('/');
@@ -159,9 +158,17 @@ export const configSchema = z.strictObject({
       revocation: z.enum(['exact', 'cached']).default('exact'),
       revocation_cache_max_age: duration('10s'),
       revocation_cache_size: integer(1, 10_000_000, 100_000),
+      /**
+       * Replicas that must hold each revocation (Redis WAIT) before it is answered, so that a
+       * failover cannot undo it; unset: 1 with `sentinel`, else 0. See `revocationReplicas`.
+       */
+      revocation_replicas: integerValue(0, 16).optional(),
     })
     .refine((cache) => [cache.url, cache.sentinel, cache.cluster].filter(Boolean).length <= 1, {
       message: 'give only one of url, sentinel or cluster',
+    })
+    .refine((cache) => !(cache.cluster && (cache.revocation_replicas ?? 0) > 0), {
+      message: 'revocation_replicas is not supported with cluster (WAIT would have to reach each slot’s master)',
     })
     .prefault({}),
   database: z
@@ -227,3 +234,9 @@ export const configSchema = z.strictObject({
 /** The validated configuration: durations in milliseconds, sizes in bytes. */
 export type Config = z.output<typeof configSchema>;
 export type KeyConfig = Config['auth']['keys'][number];
+
+/**
+ * Replicas that must acknowledge each revocation: `cache.revocation_replicas`, or by default 1
+ * on Sentinel (its failovers promote a replica, which may miss the last writes) and 0 otherwise.
+ */
+export const revocationReplicas = (cache: Config['cache']): number => cache.revocation_replicas ?? (cache.sentinel ? 1 : 0);

@@ -85,10 +85,47 @@ function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): Rota
   return { outcome: outcome === 'reused' ? 'reused' : 'invalid' };
 }
 
-/** The Redis session store; `redis` must be connected, with the offline queue disabled (fail fast). */
-export function createRedisSessionStore({ redis, prefix, policy }: { redis: RedisClient; prefix: string; policy: SessionPolicy }) {
+/**
+ * Revocations acknowledged by replicas (`cache.revocation_replicas`): they run on a connection of
+ * their own, each followed by `WAIT replicas waitMs`, which blocks that connection (never the hot
+ * path's) until that many replicas hold every write made on it so far.
+ */
+export interface ReplicatedRevocations {
+  redis: RedisClient;
+  replicas: number;
+  waitMs: number;
+}
+
+/**
+ * The Redis session store; `redis` must be connected, with the offline queue disabled (fail fast).
+ * With `replicated`, a revocation answers only once replicas hold it (else 503): a failover that
+ * promotes a replica can then not bring a revoked session back.
+ */
+export function createRedisSessionStore({
+  redis,
+  prefix,
+  policy,
+  replicated,
+}: {
+  redis: RedisClient;
+  prefix: string;
+  policy: SessionPolicy;
+  replicated?: ReplicatedRevocations;
+}) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
+  const revocations = replicated ? defineScripts(replicated.redis) : scripts;
+  /** A revoking script's reply, once enough replicas hold it (see ReplicatedRevocations). */
+  const revoke = async <T>(work: Promise<T>): Promise<T> => {
+    const reply = await guarded(work);
+    if (!replicated) return reply;
+    const { replicas, waitMs } = replicated;
+    const acknowledged = Number(await guarded(replicated.redis.wait(replicas, waitMs)));
+    if (acknowledged < replicas) {
+      throw new UnavailableError('session store', new Error(`a revocation reached ${acknowledged} of ${replicas} replicas within ${waitMs} ms`));
+    }
+    return reply;
+  };
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
@@ -187,25 +224,25 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       const denying = deny !== undefined && deny.ttlMs > 0;
       if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
       const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
-      const existed = await guarded(scripts.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...revoked(userId)));
+      const existed = await revoke(revocations.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...revoked(userId)));
       return Number(existed) === 1;
     },
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return;
-      await guarded(scripts.deny(keys.denied(userId, jti), keys.session(userId, sessionId), Math.ceil(ttlMs), jti, ...revoked(userId)));
+      await revoke(revocations.deny(keys.denied(userId, jti), keys.session(userId, sessionId), Math.ceil(ttlMs), jti, ...revoked(userId)));
     },
 
     async endAll(userId) {
-      const tv = await guarded(
-        scripts.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId), ...revoked(userId)),
+      const tv = await revoke(
+        revocations.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId), ...revoked(userId)),
       );
       return Number(tv);
     },
 
     async endOthers(userId, keepSessionId) {
-      const reply = (await guarded(
-        scripts.endOthers(
+      const reply = (await revoke(
+        revocations.endOthers(
           keys.tokenVersion(userId),
           keys.sessionSet(userId),
           keys.session(userId, keepSessionId),
@@ -238,7 +275,9 @@ export function createRedisSessionStore({ redis, prefix, policy }: { redis: Redi
       await guarded(redis.ping());
     },
 
-    close: () => closeRedis(redis),
+    close: async () => {
+      await Promise.all([closeRedis(redis), replicated && closeRedis(replicated.redis)]);
+    },
   } satisfies SessionStore;
   /** Publishes `message` on the revocation channel (the cached mode's end-to-end heartbeat). */
   const announce = async (message: string) => {

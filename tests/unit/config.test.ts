@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/loader.js';
-import { configSchema } from '../../src/config/schema.js';
+import { configSchema, revocationReplicas } from '../../src/config/schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jwt-cluster-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +59,15 @@ describe('the committed config.yml', () => {
 describe('defaults', () => {
   it.each(['', '# only a comment\n', 'server:\n'])('treats %j as all defaults', (text) => {
     expect(load(text)).toEqual(configSchema.parse({}));
+  });
+
+  it('waits for one replica per revocation on Sentinel, none elsewhere, unless told', () => {
+    const sentinel = 'cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n';
+    expect(revocationReplicas(load(sentinel).cache)).toBe(1);
+    expect(revocationReplicas(load(`${sentinel}  revocation_replicas: 0\n`).cache)).toBe(0);
+    expect(revocationReplicas(load(`${sentinel}  revocation_replicas: 2\n`).cache)).toBe(2);
+    expect(revocationReplicas(load('cache:\n  url: redis://r:6379\n').cache)).toBe(0);
+    expect(revocationReplicas(load('cache:\n  cluster:\n    nodes: ["r:6379"]\n').cache)).toBe(0);
   });
 });
 
@@ -161,6 +170,7 @@ describe('bad files', () => {
     ['unknown nested key', 'auth:\n  bogus: 1\n', 'auth.bogus: unknown key'],
     ['unknown key in a list item', 'auth:\n  keys:\n    - kid: a\n      file: a.pem\n      color: red\n', 'auth.keys[0].color: unknown key'],
     ['bad duration', 'auth:\n  access_lifetime: x\n', 'auth.access_lifetime: "x" is not a duration'],
+    ['replicated revocations on a cluster', 'cache:\n  cluster:\n    nodes: ["r:6379"]\n  revocation_replicas: 1\n', 'cache: revocation_replicas is not supported with cluster'],
     ['zero auto-logout', 'auth:\n  auto_logout: 0s\n', 'auth.auto_logout: must be longer than 0 (got "0s")'],
     ['zero refresh lifetime', 'auth:\n  refresh_lifetime: "0"\n', 'auth.refresh_lifetime: must be longer than 0'],
     ['zero Redis command timeout', 'cache:\n  command_timeout: 0ms\n', 'cache.command_timeout: must be longer than 0'],
