@@ -69,24 +69,28 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
   return createSecretKey(Buffer.from(secret));
 }
 
+/** Redis answers WAIT before the client's own command timeout would fire. */
+const waitMs = (config: Config) => Math.max(1, Math.floor(config.cache.command_timeout / 2));
+
+/** The connection revocations run on when replicas must acknowledge them (see ReplicatedRevocations). */
+async function connectRevocations(config: Config, logger: Logger, main: RedisClient): Promise<RedisClient> {
+  const revocations = createRedis(config.cache, { logger });
+  try {
+    await revocations.connect();
+    return revocations;
+  } catch (error) {
+    await Promise.all([closeRedis(revocations, { hard: true }), closeRedis(main)]);
+    throw error;
+  }
+}
+
 /** The session store, and the Redis connection it owns (shared with the rate limiter), if any. */
 async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<{ sessions: SessionStore; redis?: RedisClient }> {
   const { key_prefix, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
   if (isEmbedded(config)) return { sessions: createMemorySessionStore({ policy }) };
   const redis = await connectRedis(config.cache, { logger });
   const replicas = revocationReplicas(config.cache);
-  const replicated =
-    replicas > 0
-      ? {
-          redis: await connectRedis(config.cache, { logger }).catch(async (error: unknown) => {
-            await closeRedis(redis);
-            throw error;
-          }),
-          replicas,
-          // Redis answers WAIT before the client's own command timeout would fire.
-          waitMs: Math.max(1, Math.floor(config.cache.command_timeout / 2)),
-        }
-      : undefined;
+  const replicated = replicas > 0 ? { redis: await connectRevocations(config, logger, redis), replicas, waitMs: waitMs(config) } : undefined;
   const store = createRedisSessionStore({ redis, prefix: key_prefix, policy, replicated });
   if (revocation === 'exact') return { sessions: store, redis };
   const subscriber = createRedis(config.cache, { logger, subscriber: true });
@@ -98,7 +102,10 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
     maxEntries: revocation_cache_size,
     logger,
   });
-  await subscriber.connect();
+  await subscriber.connect().catch(async (error: unknown) => {
+    await cached.close();
+    throw error;
+  });
   return { sessions: cached, redis };
 }
 

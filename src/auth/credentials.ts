@@ -10,6 +10,8 @@ import { startSession, tokenResponse, type TokenResponse } from './token-respons
 export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Promise<T>;
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
+/** The account changed while a login was under way: a retry sees the change. */
+const changedDuringLogin = () => new AppError('unavailable', 'the account changed during login, retry', { retryAfter: 1 });
 
 /** The client side of an audit event. */
 const client = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });
@@ -66,10 +68,12 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
   }
   if (deps.hasher.needsRehash(user.passwordHash)) {
     const passwordHash = await deps.hasher.hash(password);
-    // Only over the hash just checked: a password changed meanwhile must not be set back to this one.
+    // Only over the hash just checked: a password changed meanwhile must not be set back to this
+    // one. Refused, the login is retried (a concurrent login of the same password may have
+    // upgraded the hash first; a changed password then fails the retry).
     if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) {
-      deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: 'password_changed' } });
-      throw invalidCredentials();
+      deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: 'changed_during_login' } });
+      throw changedDuringLogin();
     }
     return { ...user, passwordHash };
   }
@@ -100,7 +104,7 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string): 
   const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_changed' : 'changed_during_login';
   deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason } });
   if (!current || current.disabledAt || passwordChanged) throw invalidCredentials();
-  throw new AppError('unavailable', 'the account changed during login, retry', { retryAfter: 1 });
+  throw changedDuringLogin();
 }
 
 /** Logs in: a new session with its first token pair. */
@@ -148,17 +152,19 @@ export async function changePassword(
   // Sessions end before the password changes, so if the write fails the other sessions are
   // already gone (the safe half; the caller's own tokens are then stale too: it logs in again,
   // with the old password). A caller whose session ended meanwhile (another session's password
-  // change, a logout-all) changes nothing and gets no new session.
-  const callerEnded = () => new AppError('invalid_token', 'the session has ended');
-  if (!(await deps.sessions.endOthers(user.id, caller.sessionId))) throw callerEnded();
-  await deps.users.setPasswordHash(user.id, passwordHash);
+  // change, a logout-all) changes nothing.
+  if (!(await deps.sessions.endOthers(user.id, caller.sessionId))) throw new AppError('invalid_token', 'the session has ended');
+  // Only over the hash the current password was checked against: of two changes racing from
+  // two sessions, the later one finds it changed and is refused, so no answer lies.
+  if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) throw invalidCredentials();
   // Again after the write: a login that checked the old password and confirmed the account
   // (confirmUnchanged) between the first end and the write has a session that must end too.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
-  // The caller's own session ended meanwhile (a logout): then every session ends.
+  // The caller's own session ended meanwhile (say, its old refresh token replayed): every
+  // session ends, and the caller, whose password is now set, gets a new one.
   if (!kept) await deps.sessions.endAll(user.id);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
   deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
-  if (!kept) throw callerEnded();
+  if (!kept) return startSession(deps, user, meta);
   return tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
 }

@@ -271,8 +271,9 @@ export function createRedisSessionStore({
       }));
     },
 
+    /** Both connections: without the revocations' one, every revocation would answer 503. */
     async ping() {
-      await guarded(redis.ping());
+      await guarded(Promise.all([redis.ping(), replicated?.redis.ping()]));
     },
 
     close: async () => {

@@ -39,6 +39,17 @@ describe('password change races (redis + postgres, two instances)', () => {
     };
   }
 
+  /** Runs `during` once, just before `/password` writes the new hash (then the write proceeds). */
+  function beforeNextPasswordWrite(during: () => Promise<unknown>) {
+    const { users } = one.deps;
+    const setPasswordHash = users.setPasswordHash;
+    users.setPasswordHash = async (...args) => {
+      users.setPasswordHash = setPasswordHash;
+      await during();
+      return setPasswordHash(...args);
+    };
+  }
+
   async function expectDead(tokens: { access_token?: unknown; refresh_token?: unknown }) {
     expect((await authenticate(tokens.access_token as string)).status).toBe(401);
     expect((await refresh(tokens.refresh_token as string)).status).toBe(401);
@@ -71,20 +82,38 @@ describe('password change races (redis + postgres, two instances)', () => {
     });
     const raced = login(user.email);
     await loginChecked;
-    const { users } = one.deps;
-    const setPasswordHash = users.setPasswordHash;
     let loginAnswer: Awaited<ReturnType<typeof call>> | undefined;
-    users.setPasswordHash = async (...args) => {
-      users.setPasswordHash = setPasswordHash;
+    beforeNextPasswordWrite(async () => {
       release();
       loginAnswer = await raced;
-      return setPasswordHash(...args);
-    };
+    });
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed.status).toBe(200);
     expect(loginAnswer?.status).toBe(200);
     await expectDead(loginAnswer?.body ?? {});
     expect((await authenticate(changed.body?.access_token as string)).status).toBe(200);
+  });
+
+  it('a change whose own session ends before its write still sets the password and answers a live session', async () => {
+    const user = await registerUser(one.url);
+    // E.g. the caller's pre-change refresh token replayed: the rotate script ends its session.
+    beforeNextPasswordWrite(() => one.deps.sessions.endSession(user.userId, user.sessionId));
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed.status).toBe(200);
+    expect(changed.body?.session_id).not.toBe(user.sessionId);
+    expect((await authenticate(changed.body?.access_token as string)).status).toBe(200);
+    await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+  });
+
+  it('a change that finds the password already changed by another is refused and sets nothing', async () => {
+    const user = await registerUser(one.url);
+    const { users, hasher } = one.deps;
+    beforeNextPasswordWrite(async () => users.setPasswordHash(user.userId, await hasher.hash(OTHER_PASSWORD)));
+    const late = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(late).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(401);
+    expect((await login(user.email, OTHER_PASSWORD)).status).toBe(200);
   });
 
   it('of two sessions changing the password at once, the one the other ended changes nothing', async () => {
