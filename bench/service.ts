@@ -98,7 +98,7 @@ export async function startBareServer(dir: string, cpu: number, shape: 'bare' | 
   const scriptArgs = [script, String(port), shape, ...(signing ? [JSON.stringify(signing)] : [])];
   // The bounds stand for the service minus its logic, so they run with the service's flags; the
   // baselines are plain node:http.
-  const flags = signing ? NODE_FLAGS : [];
+  const flags = shape === 'verify' || shape === 'sign' ? NODE_FLAGS : [];
   const [command, args] = pinned(cpu, process.execPath, [...flags, '--import', 'tsx', ...scriptArgs]);
   const proc = spawnLogged(shape, command, args, { logFile: join(dir, `${shape}.log`), cwd: REPO_ROOT });
   try {

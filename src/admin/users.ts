@@ -1,7 +1,7 @@
 import type { AdminEventName } from '../audit/events.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { AppError } from '../http/errors.js';
-import { registerBody } from '../http/request-schemas.js';
+import { emailLookup, registerBody } from '../http/request-schemas.js';
 import { checkPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
 import { normaliseEmail } from '../users/email.js';
@@ -54,8 +54,10 @@ export async function getUser(deps: AdminDeps, userId: string): Promise<User> {
   return user;
 }
 
-/** The user with this e-mail (case-insensitive). @throws {AppError} `not_found` */
+/** The user with this e-mail (case-insensitive). @throws {AppError} `invalid_request` (not printable text), `not_found` */
 export async function getUserByEmail(deps: AdminDeps, email: string): Promise<User> {
+  // PostgreSQL text cannot hold NUL: such a search is the caller's mistake, not a database error.
+  if (!emailLookup.safeParse(email).success) throw new AppError('invalid_request', 'email: must be printable text of at most 254 characters');
   const user = await deps.users.findByEmail(normaliseEmail(email));
   if (!user) throw new AppError('not_found', `no user with e-mail ${normaliseEmail(email)}`);
   return user;
