@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'vitest';
 import type { LimitKey, LimitPolicy, RateLimiter } from '../../src/security/rate-limiter.js';
+import { DEADLINE_RETRIES } from './deadline-retries.js';
 
 /**
  * The rate-limiter contract: every RateLimiter implementation (Redis, memory, …) must pass it.
@@ -52,7 +53,7 @@ export function rateLimiterContract(name: string, open: OpenLimiter) {
       ctx.expect(refused.retryAfterSeconds).toBeLessThanOrEqual(30);
     });
 
-    test('a plain window starts afresh once it has passed', async (ctx) => {
+    test('a plain window starts afresh once it has passed', DEADLINE_RETRIES, async (ctx) => {
       const limiter = await openFor(open, ctx);
       const key = limitKey({ max: 2, windowMs: 300 });
       ctx.expect(await allowedOf(limiter, [key], 4)).toBe(2);
@@ -60,7 +61,7 @@ export function rateLimiterContract(name: string, open: OpenLimiter) {
       ctx.expect(await allowedOf(limiter, [key], 4)).toBe(2);
     });
 
-    test('back-off: the first lock lasts backoff, each further hit doubles it, up to the cap; never permanent', async (ctx) => {
+    test('back-off: the first lock lasts backoff, each further hit doubles it, up to the cap; never permanent', DEADLINE_RETRIES, async (ctx) => {
       const limiter = await openFor(open, ctx);
       const key = limitKey({ max: 2, windowMs: 5_000, backoffMs: 150, maxBackoffMs: 600 });
       ctx.expect(await allowedOf(limiter, [key], 2)).toBe(2);
@@ -83,7 +84,7 @@ export function rateLimiterContract(name: string, open: OpenLimiter) {
       ctx.expect(await limiter.hit([short])).toEqual({ allowed: false, retryAfterSeconds: 1, limit: 'test' });
     });
 
-    test('counters are forgotten a window after the last lock ends', async (ctx) => {
+    test('counters are forgotten a window after the last lock ends', DEADLINE_RETRIES, async (ctx) => {
       const limiter = await openFor(open, ctx);
       const key = limitKey({ max: 2, windowMs: 300, backoffMs: 100, maxBackoffMs: 1_000 });
       ctx.expect(await allowedOf(limiter, [key], 3)).toBe(2);

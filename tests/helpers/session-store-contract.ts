@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'vitest';
+import { DEADLINE_RETRIES } from './deadline-retries.js';
 import type { RotateResult, SessionMeta, SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
 
 /**
@@ -407,7 +408,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await store.list(randomUUID())).toEqual([]);
       });
 
-      test('list leaves out expired sessions', async (ctx) => {
+      test('list leaves out expired sessions', DEADLINE_RETRIES, async (ctx) => {
         const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
         const userId = randomUUID();
         await login(store, { userId });
@@ -430,7 +431,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
       });
     });
 
-    describe.concurrent('expiry', () => {
+    describe.concurrent('expiry', DEADLINE_RETRIES, () => {
       test('an untouched session is gone after the idle window', async (ctx) => {
         const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
         const session = await login(store);
@@ -453,12 +454,12 @@ export function sessionStoreContract(name: string, open: OpenStore) {
       });
 
       test('rotation counts as activity', async (ctx) => {
-        const store = await openFor(open, ctx, { autoLogoutMs: 3_000 });
+        const store = await openFor(open, ctx, { autoLogoutMs: 4_000 });
         const session = await login(store);
         await sleep(2_000);
         ctx.expect(await session.rotate(0)).toMatchObject({ outcome: 'rotated' });
-        // Past the login's 3 s window, 1.5 s short of the rotation's.
-        await sleep(1_500);
+        // Past the login's 4 s window, 1.5 s short of the rotation's.
+        await sleep(2_500);
         ctx.expect(await session.authenticate()).toBe('ok');
       });
 
