@@ -47,9 +47,12 @@ USER node
 
 EXPOSE 8080
 
-# Ready = Redis and PostgreSQL reachable and not draining. slim has no curl: use Node's fetch.
+# Liveness (/ping), never the dependencies: Swarm replaces unhealthy tasks, and a Redis or
+# PostgreSQL blip must not restart every replica at once (requests answer 503 meanwhile).
+# The server listens only once migrations ran and Redis connected, so healthy = started.
+# /health/ready is for load balancers and readiness probes. slim has no curl: Node's fetch.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/health/ready', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/ping', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Runtime flags: src/node-flags.ts (a test keeps this line and that list the same).

@@ -3,17 +3,22 @@
 //   k6 run k6/authenticate.js                                   # against http://localhost:4000
 //   k6 run -e BASE_URL=http://localhost:4000 -e POOL=500 -e VUS=100 -e DURATION=5m k6/authenticate.js
 //
+//
+// The stack must run with its brute-force limits off (all load comes from one address):
+//   RATE_LIMITS=false docker compose up --build --scale jwt=3
+//
 // Env: BASE_URL, POOL (users registered in setup, default 200), VUS (default 50),
 // DURATION (default 1m; keep it below auth.access_lifetime, 15m, or the tokens expire).
 import { check } from 'k6';
 import exec from 'k6/execution';
-import { authenticate, envInt, registerPool, runId } from './lib/api.js';
+import { authenticate, envInt, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
 
 const POOL = envInt('POOL', 200);
 
 /** @type {import('k6/options').Options} */
 export const options = {
   setupTimeout: '5m',
+  ...POOL_BATCH_OPTIONS,
   scenarios: {
     authenticate: {
       executor: 'constant-vus',

@@ -4,6 +4,9 @@
 // so this also checks that the cluster behaves as one service.
 //
 //   k6 run -e BASE_URL=http://localhost:4000 -e VUS=20 -e DURATION=2m k6/flow.js
+//
+// The stack must run with its brute-force limits off (all load comes from one address):
+//   RATE_LIMITS=false docker compose up --build --scale jwt=3
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';

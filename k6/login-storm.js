@@ -5,6 +5,9 @@
 //
 //   k6 run -e BASE_URL=http://localhost:4000 -e LOGIN_RATE=300 -e DURATION=1m k6/login-storm.js
 //
+// The stack must run with its brute-force limits off (all load comes from one address):
+//   RATE_LIMITS=false docker compose up --build --scale jwt=3
+//
 // Env: LOGIN_RATE (logins/s, default 200), AUTH_RATE (authenticate/s, default 500),
 // POOL (login users, default 50), AUTH_POOL (authenticate users, default 50), DURATION.
 // The two pools are separate: piling logins on one user ends its oldest sessions
@@ -13,7 +16,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
-import { authenticate, envInt, login, registerPool, runId } from './lib/api.js';
+import { authenticate, envInt, login, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
 
 const DURATION = __ENV.DURATION || '1m';
 
@@ -23,6 +26,7 @@ const shed = new Rate('login_shed');
 /** @type {import('k6/options').Options} */
 export const options = {
   setupTimeout: '5m',
+  ...POOL_BATCH_OPTIONS,
   scenarios: {
     logins: {
       executor: 'constant-arrival-rate',

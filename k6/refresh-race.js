@@ -5,6 +5,9 @@
 // Then the successor must still rotate normally.
 //
 //   k6 run -e BASE_URL=http://localhost:4000 -e VUS=10 -e PARALLEL=20 -e DURATION=1m k6/refresh-race.js
+//
+// The stack must run with its brute-force limits off (all load comes from one address):
+//   RATE_LIMITS=false docker compose up --build --scale jwt=3
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
@@ -20,6 +23,9 @@ const forks = new Counter('refresh_race_forks');
 
 /** @type {import('k6/options').Options} */
 export const options = {
+  // k6 sends at most `batchPerHost` (default 6) requests of one http.batch at a time: all of them, for a real race.
+  batch: PARALLEL,
+  batchPerHost: PARALLEL,
   scenarios: {
     race: {
       executor: 'constant-vus',

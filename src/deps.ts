@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
+import { ConfigError } from './config/loader.js';
 import { type Config, revocationReplicas } from './config/schema.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadCommonPasswords } from './passwords/common-passwords.js';
@@ -126,6 +127,7 @@ function buildAuditLog(config: Config, database: AuditEventsSink, logger: Logger
 /** Builds every dependency from the configuration: stores, keys, hasher. */
 export async function createDeps(config: Config, logger: Logger): Promise<AppDeps> {
   const { auth } = config;
+  if (!isEmbedded(config) && !config.database.url) throw new ConfigError('database.url: required with a shared Redis (every instance must see the same users)');
   const keyRing = await buildKeyRing(config, logger);
   const refreshKey = refreshSecret(config, logger);
   const policy: SessionPolicy = {

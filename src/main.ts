@@ -14,7 +14,8 @@ async function main() {
   const { server, port } = await startServer(deps);
   const metricsServer = startMetricsServer(deps);
   if (isEmbedded(config)) {
-    logger.warn('EMBEDDED MODE: in-process session store and PGlite in %s — single instance only; set cache.url and database.url to run a cluster', config.database.data_dir);
+    const users = config.database.url ? 'PostgreSQL' : `PGlite in ${config.database.data_dir}`;
+    logger.warn(`EMBEDDED MODE: in-process session store and ${users} — single instance only; set cache.url and database.url to run a cluster`);
   }
   logger.info({ port, instance: deps.instanceId, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port}`);
 

@@ -120,6 +120,15 @@ export function logout(accessToken) {
   return http.post(`${BASE_URL}/logout`, null, { headers: bearer(accessToken), tags: { name: 'logout' } });
 }
 
+/** Registrations `registerPool` sends at once. */
+const POOL_BATCH = 20;
+
+/**
+ * Options a script using `registerPool` spreads into its own: k6 sends at most `batchPerHost`
+ * (default 6) requests of one `http.batch` at a time.
+ */
+export const POOL_BATCH_OPTIONS = { batch: POOL_BATCH, batchPerHost: POOL_BATCH };
+
 /**
  * Registers `count` new users, `batchSize` at a time in parallel (argon2 makes registration
  * slow; run this in setup()). Throws if any registration fails, so a broken setup never
@@ -130,7 +139,7 @@ export function logout(accessToken) {
  * @param {number} [batchSize]
  * @returns {PoolUser[]}
  */
-export function registerPool(label, run, count, batchSize = 20) {
+export function registerPool(label, run, count, batchSize = POOL_BATCH) {
   /** @type {PoolUser[]} */
   const users = [];
   for (let start = 0; start < count; start += batchSize) {
@@ -148,7 +157,10 @@ export function registerPool(label, run, count, batchSize = 20) {
     responses.forEach((res, index) => {
       const tokens = tokensOf(res);
       const email = emails[index];
-      if (!tokens || email === undefined) throw new Error(`setup: POST /register answered ${res.status}: ${String(res.body).slice(0, 200)}`);
+      if (!tokens || email === undefined) {
+        const hint = res.status === 429 ? ' (the brute-force limits refuse this many registrations from one address: run the stack with RATE_LIMITS=false)' : '';
+        throw new Error(`setup: POST /register answered ${res.status}${hint}: ${String(res.body).slice(0, 200)}`);
+      }
       users.push({ email, access_token: tokens.access_token });
     });
   }

@@ -35,6 +35,7 @@ const ENV_OVERRIDES = [
   ['LOG_LEVEL', ['logging', 'level']],
   ['LOG_MODE', ['logging', 'mode']],
   ['REFRESH_SECRET', ['auth', 'refresh_secret']],
+  ['INSTANCE_ID', ['server', 'instance_id']],
 ] as const;
 
 /** Keys whose values may hold credentials; their values never appear in an error message. */

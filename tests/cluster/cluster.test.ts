@@ -200,13 +200,15 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
     const user = await registerUser(cluster.url);
     const response = await call(gateway.url, 'GET', '/orders/7', {
       token: user.accessToken,
-      headers: { 'x-user-id': 'admin', 'x-user-roles': 'admin', 'x-session-id': 'forged' },
+      headers: { 'x-user-id': 'admin', 'x-user-roles': 'admin', 'x-session-id': 'forged', 'x-forwarded-for': '203.0.113.9' },
     });
     expect(response.status).toBe(200);
     const headers = response.body?.['headers'] as Record<string, string>;
     expect(headers['x-user-id']).toBe(user.userId);
     expect(headers['x-user-roles']).toBe('user');
     expect(headers['x-session-id']).toBe(user.sessionId);
+    // The gateway is the edge: a client-sent hop is dropped, not passed on to be believed.
+    expect(headers['x-forwarded-for']).toBe('127.0.0.1');
   });
 
   it('answers 401 without a token, with a bad token and with a revoked token', async () => {

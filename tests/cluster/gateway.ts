@@ -25,7 +25,7 @@ export function renderTemplate(template: string, values: Record<string, string>)
 export async function startGateway(jwtUpstream: string, apiUpstream: string): Promise<Gateway> {
   if (!existsSync(GATEWAY_TEMPLATE)) throw new Error(`${GATEWAY_TEMPLATE} is missing`);
   const listen = `127.0.0.1:${await freePort()}`;
-  const conf = renderTemplate(readFileSync(GATEWAY_TEMPLATE, 'utf8'), { JWT_UPSTREAM: jwtUpstream, API_UPSTREAM: apiUpstream, LISTEN: listen });
+  const conf = renderTemplate(readFileSync(GATEWAY_TEMPLATE, 'utf8'), { JWT_UPSTREAM: jwtUpstream, RESOLVER: '127.0.0.1' /* unused: loopback upstreams */, API_UPSTREAM: apiUpstream, LISTEN: listen });
   const dir = mkdtempSync(join(tmpdir(), 'jwt-gateway-'));
   try {
     const nginx = await startNginx(dir, conf, listen, 'daemon off;');

@@ -66,7 +66,8 @@ describe('the service as a process', () => {
   it.each([
     ['an unknown key', 'server:\n  bogus: 1\n', 'server.bogus: unknown key'],
     ['a bad duration', 'auth:\n  access_lifetime: soon\n', 'auth.access_lifetime'],
-    ['cluster mode without keys', 'cache:\n  url: redis://127.0.0.1:1\n', 'auth.keys'],
+    ['cluster mode without keys', 'cache:\n  url: redis://127.0.0.1:1\ndatabase:\n  url: postgres://127.0.0.1:1/jwt\n', 'auth.keys'],
+    ['cluster mode without a database', 'cache:\n  url: redis://127.0.0.1:1\n', 'database.url'],
   ])('refuses to start on %s with one line naming the key', async (_name, yaml, expected) => {
     const cwd = mkdtempSync(join(work, 'bad-'));
     writeFileSync(join(cwd, 'config.yml'), yaml);

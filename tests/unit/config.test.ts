@@ -115,6 +115,7 @@ describe('env overrides', () => {
     ['LOG_LEVEL', 'debug', (c: ReturnType<typeof load>) => c.logging.level, 'debug'],
     ['LOG_MODE', 'json', (c: ReturnType<typeof load>) => c.logging.mode, 'json'],
     ['REFRESH_SECRET', 'shh', (c: ReturnType<typeof load>) => c.auth.refresh_secret, 'shh'],
+    ['INSTANCE_ID', 'jwt-7', (c: ReturnType<typeof load>) => c.server.instance_id, 'jwt-7'],
   ] as const)('%s overrides the file', (name, value, pick, expected) => {
     expect(pick(load(base, { [name]: value }))).toBe(expected);
   });
