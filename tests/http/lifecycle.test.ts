@@ -41,8 +41,17 @@ describe.each([
 
   it('logout with the refresh token ends the session', async () => {
     const user = await registerUser(one.url);
+    const other = await login(user.email);
+    // A well-formed token whose MAC does not match its live session's is not ours.
+    const at = other.refresh_token.length - 10;
+    const tampered = `${other.refresh_token.slice(0, at)}${other.refresh_token[at] === 'A' ? 'B' : 'A'}${other.refresh_token.slice(at + 1)}`;
+    expect(await call(one.url, 'POST', '/logout', { body: { refresh_token: tampered } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect((await authenticate(one, other.access_token)).status).toBe(200);
     expect((await call(two.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status).toBe(204);
     expect((await authenticate(one, user.accessToken)).status).toBe(401);
+    // Logging out twice (a double click, a retry after a 503) is acknowledged the same way.
+    expect((await call(one.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status).toBe(204);
+    expect((await authenticate(two, other.access_token)).status).toBe(200);
     expect(await call(one.url, 'POST', '/logout', { body: { refresh_token: 'rt1.forged' } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
     expect(await call(one.url, 'POST', '/logout')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
@@ -66,6 +75,25 @@ describe.each([
     expect((await authenticate(one, user.accessToken)).status).toBe(200);
     expect((await call(two.url, 'POST', '/logout', { token: expired })).status).toBe(204);
     expect((await authenticate(one, user.accessToken)).status).toBe(401);
+  });
+
+  it('logout refuses a revoked access token and leaves its session alone', async () => {
+    const user = await registerUser(one.url);
+    // A password change keeps the caller's session with new tokens: the old token must not end it.
+    const changed = await call(one.url, 'POST', '/password', { token: user.accessToken, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
+    expect(changed.status).toBe(200);
+    const kept = changed.body as { access_token: string; refresh_token: string };
+    expect(await call(two.url, 'POST', '/logout', { token: user.accessToken })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect((await authenticate(one, kept.access_token)).status).toBe(200);
+    // A token revoked by jti while its session lives: refused too; a fresh token of that session works on.
+    expect((await call(one.url, 'POST', '/revoke', { body: { token: kept.access_token, token_type_hint: 'access_token' } })).status).toBe(200);
+    const next = await call(two.url, 'POST', '/refresh', { body: { refresh_token: kept.refresh_token } });
+    expect(next.status).toBe(200);
+    expect(await call(two.url, 'POST', '/logout', { token: kept.access_token })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    const fresh = (next.body as { access_token: string }).access_token;
+    expect((await authenticate(one, fresh)).status).toBe(200);
+    expect((await call(one.url, 'POST', '/logout', { token: fresh })).status).toBe(204);
+    expect((await authenticate(two, fresh)).status).toBe(401);
   });
 
   it('logout-all ends every session, seen from the other instance', async () => {

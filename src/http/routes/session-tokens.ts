@@ -35,7 +35,7 @@ export function sessionTokenRoutes(deps: AppDeps) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
         if (!result.ok) throw new AppError('invalid_token', 'the access token is invalid');
-        await logoutWithAccessToken(deps, result.claims, tolerance);
+        if (!(await logoutWithAccessToken(deps, result.claims, tolerance))) throw new AppError('invalid_token', 'the access token is revoked');
       } else {
         const body = await readJson(c, logoutBody, limit, { optional: true });
         const token = refreshTokenOf(c, body.refresh_token);
