@@ -10,10 +10,17 @@ export const CSRF_HEADER = 'X-CSRF-Token';
 
 const base = { path: '/', secure: true, sameSite: 'Strict' } as const;
 
+/**
+ * The longest cookie lifetime, in seconds: 400 days. Browsers cap Max-Age there (RFC 6265bis),
+ * and Hono refuses to write a longer one. A session idle for longer keeps its cookie until then.
+ */
+export const MAX_COOKIE_AGE = 400 * 24 * 60 * 60;
+
 /** Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit). */
 export function setRefreshCookies(c: Context, tokens: TokenResponse) {
-  setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...base, httpOnly: true, maxAge: tokens.refresh_expires_in });
-  setCookie(c, CSRF_COOKIE, randomBytes(18).toString('base64url'), { ...base, httpOnly: false, maxAge: tokens.refresh_expires_in });
+  const maxAge = Math.min(tokens.refresh_expires_in, MAX_COOKIE_AGE);
+  setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...base, httpOnly: true, maxAge });
+  setCookie(c, CSRF_COOKIE, randomBytes(18).toString('base64url'), { ...base, httpOnly: false, maxAge });
 }
 
 export function clearRefreshCookies(c: Context) {

@@ -192,3 +192,22 @@ describe('cookie mode', () => {
     expect((await call(app.url, 'GET', '/authenticate', { token: refreshed.body?.access_token as string })).status).toBe(401);
   });
 });
+
+describe('cookie mode with sessions longer than a cookie may live', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ auth: { refresh_cookie: true, refresh_lifetime: '10000h', auto_logout: '10000h' } })).start();
+  });
+
+  it('registers and refreshes with the cookies capped at 400 days (browsers cap there; Hono refuses more)', async () => {
+    const registered = await call(app.url, 'POST', '/register', { body: { email: `long-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
+    expect(registered.status).toBe(201);
+    expect(registered.body?.refresh_expires_in).toBeGreaterThan(34_560_000);
+    const lines = registered.headers.getSetCookie();
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toMatch(/Max-Age=34560000;/);
+    const refreshed = await call(app.url, 'POST', '/refresh', { body: { refresh_token: registered.body?.refresh_token as string } });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.headers.getSetCookie().every((line) => line.includes('Max-Age=34560000;'))).toBe(true);
+  });
+});
