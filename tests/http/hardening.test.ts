@@ -207,6 +207,12 @@ describe('CORS from the allowlist', () => {
     const sessions = await raw(withCredentials.url, 'OPTIONS', '/sessions/abc', { origin: allowed, 'access-control-request-method': 'DELETE' });
     expect(sessions.status).toBe(204);
     expect(sessions.headers['access-control-allow-methods']).toContain('DELETE');
+    // The admin routes too: a preflight carries no token, so it must not meet the admin check.
+    const admin = await raw(withCredentials.url, 'OPTIONS', `/admin/users/${crypto.randomUUID()}/roles`, { origin: allowed, 'access-control-request-method': 'PUT' });
+    expect(admin.status).toBe(204);
+    expect(admin.headers['access-control-allow-methods']).toBe('PUT');
+    const plainAdmin = await raw(withCredentials.url, 'OPTIONS', '/admin/users', { origin: allowed });
+    expect(plainAdmin).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
   });
 
   it('no preflight for a disallowed origin, an unknown path or a plain OPTIONS', async () => {
