@@ -12,7 +12,10 @@ async function main() {
   const logger = createLogger(config.logging);
   const deps = await createDeps(config, logger);
   const { server, port } = await startServer(deps);
-  const metricsServer = startMetricsServer(deps);
+  const metricsServer = await startMetricsServer(deps).catch((error: unknown) => {
+    server.close();
+    throw error;
+  });
   if (isEmbedded(config)) {
     const users = config.database.url ? 'PostgreSQL' : `PGlite in ${config.database.data_dir}`;
     logger.warn(`EMBEDDED MODE: in-process session store and ${users} — single instance only; set cache.url and database.url to run a cluster`);

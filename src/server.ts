@@ -2,12 +2,27 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
+import { ConfigError } from './config/loader.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { createClientErrorHandler, createRequestErrorResponse } from './http/client-errors.js';
 import { metricsServerApp } from './http/routes/metrics.js';
 
+/**
+ * Listens on `port` (0: any free one) and resolves with the port taken. A port that cannot be
+ * taken (in use, not permitted) rejects with one line naming the config key, not a stack trace.
+ */
+function listen(server: Server, port: number, host: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new ConfigError(`${key}: cannot listen on ${host}:${port} (${error.code ?? error.message})`)));
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
 /** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
-export function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
+export async function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
@@ -16,28 +31,24 @@ export function startServer(deps: AppDeps, options?: { port?: number; host?: str
   // request (431 from the clientError handler) before any of our code runs, on every path.
   const server = createServer({ maxHeaderSize: config.max_header_size }, withFastAuthenticate(parts.authenticate, listener));
   server.on('clientError', createClientErrorHandler(deps.instanceId));
-  return new Promise((resolve, reject) => {
-    server.listen(options?.port ?? config.port, options?.host ?? config.host, () => {
-      const address = server.address();
-      resolve({ server, port: typeof address === 'object' && address ? address.port : config.port });
-    });
-    // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
-    // proxy may reuse a connection Node is closing and see a 502.
-    server.keepAliveTimeout = config.keep_alive_timeout;
-    server.headersTimeout = config.keep_alive_timeout + 1000;
-    server.requestTimeout = 30_000;
-    server.once('error', reject);
-  });
+  // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
+  // proxy may reuse a connection Node is closing and see a 502.
+  server.keepAliveTimeout = config.keep_alive_timeout;
+  server.headersTimeout = config.keep_alive_timeout + 1000;
+  server.requestTimeout = 30_000;
+  const port = await listen(server, options?.port ?? config.port, options?.host ?? config.host, 'server.port');
+  return { server, port };
 }
 
 /** `server.metrics_port` set: `/metrics` alone on its own listener (e.g. reachable only from inside the cluster). */
-export function startMetricsServer(deps: AppDeps): Server | undefined {
+export async function startMetricsServer(deps: AppDeps): Promise<Server | undefined> {
   const { metrics_port: port, host, max_header_size: maxHeaderSize } = deps.config.server;
   if (!port) return undefined;
   const listener = getRequestListener(metricsServerApp(deps).fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
   const server = createServer({ maxHeaderSize }, listener);
   server.on('clientError', createClientErrorHandler(deps.instanceId));
-  return server.listen(port, host);
+  await listen(server, port, host, 'server.metrics_port');
+  return server;
 }
 
 /**

@@ -132,6 +132,10 @@ export const configSchema = z.strictObject({
       /** CORS: none by default (no CORS headers at all); browsers on these origins may call the API. */
       cors: corsSchema,
     })
+    .refine((server) => server.metrics_port === 0 || server.metrics_port !== server.port, {
+      message: 'must differ from server.port',
+      path: ['metrics_port'],
+    })
     .prefault({}),
   logging: z
     .strictObject({

@@ -119,8 +119,7 @@ describe('security headers on every kind of response (CORS off)', () => {
 
   it('the separate metrics listener: 200, 404, 405 and 431 hardened', async () => {
     const port = await freePort();
-    const server = startMetricsServer({ ...app.deps, config: { ...app.deps.config, server: { ...app.deps.config.server, metrics_port: port, host: '127.0.0.1' } } }) as Server;
-    await new Promise((resolve) => (server.listening ? resolve(undefined) : server.once('listening', resolve)));
+    const server = (await startMetricsServer({ ...app.deps, config: { ...app.deps.config, server: { ...app.deps.config.server, metrics_port: port, host: '127.0.0.1' } } })) as Server;
     const base = `http://127.0.0.1:${port}`;
     try {
       const ok = await raw(base, 'GET', '/metrics');

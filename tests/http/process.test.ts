@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,7 @@ describe('the service as a process', () => {
     ['a bad duration', 'auth:\n  access_lifetime: soon\n', 'auth.access_lifetime'],
     ['cluster mode without keys', 'cache:\n  url: redis://127.0.0.1:1\ndatabase:\n  url: postgres://127.0.0.1:1/jwt\n', 'auth.keys'],
     ['cluster mode without a database', 'cache:\n  url: redis://127.0.0.1:1\n', 'database.url'],
+    ['a metrics port equal to the port', 'server:\n  port: 18080\n  metrics_port: 18080\n', 'server.metrics_port: must differ from server.port'],
   ])('refuses to start on %s with one line naming the key', async (_name, yaml, expected) => {
     const cwd = mkdtempSync(join(work, 'bad-'));
     writeFileSync(join(cwd, 'config.yml'), yaml);
@@ -79,6 +81,24 @@ describe('the service as a process', () => {
     expect(stderr).toContain(expected);
     expect(stderr).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
   }, 30_000);
+
+  it('refuses to start, with one line naming the key, when the metrics port is taken', async () => {
+    const taken = createNetServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const cwd = mkdtempSync(join(work, 'taken-'));
+      writeFileSync(join(cwd, 'config.yml'), `server:\n  host: 127.0.0.1\n  port: 0\n  metrics_port: ${port}\n`);
+      const service = run([join(root, 'src/main.ts')], { cwd });
+      const [code] = await service.exited;
+      const { stderr } = service.output();
+      expect(code).toBe(2);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toContain(`server.metrics_port: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
 
   it('keys:generate writes a key pair the key ring accepts', async () => {
     const cwd = mkdtempSync(join(work, 'keys-'));
