@@ -157,7 +157,13 @@ export const configSchema = z.strictObject({
         .optional(),
       /** Redis Cluster instead of `url`: seed nodes (`host:port`). */
       cluster: z.strictObject({ nodes: z.array(hostPort).min(1), password: optionalText }).optional(),
-      key_prefix: z.string().min(1).default('jwt:'),
+      // No braces: Redis Cluster hashes a key by its first {…}, which must be the user's own
+      // ({userId}), or every user's keys would share one slot (and a script's keys could not).
+      key_prefix: z
+        .string()
+        .min(1)
+        .refine((prefix) => !/[{}]/.test(prefix), 'may not contain { or } (each key’s hash tag is the user id)')
+        .default('jwt:'),
       command_timeout: positiveDuration('500ms'),
       revocation: z.enum(['exact', 'cached']).default('exact'),
       revocation_cache_max_age: duration('10s'),
@@ -222,6 +228,7 @@ export const configSchema = z.strictObject({
       hash_concurrency: integer(0, 64, 0),
       reject_common: z.boolean().default(true),
     })
+    .refine((passwords) => passwords.min_length <= passwords.max_length, { message: 'must not exceed passwords.max_length', path: ['min_length'] })
     .prefault({}),
   audit: z
     .strictObject({

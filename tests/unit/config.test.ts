@@ -190,6 +190,9 @@ describe('bad files', () => {
     ['empty string', 'cache:\n  key_prefix: ""\n', 'cache.key_prefix: must not be empty'],
     ['list instead of a mapping', 'logging: [json]\n', 'logging: expected a mapping, got a list'],
     ['bad kid', 'auth:\n  keys:\n    - kid: a b\n      file: a.pem\n', 'auth.keys[0].kid:'],
+    ['a hash tag in the key prefix', 'cache:\n  key_prefix: "{jwt}:"\n', 'cache.key_prefix: may not contain { or }'],
+    ['min_length above max_length', 'passwords:\n  min_length: 64\n  max_length: 32\n', 'passwords.min_length: must not exceed passwords.max_length'],
+    ['metrics port equal to the port', 'server:\n  port: 9000\n  metrics_port: 9000\n', 'server.metrics_port: must differ from server.port'],
   ])('%s', (_name, text, expected) => {
     const file = writeConfig(text);
     const { message } = errorOf(() => loadConfig({ file, env: {}, argv: [] }));
