@@ -13,8 +13,10 @@ import { metricsServerApp } from './http/routes/metrics.js';
  */
 function listen(server: Server, port: number, host: string, key: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(new ConfigError(`${key}: cannot listen on ${host}:${port} (${error.code ?? error.message})`)));
+    const refused = (error: NodeJS.ErrnoException) => reject(new ConfigError(`${key}: cannot listen on ${host}:${port} (${error.code ?? error.message})`));
+    server.once('error', refused);
     server.listen(port, host, () => {
+      server.off('error', refused);
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
     });

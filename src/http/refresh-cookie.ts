@@ -14,7 +14,7 @@ const base = { path: '/', secure: true, sameSite: 'Strict' } as const;
  * The longest cookie lifetime, in seconds: 400 days. Browsers cap Max-Age there (RFC 6265bis),
  * and Hono refuses to write a longer one. A session idle for longer keeps its cookie until then.
  */
-export const MAX_COOKIE_AGE = 400 * 24 * 60 * 60;
+const MAX_COOKIE_AGE = 400 * 24 * 60 * 60;
 
 /** Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit). */
 export function setRefreshCookies(c: Context, tokens: TokenResponse) {
