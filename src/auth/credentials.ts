@@ -10,8 +10,9 @@ import { startSession, tokenResponse, type TokenResponse } from './token-respons
 export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Promise<T>;
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
-/** The account changed while a login was under way: a retry sees the change. */
-const changedDuringLogin = () => new AppError('unavailable', 'the account changed during login, retry', { retryAfter: 1 });
+/** The account changed while a login or password change was under way: a retry sees the change. */
+const changedMeanwhile = (during: string) => new AppError('unavailable', `the account changed during ${during}, retry`, { retryAfter: 1 });
+const changedDuringLogin = () => changedMeanwhile('login');
 
 /** The client side of an audit event. */
 const client = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });
@@ -149,22 +150,38 @@ export async function changePassword(
   });
   assertPassword(deps, input.new_password, user.email);
   const passwordHash = await deps.hasher.hash(input.new_password);
-  // Sessions end before the password changes, so if the write fails the other sessions are
-  // already gone (the safe half; the caller's own tokens are then stale too: it logs in again,
-  // with the old password). A caller whose session ended meanwhile (another session's password
-  // change, a logout-all) changes nothing.
-  if (!(await deps.sessions.endOthers(user.id, caller.sessionId))) throw new AppError('invalid_token', 'the session has ended');
-  // Only over the hash the current password was checked against: of two changes racing from
-  // two sessions, the later one finds it changed and is refused, so no answer lies.
-  if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) throw invalidCredentials();
-  // Again after the write: a login that checked the old password and confirmed the account
-  // (confirmUnchanged) between the first end and the write has a session that must end too.
+  // The other sessions end before the password changes, the caller's own left as it is: if the
+  // write fails they are gone already, and the caller retries with tokens that still work. A
+  // caller whose session ended meanwhile (a logout-all, another session's change) changes nothing.
+  if (!(await deps.sessions.endOtherSessions(user.id, caller.sessionId))) throw new AppError('invalid_token', 'the session has ended');
+  // Only over the hash the current password was checked against. Refused (another change, or a
+  // login upgrading the hash, came first), nothing more changes, the caller's tokens included: a
+  // retry checks the current password again.
+  if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) throw changedMeanwhile('the password change');
+  // Then the token version moves and the caller's session goes on with it: every older token is
+  // dead, and so is the session of a login that checked the old password and confirmed the
+  // account (confirmUnchanged) between the first end and the write.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
-  // The caller's own session ended meanwhile (say, its old refresh token replayed): every
-  // session ends, and the caller, whose password is now set, gets a new one.
-  if (!kept) await deps.sessions.endAll(user.id);
+  const tokens = kept
+    ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
+    : await restartAfterChange(deps, user.id, meta);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
   deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
-  if (!kept) return startSession(deps, user, meta);
-  return tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
+  return tokens;
 }
+
+/**
+ * The caller's own session ended during its password change (a logout, an admin's change, its old
+ * refresh token replayed): the password is set, so every session ends and the caller gets a new
+ * one — from the account as it is now, confirmed like a login's, never from what the change read
+ * before an admin disabled the account or changed its roles.
+ */
+async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<TokenResponse> {
+  await deps.sessions.endAll(userId);
+  const current = await deps.users.findById(userId);
+  if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled');
+  const tokens = await startSession(deps, current, meta);
+  await confirmUnchanged(deps, current, tokens.session_id);
+  return tokens;
+}
+

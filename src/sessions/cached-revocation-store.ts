@@ -182,6 +182,7 @@ export function createCachedRevocationStore({
     deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs)),
     endAll: (userId) => revoking(userId, store.endAll(userId)),
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
+    endOtherSessions: (userId, keepSessionId) => revoking(userId, store.endOtherSessions(userId, keepSessionId)),
     /** Whether answers are currently being served from the cache. */
     isLive: () => live,
     async close() {

@@ -174,6 +174,15 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return state.tokenVersion;
     },
 
+    async endOtherSessions(userId, keepSessionId) {
+      const state = users.get(userId);
+      const kept = liveSession(state, keepSessionId, Date.now());
+      if (!state || !kept) return false;
+      state.sessions.clear();
+      state.sessions.set(keepSessionId, kept);
+      return true;
+    },
+
     async endOthers(userId, keepSessionId) {
       const now = Date.now();
       const state = userState(userId);

@@ -50,6 +50,7 @@ function defineScripts(redis: RedisClient) {
     deny: define('jwtDeny', lua.deny, 2),
     endAll: define('jwtEndAll', lua.endAll, 2),
     endOthers: define('jwtEndOthers', lua.endOthers, 3),
+    endOtherSessions: define('jwtEndOtherSessions', lua.endOtherSessions, 2),
     listSessions: define('jwtListSessions', lua.listSessions, 1),
   };
 }
@@ -238,6 +239,13 @@ export function createRedisSessionStore({
         revocations.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId), ...revoked(userId)),
       );
       return Number(tv);
+    },
+
+    async endOtherSessions(userId, keepSessionId) {
+      const kept = await revoke(
+        revocations.endOtherSessions(keys.sessionSet(userId), keys.session(userId, keepSessionId), keys.sessionPrefix(userId), keepSessionId, ...revoked(userId)),
+      );
+      return Number(kept) === 1;
     },
 
     async endOthers(userId, keepSessionId) {

@@ -94,6 +94,12 @@ export interface SessionStore {
    */
   endOthers(userId: string, keepSessionId: string): Promise<(SessionGrant & { salt: string }) | null>;
 
+  /**
+   * Ends every session but `keepSessionId`, which stays as it is: same version, generation and
+   * tokens. `false`, changing nothing, if it no longer exists.
+   */
+  endOtherSessions(userId: string, keepSessionId: string): Promise<boolean>;
+
   /** The user's live sessions, newest first. */
   list(userId: string): Promise<SessionInfo[]>;
 

@@ -372,6 +372,25 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('no_session');
       });
 
+      test('endOtherSessions ends the rest and leaves the kept session, its version and its tokens as they were', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const userId = randomUUID();
+        const [other, kept, another] = await loginMany(store, userId, 3);
+        if (!other || !kept || !another) throw new Error('sessions missing');
+        ctx.expect(await store.endOtherSessions(userId, kept.sessionId)).toBe(true);
+        ctx.expect(await kept.authenticate()).toBe('ok');
+        for (const ended of [other, another]) {
+          ctx.expect(await ended.authenticate()).toBe('no_session');
+          ctx.expect(await ended.getSalt()).toBeNull();
+        }
+        ctx.expect((await store.list(userId)).map((info) => info.id)).toEqual([kept.sessionId]);
+        ctx.expect(await kept.rotate(0)).toMatchObject({ outcome: 'rotated', generation: 1, tokenVersion: kept.grant.tokenVersion });
+        const fresh = await login(store, { userId });
+        ctx.expect(fresh.grant.tokenVersion).toBe(kept.grant.tokenVersion);
+        ctx.expect(await store.endOtherSessions(userId, randomUUID())).toBe(false);
+        ctx.expect(await fresh.authenticate()).toBe('ok');
+      });
+
       test('endOthers returns null and changes nothing when the kept session is gone', async (ctx) => {
         const store = await openFor(open, ctx);
         const userId = randomUUID();

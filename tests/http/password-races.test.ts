@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { disableUser, setUserRoles } from '../../src/admin/users.js';
 import type { PasswordHasher } from '../../src/passwords/hasher.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
@@ -106,14 +108,53 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 
-  it('a change that finds the password already changed by another is refused and sets nothing', async () => {
+  it('a change that finds the password already changed by another is refused (retry) and changes nothing', async () => {
     const user = await registerUser(one.url);
     const { users, hasher } = one.deps;
     beforeNextPasswordWrite(async () => users.setPasswordHash(user.userId, await hasher.hash(OTHER_PASSWORD)));
     const late = await changePassword(user.accessToken, NEW_PASSWORD);
-    expect(late).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
+    expect(late).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(late.headers.get('retry-after')).toBe('1');
+    // The caller's tokens still work; the retry checks the current password again.
+    expect((await authenticate(user.accessToken)).status).toBe(200);
+    expect(await changePassword(user.accessToken, NEW_PASSWORD)).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(401);
     expect((await login(user.email, OTHER_PASSWORD)).status).toBe(200);
+  });
+
+  it('a change sent twice from one session: the first answers live tokens, the second changes nothing', async () => {
+    const user = await registerUser(one.url);
+    let first: Awaited<ReturnType<typeof call>> | undefined;
+    // The second request checks the current password, then the first runs whole.
+    afterNextPasswordCheck(async () => {
+      first = await changePassword(user.accessToken, NEW_PASSWORD);
+    });
+    const second = await changePassword(user.accessToken, OTHER_PASSWORD);
+    expect(first?.status).toBe(200);
+    expect(second).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect((await authenticate(first?.body?.access_token as string)).status).toBe(200);
+    expect((await refresh(first?.body?.refresh_token as string)).status).toBe(200);
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+  });
+
+  it('an admin disabling the account during a change leaves no live session', async () => {
+    const user = await registerUser(one.url);
+    beforeNextPasswordWrite(() => disableUser(one.deps, { userId: randomUUID() }, user.userId));
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect(await one.deps.sessions.list(user.userId)).toEqual([]);
+    await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
+  });
+
+  it('an admin changing the roles during a change: the new session carries the new roles', async () => {
+    const user = await registerUser(one.url);
+    beforeNextPasswordWrite(() => setUserRoles(one.deps, { userId: randomUUID() }, user.userId, ['user', 'auditor']));
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed.status).toBe(200);
+    const checked = await authenticate(changed.body?.access_token as string);
+    expect(checked.status).toBe(200);
+    expect(checked.headers.get('x-user-roles')).toBe('user,auditor');
+    expect((await one.deps.sessions.list(user.userId)).map((s) => s.id)).toEqual([changed.body?.session_id]);
   });
 
   it('of two sessions changing the password at once, the one the other ended changes nothing', async () => {

@@ -144,6 +144,21 @@ ${PUBLISH}
 return tv`;
 
 /**
+ * KEYS: session-set, kept session. ARGV: session key prefix, kept sid, +revocation. Ends every
+ * session but the kept one, which keeps its version, generation and tokens. Returns 1, or 0 and
+ * changes nothing when the kept session no longer exists.
+ */
+export const endOtherSessions = `if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if id ~= ARGV[2] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+${PUBLISH}
+return 1`;
+
+/**
  * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, +revocation.
  * The kept session counts as active. Returns {tv, gen, salt, roles, expires at}, or {} and
  * changes nothing when the kept session no longer exists (a request of an ended session).
