@@ -13,6 +13,8 @@ interface StoredSession extends SessionMeta {
   roles: string[];
   salt: string;
   rotatedAt: number;
+  /** The generation endOthers moved this session to: older refresh tokens are refused, not reuse. */
+  movedTo: number;
   tokenVersion: number;
   createdAt: number;
   lastSeenAt: number;
@@ -101,6 +103,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
         roles,
         salt,
         rotatedAt: 0,
+        movedTo: 0,
         tokenVersion: state.tokenVersion,
         createdAt: now,
         lastSeenAt: now,
@@ -131,7 +134,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const now = Date.now();
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
-      if (!state || !session || session.salt !== salt) return { outcome: 'invalid' };
+      if (!state || !session || session.salt !== salt || generation < session.movedTo) return { outcome: 'invalid' };
       if (session.tokenVersion < state.tokenVersion) {
         state.sessions.delete(sessionId);
         return { outcome: 'invalid' };
@@ -193,6 +196,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       kept.tokenVersion = state.tokenVersion;
       kept.generation += 1;
       kept.rotatedAt = 0;
+      kept.movedTo = kept.generation;
       touch(kept, now);
       state.sessions.set(keepSessionId, kept);
       return { ...grant(kept), salt: kept.salt };

@@ -89,8 +89,9 @@ export interface SessionStore {
 
   /**
    * Bumps the token version and ends every session but `keepSessionId`, which moves to the new
-   * version and a new generation (its old refresh tokens count as reuse). `null`, changing
-   * nothing, if it no longer exists: a request of an ended session has no effect.
+   * version and a new generation (its older refresh tokens are refused as `invalid`, without
+   * ending it). `null`, changing nothing, if it no longer exists: a request of an ended session
+   * has no effect.
    */
   endOthers(userId: string, keepSessionId: string): Promise<(SessionGrant & { salt: string }) | null>;
 

@@ -360,7 +360,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3, tokenVersion });
       });
 
-      test('after endOthers the kept session’s pre-bump refresh token is reuse, even right after a rotation', async (ctx) => {
+      test('after endOthers the kept session’s pre-bump refresh tokens are refused without ending it, even right after a rotation', async (ctx) => {
         const store = await openFor(open, ctx);
         const userId = randomUUID();
         const [, kept] = await loginMany(store, userId, 2);
@@ -368,8 +368,19 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         await kept.rotate(0);
         const grant = await store.endOthers(userId, kept.sessionId);
         ctx.expect(grant?.generation).toBe(2);
-        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'reused' });
-        ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('no_session');
+        // A refresh in flight during a password change: refused, and the kept session lives on.
+        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'invalid' });
+        ctx.expect(await kept.rotate(0)).toEqual({ outcome: 'invalid' });
+        ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('ok');
+        ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3 });
+        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'invalid' });
+        // Past the grace, the post-change generation is reuse again: detection still holds.
+        const graced = await store.endOthers(userId, kept.sessionId);
+        ctx.expect(graced?.generation).toBe(4);
+        ctx.expect(await kept.rotate(4)).toMatchObject({ outcome: 'rotated', generation: 5 });
+        await sleep(basePolicy.refreshReuseGraceMs + 200);
+        ctx.expect(await kept.rotate(4)).toEqual({ outcome: 'reused' });
+        ctx.expect(await kept.authenticate(graced?.tokenVersion)).toBe('no_session');
       });
 
       test('endOtherSessions ends the rest and leaves the kept session, its version and its tokens as they were', async (ctx) => {

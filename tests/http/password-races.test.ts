@@ -137,6 +137,16 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 
+  it('a refresh in flight during a change is refused and leaves the kept session alone', async () => {
+    const user = await registerUser(one.url);
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed.status).toBe(200);
+    // The tab's refresh, sent before the change, arrives after it: refused, not taken for theft.
+    expect(await refresh(user.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect((await authenticate(changed.body?.access_token as string)).status).toBe(200);
+    expect((await refresh(changed.body?.refresh_token as string)).status).toBe(200);
+  });
+
   it('an admin disabling the account during a change leaves no live session', async () => {
     const user = await registerUser(one.url);
     beforeNextPasswordWrite(() => disableUser(one.deps, { userId: randomUUID() }, user.userId));

@@ -82,7 +82,9 @@ return out`;
  * ARGV: grace, idle window, revocation channel, then per rotation token generation, salt, sid,
  * user id. Returns per rotation {'rotated' | 'replayed', gen, session tv, roles, expires at} |
  * {'reused'} | {'invalid'} | {'error'}. Rotations of one batch run in order, as separate calls would;
- * one that fails (a session hash missing a field) fails alone, not the batch.
+ * one that fails (a session hash missing a field) fails alone, not the batch. A generation older
+ * than the one endOthers moved the session to ('moved': a password change) is 'invalid', not
+ * reuse: a refresh in flight during the change must not end the session the change kept.
  */
 export const rotate = `${NOW}
 local grace, idle, channel = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
@@ -92,8 +94,9 @@ local function end_family(ks, kset, sid, uid)
   redis.call('PUBLISH', channel, uid)
 end
 local function rotate(ks, ktv, kset, presented, salt, sid, uid)
-  local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles')
+  local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles', 'moved')
   if not s[1] or s[2] ~= salt then return {'invalid'} end
+  if presented < tonumber(s[7] or '0') then return {'invalid'} end
   local tv = tonumber(redis.call('GET', ktv) or '0')
   if tonumber(s[4]) < tv then
     end_family(ks, kset, sid, uid)
@@ -174,7 +177,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
 end
 ${NOW}
 local gen = redis.call('HINCRBY', KEYS[3], 'gen', 1)
-redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0, 'seen', now)
+redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0, 'seen', now, 'moved', gen)
 local s = redis.call('HMGET', KEYS[3], 'salt', 'roles', 'abs')
 local expires = math.min(tonumber(s[3]), now + tonumber(ARGV[3]))
 redis.call('PEXPIREAT', KEYS[3], expires)
