@@ -1,5 +1,6 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
+import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
 import { ConfigError } from './config/loader.js';
@@ -10,13 +11,16 @@ import { metricsServerApp } from './http/routes/metrics.js';
 /**
  * Listens on `port` (0: any free one) and resolves with the port taken. A port that cannot be
  * taken (in use, not permitted) rejects with one line naming the config key, not a stack trace.
+ * Later errors of the listener (an accept failing for want of file descriptors) are logged: an
+ * error event with no listener would end the process and every request in flight.
  */
-function listen(server: Server, port: number, host: string, key: string): Promise<number> {
+function listen(server: Server, port: number, host: string, key: string, logger: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
     const refused = (error: NodeJS.ErrnoException) => reject(new ConfigError(`${key}: cannot listen on ${host}:${port} (${error.code ?? error.message})`));
     server.once('error', refused);
     server.listen(port, host, () => {
       server.off('error', refused);
+      server.on('error', (error) => logger.error({ err: error, listener: key }, 'listener error'));
       const address = server.address();
       resolve(typeof address === 'object' && address ? address.port : port);
     });
@@ -38,7 +42,7 @@ export async function startServer(deps: AppDeps, options?: { port?: number; host
   server.keepAliveTimeout = config.keep_alive_timeout;
   server.headersTimeout = config.keep_alive_timeout + 1000;
   server.requestTimeout = 30_000;
-  const port = await listen(server, options?.port ?? config.port, options?.host ?? config.host, 'server.port');
+  const port = await listen(server, options?.port ?? config.port, options?.host ?? config.host, 'server.port', deps.logger);
   return { server, port };
 }
 
@@ -49,7 +53,7 @@ export async function startMetricsServer(deps: AppDeps): Promise<Server | undefi
   const listener = getRequestListener(metricsServerApp(deps).fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
   const server = createServer({ maxHeaderSize }, listener);
   server.on('clientError', createClientErrorHandler(deps.instanceId));
-  await listen(server, port, host, 'server.metrics_port');
+  await listen(server, port, host, 'server.metrics_port', deps.logger);
   return server;
 }
 

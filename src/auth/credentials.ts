@@ -12,7 +12,6 @@ export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Pr
 const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
 /** The account changed while a login or password change was under way: a retry sees the change. */
 const changedMeanwhile = (during: string) => new AppError('unavailable', `the account changed during ${during}, retry`, { retryAfter: 1 });
-const changedDuringLogin = () => changedMeanwhile('login');
 
 /** The client side of an audit event. */
 const client = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });
@@ -74,7 +73,7 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
     // upgraded the hash first; a changed password then fails the retry).
     if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) {
       deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: 'changed_during_login' } });
-      throw changedDuringLogin();
+      throw changedMeanwhile('login');
     }
     return { ...user, passwordHash };
   }
@@ -91,7 +90,7 @@ const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b
  * comes later and ends this session too. A changed user gets no tokens: the new session is
  * ended first. A login whose password was changed meanwhile is refused as a wrong password.
  */
-async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string): Promise<void> {
+async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, during = 'login'): Promise<void> {
   let current: User | null;
   try {
     current = await deps.users.findById(read.id);
@@ -105,7 +104,7 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string): 
   const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_changed' : 'changed_during_login';
   deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason } });
   if (!current || current.disabledAt || passwordChanged) throw invalidCredentials();
-  throw changedDuringLogin();
+  throw changedMeanwhile(during);
 }
 
 /** Logs in: a new session with its first token pair. */
@@ -153,7 +152,7 @@ export async function changePassword(
   // The other sessions end before the password changes, the caller's own left as it is: if the
   // write fails they are gone already, and the caller retries with tokens that still work. A
   // caller whose session ended meanwhile (a logout-all, another session's change) changes nothing.
-  if (!(await deps.sessions.endOtherSessions(user.id, caller.sessionId))) throw new AppError('invalid_token', 'the session has ended');
+  if (!(await deps.sessions.endOthersKeepingTokens(user.id, caller.sessionId))) throw new AppError('invalid_token', 'the session has ended');
   // Only over the hash the current password was checked against. Refused (another change, or a
   // login upgrading the hash, came first), nothing more changes, the caller's tokens included: a
   // retry checks the current password again.
@@ -166,7 +165,7 @@ export async function changePassword(
     ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
     : await restartAfterChange(deps, user.id, meta);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
-  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
   return tokens;
 }
 
@@ -179,9 +178,9 @@ export async function changePassword(
 async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<TokenResponse> {
   await deps.sessions.endAll(userId);
   const current = await deps.users.findById(userId);
-  if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled');
+  if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled or gone');
   const tokens = await startSession(deps, current, meta);
-  await confirmUnchanged(deps, current, tokens.session_id);
+  await confirmUnchanged(deps, current, tokens.session_id, 'the password change');
   return tokens;
 }
 

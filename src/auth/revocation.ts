@@ -5,42 +5,44 @@ import type { AuthDeps } from './deps.js';
 export const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) => claims.expiresAt * 1000 - Date.now() + toleranceMs;
 
 /**
- * Ends the session an access token belongs to and denies the token itself. A token the service
- * already refuses ends nothing and gets `false`: one of an older token version (a password change
- * keeps the caller's session, which its old tokens must not end) or one revoked while its session
- * lives. A token of a session already ended goes on: the end is repeated, so a retried logout
- * (after a 503) is acknowledged like the first.
+ * Ends the session an access token belongs to and denies the token itself, in one script. A
+ * token the service already refuses ends nothing and gets `false`: one of an older token version
+ * (a password change keeps the caller's session, which its old tokens must not end) or one
+ * revoked while its session lives. A token of a session already ended is acknowledged again (its
+ * jti denied again), so a retried logout (after a 503) is answered like the first.
  */
 export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims, toleranceMs: number): Promise<boolean> {
-  const state = await deps.sessions.authenticate(claims);
-  if (state === 'stale_version') return false;
-  if (state === 'denied' && (await deps.sessions.getSalt(claims.userId, claims.sessionId)) !== null) return false;
-  await deps.sessions.endSession(claims.userId, claims.sessionId, {
-    jti: claims.jti,
-    ttlMs: remainingLifetimeMs(claims, toleranceMs),
-  });
-  deps.logger.info({ event: 'logout', userId: claims.userId, sessionId: claims.sessionId }, 'logout');
-  deps.audit.record({ event: 'logout', userId: claims.userId, sessionId: claims.sessionId, details: { via: 'access_token' } });
+  const { userId, sessionId, jti, tokenVersion } = claims;
+  const outcome = await deps.sessions.logout(userId, sessionId, { jti, tokenVersion, ttlMs: remainingLifetimeMs(claims, toleranceMs) });
+  if (outcome === 'refused') return false;
+  if (outcome === 'ended') {
+    deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
+    deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'access_token' } });
+  }
   return true;
 }
 
 /**
  * Ends the session of a refresh token; `false` when the token is not one of ours (malformed, or
  * not matching its live session). A well-formed token of a session that no longer exists cannot
- * be checked (its salt ended with it) and has nothing left to end: the end is repeated anyway (on
- * Sentinel it waits for the replica as the first did) and the answer is the same, so a retried or
- * doubled logout is acknowledged like the first.
+ * be checked (its salt ended with it), so it writes nothing — a forged one must change nothing —
+ * and is answered as done once the earlier revocations are confirmed: a retried or doubled
+ * logout gets the same answer as the first (on Sentinel, after the replica's acknowledgement).
  */
 export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Promise<boolean> {
   const decoded = deps.refreshTokens.decode(token);
   if (!decoded) return false;
   const { userId, sessionId } = decoded;
   const salt = await deps.sessions.getSalt(userId, sessionId);
-  if (salt !== null && !deps.refreshTokens.verify(decoded, salt)) return false;
-  const ended = await deps.sessions.endSession(userId, sessionId);
-  if (!ended) return true;
-  deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
-  deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'refresh_token' } });
+  if (salt === null) {
+    await deps.sessions.confirmRevocations();
+    return true;
+  }
+  if (!deps.refreshTokens.verify(decoded, salt)) return false;
+  if (await deps.sessions.endSession(userId, sessionId)) {
+    deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
+    deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'refresh_token' } });
+  }
   return true;
 }
 

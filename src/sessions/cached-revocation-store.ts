@@ -179,10 +179,11 @@ export function createCachedRevocationStore({
     // Creating a session may evict the user's oldest one.
     create: (input) => revoking(input.userId, store.create(input)),
     endSession: (userId, sessionId, deny) => revoking(userId, store.endSession(userId, sessionId, deny)),
+    logout: (userId, sessionId, token) => revoking(userId, store.logout(userId, sessionId, token)),
     deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs)),
     endAll: (userId) => revoking(userId, store.endAll(userId)),
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
-    endOtherSessions: (userId, keepSessionId) => revoking(userId, store.endOtherSessions(userId, keepSessionId)),
+    endOthersKeepingTokens: (userId, keepSessionId) => revoking(userId, store.endOthersKeepingTokens(userId, keepSessionId)),
     /** Whether answers are currently being served from the cache. */
     isLive: () => live,
     async close() {

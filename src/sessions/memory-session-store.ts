@@ -83,6 +83,26 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
   sweeper.unref();
 
   const denyKey = (userId: string, jti: string) => `${userId}:${jti}`;
+  const isDenied = (userId: string, jti: string, now = Date.now()) => (denied.get(denyKey(userId, jti)) ?? 0) > now;
+
+  /** Ends every session of the user but `keepSessionId`, and returns it; undefined (nothing changed) if it has ended. */
+  const keepOnly = (userId: string, keepSessionId: string, now: number) => {
+    const state = users.get(userId);
+    const kept = liveSession(state, keepSessionId, now);
+    if (!state || !kept) return undefined;
+    state.sessions.clear();
+    state.sessions.set(keepSessionId, kept);
+    return kept;
+  };
+
+  const endOne = (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }): 'ended' | 'gone' => {
+    const now = Date.now();
+    const state = users.get(userId);
+    const existed = liveSession(state, sessionId, now) !== undefined;
+    state?.sessions.delete(sessionId);
+    if (deny && deny.ttlMs > 0) denied.set(denyKey(userId, deny.jti), now + deny.ttlMs);
+    return existed ? 'ended' : 'gone';
+  };
 
   return {
     async create({ userId, sessionId, salt, roles, meta }) {
@@ -115,8 +135,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
 
     async authenticate({ userId, sessionId, jti, tokenVersion }) {
       const now = Date.now();
-      const until = denied.get(denyKey(userId, jti));
-      if (until !== undefined && until > now) return 'denied';
+      if (isDenied(userId, jti, now)) return 'denied';
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
       if (!state || !session) return 'no_session';
@@ -154,14 +173,15 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return { outcome, ...grant(session) };
     },
 
-    async endSession(userId, sessionId, deny) {
-      const now = Date.now();
-      const state = users.get(userId);
-      const existed = liveSession(state, sessionId, now) !== undefined;
-      state?.sessions.delete(sessionId);
-      if (deny && deny.ttlMs > 0) denied.set(denyKey(userId, deny.jti), now + deny.ttlMs);
-      return existed;
+    endSession: async (userId, sessionId, deny) => endOne(userId, sessionId, deny) === 'ended',
+
+    async logout(userId, sessionId, token) {
+      const session = liveSession(users.get(userId), sessionId, Date.now());
+      if (session && (session.tokenVersion !== token.tokenVersion || session.denied.has(token.jti) || isDenied(userId, token.jti))) return 'refused';
+      return endOne(userId, sessionId, token);
     },
+
+    async confirmRevocations() {},
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return;
@@ -177,28 +197,19 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return state.tokenVersion;
     },
 
-    async endOtherSessions(userId, keepSessionId) {
-      const state = users.get(userId);
-      const kept = liveSession(state, keepSessionId, Date.now());
-      if (!state || !kept) return false;
-      state.sessions.clear();
-      state.sessions.set(keepSessionId, kept);
-      return true;
-    },
+    endOthersKeepingTokens: async (userId, keepSessionId) => keepOnly(userId, keepSessionId, Date.now()) !== undefined,
 
     async endOthers(userId, keepSessionId) {
       const now = Date.now();
-      const state = userState(userId);
-      const kept = liveSession(state, keepSessionId, now);
+      const kept = keepOnly(userId, keepSessionId, now);
       if (!kept) return null;
+      const state = userState(userId);
       state.tokenVersion += 1;
-      state.sessions.clear();
       kept.tokenVersion = state.tokenVersion;
       kept.generation += 1;
       kept.rotatedAt = 0;
       kept.movedTo = kept.generation;
       touch(kept, now);
-      state.sessions.set(keepSessionId, kept);
       return { ...grant(kept), salt: kept.salt };
     },
 

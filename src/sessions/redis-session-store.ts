@@ -50,7 +50,7 @@ function defineScripts(redis: RedisClient) {
     deny: define('jwtDeny', lua.deny, 2),
     endAll: define('jwtEndAll', lua.endAll, 2),
     endOthers: define('jwtEndOthers', lua.endOthers, 3),
-    endOtherSessions: define('jwtEndOtherSessions', lua.endOtherSessions, 2),
+    endOthersKeepingTokens: define('jwtEndOthersKeepingTokens', lua.endOthersKeepingTokens, 2),
     listSessions: define('jwtListSessions', lua.listSessions, 1),
   };
 }
@@ -131,6 +131,17 @@ export function createRedisSessionStore({
   const channel = keys.revocationChannel;
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
+
+  /** The endSession script; with `tokenVersion`, only for an access token the session still accepts. */
+  const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
+    const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
+    const denying = deny !== undefined && deny.ttlMs > 0;
+    if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
+    const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
+    const checked = tokenVersion === undefined ? ['', ''] : [tokenVersion, deny?.jti ?? ''];
+    const reply = Number(await revoke(revocations.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...checked, ...revoked(userId))));
+    return reply === -1 ? 'refused' : reply === 1 ? 'ended' : 'gone';
+  };
 
   /**
    * `authenticate`, also telling until when (epoch ms) a valid session lasts without further
@@ -220,13 +231,11 @@ export function createRedisSessionStore({
       return result;
     },
 
-    async endSession(userId, sessionId, deny) {
-      const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
-      const denying = deny !== undefined && deny.ttlMs > 0;
-      if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
-      const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
-      const existed = await revoke(revocations.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...revoked(userId)));
-      return Number(existed) === 1;
+    endSession: async (userId, sessionId, deny) => (await endOne(userId, sessionId, deny)) === 'ended',
+    logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token.tokenVersion),
+
+    async confirmRevocations() {
+      await revoke(Promise.resolve());
     },
 
     async deny(userId, sessionId, jti, ttlMs) {
@@ -241,9 +250,9 @@ export function createRedisSessionStore({
       return Number(tv);
     },
 
-    async endOtherSessions(userId, keepSessionId) {
+    async endOthersKeepingTokens(userId, keepSessionId) {
       const kept = await revoke(
-        revocations.endOtherSessions(keys.sessionSet(userId), keys.session(userId, keepSessionId), keys.sessionPrefix(userId), keepSessionId, ...revoked(userId)),
+        revocations.endOthersKeepingTokens(keys.sessionSet(userId), keys.session(userId, keepSessionId), keys.sessionPrefix(userId), keepSessionId, ...revoked(userId)),
       );
       return Number(kept) === 1;
     },

@@ -71,12 +71,26 @@ export interface SessionStore {
 
   /**
    * Decides a refresh atomically for a token of `generation` whose MAC was verified under `salt`:
-   * current → rotate; previous within the grace → replay; anything older → delete the family.
+   * current → rotate; previous within the grace → replay; older than the generation a password
+   * change moved the session to → `invalid`; anything else older → delete the family.
    */
   rotate(input: { userId: string; sessionId: string; generation: number; salt: string }): Promise<RotateResult>;
 
   /** Ends one session and, when given, denies an access token's jti for `ttlMs`. Returns whether the session existed. */
   endSession(userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }): Promise<boolean>;
+
+  /**
+   * A logout with an access token, checked and done in one step: ends its session and denies its
+   * jti for `ttlMs`, unless the session lives on under another token version or denies that jti
+   * (`refused`, nothing changed). `gone`: the session had ended already (the jti is denied still).
+   */
+  logout(userId: string, sessionId: string, token: { jti: string; ttlMs: number; tokenVersion: number }): Promise<'ended' | 'gone' | 'refused'>;
+
+  /**
+   * Resolves once the replicas that must hold revocations hold every one this instance made
+   * (Sentinel's replicated revocations; at once elsewhere). @throws {UnavailableError} otherwise
+   */
+  confirmRevocations(): Promise<void>;
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its
@@ -99,7 +113,7 @@ export interface SessionStore {
    * Ends every session but `keepSessionId`, which stays as it is: same version, generation and
    * tokens. `false`, changing nothing, if it no longer exists.
    */
-  endOtherSessions(userId: string, keepSessionId: string): Promise<boolean>;
+  endOthersKeepingTokens(userId: string, keepSessionId: string): Promise<boolean>;
 
   /** The user's live sessions, newest first. */
   list(userId: string): Promise<SessionInfo[]>;

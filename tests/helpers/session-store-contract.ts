@@ -312,6 +312,28 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await store.endSession(session.userId, session.sessionId)).toBe(false);
       });
 
+      test('logout ends a session only for an access token it still accepts, and denies that token', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const session = await login(store);
+        const { userId, sessionId } = session;
+        const tokenVersion = session.grant.tokenVersion;
+        const token = (jti = randomUUID(), version = tokenVersion) => ({ jti, tokenVersion: version, ttlMs: 60_000 });
+        // A token of another version, or one denied while its session lives: nothing changes.
+        ctx.expect(await store.logout(userId, sessionId, token(randomUUID(), tokenVersion - 1))).toBe('refused');
+        const revoked = randomUUID();
+        await store.deny(userId, sessionId, revoked, 60_000);
+        ctx.expect(await store.logout(userId, sessionId, token(revoked))).toBe('refused');
+        ctx.expect(await session.authenticate()).toBe('ok');
+        // A token it accepts: ended, and the token denied; again: gone (the jti stays denied).
+        const jti = randomUUID();
+        ctx.expect(await store.logout(userId, sessionId, token(jti))).toBe('ended');
+        ctx.expect(await session.authenticate()).toBe('no_session');
+        ctx.expect(await session.authenticate(tokenVersion, jti)).toBe('denied');
+        ctx.expect(await store.logout(userId, sessionId, token(jti))).toBe('gone');
+        ctx.expect(await store.logout(userId, sessionId, token(randomUUID(), tokenVersion - 1))).toBe('gone');
+        ctx.expect(await session.authenticate(tokenVersion, jti)).toBe('denied');
+      });
+
       test('endSession leaves the user’s other sessions alone', async (ctx) => {
         const store = await openFor(open, ctx);
         const [ended, kept] = await loginMany(store, randomUUID(), 2);
@@ -383,12 +405,12 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.authenticate(graced?.tokenVersion)).toBe('no_session');
       });
 
-      test('endOtherSessions ends the rest and leaves the kept session, its version and its tokens as they were', async (ctx) => {
+      test('endOthersKeepingTokens ends the rest and leaves the kept session, its version and its tokens as they were', async (ctx) => {
         const store = await openFor(open, ctx);
         const userId = randomUUID();
         const [other, kept, another] = await loginMany(store, userId, 3);
         if (!other || !kept || !another) throw new Error('sessions missing');
-        ctx.expect(await store.endOtherSessions(userId, kept.sessionId)).toBe(true);
+        ctx.expect(await store.endOthersKeepingTokens(userId, kept.sessionId)).toBe(true);
         ctx.expect(await kept.authenticate()).toBe('ok');
         for (const ended of [other, another]) {
           ctx.expect(await ended.authenticate()).toBe('no_session');
@@ -398,7 +420,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.rotate(0)).toMatchObject({ outcome: 'rotated', generation: 1, tokenVersion: kept.grant.tokenVersion });
         const fresh = await login(store, { userId });
         ctx.expect(fresh.grant.tokenVersion).toBe(kept.grant.tokenVersion);
-        ctx.expect(await store.endOtherSessions(userId, randomUUID())).toBe(false);
+        ctx.expect(await store.endOthersKeepingTokens(userId, randomUUID())).toBe(false);
         ctx.expect(await fresh.authenticate()).toBe('ok');
       });
 

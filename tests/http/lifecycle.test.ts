@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +54,21 @@ describe.each([
     expect((await call(one.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status).toBe(204);
     expect((await authenticate(two, other.access_token)).status).toBe(200);
     expect(await call(one.url, 'POST', '/logout', { body: { refresh_token: 'rt1.forged' } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    // A well-formed token of no session cannot be checked: answered like a repeat, it writes nothing.
+    const { sessions } = one.deps;
+    const endSession = sessions.endSession;
+    let ends = 0;
+    sessions.endSession = (...args) => {
+      ends += 1;
+      return endSession(...args);
+    };
+    try {
+      const forged = `rt1.${randomBytes(36).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+      expect((await call(one.url, 'POST', '/logout', { body: { refresh_token: forged } })).status).toBe(204);
+    } finally {
+      sessions.endSession = endSession;
+    }
+    expect(ends).toBe(0);
     expect(await call(one.url, 'POST', '/logout')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 

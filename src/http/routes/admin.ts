@@ -1,4 +1,5 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
+import { except } from 'hono/combine';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import {
@@ -41,18 +42,12 @@ export function adminRoutes(deps: AppDeps) {
     await next();
   });
   const actor = (c: { var: AppEnv['Variables'] }): Actor => ({ userId: c.var.claims.userId });
-  const authenticated = requireAccessToken(deps.accessTokens, deps.sessions);
   // No route here answers OPTIONS: a CORS preflight (which never carries a token) goes on to the
   // unmatched-route handler (204 for an allowed origin, else 405), as on every other path.
-  const guard = createMiddleware<AppEnv>(async (c, next) => {
-    if (c.req.method === 'OPTIONS') return next();
-    await authenticated(c, async () => {
-      await adminOnly(c, next);
-    });
-  });
+  const isPreflight = (c: Context) => c.req.method === 'OPTIONS';
 
   return new Hono<AppEnv>()
-    .use(guard)
+    .use(except(isPreflight, requireAccessToken(deps.accessTokens, deps.sessions), adminOnly))
     .get('/users', async (c) => {
       const email = c.req.query('email');
       if (!email) throw new AppError('invalid_request', 'email: the query parameter is required (GET /admin/users?email=…)');

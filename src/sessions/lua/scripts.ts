@@ -5,7 +5,8 @@
  *
  * Session hash fields: gen (refresh generation), salt, rot (last rotation, ms),
  * tv (token version at creation), roles (JSON), created, seen (last activity),
- * abs (absolute expiry), device, ua, ip. The key's TTL is min(seen + auto_logout, abs): a session exists only while valid.
+ * abs (absolute expiry), device, ua, ip, d:<jti> (a denied access token), moved (the generation a
+ * password change moved the session to). The key's TTL is min(seen + auto_logout, abs): a session exists only while valid.
  */
 
 /**
@@ -14,6 +15,14 @@
  * state (`cache.revocation: cached`) drop that user's entries on the message.
  */
 const PUBLISH = `redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])`;
+
+/** Ends every session in the session set `set` but ARGV[2]'s (ARGV[1]: the session key prefix). */
+const endAllBut = (set: string) => `for _, id in ipairs(redis.call('ZRANGE', ${set}, 0, -1)) do
+  if id ~= ARGV[2] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('ZREM', ${set}, id)
+  end
+end`;
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -126,8 +135,17 @@ for i = 1, #KEYS / 3 do
 end
 return out`;
 
-/** KEYS: session, session-set[, deny(jti)]. ARGV: sid, deny ttl (0: none), +revocation. Returns 1 if the session existed. */
-export const endSession = `local existed = redis.call('DEL', KEYS[1])
+/**
+ * KEYS: session, session-set[, deny(jti)]. ARGV: sid, deny ttl (0: none), token version ('': end
+ * unconditionally), jti, +revocation. With a token version (a logout with that access token), a
+ * live session of another version, or one that denies the jti, is left as it is: returns -1.
+ * Otherwise returns 1 if the session existed, 0 if not.
+ */
+export const endSession = `if ARGV[3] ~= '' then
+  local s = redis.call('HMGET', KEYS[1], 'tv', 'd:' .. ARGV[4])
+  if s[1] and (tonumber(s[1]) ~= tonumber(ARGV[3]) or s[2] or (KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1)) then return -1 end
+end
+local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
 ${PUBLISH}
@@ -151,13 +169,8 @@ return tv`;
  * session but the kept one, which keeps its version, generation and tokens. Returns 1, or 0 and
  * changes nothing when the kept session no longer exists.
  */
-export const endOtherSessions = `if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if id ~= ARGV[2] then
-    redis.call('DEL', ARGV[1] .. id)
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
+export const endOthersKeepingTokens = `if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+${endAllBut('KEYS[1]')}
 ${PUBLISH}
 return 1`;
 
@@ -169,12 +182,7 @@ return 1`;
 export const endOthers = `if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
 local tv = redis.call('INCR', KEYS[1])
 ${PUBLISH}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if id ~= ARGV[2] then
-    redis.call('DEL', ARGV[1] .. id)
-    redis.call('ZREM', KEYS[2], id)
-  end
-end
+${endAllBut('KEYS[2]')}
 ${NOW}
 local gen = redis.call('HINCRBY', KEYS[3], 'gen', 1)
 redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0, 'seen', now, 'moved', gen)
