@@ -15,10 +15,9 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
   const { userId, sessionId, jti, tokenVersion } = claims;
   const outcome = await deps.sessions.logout(userId, sessionId, { jti, tokenVersion, ttlMs: remainingLifetimeMs(claims, toleranceMs) });
   if (outcome === 'refused') return false;
-  if (outcome === 'ended') {
-    deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
-    deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'access_token' } });
-  }
+  // Recorded even for a session already gone: the token itself has just been denied.
+  deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
+  deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'access_token' } });
   return true;
 }
 
