@@ -209,6 +209,34 @@ describe('cookie mode', () => {
   });
 });
 
+describe('cookie mode: a refused refresh cookie', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ auth: { refresh_cookie: true } })).start();
+  });
+
+  it('is cleared with the 401, on /refresh and on /logout', async () => {
+    const registered = await call(app.url, 'POST', '/register', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
+    expect(registered.status).toBe(201);
+    const cookies = Object.fromEntries(registered.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const headers = { cookie: `__Host-rt=${cookies['__Host-rt']}; __Host-csrf=${cookies['__Host-csrf']}`, 'x-csrf-token': cookies['__Host-csrf'] as string };
+    // The session ends elsewhere (logout-all from another device): the cookie is dead.
+    expect((await call(app.url, 'POST', '/logout-all', { token: registered.body?.access_token as string })).status).toBe(204);
+    const cleared = (lines: string[]) => ['__Host-rt', '__Host-csrf'].every((name) => lines.some((line) => line.startsWith(`${name}=;`) && /Max-Age=0/.test(line)));
+    const refreshed = await call(app.url, 'POST', '/refresh', { headers });
+    expect(refreshed).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect(cleared(refreshed.headers.getSetCookie())).toBe(true);
+    const forged = { ...headers, cookie: `__Host-rt=rt1.forged; __Host-csrf=${cookies['__Host-csrf']}` };
+    const out = await call(app.url, 'POST', '/logout', { headers: forged });
+    expect(out).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect(cleared(out.headers.getSetCookie())).toBe(true);
+    // A refused token sent in the body leaves the cookies alone.
+    const body = await call(app.url, 'POST', '/refresh', { headers, body: { refresh_token: 'rt1.forged' } });
+    expect(body.status).toBe(401);
+    expect(body.headers.getSetCookie()).toEqual([]);
+  });
+});
+
 describe('cookie mode with sessions longer than a cookie may live', () => {
   let app: TestInstance;
   beforeAll(async () => {

@@ -20,6 +20,11 @@ export function sessionTokenRoutes(deps: AppDeps) {
   const clientIp = createClientIp(deps.config.server.trust_proxy);
   const refreshTokenOf = (c: Parameters<typeof cookieRefreshToken>[0], fromBody: string | undefined) =>
     fromBody ?? (cookies ? cookieRefreshToken(c) : undefined);
+  /** A refresh cookie the service refuses (`invalid_grant`) is cleared with the answer, not left in the browser. */
+  const refusedGrant = (c: Parameters<typeof clearRefreshCookies>[0], error: unknown, fromCookie: boolean) => {
+    if (cookies && fromCookie && error instanceof AppError && error.code === 'invalid_grant') clearRefreshCookies(c);
+    return error;
+  };
 
   return new Hono<AppEnv>()
     .post('/refresh', async (c) => {
@@ -27,7 +32,10 @@ export function sessionTokenRoutes(deps: AppDeps) {
       const body = await readJson(c, refreshBody, limit, { optional: true });
       const token = refreshTokenOf(c, body.refresh_token);
       if (!token) throw new AppError('invalid_request', 'refresh_token is required');
-      return sendTokens(c, deps, await refresh(deps, token));
+      const tokens = await refresh(deps, token).catch((error: unknown) => {
+        throw refusedGrant(c, error, body.refresh_token === undefined);
+      });
+      return sendTokens(c, deps, tokens);
     })
     .post('/logout', async (c) => {
       const accessToken = bearerToken(c.req.header('authorization'));
@@ -40,7 +48,9 @@ export function sessionTokenRoutes(deps: AppDeps) {
         const body = await readJson(c, logoutBody, limit, { optional: true });
         const token = refreshTokenOf(c, body.refresh_token);
         if (!token) throw new AppError('invalid_request', 'send an access token (Authorization: Bearer) or refresh_token');
-        if (!(await logoutWithRefreshToken(deps, token))) throw new AppError('invalid_grant', 'the refresh token is invalid');
+        if (!(await logoutWithRefreshToken(deps, token))) {
+          throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), body.refresh_token === undefined);
+        }
       }
       if (cookies) clearRefreshCookies(c);
       return c.body(null, 204);
