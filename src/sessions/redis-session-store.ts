@@ -228,6 +228,11 @@ export function createRedisSessionStore({
     async rotate(input) {
       const result = await rotateBatch(input);
       if (!result) throw new UnavailableError('session store', new Error(`rotation failed in Redis for session ${input.sessionId}`));
+      // A family ended for reuse is a revocation: with replicated revocations it is answered only
+      // once replicas hold it. The end is repeated on the revocations' connection (its PUBLISH is
+      // replicated), and that connection's WAIT covers the rotate script's deletion too: the
+      // replication offset is the master's, not the connection's.
+      if (result.outcome === 'reused' && replicated) await endOne(input.userId, input.sessionId);
       return result;
     },
 

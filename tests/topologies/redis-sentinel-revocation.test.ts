@@ -45,4 +45,23 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     // The client's retry: idempotent, and acknowledged now.
     await expect.poll(async () => (await call(one.url, 'POST', '/logout', { token: user.accessToken })).status, { timeout: 10_000 }).toBe(204);
   });
+
+  it('a token family ended for reuse is acknowledged by a replica too (503 until it is)', async () => {
+    const user = await registerUser(one.url);
+    const rotated = await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
+    expect(rotated.status).toBe(200);
+    const next = await call(one.url, 'POST', '/refresh', { body: { refresh_token: rotated.body?.refresh_token as string } });
+    expect(next.status).toBe(200);
+    group.replica.process.signal('SIGSTOP');
+    try {
+      // Two generations back: reuse. The family ends on the master, and the answer waits for a replica.
+      const reused = await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
+      expect(reused).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+      expect((await call(one.url, 'POST', '/refresh', { body: { refresh_token: next.body?.refresh_token as string } })).status).toBe(401);
+    } finally {
+      group.replica.process.signal('SIGCONT');
+    }
+    await expect.poll(async () => (await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status, { timeout: 10_000 }).toBe(401);
+    expect((await call(one.url, 'GET', '/authenticate', { token: next.body?.access_token as string })).status).toBe(401);
+  });
 });
