@@ -10,6 +10,7 @@ import { connectRedis, createRedis } from '../../src/sessions/redis-connection.j
 import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
+import { pollUntil } from '../faults/servers.js';
 import { uniquePrefix } from '../helpers/services.js';
 import { basePolicy, login, sessionStoreContract } from '../helpers/session-store-contract.js';
 import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
@@ -78,7 +79,9 @@ sessionStoreContract('Redis Cluster, cached revocation', async (policy) => {
     logger,
   });
   await subscriber.connect();
-  await expect.poll(() => store.isLive()).toBe(true);
+  // Not expect.poll: the contract's tests run concurrently, where the global expect may belong to
+  // no test at this moment ("expect.poll() must be called inside a test", seen once).
+  await pollUntil(async () => store.isLive(), 5_000);
   return {
     store,
     cleanup: async () => {
