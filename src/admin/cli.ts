@@ -5,6 +5,7 @@ import type { AppDeps } from '../app-deps.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import { createDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../http/errors.js';
+import { safeError } from '../observability/safe-error.js';
 import { KeyError } from '../tokens/key-ring.js';
 import { createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles, type Actor } from './users.js';
 
@@ -133,7 +134,21 @@ function parse(argv: string[]) {
  * warns about development keys, which this command never signs with: errors only there.
  */
 const stderrLogger = (level: 'warn' | 'error'): Logger =>
-  pino({ level, base: null }, pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname' }));
+  pino(
+    { level, base: null, serializers: { err: safeError } },
+    pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname' }),
+  );
+
+/**
+ * An unexpected error as one line: its message without the query parameters a driver appends
+ * (drizzle's carry e-mails and password hashes), then its cause's (PostgreSQL's own words).
+ */
+function oneLine(error: unknown): string {
+  const first = (text: unknown) => String(text ?? '').split('\n')[0]?.trim() ?? '';
+  const { message, cause } = safeError(error);
+  const because = cause && typeof cause === 'object' ? first((cause as { message?: unknown }).message) : '';
+  return [first(message), because].filter(Boolean).join(': ');
+}
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
@@ -172,9 +187,8 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     // One line, never a stack trace: the operator needs what is wrong, not where.
     const known = error instanceof UsageError || error instanceof AppError || error instanceof ConfigError || error instanceof KeyError;
-    const message = error instanceof Error ? error.message : String(error);
     const hint = error instanceof UsageError ? ' (see --help)' : '';
-    process.stderr.write(`admin: ${known ? message : `${message} (unexpected)`}${hint}\n`);
+    process.stderr.write(`admin: ${known ? (error as Error).message : `${oneLine(error)} (unexpected)`}${hint}\n`);
     process.exit(exitCode(error));
   },
 );

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 
@@ -14,11 +15,13 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', () => {
   let instance: TestInstance;
   let configFile: string;
+  let databaseUrl: string;
 
   beforeAll(async () => {
     const cluster = await testCluster();
     instance = await cluster.start();
     const { cache, database, auth } = cluster.config;
+    databaseUrl = database.url as string;
     // The same backend and keys as the running instance, as an operator's config.yml would have them.
     configFile = join(work, 'config.yml');
     writeFileSync(
@@ -106,5 +109,25 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
     const help = await admin(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('create-user');
+  }, 30_000);
+
+  it('reports a database failure in one line, without the query parameters (e-mail, password hash)', async () => {
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    // Any error that is not a lost connection passes through drizzle, whose message lists the
+    // insert's parameters (e.g. a read-only standby, a full disk); a trigger stands in for those.
+    await sql.unsafe(`create function refuse_users() returns trigger language plpgsql as $$ begin raise exception 'refused for the test'; end $$;
+      create trigger refuse_users before insert on users for each row execute function refuse_users();`);
+    try {
+      const email = uniqueEmail();
+      const failed = await admin(['create-user', '--email', email, '--password-stdin'], `${PASSWORD}\n`);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr.trim().split('\n')).toHaveLength(1);
+      expect(failed.stderr).toMatch(/^admin: .*refused for the test \(unexpected\)\n$/);
+      expect(failed.stderr).not.toContain(email);
+      expect(failed.stderr).not.toContain('$argon2id$');
+    } finally {
+      await sql.unsafe('drop trigger refuse_users on users; drop function refuse_users();');
+      await sql.end({ timeout: 5 });
+    }
   }, 30_000);
 });
