@@ -8,6 +8,9 @@ import { normaliseEmail } from '../users/email.js';
 import type { User } from '../users/user-store.js';
 import { isUuid } from '../util/uuid.js';
 
+/** The role that may use `/admin`. */
+export const ADMIN_ROLE = 'admin';
+
 /** What the admin use cases work with (the CLI and the HTTP routes build it the same way). */
 export type AdminDeps = Pick<AuthDeps, 'users' | 'sessions' | 'hasher' | 'passwordPolicy' | 'logger' | 'audit'>;
 
@@ -105,9 +108,14 @@ export async function enableUser(deps: AdminDeps, actor: Actor, userId: string):
   return user;
 }
 
-/** Replaces the roles. Sessions record roles at login, so every session ends; the next login carries the new roles. */
+/**
+ * Replaces the roles. Sessions record roles at login, so every session ends; the next login
+ * carries the new roles. An admin cannot take the admin role from themself (as they cannot
+ * disable themself): the last admin would lock every admin out of the API.
+ */
 export async function setUserRoles(deps: AdminDeps, actor: Actor, userId: string, roles: readonly string[]): Promise<User> {
   const valid = parseRoles(roles);
+  if (actor.userId === userId && !valid.includes(ADMIN_ROLE)) throw new AppError('invalid_request', 'you cannot remove your own admin role');
   const user = await changeAndEndSessions(deps, userId, () => deps.users.setRoles(userId, valid));
   reportAdminAction(deps, 'admin_roles_changed', actor, userId, { roles: valid });
   return user;

@@ -118,6 +118,12 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await authenticate(admin.token)).status).toBe(200);
   });
 
+  it('an admin cannot take the admin role from themself', async () => {
+    const response = await asAdmin('PUT', `/users/${admin.userId}/roles`, { roles: ['user'] });
+    expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect((await authenticate(admin.token)).headers.get('x-user-roles')).toContain('admin');
+  });
+
   it('setting roles kills old tokens; the next login carries the new roles', async () => {
     const user = await registerUser(one.url);
     const response = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['editor', 'billing:read', 'editor'] });

@@ -3,6 +3,7 @@ import { except } from 'hono/combine';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import {
+  ADMIN_ROLE,
   adminUserView,
   disableUser,
   enableUser,
@@ -22,8 +23,6 @@ import { AppError } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { sessionView } from '../session-view.js';
 
-/** The role that may use `/admin`. */
-export const ADMIN_ROLE = 'admin';
 
 const rolesBody = z.object({
   roles: z.array(z.string().regex(ROLE, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -')).max(MAX_ROLES, `at most ${MAX_ROLES} roles`),
