@@ -11,6 +11,10 @@ export type AuthEventName =
   | 'logout'
   | 'logout_all'
   | 'password_changed'
+  /** A password change refused for a wrong current password (`details.reason`). */
+  | 'password_change_failed'
+  /** One access token revoked by jti through `/revoke` (its session lives on). */
+  | 'token_revoked'
   /** A request refused by the brute-force limits (429); `details.scope` says which limit. */
   | 'rate_limited'
   | AdminEventName;

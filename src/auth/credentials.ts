@@ -145,7 +145,10 @@ export async function changePassword(
   if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
   // Guessing the current password is guessing a login: the same per-account limits apply.
   await limitAttempt(user.email, async () => {
-    if (!(await deps.hasher.verify(user.passwordHash, input.current_password))) throw invalidCredentials();
+    if (await deps.hasher.verify(user.passwordHash, input.current_password)) return;
+    deps.logger.info({ event: 'password_change_failed', userId: user.id }, 'password change refused');
+    deps.audit.record({ event: 'password_change_failed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { reason: 'wrong_password' } });
+    throw invalidCredentials();
   });
   assertPassword(deps, input.new_password, user.email);
   const passwordHash = await deps.hasher.hash(input.new_password);

@@ -45,6 +45,17 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   return true;
 }
 
+/**
+ * Ends one of the caller's own sessions (`DELETE /sessions/:id`), looked up under the caller's user
+ * only: another user's session id is simply not found. Returns whether it existed.
+ */
+export async function endOwnSession(deps: AuthDeps, caller: { userId: string; sessionId: string }, sessionId: string): Promise<boolean> {
+  if (!(await deps.sessions.endSession(caller.userId, sessionId))) return false;
+  deps.logger.info({ event: 'logout', userId: caller.userId, sessionId }, 'logout');
+  deps.audit.record({ event: 'logout', userId: caller.userId, sessionId, details: { via: 'session_list', by_session: caller.sessionId } });
+  return true;
+}
+
 /** Ends every session of the user and invalidates every access token already issued. */
 export async function logoutAll(deps: AuthDeps, userId: string) {
   await deps.sessions.endAll(userId);
@@ -63,7 +74,8 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     if (!result.ok) return false;
     const { userId, sessionId, jti } = result.claims;
     await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs));
-    deps.logger.info({ event: 'revoke', userId: result.claims.userId }, 'access token revoked');
+    deps.logger.info({ event: 'token_revoked', userId }, 'access token revoked');
+    deps.audit.record({ event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token' } });
     return true;
   };
   const order = hint === 'access_token' ? [tryAccess, tryRefresh] : [tryRefresh, tryAccess];

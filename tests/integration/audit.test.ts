@@ -44,7 +44,7 @@ describe('audit trail on PostgreSQL', () => {
   const eventsOf = (userId: string) =>
     sql<EventRow[]>`select event, user_id, session_id, ip, details from auth_events where user_id = ${userId} order by id`;
 
-  it('records register, login, failed logins, refresh reuse, password change, logout and logout-all', async () => {
+  it('records register, login, failed logins, refresh reuse, password changes (and refused ones), token revocation, logouts and logout-all', async () => {
     const headers = { 'user-agent': USER_AGENT };
     const user = await registerUser(app.url);
     const login = await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD }, headers });
@@ -67,14 +67,23 @@ describe('audit trail on PostgreSQL', () => {
     });
     expect(changed.status).toBe(200);
     const changedTokens = changed.body as Record<string, string>;
+    const wrongCurrent = await call(app.url, 'POST', '/password', {
+      token: changedTokens.access_token,
+      body: { current_password: 'wrong password here', new_password: 'yet another horse battery' },
+    });
+    expect(wrongCurrent.status).toBe(401);
     const again = await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } });
     const againTokens = again.body as Record<string, string>;
+    expect((await call(app.url, 'POST', '/revoke', { body: { token: againTokens.access_token, token_type_hint: 'access_token' } })).status).toBe(200);
     expect((await call(app.url, 'POST', '/logout', { token: changedTokens.access_token })).status).toBe(204);
     expect((await call(app.url, 'POST', '/logout', { body: { refresh_token: againTokens.refresh_token } })).status).toBe(204);
-    const last = await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } });
-    expect((await call(app.url, 'POST', '/logout-all', { token: (last.body as Record<string, string>).access_token })).status).toBe(204);
+    const last = (await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } })).body as Record<string, string>;
+    const other = (await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } })).body as Record<string, string>;
+    expect((await call(app.url, 'DELETE', `/sessions/${other.session_id}`, { token: last.access_token })).status).toBe(204);
+    expect((await call(app.url, 'POST', '/logout-all', { token: last.access_token })).status).toBe(204);
 
-    const expected = ['register', 'login', 'login_failed', 'refresh_reused', 'password_changed', 'login', 'logout', 'logout', 'login', 'logout_all'];
+    const expected = ['register', 'login', 'login_failed', 'refresh_reused', 'password_changed', 'password_change_failed', 'login', 'token_revoked'];
+    expected.push('logout', 'logout', 'login', 'login', 'logout', 'logout_all');
     let rows: EventRow[] = [];
     await pollUntil(async () => {
       rows = await eventsOf(user.userId);
@@ -88,7 +97,10 @@ describe('audit trail on PostgreSQL', () => {
     expect(byEvent('login')[0]?.details.user_agent).toBe(USER_AGENT.slice(0, 256));
     expect(byEvent('login_failed')[0]?.details).toMatchObject({ reason: 'wrong_password' });
     expect(byEvent('refresh_reused')[0]).toMatchObject({ session_id: user.sessionId, details: { generation: 0 } });
-    expect(byEvent('logout').map((row) => row.details.via)).toEqual(['access_token', 'refresh_token']);
+    expect(byEvent('logout').map((row) => row.details.via)).toEqual(['access_token', 'refresh_token', 'session_list']);
+    expect(byEvent('logout')[2]).toMatchObject({ session_id: other.session_id, details: { by_session: last.session_id } });
+    expect(byEvent('password_change_failed')[0]).toMatchObject({ session_id: changedTokens.session_id, details: { reason: 'wrong_password' } });
+    expect(byEvent('token_revoked')[0]).toMatchObject({ session_id: againTokens.session_id, details: { token_type: 'access_token' } });
 
     // A failed login for an unknown e-mail has no account, only its reason and client.
     const [anonymous] = await sql<EventRow[]>`

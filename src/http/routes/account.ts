@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
 import { publicUser } from '../../auth/credentials.js';
+import { endOwnSession } from '../../auth/revocation.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { isUuid } from '../../util/uuid.js';
@@ -27,8 +28,7 @@ export function accountRoutes(deps: AppDeps) {
     })
     .delete('/sessions/:id', authenticated, async (c) => {
       const id = c.req.param('id');
-      // Session ids are looked up under the caller's own user only, so another user's id is simply not found.
-      const ended = isUuid(id) && (await deps.sessions.endSession(c.var.claims.userId, id));
+      const ended = isUuid(id) && (await endOwnSession(deps, c.var.claims, id));
       if (!ended) throw new AppError('not_found', 'no such session');
       return c.body(null, 204);
     });
