@@ -64,10 +64,13 @@ export interface AuditLogOptions {
 
 const clip = (text: string | undefined, max: number) => (text ? text.replaceAll('\0', '').slice(0, max) : undefined);
 
+/** Strings lose NUL characters, which jsonb cannot hold (a literal `\u0000` in a string is text and stays). */
+const withoutNul = (_key: string, value: unknown) => (typeof value === 'string' ? value.replaceAll('\0', '') : value);
+
 /** A defensive JSON copy: later mutation by the caller, or a value jsonb cannot hold, never reaches the batch. */
 function jsonCopy(details: Record<string, unknown>): Record<string, unknown> {
   try {
-    return JSON.parse(JSON.stringify(details).replaceAll('\\u0000', '')) as Record<string, unknown>;
+    return JSON.parse(JSON.stringify(details, withoutNul)) as Record<string, unknown>;
   } catch {
     return { unserialisable_details: true };
   }

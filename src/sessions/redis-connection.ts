@@ -106,7 +106,8 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
   redis.on('error', (error: Error) => {
     if (Date.now() - lastLogged < 5000) return;
     lastLogged = Date.now();
-    logger.warn({ err: { message: error.message } }, 'redis connection error');
+    // The message only (not `err`, whose serializer wants an Error and adds its stack): one line every 5 s at most.
+    logger.warn({ reason: error.message }, 'redis connection error');
   });
   return redis;
 }

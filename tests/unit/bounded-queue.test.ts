@@ -38,4 +38,10 @@ describe('audit row', () => {
     expect(row).toMatchObject({ event: 'login_failed', userId: null, sessionId: '8b0f0c9e-1f3a-4c1d-9a51-3f1e2d4c5b6a', ip: '10.0.0.1' });
     expect(row.details).toEqual({ reason: 'x', user_agent: 'a'.repeat(256) });
   });
+
+  it('drops NUL characters from every string of the details, and keeps a literal \\u0000 as text', () => {
+    const literal = 'curl/8 \\u0000';
+    const row = auditRow({ event: 'login_failed', userAgent: literal, details: { reason: 'wrong_password', note: 'a\0b', nested: { list: ['c\0'] } } });
+    expect(row.details).toEqual({ reason: 'wrong_password', note: 'ab', nested: { list: ['c'] }, user_agent: literal });
+  });
 });
