@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
+import { createLogThrottle } from '../observability/log-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AppError, errorStatus, OverloadedError, UnavailableError, type ErrorCode } from './errors.js';
 
@@ -15,6 +16,7 @@ export function errorResponse(c: Context, code: ErrorCode, description: string, 
  * 500 gets a generic body while the log keeps the cause. Never a stack trace on the wire.
  */
 export function createErrorHandler(logger: Logger, metrics: Metrics) {
+  const unavailableLog = createLogThrottle(1_000);
   return (error: Error, c: Context) => {
     if (error instanceof AppError && error.status < 500) {
       if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? 'Bearer error="invalid_token"');
@@ -22,12 +24,13 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
     }
     if (error instanceof AppError && error.code === 'unavailable') {
       // Shed load is counted, not logged: under a login storm that would be a warning with a
-      // stack per refused request. Anything else unavailable is logged with its cause.
+      // stack per refused request. Anything else unavailable is logged with its cause (at most once a
+      // second, with the count held back: an outage must not turn into a log flood).
       if (error instanceof OverloadedError) {
         metrics.passwordHashRejected();
       } else {
         if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
-        logger.warn({ err: error.cause ?? error, path: c.req.path }, 'dependency unavailable');
+        unavailableLog((suppressed) => logger.warn({ err: error.cause ?? error, path: c.req.path, suppressed }, 'dependency unavailable'));
       }
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }

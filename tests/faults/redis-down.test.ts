@@ -79,6 +79,10 @@ describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s'
     }
     report(`${revocation}: /authenticate with Redis killed: ${summary(latencies)}`);
     for (const ms of latencies) expect(ms).toBeLessThan(AUTHENTICATE_BUDGET_MS);
+    // Counted as dependency errors (the warning itself is written at most once a second).
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    const cacheErrors = metrics.split('\n').find((row) => row.startsWith('jwt_dependency_errors_total{dependency="cache"}'));
+    expect(Number(cacheErrors?.split(' ').at(-1))).toBeGreaterThanOrEqual(10);
 
     // 2. Every other Redis-backed endpoint: 503 with Retry-After, never 500, never a hang.
     const newEmail = uniqueEmail();
