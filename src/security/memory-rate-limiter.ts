@@ -1,5 +1,4 @@
-import { createBoundedCache } from '../util/bounded-cache.js';
-import { lockMs, retryAfterSeconds, type FactKey, type LimitKey, type RateLimiter } from './rate-limiter.js';
+import { lockMs, retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limiter.js';
 
 interface Counter {
   count: number;
@@ -8,8 +7,6 @@ interface Counter {
 }
 
 const SWEEP_EVERY_HITS = 1000;
-/** Facts remembered at most (the oldest go first): bounded memory however many clients log in. */
-const MAX_FACTS = 100_000;
 
 /**
  * The embedded, single-process limiter with the semantics of the Redis one. Each method runs
@@ -18,9 +15,8 @@ const MAX_FACTS = 100_000;
  */
 export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number } = {}) {
   const counters = new Map<string, Counter>();
-  const facts = createBoundedCache<true>(MAX_FACTS);
   let hitsSinceSweep = 0;
-  const name = (key: FactKey) => `${key.limit}:${key.subject}`;
+  const name = (key: LimitKey) => `${key.limit}:${key.subject}`;
 
   const live = (key: LimitKey, at: number) => {
     const counter = counters.get(name(key));
@@ -76,14 +72,6 @@ export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number
 
     async reset(key) {
       counters.delete(name(key));
-    },
-
-    async remember(key, ttlMs) {
-      facts.set(name(key), true, now() + ttlMs);
-    },
-
-    async recalls(key) {
-      return facts.get(name(key), now()) === true;
     },
   } satisfies RateLimiter;
 }

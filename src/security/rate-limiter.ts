@@ -24,9 +24,6 @@ export interface LimitKey {
   group?: string | undefined;
 }
 
-/** A remembered fact (not a counter): a client that has logged in to an account. */
-export type FactKey = Pick<LimitKey, 'limit' | 'subject' | 'group'>;
-
 export type LimitDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number; limit: string };
 
 /**
@@ -44,10 +41,6 @@ export interface RateLimiter {
   refund(keys: readonly LimitKey[]): Promise<void>;
   /** Forgets a key: counter, back-off and lock (a successful login clears its account's failures). */
   reset(key: LimitKey): Promise<void>;
-  /** Remembers a fact for `ttlMs` (remembering it again starts its time afresh). */
-  remember(key: FactKey, ttlMs: number): Promise<void>;
-  /** Whether a fact is remembered. */
-  recalls(key: FactKey): Promise<boolean>;
 }
 
 /** The lock a key gets at its `count`-th hit (`count >= max`), in ms; `null` for a plain window. */

@@ -6,7 +6,7 @@ import { AppError } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { normaliseEmail } from '../users/email.js';
 import { clientBucket } from './client-bucket.js';
-import type { FactKey, LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
+import type { LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
 
 export const LIMITS = ['login_account', 'login_ip', 'register_ip', 'refresh_ip'] as const;
 export type LimitName = (typeof LIMITS)[number];
@@ -53,9 +53,6 @@ const LOGIN_GROUP = 'login';
 /** The e-mail is hashed: no addresses in Redis key names, and a bounded key length. */
 const accountSubject = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('base64url').slice(0, 22);
 
-/** How long a client address that logged in to an account stays known to it. */
-const KNOWN_CLIENT_MS = 30 * 24 * 60 * 60 * 1000;
-
 export function createRateLimits({
   limiter,
   config,
@@ -94,14 +91,7 @@ export function createRateLimits({
   return {
     async login<T>(email: string, ip: string | undefined, attempt: () => Promise<T>): Promise<T> {
       const bucket = ip === undefined ? undefined : clientBucket(ip);
-      const subject = accountSubject(email);
-      // An address this account has logged in from counts its failures on a counter of its own:
-      // a stranger's failures lock the account for every other address (guessing spread over
-      // many addresses stays as slow), never for the addresses its owner uses.
-      const known: FactKey | undefined =
-        bucket !== undefined && active('login_account') ? { limit: 'login_known', subject: `${subject}:${bucket}`, group: LOGIN_GROUP } : undefined;
-      const fromKnown = known !== undefined && (await limiter.recalls(known));
-      const account = key('login_account', fromKnown ? `${subject}:${bucket}` : subject, LOGIN_GROUP);
+      const account = key('login_account', accountSubject(email), LOGIN_GROUP);
       const client = key('login_ip', bucket, LOGIN_GROUP);
       await hit([...account, ...client], ip);
       let result: T;
@@ -111,9 +101,7 @@ export function createRateLimits({
         if (!(error instanceof AppError && error.code === 'invalid_credentials')) await settle(limiter.refund([...account, ...client]));
         throw error;
       }
-      await settle(
-        Promise.all([...account.map((counter) => limiter.reset(counter)), limiter.refund(client), known && limiter.remember(known, KNOWN_CLIENT_MS)]).then(() => undefined),
-      );
+      await settle(Promise.all([...account.map((counter) => limiter.reset(counter)), limiter.refund(client)]).then(() => undefined));
       return result;
     },
 

@@ -1,6 +1,6 @@
 import { UnavailableError } from '../http/errors.js';
 import type { RedisClient } from '../sessions/redis-connection.js';
-import { retryAfterSeconds, type FactKey, type LimitKey, type RateLimiter } from './rate-limiter.js';
+import { retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limiter.js';
 
 /**
  * KEYS: counters (hashes: c = count, l = locked until, epoch ms). ARGV: per key max, window,
@@ -48,7 +48,7 @@ type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
  * key without a group. Keys hit together share their group's hash tag, so every script touches
  * one Redis Cluster slot.
  */
-export function rateLimitKey(prefix: string, key: FactKey): string {
+export function rateLimitKey(prefix: string, key: LimitKey): string {
   return key.group === undefined ? `${prefix}{rl:${key.limit}:${key.subject}}` : `${prefix}{rl:${key.group}}:${key.limit}:${key.subject}`;
 }
 
@@ -92,14 +92,6 @@ export function createRedisRateLimiter({ redis, prefix }: { redis: RedisClient; 
 
     async reset(key) {
       await guarded(redis.del(rateLimitKey(prefix, key)));
-    },
-
-    async remember(key, ttlMs) {
-      await guarded(redis.set(rateLimitKey(prefix, key), '1', 'PX', Math.max(1, Math.ceil(ttlMs))));
-    },
-
-    async recalls(key) {
-      return (await guarded(redis.exists(rateLimitKey(prefix, key)))) === 1;
     },
   } satisfies RateLimiter;
 }

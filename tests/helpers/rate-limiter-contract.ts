@@ -145,20 +145,5 @@ export function rateLimiterContract(name: string, open: OpenLimiter) {
       ctx.expect(pairs.filter((decision) => decision.allowed)).toHaveLength(4);
       ctx.expect(await allowedOf(limiter, [b], 9)).toBe(5);
     });
-
-    test('a remembered fact holds for its time, is its own (not a counter), and can be renewed', DEADLINE_RETRIES, async (ctx) => {
-      const limiter = await openFor(open, ctx);
-      const fact = { limit: 'known', subject: randomUUID(), group: 'contract' };
-      ctx.expect(await limiter.recalls(fact)).toBe(false);
-      await limiter.remember(fact, 400);
-      ctx.expect(await limiter.recalls(fact)).toBe(true);
-      ctx.expect(await limiter.recalls({ ...fact, subject: randomUUID() })).toBe(false);
-      await sleep(250);
-      await limiter.remember(fact, 400);
-      await sleep(250);
-      ctx.expect(await limiter.recalls(fact)).toBe(true);
-      await sleep(300);
-      ctx.expect(await limiter.recalls(fact)).toBe(false);
-    });
   });
 }

@@ -90,21 +90,6 @@ describe.concurrent('failed logins per account', () => {
     expectRateLimited(await login(app.url, user.email, 'wrong password!', ip), 2);
   });
 
-  it('a stranger cannot lock the owner out: an address the account logged in from has a counter of its own', async () => {
-    const user = await registerUser(app.url);
-    const [home, stranger, elsewhere] = [fakeIp(), fakeIp(), fakeIp()];
-    expect((await login(app.url, user.email, PASSWORD, home)).status).toBe(200);
-    // The stranger locks the account for every address it has not logged in from...
-    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', stranger)).status).toBe(401);
-    expectRateLimited(await login(app.url, user.email, PASSWORD, stranger), 2);
-    expectRateLimited(await login(app.url, user.email, PASSWORD, elsewhere), 2);
-    // ... not for its owner's.
-    expect((await login(app.url, user.email, PASSWORD, home)).status).toBe(200);
-    // Guessing from a known address is counted and locked there, as anywhere.
-    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', home)).status).toBe(401);
-    expectRateLimited(await login(app.url, user.email, PASSWORD, home), 2);
-  });
-
   it('parallel wrong passwords cannot slip past the count', async () => {
     const user = await registerUser(app.url);
     const ip = fakeIp();
