@@ -73,9 +73,11 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     const result = deps.accessTokens.verify(token);
     if (!result.ok) return false;
     const { userId, sessionId, jti } = result.claims;
-    await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs));
-    deps.logger.info({ event: 'token_revoked', userId }, 'access token revoked');
-    deps.audit.record({ event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token' } });
+    // Recorded once per token: replaying an already revoked one (no login needed) adds nothing.
+    if (await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs))) {
+      deps.logger.info({ event: 'token_revoked', userId }, 'access token revoked');
+      deps.audit.record({ event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token' } });
+    }
     return true;
   };
   const order = hint === 'access_token' ? [tryAccess, tryRefresh] : [tryRefresh, tryAccess];

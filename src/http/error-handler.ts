@@ -16,7 +16,8 @@ export function errorResponse(c: Context, code: ErrorCode, description: string, 
  * 500 gets a generic body while the log keeps the cause. Never a stack trace on the wire.
  */
 export function createErrorHandler(logger: Logger, metrics: Metrics) {
-  const unavailableLog = createLogThrottle(1_000);
+  // One throttle per dependency: a flood of Redis errors must not hide the first of PostgreSQL's.
+  const unavailableLogs = { cache: createLogThrottle(1_000), database: createLogThrottle(1_000), other: createLogThrottle(1_000) };
   return (error: Error, c: Context) => {
     if (error instanceof AppError && error.status < 500) {
       if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? 'Bearer error="invalid_token"');
@@ -29,8 +30,9 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
       if (error instanceof OverloadedError) {
         metrics.passwordHashRejected();
       } else {
+        const dependency = error instanceof UnavailableError ? error.dependency : 'other';
         if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
-        unavailableLog((suppressed) => logger.warn({ err: error.cause ?? error, path: c.req.path, suppressed }, 'dependency unavailable'));
+        unavailableLogs[dependency]((suppressed) => logger.warn({ err: error.cause ?? error, path: c.req.path, suppressed }, 'dependency unavailable'));
       }
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }

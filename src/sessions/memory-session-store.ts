@@ -184,10 +184,12 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
     async confirmRevocations() {},
 
     async deny(userId, sessionId, jti, ttlMs) {
-      if (ttlMs <= 0) return;
+      if (ttlMs <= 0) return false;
       const now = Date.now();
-      denied.set(denyKey(userId, jti), now + ttlMs);
+      const fresh = !isDenied(userId, jti, now);
+      if (fresh) denied.set(denyKey(userId, jti), now + ttlMs);
       liveSession(users.get(userId), sessionId, now)?.denied.add(jti);
+      return fresh;
     },
 
     async endAll(userId) {

@@ -244,8 +244,8 @@ export function createRedisSessionStore({
     },
 
     async deny(userId, sessionId, jti, ttlMs) {
-      if (ttlMs <= 0) return;
-      await revoke(revocations.deny(keys.denied(userId, jti), keys.session(userId, sessionId), Math.ceil(ttlMs), jti, ...revoked(userId)));
+      if (ttlMs <= 0) return false;
+      return Number(await revoke(revocations.deny(keys.denied(userId, jti), keys.session(userId, sessionId), Math.ceil(ttlMs), jti, ...revoked(userId)))) === 1;
     },
 
     async endAll(userId) {

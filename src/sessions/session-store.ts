@@ -94,9 +94,10 @@ export interface SessionStore {
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its
-   * session lives, so losing the deny entry alone never revives the token.
+   * session lives, so losing the deny entry alone never revives the token. Returns whether the
+   * jti was not denied yet (a repeated revocation changes nothing and is not worth recording).
    */
-  deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<void>;
+  deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<boolean>;
 
   /** Bumps the user's token version and ends every session. Returns the new version. */
   endAll(userId: string): Promise<number>;

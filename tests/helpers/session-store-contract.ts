@@ -98,7 +98,8 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const store = await openFor(open, ctx);
         const session = await login(store);
         const denied = randomUUID();
-        await store.deny(session.userId, session.sessionId, denied, 300);
+        ctx.expect(await store.deny(session.userId, session.sessionId, denied, 300)).toBe(true);
+        ctx.expect(await store.deny(session.userId, session.sessionId, denied, 300)).toBe(false);
         ctx.expect(await session.authenticate(undefined, denied)).toBe('denied');
         ctx.expect(await session.authenticate()).toBe('ok');
         const other = await login(store);

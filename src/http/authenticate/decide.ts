@@ -73,8 +73,12 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
     try {
       state = await sessions.authenticate(result.claims);
     } catch (error) {
-      if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
-      unavailableLog((suppressed) => logger.warn({ err: error, suppressed }, 'authenticate: session store unavailable'));
+      if (error instanceof UnavailableError) {
+        metrics.dependencyError(error.dependency);
+        unavailableLog((suppressed) => logger.warn({ err: error, suppressed }, 'authenticate: session store unavailable'));
+      } else {
+        logger.error({ err: error }, 'authenticate: unexpected error from the session store');
+      }
       return [503, RETRY, UNAVAILABLE, 'unavailable'];
     }
     if (state !== 'ok') return [401, INVALID_TOKEN, INVALID, state];

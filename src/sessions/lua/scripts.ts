@@ -151,11 +151,14 @@ if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
 ${PUBLISH}
 return existed`;
 
-/** KEYS: deny(jti), session. ARGV: ttl, jti, +revocation. Denies in both places (see authenticate). */
-export const deny = `redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+/**
+ * KEYS: deny(jti), session. ARGV: ttl, jti, +revocation. Denies in both places (see authenticate).
+ * Returns 1 if the jti was not denied yet, 0 if it already was.
+ */
+export const deny = `local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1') end
 ${PUBLISH}
-return 1`;
+return new and 1 or 0`;
 
 /** KEYS: tv, session-set. ARGV: session key prefix, +revocation. Returns the new token version. */
 export const endAll = `local tv = redis.call('INCR', KEYS[1])
