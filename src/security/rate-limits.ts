@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { AppError } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { normaliseEmail } from '../users/email.js';
+import { createBoundedCache } from '../util/bounded-cache.js';
 import { clientBucket } from './client-bucket.js';
 import type { LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
 
@@ -50,6 +51,9 @@ const policyOf = ({ max, window, backoff, max_backoff }: LimitsConfig[LimitName]
  */
 const LOGIN_GROUP = 'login';
 
+/** Locks whose refusal was recorded, remembered until they end (the oldest go first past this). */
+const RECORDED_LOCKS = 10_000;
+
 /** The e-mail is hashed: no addresses in Redis key names, and a bounded key length. */
 const accountSubject = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('base64url').slice(0, 22);
 
@@ -72,13 +76,24 @@ export function createRateLimits({
   const key = (limit: LimitName, subject: string | undefined, group?: string): LimitKey[] =>
     subject !== undefined && active(limit) ? [{ limit, subject, policy: policies[limit], group }] : [];
 
+  // A refused request costs its sender one Redis call: recording each would let a flood of them
+  // fill the log and push older audit events out of the queue. Each lock is recorded once per
+  // instance (the metric still counts every refusal).
+  const recordedLocks = createBoundedCache<true>(RECORDED_LOCKS);
+
   async function hit(keys: LimitKey[], ip: string | undefined) {
     if (keys.length === 0) return;
     const decision = await limiter.hit(keys);
     if (decision.allowed) return;
     metrics.rateLimited(decision.limit);
-    logger.info({ event: 'rate_limited', limit: decision.limit, ip, retryAfter: decision.retryAfterSeconds }, 'rate limited');
-    audit.record({ event: 'rate_limited', ip, details: { scope: decision.limit, retry_after: decision.retryAfterSeconds } });
+    const locked = keys.find((counter) => counter.limit === decision.limit);
+    const lockId = `${decision.limit}:${locked?.subject ?? ''}`;
+    const now = Date.now();
+    if (recordedLocks.get(lockId, now) === undefined) {
+      recordedLocks.set(lockId, true, now + decision.retryAfterSeconds * 1000);
+      logger.info({ event: 'rate_limited', limit: decision.limit, ip, retryAfter: decision.retryAfterSeconds }, 'rate limited');
+      audit.record({ event: 'rate_limited', ip, details: { scope: decision.limit, retry_after: decision.retryAfterSeconds } });
+    }
     throw new AppError('rate_limited', `too many attempts, retry in ${decision.retryAfterSeconds} s`, {
       retryAfter: decision.retryAfterSeconds,
     });

@@ -90,6 +90,27 @@ describe.concurrent('failed logins per account', () => {
     expectRateLimited(await login(app.url, user.email, 'wrong password!', ip), 2);
   });
 
+  it('a lock is recorded once, however many requests it refuses (each is still counted)', async () => {
+    const user = await registerUser(app.url);
+    const ip = fakeIp();
+    const { audit } = app.deps;
+    const record = audit.record;
+    const recorded: string[] = [];
+    audit.record = (event) => {
+      if (event.ip === ip) recorded.push(event.event);
+      record.call(audit, event);
+    };
+    try {
+      const before = await metric(app.url, 'login_account');
+      for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', ip)).status).toBe(401);
+      for (let i = 0; i < 10; i += 1) expectRateLimited(await login(app.url, user.email, 'wrong password!', ip), 2);
+      expect(recorded.filter((event) => event === 'rate_limited')).toEqual(['rate_limited']);
+      expect((await metric(app.url, 'login_account')) - (Number.isNaN(before) ? 0 : before)).toBeGreaterThanOrEqual(10);
+    } finally {
+      audit.record = record;
+    }
+  });
+
   it('parallel wrong passwords cannot slip past the count', async () => {
     const user = await registerUser(app.url);
     const ip = fakeIp();
