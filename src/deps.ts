@@ -145,6 +145,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     // argon2 runs on threads of its own at low priority; leaving a core to the event loop keeps /authenticate fast during a login storm.
     concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1),
   });
+  const audit = buildAuditLog(config, users, logger);
   const deps: Omit<AppDeps, 'rateLimits'> = {
     config,
     keyRing,
@@ -152,7 +153,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     sessions,
     logger,
     hasher,
-    metrics: createMetrics({ queueDepth: () => hasher.queueDepth() }),
+    metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats() }),
     instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
     lifecycle: { draining: false },
     passwordPolicy: {
@@ -170,7 +171,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     }),
     refreshTokens: createRefreshTokenCodec(refreshKey),
     sessionSalts: createBoundedCache<string>(SESSION_SALTS_REMEMBERED),
-    audit: buildAuditLog(config, users, logger),
+    audit,
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
   const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();

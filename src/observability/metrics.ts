@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditStats } from '../audit/audit-log.js';
 import { LIMITS } from '../security/rate-limits.js';
 import { createHotHistogram } from './hot-histogram.js';
 
@@ -18,7 +19,7 @@ export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
  * request records — its duration, and `/authenticate`'s outcome — is kept in plain numbers
  * (label sets bound once, see hot-histogram.ts) and handed to prom-client when scraped.
  */
-export function createMetrics(options: { queueDepth: () => number }) {
+export function createMetrics(options: { queueDepth: () => number; auditStats?: () => AuditStats }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requestDuration = createHotHistogram({
@@ -65,6 +66,27 @@ export function createMetrics(options: { queueDepth: () => number }) {
     registers: [registry],
     collect() {
       this.set(options.queueDepth());
+    },
+  });
+
+  // The audit trail's own counts, read at scrape time: lost events show on a dashboard, not only in a log line.
+  new Counter({
+    name: 'jwt_audit_events_total',
+    help: 'Audit trail events by outcome: written, dropped (queue full while the database was slow or down), rejected (refused by the database)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      const stats = options.auditStats?.() ?? { written: 0, dropped: 0, rejected: 0 };
+      this.reset();
+      for (const outcome of ['written', 'dropped', 'rejected'] as const) this.labels(outcome).inc(stats[outcome]);
+    },
+  });
+  new Gauge({
+    name: 'jwt_audit_queue_depth',
+    help: 'Audit events held in memory, waiting or being written',
+    registers: [registry],
+    collect() {
+      this.set(options.auditStats?.().queued ?? 0);
     },
   });
 

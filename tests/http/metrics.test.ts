@@ -23,6 +23,7 @@ describe('GET /metrics', () => {
     await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
     await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'wrong password' } });
     expect(rotated.status).toBe(200);
+    await app.deps.audit.flush();
 
     const response = await fetch(`${app.url}/metrics`);
     expect(response.status).toBe(200);
@@ -39,6 +40,12 @@ describe('GET /metrics', () => {
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/authenticate",method="GET",status="200"')).toBe(1);
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/refresh",method="POST",status="401"')).toBe(1);
     expect(text).toContain('jwt_password_hash_queue_depth');
+    // The audit trail's counts, as its own stats give them (register, login, failed login: written).
+    const audit = app.deps.audit.stats();
+    expect(audit.written).toBeGreaterThanOrEqual(3);
+    expect(sample(text, 'jwt_audit_events_total', 'outcome="written"')).toBe(audit.written);
+    expect(text).toContain('jwt_audit_events_total{outcome="dropped"} 0');
+    expect(text).toMatch(/^jwt_audit_queue_depth 0$/m);
     expect(text).not.toContain(user.accessToken);
   });
 });
