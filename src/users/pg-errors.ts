@@ -13,6 +13,13 @@ const connectionCodes = new Set([
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   '53300', // too_many_connections
+  // The server answers but cannot do the work now: a read-only standby (a failover not yet seen
+  // by DNS), a full disk, memory exhausted, a statement cancelled at its timeout. Retried (503,
+  // audit events kept), not taken for a query the database refuses.
+  '25006', // read_only_sql_transaction
+  '53100', // disk_full
+  '53200', // out_of_memory
+  '57014', // query_canceled
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now

@@ -184,6 +184,31 @@ describe('audit writer with the database down', () => {
     expect(audit.stats()).toMatchObject({ queued: 100, dropped: 9_901 });
   });
 
+  it('keeps events for a retry while the database is read-only (a standby before failover), never drops them as refused', async () => {
+    const readOnlyUrl = await freshDatabase();
+    await migratePostgres(readOnlyUrl);
+    const admin = postgres(readOnlyUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`alter database "${new URL(readOnlyUrl).pathname.slice(1)}" set default_transaction_read_only = on`);
+    await admin.end({ timeout: 5 });
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    const readOnly = createPostgresUserStore({ url: readOnlyUrl, poolSize: 1, connectTimeoutMs: 2_000 });
+    const store = createPostgresUserStore({ url, poolSize: 1, connectTimeoutMs: 2_000 });
+    let writable = false;
+    const audit = createAuditLog({ insertBatch: (rows) => (writable ? store : readOnly).insertAuditEvents(rows), logger: silent, flushMs: 20, maxBackoffMs: 50 });
+    try {
+      for (let i = 0; i < 3; i += 1) audit.record({ event: 'login_failed', details: { attempt: i } });
+      await audit.flush();
+      expect(audit.stats()).toMatchObject({ queued: 3, written: 0, rejected: 0, dropped: 0 });
+      writable = true;
+      await pollUntil(async () => audit.stats().written === 3, 5_000);
+      expect(audit.stats()).toMatchObject({ rejected: 0, dropped: 0 });
+    } finally {
+      await audit.close();
+      await Promise.all([store.close(), readOnly.close()]);
+    }
+  });
+
   it('writes the newest events, oldest first, once the database answers again', async () => {
     const url = await freshDatabase();
     await migratePostgres(url);
