@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
-import { createLogThrottle } from '../observability/log-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AppError, errorStatus, OverloadedError, UnavailableError, type ErrorCode } from './errors.js';
+import { AppError, errorStatus, OverloadedError, type ErrorCode } from './errors.js';
+import { createOutageLog } from './outage-log.js';
 
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
 export function errorResponse(c: Context, code: ErrorCode, description: string, retryAfter?: number) {
@@ -16,8 +16,7 @@ export function errorResponse(c: Context, code: ErrorCode, description: string, 
  * 500 gets a generic body while the log keeps the cause. Never a stack trace on the wire.
  */
 export function createErrorHandler(logger: Logger, metrics: Metrics) {
-  // One throttle per dependency: a flood of Redis errors must not hide the first of PostgreSQL's.
-  const unavailableLogs = { cache: createLogThrottle(1_000), database: createLogThrottle(1_000), other: createLogThrottle(1_000) };
+  const outage = createOutageLog(logger, metrics);
   return (error: Error, c: Context) => {
     if (error instanceof AppError && error.status < 500) {
       if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? 'Bearer error="invalid_token"');
@@ -25,15 +24,9 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
     }
     if (error instanceof AppError && error.code === 'unavailable') {
       // Shed load is counted, not logged: under a login storm that would be a warning with a
-      // stack per refused request. Anything else unavailable is logged with its cause (at most once a
-      // second, with the count held back: an outage must not turn into a log flood).
-      if (error instanceof OverloadedError) {
-        metrics.passwordHashRejected();
-      } else {
-        const dependency = error instanceof UnavailableError ? error.dependency : 'other';
-        if (error instanceof UnavailableError) metrics.dependencyError(error.dependency);
-        unavailableLogs[dependency]((suppressed) => logger.warn({ err: error.cause ?? error, path: c.req.path, suppressed }, 'dependency unavailable'));
-      }
+      // stack per refused request. Anything else unavailable is reported as an outage.
+      if (error instanceof OverloadedError) metrics.passwordHashRejected();
+      else outage(error, 'dependency unavailable', { path: c.req.path });
       return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }
     // Hono's own HTTP errors (e.g. a malformed request it refused) are client errors.

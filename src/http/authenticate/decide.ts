@@ -1,9 +1,9 @@
 import type { AppDeps } from '../../app-deps.js';
-import { createLogThrottle } from '../../observability/log-throttle.js';
 import type { AuthenticateOutcome } from '../../observability/metrics.js';
 import type { AccessClaims } from '../../tokens/access-token.js';
 import { bearerToken } from '../bearer.js';
 import { UnavailableError } from '../errors.js';
+import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
 import { baseHeaderList, requestIdFrom } from '../response-headers.js';
 
@@ -62,7 +62,7 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
   const { accessTokens, sessions, logger, instanceId, metrics } = deps;
   // Verified tokens come back from the token cache as the same claims object: render each once.
   const identities = new WeakMap<AccessClaims, Identity>();
-  const unavailableLog = createLogThrottle(1_000);
+  const outage = createOutageLog(logger, metrics);
 
   async function decide(authorization: string | undefined): Promise<Decision> {
     const token = bearerToken(authorization);
@@ -73,12 +73,8 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
     try {
       state = await sessions.authenticate(result.claims);
     } catch (error) {
-      if (error instanceof UnavailableError) {
-        metrics.dependencyError(error.dependency);
-        unavailableLog((suppressed) => logger.warn({ err: error, suppressed }, 'authenticate: session store unavailable'));
-      } else {
-        logger.error({ err: error }, 'authenticate: unexpected error from the session store');
-      }
+      if (error instanceof UnavailableError) outage(error, 'authenticate: session store unavailable');
+      else logger.error({ err: error }, 'authenticate: unexpected error from the session store');
       return [503, RETRY, UNAVAILABLE, 'unavailable'];
     }
     if (state !== 'ok') return [401, INVALID_TOKEN, INVALID, state];

@@ -23,7 +23,6 @@ import { AppError } from '../errors.js';
 import { readJson } from '../json-body.js';
 import { sessionView } from '../session-view.js';
 
-
 const rolesBody = z.object({
   roles: z.array(z.string().regex(ROLE, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -')).max(MAX_ROLES, `at most ${MAX_ROLES} roles`),
 });
