@@ -18,7 +18,10 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
 
   beforeAll(async () => {
     group = await startRedisSentinel(cleanup);
-    const app = await testCluster({ cache: { url: undefined, sentinel: { name: group.name, nodes: group.nodes }, command_timeout: '500ms' } });
+    const app = await testCluster({
+      cache: { url: undefined, sentinel: { name: group.name, nodes: group.nodes }, command_timeout: '500ms' },
+      auth: { max_sessions: 2 },
+    });
     expect(revocationReplicas(app.config.cache)).toBe(1);
     one = await app.start();
   }, 45_000);
@@ -63,5 +66,27 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     }
     await expect.poll(async () => (await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status, { timeout: 10_000 }).toBe(401);
     expect((await call(one.url, 'GET', '/authenticate', { token: next.body?.access_token as string })).status).toBe(401);
+  });
+
+  it('a session evicted by max_sessions at a login is acknowledged by a replica too (503 until it is, and the new session is undone)', async () => {
+    const user = await registerUser(one.url);
+    const credentials = { body: { email: user.email, password: user.password } };
+    const second = await call(one.url, 'POST', '/login', credentials);
+    expect(second.status).toBe(200);
+    group.replica.process.signal('SIGSTOP');
+    try {
+      // A third session evicts the first (max_sessions 2): on the master at once, unacknowledged.
+      const third = await call(one.url, 'POST', '/login', credentials);
+      expect(third).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+      expect((await call(one.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(401);
+    } finally {
+      group.replica.process.signal('SIGCONT');
+    }
+    // The refused login left no session behind, so its retry evicts nothing and goes through.
+    const retry = await call(one.url, 'POST', '/login', credentials);
+    expect(retry.status).toBe(200);
+    const listed = await call(one.url, 'GET', '/sessions', { token: retry.body?.access_token as string });
+    expect((listed.body?.sessions as unknown[]).length).toBe(2);
+    expect((await call(one.url, 'GET', '/authenticate', { token: second.body?.access_token as string })).status).toBe(200);
   });
 });

@@ -29,7 +29,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
  * KEYS: session, session-set, tv. ARGV: sid, salt, refresh lifetime, idle window, max sessions,
- * session key prefix, device, ua, ip, roles, +revocation. Returns {tv, expires at}.
+ * session key prefix, device, ua, ip, roles, +revocation. Returns {tv, expires at, sessions evicted}.
  */
 export const createSession = `${NOW}
 local tv = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -50,7 +50,7 @@ redis.call('PEXPIREAT', KEYS[1], expires)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 -- The set lives as long as its longest session: a shorter refresh lifetime (a config change) never shortens it.
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-return {tv, expires}`;
+return {tv, expires, math.max(excess, 0)}`;
 
 /**
  * A batch of `/authenticate` checks in one call (requests that arrived together share one round
