@@ -7,6 +7,7 @@ import { createDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { safeError } from '../observability/safe-error.js';
 import { KeyError } from '../tokens/key-ring.js';
+import { PasswordEntryCancelled, readPasswordLine } from './password-input.js';
 import { createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles, type Actor } from './users.js';
 
 const USAGE = `Usage: npm run admin -- <command> [options]
@@ -25,8 +26,9 @@ Commands:
 
 Options:
   --config PATH           config file (default: CONFIG_FILE, else ./config.yml)
-  --password-stdin        read the password from the first line of stdin (preferred:
-                          --password leaves it in the shell history and process list)
+  --password-stdin        read the password from the first line of stdin, or at a
+                          terminal as typed, not echoed (preferred: --password leaves
+                          it in the shell history and process list)
   -h, --help              show this help
 
 Exit status: 0 done, 1 failed (unknown user, e-mail taken, weak password, store
@@ -54,13 +56,7 @@ async function readPassword(options: Options): Promise<string> {
   if (options.password !== undefined && options['password-stdin']) throw new UsageError('give --password or --password-stdin, not both');
   if (options.password !== undefined) return options.password;
   if (!options['password-stdin']) throw new UsageError('--password-stdin (or --password) is required');
-  // The first line (typed at a terminal, or piped): its newline is not part of the password.
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk as Buffer);
-    if ((chunk as Buffer).includes(0x0a)) break;
-  }
-  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  return readPasswordLine();
 }
 
 function roles(options: Options, { atLeastOne }: { atLeastOne: boolean }): string[] {
@@ -186,7 +182,7 @@ run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     // One line, never a stack trace: the operator needs what is wrong, not where.
-    const known = error instanceof UsageError || error instanceof AppError || error instanceof ConfigError || error instanceof KeyError;
+    const known = error instanceof UsageError || error instanceof AppError || error instanceof ConfigError || error instanceof KeyError || error instanceof PasswordEntryCancelled;
     const hint = error instanceof UsageError ? ' (see --help)' : '';
     process.stderr.write(`admin: ${known ? (error as Error).message : `${oneLine(error)} (unexpected)`}${hint}\n`);
     process.exit(exitCode(error));

@@ -111,6 +111,34 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
     expect(help.stdout).toContain('create-user');
   }, 30_000);
 
+  it('at a terminal, --password-stdin prompts on stderr and never echoes what is typed', async () => {
+    const email = uniqueEmail();
+    const command = [tsx, join(root, 'src/admin/cli.ts'), 'create-user', '--email', email, '--password-stdin'].join(' ');
+    // `script` runs the CLI on a terminal of its own and prints what that terminal shows, echo included.
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '', HOME: work, CONFIG_FILE: configFile },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let shown = '';
+    const prompted = new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => {
+        shown += chunk.toString();
+        if (shown.includes('password: ')) resolve();
+      }),
+    );
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    await prompted;
+    // Typed with a mistake erased (backspace), then Enter.
+    child.stdin.write(`${PASSWORD}x\u007f\r`);
+    const [code] = await exited;
+    child.stdin.end();
+    expect(code).toBe(0);
+    expect(shown).toMatch(new RegExp(`created user [0-9a-f-]{36} ${email}`));
+    expect(shown).not.toContain(PASSWORD);
+    expect((await login(email)).status).toBe(200);
+  }, 30_000);
+
   it('reports a database failure in one line, without the query parameters (e-mail, password hash)', async () => {
     const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     // Any error that is not a lost connection passes through drizzle, whose message lists the

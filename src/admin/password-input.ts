@@ -1,0 +1,54 @@
+import type { ReadStream } from 'node:tty';
+
+/** The operator cancelled typing the password (Ctrl-C, or Ctrl-D on an empty line). */
+export class PasswordEntryCancelled extends Error {
+  constructor() {
+    super('password entry cancelled');
+  }
+}
+
+const ENTER = new Set(['\r', '\n']);
+const ERASE = new Set(['\u007f', '\b']);
+const CTRL_C = '\u0003';
+const CTRL_D = '\u0004';
+
+/**
+ * The password from the first line of stdin; its newline is not part of it. At a terminal it is
+ * typed after a prompt on stderr and never echoed (as `sudo` or `read -s` do); piped, the first
+ * line is read as it comes.
+ */
+export function readPasswordLine(input: NodeJS.ReadStream = process.stdin, prompt: NodeJS.WriteStream = process.stderr): Promise<string> {
+  return input.isTTY ? readHidden(input as ReadStream, prompt) : readFirstLine(input);
+}
+
+async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of input) {
+    chunks.push(chunk as Buffer);
+    if ((chunk as Buffer).includes(0x0a)) break;
+  }
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+}
+
+async function readHidden(input: ReadStream, prompt: NodeJS.WriteStream): Promise<string> {
+  prompt.write('password: ');
+  input.setRawMode(true);
+  input.setEncoding('utf8');
+  // Code points, so that erasing a character never leaves half of a surrogate pair.
+  const typed: string[] = [];
+  try {
+    for await (const chunk of input) {
+      for (const char of chunk as string) {
+        if (ENTER.has(char)) return typed.join('');
+        if (char === CTRL_C || (char === CTRL_D && typed.length === 0)) throw new PasswordEntryCancelled();
+        if (char === CTRL_D) return typed.join('');
+        if (ERASE.has(char)) typed.pop();
+        else typed.push(char);
+      }
+    }
+    return typed.join('');
+  } finally {
+    input.setRawMode(false);
+    prompt.write('\n');
+  }
+}
