@@ -31,9 +31,10 @@ async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
 }
 
 async function readHidden(input: ReadStream, prompt: NodeJS.WriteStream): Promise<string> {
-  prompt.write('password: ');
+  // Echo off before the prompt shows: nothing typed after it is echoed.
   input.setRawMode(true);
   input.setEncoding('utf8');
+  prompt.write('password: ');
   // Code points, so that erasing a character never leaves half of a surrogate pair.
   const typed: string[] = [];
   try {
