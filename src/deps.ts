@@ -13,6 +13,7 @@ import { createPasswordHasher } from './passwords/hasher.js';
 import { createMemorySessionStore } from './sessions/memory-session-store.js';
 import { createCachedRevocationStore } from './sessions/cached-revocation-store.js';
 import { createMemoryRateLimiter } from './security/memory-rate-limiter.js';
+import { createDeviceTokens } from './security/device-token.js';
 import { createRateLimits } from './security/rate-limits.js';
 import { createRedisRateLimiter } from './security/redis-rate-limiter.js';
 import { closeRedis, connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
@@ -175,5 +176,5 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
   const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();
-  return { ...deps, rateLimits: createRateLimits({ limiter, config: config.limits, metrics: deps.metrics, logger, audit: deps.audit }) };
+  return { ...deps, rateLimits: createRateLimits({ limiter, config: config.limits, metrics: deps.metrics, logger, audit: deps.audit, devices: createDeviceTokens(refreshKey) }) };
 }

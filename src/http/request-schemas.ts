@@ -8,13 +8,15 @@ const email = z.string().trim().max(254).email('must be an e-mail address');
 const password = z.string().min(1, 'is required').max(4096);
 const device = printable(128).optional();
 const token = z.string().min(1, 'is required').max(8192);
+/** A trusted-device token from an earlier login; one that does not verify is ignored (counted as none). */
+const deviceToken = z.string().max(256).optional();
 
 /** `POST /register` */
 export const registerBody = z.object({ email, password, device });
 /** An e-mail to look up (login, admin search): printable text; a malformed one simply matches no user. */
 export const emailLookup = printable(254);
 /** `POST /login` */
-export const loginBody = z.object({ email: emailLookup, password, device });
+export const loginBody = z.object({ email: emailLookup, password, device, device_token: deviceToken });
 /** `POST /refresh`: the token may come from the cookie instead. */
 export const refreshBody = z.object({ refresh_token: token.optional() });
 /** `POST /logout` without a bearer token. */

@@ -7,18 +7,19 @@ import type { Metrics } from '../observability/metrics.js';
 import { normaliseEmail } from '../users/email.js';
 import { createBoundedCache } from '../util/bounded-cache.js';
 import { clientBucket } from './client-bucket.js';
+import type { DeviceTokens } from './device-token.js';
 import type { LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
 
-export const LIMITS = ['login_account', 'login_ip', 'register_ip', 'refresh_ip'] as const;
+export const LIMITS = ['login_account', 'login_device', 'login_ip', 'register_ip', 'refresh_ip'] as const;
 export type LimitName = (typeof LIMITS)[number];
 
 /** The `limits:` section of the config. */
 export type LimitsConfig = Config['limits'];
 
 /**
- * The service's brute-force limits on top of a `RateLimiter`: failed logins per account and per
- * client IP (with back-off), `/register` and `/refresh` per client IP. Over a limit → 429
- * `rate_limited` with `Retry-After`.
+ * The service's brute-force limits on top of a `RateLimiter`: failed logins per account (or per
+ * trusted device) and per client IP (with back-off), `/register` and `/refresh` per client IP.
+ * Over a limit → 429 `rate_limited` with `Retry-After`.
  */
 export interface RateLimits {
   /**
@@ -28,8 +29,14 @@ export interface RateLimits {
    * attempts cannot slip past the count); the outcome then settles it: success clears the
    * account's failures and takes the IP's hit back, `invalid_credentials` stays counted, any
    * other error (503, …) is taken back on both.
+   *
+   * With a `deviceToken` this account issued (`trustDevice`), the device's own counter
+   * (`login_device`) stands in for the account's: a stranger keeping the account locked does not
+   * lock its owner out of a device they logged in from. Any other token counts as none.
    */
-  login<T>(email: string, ip: string | undefined, attempt: () => Promise<T>): Promise<T>;
+  login<T>(email: string, client: { ip: string | undefined; deviceToken?: string | undefined }, attempt: () => Promise<T>): Promise<T>;
+  /** A trusted-device token for a client that just proved the password of `email`. */
+  trustDevice(email: string): string;
   /** Counts one `/register` of this client IP; throws `rate_limited` over the limit. */
   register(ip: string | undefined): Promise<void>;
   /** Counts one `/refresh` of this client IP; throws `rate_limited` over the limit. */
@@ -63,6 +70,7 @@ export function createRateLimits({
   metrics,
   logger,
   audit,
+  devices,
 }: {
   limiter: RateLimiter;
   config: LimitsConfig;
@@ -70,6 +78,7 @@ export function createRateLimits({
   logger: Logger;
   /** The audit trail: every refusal is recorded as `rate_limited` with `details.scope`. */
   audit: { record(event: AuthEvent): void };
+  devices: DeviceTokens;
 }): RateLimits {
   const policies = Object.fromEntries(LIMITS.map((name) => [name, policyOf(config[name])])) as Record<LimitName, LimitPolicy>;
   const active = (limit: LimitName) => config.enabled && policies[limit].max > 0;
@@ -104,9 +113,12 @@ export function createRateLimits({
     work.catch((error: unknown) => logger.warn({ err: error }, 'rate limits: could not settle a login attempt'));
 
   return {
-    async login<T>(email: string, ip: string | undefined, attempt: () => Promise<T>): Promise<T> {
+    async login<T>(email: string, { ip, deviceToken }: { ip: string | undefined; deviceToken?: string | undefined }, attempt: () => Promise<T>): Promise<T> {
       const bucket = ip === undefined ? undefined : clientBucket(ip);
-      const account = key('login_account', accountSubject(email), LOGIN_GROUP);
+      const subject = accountSubject(email);
+      const device = deviceToken === undefined ? null : devices.verify(subject, deviceToken);
+      // Success clears this counter only: a trusted device's login leaves a stranger's lock on the account in place.
+      const account = device === null ? key('login_account', subject, LOGIN_GROUP) : key('login_device', device, LOGIN_GROUP);
       const client = key('login_ip', bucket, LOGIN_GROUP);
       await hit([...account, ...client], ip);
       let result: T;
@@ -119,6 +131,8 @@ export function createRateLimits({
       await settle(Promise.all([...account.map((counter) => limiter.reset(counter)), limiter.refund(client)]).then(() => undefined));
       return result;
     },
+
+    trustDevice: (email) => devices.issue(accountSubject(email)),
 
     async register(ip) {
       const bucket = ip === undefined ? undefined : clientBucket(ip);

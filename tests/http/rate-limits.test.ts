@@ -6,12 +6,13 @@ import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstan
 /** A made-up client address; the default trust_proxy believes X-Forwarded-For from 127.0.0.1. */
 const fakeIp = () => `198.51.${randomInt(256)}.${randomInt(1, 255)}`;
 
-const login = (base: string, email: string, password: string, ip?: string) =>
-  call(base, 'POST', '/login', { body: { email, password }, headers: ip ? { 'x-forwarded-for': ip } : {} });
+const login = (base: string, email: string, password: string, ip?: string, extra: Record<string, string> = {}) =>
+  call(base, 'POST', '/login', { body: { email, password, ...extra }, headers: ip ? { 'x-forwarded-for': ip } : {} });
 
 const loginLimits = {
   enabled: true,
   login_account: { max: 3, window: '10s', backoff: '1500ms', max_backoff: '4s' },
+  login_device: { max: 3, window: '10s', backoff: '1500ms', max_backoff: '4s' },
   login_ip: { max: 8, window: '10s', backoff: '2s', max_backoff: '4s' },
   register_ip: { max: 0 },
   refresh_ip: { max: 0 },
@@ -111,12 +112,58 @@ describe.concurrent('failed logins per account', () => {
     }
   });
 
+  it('a stranger keeping the account locked does not lock out a trusted device (device_token of an earlier login); no other token helps', async () => {
+    const [user, other] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
+    const deviceToken = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
+    const otherAccounts = (await login(app.url, other.email, PASSWORD, fakeIp())).body?.device_token as string;
+    expect(deviceToken).toMatch(/^dt1\./);
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp())).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
+    const owner = await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: deviceToken });
+    expect(owner.status).toBe(200);
+    expect(owner.body?.device_token).toMatch(/^dt1\./);
+    // The owner's login leaves the lock in place for everyone else.
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
+    const altered = `${deviceToken.slice(0, -1)}${deviceToken.endsWith('A') ? 'Q' : 'A'}`;
+    for (const token of [otherAccounts, altered, 'dt1.made-up']) {
+      expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: token }), 2);
+    }
+  });
+
+  it('failures from a trusted device lock that device, not the account', async () => {
+    const user = await registerUser(app.url);
+    const deviceToken = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp(), { device_token: deviceToken })).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: deviceToken }), 2);
+    expect(await metric(app.url, 'login_device')).toBeGreaterThanOrEqual(1);
+    expect((await login(app.url, user.email, PASSWORD, fakeIp())).status).toBe(200);
+  });
+
   it('parallel wrong passwords cannot slip past the count', async () => {
     const user = await registerUser(app.url);
     const ip = fakeIp();
     const answers = await Promise.all(Array.from({ length: 12 }, () => login(app.url, user.email, 'wrong password!', ip)));
     expect(answers.filter((answer) => answer.status === 401)).toHaveLength(3);
     expect(answers.filter((answer) => answer.status === 429)).toHaveLength(9);
+  });
+});
+
+describe('trusted devices in cookie mode', () => {
+  it('login sets the device token as an HttpOnly cookie too, and a login sending only the cookie is a trusted one', async () => {
+    const app = await (await testCluster({ auth: { refresh_cookie: true }, limits: loginLimits })).start();
+    const user = await registerUser(app.url);
+    const first = await login(app.url, user.email, PASSWORD, fakeIp());
+    const line = first.headers.getSetCookie().find((cookie) => cookie.startsWith('__Host-dt='));
+    expect(line).toMatch(/HttpOnly/);
+    expect(line).toMatch(/Secure/);
+    expect(line).toMatch(/SameSite=Strict/);
+    expect(line).toMatch(/Path=\//);
+    const cookie = line?.split(';')[0] ?? '';
+    expect(cookie).toBe(`__Host-dt=${first.body?.device_token as string}`);
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp())).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
+    const trusted = await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD }, headers: { cookie, 'x-forwarded-for': fakeIp() } });
+    expect(trusted.status).toBe(200);
   });
 });
 

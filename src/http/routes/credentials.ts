@@ -5,6 +5,7 @@ import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import type { createClientIp } from '../client-ip.js';
+import { presentedDeviceToken, trustDevice } from '../device-cookie.js';
 import { readJson } from '../json-body.js';
 import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
@@ -26,18 +27,20 @@ export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
       await deps.rateLimits.register(clientIp(c));
       const body = await readJson(c, registerBody, limit);
       const { tokens, user } = await register(deps, body, sessionMeta(c, clientIp, body.device));
-      return sendTokens(c, deps, tokens, { user }, 201);
+      return sendTokens(c, deps, tokens, { user, device_token: trustDevice(c, deps, user.email) }, 201);
     })
     .post('/login', async (c) => {
       const body = await readJson(c, loginBody, limit);
       const meta = sessionMeta(c, clientIp, body.device);
+      const client = { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, body.device_token) };
       // Counted before the password is checked: a locked account or client costs no argon2 work.
-      return sendTokens(c, deps, await deps.rateLimits.login(body.email, meta.ip, () => login(deps, body, meta)));
+      const tokens = await deps.rateLimits.login(body.email, client, () => login(deps, body, meta));
+      return sendTokens(c, deps, tokens, { device_token: trustDevice(c, deps, body.email) });
     })
     .post('/password', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
       const body = await readJson(c, passwordBody, limit);
       const meta = sessionMeta(c, clientIp);
-      const tokens = await changePassword(deps, c.var.claims, body, meta, (email, attempt) => deps.rateLimits.login(email, meta.ip, attempt));
+      const tokens = await changePassword(deps, c.var.claims, body, meta, (email, attempt) => deps.rateLimits.login(email, { ip: meta.ip }, attempt));
       return sendTokens(c, deps, tokens);
     });
 }
