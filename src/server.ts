@@ -35,7 +35,9 @@ export async function startServer(deps: AppDeps, options?: { port?: number; host
   const listener = getRequestListener(app.fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
   // maxHeaderSize bounds the request line plus headers: past it Node's parser refuses the
   // request (431 from the clientError handler) before any of our code runs, on every path.
-  const server = createServer({ maxHeaderSize: config.max_header_size }, withFastAuthenticate(parts.authenticate, listener));
+  // Duplicated headers are joined, never reduced to the first: two Authorization headers make one
+  // value that is no token (401), as Hono's routes see them too, whichever one an upstream would read.
+  const server = createServer({ maxHeaderSize: config.max_header_size, joinDuplicateHeaders: true }, withFastAuthenticate(parts.authenticate, listener, deps.logger));
   server.on('clientError', createClientErrorHandler(deps.instanceId));
   // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
   // proxy may reuse a connection Node is closing and see a 502.

@@ -167,8 +167,10 @@ export function createCachedRevocationStore({
         stop('session store unavailable');
         throw error;
       }
-      const { outcome, validUntil } = reply;
-      if (outcome === 'ok' && live && epoch === before) remember(input.userId, input.jti, Math.min(validUntil, now + maxAgeMs));
+      // Relative to this instance's clock, from before the round trip: never past the session's end
+      // however far this clock is from Redis's.
+      const { outcome, validForMs } = reply;
+      if (outcome === 'ok' && live && epoch === before) remember(input.userId, input.jti, now + Math.min(validForMs, maxAgeMs));
       return outcome;
     },
     async rotate(input) {

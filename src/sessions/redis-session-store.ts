@@ -17,15 +17,15 @@ import {
 type Arg = string | number;
 type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
-const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { 1: 'no_session', 2: 'stale_version', 3: 'denied' };
+const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { [-1]: 'no_session', [-2]: 'stale_version', [-3]: 'denied' };
 
-type AuthenticateReply = { outcome: AuthenticateOutcome; validUntil: number };
+type AuthenticateReply = { outcome: AuthenticateOutcome; validForMs: number };
 
-/** The script's answer for one check: a failure code, or the session's end (epoch ms). */
+/** The script's answer for one check: a failure code (negative), or the ms left until the session ends. */
 function toAuthenticateReply(value: unknown): AuthenticateReply {
   const reply = Number(value);
-  if (reply > 3) return { outcome: 'ok', validUntil: reply };
-  return { outcome: FAILURES[reply] ?? 'no_session', validUntil: 0 };
+  if (reply >= 0) return { outcome: 'ok', validForMs: reply };
+  return { outcome: FAILURES[reply] ?? 'no_session', validForMs: 0 };
 }
 
 /** Most `/authenticate` checks in one script call: bounds the time Redis spends in one script. */
@@ -154,7 +154,7 @@ export function createRedisSessionStore({
   };
 
   /**
-   * `authenticate`, also telling until when (epoch ms) a valid session lasts without further
+   * `authenticate`, also telling for how long (ms from now) a valid session lasts without further
    * activity. Checks that arrive together share one script call (on a Cluster, per user: one slot).
    */
   const authenticateUntil = microBatch(

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
 import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
@@ -73,6 +73,23 @@ describe('cached revocation mode', () => {
     await c.endAll(userId);
     for (const store of [a, b, c]) await expect.poll(() => store.authenticate(claims), { interval: 1, timeout: 1000 }).not.toBe('ok');
     expect(performance.now() - started).toBeLessThan(250); // far below the 10 s max age: only pub/sub explains it
+  });
+
+  it('never serves a session past its end, even on an instance whose clock is 30 s behind Redis\'s', async () => {
+    const prefix = uniquePrefix();
+    const store = await instance(prefix, { policy: { ...policy, autoLogoutMs: 1500 } });
+    const { claims } = await session(store);
+    const realNow = Date.now.bind(Date);
+    const behind = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 30_000);
+    try {
+      expect(await store.authenticate(claims)).toBe('ok');
+      expect(await store.authenticate(claims)).toBe('ok');
+      // Idle past auto-logout: Redis has let the session expire (cache hits are no activity).
+      await sleep(2000);
+      expect(await store.authenticate(claims)).toBe('no_session');
+    } finally {
+      behind.mockRestore();
+    }
   });
 
   it('never keeps an answer that raced with a revocation', async () => {

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, registerUser, testCluster } from '../helpers/test-app.js';
@@ -260,6 +260,22 @@ describe('JWT attack catalogue against /authenticate', () => {
     const response = await authenticate(base, undefined);
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  it('refuses two Authorization headers, on /authenticate as on /me: which one an upstream would read is anyone\'s guess', async () => {
+    /** One GET with both headers on the wire (fetch would join them into one line). */
+    const twice = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const sent = request(`${base}${path}`, { headers: ['Authorization', `Bearer ${live.accessToken}`, 'Authorization', `Bearer ${other.accessToken}`, 'Host', '127.0.0.1'] }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        sent.on('error', reject);
+        sent.end();
+      });
+    expect(await twice('/authenticate')).toBe(401);
+    expect(await twice('/me')).toBe(401);
+    expect((await authenticate(base, `Bearer ${live.accessToken}`)).status).toBe(200);
   });
 
   it('never fetched a key from jku or x5u', () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { Authenticate } from './decide.js';
 
 /** `/authenticate` and `/authenticate/`, with or without a query string. */
@@ -10,12 +11,22 @@ function isAuthenticatePath(url: string | undefined): boolean {
 
 const single = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
 
+const FAILED = JSON.stringify({ error: 'unavailable', error_description: 'the answer could not be sent, retry shortly' });
+const FAILED_HEADERS = ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', 'Retry-After', '1', 'Content-Length', String(FAILED.length)];
+
+/** A bug while answering must cost this request (503, fail closed), never the process: an unhandled rejection would end it. */
+function answerFailed(logger: Logger, response: ServerResponse, error: unknown) {
+  logger.error({ err: error }, 'authenticate: the answer could not be written');
+  if (response.headersSent) response.destroy();
+  else response.writeHead(503, FAILED_HEADERS).end(FAILED);
+}
+
 /**
  * Serves `/authenticate` straight from Node's request event, ahead of the web framework: no
  * `Request`/`Response` objects, no routing, no middleware — the same answer the Hono route
  * gives, for a fraction of the CPU. Every other path goes to `fallback` (the Hono app).
  */
-export function withFastAuthenticate(authenticate: Authenticate, fallback: RequestListener): RequestListener {
+export function withFastAuthenticate(authenticate: Authenticate, fallback: RequestListener, logger: Logger): RequestListener {
   return (request: IncomingMessage, response: ServerResponse) => {
     if (!isAuthenticatePath(request.url)) {
       fallback(request, response);
@@ -26,9 +37,16 @@ export function withFastAuthenticate(authenticate: Authenticate, fallback: Reque
       method: request.method ?? 'GET',
       authorization: single(headers.authorization),
       requestId: single(headers['x-request-id']),
-    }).then((answer) => {
-      response.writeHead(answer.status, answer.headers);
-      response.end(answer.body);
-    });
+    }).then(
+      (answer) => {
+        try {
+          response.writeHead(answer.status, answer.headers);
+          response.end(answer.body);
+        } catch (error) {
+          answerFailed(logger, response, error);
+        }
+      },
+      (error: unknown) => answerFailed(logger, response, error),
+    );
   };
 }

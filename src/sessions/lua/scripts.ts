@@ -55,8 +55,8 @@ return {tv, expires, math.max(excess, 0)}`;
 /**
  * A batch of `/authenticate` checks in one call (requests that arrived together share one round
  * trip). KEYS: per check session, tv, deny(jti). ARGV: activity throttle, idle window, then per
- * check token tv, jti. Returns per check 1 no session, 2 stale version, 3 denied, or — valid —
- * the session's end (epoch ms). The token's tv must equal the session's, and the session's must
+ * check token tv, jti. Returns per check -1 no session, -2 stale version, -3 denied, or — valid —
+ * the ms left until the session ends (relative: instance clocks need not agree with Redis's). The token's tv must equal the session's, and the session's must
  * not be behind the user's. A jti is denied by its own key or by a `d:<jti>` field of the session
  * (which lives exactly as long as the session, so losing the deny key alone can never revive the
  * token). Read-only but for the throttled activity write (at most once per throttle per session).
@@ -64,20 +64,20 @@ return {tv, expires, math.max(excess, 0)}`;
 export const authenticate = `${NOW}
 local throttle, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
 local function check(ks, ktv, kd, token_tv, jti)
-  if redis.call('EXISTS', kd) == 1 then return 3 end
+  if redis.call('EXISTS', kd) == 1 then return -3 end
   local s = redis.call('HMGET', ks, 'tv', 'seen', 'abs', 'd:' .. jti)
-  if not s[1] then return 1 end
-  if s[4] then return 3 end
+  if not s[1] then return -1 end
+  if s[4] then return -3 end
   local tv = tonumber(redis.call('GET', ktv) or '0')
   local session_tv = tonumber(s[1])
-  if tonumber(token_tv) ~= session_tv or session_tv < tv then return 2 end
+  if tonumber(token_tv) ~= session_tv or session_tv < tv then return -2 end
   local seen, abs = tonumber(s[2]), tonumber(s[3])
   if now - seen >= throttle then
     seen = now
     redis.call('HSET', ks, 'seen', now)
     redis.call('PEXPIREAT', ks, math.min(abs, now + idle))
   end
-  return math.min(abs, seen + idle)
+  return math.max(math.min(abs, seen + idle) - now, 0)
 end
 local out = {}
 for i = 1, #KEYS / 3 do

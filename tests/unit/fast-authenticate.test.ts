@@ -1,0 +1,42 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Authenticate, AuthenticateAnswer } from '../../src/http/authenticate/decide.js';
+import { withFastAuthenticate } from '../../src/http/authenticate/node-listener.js';
+
+/** The fast /authenticate listener on a real server, with `answer` standing in for the decision. */
+async function serve(answer: () => Promise<AuthenticateAnswer>) {
+  const logged: string[] = [];
+  const logger = pino({ level: 'error' }, { write: (line: string) => logged.push(line) });
+  const fallback = (_request: unknown, response: import('node:http').ServerResponse) => response.writeHead(404).end();
+  const server = createServer(withFastAuthenticate(answer as Authenticate, fallback, logger));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, logged };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+const ok: AuthenticateAnswer = { status: 200, headers: ['Content-Length', '2'], body: 'ok' };
+
+describe('the fast /authenticate listener when answering fails', () => {
+  it.each([
+    ['the decision rejects', () => Promise.reject(new Error('a bug'))],
+    ['a header cannot be written', () => Promise.resolve({ ...ok, headers: ['X-Bad', 'line\nbreak'] })],
+  ])('%s: 503 for that request (fail closed), logged, and the process serves on', async (_name, failing) => {
+    let calls = 0;
+    const { base, logged } = await serve(() => (calls++ === 0 ? failing() : Promise.resolve(ok)));
+    const failed = await fetch(`${base}/authenticate`);
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('1');
+    expect(await failed.json()).toMatchObject({ error: 'unavailable' });
+    expect(logged.join('')).toContain('could not be written');
+    const next = await fetch(`${base}/authenticate`);
+    expect(next.status).toBe(200);
+    expect(await next.text()).toBe('ok');
+  });
+});
