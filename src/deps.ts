@@ -171,10 +171,20 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
       cacheSize: auth.token_cache_size,
     }),
     refreshTokens: createRefreshTokenCodec(refreshKey),
+    devices: createDeviceTokens(refreshKey),
     sessionSalts: createBoundedCache<string>(SESSION_SALTS_REMEMBERED),
     audit,
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
   const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();
-  return { ...deps, rateLimits: createRateLimits({ limiter, config: config.limits, metrics: deps.metrics, logger, audit: deps.audit, devices: createDeviceTokens(refreshKey) }) };
+  const rateLimits = createRateLimits({
+    limiter,
+    config: config.limits,
+    metrics: deps.metrics,
+    logger,
+    audit: deps.audit,
+    devices: deps.devices,
+    tokenVersion: (userId) => sessions.tokenVersion(userId),
+  });
+  return { ...deps, rateLimits };
 }

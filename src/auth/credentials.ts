@@ -1,10 +1,11 @@
 import { AppError } from '../http/errors.js';
 import { checkPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
+import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
 import type { User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
-import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
+import { startSession, tokenResponse, type StartedSession, type TokenResponse } from './token-response.js';
 
 /** Runs a password check of the account `email` under brute-force limits (see security/rate-limits.ts). */
 export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Promise<T>;
@@ -24,6 +25,17 @@ export const publicUser = (user: User) => ({
   created_at: user.createdAt.toISOString(),
 });
 
+/** Token pairs of a client that proved the password come with a trusted-device token (see security/device-token.ts). */
+export interface ProvenTokens {
+  tokens: TokenResponse;
+  deviceToken: string;
+}
+
+const proven = (deps: AuthDeps, user: User, { tokens, tokenVersion }: StartedSession): ProvenTokens => ({
+  tokens,
+  deviceToken: deps.devices.issue(accountSubject(user.email), { userId: user.id, tokenVersion }),
+});
+
 function assertPassword(deps: AuthDeps, password: string, email: string) {
   const problem = checkPassword(password, deps.passwordPolicy, email);
   if (problem) throw new AppError('weak_password', problem);
@@ -36,17 +48,17 @@ export async function register(deps: AuthDeps, input: { email: string; password:
   const passwordHash = await deps.hasher.hash(input.password);
   const user = await deps.users.create({ email, passwordHash });
   if (!user) throw new AppError('email_taken', 'an account with this e-mail already exists');
-  let tokens: TokenResponse;
+  let started: StartedSession;
   try {
-    tokens = await startSession(deps, user, meta);
+    started = await startSession(deps, user, meta);
   } catch (error) {
     // A register answered with an error must not leave the account behind (the retry would get 409).
     await deps.users.delete(user.id).catch((cause: unknown) => deps.logger.error({ err: cause, userId: user.id }, 'register: could not remove the half-created user'));
     throw error;
   }
   deps.logger.info({ event: 'register', userId: user.id }, 'user registered');
-  deps.audit.record({ event: 'register', userId: user.id, sessionId: tokens.session_id, ...client(meta) });
-  return { tokens, user: publicUser(user) };
+  deps.audit.record({ event: 'register', userId: user.id, sessionId: started.tokens.session_id, ...client(meta) });
+  return { ...proven(deps, user, started), user: publicUser(user) };
 }
 
 /**
@@ -108,7 +120,7 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, d
 }
 
 /** Logs in: a new session with its first token pair. */
-export async function login(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta) {
+export async function login(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta): Promise<ProvenTokens> {
   let user: User;
   try {
     user = await authenticateUser(deps, input.email, input.password, meta);
@@ -118,16 +130,16 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
     if (failed) deps.logger.info({ event: 'login_failed' }, 'login failed');
     throw error;
   }
-  const tokens = await startSession(deps, user, meta)
-    .then((started) => confirmUnchanged(deps, user, started.session_id).then(() => started))
+  const started = await startSession(deps, user, meta)
+    .then((session) => confirmUnchanged(deps, user, session.tokens.session_id).then(() => session))
     .catch((error: unknown) => {
       deps.metrics.login(error instanceof AppError && error.code === 'invalid_credentials' ? 'invalid_credentials' : 'unavailable');
       throw error;
     });
   deps.metrics.login('ok');
   deps.logger.info({ event: 'login', userId: user.id }, 'login');
-  deps.audit.record({ event: 'login', userId: user.id, sessionId: tokens.session_id, ...client(meta) });
-  return tokens;
+  deps.audit.record({ event: 'login', userId: user.id, sessionId: started.tokens.session_id, ...client(meta) });
+  return proven(deps, user, started);
 }
 
 /**
@@ -140,7 +152,7 @@ export async function changePassword(
   input: { current_password: string; new_password: string },
   meta: SessionMeta,
   limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
-): Promise<TokenResponse> {
+): Promise<ProvenTokens> {
   const user = await deps.users.findById(caller.userId);
   if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
   // Guessing the current password is guessing a login: the same per-account limits apply.
@@ -164,12 +176,13 @@ export async function changePassword(
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
-  const tokens = kept
-    ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
+  const started = kept
+    ? { tokens: await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles }), tokenVersion: kept.tokenVersion }
     : await restartAfterChange(deps, user.id, meta);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
-  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
-  return tokens;
+  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: started.tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+  // The version moved: every device token of the user is dead; this client proved the new password.
+  return proven(deps, user, started);
 }
 
 /**
@@ -178,12 +191,12 @@ export async function changePassword(
  * one — from the account as it is now, confirmed like a login's, never from what the change read
  * before an admin disabled the account or changed its roles.
  */
-async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<TokenResponse> {
+async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<StartedSession> {
   await deps.sessions.endAll(userId);
   const current = await deps.users.findById(userId);
   if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled or gone');
-  const tokens = await startSession(deps, current, meta);
-  await confirmUnchanged(deps, current, tokens.session_id, 'the password change');
-  return tokens;
+  const started = await startSession(deps, current, meta);
+  await confirmUnchanged(deps, current, started.tokens.session_id, 'the password change');
+  return started;
 }
 

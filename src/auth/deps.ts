@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
+import type { DeviceTokens } from '../security/device-token.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokenCodec } from '../tokens/refresh-token.js';
@@ -17,6 +18,8 @@ export interface AuthDeps {
   passwordPolicy: PasswordPolicy;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokenCodec;
+  /** Trusted-device tokens, issued to clients that prove the password (see security/device-token.ts). */
+  devices: DeviceTokens;
   /**
    * Session salts this instance has seen (session id → salt, until the session's end as last
    * seen), so that most refreshes skip reading the salt from the store. Never decides alone.

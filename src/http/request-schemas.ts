@@ -9,7 +9,7 @@ const password = z.string().min(1, 'is required').max(4096);
 const device = printable(128).optional();
 const token = z.string().min(1, 'is required').max(8192);
 /** A trusted-device token from an earlier login; one that does not verify is ignored (counted as none). */
-const deviceToken = z.string().max(256).optional();
+const deviceToken = z.string().min(1, 'must not be empty').max(256).optional();
 
 /** `POST /register` */
 export const registerBody = z.object({ email, password, device });
@@ -22,6 +22,6 @@ export const refreshBody = z.object({ refresh_token: token.optional() });
 /** `POST /logout` without a bearer token. */
 export const logoutBody = z.object({ refresh_token: token.optional() });
 /** `POST /password` */
-export const passwordBody = z.object({ current_password: password, new_password: password });
+export const passwordBody = z.object({ current_password: password, new_password: password, device_token: deviceToken });
 /** `POST /revoke` (RFC 7009 §2.1). */
 export const revokeBody = z.object({ token, token_type_hint: z.string().max(64).optional() });

@@ -1,41 +1,61 @@
-import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { normaliseEmail } from '../users/email.js';
 
-/** How long a device stays trusted after its last successful login. */
+/** How long a device token stays valid after the login that issued it (unless the token version moves first). */
 export const DEVICE_TOKEN_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
 
+/** The account an e-mail names, as brute-force limits count it: hashed, so no address appears in Redis keys. */
+export const accountSubject = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('base64url').slice(0, 22);
+
 const PREFIX = 'dt1.';
-const SHAPE = /^dt1\.([A-Za-z0-9_-]{22})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$/;
+const SHAPE = /^dt1\.([0-9a-f]{32})\.(0|[1-9][0-9]{0,14})\.([A-Za-z0-9_-]{22})\.([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{43})$/;
+
+/** What a device token says: which device, of which user, trusted since which token version. */
+export interface TrustedDevice {
+  deviceId: string;
+  userId: string;
+  tokenVersion: number;
+}
+
+const compactUuid = (uuid: string) => uuid.replaceAll('-', '');
+const fullUuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
 /**
- * Trusted-device tokens (OWASP's "device cookies"): a successful login hands the client one,
+ * Trusted-device tokens (OWASP's "device cookies"): a client that proves the password gets one,
  * bound to the account; a later login of that account presenting it is counted on the device's
  * own failure counter instead of the account's, so a stranger who keeps the account locked does
- * not lock its owner out of the devices they have logged in from. The token grants nothing else.
- * `dt1.<device id>.<expiry, epoch s>.<mac>`, mac = HMAC-SHA256(secret, `dt1.` ‖ account ‖ id ‖ expiry):
- * the `dt1.` prefix keeps these MACs apart from the refresh tokens' (`rt1.`) under the same secret.
+ * not lock its owner out of the devices they logged in from. The token grants nothing else, and
+ * dies when the user's token version moves (password change, logout-all, an admin's change), so
+ * that whoever once knew an old password keeps no extra guesses at the new one.
+ * `dt1.<user id>.<token version>.<device id>.<expiry, epoch s>.<mac>`, mac = HMAC-SHA256(secret,
+ * `dt1.` ‖ account ‖ the rest): the prefix keeps these MACs apart from the refresh tokens' (`rt1.`).
  */
 export function createDeviceTokens(secret: KeyObject, { now = Date.now }: { now?: () => number } = {}) {
-  const mac = (account: string, id: string, expires: string) =>
-    createHmac('sha256', secret).update(PREFIX).update(account).update('.').update(id).update('.').update(expires).digest();
+  const mac = (account: string, body: string) => createHmac('sha256', secret).update(PREFIX).update(account).update('.').update(body).digest();
 
   return {
-    /** A new token for a device that just proved the password of `account`. */
-    issue(account: string): string {
-      const id = randomBytes(16).toString('base64url');
-      const expires = String(Math.floor((now() + DEVICE_TOKEN_LIFETIME_MS) / 1000));
-      return `${PREFIX}${id}.${expires}.${mac(account, id, expires).toString('base64url')}`;
+    /** A new token for a client that just proved the password of `account` (see `accountSubject`). */
+    issue(account: string, { userId, tokenVersion }: { userId: string; tokenVersion: number }): string {
+      const expires = Math.floor((now() + DEVICE_TOKEN_LIFETIME_MS) / 1000);
+      const body = `${compactUuid(userId)}.${tokenVersion}.${randomBytes(16).toString('base64url')}.${expires}`;
+      return `${PREFIX}${body}.${mac(account, body).toString('base64url')}`;
     },
 
-    /** The device id of a live token issued for `account`; `null` for anything else. */
-    verify(account: string, token: string): string | null {
+    /**
+     * What a live token issued for `account` says; `null` for anything else. Whether its token
+     * version is still the user's is for the caller to check.
+     */
+    verify(account: string, token: string): TrustedDevice | null {
       const match = SHAPE.exec(token);
       if (!match) return null;
-      const [, id = '', expires = '', tag = ''] = match;
+      const [, user = '', version = '', deviceId = '', expires = '', tag = ''] = match;
       if (Number(expires) * 1000 <= now()) return null;
       const given = Buffer.from(tag, 'base64url');
       // One spelling per token: a non-canonical base64url tag is refused.
       if (given.toString('base64url') !== tag) return null;
-      return timingSafeEqual(mac(account, id, expires), given) ? id : null;
+      const body = token.slice(PREFIX.length, token.length - tag.length - 1);
+      if (!timingSafeEqual(mac(account, body), given)) return null;
+      return { deviceId, userId: fullUuid(user), tokenVersion: Number(version) };
     },
   };
 }

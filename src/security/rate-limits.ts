@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AuthEvent } from '../audit/events.js';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../http/errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import { normaliseEmail } from '../users/email.js';
 import { createBoundedCache } from '../util/bounded-cache.js';
 import { clientBucket } from './client-bucket.js';
-import type { DeviceTokens } from './device-token.js';
+import { accountSubject, type DeviceTokens } from './device-token.js';
 import type { LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
 
 export const LIMITS = ['login_account', 'login_device', 'login_ip', 'register_ip', 'refresh_ip'] as const;
@@ -30,13 +28,12 @@ export interface RateLimits {
    * account's failures and takes the IP's hit back, `invalid_credentials` stays counted, any
    * other error (503, …) is taken back on both.
    *
-   * With a `deviceToken` this account issued (`trustDevice`), the device's own counter
-   * (`login_device`) stands in for the account's: a stranger keeping the account locked does not
-   * lock its owner out of a device they logged in from. Any other token counts as none.
+   * With a live device token of this account (see security/device-token.ts) and `login_device`
+   * on, the device's own counter stands in for the account's: a stranger keeping the account
+   * locked does not lock its owner out of a device they logged in from, and the owner's success
+   * leaves that lock in place. Any other token counts as none.
    */
   login<T>(email: string, client: { ip: string | undefined; deviceToken?: string | undefined }, attempt: () => Promise<T>): Promise<T>;
-  /** A trusted-device token for a client that just proved the password of `email`. */
-  trustDevice(email: string): string;
   /** Counts one `/register` of this client IP; throws `rate_limited` over the limit. */
   register(ip: string | undefined): Promise<void>;
   /** Counts one `/refresh` of this client IP; throws `rate_limited` over the limit. */
@@ -61,9 +58,6 @@ const LOGIN_GROUP = 'login';
 /** Locks whose refusal was recorded, remembered until they end (the oldest go first past this). */
 const RECORDED_LOCKS = 10_000;
 
-/** The e-mail is hashed: no addresses in Redis key names, and a bounded key length. */
-const accountSubject = (email: string) => createHash('sha256').update(normaliseEmail(email)).digest('base64url').slice(0, 22);
-
 export function createRateLimits({
   limiter,
   config,
@@ -71,6 +65,7 @@ export function createRateLimits({
   logger,
   audit,
   devices,
+  tokenVersion,
 }: {
   limiter: RateLimiter;
   config: LimitsConfig;
@@ -79,6 +74,8 @@ export function createRateLimits({
   /** The audit trail: every refusal is recorded as `rate_limited` with `details.scope`. */
   audit: { record(event: AuthEvent): void };
   devices: DeviceTokens;
+  /** The user's current token version (the session store's): a device token of an older one is dead. */
+  tokenVersion: (userId: string) => Promise<number>;
 }): RateLimits {
   const policies = Object.fromEntries(LIMITS.map((name) => [name, policyOf(config[name])])) as Record<LimitName, LimitPolicy>;
   const active = (limit: LimitName) => config.enabled && policies[limit].max > 0;
@@ -108,6 +105,14 @@ export function createRateLimits({
     });
   }
 
+  /** The device id of a live device token of `account`, while `login_device` counts; else `null`. */
+  async function trustedDevice(account: string, token: string | undefined): Promise<string | null> {
+    if (token === undefined || !active('login_device')) return null;
+    const device = devices.verify(account, token);
+    if (!device || (await tokenVersion(device.userId)) !== device.tokenVersion) return null;
+    return device.deviceId;
+  }
+
   /** Settling must never turn an answered login into an error: a failure here is only logged. */
   const settle = (work: Promise<void>) =>
     work.catch((error: unknown) => logger.warn({ err: error }, 'rate limits: could not settle a login attempt'));
@@ -116,7 +121,7 @@ export function createRateLimits({
     async login<T>(email: string, { ip, deviceToken }: { ip: string | undefined; deviceToken?: string | undefined }, attempt: () => Promise<T>): Promise<T> {
       const bucket = ip === undefined ? undefined : clientBucket(ip);
       const subject = accountSubject(email);
-      const device = deviceToken === undefined ? null : devices.verify(subject, deviceToken);
+      const device = await trustedDevice(subject, deviceToken);
       // Success clears this counter only: a trusted device's login leaves a stranger's lock on the account in place.
       const account = device === null ? key('login_account', subject, LOGIN_GROUP) : key('login_device', device, LOGIN_GROUP);
       const client = key('login_ip', bucket, LOGIN_GROUP);
@@ -131,8 +136,6 @@ export function createRateLimits({
       await settle(Promise.all([...account.map((counter) => limiter.reset(counter)), limiter.refund(client)]).then(() => undefined));
       return result;
     },
-
-    trustDevice: (email) => devices.issue(accountSubject(email)),
 
     async register(ip) {
       const bucket = ip === undefined ? undefined : clientBucket(ip);

@@ -112,33 +112,6 @@ describe.concurrent('failed logins per account', () => {
     }
   });
 
-  it('a stranger keeping the account locked does not lock out a trusted device (device_token of an earlier login); no other token helps', async () => {
-    const [user, other] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
-    const deviceToken = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
-    const otherAccounts = (await login(app.url, other.email, PASSWORD, fakeIp())).body?.device_token as string;
-    expect(deviceToken).toMatch(/^dt1\./);
-    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp())).status).toBe(401);
-    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
-    const owner = await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: deviceToken });
-    expect(owner.status).toBe(200);
-    expect(owner.body?.device_token).toMatch(/^dt1\./);
-    // The owner's login leaves the lock in place for everyone else.
-    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
-    const altered = `${deviceToken.slice(0, -1)}${deviceToken.endsWith('A') ? 'Q' : 'A'}`;
-    for (const token of [otherAccounts, altered, 'dt1.made-up']) {
-      expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: token }), 2);
-    }
-  });
-
-  it('failures from a trusted device lock that device, not the account', async () => {
-    const user = await registerUser(app.url);
-    const deviceToken = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
-    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp(), { device_token: deviceToken })).status).toBe(401);
-    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: deviceToken }), 2);
-    expect(await metric(app.url, 'login_device')).toBeGreaterThanOrEqual(1);
-    expect((await login(app.url, user.email, PASSWORD, fakeIp())).status).toBe(200);
-  });
-
   it('parallel wrong passwords cannot slip past the count', async () => {
     const user = await registerUser(app.url);
     const ip = fakeIp();
@@ -148,9 +121,106 @@ describe.concurrent('failed logins per account', () => {
   });
 });
 
-describe('trusted devices in cookie mode', () => {
-  it('login sets the device token as an HttpOnly cookie too, and a login sending only the cookie is a trusted one', async () => {
-    const app = await (await testCluster({ auth: { refresh_cookie: true }, limits: loginLimits })).start();
+/** Long locks: every step of a test happens while the stranger's lock holds, however slow the machine. */
+const deviceLimits = {
+  ...loginLimits,
+  login_account: { max: 3, window: '60s', backoff: '20s', max_backoff: '20s' },
+  login_device: { max: 3, window: '60s', backoff: '20s', max_backoff: '20s' },
+};
+
+describe.concurrent('trusted devices (device_token of an earlier login)', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ limits: deviceLimits })).start();
+  });
+
+  /** A stranger fails the account's password until it is locked. */
+  async function lockOut(email: string) {
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, email, 'wrong password!', fakeIp())).status).toBe(401);
+    expectRateLimited(await login(app.url, email, PASSWORD, fakeIp()), 20);
+  }
+
+  it('a stranger locking the account does not lock out the devices of its owner (register or login token); the lock stays for everyone else', async () => {
+    const registered = await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } });
+    const email = (registered.body?.user as { email: string }).email;
+    const fromRegister = registered.body?.device_token as string;
+    const fromLogin = (await login(app.url, email, PASSWORD, fakeIp())).body?.device_token as string;
+    expect(fromRegister).toMatch(/^dt1\./);
+    await lockOut(email);
+    for (const deviceToken of [fromRegister, fromLogin]) {
+      const owner = await login(app.url, email, PASSWORD, fakeIp(), { device_token: deviceToken });
+      expect(owner.status).toBe(200);
+      expect(owner.body?.device_token).toMatch(/^dt1\./);
+    }
+    expectRateLimited(await login(app.url, email, PASSWORD, fakeIp()), 20);
+  });
+
+  it('no other token helps: another account\'s, an altered one, a made-up one', async () => {
+    const [user, other] = await Promise.all([registerUser(app.url), registerUser(app.url)]);
+    const own = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
+    const othersToken = (await login(app.url, other.email, PASSWORD, fakeIp())).body?.device_token as string;
+    await lockOut(user.email);
+    const altered = `${own.slice(0, -1)}${own.endsWith('A') ? 'Q' : 'A'}`;
+    for (const token of [othersToken, altered, 'dt1.made-up']) {
+      expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: token }), 20);
+    }
+    expect(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: '' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('failures from a trusted device lock that device, not the account', async () => {
+    const user = await registerUser(app.url);
+    const deviceToken = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp(), { device_token: deviceToken })).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: deviceToken }), 20);
+    expect(await metric(app.url, 'login_device')).toBeGreaterThanOrEqual(1);
+    expect((await login(app.url, user.email, PASSWORD, fakeIp())).status).toBe(200);
+  });
+
+  it('failures from trusted devices still count against the client IP', async () => {
+    const user = await registerUser(app.url);
+    const devices = await Promise.all([1, 2, 3].map(async () => (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string));
+    const ip = fakeIp();
+    // 3 + 3 + 2 failures from one address (the device limit is 3 each, the IP's 8).
+    for (const [index, deviceToken] of devices.entries()) {
+      for (let i = 0; i < (index === 2 ? 2 : 3); i += 1) expect((await login(app.url, user.email, 'wrong password!', ip, { device_token: deviceToken })).status).toBe(401);
+    }
+    expectRateLimited(await login(app.url, user.email, PASSWORD, ip, { device_token: devices[2] as string }), 20);
+    expect((await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: devices[2] as string })).status).toBe(200);
+  });
+
+  it('a password change or a logout-all kills every device token of the user; /password answers a new one', async () => {
+    const user = await registerUser(app.url);
+    const [old, another] = await Promise.all([1, 2].map(async () => (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string));
+    const changed = await call(app.url, 'POST', '/password', {
+      token: user.accessToken,
+      body: { current_password: PASSWORD, new_password: 'another long passphrase', device_token: old },
+    });
+    expect(changed.status).toBe(200);
+    const fresh = changed.body?.device_token as string;
+    await lockOut(user.email);
+    for (const token of [old ?? '', another ?? '']) {
+      expectRateLimited(await login(app.url, user.email, 'another long passphrase', fakeIp(), { device_token: token }), 20);
+    }
+    const owner = await login(app.url, user.email, 'another long passphrase', fakeIp(), { device_token: fresh });
+    expect(owner.status).toBe(200);
+    expect((await call(app.url, 'POST', '/logout-all', { token: owner.body?.access_token as string })).status).toBe(204);
+    for (const token of [fresh, owner.body?.device_token as string]) {
+      expectRateLimited(await login(app.url, user.email, 'another long passphrase', fakeIp(), { device_token: token }), 20);
+    }
+  });
+});
+
+describe('trusted devices, switched off or in cookie mode', () => {
+  it('login_device.max 0: a device token counts as none (the account\'s lock applies)', async () => {
+    const app = await (await testCluster({ limits: { ...deviceLimits, login_device: { max: 0 } } })).start();
+    const user = await registerUser(app.url);
+    const deviceToken = (await login(app.url, user.email, PASSWORD, fakeIp())).body?.device_token as string;
+    for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp(), { device_token: deviceToken })).status).toBe(401);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp(), { device_token: deviceToken }), 20);
+  });
+
+  it('cookie mode: the device token is also an HttpOnly cookie, and a login sending only the cookie is a trusted one', async () => {
+    const app = await (await testCluster({ auth: { refresh_cookie: true }, limits: deviceLimits })).start();
     const user = await registerUser(app.url);
     const first = await login(app.url, user.email, PASSWORD, fakeIp());
     const line = first.headers.getSetCookie().find((cookie) => cookie.startsWith('__Host-dt='));
@@ -158,10 +228,11 @@ describe('trusted devices in cookie mode', () => {
     expect(line).toMatch(/Secure/);
     expect(line).toMatch(/SameSite=Strict/);
     expect(line).toMatch(/Path=\//);
+    expect(line).toMatch(/Max-Age=31536000/);
     const cookie = line?.split(';')[0] ?? '';
     expect(cookie).toBe(`__Host-dt=${first.body?.device_token as string}`);
     for (let i = 0; i < 3; i += 1) expect((await login(app.url, user.email, 'wrong password!', fakeIp())).status).toBe(401);
-    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 2);
+    expectRateLimited(await login(app.url, user.email, PASSWORD, fakeIp()), 20);
     const trusted = await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD }, headers: { cookie, 'x-forwarded-for': fakeIp() } });
     expect(trusted.status).toBe(200);
   });

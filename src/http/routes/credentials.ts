@@ -5,10 +5,9 @@ import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import type { createClientIp } from '../client-ip.js';
-import { presentedDeviceToken, trustDevice } from '../device-cookie.js';
+import { presentedDeviceToken, sendProvenTokens } from '../device-cookie.js';
 import { readJson } from '../json-body.js';
 import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
-import { sendTokens } from '../send-tokens.js';
 
 type ClientIp = ReturnType<typeof createClientIp>;
 
@@ -26,21 +25,22 @@ export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
     .post('/register', async (c) => {
       await deps.rateLimits.register(clientIp(c));
       const body = await readJson(c, registerBody, limit);
-      const { tokens, user } = await register(deps, body, sessionMeta(c, clientIp, body.device));
-      return sendTokens(c, deps, tokens, { user, device_token: trustDevice(c, deps, user.email) }, 201);
+      const { user, ...proven } = await register(deps, body, sessionMeta(c, clientIp, body.device));
+      return sendProvenTokens(c, deps, proven, { user }, 201);
     })
     .post('/login', async (c) => {
       const body = await readJson(c, loginBody, limit);
       const meta = sessionMeta(c, clientIp, body.device);
       const client = { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, body.device_token) };
       // Counted before the password is checked: a locked account or client costs no argon2 work.
-      const tokens = await deps.rateLimits.login(body.email, client, () => login(deps, body, meta));
-      return sendTokens(c, deps, tokens, { device_token: trustDevice(c, deps, body.email) });
+      return sendProvenTokens(c, deps, await deps.rateLimits.login(body.email, client, () => login(deps, body, meta)));
     })
     .post('/password', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
       const body = await readJson(c, passwordBody, limit);
       const meta = sessionMeta(c, clientIp);
-      const tokens = await changePassword(deps, c.var.claims, body, meta, (email, attempt) => deps.rateLimits.login(email, { ip: meta.ip }, attempt));
-      return sendTokens(c, deps, tokens);
+      // The current password is checked like a login's, from a trusted device too.
+      const client = { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, body.device_token) };
+      const limitAttempt = <T>(email: string, attempt: () => Promise<T>) => deps.rateLimits.login(email, client, attempt);
+      return sendProvenTokens(c, deps, await changePassword(deps, c.var.claims, body, meta, limitAttempt));
     });
 }

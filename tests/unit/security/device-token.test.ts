@@ -1,45 +1,54 @@
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createDeviceTokens, DEVICE_TOKEN_LIFETIME_MS } from '../../../src/security/device-token.js';
+import { accountSubject, createDeviceTokens, DEVICE_TOKEN_LIFETIME_MS } from '../../../src/security/device-token.js';
 
 const secret = createSecretKey(randomBytes(32));
 let clock = Date.UTC(2026, 0, 1);
 const tokens = createDeviceTokens(secret, { now: () => clock });
+const user = { userId: randomUUID(), tokenVersion: 7 };
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 describe('trusted-device tokens', () => {
-  it('verify for the account they were issued to, each with a device id of its own', () => {
-    const first = tokens.issue('account-a');
-    const second = tokens.issue('account-a');
-    expect(first).toMatch(/^dt1\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/);
-    const id = tokens.verify('account-a', first);
-    expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(tokens.verify('account-a', second)).not.toBeNull();
-    expect(tokens.verify('account-a', second)).not.toBe(id);
+  it('verify for the account they were issued to, saying which user and token version, each with a device id of its own', () => {
+    const first = tokens.issue('account-a', user);
+    const second = tokens.issue('account-a', user);
+    expect(first).toMatch(/^dt1\.[0-9a-f]{32}\.7\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/);
+    const device = tokens.verify('account-a', first);
+    expect(device).toEqual({ deviceId: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), userId: user.userId, tokenVersion: 7 });
+    expect(tokens.verify('account-a', second)?.deviceId).not.toBe(device?.deviceId);
+    expect(tokens.verify('account-a', tokens.issue('account-a', { ...user, tokenVersion: 0 }))?.tokenVersion).toBe(0);
   });
 
   it('are refused for another account, under another secret, altered, or re-spelled', () => {
-    const token = tokens.issue('account-a');
+    const token = tokens.issue('account-a', user);
     expect(tokens.verify('account-b', token)).toBeNull();
     expect(createDeviceTokens(createSecretKey(randomBytes(32)), { now: () => clock }).verify('account-a', token)).toBeNull();
-    const [prefix, id = '', expires = '', mac = ''] = token.split('.');
-    const later = String(Number(expires) + 86_400);
-    expect(tokens.verify('account-a', [prefix, id, later, mac].join('.'))).toBeNull();
-    expect(tokens.verify('account-a', [prefix, id, `0${expires}`, mac].join('.'))).toBeNull();
+    const [prefix, id, version, device, expires = '', mac = ''] = token.split('.');
+    const rebuilt = (parts: Array<string | undefined>) => parts.join('.');
+    expect(tokens.verify('account-a', rebuilt([prefix, id, version, device, expires, mac]))).not.toBeNull();
+    expect(tokens.verify('account-a', rebuilt([prefix, id, '8', device, expires, mac]))).toBeNull();
+    expect(tokens.verify('account-a', rebuilt([prefix, id, '07', device, expires, mac]))).toBeNull();
+    expect(tokens.verify('account-a', rebuilt([prefix, randomUUID().replaceAll('-', ''), version, device, expires, mac]))).toBeNull();
+    expect(tokens.verify('account-a', rebuilt([prefix, id, version, device, String(Number(expires) + 86_400), mac]))).toBeNull();
     // The tag's last character carries 2 spare bits: flipping one spells the same bytes differently.
-    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-    const respelled = `${mac.slice(0, -1)}${alphabet[alphabet.indexOf(mac.at(-1) ?? 'A') ^ 1] ?? ''}`;
+    const respelled = `${mac.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(mac.at(-1) ?? 'A') ^ 1] ?? ''}`;
     expect(Buffer.from(respelled, 'base64url').equals(Buffer.from(mac, 'base64url'))).toBe(true);
-    expect(tokens.verify('account-a', [prefix, id, expires, respelled].join('.'))).toBeNull();
+    expect(tokens.verify('account-a', rebuilt([prefix, id, version, device, expires, respelled]))).toBeNull();
     for (const junk of ['', 'dt1.', 'rt1.x.y', `${token}x`, token.replace('dt1.', 'dt2.')]) expect(tokens.verify('account-a', junk)).toBeNull();
   });
 
   it('expire after their lifetime', () => {
     const start = clock;
-    const token = tokens.issue('account-a');
+    const token = tokens.issue('account-a', user);
     clock = start + DEVICE_TOKEN_LIFETIME_MS - 1000;
     expect(tokens.verify('account-a', token)).not.toBeNull();
     clock = start + DEVICE_TOKEN_LIFETIME_MS;
     expect(tokens.verify('account-a', token)).toBeNull();
     clock = start;
+  });
+
+  it('name the account by its normalised e-mail', () => {
+    expect(accountSubject(' Bob@Example.COM ')).toBe(accountSubject('bob@example.com'));
+    expect(accountSubject('bob@example.com')).not.toBe(accountSubject('alice@example.com'));
   });
 });
