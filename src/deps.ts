@@ -34,6 +34,8 @@ import type { UserStore } from './users/user-store.js';
 const MIN_REFRESH_SECRET_BYTES = 32;
 /** Session salts one instance remembers (a few hundred bytes each, so at most some tens of MiB). */
 const SESSION_SALTS_REMEMBERED = 100_000;
+/** argon2 threads when `passwords.hash_concurrency` is 0 (one fewer than cores, at most this). */
+const DEFAULT_MAX_HASH_THREADS = 4;
 
 /** Whether this instance runs on the embedded, single-instance default (no shared session store). */
 export const isEmbedded = ({ cache }: Config) => !cache.url && !cache.sentinel && !cache.cluster;
@@ -66,7 +68,7 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
     logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
   }
   if (Buffer.byteLength(secret) < MIN_REFRESH_SECRET_BYTES) {
-    throw new KeyError(`auth.refresh_secret: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
+    throw new KeyError(`auth.${file ? 'refresh_secret_file' : 'refresh_secret'}: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
   }
   return createSecretKey(Buffer.from(secret));
 }
@@ -143,8 +145,10 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     throw error;
   });
   const hasher = createPasswordHasher({
-    // argon2 runs on threads of its own at low priority; leaving a core to the event loop keeps /authenticate fast during a login storm.
-    concurrency: config.passwords.hash_concurrency || Math.max(1, availableParallelism() - 1),
+    // argon2 runs on threads of its own at low priority; leaving a core to the event loop keeps
+    // /authenticate fast during a login storm. At most 4 by default: each thread holds ~19 MiB
+    // while hashing, and a container without a CPU limit sees every core of its node.
+    concurrency: config.passwords.hash_concurrency || Math.min(DEFAULT_MAX_HASH_THREADS, Math.max(1, availableParallelism() - 1)),
   });
   const audit = buildAuditLog(config, users, logger);
   const deps: Omit<AppDeps, 'rateLimits'> = {

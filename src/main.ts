@@ -24,7 +24,13 @@ async function main() {
 
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator will not wait for the drain.
+      logger.warn({ signal }, 'second signal: stopping now, without finishing the drain');
+      flushAccessLogs();
+      logger.flush(() => process.exit(1));
+      return;
+    }
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     metricsServer?.close();

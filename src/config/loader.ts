@@ -39,7 +39,7 @@ const ENV_OVERRIDES = [
 ] as const;
 
 /** Keys whose values may hold credentials; their values never appear in an error message. */
-const SECRET_KEYS: ReadonlySet<PropertyKey> = new Set(['refresh_secret', 'value', 'url']);
+const SECRET_KEYS: ReadonlySet<PropertyKey> = new Set(['refresh_secret', 'value', 'url', 'password', 'sentinel_password']);
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_PLACEHOLDER = new RegExp(`^${PLACEHOLDER.source}$`);
@@ -51,7 +51,7 @@ const WHOLE_PLACEHOLDER = new RegExp(`^${PLACEHOLDER.source}$`);
  * `CONFIG_FILE`, else `./config.yml` if it exists, else none (all defaults). In every string
  * value `${VAR}` and `${VAR:-default}` are replaced from env; a value that is exactly `${VAR}`
  * with VAR unset or empty means "not given", like a key left empty. Then `PORT`, `REDIS_URL`,
- * `DATABASE_URL`, `LOG_LEVEL`, `LOG_MODE` and `REFRESH_SECRET` override their keys.
+ * `DATABASE_URL`, `LOG_LEVEL`, `LOG_MODE`, `REFRESH_SECRET` and `INSTANCE_ID` override their keys.
  *
  * @throws {ConfigError} naming the first bad key (unknown key, wrong type or value, unset variable)
  */
@@ -118,7 +118,10 @@ function readYaml(file: string, explicit: boolean): Record<string, unknown> {
   return data;
 }
 
-/** Replaces `${VAR}` in every string; drops mapping entries that end up null ("not given"). */
+/**
+ * Replaces `${VAR}` in every string; mapping entries that end up null become `undefined` ("not
+ * given": the default applies), kept so that an unknown key is still refused with an empty value.
+ */
 function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: string): unknown {
   if (typeof value === 'string') return interpolateString(value, path, env, label);
   if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, label));
@@ -126,7 +129,7 @@ function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: 
   const result: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     const resolved = interpolate(item, [...path, key], env, label);
-    if (resolved !== null && resolved !== undefined) result[key] = resolved;
+    result[key] = resolved ?? undefined;
   }
   return result;
 }

@@ -2,8 +2,16 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
-/** A duration in ms; `positive`: zero is refused (a lifetime or timeout of 0 would end or fail everything at once). */
-const duration = (fallback: string, { positive = false } = {}) =>
+/** The longest duration anything takes: ten years. */
+const MAX_DURATION = { ms: 87_600 * 3_600_000, text: '87600h' };
+/** The longest a Node timer waits (2^31 − 1 ms): a longer one fires at once. */
+const MAX_TIMER = { ms: 2 ** 31 - 1, text: '596h' };
+
+/**
+ * A duration in ms; `positive`: zero is refused (a lifetime or timeout of 0 would end or fail
+ * everything at once); `max`: the longest allowed (timers: `MAX_TIMER`).
+ */
+const duration = (fallback: string, { positive = false, max = MAX_DURATION } = {}) =>
   z
     .string()
     .default(fallback)
@@ -17,9 +25,15 @@ const duration = (fallback: string, { positive = false } = {}) =>
         ctx.addIssue({ code: 'custom', message: `must be longer than 0 (got "${text}")` });
         return z.NEVER;
       }
+      if (ms > max.ms) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${max.text} (got "${text}")` });
+        return z.NEVER;
+      }
       return ms;
     });
 const positiveDuration = (fallback: string) => duration(fallback, { positive: true });
+/** A wait handed to a Node timer: above 0, and within what a timer can wait. */
+const timerDuration = (fallback: string) => duration(fallback, { positive: true, max: MAX_TIMER });
 
 const size = (fallback: string) =>
   z
@@ -68,16 +82,19 @@ const optionalText = z
   .nullish()
   .transform((value) => (value ? value : undefined));
 
+/** A key id: what `auth.keys[].kid` accepts (at most 64 characters). */
+export const KID = /^[A-Za-z0-9._-]+$/;
+
 const keySchema = z
   .strictObject({
     /** Key id placed in the JWT header; verification picks keys only by exact kid. */
-    kid: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'kid may only contain A-Z a-z 0-9 . _ -'),
+    kid: z.string().min(1).max(64).regex(KID, 'kid may only contain A-Z a-z 0-9 . _ -'),
     /** Path to a PEM (PKCS#8 private / SPKI public) or JWK JSON file; for HS256 a file holding the secret. */
     file: optionalText,
     /** The key material itself (PEM, JWK JSON or HS256 secret), usually `${ENV_VAR}`. */
     value: optionalText,
     /** `false`: published and accepted, but never used to sign (two-phase rotation). */
-    sign: z.boolean().default(true),
+    sign: flag(true),
   })
   .refine((key) => Boolean(key.file) !== Boolean(key.value), { message: 'give exactly one of file or value' });
 
@@ -89,7 +106,7 @@ const corsSchema = z
     /** Exact origins allowed (`https://app.example.com`); `"*"` alone allows any, only without credentials. */
     origins: z.array(z.string().refine((origin) => origin === '*' || ORIGIN.test(origin), 'must be an origin like https://app.example.com (lower case, no path) or "*"')).default([]),
     /** `Access-Control-Allow-Credentials: true` (cookie mode from another origin). */
-    credentials: z.boolean().default(false),
+    credentials: flag(false),
     /** How long browsers may cache a preflight answer. */
     max_age: duration('10m'),
   })
@@ -119,9 +136,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: integer(0, 65535, 8080),
-      body_limit: size('16kb'),
-      shutdown_grace: duration('10s'),
-      keep_alive_timeout: duration('75s'),
+      body_limit: size('16kb').refine((bytes) => bytes >= 1024, 'must be at least 1kb (a login body must fit)'),
+      shutdown_grace: duration('10s', { max: MAX_TIMER }),
+      keep_alive_timeout: timerDuration('75s'),
       trust_proxy: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR, e.g. 10.0.0.0/8')).default(['127.0.0.1/8', '::1/128']),
       metrics_port: integer(0, 65535, 0),
       instance_id: optionalText.refine((id) => id === undefined || /^[\w.:-]{1,64}$/.test(id), 'may only contain A-Z a-z 0-9 _ . : - (at most 64)'),
@@ -145,7 +162,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   cache: z
     .strictObject({
-      url: optionalText,
+      url: optionalText.refine((url) => url === undefined || /^rediss?:\/\//.test(url), 'must be a redis:// or rediss:// URL'),
       /** Redis Sentinel instead of `url`: the master's name and the sentinels (`host:port`). */
       sentinel: z
         .strictObject({
@@ -164,7 +181,7 @@ export const configSchema = z.strictObject({
         .min(1)
         .refine((prefix) => !/[{}]/.test(prefix), 'may not contain { or } (each key’s hash tag is the user id)')
         .default('jwt:'),
-      command_timeout: positiveDuration('500ms'),
+      command_timeout: timerDuration('500ms'),
       revocation: z.enum(['exact', 'cached']).default('exact'),
       revocation_cache_max_age: duration('10s'),
       revocation_cache_size: integer(1, 10_000_000, 100_000),
@@ -183,10 +200,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   database: z
     .strictObject({
-      url: optionalText,
+      url: optionalText.refine((url) => url === undefined || /^postgres(?:ql)?:\/\//.test(url), 'must be a postgres:// or postgresql:// URL'),
       data_dir: z.string().default('./data'),
       pool_size: integer(1, 200, 10),
-      connect_timeout: positiveDuration('2s'),
+      connect_timeout: timerDuration('2s'),
     })
     .prefault({}),
   auth: z
@@ -201,15 +218,18 @@ export const configSchema = z.strictObject({
       access_lifetime: positiveDuration('15m'),
       refresh_lifetime: positiveDuration('720h'),
       auto_logout: positiveDuration('24h'),
-      refresh_reuse_grace: duration('10s'),
+      /** At most 5 minutes: within it, a stolen previous refresh token is answered with the current successor. */
+      refresh_reuse_grace: duration('10s', { max: { ms: 300_000, text: '5m' } }),
       clock_tolerance: duration('5s'),
       token_cache_size: integer(0, 10_000_000, 10_000),
       max_sessions: integer(1, 10_000, 50),
-      refresh_cookie: z.boolean().default(false),
+      refresh_cookie: flag(false),
     })
     .refine((auth) => !(auth.refresh_secret && auth.refresh_secret_file), {
       message: 'give only one of refresh_secret (REFRESH_SECRET) or refresh_secret_file',
     })
+    .refine((auth) => auth.access_lifetime <= auth.refresh_lifetime, { message: 'must not exceed auth.refresh_lifetime', path: ['access_lifetime'] })
+    .refine((auth) => auth.clock_tolerance < auth.access_lifetime, { message: 'must be shorter than auth.access_lifetime', path: ['clock_tolerance'] })
     .prefault({}),
   limits: z
     .strictObject({
@@ -228,16 +248,16 @@ export const configSchema = z.strictObject({
       min_length: integer(8, 128, 8),
       max_length: integer(8, 1024, 128),
       hash_concurrency: integer(0, 64, 0),
-      reject_common: z.boolean().default(true),
+      reject_common: flag(true),
     })
     .refine((passwords) => passwords.min_length <= passwords.max_length, { message: 'must not exceed passwords.max_length', path: ['min_length'] })
     .prefault({}),
   audit: z
     .strictObject({
       /** Write auth events to the `auth_events` table (the structured log lines are written either way). */
-      enabled: z.boolean().default(true),
+      enabled: flag(true),
       /** Queued events are written this often (and at once when a batch is full). */
-      flush_interval: positiveDuration('1s'),
+      flush_interval: timerDuration('1s'),
       /** Most events held in memory while the database is slow or down; beyond it the oldest are dropped. */
       max_queue: integer(1, 10_000_000, 10_000),
     })

@@ -1,28 +1,52 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { KID } from '../config/schema.js';
 import { generateKeyMaterial } from './generate-key.js';
 
-const { values } = parseArgs({
-  options: {
-    alg: { type: 'string', default: 'EdDSA' },
-    kid: { type: 'string', default: `key-${new Date().toISOString().slice(0, 10)}` },
-    out: { type: 'string', default: 'keys' },
-  },
-});
-const algorithm = values.alg;
-if (algorithm !== 'EdDSA' && algorithm !== 'ES256' && algorithm !== 'HS256') {
-  console.error(`--alg must be EdDSA, ES256 or HS256, got ${algorithm}`);
-  process.exit(2);
-}
-const { privateKey, publicKey } = generateKeyMaterial(algorithm);
-mkdirSync(values.out, { recursive: true, mode: 0o700 });
-const privatePath = join(values.out, `${values.kid}${algorithm === 'HS256' ? '.secret' : '.pem'}`);
-writeFileSync(privatePath, privateKey, { mode: 0o600, flag: 'wx' });
-if (publicKey) writeFileSync(join(values.out, `${values.kid}.pub.pem`), publicKey, { flag: 'wx' });
-console.log(`wrote ${privatePath}${publicKey ? ` and ${values.kid}.pub.pem` : ''}
+/** A mistake of the caller's: one line on stderr, exit 2. */
+class UsageError extends Error {}
+
+function run(argv: string[]): string {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        alg: { type: 'string', default: 'EdDSA' },
+        kid: { type: 'string', default: `key-${new Date().toISOString().slice(0, 10)}` },
+        out: { type: 'string', default: 'keys' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? 'bad arguments') : 'bad arguments');
+  }
+  const { alg: algorithm, kid, out } = values;
+  if (algorithm !== 'EdDSA' && algorithm !== 'ES256' && algorithm !== 'HS256') throw new UsageError(`--alg must be EdDSA, ES256 or HS256, got ${algorithm}`);
+  // The kid names the files too: the config's rule keeps them inside --out.
+  if (kid.length > 64 || !KID.test(kid)) throw new UsageError(`--kid may only contain A-Z a-z 0-9 . _ - (at most 64), got "${kid}"`);
+  const privatePath = join(out, `${kid}${algorithm === 'HS256' ? '.secret' : '.pem'}`);
+  const publicPath = join(out, `${kid}.pub.pem`);
+  for (const path of algorithm === 'HS256' ? [privatePath] : [privatePath, publicPath]) {
+    if (existsSync(path)) throw new UsageError(`${path} exists already: choose another --kid (keys are never overwritten)`);
+  }
+  const { privateKey, publicKey } = generateKeyMaterial(algorithm);
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  writeFileSync(privatePath, privateKey, { mode: 0o600, flag: 'wx' });
+  if (publicKey) writeFileSync(publicPath, publicKey, { flag: 'wx' });
+  return `wrote ${privatePath}${publicKey ? ` and ${publicPath}` : ''}
 add to config.yml:
 auth:
   algorithm: ${algorithm}
   keys:
-    - { kid: ${values.kid}, file: ${privatePath} }`);
+    - { kid: ${kid}, file: ${privatePath} }`;
+}
+
+try {
+  console.log(run(process.argv.slice(2)));
+} catch (error) {
+  // One line, never a stack trace.
+  const reason = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`keys:generate: ${reason}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+}

@@ -45,7 +45,9 @@ function importAsymmetric(kid: string, material: string, algorithm: Algorithm): 
       verifyKey = createPublicKey(text);
     }
   } catch (error) {
-    throw new KeyError(`auth.keys[${kid}]: not a readable PEM or JWK key (${(error as Error).message})`);
+    // A JSON parser's message quotes the text around the fault: key material, never shown.
+    const reason = error instanceof SyntaxError ? 'not valid JSON' : (error as Error).message;
+    throw new KeyError(`auth.keys[${kid}]: not a readable PEM or JWK key (${reason})`);
   }
   const expected = algorithm === 'EdDSA' ? 'ed25519' : 'ec';
   const curveOk = algorithm !== 'ES256' || verifyKey.asymmetricKeyDetails?.namedCurve === 'prime256v1';

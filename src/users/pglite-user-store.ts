@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
@@ -8,12 +8,15 @@ import { migratePglite } from './migrate.js';
 import type { UserStore } from './user-store.js';
 
 /**
- * `UserStore` on an embedded PGlite database persisted in `dataDir` (created if missing),
+ * `UserStore` on an embedded PGlite database persisted in `dataDir` (created if missing, owner only),
  * with migrations applied, plus the audit trail's inserts. One process only: PGlite cannot share
  * a data directory, so the directory is locked (`lockDataDir`) while the store is open.
  */
 export async function createPgliteUserStore({ dataDir }: { dataDir: string }): Promise<UserStore & AuditEventsSink> {
-  await mkdir(dataDir, { recursive: true });
+  // PGlite writes its files readable and writable by everyone (0666, whatever the umask): only the
+  // directory keeps other local users from the password hashes and the roles.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
   const unlock = lockDataDir(dataDir);
   const client = await PGlite.create(dataDir).catch((error: unknown) => {
     unlock();

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
 import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
@@ -110,4 +111,54 @@ describe('the service as a process', () => {
     expect(ring.signer.kid).toBe('k1');
     expect(ring.jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', kid: 'k1' });
   }, 30_000);
+
+  it('keys:generate refuses, in one line, a kid in use, a kid the config would refuse, and an unknown option', async () => {
+    const cwd = mkdtempSync(join(work, 'keys-refused-'));
+    const generate = async (args: string[]) => {
+      const child = run([join(root, 'src/tokens/generate-keys-cli.ts'), ...args], { cwd });
+      const [code] = await child.exited;
+      return { code, ...child.output() };
+    };
+    expect((await generate(['--kid', 'k1'])).code).toBe(0);
+    for (const [args, message] of [
+      [['--kid', 'k1'], 'keys/k1.pem exists already'],
+      [['--kid', '../escaped'], '--kid may only contain'],
+      [['--colour', 'red'], "Unknown option '--colour'"],
+    ] as const) {
+      const refused = await generate([...args]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toBe(`keys:generate: ${refused.stderr.slice('keys:generate: '.length)}`);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toContain(message);
+    }
+    expect(readdirSync(cwd).sort()).toEqual(['keys']);
+    expect(readdirSync(join(cwd, 'keys')).sort()).toEqual(['k1.pem', 'k1.pub.pem']);
+  }, 60_000);
+
+  it('a second SIGTERM during the drain stops at once (exit 1), not after server.shutdown_grace', async () => {
+    const cwd = mkdtempSync(join(work, 'second-signal-'));
+    writeFileSync(join(cwd, 'config.yml'), 'server:\n  host: 127.0.0.1\n  port: 0\n  shutdown_grace: 60s\n');
+    const service = run([join(root, 'src/main.ts')], { cwd });
+    const listeningPort = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
+    try {
+      await expect.poll(listeningPort, { timeout: 90_000, interval: 200 }).toBeDefined();
+      // A request still in flight (its body never finishes) holds the drain open.
+      const held = connect(Number(listeningPort()), '127.0.0.1');
+      await once(held, 'connect');
+      held.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"');
+      held.on('error', () => {});
+      await sleep(1000); // the server has read the request's head: it is in flight
+      service.child.kill('SIGTERM');
+      await expect.poll(() => service.output().stdout.includes('shutting down'), { timeout: 10_000 }).toBe(true);
+      const started = performance.now();
+      service.child.kill('SIGTERM');
+      const [code] = await service.exited;
+      expect(code).toBe(1);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(service.output().stdout).toContain('second signal');
+      held.destroy();
+    } finally {
+      service.child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

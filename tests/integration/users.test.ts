@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -208,6 +208,22 @@ describe('PostgreSQL user store failures', () => {
 });
 
 describe('PGlite user store', () => {
+  it('keeps its data directory to its owner (PGlite writes its files readable by everyone), also one made beforehand', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'users-pglite-'));
+    try {
+      const fresh = join(parent, 'fresh');
+      const existing = join(parent, 'existing');
+      await mkdir(existing, { mode: 0o755 });
+      for (const dataDir of [fresh, existing]) {
+        const store = await createPgliteUserStore({ dataDir });
+        await store.close();
+        expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+      }
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+
   it('persists users in its data directory across restarts', async () => {
     const dataDir = join(await mkdtemp(join(tmpdir(), 'users-pglite-')), 'nested', 'dir');
     try {

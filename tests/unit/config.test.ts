@@ -193,6 +193,18 @@ describe('bad files', () => {
     ['a hash tag in the key prefix', 'cache:\n  key_prefix: "{jwt}:"\n', 'cache.key_prefix: may not contain { or }'],
     ['min_length above max_length', 'passwords:\n  min_length: 64\n  max_length: 32\n', 'passwords.min_length: must not exceed passwords.max_length'],
     ['metrics port equal to the port', 'server:\n  port: 9000\n  metrics_port: 9000\n', 'server.metrics_port: must differ from server.port'],
+    ['unknown key left empty', 'auth:\n  acess_lifetime:\n', 'auth.acess_lifetime: unknown key'],
+    ['unknown section left empty', 'bogus_section:\n', 'bogus_section: unknown key'],
+    ['unknown key of an unset variable', 'auth:\n  refersh_secret: ${UNSET_FOR_THE_TEST}\n', 'auth.refersh_secret: unknown key'],
+    ['a wait longer than a timer can', 'server:\n  shutdown_grace: 1000h\n', 'server.shutdown_grace: must be at most 596h'],
+    ['an absurd lifetime', 'auth:\n  access_lifetime: 99999999999999999999h\n', 'auth.access_lifetime: must be at most 87600h'],
+    ['keep-alive of 0 (Node: no timeout at all)', 'server:\n  keep_alive_timeout: "0"\n', 'server.keep_alive_timeout: must be longer than 0'],
+    ['a body limit no login fits in', 'server:\n  body_limit: 0\n', 'server.body_limit: must be at least 1kb'],
+    ['access tokens outliving refresh tokens', 'auth:\n  access_lifetime: 2h\n  refresh_lifetime: 1h\n', 'auth.access_lifetime: must not exceed auth.refresh_lifetime'],
+    ['a clock tolerance as long as the access lifetime', 'auth:\n  access_lifetime: 1m\n  clock_tolerance: 1m\n', 'auth.clock_tolerance: must be shorter than auth.access_lifetime'],
+    ['a Redis URL that is no URL', 'cache:\n  url: "redis:/:s3cretpw@host:6379"\n', 'cache.url: must be a redis:// or rediss:// URL'],
+    ['a database URL of another scheme', 'database:\n  url: "https://u:s3cretpw@db/x"\n', 'database.url: must be a postgres:// or postgresql:// URL'],
+    ['a long reuse grace', 'auth:\n  refresh_reuse_grace: 1h\n', 'auth.refresh_reuse_grace: must be at most 5m'],
   ])('%s', (_name, text, expected) => {
     const file = writeConfig(text);
     const { message } = errorOf(() => loadConfig({ file, env: {}, argv: [] }));
@@ -211,5 +223,15 @@ describe('bad files', () => {
     const { message } = errorOf(() => load('auth:\n  refresh_secret: 123456789\n'));
     expect(message).toContain('auth.refresh_secret');
     expect(message).not.toContain('123456789');
+    const sentinel = errorOf(() => load('cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n    password: 12345678901\n'));
+    expect(sentinel.message).toContain('cache.sentinel.password');
+    expect(sentinel.message).not.toContain('12345678901');
+    expect(errorOf(() => load('cache:\n  url: "redis:/:s3cretpw@h:6379"\n')).message).not.toContain('s3cretpw');
+  });
+
+  it('takes every boolean as true/false text too (from ${VAR})', () => {
+    const env = { ON: 'true', OFF: 'false' };
+    const config = load('auth:\n  refresh_cookie: ${ON}\npasswords:\n  reject_common: ${OFF}\naudit:\n  enabled: ${OFF}\nserver:\n  cors:\n    origins: ["https://a.example"]\n    credentials: ${ON}\n', env);
+    expect([config.auth.refresh_cookie, config.passwords.reject_common, config.audit.enabled, config.server.cors.credentials]).toEqual([true, false, false, true]);
   });
 });
