@@ -16,7 +16,7 @@ import { createMemoryRateLimiter } from './security/memory-rate-limiter.js';
 import { createDeviceTokens } from './security/device-token.js';
 import { createRateLimits } from './security/rate-limits.js';
 import { createRedisRateLimiter } from './security/redis-rate-limiter.js';
-import { closeRedis, connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
+import { closeRedis, connectClient, connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
 import { redisKeys } from './sessions/redis-keys.js';
 import { createRedisSessionStore } from './sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from './sessions/session-store.js';
@@ -80,7 +80,7 @@ const waitMs = (config: Config) => Math.max(1, Math.floor(config.cache.command_t
 async function connectRevocations(config: Config, logger: Logger, main: RedisClient): Promise<RedisClient> {
   const revocations = createRedis(config.cache, { logger });
   try {
-    await revocations.connect();
+    await connectClient(revocations);
     return revocations;
   } catch (error) {
     await Promise.all([closeRedis(revocations, { hard: true }), closeRedis(main)]);
@@ -106,7 +106,7 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
     maxEntries: revocation_cache_size,
     logger,
   });
-  await subscriber.connect().catch(async (error: unknown) => {
+  await connectClient(subscriber).catch(async (error: unknown) => {
     await cached.close();
     throw error;
   });
@@ -116,7 +116,7 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
 async function buildUserStore(config: Config, logger: Logger): Promise<UserStore & AuditEventsSink> {
   const { url, data_dir, pool_size, connect_timeout } = config.database;
   if (!url) return createPgliteUserStore({ dataDir: data_dir });
-  await migratePostgres(url, (message) => logger.info(message));
+  await migratePostgres(url, { log: (message) => logger.info(message), connectTimeoutMs: connect_timeout });
   return createPostgresUserStore({ url, poolSize: pool_size, connectTimeoutMs: connect_timeout });
 }
 

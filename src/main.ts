@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config/loader.js';
 import { createDeps, isEmbedded } from './deps.js';
-import { AppError } from './http/errors.js';
+import { AppError, UnavailableError } from './http/errors.js';
 import { flushAccessLogs } from './observability/access-log.js';
 import { createLogger } from './observability/logger.js';
 import { startMetricsServer, startServer, stopServer } from './server.js';
@@ -51,8 +51,20 @@ async function main() {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** What the configured Redis or PostgreSQL answered, in one line (driver messages name host and port, never a password). */
+function unreachable(error: UnavailableError): string {
+  const which = error.dependency === 'cache' ? 'Redis (cache.url / sentinel / cluster)' : 'PostgreSQL (database.url)';
+  const cause = error.cause instanceof Error ? error.cause.message.split('\n')[0] : undefined;
+  return `${which} is unavailable${cause ? `: ${cause}` : ''}`;
+}
+
 main().catch((error: unknown) => {
-  // Start-up failures are one line naming what is wrong, never a stack trace.
+  // Start-up failures are one line naming what is wrong, never a stack trace. An unreachable
+  // store exits 1 (worth a restart once it is up), a configuration mistake 2.
+  if (error instanceof UnavailableError) {
+    process.stderr.write(`jwt-cluster: cannot start: ${unreachable(error)}\n`);
+    process.exit(1);
+  }
   const known = error instanceof ConfigError || error instanceof KeyError || error instanceof AppError;
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`jwt-cluster: cannot start: ${known ? message : `${message} (unexpected)`}\n`);

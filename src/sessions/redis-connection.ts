@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { UnavailableError } from '../http/errors.js';
 
 /** A standalone/Sentinel connection or a Redis Cluster client: the session store works with either. */
 export type RedisClient = Redis | Cluster;
@@ -23,13 +24,34 @@ interface ConnectOptions {
  */
 export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
   const redis = createRedis(cache, options);
-  await redis.connect();
+  await connectClient(redis);
   if (redis instanceof Cluster) await mastersReady(redis, CONNECT_TIMEOUT_MS);
   await warnUnlessNoEviction(redis, options.logger);
   return redis;
 }
 
 const CONNECT_TIMEOUT_MS = 2000;
+
+/**
+ * Connects a client made by `createRedis`. Failing, it is closed and the error names what stopped
+ * it (the last connection error: ECONNREFUSED, ENOTFOUND, WRONGPASS…), not ioredis's bare
+ * "Connection is closed.". @throws {UnavailableError}
+ */
+export async function connectClient(redis: RedisClient): Promise<void> {
+  let last: unknown;
+  const remember = (error: unknown) => {
+    last = error;
+  };
+  redis.on('error', remember);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new UnavailableError('session store', last ?? error);
+  } finally {
+    redis.off('error', remember);
+  }
+}
 
 /**
  * Waits until the connection to every master is ready. Without the offline queue, a Cluster

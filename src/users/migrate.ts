@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePgliteDatabase } from 'drizzle-orm/pglite/migrator';
@@ -13,16 +14,29 @@ export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.me
 /** Session advisory lock key serialising migrations across replicas (arbitrary, fixed forever). */
 const MIGRATION_LOCK_KEY = '7382915046201873451';
 
+/** How long a replica waits for another one's migration before giving up (to be restarted). */
+const LOCK_WAIT_MS = 5 * 60_000;
+const LOCK_POLL_MS = 500;
+
+export interface MigrateOptions {
+  log?: (message: string) => void;
+  connectTimeoutMs?: number;
+  lockWaitMs?: number;
+}
+
 /**
  * Applies pending migrations to PostgreSQL. Replicas starting at once queue on one
  * session-level advisory lock, so exactly one applies each migration and the rest find
- * nothing to do. Throws `UnavailableError` when the database cannot be reached.
+ * nothing to do; a replica waiting says so, and gives up after `lockWaitMs` (a holder stuck
+ * on a lost connection can keep it for as long as TCP takes to notice). Throws
+ * `UnavailableError` when the database cannot be reached or the lock does not come.
+ * It needs a session of its own: behind a transaction-pooling PgBouncer, point it elsewhere.
  */
-export async function migratePostgres(url: string, log?: (message: string) => void): Promise<void> {
+export async function migratePostgres(url: string, { log, connectTimeoutMs = 10_000, lockWaitMs = LOCK_WAIT_MS }: MigrateOptions = {}): Promise<void> {
   // max: 1 keeps the lock, the migrator's statements and the unlock on one session.
-  const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeoutMs / 1000 });
   try {
-    await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY}::bigint)`;
+    await takeLock(client, lockWaitMs, log);
     try {
       log?.(`applying database migrations from ${migrationsFolder}`);
       await migratePostgresDatabase(drizzle({ client }), { migrationsFolder });
@@ -36,6 +50,20 @@ export async function migratePostgres(url: string, log?: (message: string) => vo
     throw error;
   } finally {
     await client.end({ timeout: 5 });
+  }
+}
+
+async function takeLock(client: postgres.Sql, waitMs: number, log?: (message: string) => void): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let waiting = false; ; waiting = true) {
+    const [row] = await client<{ taken: boolean }[]>`select pg_try_advisory_lock(${MIGRATION_LOCK_KEY}::bigint) as taken`;
+    if (row?.taken) return;
+    if (Date.now() >= deadline) {
+      const cause = new Error(`another session has held the migration lock (advisory lock ${MIGRATION_LOCK_KEY}) for over ${Math.round(waitMs / 1000)} s`);
+      throw new UnavailableError('database', cause);
+    }
+    if (!waiting) log?.('waiting for another replica to finish the database migrations');
+    await sleep(LOCK_POLL_MS);
   }
 }
 

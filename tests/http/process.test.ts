@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateKeyMaterial } from '../../src/tokens/generate-key.js';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
+import { freshDatabase } from '../helpers/services.js';
 import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -82,6 +84,25 @@ describe('the service as a process', () => {
     expect(stderr).toContain(expected);
     expect(stderr).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
   }, 30_000);
+
+  it('refuses to start, in one line naming the store and its error, when PostgreSQL or Redis is unavailable (exit 1)', async () => {
+    const cwd = mkdtempSync(join(work, 'unreachable-'));
+    writeFileSync(join(cwd, 'signing.pem'), generateKeyMaterial('EdDSA').privateKey);
+    const config = (database: string, redis: string) =>
+      `cache:\n  url: ${redis}\ndatabase:\n  url: ${database}\n  connect_timeout: 1s\nauth:\n  keys:\n    - { kid: k1, file: signing.pem }\n`;
+    const env = { REFRESH_SECRET: 'x'.repeat(48) };
+    for (const [yaml, expected] of [
+      [config('postgres://jwt:pw@127.0.0.1:1/jwt', 'redis://127.0.0.1:1'), 'PostgreSQL (database.url) is unavailable: connect ECONNREFUSED 127.0.0.1:1'],
+      [config(await freshDatabase(), 'redis://:pw@127.0.0.1:1'), 'Redis (cache.url / sentinel / cluster) is unavailable: connect ECONNREFUSED 127.0.0.1:1'],
+    ] as const) {
+      writeFileSync(join(cwd, 'config.yml'), yaml);
+      const service = run([join(root, 'src/main.ts')], { cwd, env });
+      const [code] = await service.exited;
+      const { stderr } = service.output();
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([`jwt-cluster: cannot start: ${expected}`]);
+    }
+  }, 60_000);
 
   it('refuses to start, with one line naming the key, when the metrics port is taken', async () => {
     const taken = createNetServer();

@@ -189,6 +189,25 @@ describe('PostgreSQL migrations', () => {
     await expect(migratePostgres(url)).resolves.toBeUndefined();
   });
 
+  it('waits for a migration lock held elsewhere, says so, and gives up with UnavailableError (never hangs)', async () => {
+    const url = await freshDatabase();
+    const holder = postgres(url, { max: 1, onnotice: () => {} });
+    const logged: string[] = [];
+    try {
+      await holder`select pg_advisory_lock(7382915046201873451::bigint)`;
+      const started = performance.now();
+      const error = await migratePostgres(url, { log: (line) => logged.push(line), lockWaitMs: 1200 }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect(String((error as Error).cause)).toContain('migration lock');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1200);
+      expect(logged).toEqual(['waiting for another replica to finish the database migrations']);
+      await holder`select pg_advisory_unlock(7382915046201873451::bigint)`;
+      await expect(migratePostgres(url, { lockWaitMs: 1200 })).resolves.toBeUndefined();
+    } finally {
+      await holder.end({ timeout: 5 });
+    }
+  });
+
   it('reports an unreachable server as UnavailableError', async () => {
     await expect(migratePostgres('postgres://postgres@127.0.0.1:1/none')).rejects.toBeInstanceOf(UnavailableError);
   });
