@@ -132,16 +132,6 @@ export function createRedisSessionStore({
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
-  /**
-   * A revocation made on the hot connection (a family ended for reuse, a session evicted by
-   * `max_sessions`), answered only once replicas hold it: a PUBLISH on the revocations' connection
-   * (replicated) is followed by its WAIT, which covers every earlier write too — the replication
-   * offset is the master's, not the connection's.
-   */
-  const confirmOnReplicas = async (userId: string) => {
-    if (replicated) await revoke(replicated.redis.publish(...revoked(userId)));
-  };
-
   /** The endSession script; with `tokenVersion`, only for an access token the session still accepts. */
   const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
     const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
@@ -223,11 +213,12 @@ export function createRedisSessionStore({
           ...revoked(userId),
         ),
       );
-      const [tv, expiresAt, evicted] = reply as [number, number, number];
-      if (Number(evicted) > 0) {
-        // Unacknowledged, the login fails, and its session goes too (on this connection: nobody
-        // holds its tokens), so that a retry has no session to evict.
-        await confirmOnReplicas(userId).catch(async (error: unknown) => {
+      const [tv, expiresAt, evicted] = reply as [number, number, string[]];
+      if (replicated && evicted.length > 0) {
+        // An eviction is a revocation: repeated on the revocations' connection (see rotate) and
+        // answered once replicas hold it. Unacknowledged, the login fails, and its own session
+        // goes too (nobody holds its tokens), so that a retry has no session to evict.
+        await Promise.all(evicted.map((id) => endOne(userId, id))).catch(async (error: unknown) => {
           await guarded(scripts.endSession(2, keys.session(userId, sessionId), keys.sessionSet(userId), sessionId, 0, '', '', ...revoked(userId))).catch(() => {});
           throw error;
         });
@@ -250,7 +241,11 @@ export function createRedisSessionStore({
     async rotate(input) {
       const result = await rotateBatch(input);
       if (!result) throw new UnavailableError('session store', new Error(`rotation failed in Redis for session ${input.sessionId}`));
-      if (result.outcome === 'reused') await confirmOnReplicas(input.userId);
+      // A family ended for reuse is a revocation: with replicated revocations it is answered only
+      // once replicas hold it. The end is repeated on the revocations' connection, so that it
+      // holds on the master that connection reaches even if this one still talks to an old master
+      // (during a failover), and that connection's WAIT covers it.
+      if (result.outcome === 'reused' && replicated) await endOne(input.userId, input.sessionId);
       return result;
     },
 

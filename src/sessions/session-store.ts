@@ -57,7 +57,11 @@ export interface SessionPolicy {
  * data therefore only logs people out; it never revives a revoked token.
  */
 export interface SessionStore {
-  /** Records a new session at generation 0, evicting the user's oldest beyond `maxSessions`. Returns the user's token version. */
+  /**
+   * Records a new session at generation 0, evicting the user's oldest beyond `maxSessions`.
+   * Returns the user's token version. With replicated revocations an eviction no replica
+   * acknowledged in time throws `UnavailableError`, the new session ended again.
+   */
   create(input: { userId: string; sessionId: string; salt: string; roles: string[]; meta: SessionMeta }): Promise<SessionGrant>;
 
   /**

@@ -29,7 +29,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
  * KEYS: session, session-set, tv. ARGV: sid, salt, refresh lifetime, idle window, max sessions,
- * session key prefix, device, ua, ip, roles, +revocation. Returns {tv, expires at, sessions evicted}.
+ * session key prefix, device, ua, ip, roles, +revocation. Returns {tv, expires at, {ids of the sessions evicted}}.
  */
 export const createSession = `${NOW}
 local tv = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -37,8 +37,10 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if redis.call('EXISTS', ARGV[6] .. id) == 0 then redis.call('ZREM', KEYS[2], id) end
 end
 local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[5]) + 1
+local evicted = {}
 if excess > 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) do redis.call('DEL', ARGV[6] .. id) end
+  evicted = redis.call('ZRANGE', KEYS[2], 0, excess - 1)
+  for _, id in ipairs(evicted) do redis.call('DEL', ARGV[6] .. id) end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
   ${PUBLISH}
 end
@@ -50,7 +52,7 @@ redis.call('PEXPIREAT', KEYS[1], expires)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 -- The set lives as long as its longest session: a shorter refresh lifetime (a config change) never shortens it.
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-return {tv, expires, math.max(excess, 0)}`;
+return {tv, expires, evicted}`;
 
 /**
  * A batch of `/authenticate` checks in one call (requests that arrived together share one round
