@@ -188,7 +188,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     logger,
     audit: deps.audit,
     devices: deps.devices,
-    tokenVersion: (userId) => sessions.tokenVersion(userId),
+    passwordHashOf: async (userId) => (await users.findById(userId))?.passwordHash ?? null,
   });
   return { ...deps, rateLimits };
 }

@@ -5,7 +5,7 @@ import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
 import type { User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
-import { startSession, tokenResponse, type StartedSession, type TokenResponse } from './token-response.js';
+import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
 /** Runs a password check of the account `email` under brute-force limits (see security/rate-limits.ts). */
 export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Promise<T>;
@@ -31,9 +31,10 @@ export interface ProvenTokens {
   deviceToken: string;
 }
 
-const proven = (deps: AuthDeps, user: User, { tokens, tokenVersion }: StartedSession): ProvenTokens => ({
+/** `user` as it is after the proof: its password hash is the one the device token is bound to. */
+const proven = (deps: AuthDeps, user: User, tokens: TokenResponse): ProvenTokens => ({
   tokens,
-  deviceToken: deps.devices.issue(accountSubject(user.email), { userId: user.id, tokenVersion }),
+  deviceToken: deps.devices.issue(accountSubject(user.email), { userId: user.id, passwordHash: user.passwordHash }),
 });
 
 function assertPassword(deps: AuthDeps, password: string, email: string) {
@@ -48,17 +49,17 @@ export async function register(deps: AuthDeps, input: { email: string; password:
   const passwordHash = await deps.hasher.hash(input.password);
   const user = await deps.users.create({ email, passwordHash });
   if (!user) throw new AppError('email_taken', 'an account with this e-mail already exists');
-  let started: StartedSession;
+  let tokens: TokenResponse;
   try {
-    started = await startSession(deps, user, meta);
+    tokens = await startSession(deps, user, meta);
   } catch (error) {
     // A register answered with an error must not leave the account behind (the retry would get 409).
     await deps.users.delete(user.id).catch((cause: unknown) => deps.logger.error({ err: cause, userId: user.id }, 'register: could not remove the half-created user'));
     throw error;
   }
   deps.logger.info({ event: 'register', userId: user.id }, 'user registered');
-  deps.audit.record({ event: 'register', userId: user.id, sessionId: started.tokens.session_id, ...client(meta) });
-  return { ...proven(deps, user, started), user: publicUser(user) };
+  deps.audit.record({ event: 'register', userId: user.id, sessionId: tokens.session_id, ...client(meta) });
+  return { ...proven(deps, user, tokens), user: publicUser(user) };
 }
 
 /**
@@ -130,16 +131,16 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
     if (failed) deps.logger.info({ event: 'login_failed' }, 'login failed');
     throw error;
   }
-  const started = await startSession(deps, user, meta)
-    .then((session) => confirmUnchanged(deps, user, session.tokens.session_id).then(() => session))
+  const tokens = await startSession(deps, user, meta)
+    .then((started) => confirmUnchanged(deps, user, started.session_id).then(() => started))
     .catch((error: unknown) => {
       deps.metrics.login(error instanceof AppError && error.code === 'invalid_credentials' ? 'invalid_credentials' : 'unavailable');
       throw error;
     });
   deps.metrics.login('ok');
   deps.logger.info({ event: 'login', userId: user.id }, 'login');
-  deps.audit.record({ event: 'login', userId: user.id, sessionId: started.tokens.session_id, ...client(meta) });
-  return proven(deps, user, started);
+  deps.audit.record({ event: 'login', userId: user.id, sessionId: tokens.session_id, ...client(meta) });
+  return proven(deps, user, tokens);
 }
 
 /**
@@ -176,13 +177,13 @@ export async function changePassword(
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
-  const started = kept
-    ? { tokens: await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles }), tokenVersion: kept.tokenVersion }
+  const tokens = kept
+    ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
     : await restartAfterChange(deps, user.id, meta);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
-  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: started.tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
-  // The version moved: every device token of the user is dead; this client proved the new password.
-  return proven(deps, user, started);
+  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+  // Every device token of the old password is dead; this client proved the new one.
+  return proven(deps, { ...user, passwordHash }, tokens);
 }
 
 /**
@@ -191,12 +192,12 @@ export async function changePassword(
  * one — from the account as it is now, confirmed like a login's, never from what the change read
  * before an admin disabled the account or changed its roles.
  */
-async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<StartedSession> {
+async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<TokenResponse> {
   await deps.sessions.endAll(userId);
   const current = await deps.users.findById(userId);
   if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled or gone');
-  const started = await startSession(deps, current, meta);
-  await confirmUnchanged(deps, current, started.tokens.session_id, 'the password change');
-  return started;
+  const tokens = await startSession(deps, current, meta);
+  await confirmUnchanged(deps, current, tokens.session_id, 'the password change');
+  return tokens;
 }
 

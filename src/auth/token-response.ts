@@ -32,17 +32,11 @@ export async function tokenResponse(
   };
 }
 
-/** A new session's first token pair, and the user's token version it started at. */
-export interface StartedSession {
-  tokens: TokenResponse;
-  tokenVersion: number;
-}
-
 /** Starts a new session (token family) for `user` and returns its first token pair. */
-export async function startSession(deps: AuthDeps, user: User, meta: SessionMeta): Promise<StartedSession> {
+export async function startSession(deps: AuthDeps, user: User, meta: SessionMeta): Promise<TokenResponse> {
   const sessionId = randomUUID();
   const salt = randomBytes(16).toString('base64url');
   const grant = await deps.sessions.create({ userId: user.id, sessionId, salt, roles: user.roles, meta });
   deps.sessionSalts.set(sessionId, salt, grant.expiresAt);
-  return { tokens: await tokenResponse(deps, user.id, sessionId, salt, grant), tokenVersion: grant.tokenVersion };
+  return tokenResponse(deps, user.id, sessionId, salt, grant);
 }

@@ -65,7 +65,7 @@ export function createRateLimits({
   logger,
   audit,
   devices,
-  tokenVersion,
+  passwordHashOf,
 }: {
   limiter: RateLimiter;
   config: LimitsConfig;
@@ -74,8 +74,8 @@ export function createRateLimits({
   /** The audit trail: every refusal is recorded as `rate_limited` with `details.scope`. */
   audit: { record(event: AuthEvent): void };
   devices: DeviceTokens;
-  /** The user's current token version (the session store's): a device token of an older one is dead. */
-  tokenVersion: (userId: string) => Promise<number>;
+  /** The user's current password hash (`null`: no such user): a device token of another password is dead. */
+  passwordHashOf: (userId: string) => Promise<string | null>;
 }): RateLimits {
   const policies = Object.fromEntries(LIMITS.map((name) => [name, policyOf(config[name])])) as Record<LimitName, LimitPolicy>;
   const active = (limit: LimitName) => config.enabled && policies[limit].max > 0;
@@ -108,9 +108,11 @@ export function createRateLimits({
   /** The device id of a live device token of `account`, while `login_device` counts; else `null`. */
   async function trustedDevice(account: string, token: string | undefined): Promise<string | null> {
     if (token === undefined || !active('login_device')) return null;
+    // Only a token whose MAC holds costs the user read.
     const device = devices.verify(account, token);
-    if (!device || (await tokenVersion(device.userId)) !== device.tokenVersion) return null;
-    return device.deviceId;
+    if (!device) return null;
+    const passwordHash = await passwordHashOf(device.userId);
+    return passwordHash !== null && devices.stillTrusted(device, passwordHash) ? device.deviceId : null;
   }
 
   /** Settling must never turn an answered login into an error: a failure here is only logged. */

@@ -215,10 +215,6 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return { ...grant(kept), salt: kept.salt };
     },
 
-    async tokenVersion(userId) {
-      return users.get(userId)?.tokenVersion ?? 0;
-    },
-
     async list(userId) {
       const now = Date.now();
       const state = users.get(userId);

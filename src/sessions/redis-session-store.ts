@@ -230,10 +230,6 @@ export function createRedisSessionStore({
       return (await authenticateUntil(input)).outcome;
     },
 
-    async tokenVersion(userId) {
-      return Number((await guarded(redis.get(keys.tokenVersion(userId)))) ?? 0);
-    },
-
     async getSalt(userId, sessionId) {
       return guarded(redis.hget(keys.session(userId, sessionId), 'salt'));
     },

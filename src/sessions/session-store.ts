@@ -70,12 +70,6 @@ export interface SessionStore {
    */
   authenticate(input: AuthenticateInput): Promise<AuthenticateOutcome>;
 
-  /**
-   * The user's token version: it moves on every logout-all, password change and admin change,
-   * and anything bound to it (sessions, trusted-device tokens) dies with it. Read-only.
-   */
-  tokenVersion(userId: string): Promise<number>;
-
   /** The session's refresh salt, or `null` when it does not exist. Read-only. */
   getSalt(userId: string, sessionId: string): Promise<string | null>;
 

@@ -348,11 +348,8 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const userId = randomUUID();
         const sessions = await loginMany(store, userId, 3);
         const oldVersion = sessions[0]?.grant.tokenVersion ?? Number.NaN;
-        ctx.expect(await store.tokenVersion(userId)).toBe(oldVersion);
-        ctx.expect(await store.tokenVersion(randomUUID())).toBe(0);
         const newVersion = await store.endAll(userId);
         ctx.expect(newVersion).toBe(oldVersion + 1);
-        ctx.expect(await store.tokenVersion(userId)).toBe(newVersion);
         for (const session of sessions) {
           ctx.expect(['stale_version', 'no_session']).toContain(await session.authenticate(oldVersion));
           ctx.expect(await session.authenticate(newVersion)).toBe('no_session');
@@ -375,7 +372,6 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         await kept.rotate(0);
         const grant = await store.endOthers(userId, kept.sessionId);
         ctx.expect(grant).toMatchObject({ tokenVersion: kept.grant.tokenVersion + 1, generation: 2, salt: kept.salt, roles: ['user'] });
-        ctx.expect(await store.tokenVersion(userId)).toBe(kept.grant.tokenVersion + 1);
         const tokenVersion = grant?.tokenVersion ?? Number.NaN;
         ctx.expect(await kept.authenticate(tokenVersion)).toBe('ok');
         ctx.expect(await kept.authenticate(kept.grant.tokenVersion)).toBe('stale_version');
