@@ -6,6 +6,9 @@ import { createLogger } from './observability/logger.js';
 import { startMetricsServer, startServer, stopServer } from './server.js';
 import { KeyError } from './tokens/key-ring.js';
 
+/** A signal this long after the first stops at once; sooner, it is taken for the same one. */
+const SECOND_SIGNAL_AFTER_MS = 1000;
+
 /** load config → build deps → listen; ordered shutdown on SIGTERM/SIGINT. */
 async function main() {
   const config = loadConfig();
@@ -22,16 +25,18 @@ async function main() {
   }
   logger.info({ port, instance: deps.instanceId, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port}`);
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) {
-      // A second signal: the operator will not wait for the drain.
+    if (stoppingSince !== undefined) {
+      // One Ctrl-C can arrive twice (from the terminal and relayed by npm/tsx): only a signal a
+      // second or more after the first means the operator will not wait for the drain.
+      if (performance.now() - stoppingSince < SECOND_SIGNAL_AFTER_MS) return;
       logger.warn({ signal }, 'second signal: stopping now, without finishing the drain');
       flushAccessLogs();
       logger.flush(() => process.exit(1));
       return;
     }
-    stopping = true;
+    stoppingSince = performance.now();
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     metricsServer?.close();
     stopServer(server, deps, config.server.shutdown_grace).then(

@@ -38,7 +38,9 @@ async function readHidden(input: ReadStream, prompt: NodeJS.WriteStream): Promis
   // Code points, so that erasing a character never leaves half of a surrogate pair.
   const typed: string[] = [];
   try {
-    for await (const chunk of input) {
+    // Not destroyed on return: a destroyed stdin could no longer leave raw mode, and the terminal
+    // would stay raw (no Ctrl-C) for the rest of the command.
+    for await (const chunk of input.iterator({ destroyOnReturn: false })) {
       for (const char of chunk as string) {
         if (ENTER.has(char)) return typed.join('');
         if (char === CTRL_C || (char === CTRL_D && typed.length === 0)) throw new PasswordEntryCancelled();
@@ -50,6 +52,7 @@ async function readHidden(input: ReadStream, prompt: NodeJS.WriteStream): Promis
     return typed.join('');
   } finally {
     input.setRawMode(false);
+    input.pause();
     prompt.write('\n');
   }
 }

@@ -111,32 +111,62 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
     expect(help.stdout).toContain('create-user');
   }, 30_000);
 
-  it('at a terminal, --password-stdin prompts on stderr and never echoes what is typed', async () => {
-    const email = uniqueEmail();
-    const command = [tsx, join(root, 'src/admin/cli.ts'), 'create-user', '--email', email, '--password-stdin'].join(' ');
-    // `script` runs the CLI on a terminal of its own and prints what that terminal shows, echo included.
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
+  /**
+   * Runs `command` on a terminal of its own (`script`), whose output — echo included — is what a
+   * person would see; resolves `prompted` once the password prompt shows.
+   */
+  function onTerminal(command: string[]) {
+    const child = spawn('script', ['-qec', command.join(' '), '/dev/null'], {
       cwd: work,
       env: { PATH: process.env.PATH ?? '', HOME: work, CONFIG_FILE: configFile },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     let shown = '';
-    const prompted = new Promise<void>((resolve) =>
+    const prompted = new Promise<void>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', () => reject(new Error(`exited before the prompt; it showed: ${shown}`)));
       child.stdout.on('data', (chunk: Buffer) => {
         shown += chunk.toString();
         if (shown.includes('password: ')) resolve();
-      }),
-    );
+      });
+    });
     const exited = once(child, 'exit') as Promise<[number | null]>;
-    await prompted;
+    return { child, prompted, exited, shown: () => shown };
+  }
+
+  it('at a terminal, --password-stdin prompts on stderr and never echoes what is typed', async () => {
+    const email = uniqueEmail();
+    const terminal = onTerminal([tsx, join(root, 'src/admin/cli.ts'), 'create-user', '--email', email, '--password-stdin']);
+    await terminal.prompted;
     // Typed with a mistake erased (backspace), then Enter.
-    child.stdin.write(`${PASSWORD}x\u007f\r`);
-    const [code] = await exited;
-    child.stdin.end();
+    terminal.child.stdin.write(`${PASSWORD}x\u007f\r`);
+    const [code] = await terminal.exited;
+    terminal.child.stdin.end();
     expect(code).toBe(0);
-    expect(shown).toMatch(new RegExp(`created user [0-9a-f-]{36} ${email}`));
-    expect(shown).not.toContain(PASSWORD);
+    expect(terminal.shown()).toMatch(new RegExp(`created user [0-9a-f-]{36} ${email}`));
+    expect(terminal.shown()).not.toContain(PASSWORD);
     expect((await login(email)).status).toBe(200);
+  }, 30_000);
+
+  it('gives the terminal back as it found it once the password is read (line editing, Ctrl-C)', async () => {
+    const probe = join(work, 'terminal-probe.mts');
+    writeFileSync(
+      probe,
+      `import { execSync } from 'node:child_process';
+import { readPasswordLine } from ${JSON.stringify(join(root, 'src/admin/password-input.ts'))};
+const password = await readPasswordLine();
+const mode = execSync('stty -a', { stdio: ['inherit', 'pipe', 'pipe'] }).toString();
+console.log(\`read \${password.length}; \${(mode.match(/-?icanon|-?isig/g) ?? []).sort().join(' ')}\`);
+process.exit(0);
+`,
+    );
+    const terminal = onTerminal([tsx, probe]);
+    await terminal.prompted;
+    terminal.child.stdin.write('secret12\r');
+    const [code] = await terminal.exited;
+    terminal.child.stdin.end();
+    expect(code).toBe(0);
+    expect(terminal.shown()).toContain('read 8; icanon isig');
   }, 30_000);
 
   it('reports a database failure in one line, without the query parameters (e-mail, password hash)', async () => {
