@@ -42,7 +42,7 @@ COPY config.yml ./config.yml
 # Code stays root-owned and read-only for the service user. /app/data is only written in
 # the embedded single-instance mode (no cache.url / database.url); cluster members never
 # write to disk, so the root filesystem can be mounted read-only.
-RUN mkdir -p /app/data && chown node:node /app/data
+RUN mkdir -p /app/data && chown node:node /app/data && chmod 700 /app/data
 USER node
 
 EXPOSE 8080

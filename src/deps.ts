@@ -115,7 +115,7 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
 
 async function buildUserStore(config: Config, logger: Logger): Promise<UserStore & AuditEventsSink> {
   const { url, data_dir, pool_size, connect_timeout } = config.database;
-  if (!url) return createPgliteUserStore({ dataDir: data_dir });
+  if (!url) return createPgliteUserStore({ dataDir: data_dir, warn: (message) => logger.warn(message) });
   await migratePostgres(url, { log: (message) => logger.info(message), connectTimeoutMs: connect_timeout });
   return createPostgresUserStore({ url, poolSize: pool_size, connectTimeoutMs: connect_timeout });
 }

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppDeps } from '../app-deps.js';
@@ -7,6 +6,7 @@ import { createDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { safeError } from '../observability/safe-error.js';
 import { KeyError } from '../tokens/key-ring.js';
+import { parseCommandLine, UsageError } from '../util/cli-args.js';
 import { PasswordEntryCancelled, readPasswordLine } from './password-input.js';
 import { createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles, type Actor } from './users.js';
 
@@ -38,8 +38,6 @@ const EMBEDDED_NOTE =
   'note: embedded mode: sessions live only in the memory of the server process, which this command cannot reach; ' +
   'they ended when that server stopped (it must be stopped to use this command: PGlite in the data directory serves one process)';
 
-/** A command-line mistake: exit 2 with a pointer to --help. */
-class UsageError extends Error {}
 
 type Options = { email?: string | undefined; password?: string | undefined; 'password-stdin'?: boolean | undefined; role?: string[] | undefined };
 type Command = (deps: AppDeps, options: Options) => Promise<string>;
@@ -106,23 +104,18 @@ const commands: Record<string, Command> = {
 const TOUCHES_SESSIONS = new Set(['set-roles', 'disable', 'enable', 'revoke-all', 'show']);
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        email: { type: 'string' },
-        password: { type: 'string' },
-        'password-stdin': { type: 'boolean' },
-        role: { type: 'string', multiple: true },
-        config: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    // Node's message goes on about positionals after `--`: its first sentence is the point.
-    throw new UsageError(error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? 'bad arguments') : 'bad arguments');
-  }
+  return parseCommandLine({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      email: { type: 'string' },
+      password: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      role: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 /**

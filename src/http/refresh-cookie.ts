@@ -8,7 +8,8 @@ export const REFRESH_COOKIE = '__Host-rt';
 export const CSRF_COOKIE = '__Host-csrf';
 export const CSRF_HEADER = 'X-CSRF-Token';
 
-const base = { path: '/', secure: true, sameSite: 'Strict' } as const;
+/** Every cookie of the service: the `__Host-` prefix's rules (Secure, Path=/, no Domain), same site only. */
+export const SECURE_COOKIE = { path: '/', secure: true, sameSite: 'Strict' } as const;
 
 /**
  * The longest cookie lifetime, in seconds: 400 days. Browsers cap Max-Age there (RFC 6265bis),
@@ -19,13 +20,13 @@ const MAX_COOKIE_AGE = 400 * 24 * 60 * 60;
 /** Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit). */
 export function setRefreshCookies(c: Context, tokens: TokenResponse) {
   const maxAge = Math.min(tokens.refresh_expires_in, MAX_COOKIE_AGE);
-  setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...base, httpOnly: true, maxAge });
-  setCookie(c, CSRF_COOKIE, randomBytes(18).toString('base64url'), { ...base, httpOnly: false, maxAge });
+  setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...SECURE_COOKIE, httpOnly: true, maxAge });
+  setCookie(c, CSRF_COOKIE, randomBytes(18).toString('base64url'), { ...SECURE_COOKIE, httpOnly: false, maxAge });
 }
 
 export function clearRefreshCookies(c: Context) {
-  deleteCookie(c, REFRESH_COOKIE, { ...base });
-  deleteCookie(c, CSRF_COOKIE, { ...base });
+  deleteCookie(c, REFRESH_COOKIE, { ...SECURE_COOKIE });
+  deleteCookie(c, CSRF_COOKIE, { ...SECURE_COOKIE });
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { AppDeps } from '../app-deps.js';
+import type { ProvenTokens } from '../auth/credentials.js';
 import type { TokenResponse } from '../auth/token-response.js';
+import { setDeviceCookie } from './device-cookie.js';
 import { setRefreshCookies } from './refresh-cookie.js';
 
 /** Sends a token response: never cached, and in cookie mode also the refresh cookies. */
@@ -9,4 +11,10 @@ export function sendTokens(c: Context, deps: AppDeps, tokens: TokenResponse, ext
   c.header('Pragma', 'no-cache');
   if (deps.config.auth.refresh_cookie) setRefreshCookies(c, tokens);
   return c.json({ ...tokens, ...extra }, status);
+}
+
+/** Sends the token response of a client that proved the password, with its `device_token` (cookie mode: also the cookie). */
+export function sendProvenTokens(c: Context, deps: AppDeps, { tokens, deviceToken }: ProvenTokens, extra?: object, status: 200 | 201 = 200) {
+  if (deps.config.auth.refresh_cookie) setDeviceCookie(c, deviceToken);
+  return sendTokens(c, deps, tokens, { ...extra, device_token: deviceToken }, status);
 }

@@ -1,26 +1,18 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { KID } from '../config/schema.js';
+import { parseCommandLine, UsageError } from '../util/cli-args.js';
 import { generateKeyMaterial } from './generate-key.js';
 
-/** A mistake of the caller's: one line on stderr, exit 2. */
-class UsageError extends Error {}
-
 function run(argv: string[]): string {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        alg: { type: 'string', default: 'EdDSA' },
-        kid: { type: 'string', default: `key-${new Date().toISOString().slice(0, 10)}` },
-        out: { type: 'string', default: 'keys' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? (error.message.split(/\.\s|\n/)[0] ?? 'bad arguments') : 'bad arguments');
-  }
+  const { values } = parseCommandLine({
+    args: argv,
+    options: {
+      alg: { type: 'string', default: 'EdDSA' },
+      kid: { type: 'string', default: `key-${new Date().toISOString().slice(0, 10)}` },
+      out: { type: 'string', default: 'keys' },
+    },
+  });
   const { alg: algorithm, kid, out } = values;
   if (algorithm !== 'EdDSA' && algorithm !== 'ES256' && algorithm !== 'HS256') throw new UsageError(`--alg must be EdDSA, ES256 or HS256, got ${algorithm}`);
   // The kid names the files too: the config's rule keeps them inside --out.

@@ -227,17 +227,20 @@ describe('PostgreSQL user store failures', () => {
 });
 
 describe('PGlite user store', () => {
-  it('keeps its data directory to its owner (PGlite writes its files readable by everyone), also one made beforehand', async () => {
+  it('makes its data directory for its owner only (PGlite writes its files readable by everyone), and warns about an open one made beforehand', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'users-pglite-'));
     try {
       const fresh = join(parent, 'fresh');
       const existing = join(parent, 'existing');
       await mkdir(existing, { mode: 0o755 });
+      const warnings: string[] = [];
       for (const dataDir of [fresh, existing]) {
-        const store = await createPgliteUserStore({ dataDir });
+        const store = await createPgliteUserStore({ dataDir, warn: (message) => warnings.push(message) });
         await store.close();
-        expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
       }
+      expect((await stat(fresh)).mode & 0o777).toBe(0o700);
+      expect((await stat(existing)).mode & 0o777).toBe(0o755);
+      expect(warnings).toEqual([expect.stringContaining(`database.data_dir ${existing} is open to other users (mode 755)`)]);
     } finally {
       await rm(parent, { recursive: true, force: true });
     }

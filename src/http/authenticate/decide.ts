@@ -9,7 +9,7 @@ import { baseHeaderList, requestIdFrom } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: 'an access token is required' });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
-const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
+export const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
 /**
  * Every answer is JSON that no cache may keep, with its length: a `Content-Length` lets Node
  * send the answer as one write instead of chunked framing (fewer bytes and less work on both ends).
@@ -50,7 +50,8 @@ type Decision = [AuthenticateAnswer['status'], extra: readonly string[], body: s
 
 const CHALLENGE = [...jsonNoStore(MISSING), 'WWW-Authenticate', 'Bearer'];
 const INVALID_TOKEN = [...jsonNoStore(INVALID), 'WWW-Authenticate', 'Bearer error="invalid_token"'];
-const RETRY = [...jsonNoStore(UNAVAILABLE), 'Retry-After', '1'];
+/** The 503's own headers (with `UNAVAILABLE` as its body): fail closed, retry shortly. */
+export const RETRY = [...jsonNoStore(UNAVAILABLE), 'Retry-After', '1'];
 
 /**
  * The gateway hot path (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): one local

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Authenticate } from './decide.js';
+import { RETRY, UNAVAILABLE, type Authenticate } from './decide.js';
 
 /** `/authenticate` and `/authenticate/`, with or without a query string. */
 function isAuthenticatePath(url: string | undefined): boolean {
@@ -11,14 +11,11 @@ function isAuthenticatePath(url: string | undefined): boolean {
 
 const single = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
 
-const FAILED = JSON.stringify({ error: 'unavailable', error_description: 'the answer could not be sent, retry shortly' });
-const FAILED_HEADERS = ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', 'Retry-After', '1', 'Content-Length', String(FAILED.length)];
-
 /** A bug while answering must cost this request (503, fail closed), never the process: an unhandled rejection would end it. */
 function answerFailed(logger: Logger, response: ServerResponse, error: unknown) {
   logger.error({ err: error }, 'authenticate: the answer could not be written');
   if (response.headersSent) response.destroy();
-  else response.writeHead(503, FAILED_HEADERS).end(FAILED);
+  else response.writeHead(503, RETRY).end(UNAVAILABLE);
 }
 
 /**

@@ -5,9 +5,10 @@ import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import type { createClientIp } from '../client-ip.js';
-import { presentedDeviceToken, sendProvenTokens } from '../device-cookie.js';
+import { presentedDeviceToken } from '../device-cookie.js';
 import { readJson } from '../json-body.js';
 import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
+import { sendProvenTokens } from '../send-tokens.js';
 
 type ClientIp = ReturnType<typeof createClientIp>;
 
