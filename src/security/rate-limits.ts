@@ -105,29 +105,44 @@ export function createRateLimits({
     });
   }
 
-  /** The device id of a live device token of `account`, while `login_device` counts; else `null`. */
-  async function trustedDevice(account: string, token: string | undefined): Promise<string | null> {
-    if (token === undefined || !active('login_device')) return null;
-    // Only a token whose MAC holds costs the user read.
-    const device = devices.verify(account, token);
-    if (!device) return null;
-    const passwordHash = await passwordHashOf(device.userId);
-    return passwordHash !== null && devices.stillTrusted(device, passwordHash) ? device.deviceId : null;
-  }
-
   /** Settling must never turn an answered login into an error: a failure here is only logged. */
   const settle = (work: Promise<void>) =>
     work.catch((error: unknown) => logger.warn({ err: error }, 'rate limits: could not settle a login attempt'));
 
+  /**
+   * Counts a login attempt before its password check, and returns the counter a success clears:
+   * the account's, or a trusted device's. A device token whose MAC holds is counted on its device
+   * and the client before the user is read (a replayed token costs the database nothing once either
+   * is locked); one of an old password keeps that hit and is counted on the account as well.
+   */
+  async function countAttempt(account: string, client: LimitKey[], token: string | undefined, ip: string | undefined): Promise<LimitKey[]> {
+    const accountKey = key('login_account', account, LOGIN_GROUP);
+    const device = token !== undefined && active('login_device') ? devices.verify(account, token) : null;
+    if (!device) {
+      await hit([...accountKey, ...client], ip);
+      return accountKey;
+    }
+    const deviceKey = key('login_device', device.deviceId, LOGIN_GROUP);
+    await hit([...deviceKey, ...client], ip);
+    let passwordHash: string | null;
+    try {
+      passwordHash = await passwordHashOf(device.userId);
+    } catch (error) {
+      // Like any other 503: counted against neither.
+      await settle(limiter.refund([...deviceKey, ...client]));
+      throw error;
+    }
+    if (passwordHash !== null && devices.stillTrusted(device, passwordHash)) return deviceKey;
+    await hit(accountKey, ip);
+    return accountKey;
+  }
+
   return {
     async login<T>(email: string, { ip, deviceToken }: { ip: string | undefined; deviceToken?: string | undefined }, attempt: () => Promise<T>): Promise<T> {
       const bucket = ip === undefined ? undefined : clientBucket(ip);
-      const subject = accountSubject(email);
-      const device = await trustedDevice(subject, deviceToken);
-      // Success clears this counter only: a trusted device's login leaves a stranger's lock on the account in place.
-      const account = device === null ? key('login_account', subject, LOGIN_GROUP) : key('login_device', device, LOGIN_GROUP);
       const client = key('login_ip', bucket, LOGIN_GROUP);
-      await hit([...account, ...client], ip);
+      // Success clears this counter only: a trusted device's login leaves a stranger's lock on the account in place.
+      const account = await countAttempt(accountSubject(email), client, deviceToken, ip);
       let result: T;
       try {
         result = await attempt();

@@ -132,14 +132,19 @@ export function createRedisSessionStore({
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
-  /** The endSession script; with `tokenVersion`, only for an access token the session still accepts. */
-  const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
+  /** The endSession script on the revocations' connection, not yet acknowledged (see `revoke`). */
+  const endScript = (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
     const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
     const denying = deny !== undefined && deny.ttlMs > 0;
     if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
     const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
     const checked = tokenVersion === undefined ? ['', ''] : [tokenVersion, deny?.jti ?? ''];
-    const reply = Number(await revoke(revocations.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...checked, ...revoked(userId))));
+    return revocations.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...checked, ...revoked(userId));
+  };
+
+  /** Ends one session; with `tokenVersion`, only for an access token the session still accepts. */
+  const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
+    const reply = Number(await revoke(endScript(userId, sessionId, deny, tokenVersion)));
     return reply === -1 ? 'refused' : reply === 1 ? 'ended' : 'gone';
   };
 
@@ -218,7 +223,7 @@ export function createRedisSessionStore({
         // An eviction is a revocation: repeated on the revocations' connection (see rotate) and
         // answered once replicas hold it. Unacknowledged, the login fails, and its own session
         // goes too (nobody holds its tokens), so that a retry has no session to evict.
-        await Promise.all(evicted.map((id) => endOne(userId, id))).catch(async (error: unknown) => {
+        await revoke(Promise.all(evicted.map((id) => endScript(userId, id)))).catch(async (error: unknown) => {
           await guarded(scripts.endSession(2, keys.session(userId, sessionId), keys.sessionSet(userId), sessionId, 0, '', '', ...revoked(userId))).catch(() => {});
           throw error;
         });

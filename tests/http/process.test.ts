@@ -169,10 +169,10 @@ describe('the service as a process', () => {
       held.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"');
       held.on('error', () => {});
       await sleep(1000); // the server has read the request's head: it is in flight
-      // One Ctrl-C can arrive twice at once (relayed by npm and tsx): that is not a second signal.
       service.child.kill('SIGTERM');
+      await expect.poll(() => service.output().stdout.includes('shutting down'), { timeout: 10_000, interval: 10 }).toBe(true);
+      // One Ctrl-C can arrive twice, milliseconds apart (relayed by npm and tsx): not a second signal.
       service.child.kill('SIGTERM');
-      await expect.poll(() => service.output().stdout.includes('shutting down'), { timeout: 10_000 }).toBe(true);
       await sleep(1200);
       expect(service.output().stdout).not.toContain('second signal');
       expect(service.child.exitCode).toBeNull();

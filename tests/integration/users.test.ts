@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -227,21 +227,32 @@ describe('PostgreSQL user store failures', () => {
 });
 
 describe('PGlite user store', () => {
-  it('makes its data directory for its owner only (PGlite writes its files readable by everyone), and warns about an open one made beforehand', async () => {
+  it('keeps its data directory to its owner (PGlite writes its files readable by everyone): made 0700, an open one of its own closed, the working directory only warned about', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'users-pglite-'));
+    const cwd = process.cwd();
     try {
       const fresh = join(parent, 'fresh');
       const existing = join(parent, 'existing');
-      await mkdir(existing, { mode: 0o755 });
+      const working = join(parent, 'working');
+      for (const dir of [existing, working]) {
+        await mkdir(dir);
+        await chmod(dir, 0o755);
+      }
       const warnings: string[] = [];
       for (const dataDir of [fresh, existing]) {
         const store = await createPgliteUserStore({ dataDir, warn: (message) => warnings.push(message) });
         await store.close();
       }
+      process.chdir(working);
+      const store = await createPgliteUserStore({ dataDir: '.', warn: (message) => warnings.push(message) });
+      await store.close();
+      process.chdir(cwd);
       expect((await stat(fresh)).mode & 0o777).toBe(0o700);
-      expect((await stat(existing)).mode & 0o777).toBe(0o755);
-      expect(warnings).toEqual([expect.stringContaining(`database.data_dir ${existing} is open to other users (mode 755)`)]);
+      expect((await stat(existing)).mode & 0o777).toBe(0o700);
+      expect((await stat(working)).mode & 0o777).toBe(0o755);
+      expect(warnings).toEqual([expect.stringContaining('database.data_dir . is open to other users (mode 755)')]);
     } finally {
+      process.chdir(cwd);
       await rm(parent, { recursive: true, force: true });
     }
   });
