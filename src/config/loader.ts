@@ -70,7 +70,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const [issue] = result.error.issues;
   if (issue === undefined) throw new ConfigError(`${label}: invalid configuration`);
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? '?'] : issue.path;
-  const fromEnv = overridden.find(([, target]) => sameStart(path, target));
+  // An override of the key itself, or of one inside the mapping a rule about several keys refused.
+  const fromEnv = overridden.find(([, target]) => sameStart(path, target) || sameStart(target, path));
   const suffix = fromEnv ? ` (set by env ${fromEnv[0]})` : '';
   const secret = SECRET_KEYS.has(path.at(-1) ?? '');
   throw new ConfigError(`${label}: ${formatPath(path)}: ${describeIssue(issue, secret)}${suffix}`);

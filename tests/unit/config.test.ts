@@ -120,6 +120,11 @@ describe('env overrides', () => {
     expect(pick(load(base, { [name]: value }))).toBe(expected);
   });
 
+  it('names the variable when a rule about several keys refuses what it set', () => {
+    const { message } = errorOf(() => load('cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n', { REDIS_URL: 'redis://r:6379' }));
+    expect(message).toContain('cache: give only one of url, sentinel or cluster (set by env REDIS_URL)');
+  });
+
   it('ignores empty override variables', () => {
     const config = load(base, { PORT: '', REDIS_URL: '', LOG_LEVEL: '' });
     expect(config.server.port).toBe(1234);
