@@ -13,6 +13,8 @@ export function redisKeys(prefix: string) {
     sessionSet: (uid: string) => `${user(uid)}ss`,
     /** Integer: the user's token version. */
     tokenVersion: (uid: string) => `${user(uid)}tv`,
+    /** Set (replicated revocations only): sessions evicted by `max_sessions` that no replica has acknowledged yet. */
+    pendingEvictions: (uid: string) => `${user(uid)}pe`,
     /** String with TTL: a denylisted access token id. */
     denied: (uid: string, jti: string) => `${user(uid)}d:${jti}`,
     /** Pub/sub channel: a user id is published whenever one of that user's tokens or sessions is revoked. */

@@ -40,7 +40,7 @@ function defineScripts(redis: RedisClient) {
     return fn.bind(redis);
   };
   return {
-    createSession: define('jwtCreateSession', lua.createSession, 3),
+    createSession: define('jwtCreateSession', lua.createSession),
     // Takes 3 keys per check, so the key count is passed per call.
     authenticate: define('jwtAuthenticate', lua.authenticate),
     // Takes 3 keys per rotation, so the key count is passed per call.
@@ -200,11 +200,13 @@ export function createRedisSessionStore({
 
   const store = {
     async create({ userId, sessionId, salt, roles, meta }) {
+      const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId), keys.tokenVersion(userId)];
+      // Replicated revocations keep unacknowledged evictions until a login sees them acknowledged.
+      if (replicated) sessionKeys.push(keys.pendingEvictions(userId));
       const reply = await guarded(
         scripts.createSession(
-          keys.session(userId, sessionId),
-          keys.sessionSet(userId),
-          keys.tokenVersion(userId),
+          sessionKeys.length,
+          ...sessionKeys,
           sessionId,
           salt,
           policy.refreshLifetimeMs,
@@ -221,12 +223,14 @@ export function createRedisSessionStore({
       const [tv, expiresAt, evicted] = reply as [number, number, string[]];
       if (replicated && evicted.length > 0) {
         // An eviction is a revocation: repeated on the revocations' connection (see rotate) and
-        // answered once replicas hold it. Unacknowledged, the login fails, and its own session
-        // goes too (nobody holds its tokens), so that a retry has no session to evict.
+        // answered once replicas hold it. Unacknowledged, the login fails and its own session goes
+        // too (nobody holds its tokens); the eviction stays pending, so a retry waits for it again.
         await revoke(Promise.all(evicted.map((id) => endScript(userId, id)))).catch(async (error: unknown) => {
           await guarded(scripts.endSession(2, keys.session(userId, sessionId), keys.sessionSet(userId), sessionId, 0, '', '', ...revoked(userId))).catch(() => {});
           throw error;
         });
+        // Unrecorded, they stay pending: the next login has them acknowledged once more, harmlessly.
+        await guarded(replicated.redis.srem(keys.pendingEvictions(userId), ...evicted)).catch(() => {});
       }
       return { generation: 0, tokenVersion: Number(tv), roles, expiresAt: Number(expiresAt) };
     },

@@ -68,7 +68,7 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     expect((await call(one.url, 'GET', '/authenticate', { token: next.body?.access_token as string })).status).toBe(401);
   });
 
-  it('a session evicted by max_sessions at a login is acknowledged by a replica too (503 until it is, and the new session is undone)', async () => {
+  it('a session evicted by max_sessions at a login is acknowledged by a replica too (503 until it is, retries included; the new session is undone)', async () => {
     const user = await registerUser(one.url);
     const credentials = { body: { email: user.email, password: user.password } };
     const second = await call(one.url, 'POST', '/login', credentials);
@@ -79,10 +79,12 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
       const third = await call(one.url, 'POST', '/login', credentials);
       expect(third).toMatchObject({ status: 503, body: { error: 'unavailable' } });
       expect((await call(one.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(401);
+      // The retry evicts nothing new, yet waits for the eviction still pending.
+      expect((await call(one.url, 'POST', '/login', credentials)).status).toBe(503);
     } finally {
       group.replica.process.signal('SIGCONT');
     }
-    // The refused login left no session behind, so its retry evicts nothing and goes through.
+    // The refused logins left no session behind, so the retry evicts nothing more and goes through.
     const retry = await call(one.url, 'POST', '/login', credentials);
     expect(retry.status).toBe(200);
     const listed = await call(one.url, 'GET', '/sessions', { token: retry.body?.access_token as string });

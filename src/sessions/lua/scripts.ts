@@ -28,8 +28,10 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * KEYS: session, session-set, tv. ARGV: sid, salt, refresh lifetime, idle window, max sessions,
- * session key prefix, device, ua, ip, roles, +revocation. Returns {tv, expires at, {ids of the sessions evicted}}.
+ * KEYS: session, session-set, tv, [pending evictions]. ARGV: sid, salt, refresh lifetime, idle
+ * window, max sessions, session key prefix, device, ua, ip, roles, +revocation. Returns {tv,
+ * expires at, {ids of the sessions evicted}}; with the pending-evictions set (replicated
+ * revocations), the evicted ids join it and every id in it is returned, until acknowledged.
  */
 export const createSession = `${NOW}
 local tv = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -43,6 +45,11 @@ if excess > 0 then
   for _, id in ipairs(evicted) do redis.call('DEL', ARGV[6] .. id) end
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
   ${PUBLISH}
+end
+if KEYS[4] then
+  for _, id in ipairs(evicted) do redis.call('SADD', KEYS[4], id) end
+  evicted = redis.call('SMEMBERS', KEYS[4])
+  if #evicted > 0 then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
 end
 local abs = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'gen', 0, 'salt', ARGV[2], 'rot', 0, 'tv', tv, 'created', now, 'seen', now, 'abs', abs,
