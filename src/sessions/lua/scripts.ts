@@ -65,10 +65,11 @@ return {tv, expires, evicted}`;
  * A batch of `/authenticate` checks in one call (requests that arrived together share one round
  * trip). KEYS: per check session, tv, deny(jti). ARGV: activity throttle, idle window, then per
  * check token tv, jti. Returns per check -1 no session, -2 stale version, -3 denied, or — valid —
- * the ms left until the session ends (relative: instance clocks need not agree with Redis's). The token's tv must equal the session's, and the session's must
- * not be behind the user's. A jti is denied by its own key or by a `d:<jti>` field of the session
- * (which lives exactly as long as the session, so losing the deny key alone can never revive the
- * token). Read-only but for the throttled activity write (at most once per throttle per session).
+ * the ms left until the session ends (relative: instance clocks need not agree with Redis's).
+ * The token's tv must equal the session's, and the session's must not be behind the user's. A
+ * jti is denied by its own key or by a `d:<jti>` field of the session (which lives exactly as long
+ * as the session, so losing the deny key alone can never revive the token). Read-only but for
+ * the throttled activity write (at most once per throttle per session).
  */
 export const authenticate = `${NOW}
 local throttle, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
