@@ -128,7 +128,7 @@ export function createRateLimits({
     try {
       passwordHash = await passwordHashOf(device.userId);
     } catch (error) {
-      // Like any other 503: counted against neither.
+      // As with every other 503: counted against neither.
       await settle(limiter.refund([...deviceKey, ...client]));
       throw error;
     }
