@@ -25,31 +25,28 @@ async function main() {
   }
   logger.info({ port, instance: deps.instanceId, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port}`);
 
+  /** The access-log lines held back, then the last line, then the exit once the log is written. */
+  const exitWith = (code: number, lastLine: () => void) => {
+    flushAccessLogs();
+    lastLine();
+    logger.flush(() => process.exit(code));
+  };
   let stoppingSince: number | undefined;
   const stop = (signal: string) => {
     if (stoppingSince !== undefined) {
       // One Ctrl-C can arrive twice (from the terminal and relayed by npm/tsx): only a signal a
       // second or more after the first means the operator will not wait for the drain.
-      if (performance.now() - stoppingSince < SECOND_SIGNAL_AFTER_MS) return;
-      logger.warn({ signal }, 'second signal: stopping now, without finishing the drain');
-      flushAccessLogs();
-      logger.flush(() => process.exit(1));
+      if (performance.now() - stoppingSince >= SECOND_SIGNAL_AFTER_MS) {
+        exitWith(1, () => logger.warn({ signal }, 'second signal: stopping now, without finishing the drain'));
+      }
       return;
     }
     stoppingSince = performance.now();
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     metricsServer?.close();
     stopServer(server, deps, config.server.shutdown_grace).then(
-      () => {
-        flushAccessLogs();
-        logger.info('stopped');
-        logger.flush(() => process.exit(0));
-      },
-      (error: unknown) => {
-        flushAccessLogs();
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
+      () => exitWith(0, () => logger.info('stopped')),
+      (error: unknown) => exitWith(1, () => logger.error({ err: error }, 'shutdown failed')),
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -9,8 +9,9 @@ import { createClientErrorHandler, createRequestErrorResponse } from './http/cli
 import { metricsServerApp } from './http/routes/metrics.js';
 
 /**
- * Listens on `port` (0: a free one, chosen by the system) and resolves with the port taken. A port that cannot be
- * taken (in use, not permitted) rejects with one line naming the config key, not a stack trace.
+ * Listens on `port` (0: a free one, chosen by the system) and resolves with the port taken. A
+ * port that cannot be taken (in use, not permitted) rejects with one line naming the config key,
+ * not a stack trace.
  * Later errors of the listener (an accept failing for want of file descriptors) are logged: an
  * error event with no listener would end the process and every request in flight.
  */
