@@ -82,8 +82,8 @@ const optionalText = z
   .nullish()
   .transform((value) => (value ? value : undefined));
 
-/** A key id: what `auth.keys[].kid` accepts (at most 64 characters). */
-export const KID = /^[A-Za-z0-9._-]+$/;
+/** A key id: what `auth.keys[].kid` accepts. */
+export const KID = /^[A-Za-z0-9._-]{1,64}$/;
 
 const keySchema = z
   .strictObject({

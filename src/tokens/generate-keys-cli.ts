@@ -16,7 +16,7 @@ function run(argv: string[]): string {
   const { alg: algorithm, kid, out } = values;
   if (algorithm !== 'EdDSA' && algorithm !== 'ES256' && algorithm !== 'HS256') throw new UsageError(`--alg must be EdDSA, ES256 or HS256, got ${algorithm}`);
   // The kid names the files too: the config's rule keeps them inside --out.
-  if (kid.length > 64 || !KID.test(kid)) throw new UsageError(`--kid may only contain A-Z a-z 0-9 . _ - (at most 64), got "${kid}"`);
+  if (!KID.test(kid)) throw new UsageError(`--kid may only contain A-Z a-z 0-9 . _ - (at most 64), got "${kid}"`);
   const privatePath = join(out, `${kid}${algorithm === 'HS256' ? '.secret' : '.pem'}`);
   const publicPath = join(out, `${kid}.pub.pem`);
   for (const path of algorithm === 'HS256' ? [privatePath] : [privatePath, publicPath]) {
