@@ -1,4 +1,5 @@
 import { AppError } from '../http/errors.js';
+import type { HashPlace } from '../passwords/hasher.js';
 import { checkPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
@@ -43,10 +44,10 @@ function assertPassword(deps: AuthDeps, password: string, email: string) {
 }
 
 /** Creates an account and logs it in. */
-export async function register(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta) {
+export async function register(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta, place?: HashPlace) {
   const email = normaliseEmail(input.email);
   assertPassword(deps, input.password, email);
-  const passwordHash = await deps.hasher.hash(input.password);
+  const passwordHash = await deps.hasher.hash(input.password, place);
   const user = await deps.users.create({ email, passwordHash });
   if (!user) throw new AppError('email_taken', 'an account with this e-mail already exists');
   let tokens: TokenResponse;
@@ -66,15 +67,14 @@ export async function register(deps: AuthDeps, input: { email: string; password:
  * Checks e-mail and password; unknown e-mails cost one argon2 verify too and get the same answer.
  * A failure goes to the audit trail with its real reason (never shown to the client).
  */
-export async function authenticateUser(deps: AuthDeps, email: string, password: string, meta: SessionMeta = {}): Promise<User> {
-  deps.hasher.assertRoom();
+export async function authenticateUser(deps: AuthDeps, email: string, password: string, meta: SessionMeta, place: HashPlace): Promise<User> {
   const user = await deps.users.findByEmail(normaliseEmail(email));
   if (!user) {
-    await deps.hasher.verifyDummy(password);
+    await deps.hasher.verifyDummy(password, place);
     deps.audit.record({ event: 'login_failed', ...client(meta), details: { reason: 'unknown_email' } });
     throw invalidCredentials();
   }
-  const valid = await deps.hasher.verify(user.passwordHash, password);
+  const valid = await deps.hasher.verify(user.passwordHash, password, place);
   if (!valid || user.disabledAt) {
     deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: valid ? 'disabled' : 'wrong_password' } });
     throw invalidCredentials();
@@ -120,11 +120,35 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, d
   throw changedMeanwhile(during);
 }
 
-/** Logs in: a new session with its first token pair. */
-export async function login(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta): Promise<ProvenTokens> {
+/**
+ * Logs in: a new session with its first token pair. Its argon2 place is taken first, before
+ * `limitAttempt` counts it (one or two rate-limit round trips) or the user is read: in a storm
+ * most logins are refused for load, and each then costs no Redis or database work.
+ */
+export async function login(
+  deps: AuthDeps,
+  input: { email: string; password: string },
+  meta: SessionMeta,
+  limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
+): Promise<ProvenTokens> {
+  let place: HashPlace;
+  try {
+    place = deps.hasher.reserve();
+  } catch (error) {
+    deps.metrics.login('unavailable');
+    throw error;
+  }
+  try {
+    return await limitAttempt(input.email, () => checkedLogin(deps, input, meta, place));
+  } finally {
+    place.release();
+  }
+}
+
+async function checkedLogin(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta, place: HashPlace): Promise<ProvenTokens> {
   let user: User;
   try {
-    user = await authenticateUser(deps, input.email, input.password, meta);
+    user = await authenticateUser(deps, input.email, input.password, meta, place);
   } catch (error) {
     const failed = error instanceof AppError && error.code === 'invalid_credentials';
     deps.metrics.login(failed ? 'invalid_credentials' : 'unavailable');
@@ -143,6 +167,27 @@ export async function login(deps: AuthDeps, input: { email: string; password: st
   return proven(deps, user, tokens);
 }
 
+/** The caller's account once its current password is proven, checked in `place` under the login limits. */
+async function provenCaller(
+  deps: AuthDeps,
+  caller: { userId: string; sessionId: string },
+  password: string,
+  meta: SessionMeta,
+  limitAttempt: AttemptLimiter,
+  place: HashPlace,
+): Promise<User> {
+  const user = await deps.users.findById(caller.userId);
+  if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
+  // Guessing the current password is guessing a login: the same per-account limits apply.
+  await limitAttempt(user.email, async () => {
+    if (await deps.hasher.verify(user.passwordHash, password, place)) return;
+    deps.logger.info({ event: 'password_change_failed', userId: user.id }, 'password change refused');
+    deps.audit.record({ event: 'password_change_failed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { reason: 'wrong_password' } });
+    throw invalidCredentials();
+  });
+  return user;
+}
+
 /**
  * Changes the password of the caller. Every other session ends and the token version moves,
  * so every older access token dies; the caller's session continues with a new token pair.
@@ -154,15 +199,9 @@ export async function changePassword(
   meta: SessionMeta,
   limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
 ): Promise<ProvenTokens> {
-  const user = await deps.users.findById(caller.userId);
-  if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
-  // Guessing the current password is guessing a login: the same per-account limits apply.
-  await limitAttempt(user.email, async () => {
-    if (await deps.hasher.verify(user.passwordHash, input.current_password)) return;
-    deps.logger.info({ event: 'password_change_failed', userId: user.id }, 'password change refused');
-    deps.audit.record({ event: 'password_change_failed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { reason: 'wrong_password' } });
-    throw invalidCredentials();
-  });
+  // As a login's, the argon2 place is taken before the user is read and the attempt counted.
+  const place = deps.hasher.reserve();
+  const user = await provenCaller(deps, caller, input.current_password, meta, limitAttempt, place).finally(() => place.release());
   assertPassword(deps, input.new_password, user.email);
   const passwordHash = await deps.hasher.hash(input.new_password);
   // The other sessions end before the password changes, the caller's own left as it is: if the

@@ -12,25 +12,32 @@ const version0x13 = 1;
 /** OWASP Password Storage Cheat Sheet minimum for argon2id. */
 export const argon2Options = { algorithm: argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * A place in the argon2 queue taken at the door, before a request's other work (rate limits, the
+ * user read), and used by its one argon2 operation: a request let in is never refused for load
+ * after that work, and one refused has done none of it.
+ */
+export interface HashPlace {
+  /** Gives the place back if no operation used it; a no-op afterwards. */
+  release(): void;
+}
+
 export interface PasswordHasher {
   /** An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). */
-  hash(password: string): Promise<string>;
+  hash(password: string, place?: HashPlace): Promise<string>;
   /** `false` for a wrong password and for a hash that cannot be parsed; never throws for either. */
-  verify(passwordHash: string, password: string): Promise<boolean>;
+  verify(passwordHash: string, password: string, place?: HashPlace): Promise<boolean>;
   /**
    * One real verify against a fixed dummy hash, for unknown e-mails, so that a miss costs
    * the same time as a wrong password. Always resolves `false`.
    */
-  verifyDummy(password: string): Promise<false>;
+  verifyDummy(password: string, place?: HashPlace): Promise<false>;
   /** The hash was made with weaker parameters than today's (or is not argon2id at all). */
   needsRehash(passwordHash: string): boolean;
   /** argon2 operations waiting for a slot (not counting those running). */
   queueDepth(): number;
-  /**
-   * Refuses at once (`unavailable`, as a full queue does) when an operation could neither run
-   * nor wait now: lets a login shed load before it spends a database query on a doomed request.
-   */
-  assertRoom(): void;
+  /** Takes a place for one later operation; refuses at once (`unavailable`, as a full queue does) when none is left. */
+  reserve(): HashPlace;
   /** Stops the argon2 threads (calls made afterwards fail). */
   close(): Promise<void>;
 }
@@ -54,6 +61,8 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   const threads = createArgon2Threads(concurrency);
   let running = 0;
   const waiting: Array<() => void> = [];
+  /** Places taken and not yet used or given back: they count as waiting operations. */
+  const held = new Set<HashPlace>();
 
   const release = (): void => {
     const next = waiting.shift();
@@ -61,16 +70,17 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     else running -= 1;
   };
 
-  const full = () => running >= concurrency && waiting.length >= maxQueue;
+  const full = () => running + waiting.length + held.size >= concurrency + maxQueue;
   // One instance for every refusal (a storm refuses hundreds per second): its stack points to
   // start-up and means nothing; nothing may modify it.
   const busy = new OverloadedError('too many logins in progress, retry shortly');
 
-  const limited = async <T>(operation: () => Promise<T>): Promise<T> => {
+  /** Runs `operation` in a slot, on `place` if the caller holds one, else if there is room. */
+  const limited = async <T>(operation: () => Promise<T>, place?: HashPlace): Promise<T> => {
+    if (!(place !== undefined && held.delete(place)) && full()) throw busy;
     if (running < concurrency) {
       running += 1;
     } else {
-      if (full()) throw busy;
       // The releasing operation hands its slot straight to us, so `running` stays unchanged.
       await new Promise<void>((resolve) => waiting.push(resolve));
     }
@@ -81,12 +91,12 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     }
   };
 
-  const verifyQuietly = (passwordHash: string, password: string): Promise<boolean> =>
-    limited(() => threads.verify(passwordHash, password));
+  const verifyQuietly = (passwordHash: string, password: string, place?: HashPlace): Promise<boolean> =>
+    limited(() => threads.verify(passwordHash, password), place);
 
   let dummyHash: Promise<string> | undefined;
-  const getDummyHash = (): Promise<string> => {
-    dummyHash ??= limited(() => threads.hash(randomBytes(32).toString('base64url'), argon2Options)).catch((error: unknown) => {
+  const makeDummyHash = (place?: HashPlace): Promise<string> => {
+    dummyHash = limited(() => threads.hash(randomBytes(32).toString('base64url'), argon2Options), place).catch((error: unknown) => {
       dummyHash = undefined;
       throw error;
     });
@@ -94,10 +104,13 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   };
 
   return {
-    hash: (password) => limited(() => threads.hash(password, argon2Options)),
+    hash: (password, place) => limited(() => threads.hash(password, argon2Options), place),
     verify: verifyQuietly,
-    async verifyDummy(password) {
-      await verifyQuietly(await getDummyHash(), password);
+    async verifyDummy(password, place) {
+      const ready = dummyHash;
+      // The first call makes the dummy hash, which costs what a verify costs, in the caller's place.
+      if (ready === undefined) await makeDummyHash(place);
+      else await verifyQuietly(await ready, password, place);
       return false;
     },
     needsRehash(passwordHash) {
@@ -115,8 +128,11 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
       }
     },
     queueDepth: () => waiting.length,
-    assertRoom() {
+    reserve() {
       if (full()) throw busy;
+      const place: HashPlace = { release: () => void held.delete(place) };
+      held.add(place);
+      return place;
     },
     close: () => threads.close(),
   } satisfies PasswordHasher;

@@ -1,5 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
+import { accountSubject } from '../../src/security/device-token.js';
+import { testRedisUrl } from '../helpers/services.js';
 
 /** One sample of a Prometheus counter from `/metrics`, 0 when the series is absent. */
 async function counter(base: string, series: string): Promise<number> {
@@ -36,5 +39,101 @@ describe('a login storm beyond the argon2 queue', () => {
     expect(await counter(app.url, 'jwt_dependency_errors_total{dependency="cache"}')).toBe(0);
     // The storm is over: the next login is served.
     expect((await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).status).toBe(200);
+  });
+});
+
+describe('shedding comes before the brute-force limits', () => {
+  let app: TestInstance;
+  let prefix: string;
+  let monitor: Redis;
+  let marker: Redis;
+  /** Commands clients sent to Redis, as MONITOR saw them. */
+  const commands: string[][] = [];
+
+  beforeAll(async () => {
+    const cluster = await testCluster({
+      passwords: { hash_concurrency: 1 },
+      // High enough that nothing locks during the storms: every counted attempt is one script call.
+      limits: { enabled: true, login_ip: { max: 100_000 }, login_account: { max: 100_000 }, register_ip: { max: 4, window: '1h' } },
+    });
+    prefix = cluster.config.cache.key_prefix;
+    app = await cluster.start();
+    monitor = new Redis(testRedisUrl(), { lazyConnect: true });
+    marker = new Redis(testRedisUrl(), { lazyConnect: true });
+    await Promise.all([monitor.connect(), marker.connect()]);
+    const feed = await monitor.monitor();
+    feed.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua') commands.push(args);
+    });
+  });
+  afterAll(() => {
+    monitor.disconnect();
+    marker.disconnect();
+  });
+
+  /** Resolves once MONITOR has delivered a marker sent now: every command sent before it is in `commands`. */
+  async function feedCaughtUp(): Promise<void> {
+    const text = `caught up ${Date.now()} ${Math.random()}`;
+    await marker.echo(text);
+    const deadline = Date.now() + 5_000;
+    while (!commands.some((args) => args[0]?.toLowerCase() === 'echo' && args[1] === text)) {
+      if (Date.now() > deadline) throw new Error('MONITOR feed did not catch up');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /**
+   * Keeps the argon2 queue full (one running, 64 waiting) with 100 clients logging in to unknown
+   * accounts until `stop` is called, which resolves once they have all stopped.
+   */
+  async function fullQueue(): Promise<{ stop(): Promise<void> }> {
+    let running = true;
+    const clients = Array.from({ length: 100 }, async () => {
+      while (running) await call(app.url, 'POST', '/login', { body: { email: uniqueEmail(), password: PASSWORD } });
+    });
+    const deadline = Date.now() + 10_000;
+    while (app.deps.hasher.queueDepth() < 64) {
+      if (Date.now() > deadline) throw new Error('the argon2 queue never filled');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return {
+      async stop() {
+        running = false;
+        await Promise.all(clients);
+      },
+    };
+  }
+
+  it('a login refused for load is not counted: its account\'s counter is never touched', async () => {
+    const storm = await fullQueue();
+    const probes = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const email = uniqueEmail();
+        return { email, status: (await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } })).status };
+      }),
+    );
+    await storm.stop();
+    await feedCaughtUp();
+    const refused = probes.filter((probe) => probe.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(probes.every((probe) => probe.status === 503 || probe.status === 401)).toBe(true);
+    // Before, every refused probe had been counted, then refunded (two script calls on its account's counter).
+    const counted = refused.filter((probe) =>
+      commands.some((args) => args.some((arg) => arg.startsWith(`${prefix}{rl:`) && arg.endsWith(accountSubject(probe.email)))),
+    );
+    expect(counted).toEqual([]);
+  });
+
+  it('a registration refused for load leaves the client its registrations', async () => {
+    const storm = await fullQueue();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } })).status);
+    await storm.stop();
+    // Before: all five were counted, and register_ip (4 an hour) refused the fifth with 429.
+    expect(statuses.every((status) => status === 503 || status === 201)).toBe(true);
+    const admitted = statuses.filter((status) => status === 201).length;
+    expect(admitted).toBeLessThan(4);
+    for (let i = admitted; i < 4; i++) expect((await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } })).status).toBe(201);
+    expect((await call(app.url, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } })).status).toBe(429);
   });
 });

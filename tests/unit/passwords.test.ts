@@ -51,13 +51,11 @@ describe('password hasher', () => {
 
   it('bounds concurrency and rejects beyond the queue limit with a retryable unavailable error', async () => {
     const small = createPasswordHasher({ concurrency: 1, maxQueue: 1 });
-    expect(() => small.assertRoom()).not.toThrow();
     const running = small.hash('first');
-    expect(() => small.assertRoom()).not.toThrow();
     const queued = small.hash('second');
     expect(small.queueDepth()).toBe(1);
     // Full: refused before the caller does any other work, with the same error as the queue's.
-    expect(() => small.assertRoom()).toThrow(expect.objectContaining({ code: 'unavailable', status: 503, retryAfter: 1 }));
+    expect(() => small.reserve()).toThrow(expect.objectContaining({ code: 'unavailable', status: 503, retryAfter: 1 }));
 
     const rejected = await small.hash('third').catch((error: unknown) => error);
     expect(rejected).toBeInstanceOf(AppError);
@@ -66,8 +64,35 @@ describe('password hasher', () => {
 
     await expect(Promise.all([running, queued])).resolves.toHaveLength(2);
     expect(small.queueDepth()).toBe(0);
-    expect(() => small.assertRoom()).not.toThrow();
     expect(await small.verify(await queued, 'second')).toBe(true);
+    await small.close();
+  });
+
+  it('a place taken at the door counts as queued, and its one operation runs even when the queue has filled since', async () => {
+    const small = createPasswordHasher({ concurrency: 1, maxQueue: 1 });
+    const first = small.reserve();
+    const second = small.reserve();
+    expect(() => small.reserve()).toThrow(expect.objectContaining({ code: 'unavailable' }));
+    // Calls without a place find no room: both places are spoken for.
+    expect(await small.hash('no place').catch((error: unknown) => error)).toBeInstanceOf(AppError);
+    const hashes = Promise.all([small.hash('one', first), small.hash('two', second)]);
+    // A place serves one operation: used again, it is no place at all.
+    expect(await small.hash('again', first).catch((error: unknown) => error)).toBeInstanceOf(AppError);
+    const [one, two] = await hashes;
+    expect(await small.verify(one, 'one')).toBe(true);
+    expect(await small.verify(two, 'two')).toBe(true);
+
+    // A place given back unused frees its room; giving it back twice frees nothing more.
+    const held = small.reserve();
+    const other = small.reserve();
+    held.release();
+    held.release();
+    const third = small.reserve();
+    expect(() => small.reserve()).toThrow(expect.objectContaining({ code: 'unavailable' }));
+    other.release();
+    third.release();
+    expect(await small.verifyDummy('anything', small.reserve())).toBe(false);
+    await small.close();
   });
 
   /** Threads of this process at each `nice` value (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
-import { changePassword, login, register } from '../../auth/credentials.js';
+import { type AttemptLimiter, changePassword, login, register } from '../../auth/credentials.js';
 import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
@@ -22,26 +22,34 @@ const sessionMeta = (c: Context, clientIp: ClientIp, device?: string): SessionMe
 /** `/register`, `/login`, `/password`. */
 export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
   const limit = deps.config.server.body_limit;
+  /** Password checks of this client (and of its trusted device, if it presents one) under the login limits. */
+  const attemptLimiter =
+    (c: Context, meta: SessionMeta, deviceToken: string | undefined): AttemptLimiter =>
+    (email, attempt) =>
+      deps.rateLimits.login(email, { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, deviceToken) }, attempt);
   return new Hono<AppEnv>()
     .post('/register', async (c) => {
-      await deps.rateLimits.register(clientIp(c));
-      const body = await readJson(c, registerBody, limit);
-      const { user, ...proven } = await register(deps, body, sessionMeta(c, clientIp, body.device));
-      return sendProvenTokens(c, deps, proven, { user }, 201);
+      // The argon2 place first: a registration refused for load is not counted against its client.
+      const place = deps.hasher.reserve();
+      try {
+        await deps.rateLimits.register(clientIp(c));
+        const body = await readJson(c, registerBody, limit);
+        const { user, ...proven } = await register(deps, body, sessionMeta(c, clientIp, body.device), place);
+        return sendProvenTokens(c, deps, proven, { user }, 201);
+      } finally {
+        place.release();
+      }
     })
     .post('/login', async (c) => {
       const body = await readJson(c, loginBody, limit);
       const meta = sessionMeta(c, clientIp, body.device);
-      const client = { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, body.device_token) };
       // Counted before the password is checked: a locked account or client costs no argon2 work.
-      return sendProvenTokens(c, deps, await deps.rateLimits.login(body.email, client, () => login(deps, body, meta)));
+      return sendProvenTokens(c, deps, await login(deps, body, meta, attemptLimiter(c, meta, body.device_token)));
     })
     .post('/password', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
       const body = await readJson(c, passwordBody, limit);
       const meta = sessionMeta(c, clientIp);
       // The current password is checked like a login's, from a trusted device too.
-      const client = { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, body.device_token) };
-      const limitAttempt = <T>(email: string, attempt: () => Promise<T>) => deps.rateLimits.login(email, client, attempt);
-      return sendProvenTokens(c, deps, await changePassword(deps, c.var.claims, body, meta, limitAttempt));
+      return sendProvenTokens(c, deps, await changePassword(deps, c.var.claims, body, meta, attemptLimiter(c, meta, body.device_token)));
     });
 }
