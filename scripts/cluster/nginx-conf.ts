@@ -33,7 +33,7 @@ export function runtimeDirectives(dir: string): { main: string; http: string } {
 /**
  * An nginx.conf balancing round-robin over the instances, with the same proxy behaviour as
  * `deploy/nginx.conf`: keep-alive upstream connections, forwarding headers, and a retry on
- * another instance when one fails to answer or is draining (idempotent requests only: nginx
+ * another instance when one fails to answer or has stopped listening (idempotent requests only: nginx
  * never re-sends a POST that reached an upstream unless told `non_idempotent`).
  */
 export function renderBalancerConf({ listen, dir, upstreams }: BalancerConfOptions): string {
@@ -79,7 +79,7 @@ ${servers}
 
             proxy_connect_timeout 2s;
             proxy_read_timeout 30s;
-            proxy_next_upstream error timeout http_502 http_503;
+            proxy_next_upstream error timeout http_502;
             proxy_next_upstream_tries 3;
             proxy_next_upstream_timeout 10s;
         }
