@@ -1,5 +1,6 @@
 import {
   activityThrottleMs,
+  MAX_DENIED_PER_SESSION,
   type SessionInfo,
   type SessionMeta,
   type SessionPolicy,
@@ -188,7 +189,10 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const now = Date.now();
       const fresh = !isDenied(userId, jti, now);
       if (fresh) denied.set(denyKey(userId, jti), now + ttlMs);
-      liveSession(users.get(userId), sessionId, now)?.denied.add(jti);
+      const state = users.get(userId);
+      const session = liveSession(state, sessionId, now);
+      if (session && fresh && session.denied.size >= MAX_DENIED_PER_SESSION) state?.sessions.delete(sessionId);
+      else session?.denied.add(jti);
       return fresh;
     },
 

@@ -6,6 +6,7 @@ import * as lua from './lua/scripts.js';
 import { redisKeys } from './redis-keys.js';
 import {
   activityThrottleMs,
+  MAX_DENIED_PER_SESSION,
   type AuthenticateInput,
   type AuthenticateOutcome,
   type RotateResult,
@@ -47,7 +48,7 @@ function defineScripts(redis: RedisClient) {
     rotate: define('jwtRotate', lua.rotate),
     // endSession takes 2 or 3 keys, so the key count is passed per call.
     endSession: define('jwtEndSession', lua.endSession),
-    deny: define('jwtDeny', lua.deny, 2),
+    deny: define('jwtDeny', lua.deny, 3),
     endAll: define('jwtEndAll', lua.endAll, 2),
     endOthers: define('jwtEndOthers', lua.endOthers, 3),
     endOthersKeepingTokens: define('jwtEndOthersKeepingTokens', lua.endOthersKeepingTokens, 2),
@@ -263,7 +264,8 @@ export function createRedisSessionStore({
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return false;
-      return Number(await revoke(revocations.deny(keys.denied(userId, jti), keys.session(userId, sessionId), Math.ceil(ttlMs), jti, ...revoked(userId)))) === 1;
+      const sessionKeys = [keys.denied(userId, jti), keys.session(userId, sessionId), keys.sessionSet(userId)];
+      return Number(await revoke(revocations.deny(...sessionKeys, Math.ceil(ttlMs), jti, sessionId, MAX_DENIED_PER_SESSION, ...revoked(userId)))) === 1;
     },
 
     async endAll(userId) {

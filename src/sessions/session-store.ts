@@ -98,8 +98,9 @@ export interface SessionStore {
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its
-   * session lives, so losing the deny entry alone never revives the token. Returns whether the
-   * jti was not denied yet (a repeated revocation changes nothing and is not worth recording).
+   * session lives, so losing the deny entry alone never revives the token. A session that would
+   * hold more than `MAX_DENIED_PER_SESSION` denied jtis ends instead. Returns whether the jti was
+   * not denied yet (a repeated revocation changes nothing and is not worth recording).
    */
   deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<boolean>;
 
@@ -128,4 +129,12 @@ export interface SessionStore {
 }
 
 /** The activity-write throttle DESIGN.md prescribes: at most once per auto_logout/100, and at least 1 s apart. */
+/**
+ * Most access tokens one session may have denied by jti (`POST /revoke` of an access token):
+ * each is kept as long as the session lives. A client revoking every access token it gets at
+ * default lifetimes (15m tokens, 720h sessions) stays below it; refresh + revoke in a loop
+ * reaches it and ends its session (~250 KiB of Redis at most per session).
+ */
+export const MAX_DENIED_PER_SESSION = 4096;
+
 export const activityThrottleMs = (policy: SessionPolicy) => Math.max(1000, Math.floor(policy.autoLogoutMs / 100));

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'vitest';
 import { DEADLINE_RETRIES } from './deadline-retries.js';
-import type { RotateResult, SessionMeta, SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
+import { MAX_DENIED_PER_SESSION, type RotateResult, type SessionMeta, type SessionPolicy, type SessionStore } from '../../src/sessions/session-store.js';
 
 /**
  * The session-store contract: every SessionStore implementation (Redis, cached Redis, memory,
@@ -106,6 +106,25 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await other.authenticate(undefined, denied)).toBe('ok');
         await sleep(450);
         ctx.expect(await session.authenticate(undefined, denied)).toBe('denied');
+      });
+
+      test('a session that would hold more denied jtis than MAX_DENIED_PER_SESSION ends instead, every one of them still refused', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const session = await login(store);
+        const other = await login(store, { userId: session.userId });
+        const jtis = Array.from({ length: MAX_DENIED_PER_SESSION }, () => randomUUID());
+        for (let i = 0; i < jtis.length; i += 256) await Promise.all(jtis.slice(i, i + 256).map((jti) => store.deny(session.userId, session.sessionId, jti, 60_000)));
+        ctx.expect(await session.authenticate()).toBe('ok');
+        ctx.expect(await session.authenticate(undefined, jtis[MAX_DENIED_PER_SESSION - 1])).toBe('denied');
+        // Denying one already denied counts nothing.
+        ctx.expect(await store.deny(session.userId, session.sessionId, jtis[0]!, 60_000)).toBe(false);
+        ctx.expect(await session.authenticate()).toBe('ok');
+        const last = randomUUID();
+        ctx.expect(await store.deny(session.userId, session.sessionId, last, 60_000)).toBe(true);
+        ctx.expect(await session.authenticate()).toBe('no_session');
+        ctx.expect(await session.authenticate(undefined, last)).toBe('denied');
+        ctx.expect((await store.list(session.userId)).map((listed) => listed.id)).toEqual([other.sessionId]);
+        ctx.expect(await other.authenticate()).toBe('ok');
       });
 
       test('checks made together (one batch) each get their own answer, over many users and every outcome', async (ctx) => {

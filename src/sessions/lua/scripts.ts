@@ -5,7 +5,7 @@
  *
  * Session hash fields: gen (refresh generation), salt, rot (last rotation, ms),
  * tv (token version at creation), roles (JSON), created, seen (last activity),
- * abs (absolute expiry), device, ua, ip, d:<jti> (a denied access token), moved (the generation a
+ * abs (absolute expiry), device, ua, ip, d:<jti> (a denied access token), dn (how many), moved (the generation a
  * password change moved the session to). The key's TTL is min(seen + auto_logout, abs): a session exists only while valid.
  */
 
@@ -162,11 +162,21 @@ ${PUBLISH}
 return existed`;
 
 /**
- * KEYS: deny(jti), session. ARGV: ttl, jti, +revocation. Denies in both places (see authenticate).
- * Returns 1 if the jti was not denied yet, 0 if it already was.
+ * KEYS: deny(jti), session, session-set. ARGV: ttl, jti, sid, most denied per session,
+ * +revocation. Denies in both places (see authenticate); a session that would hold more denied
+ * jtis than the most ends instead (a revocation that covers them all), so that refresh + revoke
+ * in a loop cannot grow one hash without bound. Returns 1 if the jti was not denied yet, 0 if it
+ * already was.
  */
 export const deny = `local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1') end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > tonumber(ARGV[4]) then
+    redis.call('DEL', KEYS[2])
+    redis.call('ZREM', KEYS[3], ARGV[3])
+  else
+    redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1')
+  end
+end
 ${PUBLISH}
 return new and 1 or 0`;
 
