@@ -247,11 +247,6 @@ export function createRedisSessionStore({
     async rotate(input) {
       const result = await rotateBatch(input);
       if (!result) throw new UnavailableError('session store', new Error(`rotation failed in Redis for session ${input.sessionId}`));
-      // A family ended for reuse is a revocation: with replicated revocations it is answered only
-      // once replicas hold it. The end is repeated on the revocations' connection, so that it
-      // holds on the master that connection reaches even if this one still talks to an old master
-      // (during a failover), and that connection's WAIT covers it.
-      if (result.outcome === 'reused' && replicated) await endOne(input.userId, input.sessionId);
       return result;
     },
 

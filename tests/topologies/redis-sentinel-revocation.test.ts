@@ -49,6 +49,13 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     await expect.poll(async () => (await call(one.url, 'POST', '/logout', { token: user.accessToken })).status, { timeout: 10_000 }).toBe(204);
   });
 
+  /** `jwt_refresh_total{outcome="reused"}` of instance one. */
+  const reuses = async () => {
+    const text = await (await fetch(`${one.url}/metrics`)).text();
+    const line = text.split('\n').find((entry) => entry.startsWith('jwt_refresh_total{outcome="reused"} '));
+    return Number(line?.split(' ')[1] ?? Number.NaN);
+  };
+
   it('a token family ended for reuse is acknowledged by a replica too (503 until it is)', async () => {
     const user = await registerUser(one.url);
     const rotated = await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
@@ -58,8 +65,11 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     group.replica.process.signal('SIGSTOP');
     try {
       // Two generations back: reuse. The family ends on the master, and the answer waits for a replica.
+      const reusesBefore = await reuses();
       const reused = await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
       expect(reused).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+      // Counted (and logged, audited) as a reuse, not lost to the 503 as an outage.
+      expect(await reuses()).toBe(reusesBefore + 1);
       expect((await call(one.url, 'POST', '/refresh', { body: { refresh_token: next.body?.refresh_token as string } })).status).toBe(401);
     } finally {
       group.replica.process.signal('SIGCONT');
