@@ -215,7 +215,7 @@ export async function changePassword(
   // Then the token version moves and the caller's session goes on with it: every older token is
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
-  const kept = await deps.sessions.endOthers(user.id, caller.sessionId);
+  const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
   const tokens = kept
     ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
     : await restartAfterChange(deps, user.id, meta);
@@ -223,6 +223,28 @@ export async function changePassword(
   deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
   // Every device token of the old password is dead; this client proved the new one.
   return proven(deps, { ...user, passwordHash }, tokens);
+}
+
+/**
+ * The password is written but the other sessions could not be ended: the request cannot be
+ * repeated (its current password is no longer current), so every session is ended instead, the
+ * caller's too, lest a login of the old password that slipped in before the write outlive the
+ * failure. Answers 503 telling the client to log in with the new password.
+ */
+async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown): Promise<never> {
+  const ended = await deps.sessions.endAll(userId).then(
+    () => true,
+    () => false,
+  );
+  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password changed, but ending its other sessions failed');
+  deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed' } });
+  throw new AppError(
+    'unavailable',
+    ended
+      ? 'the password was changed and every session ended: log in with the new password'
+      : 'the password was changed, but sessions could not be ended: log in with the new password, then log out everywhere',
+    { retryAfter: 1, shown: true },
+  );
 }
 
 /**

@@ -27,7 +27,7 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
       // stack per refused request. Anything else unavailable is reported as an outage.
       if (error instanceof OverloadedError) metrics.passwordHashRejected();
       else outage(error, 'dependency unavailable', { path: c.req.path });
-      return errorResponse(c, 'unavailable', 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
+      return errorResponse(c, 'unavailable', error.shown ? error.message : 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }
     // Hono's own HTTP errors (e.g. a malformed request it refused) are client errors.
     const status = (error as { status?: unknown }).status;

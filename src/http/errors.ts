@@ -22,20 +22,23 @@ export type ErrorCode = keyof typeof errorStatus;
 
 /**
  * The one error type use cases throw. `code` is stable and maps to an HTTP status;
- * `message` is shown to clients only below 500.
+ * `message` is shown to clients below 500, and at 503 only when written for them (`shown`).
  */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
   /** `WWW-Authenticate` for `invalid_token` (RFC 6750 §3); defaults to `Bearer error="invalid_token"`. */
   readonly challenge: string | undefined;
+  /** A 503 whose message tells the client what to do (no internals in it). */
+  readonly shown: boolean;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number; challenge?: string }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfter?: number; challenge?: string; shown?: boolean }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.retryAfter = options?.retryAfter;
     this.challenge = options?.challenge;
+    this.shown = options?.shown ?? false;
   }
 
   get status(): (typeof errorStatus)[ErrorCode] {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
+import { UnavailableError } from '../../src/http/errors.js';
 import type { PasswordHasher } from '../../src/passwords/hasher.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
@@ -94,6 +95,30 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect(loginAnswer?.status).toBe(200);
     await expectDead(loginAnswer?.body ?? {});
     expect((await authenticate(changed.body?.access_token as string)).status).toBe(200);
+  });
+
+  it('a change whose end of the other sessions fails after its write ends every session, a login of the old password included', async () => {
+    const user = await registerUser(one.url);
+    // A login of the old password completes after the change's first end, before its write.
+    let raced: Awaited<ReturnType<typeof call>> | undefined;
+    beforeNextPasswordWrite(async () => {
+      raced = await login(user.email);
+    });
+    const { sessions } = one.deps;
+    const endOthers = sessions.endOthers;
+    sessions.endOthers = async () => {
+      sessions.endOthers = endOthers;
+      throw new UnavailableError('session store', new Error('injected: Redis failed after the password write'));
+    };
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(changed.body?.error_description).toContain('log in with the new password');
+    expect(raced?.status).toBe(200);
+    // Before: the raced session and the caller's lived on, the raced one on the old password.
+    await expectDead(raced?.body ?? {});
+    await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
+    expect((await login(user.email)).status).toBe(401);
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 
   it('a change whose own session ends before its write still sets the password and answers a live session', async () => {
