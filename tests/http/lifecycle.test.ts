@@ -112,6 +112,23 @@ describe.each([
     expect((await authenticate(two, fresh)).status).toBe(401);
   });
 
+  it('logout with a refused access token and a refresh token ends the session the refresh token names', async () => {
+    const user = await registerUser(one.url);
+    // One tab changes the password (its answer, in cookie mode the shared refresh cookie, has the
+    // new refresh token); another still holds the access token of the old version and logs out.
+    const changed = await call(one.url, 'POST', '/password', { token: user.accessToken, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
+    expect(changed.status).toBe(200);
+    const kept = changed.body as { access_token: string; refresh_token: string };
+    // A refused bearer with a refresh token that does not log out is still the bearer's 401.
+    expect(await call(two.url, 'POST', '/logout', { token: user.accessToken, body: { refresh_token: 'rt1.forged' } })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect(await call(two.url, 'POST', '/logout', { token: user.accessToken, body: 'not json' })).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect((await authenticate(one, kept.access_token)).status).toBe(200);
+    // Before: 401 too, and the session lived on.
+    expect((await call(two.url, 'POST', '/logout', { token: user.accessToken, body: { refresh_token: kept.refresh_token } })).status).toBe(204);
+    expect((await authenticate(one, kept.access_token)).status).toBe(401);
+    expect((await call(one.url, 'POST', '/refresh', { body: { refresh_token: kept.refresh_token } })).status).toBe(401);
+  });
+
   it('logout-all ends every session, seen from the other instance', async () => {
     const user = await registerUser(one.url);
     const second = await login(user.email);

@@ -26,6 +26,19 @@ export function sessionTokenRoutes(deps: AppDeps) {
     return error;
   };
 
+  /** `/logout`'s second chance: a refresh token in the body (or cookie) that logs out; false when there is none that does. */
+  const logoutWithRefreshTokenAlso = async (c: Parameters<typeof cookieRefreshToken>[0]): Promise<boolean> => {
+    try {
+      const body = await readJson(c, logoutBody, limit, { optional: true });
+      const token = refreshTokenOf(c, body.refresh_token);
+      return token !== undefined && (await logoutWithRefreshToken(deps, token));
+    } catch (error) {
+      // No usable body or cookie: the access token's refusal is the answer. An outage is not.
+      if (error instanceof AppError && error.code === 'unavailable') throw error;
+      return false;
+    }
+  };
+
   return new Hono<AppEnv>()
     .post('/refresh', async (c) => {
       await deps.rateLimits.refresh(clientIp(c));
@@ -42,8 +55,12 @@ export function sessionTokenRoutes(deps: AppDeps) {
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
-        if (!result.ok) throw new AppError('invalid_token', 'the access token is invalid');
-        if (!(await logoutWithAccessToken(deps, result.claims, tolerance))) throw new AppError('invalid_token', 'the access token is revoked');
+        const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
+        // A refused one (say, of the version before a password change made in another tab) must
+        // not keep alive the session a refresh token sent with it names: that one logs out.
+        if (!loggedOut && !(await logoutWithRefreshTokenAlso(c))) {
+          throw new AppError('invalid_token', result.ok ? 'the access token is revoked' : 'the access token is invalid');
+        }
       } else {
         const body = await readJson(c, logoutBody, limit, { optional: true });
         const token = refreshTokenOf(c, body.refresh_token);
