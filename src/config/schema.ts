@@ -262,7 +262,13 @@ export const configSchema = z.strictObject({
       max_queue: integer(1, 10_000_000, 10_000),
     })
     .prefault({}),
-});
+})
+  // Activity slides the idle window at most once a second, and in cached mode only when a check
+  // reaches Redis (at least every revocation_cache_max_age): a shorter window ends active sessions.
+  .refine((config) => config.auth.auto_logout > Math.max(1000, config.cache.revocation === 'cached' ? config.cache.revocation_cache_max_age : 0), {
+    message: 'must be above 1s, and in cached revocation mode above cache.revocation_cache_max_age (a shorter idle window ends sessions in active use)',
+    path: ['auth', 'auto_logout'],
+  });
 
 /** The validated configuration: durations in milliseconds, sizes in bytes. */
 export type Config = z.output<typeof configSchema>;

@@ -210,6 +210,12 @@ describe('bad files', () => {
     ['a Redis URL that is no URL', 'cache:\n  url: "redis:/:s3cretpw@host:6379"\n', 'cache.url: must be a redis:// or rediss:// URL'],
     ['a database URL of another scheme', 'database:\n  url: "https://u:s3cretpw@db/x"\n', 'database.url: must be a postgres:// or postgresql:// URL'],
     ['a long reuse grace', 'auth:\n  refresh_reuse_grace: 1h\n', 'auth.refresh_reuse_grace: must be at most 5m'],
+    ['an idle window within the activity throttle', 'auth:\n  auto_logout: 1s\n', 'auth.auto_logout: must be above 1s'],
+    [
+      'an idle window within the revocation cache age',
+      'cache:\n  revocation: cached\n  revocation_cache_max_age: 30s\nauth:\n  auto_logout: 30s\n',
+      'auth.auto_logout: must be above 1s, and in cached revocation mode above cache.revocation_cache_max_age',
+    ],
   ])('%s', (_name, text, expected) => {
     const file = writeConfig(text);
     const { message } = errorOf(() => loadConfig({ file, env: {}, argv: [] }));
