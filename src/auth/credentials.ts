@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { AppError, OverloadedError } from '../http/errors.js';
 import type { HashPlace } from '../passwords/hasher.js';
 import { checkPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
@@ -80,7 +80,13 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
     throw invalidCredentials();
   }
   if (deps.hasher.needsRehash(user.passwordHash)) {
-    const passwordHash = await deps.hasher.hash(password);
+    // An upgrade, not the login's business: with the queue full it waits for a later login
+    // rather than refusing one whose password is proven.
+    const passwordHash = await deps.hasher.hash(password).catch((error: unknown) => {
+      if (error instanceof OverloadedError) return undefined;
+      throw error;
+    });
+    if (passwordHash === undefined) return user;
     // Only over the hash just checked: a password changed meanwhile must not be set back to this
     // one. Refused, the login is retried (a concurrent login of the same password may have
     // upgraded the hash first; a changed password then fails the retry).
@@ -199,11 +205,18 @@ export async function changePassword(
   meta: SessionMeta,
   limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
 ): Promise<ProvenTokens> {
-  // As a login's, the argon2 place is taken before the user is read and the attempt counted.
-  const place = deps.hasher.reserve();
-  const user = await provenCaller(deps, caller, input.current_password, meta, limitAttempt, place).finally(() => place.release());
-  assertPassword(deps, input.new_password, user.email);
-  const passwordHash = await deps.hasher.hash(input.new_password);
+  // As a login's, the argon2 places (the check, then the new hash) are taken before the user is
+  // read and the attempt counted.
+  const place = deps.hasher.reserve(2);
+  let user: User;
+  let passwordHash: string;
+  try {
+    user = await provenCaller(deps, caller, input.current_password, meta, limitAttempt, place);
+    assertPassword(deps, input.new_password, user.email);
+    passwordHash = await deps.hasher.hash(input.new_password, place);
+  } finally {
+    place.release();
+  }
   // The other sessions end before the password changes, the caller's own left as it is: if the
   // write fails they are gone already, and the caller retries with tokens that still work. A
   // caller whose session ended meanwhile (a logout-all, another session's change) changes nothing.
@@ -234,7 +247,10 @@ export async function changePassword(
 async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown): Promise<never> {
   const ended = await deps.sessions.endAll(userId).then(
     () => true,
-    () => false,
+    (endAllError: unknown) => {
+      deps.logger.error({ err: endAllError, userId }, 'password changed: ending every session failed too');
+      return false;
+    },
   );
   deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password changed, but ending its other sessions failed');
   deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed' } });
@@ -243,7 +259,7 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
     ended
       ? 'the password was changed and every session ended: log in with the new password'
       : 'the password was changed, but sessions could not be ended: log in with the new password, then log out everywhere',
-    { retryAfter: 1, shown: true },
+    { retryAfter: 1, shown: true, cause: error },
   );
 }
 

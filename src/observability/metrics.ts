@@ -62,7 +62,7 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
   });
   new Gauge({
     name: 'jwt_password_hash_queue_depth',
-    help: 'argon2 operations waiting for a slot',
+    help: 'argon2 operations waiting for a slot, and places held for requests on their way to one',
     registers: [registry],
     collect() {
       this.set(options.queueDepth());

@@ -13,12 +13,12 @@ const version0x13 = 1;
 export const argon2Options = { algorithm: argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /**
- * A place in the argon2 queue taken at the door, before a request's other work (rate limits, the
- * user read), and used by its one argon2 operation: a request let in is never refused for load
+ * Places in the argon2 queue taken at the door, before a request's other work (rate limits, the
+ * user read), one per argon2 operation it will run: a request let in is never refused for load
  * after that work, and one refused has done none of it.
  */
 export interface HashPlace {
-  /** Gives the place back if no operation used it; a no-op afterwards. */
+  /** Gives back the places no operation used; a no-op afterwards. */
   release(): void;
 }
 
@@ -34,10 +34,13 @@ export interface PasswordHasher {
   verifyDummy(password: string, place?: HashPlace): Promise<false>;
   /** The hash was made with weaker parameters than today's (or is not argon2id at all). */
   needsRehash(passwordHash: string): boolean;
-  /** argon2 operations waiting for a slot (not counting those running). */
+  /** argon2 operations waiting for a slot, and places held for later ones (not counting those running). */
   queueDepth(): number;
-  /** Takes a place for one later operation; refuses at once (`unavailable`, as a full queue does) when none is left. */
-  reserve(): HashPlace;
+  /**
+   * Takes places for `operations` later operations; refuses at once (`unavailable`, as a full
+   * queue does) when there are not that many left.
+   */
+  reserve(operations?: number): HashPlace;
   /** Stops the argon2 threads (calls made afterwards fail). */
   close(): Promise<void>;
 }
@@ -61,8 +64,18 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   const threads = createArgon2Threads(concurrency);
   let running = 0;
   const waiting: Array<() => void> = [];
-  /** Places taken and not yet used or given back: they count as waiting operations. */
-  const held = new Set<HashPlace>();
+  /** Places taken and not yet used or given back, per holder: they count as waiting operations. */
+  const held = new Map<HashPlace, number>();
+  let heldCount = 0;
+  /** Uses one of `place`'s places: false if it holds none (any more). */
+  const take = (place: HashPlace): boolean => {
+    const left = held.get(place);
+    if (left === undefined) return false;
+    if (left > 1) held.set(place, left - 1);
+    else held.delete(place);
+    heldCount -= 1;
+    return true;
+  };
 
   const release = (): void => {
     const next = waiting.shift();
@@ -70,14 +83,14 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     else running -= 1;
   };
 
-  const full = () => running + waiting.length + held.size >= concurrency + maxQueue;
+  const room = () => concurrency + maxQueue - running - waiting.length - heldCount;
   // One instance for every refusal (a storm refuses hundreds per second): its stack points to
   // start-up and means nothing; nothing may modify it.
   const busy = new OverloadedError('too many logins in progress, retry shortly');
 
   /** Runs `operation` in a slot, on `place` if the caller holds one, else if there is room. */
   const limited = async <T>(operation: () => Promise<T>, place?: HashPlace): Promise<T> => {
-    if (!(place !== undefined && held.delete(place)) && full()) throw busy;
+    if (!(place !== undefined && take(place)) && room() <= 0) throw busy;
     if (running < concurrency) {
       running += 1;
     } else {
@@ -127,11 +140,17 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
         return true;
       }
     },
-    queueDepth: () => waiting.length,
-    reserve() {
-      if (full()) throw busy;
-      const place: HashPlace = { release: () => void held.delete(place) };
-      held.add(place);
+    queueDepth: () => waiting.length + heldCount,
+    reserve(operations = 1) {
+      if (room() < operations) throw busy;
+      const place: HashPlace = {
+        release() {
+          heldCount -= held.get(place) ?? 0;
+          held.delete(place);
+        },
+      };
+      held.set(place, operations);
+      heldCount += operations;
       return place;
     },
     close: () => threads.close(),

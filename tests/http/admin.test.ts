@@ -81,8 +81,8 @@ describe('admin controls (redis + postgres, two instances)', () => {
   async function loginRacing(email: string, change: () => Promise<unknown>) {
     const { hasher } = one.deps;
     const verify = hasher.verify;
-    hasher.verify = async (passwordHash, password) => {
-      const valid = await verify(passwordHash, password);
+    hasher.verify = async (...args) => {
+      const valid = await verify(...args);
       await change();
       return valid;
     };

@@ -95,6 +95,26 @@ describe('password hasher', () => {
     await small.close();
   });
 
+  it('places for several operations: each use takes one, the rest go back on release', async () => {
+    const small = createPasswordHasher({ concurrency: 1, maxQueue: 2 });
+    expect(() => small.reserve(4)).toThrow(expect.objectContaining({ code: 'unavailable' }));
+    const two = small.reserve(2);
+    expect(small.queueDepth()).toBe(2);
+    const one = small.reserve();
+    expect(() => small.reserve()).toThrow(expect.objectContaining({ code: 'unavailable' }));
+    const checked = await small.hash('first', two);
+    expect(await small.verify(checked, 'first', two)).toBe(true);
+    // Both of `two`'s places are used: only `one`'s is still held.
+    expect(small.queueDepth()).toBe(1);
+    one.release();
+    expect(small.queueDepth()).toBe(0);
+    const again = small.reserve(2);
+    again.release();
+    expect(small.queueDepth()).toBe(0);
+    expect(() => small.reserve(3)).not.toThrow();
+    await small.close();
+  });
+
   /** Threads of this process at each `nice` value (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
   const threadsByNiceness = () => {
     const counts = new Map<number, number>();

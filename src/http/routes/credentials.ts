@@ -29,11 +29,12 @@ export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
       deps.rateLimits.login(email, { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, deviceToken) }, attempt);
   return new Hono<AppEnv>()
     .post('/register', async (c) => {
-      // The argon2 place first: a registration refused for load is not counted against its client.
+      // The body first (no place is held while it arrives), then the argon2 place: a registration
+      // refused for load is not counted against its client.
+      const body = await readJson(c, registerBody, limit);
       const place = deps.hasher.reserve();
       try {
         await deps.rateLimits.register(clientIp(c));
-        const body = await readJson(c, registerBody, limit);
         const { user, ...proven } = await register(deps, body, sessionMeta(c, clientIp, body.device), place);
         return sendProvenTokens(c, deps, proven, { user }, 201);
       } finally {
