@@ -1,4 +1,5 @@
 import { AppError, UnavailableError } from '../http/errors.js';
+import type { RefreshOutcome } from '../observability/metrics.js';
 import type { DecodedRefreshToken } from '../tokens/refresh-token.js';
 import type { AuthDeps } from './deps.js';
 import { tokenResponse, type TokenResponse } from './token-response.js';
@@ -31,24 +32,30 @@ export async function authenticRefreshToken(
  * identical successor inside the grace window, or treat anything older as reuse and end the family.
  */
 export async function refresh(deps: AuthDeps, token: string): Promise<TokenResponse> {
+  // One outcome per request: an outage after the decision (a reuse's end not yet acknowledged) is not counted again.
+  let counted = false;
+  const count = (outcome: RefreshOutcome) => {
+    counted = true;
+    deps.metrics.refresh(outcome);
+  };
   try {
-    return await rotateRefreshToken(deps, token);
+    return await rotateRefreshToken(deps, token, count);
   } catch (error) {
-    if (error instanceof UnavailableError) deps.metrics.refresh('unavailable');
+    if (error instanceof UnavailableError && !counted) count('unavailable');
     throw error;
   }
 }
 
-async function rotateRefreshToken(deps: AuthDeps, token: string): Promise<TokenResponse> {
+async function rotateRefreshToken(deps: AuthDeps, token: string, count: (outcome: RefreshOutcome) => void): Promise<TokenResponse> {
   const authentic = await authenticRefreshToken(deps, token, deps.sessionSalts);
   if (!authentic) {
-    deps.metrics.refresh('invalid');
+    count('invalid');
     throw invalidGrant();
   }
   const { decoded, salt } = authentic;
   const { userId, sessionId } = decoded;
   const result = await deps.sessions.rotate({ userId, sessionId, generation: decoded.generation, salt });
-  deps.metrics.refresh(result.outcome);
+  count(result.outcome);
   if (result.outcome === 'rotated' || result.outcome === 'replayed') deps.sessionSalts.set(sessionId, salt, result.expiresAt);
   else deps.sessionSalts.delete(sessionId);
   if (result.outcome === 'reused') {

@@ -74,9 +74,12 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     if (!result.ok) return false;
     const { userId, sessionId, jti } = result.claims;
     // Recorded once per token: replaying an already revoked one (no login needed) adds nothing.
-    if (await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs))) {
-      deps.logger.info({ event: 'token_revoked', userId }, 'access token revoked');
-      deps.audit.record({ event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token' } });
+    const outcome = await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs));
+    if (outcome !== 'repeated') {
+      // A session holding the most revoked access tokens ends with the next one (see MAX_DENIED_PER_SESSION).
+      const ended = outcome === 'session_ended' ? { session_ended: 'too_many_revoked_tokens' } : {};
+      deps.logger.info({ event: 'token_revoked', userId, ...ended }, 'access token revoked');
+      deps.audit.record({ event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token', ...ended } });
     }
     return true;
   };

@@ -185,15 +185,18 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
     async confirmRevocations() {},
 
     async deny(userId, sessionId, jti, ttlMs) {
-      if (ttlMs <= 0) return false;
+      if (ttlMs <= 0) return 'repeated';
       const now = Date.now();
-      const fresh = !isDenied(userId, jti, now);
-      if (fresh) denied.set(denyKey(userId, jti), now + ttlMs);
+      if (isDenied(userId, jti, now)) return 'repeated';
+      denied.set(denyKey(userId, jti), now + ttlMs);
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
-      if (session && fresh && session.denied.size >= MAX_DENIED_PER_SESSION) state?.sessions.delete(sessionId);
-      else session?.denied.add(jti);
-      return fresh;
+      if (session && session.denied.size >= MAX_DENIED_PER_SESSION) {
+        state?.sessions.delete(sessionId);
+        return 'session_ended';
+      }
+      session?.denied.add(jti);
+      return 'denied';
     },
 
     async endAll(userId) {

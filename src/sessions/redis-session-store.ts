@@ -258,9 +258,10 @@ export function createRedisSessionStore({
     },
 
     async deny(userId, sessionId, jti, ttlMs) {
-      if (ttlMs <= 0) return false;
+      if (ttlMs <= 0) return 'repeated';
       const sessionKeys = [keys.denied(userId, jti), keys.session(userId, sessionId), keys.sessionSet(userId)];
-      return Number(await revoke(revocations.deny(...sessionKeys, Math.ceil(ttlMs), jti, sessionId, MAX_DENIED_PER_SESSION, ...revoked(userId)))) === 1;
+      const reply = Number(await revoke(revocations.deny(...sessionKeys, Math.ceil(ttlMs), jti, sessionId, MAX_DENIED_PER_SESSION, ...revoked(userId))));
+      return reply === 2 ? 'session_ended' : reply === 1 ? 'denied' : 'repeated';
     },
 
     async endAll(userId) {

@@ -98,11 +98,11 @@ export interface SessionStore {
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its
-   * session lives, so losing the deny entry alone never revives the token. A session that would
-   * hold more than `MAX_DENIED_PER_SESSION` denied jtis ends instead. Returns whether the jti was
-   * not denied yet (a repeated revocation changes nothing and is not worth recording).
+   * session lives, so losing the deny entry alone never revives the token. `repeated`: it was
+   * denied already (nothing changes, nothing worth recording); `session_ended`: its session
+   * would have held more than `MAX_DENIED_PER_SESSION` denied jtis and ended instead.
    */
-  deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<boolean>;
+  deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<DenyOutcome>;
 
   /** Bumps the user's token version and ends every session. Returns the new version. */
   endAll(userId: string): Promise<number>;
@@ -128,7 +128,6 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-/** The activity-write throttle DESIGN.md prescribes: at most once per auto_logout/100, and at least 1 s apart. */
 /**
  * Most access tokens one session may have denied by jti (`POST /revoke` of an access token):
  * each is kept as long as the session lives. A client revoking every access token it gets at
@@ -137,4 +136,7 @@ export interface SessionStore {
  */
 export const MAX_DENIED_PER_SESSION = 4096;
 
+export type DenyOutcome = 'denied' | 'repeated' | 'session_ended';
+
+/** The activity-write throttle DESIGN.md prescribes: at most once per auto_logout/100, and at least 1 s apart. */
 export const activityThrottleMs = (policy: SessionPolicy) => Math.max(1000, Math.floor(policy.autoLogoutMs / 100));

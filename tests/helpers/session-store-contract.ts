@@ -98,8 +98,8 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const store = await openFor(open, ctx);
         const session = await login(store);
         const denied = randomUUID();
-        ctx.expect(await store.deny(session.userId, session.sessionId, denied, 300)).toBe(true);
-        ctx.expect(await store.deny(session.userId, session.sessionId, denied, 300)).toBe(false);
+        ctx.expect(await store.deny(session.userId, session.sessionId, denied, 300)).toBe('denied');
+        ctx.expect(await store.deny(session.userId, session.sessionId, denied, 300)).toBe('repeated');
         ctx.expect(await session.authenticate(undefined, denied)).toBe('denied');
         ctx.expect(await session.authenticate()).toBe('ok');
         const other = await login(store);
@@ -117,10 +117,10 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await session.authenticate()).toBe('ok');
         ctx.expect(await session.authenticate(undefined, jtis[MAX_DENIED_PER_SESSION - 1])).toBe('denied');
         // Denying one already denied counts nothing.
-        ctx.expect(await store.deny(session.userId, session.sessionId, jtis[0]!, 60_000)).toBe(false);
+        ctx.expect(await store.deny(session.userId, session.sessionId, jtis[0]!, 60_000)).toBe('repeated');
         ctx.expect(await session.authenticate()).toBe('ok');
         const last = randomUUID();
-        ctx.expect(await store.deny(session.userId, session.sessionId, last, 60_000)).toBe(true);
+        ctx.expect(await store.deny(session.userId, session.sessionId, last, 60_000)).toBe('session_ended');
         ctx.expect(await session.authenticate()).toBe('no_session');
         ctx.expect(await session.authenticate(undefined, last)).toBe('denied');
         ctx.expect((await store.list(session.userId)).map((listed) => listed.id)).toEqual([other.sessionId]);

@@ -26,18 +26,21 @@ export function sessionTokenRoutes(deps: AppDeps) {
     return error;
   };
 
-  /** `/logout`'s second chance: a refresh token in the body (or cookie) that logs out; false when there is none that does. */
-  const logoutWithRefreshTokenAlso = async (c: Parameters<typeof cookieRefreshToken>[0]): Promise<boolean> => {
-    try {
-      const body = await readJson(c, logoutBody, limit, { optional: true });
-      const token = refreshTokenOf(c, body.refresh_token);
-      return token !== undefined && (await logoutWithRefreshToken(deps, token));
-    } catch (error) {
-      // No usable body or cookie: the access token's refusal is the answer. An outage is not.
-      if (error instanceof AppError && error.code === 'unavailable') throw error;
-      return false;
-    }
+  /** `/logout` with the refresh token of the body (or the cookie in cookie mode): the token, where it came from, and whether it logged out. */
+  const logoutByRefreshToken = async (c: Parameters<typeof cookieRefreshToken>[0]) => {
+    const body = await readJson(c, logoutBody, limit, { optional: true });
+    const token = refreshTokenOf(c, body.refresh_token);
+    return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token)) };
   };
+  /** `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An outage is an outage. */
+  const loggedOutByRefreshTokenToo = (c: Parameters<typeof cookieRefreshToken>[0]) =>
+    logoutByRefreshToken(c).then(
+      ({ ended }) => ended,
+      (error: unknown) => {
+        if (error instanceof AppError && error.code === 'unavailable') throw error;
+        return false;
+      },
+    );
 
   return new Hono<AppEnv>()
     .post('/refresh', async (c) => {
@@ -58,16 +61,13 @@ export function sessionTokenRoutes(deps: AppDeps) {
         const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
         // A refused one (say, of the version before a password change made in another tab) must
         // not keep alive the session a refresh token sent with it names: that one logs out.
-        if (!loggedOut && !(await logoutWithRefreshTokenAlso(c))) {
+        if (!loggedOut && !(await loggedOutByRefreshTokenToo(c))) {
           throw new AppError('invalid_token', result.ok ? 'the access token is revoked' : 'the access token is invalid');
         }
       } else {
-        const body = await readJson(c, logoutBody, limit, { optional: true });
-        const token = refreshTokenOf(c, body.refresh_token);
+        const { token, fromCookie, ended } = await logoutByRefreshToken(c);
         if (!token) throw new AppError('invalid_request', 'send an access token (Authorization: Bearer) or refresh_token');
-        if (!(await logoutWithRefreshToken(deps, token))) {
-          throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), body.refresh_token === undefined);
-        }
+        if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
       }
       if (cookies) clearRefreshCookies(c);
       return c.body(null, 204);

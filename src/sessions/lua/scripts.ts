@@ -166,19 +166,21 @@ return existed`;
  * +revocation. Denies in both places (see authenticate); a session that would hold more denied
  * jtis than the most ends instead (a revocation that covers them all), so that refresh + revoke
  * in a loop cannot grow one hash without bound. Returns 1 if the jti was not denied yet, 0 if it
- * already was.
+ * already was, 2 if its session ended instead.
  */
 export const deny = `local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
+local reply = new and 1 or 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
   if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > tonumber(ARGV[4]) then
     redis.call('DEL', KEYS[2])
     redis.call('ZREM', KEYS[3], ARGV[3])
+    reply = 2
   else
     redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1')
   end
 end
 ${PUBLISH}
-return new and 1 or 0`;
+return reply`;
 
 /** KEYS: tv, session-set. ARGV: session key prefix, +revocation. Returns the new token version. */
 export const endAll = `local tv = redis.call('INCR', KEYS[1])
