@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { accountSubject } from '../../src/security/device-token.js';
+import { monitorRedis, type RedisMonitor } from '../helpers/redis-monitor.js';
 import { testRedisUrl } from '../helpers/services.js';
 
 /** One sample of a Prometheus counter from `/metrics`, 0 when the series is absent. */
@@ -45,10 +45,7 @@ describe('a login storm beyond the argon2 queue', () => {
 describe('shedding comes before the brute-force limits', () => {
   let app: TestInstance;
   let prefix: string;
-  let monitor: Redis;
-  let marker: Redis;
-  /** Commands clients sent to Redis, as MONITOR saw them. */
-  const commands: string[][] = [];
+  let monitor: RedisMonitor;
 
   beforeAll(async () => {
     const cluster = await testCluster({
@@ -58,29 +55,9 @@ describe('shedding comes before the brute-force limits', () => {
     });
     prefix = cluster.config.cache.key_prefix;
     app = await cluster.start();
-    monitor = new Redis(testRedisUrl(), { lazyConnect: true });
-    marker = new Redis(testRedisUrl(), { lazyConnect: true });
-    await Promise.all([monitor.connect(), marker.connect()]);
-    const feed = await monitor.monitor();
-    feed.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua') commands.push(args);
-    });
+    monitor = await monitorRedis(testRedisUrl());
   });
-  afterAll(() => {
-    monitor.disconnect();
-    marker.disconnect();
-  });
-
-  /** Resolves once MONITOR has delivered a marker sent now: every command sent before it is in `commands`. */
-  async function feedCaughtUp(): Promise<void> {
-    const text = `caught up ${Date.now()} ${Math.random()}`;
-    await marker.echo(text);
-    const deadline = Date.now() + 5_000;
-    while (!commands.some((args) => args[0]?.toLowerCase() === 'echo' && args[1] === text)) {
-      if (Date.now() > deadline) throw new Error('MONITOR feed did not catch up');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
+  afterAll(() => monitor.close());
 
   /** Whether a place is left in the argon2 queue (one taken to look is given back at once). */
   function hasRoom(): boolean {
@@ -123,13 +100,13 @@ describe('shedding comes before the brute-force limits', () => {
       }),
     );
     await storm.stop();
-    await feedCaughtUp();
+    await monitor.mark('storm over');
     const refused = probes.filter((probe) => probe.status === 503);
     expect(refused.length).toBeGreaterThan(0);
     expect(probes.every((probe) => probe.status === 503 || probe.status === 401)).toBe(true);
     // Before, every refused probe had been counted, then refunded (two script calls on its account's counter).
     const counted = refused.filter((probe) =>
-      commands.some((args) => args.some((arg) => arg.startsWith(`${prefix}{rl:`) && arg.endsWith(accountSubject(probe.email)))),
+      monitor.commands.some((args) => args.some((arg) => arg.startsWith(`${prefix}{rl:`) && arg.endsWith(accountSubject(probe.email)))),
     );
     expect(counted).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { monitorRedis, type RedisMonitor } from '../helpers/redis-monitor.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
@@ -93,23 +93,11 @@ describe('refresh rotation over two instances sharing Redis', () => {
   });
 
   describe('session salts remembered per instance', () => {
-    let monitor: Redis;
-    let marker: Redis;
-    /** Commands clients sent (not those scripts ran), as Redis's MONITOR saw them. */
-    const commands: string[][] = [];
+    let monitor: RedisMonitor;
     beforeAll(async () => {
-      monitor = new Redis(redisUrl, { lazyConnect: true });
-      marker = new Redis(redisUrl, { lazyConnect: true });
-      await Promise.all([monitor.connect(), marker.connect()]);
-      const feed = await monitor.monitor();
-      feed.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source !== 'lua') commands.push(args);
-      });
+      monitor = await monitorRedis(redisUrl);
     });
-    afterAll(() => {
-      monitor.disconnect();
-      marker.disconnect();
-    });
+    afterAll(() => monitor.close());
 
     /**
      * The commands Redis ran for `action` that touched this session's key; EVAL and EVALSHA both
@@ -118,29 +106,14 @@ describe('refresh rotation over two instances sharing Redis', () => {
     async function commandsOf(sessionId: string, action: () => Promise<unknown>): Promise<string[]> {
       // MONITOR's feed lags the replies: an ECHO marks where the action starts (so the login's
       // own script, still in the feed, is not counted) and another where it ends.
-      const start = await markFeed(`start of ${sessionId}`);
+      const start = await monitor.mark(`start of ${sessionId}`);
       await action();
-      const end = await markFeed(`end of ${sessionId}`);
-      return commands
+      const end = await monitor.mark(`end of ${sessionId}`);
+      return monitor.commands
         .slice(start + 1, end)
         .filter((args) => args.some((arg) => arg.includes(sessionId)))
         .map((args) => (args[0] ?? '').toLowerCase())
         .map((name) => (name === 'eval' || name === 'evalsha' ? 'script' : name));
-    }
-
-    /** Sends a unique ECHO and returns its index in the feed once MONITOR has delivered it. */
-    let marks = 0;
-    async function markFeed(label: string): Promise<number> {
-      marks += 1;
-      const text = `${label} #${marks}`;
-      await marker.echo(text);
-      const deadline = Date.now() + 2_000;
-      for (;;) {
-        const index = commands.findIndex((args) => args[0]?.toLowerCase() === 'echo' && args[1] === text);
-        if (index >= 0) return index;
-        if (Date.now() > deadline) throw new Error(`MONITOR did not deliver the marker "${text}"`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
     }
 
     it('a refresh on an instance that knows the session reads nothing before its one rotation script', async () => {
@@ -171,9 +144,9 @@ describe('refresh rotation over two instances sharing Redis', () => {
     it('lets the rotation script, not the remembered salt, decide: a salt changed in Redis refuses the refresh and revokes nothing', async () => {
       const user = await registerUser(one.url);
       const sessionKey = `${keyPrefix}{${user.userId}}:s:${user.sessionId}`;
-      expect(await marker.hset(sessionKey, 'salt', 'another-salt')).toBe(0);
+      expect(await monitor.redis.hset(sessionKey, 'salt', 'another-salt')).toBe(0);
       expect(await refresh(one, user.refreshToken)).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
-      expect(await marker.exists(sessionKey)).toBe(1);
+      expect(await monitor.redis.exists(sessionKey)).toBe(1);
       expect((await authenticate(one, user.accessToken)).status).toBe(200);
     });
   });
