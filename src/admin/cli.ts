@@ -102,6 +102,8 @@ const commands: Record<string, Command> = {
 
 /** Changes the session store: in embedded mode that store is another process's memory. */
 const TOUCHES_SESSIONS = new Set(['set-roles', 'disable', 'enable', 'revoke-all', 'show']);
+/** Commands whose point is to end the user's sessions. */
+const ENDS_SESSIONS = new Set(['set-roles', 'disable', 'revoke-all']);
 
 function parse(argv: string[]) {
   return parseCommandLine({
@@ -152,6 +154,12 @@ async function run(argv: string[]): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0] ?? ''}"`);
 
   const config = loadConfig({ file: values.config, argv: [] });
+  // Sessions in a server's memory but users in a shared PostgreSQL: a server may be running (no
+  // data-directory lock guards PostgreSQL), and this process cannot end its sessions. Changing the
+  // user here would leave them live on the old roles, or on a disabled account, for their lifetime.
+  if (isEmbedded(config) && config.database.url && ENDS_SESSIONS.has(name)) {
+    throw new AppError('forbidden', `${name}: sessions live in the memory of the server (no cache.url), which this command cannot reach; use the server's /admin API`);
+  }
   const deps = await createDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
   try {
     const message = await command(deps, values);

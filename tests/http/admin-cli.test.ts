@@ -169,6 +169,24 @@ process.exit(0);
     expect(terminal.shown()).toContain('read 8; icanon isig');
   }, 30_000);
 
+  it('with sessions in a server\'s memory and users in PostgreSQL, refuses the commands that must end sessions', async () => {
+    // As `DATABASE_URL=… npm start` with no Redis: a running server holds the sessions in memory.
+    const memoryConfig = join(work, 'memory-sessions.yml');
+    writeFileSync(memoryConfig, JSON.stringify({ logging: { level: 'silent' }, database: { url: databaseUrl }, auth: { refresh_secret: 'x'.repeat(40) } }));
+    const email = uniqueEmail();
+    expect((await admin(['--config', memoryConfig, 'create-user', '--email', email, '--password-stdin'], `${PASSWORD}\n`)).code).toBe(0);
+    for (const args of [['set-roles', '--email', email, '--role', 'user'], ['disable', '--email', email], ['revoke-all', '--email', email]]) {
+      const refused = await admin(['--config', memoryConfig, ...args]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^admin: .*use the server's \/admin API\n$/);
+    }
+    // Nothing was changed: the account is enabled, with its roles.
+    const shown = await admin(['--config', memoryConfig, 'show', '--email', email]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('enabled');
+    expect(shown.stdout).not.toContain('disabled');
+  }, 30_000);
+
   it('reports a database failure in one line, without the query parameters (e-mail, password hash)', async () => {
     const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     // Any error that is not a lost connection passes through drizzle, whose message lists the
