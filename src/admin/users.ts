@@ -85,27 +85,30 @@ export async function createUser(deps: AdminDeps, actor: Actor, input: { email: 
 /**
  * The write happens first, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
- * the old state survives. A failed second step answers 503; repeating the call is safe.
+ * the old state survives. The change is recorded once written. A failed second step answers a
+ * 503 that says the change is saved but the sessions live on: repeating the call is safe, and
+ * needed (refreshes take their roles from the session, not the database).
  */
-async function changeAndEndSessions(deps: AdminDeps, userId: string, write: () => Promise<boolean>): Promise<User> {
+async function changeAndEndSessions(deps: AdminDeps, userId: string, write: () => Promise<boolean>, record: () => void): Promise<User> {
   if (!(await write())) throw new AppError('not_found', 'no such user');
-  await deps.sessions.endAll(userId);
+  record();
+  try {
+    await deps.sessions.endAll(userId);
+  } catch (error) {
+    throw new AppError('unavailable', "the change is saved, but the user's sessions could not be ended yet: repeat this request", { retryAfter: 1, shown: true, cause: error });
+  }
   return getUser(deps, userId);
 }
 
 /** Disables an account: it cannot log in, and every token it holds dies. An admin cannot disable themself. */
 export async function disableUser(deps: AdminDeps, actor: Actor, userId: string): Promise<User> {
   if (actor.userId === userId) throw new AppError('invalid_request', 'you cannot disable your own account');
-  const user = await changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, true));
-  reportAdminAction(deps, 'admin_user_disabled', actor, userId);
-  return user;
+  return changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, true), () => reportAdminAction(deps, 'admin_user_disabled', actor, userId));
 }
 
 /** Enables an account again (it logs in afresh; the token version moves as for every admin change). */
 export async function enableUser(deps: AdminDeps, actor: Actor, userId: string): Promise<User> {
-  const user = await changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, false));
-  reportAdminAction(deps, 'admin_user_enabled', actor, userId);
-  return user;
+  return changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, false), () => reportAdminAction(deps, 'admin_user_enabled', actor, userId));
 }
 
 /**
@@ -116,9 +119,7 @@ export async function enableUser(deps: AdminDeps, actor: Actor, userId: string):
 export async function setUserRoles(deps: AdminDeps, actor: Actor, userId: string, roles: readonly string[]): Promise<User> {
   const valid = parseRoles(roles);
   if (actor.userId === userId && !valid.includes(ADMIN_ROLE)) throw new AppError('invalid_request', 'you cannot remove your own admin role');
-  const user = await changeAndEndSessions(deps, userId, () => deps.users.setRoles(userId, valid));
-  reportAdminAction(deps, 'admin_roles_changed', actor, userId, { roles: valid });
-  return user;
+  return changeAndEndSessions(deps, userId, () => deps.users.setRoles(userId, valid), () => reportAdminAction(deps, 'admin_roles_changed', actor, userId, { roles: valid }));
 }
 
 /** The user's live sessions, newest first. @throws {AppError} `not_found` for an unknown user */

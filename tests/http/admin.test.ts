@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/http/errors.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 describe('admin controls (redis + postgres, two instances)', () => {
@@ -53,6 +54,25 @@ describe('admin controls (redis + postgres, two instances)', () => {
     }
     expect((await asAdmin('POST', '/users/00000000-0000-4000-8000-000000000000/disable')).status).toBe(404);
     expect((await asAdmin('DELETE', `/users/${user.userId}`)).status).toBe(405);
+  });
+
+  it('a change saved whose end of sessions fails says so (503), and repeating it ends them', async () => {
+    const user = await registerUser(one.url);
+    const { sessions } = one.deps;
+    const endAll = sessions.endAll;
+    sessions.endAll = async () => {
+      sessions.endAll = endAll;
+      throw new UnavailableError('session store', new Error('injected: Redis failed after the write'));
+    };
+    const failed = await asAdmin('POST', `/users/${user.userId}/disable`);
+    expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(failed.body?.error_description).toContain('the change is saved');
+    expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ disabled: true });
+    // The sessions live on until the request is repeated: this is why the 503 must say so.
+    expect((await authenticate(user.accessToken)).status).toBe(200);
+    expect((await asAdmin('POST', `/users/${user.userId}/disable`)).status).toBe(200);
+    expect((await authenticate(user.accessToken)).status).toBe(401);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
   });
 
   it('disable kills every token of the user on every instance and refuses login; enable lets them log in', async () => {
