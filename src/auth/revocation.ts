@@ -9,15 +9,18 @@ export const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =
  * token the service already refuses ends nothing and gets `false`: one of an older token version
  * (a password change keeps the caller's session, which its old tokens must not end) or one
  * revoked while its session lives. A token of a session already ended is acknowledged again (its
- * jti denied again), so a retried logout (after a 503) is answered like the first.
+ * jti denied again, nothing recorded), so a retried logout (after a 503) is answered like the first.
  */
 export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims, toleranceMs: number): Promise<boolean> {
   const { userId, sessionId, jti, tokenVersion } = claims;
   const outcome = await deps.sessions.logout(userId, sessionId, { jti, tokenVersion, ttlMs: remainingLifetimeMs(claims, toleranceMs) });
   if (outcome === 'refused') return false;
-  // Recorded even for a session already gone: the token itself has just been denied.
-  deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
-  deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'access_token' } });
+  // Recorded once, when the session ends: a replay (of any old token, `/logout` has no rate
+  // limit) ends nothing and must not fill the audit trail, whose queue drops its oldest events.
+  if (outcome === 'ended') {
+    deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
+    deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'access_token' } });
+  }
   return true;
 }
 

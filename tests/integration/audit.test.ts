@@ -78,8 +78,10 @@ describe('audit trail on PostgreSQL', () => {
     for (let i = 0; i < 2; i += 1) {
       expect((await call(app.url, 'POST', '/revoke', { body: { token: againTokens.access_token, token_type_hint: 'access_token' } })).status).toBe(200);
     }
-    expect((await call(app.url, 'POST', '/logout', { token: changedTokens.access_token })).status).toBe(204);
-    expect((await call(app.url, 'POST', '/logout', { body: { refresh_token: againTokens.refresh_token } })).status).toBe(204);
+    // Logged out three times with the access token, twice with the refresh token: one event each
+    // (a replay ends nothing; anyone holding an old token could otherwise fill the trail).
+    for (let i = 0; i < 3; i += 1) expect((await call(app.url, 'POST', '/logout', { token: changedTokens.access_token })).status).toBe(204);
+    for (let i = 0; i < 2; i += 1) expect((await call(app.url, 'POST', '/logout', { body: { refresh_token: againTokens.refresh_token } })).status).toBe(204);
     const last = (await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } })).body as Record<string, string>;
     const other = (await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } })).body as Record<string, string>;
     expect((await call(app.url, 'DELETE', `/sessions/${other.session_id}`, { token: last.access_token })).status).toBe(204);
