@@ -120,14 +120,20 @@ export function createAuditLog({
     droppedUnreported += count;
   };
 
-  /** Row by row after a refused batch, so one bad event costs only itself. */
-  const insertEach = async (batch: readonly AuditRow[]) => {
-    for (const row of batch) {
+  /**
+   * Row by row after a refused batch, so one bad event costs only itself. With the database gone
+   * midway, `unsent` is what is left to retry: the rows written or refused are done.
+   */
+  const insertEach = async (batch: AuditRow[], unsent: (rows: AuditRow[]) => void) => {
+    for (const [index, row] of batch.entries()) {
       try {
         await insertBatch([row]);
         counts.written += 1;
       } catch (error) {
-        if (error instanceof UnavailableError) throw error;
+        if (error instanceof UnavailableError) {
+          unsent(batch.slice(index));
+          throw error;
+        }
         counts.rejected += 1;
         logger.error({ err: error, event: row.event }, 'audit: event refused by the database, dropped');
       }
@@ -136,13 +142,14 @@ export function createAuditLog({
 
   const write = async (batch: AuditRow[]): Promise<boolean> => {
     inFlight = batch.length;
+    let retry = batch;
     try {
       try {
         await insertBatch(batch);
         counts.written += batch.length;
       } catch (error) {
         if (error instanceof UnavailableError || batch.length === 1) throw error;
-        await insertEach(batch);
+        await insertEach(batch, (rows) => (retry = rows));
       }
       if (failures > 0) logger.info({ queued: queue.size }, 'audit: database reachable again');
       failures = 0;
@@ -153,7 +160,7 @@ export function createAuditLog({
         logger.error({ err: error, event: batch[0]?.event }, 'audit: event refused by the database, dropped');
         return true;
       }
-      drop(queue.putBack(batch));
+      drop(queue.putBack(retry));
       if (failures === 0) logger.warn({ err: error, queued: queue.size }, 'audit: database unavailable, events kept in memory for retry');
       failures += 1;
       retryAt = Date.now() + Math.min(maxBackoffMs, flushMs * 2 ** (failures - 1));

@@ -10,6 +10,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
+import { UnavailableError } from '../../src/http/errors.js';
 import { migratePostgres } from '../../src/users/migrate.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
 import { freshDatabase } from '../helpers/services.js';
@@ -184,6 +185,38 @@ describe('audit writer with the database down', () => {
     // Events after close are not queued, only counted.
     audit.record({ event: 'logout' });
     expect(audit.stats()).toMatchObject({ queued: 100, dropped: 9_901 });
+  });
+
+  it('a batch refused, then written row by row until the database goes: only the rows not yet written are retried', async () => {
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    const store = createPostgresUserStore({ url, poolSize: 1, connectTimeoutMs: 2_000 });
+    let rowByRow = 0;
+    const audit = createAuditLog({
+      insertBatch: async (rows) => {
+        // The batch stands for one with a row the database refuses; the second single-row insert
+        // meets the database gone for a moment.
+        if (rows.length > 1) throw new Error('refused: a bad row in the batch');
+        rowByRow += 1;
+        if (rowByRow === 2) throw new UnavailableError('database', new Error('connection lost'));
+        return store.insertAuditEvents(rows);
+      },
+      logger: silent,
+      flushMs: 20,
+      maxBackoffMs: 50,
+    });
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      for (let i = 0; i < 3; i += 1) audit.record({ event: 'login_failed', details: { attempt: i } });
+      await pollUntil(async () => audit.stats().written === 3, 5_000);
+      const rows = await sql<{ attempt: string }[]>`select details->>'attempt' as attempt from auth_events order by id`;
+      // Before: the whole batch went back, and the first row was written twice.
+      expect(rows.map((row) => row.attempt)).toEqual(['0', '1', '2']);
+      expect(audit.stats()).toMatchObject({ written: 3, rejected: 0, dropped: 0, queued: 0 });
+    } finally {
+      await audit.close();
+      await Promise.all([sql.end({ timeout: 5 }), store.close()]);
+    }
   });
 
   it('keeps events for a retry while the database is read-only (a standby before failover), never drops them as refused', async () => {
