@@ -3,6 +3,8 @@ import { lockMs, retryAfterSeconds, type LimitKey, type RateLimiter } from './ra
 interface Counter {
   count: number;
   lockedUntil: number;
+  /** The lock before the last hit set `lockedUntil` (a refund of that hit puts it back). */
+  lockedBefore: number;
   expiresAt: number;
 }
 
@@ -46,9 +48,10 @@ export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number
       for (const key of keys) {
         const { policy } = key;
         let counter = live(key, at);
-        if (!counter) counters.set(name(key), (counter = { count: 0, lockedUntil: 0, expiresAt: at + policy.windowMs }));
+        if (!counter) counters.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
         counter.count += 1;
         if (counter.count < policy.max) continue;
+        counter.lockedBefore = counter.lockedUntil;
         const lock = lockMs(policy, counter.count);
         if (lock === null) {
           counter.lockedUntil = counter.expiresAt;
@@ -66,7 +69,7 @@ export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number
         const counter = live(key, at);
         if (!counter || counter.count === 0) continue;
         counter.count -= 1;
-        if (counter.count < key.policy.max) counter.lockedUntil = 0;
+        counter.lockedUntil = counter.count < key.policy.max ? 0 : counter.lockedBefore;
       }
     },
 

@@ -3,7 +3,8 @@ import type { RedisClient } from '../sessions/redis-connection.js';
 import { retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limiter.js';
 
 /**
- * KEYS: counters (hashes: c = count, l = locked until, epoch ms). ARGV: per key max, window,
+ * KEYS: counters (hashes: c = count, l = locked until, p = the lock before the last hit set l,
+ * epoch ms). ARGV: per key max, window,
  * back-off, max back-off (ms). Returns {1} when counted, {0, wait ms, index of the key} when a
  * key is locked (nothing counted). Times come from Redis `TIME`, one clock for every instance.
  * Mirrors `lockMs` in rate-limiter.ts.
@@ -22,6 +23,7 @@ for i, key in ipairs(KEYS) do
   local count = redis.call('HINCRBY', key, 'c', 1)
   if count == 1 then redis.call('PEXPIRE', key, window) end
   if count >= max then
+    redis.call('HSET', key, 'p', redis.call('HGET', key, 'l') or '0')
     if backoff > 0 then
       local lock = math.min(backoff * 2 ^ math.min(count - max, 40), math.max(cap, backoff))
       redis.call('HSET', key, 'l', now + lock)
@@ -33,10 +35,15 @@ for i, key in ipairs(KEYS) do
 end
 return {1}`;
 
-/** KEYS: counters. ARGV: per key its max. Takes one hit back; a key back under its max is unlocked. */
+/**
+ * KEYS: counters. ARGV: per key its max. Takes one hit back: a key back under its max is unlocked;
+ * one still at or over it gets back the lock it had before that hit (the hit's own doubling is
+ * undone: a success behind a shared address must not lock it longer).
+ */
 const REFUND = `for i, key in ipairs(KEYS) do
   if tonumber(redis.call('HGET', key, 'c') or '0') > 0 then
-    if redis.call('HINCRBY', key, 'c', -1) < tonumber(ARGV[i]) then redis.call('HDEL', key, 'l') end
+    if redis.call('HINCRBY', key, 'c', -1) < tonumber(ARGV[i]) then redis.call('HDEL', key, 'l', 'p')
+    else redis.call('HSET', key, 'l', redis.call('HGET', key, 'p') or '0') end
   end
 end
 return 1`;

@@ -109,6 +109,21 @@ export function rateLimiterContract(name: string, open: OpenLimiter) {
       await limiter.refund([limitKey()]); // an unknown key: nothing happens
     });
 
+    test('a refund past max undoes the lock its hit set, and keeps the count', DEADLINE_RETRIES, async (ctx) => {
+      const limiter = await openFor(open, ctx);
+      const key = limitKey({ max: 2, backoffMs: 200, maxBackoffMs: 60_000 });
+      ctx.expect(await allowedOf(limiter, [key], 2)).toBe(2);
+      // Locked 200 ms by the second hit; once that is over, a third hit locks it 400 ms.
+      await sleep(250);
+      ctx.expect((await limiter.hit([key])).allowed).toBe(true);
+      ctx.expect((await limiter.hit([key])).allowed).toBe(false);
+      // Taken back (a success, a 503): the lock before it had ended, so the key is free at once.
+      await limiter.refund([key]);
+      ctx.expect((await limiter.hit([key])).allowed).toBe(true);
+      // The count was not taken back further: that hit locks again, doubled (400 ms).
+      ctx.expect((await limiter.hit([key])).allowed).toBe(false);
+    });
+
     test('keys are isolated by subject and by limit', async (ctx) => {
       const limiter = await openFor(open, ctx);
       const key = limitKey({ max: 1, backoffMs: 60_000, maxBackoffMs: 60_000 });
