@@ -5,6 +5,16 @@ import type { Context } from 'hono';
 /** Most addresses whose trusted-or-not verdict is remembered. */
 const MAX_REMEMBERED = 1024;
 
+/** An X-Forwarded-For entry without the port some balancers append (`1.2.3.4:5678`, `[2001:db8::1]:5678`). */
+function hopAddress(hop: string): string {
+  if (hop.startsWith('[')) {
+    const end = hop.indexOf(']');
+    return end > 0 ? hop.slice(1, end) : hop;
+  }
+  const colon = hop.indexOf(':');
+  return colon > 0 && colon === hop.lastIndexOf(':') ? hop.slice(0, colon) : hop;
+}
+
 /**
  * Resolves the client address: the TCP peer, or — only when the peer is a trusted proxy —
  * the right-most untrusted address of `X-Forwarded-For`. A client-sent header from
@@ -47,10 +57,11 @@ export function createClientIp(trustProxy: readonly string[]) {
     if (!peer || !isTrusted(peer)) return peer;
     const hops = (c.req.header('x-forwarded-for') ?? '').split(',').map((hop) => hop.trim()).filter(Boolean);
     for (let index = hops.length - 1; index >= 0; index -= 1) {
-      const hop = hops[index] as string;
+      const hop = hopAddress(hops[index] as string);
+      // Not an address: every client would count as the proxy; better one bucket than none.
       if (!isIP(hop)) return peer;
       if (!isTrusted(hop)) return hop;
     }
-    return hops[0] ?? peer;
+    return hops[0] === undefined ? peer : hopAddress(hops[0]);
   };
 }

@@ -20,6 +20,14 @@ describe('client address', () => {
     expect(clientIp(request('127.0.0.1'))).toBe('127.0.0.1');
   });
 
+  it('reads entries a balancer wrote with a port (before: all such clients counted as the proxy)', () => {
+    expect(clientIp(request('127.0.0.1', '198.51.100.1:51234'))).toBe('198.51.100.1');
+    expect(clientIp(request('127.0.0.1', '[2001:db8::7]:443, 10.1.2.3:80'))).toBe('2001:db8::7');
+    expect(clientIp(request('127.0.0.1', '2001:db8::7'))).toBe('2001:db8::7');
+    expect(clientIp(request('127.0.0.1', '10.0.0.5:8080'))).toBe('10.0.0.5');
+    expect(clientIp(request('127.0.0.1', '[not-an-ip]:1'))).toBe('127.0.0.1');
+  });
+
   it('gives the same verdicts once they are remembered, also after more addresses than it remembers', () => {
     const fresh = createClientIp(['127.0.0.1', '10.0.0.0/8']);
     for (let round = 0; round < 2; round++) {
