@@ -133,7 +133,11 @@ export function createRateLimits({
       throw error;
     }
     if (passwordHash !== null && devices.stillTrusted(device, passwordHash)) return deviceKey;
-    await hit(accountKey, ip);
+    // A token of an old password keeps its device hit and counts as a login without one: the
+    // client's hit is taken back and made again with the account's, in one script, so a locked
+    // account leaves the client uncharged, as it does for a login without a token.
+    await settle(limiter.refund(client));
+    await hit([...accountKey, ...client], ip);
     return accountKey;
   }
 

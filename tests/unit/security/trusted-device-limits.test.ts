@@ -13,13 +13,13 @@ const EMAIL = 'owner@example.com';
 const userId = randomUUID();
 
 /** The limits over the in-memory limiter, with the user reads they make counted. */
-function limits() {
+function limits(overrides: Record<string, { max: number }> = {}) {
   const devices = createDeviceTokens(createSecretKey(randomBytes(32)));
   const reads: string[] = [];
   let currentHash = HASH;
   const rateLimits = createRateLimits({
     limiter: createMemoryRateLimiter(),
-    config: configSchema.parse({ limits: { login_account: { max: 3 }, login_device: { max: 3 }, login_ip: { max: 100 } } }).limits,
+    config: configSchema.parse({ limits: { login_account: { max: 3 }, login_device: { max: 3 }, login_ip: { max: 100 }, ...overrides } }).limits,
     metrics: createMetrics({ queueDepth: () => 0 }),
     logger: pino({ level: 'silent' }),
     audit: { record: () => {} },
@@ -31,7 +31,8 @@ function limits() {
   });
   const token = devices.issue(accountSubject(EMAIL), { userId, passwordHash: HASH });
   const wrong = (): Promise<string> => Promise.reject(new AppError('invalid_credentials', 'wrong'));
-  const attempt = (deviceToken: string | undefined, password = wrong) => rateLimits.login(EMAIL, { ip: '203.0.113.9', deviceToken }, password).catch((error: AppError) => error.code);
+  const attempt = (deviceToken: string | undefined, password = wrong, email = EMAIL) =>
+    rateLimits.login(email, { ip: '203.0.113.9', deviceToken }, password).catch((error: AppError) => error.code);
   return { reads, token, attempt, changePassword: () => (currentHash = `${HASH}-new`) };
 }
 
@@ -45,6 +46,16 @@ describe('trusted-device counting', () => {
     expect(reads).toEqual([userId, userId, userId]);
     for (let i = 0; i < 5; i += 1) expect(await attempt(token)).toBe('rate_limited');
     expect(reads).toHaveLength(3);
+  });
+
+  it('a token of an old password refused by its locked account leaves the client uncharged', async () => {
+    const { token, attempt, changePassword } = limits({ login_device: { max: 20 }, login_ip: { max: 6 } });
+    changePassword();
+    for (let i = 0; i < 3; i += 1) expect(await attempt(token)).toBe('invalid_credentials');
+    for (let i = 0; i < 5; i += 1) expect(await attempt(token)).toBe('rate_limited');
+    // The client made 3 counted attempts of its 6: another account from it is still heard.
+    // Before, each refusal above had cost it a hit, and this was 429.
+    expect(await attempt(undefined, undefined, 'other@example.com')).toBe('invalid_credentials');
   });
 
   it('a token of an old password is counted on the account too (and its device), and reads stop once they lock', async () => {
