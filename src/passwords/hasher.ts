@@ -67,7 +67,7 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   /** Places taken and not yet used or given back, per holder: they count as waiting operations. */
   const held = new Map<HashPlace, number>();
   let heldCount = 0;
-  /** Uses one of `place`'s places: false if it holds none (any more). */
+  /** Uses one of `place`'s places: false if it holds none, or none is left. */
   const take = (place: HashPlace): boolean => {
     const left = held.get(place);
     if (left === undefined) return false;
