@@ -1,6 +1,7 @@
 import { hash } from '@node-rs/argon2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { argon2Options } from '../../src/passwords/hasher.js';
+import { authenticateUser } from '../../src/auth/credentials.js';
+import { argon2Options, createPasswordHasher, type HashPlace } from '../../src/passwords/hasher.js';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 
 describe('password policy over HTTP', () => {
@@ -47,5 +48,34 @@ describe('password policy over HTTP', () => {
     expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(app.deps.hasher.needsRehash(upgraded ?? '')).toBe(false);
     expect((await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } })).status).toBe(200);
+  });
+
+  it('a proven login is not refused for load by its re-hash: with no room left, the upgrade waits for a later login', async () => {
+    const email = uniqueEmail();
+    const weakHash = await hash(PASSWORD, { ...argon2Options, memoryCost: 4096 });
+    expect(await app.deps.users.create({ email, passwordHash: weakHash })).not.toBeNull();
+    // One slot, no queue, and other requests take the slot the password check frees.
+    const full = createPasswordHasher({ concurrency: 1, maxQueue: 0 });
+    const verify = full.verify;
+    let others: HashPlace | undefined;
+    full.verify = async (...args) => {
+      const valid = await verify(...args);
+      others = full.reserve();
+      return valid;
+    };
+    try {
+      const deps = { ...app.deps, hasher: full };
+      // Before: the re-hash was refused (503 unavailable) after the password was proven.
+      const user = await authenticateUser(deps, email, PASSWORD, {}, full.reserve());
+      expect(user.passwordHash).toBe(weakHash);
+      expect((await app.deps.users.findByEmail(email))?.passwordHash).toBe(weakHash);
+      // With room, the next login upgrades it.
+      full.verify = verify;
+      others?.release();
+      const upgraded = await authenticateUser(deps, email, PASSWORD, {}, full.reserve());
+      expect(upgraded.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    } finally {
+      await full.close();
+    }
   });
 });
