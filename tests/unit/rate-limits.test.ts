@@ -13,6 +13,12 @@ describe('clientBucket', () => {
     ['1::2:3:4:5:6:7', '1:0:2:3::/64'],
     ['::1', '0:0:0:0::/64'],
     ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    // IPv4 inside IPv6 counts as that IPv4 address (before: all of them in one /64 bucket).
+    ['::ffff:cb00:7107', '203.0.113.7'],
+    ['::FFFF:CB00:7107', '203.0.113.7'],
+    ['64:ff9b::203.0.113.7', '203.0.113.7'],
+    ['64:ff9b::cb00:7108', '203.0.113.8'],
+    ['64:ff9b:1::cb00:7108', '64:ff9b:1:0::/64'],
   ])('%s → %s', (ip, bucket) => {
     expect(clientBucket(ip)).toBe(bucket);
   });
