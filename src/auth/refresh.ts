@@ -61,7 +61,7 @@ async function rotateRefreshToken(deps: AuthDeps, token: string, count: (outcome
   if (result.outcome === 'reused') {
     deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');
     deps.audit.record({ event: 'refresh_reused', userId, sessionId, details: { generation: decoded.generation } });
-    // The rotation ended the family already. Ending it again is a revocation like any other: with
+    // The rotation ended the family already. Ending it again is a revocation like every other: with
     // replicated revocations (Sentinel) it repeats the end on the revocations' connection, which
     // holds even if the rotation's connection still talked to an old master, and answers 503 until
     // a replica holds it. Recorded first: a reuse is never lost to that 503.

@@ -15,7 +15,7 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
   const { userId, sessionId, jti, tokenVersion } = claims;
   const outcome = await deps.sessions.logout(userId, sessionId, { jti, tokenVersion, ttlMs: remainingLifetimeMs(claims, toleranceMs) });
   if (outcome === 'refused') return false;
-  // Recorded once, when the session ends: a replay (of any old token, `/logout` has no rate
+  // Recorded once, when the session ends: a replay (of an old token, `/logout` has no rate
   // limit) ends nothing and must not fill the audit trail, whose queue drops its oldest events.
   if (outcome === 'ended') {
     deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
