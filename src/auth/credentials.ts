@@ -43,11 +43,21 @@ function assertPassword(deps: AuthDeps, password: string, email: string) {
   if (problem) throw new AppError('weak_password', problem);
 }
 
-/** Creates an account and logs it in. */
-export async function register(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta, place?: HashPlace) {
+/**
+ * Creates an account and logs it in. As a login's, its argon2 place is taken before
+ * `countRegistration` counts it: one refused for load is not counted against its client.
+ */
+export async function register(deps: AuthDeps, input: { email: string; password: string }, meta: SessionMeta, countRegistration: () => Promise<void>) {
   const email = normaliseEmail(input.email);
-  assertPassword(deps, input.password, email);
-  const passwordHash = await deps.hasher.hash(input.password, place);
+  const place = deps.hasher.reserve();
+  let passwordHash: string;
+  try {
+    await countRegistration();
+    assertPassword(deps, input.password, email);
+    passwordHash = await deps.hasher.hash(input.password, place);
+  } finally {
+    place.release();
+  }
   const user = await deps.users.create({ email, passwordHash });
   if (!user) throw new AppError('email_taken', 'an account with this e-mail already exists');
   let tokens: TokenResponse;
@@ -135,7 +145,7 @@ export async function login(
   deps: AuthDeps,
   input: { email: string; password: string },
   meta: SessionMeta,
-  limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
+  limitAttempt: AttemptLimiter,
 ): Promise<ProvenTokens> {
   let place: HashPlace;
   try {
@@ -203,7 +213,7 @@ export async function changePassword(
   caller: { userId: string; sessionId: string },
   input: { current_password: string; new_password: string },
   meta: SessionMeta,
-  limitAttempt: AttemptLimiter = (_email, attempt) => attempt(),
+  limitAttempt: AttemptLimiter,
 ): Promise<ProvenTokens> {
   // As a login's, the argon2 places (the check, then the new hash) are taken before the user is
   // read and the attempt counted.

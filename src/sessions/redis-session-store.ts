@@ -133,14 +133,14 @@ export function createRedisSessionStore({
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
-  /** The endSession script on the revocations' connection, not yet acknowledged (see `revoke`). */
-  const endScript = (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
+  /** The endSession script, on the revocations' connection unless told otherwise, not yet acknowledged (see `revoke`). */
+  const endScript = (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number, on = revocations) => {
     const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
     const denying = deny !== undefined && deny.ttlMs > 0;
     if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
     const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
     const checked = tokenVersion === undefined ? ['', ''] : [tokenVersion, deny?.jti ?? ''];
-    return revocations.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...checked, ...revoked(userId));
+    return on.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...checked, ...revoked(userId));
   };
 
   /** Ends one session; with `tokenVersion`, only for an access token the session still accepts. */
@@ -227,7 +227,7 @@ export function createRedisSessionStore({
         // answered once replicas hold it. Unacknowledged, the login fails and its own session goes
         // too (nobody holds its tokens); the eviction stays pending, so a retry waits for it again.
         await revoke(Promise.all(evicted.map((id) => endScript(userId, id)))).catch(async (error: unknown) => {
-          await guarded(scripts.endSession(2, keys.session(userId, sessionId), keys.sessionSet(userId), sessionId, 0, '', '', ...revoked(userId))).catch(() => {});
+          await guarded(endScript(userId, sessionId, undefined, undefined, scripts)).catch(() => {});
           throw error;
         });
         // Unrecorded, they stay pending: the next login has them acknowledged once more, harmlessly.

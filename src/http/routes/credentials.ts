@@ -29,17 +29,11 @@ export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {
       deps.rateLimits.login(email, { ip: meta.ip, deviceToken: presentedDeviceToken(c, deps, deviceToken) }, attempt);
   return new Hono<AppEnv>()
     .post('/register', async (c) => {
-      // The body first (no place is held while it arrives), then the argon2 place: a registration
-      // refused for load is not counted against its client.
+      // The body first: no argon2 place is held while it arrives.
       const body = await readJson(c, registerBody, limit);
-      const place = deps.hasher.reserve();
-      try {
-        await deps.rateLimits.register(clientIp(c));
-        const { user, ...proven } = await register(deps, body, sessionMeta(c, clientIp, body.device), place);
-        return sendProvenTokens(c, deps, proven, { user }, 201);
-      } finally {
-        place.release();
-      }
+      const meta = sessionMeta(c, clientIp, body.device);
+      const { user, ...proven } = await register(deps, body, meta, () => deps.rateLimits.register(meta.ip));
+      return sendProvenTokens(c, deps, proven, { user }, 201);
     })
     .post('/login', async (c) => {
       const body = await readJson(c, loginBody, limit);
