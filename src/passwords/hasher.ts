@@ -64,18 +64,24 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   const threads = createArgon2Threads(concurrency);
   let running = 0;
   const waiting: Array<() => void> = [];
-  /** Places taken and not yet used or given back, per holder: they count as waiting operations. */
-  const held = new Map<HashPlace, number>();
+  /** Places taken and not yet used or given back: they count as waiting operations. */
   let heldCount = 0;
-  /** Uses one of `place`'s places: false if it holds none, or none is left. */
+  /** Uses one of `place`'s places: false if none is left (or it is not one of ours). */
   const take = (place: HashPlace): boolean => {
-    const left = held.get(place);
-    if (left === undefined) return false;
-    if (left > 1) held.set(place, left - 1);
-    else held.delete(place);
+    if (!(place instanceof Held) || place.left === 0) return false;
+    place.left -= 1;
     heldCount -= 1;
     return true;
   };
+  class Held implements HashPlace {
+    constructor(public left: number) {
+      heldCount += left;
+    }
+    release() {
+      heldCount -= this.left;
+      this.left = 0;
+    }
+  }
 
   const release = (): void => {
     const next = waiting.shift();
@@ -143,15 +149,7 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
     queueDepth: () => waiting.length + heldCount,
     reserve(operations = 1) {
       if (room() < operations) throw busy;
-      const place: HashPlace = {
-        release() {
-          heldCount -= held.get(place) ?? 0;
-          held.delete(place);
-        },
-      };
-      held.set(place, operations);
-      heldCount += operations;
-      return place;
+      return new Held(operations);
     },
     close: () => threads.close(),
   } satisfies PasswordHasher;
