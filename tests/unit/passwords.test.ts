@@ -115,6 +115,25 @@ describe('password hasher', () => {
     await small.close();
   });
 
+  it('runs operations that queued up behind a busy thread as one batch, each answered with its own result', async () => {
+    const one = createPasswordHasher({ concurrency: 1 });
+    const hash = await one.hash('right password');
+    const first = one.verify(hash, 'right password');
+    // Queued while the thread runs `first`: right, wrong, unreadable and a new hash, in that order.
+    const queued = [one.verify(hash, 'right password'), one.verify(hash, 'wrong password'), one.verify('$argon2id$unreadable', 'x'), one.hash('another')];
+    expect(await first).toBe(true);
+    // A verify takes milliseconds: answered one by one, the others would still be running when
+    // the first of them is answered; answered as a batch, all four are settled in the same turn.
+    const nextTurn = () => new Promise<false>((resolve) => setImmediate(() => resolve(false)));
+    const together = await (queued[0] as Promise<unknown>).then(() => Promise.race([Promise.all(queued).then(() => true), nextTurn()]));
+    expect(together).toBe(true);
+    const [right, wrong, unreadable, another] = await Promise.all(queued);
+    expect([right, wrong, unreadable]).toEqual([true, false, false]);
+    expect(await one.verify(another as string, 'another')).toBe(true);
+    expect(one.queueDepth()).toBe(0);
+    await one.close();
+  });
+
   /** Threads of this process at each `nice` value (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
   const threadsByNiceness = () => {
     const counts = new Map<number, number>();
