@@ -5,7 +5,7 @@ import { emailLookup, registerBody } from '../http/request-schemas.js';
 import { checkPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
 import { normaliseEmail } from '../users/email.js';
-import type { User } from '../users/user-store.js';
+import type { User, UserChange } from '../users/user-store.js';
 import { isUuid } from '../util/uuid.js';
 
 /** The role that may use `/admin`. */
@@ -83,14 +83,31 @@ export async function createUser(deps: AdminDeps, actor: Actor, input: { email: 
 }
 
 /**
+ * Writes `change`. Through the API only while the acting admin still is one, checked in the
+ * write's own transaction under a lock every such write takes (`UserStore.changeAs`): two admins
+ * demoting or disabling each other at once are served one after the other, and the second is no
+ * longer an admin. As an admin cannot demote or disable themself, the API never leaves no admin.
+ */
+async function write(deps: AdminDeps, actor: Actor, userId: string, change: UserChange): Promise<void> {
+  let outcome: 'changed' | 'not_found' | 'refused';
+  if (actor.userId !== undefined) outcome = await deps.users.changeAs({ userId: actor.userId, role: ADMIN_ROLE }, userId, change);
+  else {
+    const changed = 'roles' in change ? await deps.users.setRoles(userId, change.roles) : await deps.users.setDisabled(userId, change.disabled);
+    outcome = changed ? 'changed' : 'not_found';
+  }
+  if (outcome === 'refused') throw new AppError('forbidden', 'you are no longer an admin');
+  if (outcome === 'not_found') throw new AppError('not_found', 'no such user');
+}
+
+/**
  * The write happens first, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
  * the old state survives. The change is recorded once written. A failed second step answers a
  * 503 that says the change is saved but the sessions live on: repeating the call is safe, and
  * needed (refreshes take their roles from the session, not the database).
  */
-async function changeAndEndSessions(deps: AdminDeps, userId: string, write: () => Promise<boolean>, record: () => void): Promise<User> {
-  if (!(await write())) throw new AppError('not_found', 'no such user');
+async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
+  await write(deps, actor, userId, change);
   record();
   try {
     await deps.sessions.endAll(userId);
@@ -103,12 +120,12 @@ async function changeAndEndSessions(deps: AdminDeps, userId: string, write: () =
 /** Disables an account: it cannot log in, and every token it holds dies. An admin cannot disable themself. */
 export async function disableUser(deps: AdminDeps, actor: Actor, userId: string): Promise<User> {
   if (actor.userId === userId) throw new AppError('invalid_request', 'you cannot disable your own account');
-  return changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, true), () => reportAdminAction(deps, 'admin_user_disabled', actor, userId));
+  return changeAndEndSessions(deps, actor, userId, { disabled: true }, () => reportAdminAction(deps, 'admin_user_disabled', actor, userId));
 }
 
 /** Enables an account again (it logs in afresh; the token version moves as for every admin change). */
 export async function enableUser(deps: AdminDeps, actor: Actor, userId: string): Promise<User> {
-  return changeAndEndSessions(deps, userId, () => deps.users.setDisabled(userId, false), () => reportAdminAction(deps, 'admin_user_enabled', actor, userId));
+  return changeAndEndSessions(deps, actor, userId, { disabled: false }, () => reportAdminAction(deps, 'admin_user_enabled', actor, userId));
 }
 
 /**
@@ -119,7 +136,7 @@ export async function enableUser(deps: AdminDeps, actor: Actor, userId: string):
 export async function setUserRoles(deps: AdminDeps, actor: Actor, userId: string, roles: readonly string[]): Promise<User> {
   const valid = parseRoles(roles);
   if (actor.userId === userId && !valid.includes(ADMIN_ROLE)) throw new AppError('invalid_request', 'you cannot remove your own admin role');
-  return changeAndEndSessions(deps, userId, () => deps.users.setRoles(userId, valid), () => reportAdminAction(deps, 'admin_roles_changed', actor, userId, { roles: valid }));
+  return changeAndEndSessions(deps, actor, userId, { roles: valid }, () => reportAdminAction(deps, 'admin_roles_changed', actor, userId, { roles: valid }));
 }
 
 /** The user's live sessions, newest first. @throws {AppError} `not_found` for an unknown user */

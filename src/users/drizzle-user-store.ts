@@ -5,8 +5,11 @@ import { UnavailableError } from '../http/errors.js';
 import { normaliseEmail } from './email.js';
 import { isConnectionError, isUniqueViolation } from './pg-errors.js';
 import { users } from './schema.js';
-import type { User, UserStore } from './user-store.js';
+import type { User, UserChange, UserStore } from './user-store.js';
 import { isUuid } from '../util/uuid.js';
+
+/** The advisory lock every `changeAs` holds for its transaction (a constant of this service's own). */
+const CHANGE_AS_LOCK = 0x6a77_7461;
 
 class QueryDeadlineError extends Error {
   override name = 'QueryDeadlineError';
@@ -50,18 +53,21 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   const byId = one(eq(users.id, sql.placeholder('id'))).prepare('users_by_id');
   const first = async (rows: Promise<User[]>): Promise<User | null> => (await guard(() => rows))[0] ?? null;
 
+  const updated = (on: PgDatabase<TQueryResult>, match: SQL | undefined, values: PgUpdateSetSource<typeof users>) =>
+    on
+      .update(users)
+      .set({ ...values, updatedAt: sql`now()` })
+      .where(match)
+      .returning({ id: users.id });
   const update = async (id: string, values: PgUpdateSetSource<typeof users>, expectedHash?: string): Promise<boolean> => {
     if (!isUuid(id)) return false;
     const match = expectedHash === undefined ? eq(users.id, id) : and(eq(users.id, id), eq(users.passwordHash, expectedHash));
-    const rows = await guard(() =>
-      db
-        .update(users)
-        .set({ ...values, updatedAt: sql`now()` })
-        .where(match)
-        .returning({ id: users.id }),
-    );
+    const rows = await guard(() => updated(db, match, values));
     return rows.length > 0;
   };
+  // Re-disabling keeps the original timestamp.
+  const disabledAt = (disabled: boolean) => ({ disabledAt: disabled ? sql`coalesce(${users.disabledAt}, now())` : null });
+  const valuesOf = (change: UserChange): PgUpdateSetSource<typeof users> => ('roles' in change ? { roles: change.roles } : disabledAt(change.disabled));
 
   return {
     async create({ email, passwordHash, roles }) {
@@ -82,9 +88,23 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
     findById: async (id) => (isUuid(id) ? first(byId.execute({ id })) : null),
     setPasswordHash: (id, passwordHash, expected) => update(id, { passwordHash }, expected),
     setRoles: (id, roles) => update(id, { roles }),
-    // Re-disabling keeps the original timestamp.
-    setDisabled: (id, disabled) =>
-      update(id, { disabledAt: disabled ? sql`coalesce(${users.disabledAt}, now())` : null }),
+    setDisabled: (id, disabled) => update(id, disabledAt(disabled)),
+    async changeAs(by, id, change) {
+      if (!isUuid(by.userId)) return 'refused';
+      if (!isUuid(id)) return 'not_found';
+      return guard(() =>
+        db.transaction(async (tx) => {
+          await tx.execute(sql`select pg_advisory_xact_lock(${CHANGE_AS_LOCK})`);
+          const [actor] = await tx
+            .select({ roles: users.roles, disabledAt: users.disabledAt })
+            .from(users)
+            .where(eq(users.id, by.userId));
+          if (!actor || actor.disabledAt !== null || !actor.roles.includes(by.role)) return 'refused';
+          const rows = await updated(tx, eq(users.id, id), valuesOf(change));
+          return rows.length > 0 ? 'changed' : 'not_found';
+        }),
+      );
+    },
     async delete(id) {
       if (!isUuid(id)) return false;
       const rows = await guard(() => db.delete(users).where(eq(users.id, id)).returning({ id: users.id }));

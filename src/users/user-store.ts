@@ -9,6 +9,9 @@ export interface User {
   updatedAt: Date;
 }
 
+/** What `changeAs` changes: the roles, or whether the account is disabled. */
+export type UserChange = { roles: string[] } | { disabled: boolean };
+
 /**
  * Persistent user storage (PostgreSQL, or PGlite in the embedded default).
  * Expected misses return `null`; only infrastructure failures throw
@@ -26,6 +29,13 @@ export interface UserStore {
   setPasswordHash(id: string, passwordHash: string, expected?: string): Promise<boolean>;
   setRoles(id: string, roles: string[]): Promise<boolean>;
   setDisabled(id: string, disabled: boolean): Promise<boolean>;
+  /**
+   * `setRoles` / `setDisabled` made only while `by.userId` is an enabled user holding `by.role`:
+   * checked and written in one transaction under a lock that every such change takes, so changes
+   * made by two users at once are made one after the other, each by a user who still holds the
+   * role. `'refused'` when `by` no longer does (nothing changes).
+   */
+  changeAs(by: { userId: string; role: string }, id: string, change: UserChange): Promise<'changed' | 'not_found' | 'refused'>;
   /** Removes a user; returns `false` when there was none. */
   delete(id: string): Promise<boolean>;
   /** Cheap round trip for readiness checks; throws when the database cannot answer. */

@@ -208,4 +208,30 @@ describe('admin controls (redis + postgres, two instances)', () => {
     const relogin = (await login(other.email)).body?.access_token as string;
     expect((await call(two.url, 'GET', `/admin/users/${admin.userId}`, { token: relogin })).status).toBe(403);
   });
+
+  it('two admins demoting or disabling each other at once: one wins, the other is no longer an admin (403); an admin remains', async () => {
+    const pair = [await registerUser(one.url), await registerUser(one.url)];
+    const isAdmin = async (userId: string) => {
+      const user = await one.deps.users.findById(userId);
+      return user !== null && user.disabledAt === null && user.roles.includes('admin');
+    };
+    for (let round = 0; round < 8; round++) {
+      for (const user of pair) {
+        await one.deps.users.setRoles(user.userId, ['admin']);
+        await one.deps.users.setDisabled(user.userId, false);
+      }
+      const tokens = await Promise.all(pair.map(async (user) => (await login(user.email)).body?.access_token as string));
+      // Even rounds take the role away, odd rounds disable; each admin acts on the other.
+      const act = (by: number) => {
+        const target = (pair[1 - by] as { userId: string }).userId;
+        const [method, path, body] = round % 2 === 0 ? ['PUT', `/users/${target}/roles`, { roles: ['user'] }] : ['POST', `/users/${target}/disable`, undefined];
+        return call(by === 0 ? one.url : two.url, method, `/admin${path}`, { token: tokens[by] as string, body });
+      };
+      const answers = await Promise.all([act(0), act(1)]);
+      expect(answers.map((answer) => answer.status).sort(), `round ${round}`).toEqual([200, 403]);
+      expect(answers.find((answer) => answer.status === 403)?.body).toMatchObject({ error: 'forbidden' });
+      const admins = await Promise.all(pair.map((user) => isAdmin(user.userId)));
+      expect(admins.filter(Boolean), `round ${round}`).toHaveLength(1);
+    }
+  });
 });

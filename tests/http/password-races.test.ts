@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
 import { UnavailableError } from '../../src/http/errors.js';
@@ -17,11 +16,15 @@ const OTHER_PASSWORD = 'another new passphrase';
 describe('password change races (redis + postgres, two instances)', () => {
   let one: TestInstance;
   let two: TestInstance;
+  /** An admin acting through the API's use cases (an admin's change is made only while they are one). */
+  let admin: { userId: string };
 
   beforeAll(async () => {
     const cluster = await testCluster();
     one = await cluster.start();
     two = await cluster.start();
+    admin = await registerUser(one.url);
+    await one.deps.users.setRoles(admin.userId, ['admin']);
   });
 
   const login = (email: string, password = PASSWORD) => call(one.url, 'POST', '/login', { body: { email, password } });
@@ -174,7 +177,7 @@ describe('password change races (redis + postgres, two instances)', () => {
 
   it('an admin disabling the account during a change leaves no live session', async () => {
     const user = await registerUser(one.url);
-    beforeNextPasswordWrite(() => disableUser(one.deps, { userId: randomUUID() }, user.userId));
+    beforeNextPasswordWrite(() => disableUser(one.deps, admin, user.userId));
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     expect(await one.deps.sessions.list(user.userId)).toEqual([]);
@@ -183,7 +186,7 @@ describe('password change races (redis + postgres, two instances)', () => {
 
   it('an admin changing the roles during a change: the new session carries the new roles', async () => {
     const user = await registerUser(one.url);
-    beforeNextPasswordWrite(() => setUserRoles(one.deps, { userId: randomUUID() }, user.userId, ['user', 'auditor']));
+    beforeNextPasswordWrite(() => setUserRoles(one.deps, admin, user.userId, ['user', 'auditor']));
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed.status).toBe(200);
     const checked = await authenticate(changed.body?.access_token as string);

@@ -140,6 +140,28 @@ function userStoreContract(name: string, open: () => Promise<StoreUnderTest>): v
       expect(await store().create({ email, passwordHash: 'h' })).not.toBeNull();
     });
 
+    it('changes as a user only while that user is enabled and holds the role; concurrent changes go one after the other', async () => {
+      const made = await Promise.all([0, 1, 2].map(() => store().create({ email: uniqueEmail(), passwordHash: 'h', roles: ['admin'] })));
+      const [a, b, target] = made.map((user) => user?.id ?? '') as [string, string, string];
+      const as = (userId: string) => ({ userId, role: 'admin' });
+      expect(await store().changeAs(as(a), target, { roles: ['editor'] })).toBe('changed');
+      expect((await store().findById(target))?.roles).toEqual(['editor']);
+      expect(await store().changeAs(as(a), target, { disabled: true })).toBe('changed');
+      expect((await store().findById(target))?.disabledAt).toBeInstanceOf(Date);
+      expect(await store().changeAs(as(a), missingId, { disabled: true })).toBe('not_found');
+      expect(await store().changeAs(as(a), 'not-a-uuid', { disabled: true })).toBe('not_found');
+      // A user without the role, disabled, unknown or malformed changes nothing.
+      for (const by of [as(target), { userId: a, role: 'auditor' }, as(missingId), as('not-a-uuid')]) {
+        expect(await store().changeAs(by, b, { roles: [] }), JSON.stringify(by)).toBe('refused');
+      }
+      expect((await store().findById(b))?.roles).toEqual(['admin']);
+      // Each takes the role from the other at once: exactly one still held it when its turn came.
+      const outcomes = await Promise.all([store().changeAs(as(a), b, { roles: [] }), store().changeAs(as(b), a, { roles: [] })]);
+      expect([...outcomes].sort()).toEqual(['changed', 'refused']);
+      const roles = await Promise.all([a, b].map(async (id) => (await store().findById(id))?.roles));
+      expect(roles.filter((held) => held?.includes('admin'))).toHaveLength(1);
+    });
+
     it('returns false when updating a user that does not exist', async () => {
       expect(await store().setPasswordHash(missingId, 'h')).toBe(false);
       expect(await store().setRoles(missingId, ['user'])).toBe(false);
