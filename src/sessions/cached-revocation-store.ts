@@ -149,7 +149,8 @@ export function createCachedRevocationStore({
   return {
     ...store,
     async authenticate(input) {
-      const now = Date.now();
+      // The monotonic clock: a wall clock stepped back (NTP) would keep answers past their end.
+      const now = performance.now();
       if (live) {
         const until = answers.get(input.userId)?.get(input.jti);
         if (until !== undefined && until > now) {

@@ -92,6 +92,23 @@ describe('cached revocation mode', () => {
     }
   });
 
+  it('never serves a session past its end when this instance\'s clock is stepped back while the answer is cached', async () => {
+    const prefix = uniquePrefix();
+    const store = await instance(prefix, { policy: { ...policy, autoLogoutMs: 1500 } });
+    const { claims } = await session(store);
+    expect(await store.authenticate(claims)).toBe('ok');
+    // NTP steps the wall clock back a minute; the cached answer must still end with the session.
+    const realNow = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 60_000);
+    try {
+      expect(await store.authenticate(claims)).toBe('ok');
+      await sleep(2000);
+      expect(await store.authenticate(claims)).toBe('no_session');
+    } finally {
+      stepped.mockRestore();
+    }
+  });
+
   it('never keeps an answer that raced with a revocation', async () => {
     const prefix = uniquePrefix();
     const [a, b] = await Promise.all([instance(prefix), instance(prefix)]);
