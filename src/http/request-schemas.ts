@@ -1,11 +1,19 @@
 import { z } from 'zod';
 
+/**
+ * An unpaired UTF-16 surrogate (JSON `"\ud800"`): such a string has no UTF-8 form, and encoding
+ * replaces it with U+FFFD, so two different passwords would hash alike (and two e-mails collide).
+ * In `u` mode a surrogate pair is one code point, outside this range.
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const wellFormed = (schema: z.ZodString) => schema.refine((value) => !LONE_SURROGATE.test(value), 'must be valid Unicode text (an unpaired surrogate is not)');
+
 /** Printable text: control characters cannot be stored in PostgreSQL text (NUL) or shown safely. */
-const printable = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+const printable = (max: number) => wellFormed(z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'));
 
 const email = z.string().trim().max(254).email('must be an e-mail address');
 /** Length rules live in the password policy (so they answer `weak_password`); this only bounds the input. */
-const password = z.string().min(1, 'is required').max(4096);
+const password = wellFormed(z.string().min(1, 'is required').max(4096));
 const device = printable(128).optional();
 const token = z.string().min(1, 'is required').max(8192);
 /** A trusted-device token from an earlier login; one that does not verify is ignored (counted as none). */

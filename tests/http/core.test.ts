@@ -131,6 +131,26 @@ describe.each([
     expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 
+  it('refuses an unpaired UTF-16 surrogate in a password or device name with 400: encoded, it would become U+FFFD and match other passwords', async () => {
+    const lone = `${PASSWORD} \ud800`;
+    const email = uniqueEmail();
+    for (const [path, body] of [
+      ['/register', { email, password: lone }],
+      ['/register', { email, password: PASSWORD, device: 'phone \udfff' }],
+      ['/login', { email, password: lone }],
+    ] as const) {
+      const response = await call(base, 'POST', path, { body });
+      expect(response, `${path} ${JSON.stringify(body)}`).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    }
+    // A surrogate pair (one code point outside the BMP) is text like any other.
+    const paired = `${PASSWORD} 🔑`;
+    const registered = await call(base, 'POST', '/register', { body: { email, password: paired } });
+    expect(registered.status).toBe(201);
+    const changed = await call(base, 'POST', '/password', { token: registered.body?.access_token as string, body: { current_password: paired, new_password: lone } });
+    expect(changed).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect((await call(base, 'POST', '/login', { body: { email, password: paired } })).status).toBe(200);
+  });
+
   it('challenges with WWW-Authenticate on every invalid_token, also from /me and /logout', async () => {
     const me = await call(base, 'GET', '/me', { token: 'not.a.jwt' });
     expect(me.status).toBe(401);
