@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
 import { closeRedis, type RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
@@ -19,6 +20,21 @@ export interface CachedRevocationOptions {
   maxEntries: number;
   logger: Logger;
   heartbeatMs?: number;
+}
+
+/**
+ * The connection a Cluster client keeps its subscription on, or `undefined` for other clients
+ * (their own events tell when the subscription goes). When that connection closes, ioredis
+ * subscribes again on another node and tells the Cluster client nothing, so messages published
+ * in between are lost unseen. ioredis keeps it at `Cluster#subscriber.getInstance()`, which is
+ * not public API: if an upgrade moves it, this throws at start-up rather than serve stale answers.
+ */
+function subscriptionConnectionOf(subscriber: RedisClient): (() => Redis | null) | undefined {
+  if (!(subscriber instanceof Cluster)) return undefined;
+  const inner = (subscriber as unknown as { subscriber?: { getInstance?: () => Redis | null } }).subscriber;
+  const getInstance = inner?.getInstance;
+  if (typeof getInstance !== 'function') throw new Error("ioredis Cluster: cannot find the subscription's connection (Cluster#subscriber.getInstance)");
+  return () => getInstance.call(inner);
 }
 
 /**
@@ -94,7 +110,20 @@ export function createCachedRevocationStore({
     if (!live && subscribed) resume();
   });
   let subscribed = false;
+  // On a Cluster, the node connection the subscription sits on: answers are served only while
+  // it is the one watched, and its closing turns the cache off at once.
+  const connectionNow = subscriptionConnectionOf(subscriber);
+  let watched: Redis | null = null;
+  const watch = () => {
+    const connection = connectionNow?.() ?? null;
+    if (connection === watched) return;
+    watched = connection;
+    connection?.once('close', () => {
+      if (watched === connection) stop('subscription connection closed');
+    });
+  };
   const resume = () => {
+    watch();
     reset();
     live = true;
     logger.info('revocation cache on');
@@ -120,6 +149,7 @@ export function createCachedRevocationStore({
   // still unreceived at the next one turns the cache off, so stale answers last < 2 beats. A
   // beat received while the cache is off (after a failed read) turns it back on.
   const heartbeat = setInterval(() => {
+    if (live && connectionNow !== undefined && connectionNow() !== watched) stop('subscription moved to another connection');
     if (awaitedBeat !== undefined) {
       awaitedBeat = undefined;
       stop('heartbeat not received');

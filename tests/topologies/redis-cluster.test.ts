@@ -37,6 +37,9 @@ async function connectCluster(): Promise<Cluster> {
   return (await connectRedis(clusterCache(), { logger })) as Cluster;
 }
 
+/** Every master of `redis`. */
+const cluster = (redis: Cluster) => redis.nodes('master');
+
 /** Every key under `prefix`, scanned on every master. */
 async function scanKeys(cluster: Cluster, prefix: string): Promise<Map<string, string[]>> {
   const byNode = new Map<string, string[]>();
@@ -67,7 +70,8 @@ async function openClusterStore(policy: SessionPolicy) {
 
 sessionStoreContract('Redis Cluster', openClusterStore);
 
-sessionStoreContract('Redis Cluster, cached revocation', async (policy) => {
+/** `openClusterStore` behind the cached revocation mode, its subscription on a Cluster client of its own; resolves once the cache is live. */
+async function openCachedClusterStore(policy: SessionPolicy, heartbeatMs?: number) {
   const opened = await openClusterStore(policy);
   const subscriber = createRedis(clusterCache(), { logger, subscriber: true });
   const store: SessionStore & { isLive(): boolean } = createCachedRevocationStore({
@@ -77,18 +81,46 @@ sessionStoreContract('Redis Cluster, cached revocation', async (policy) => {
     maxAgeMs: 10_000,
     maxEntries: 1000,
     logger,
+    ...(heartbeatMs ? { heartbeatMs } : {}),
   });
   await subscriber.connect();
   // Not expect.poll: the contract's tests run concurrently, where the global expect may belong to
   // no test at this moment ("expect.poll() must be called inside a test", seen once).
   await pollUntil(async () => store.isLive(), 5_000);
   return {
+    ...opened,
     store,
     cleanup: async () => {
       subscriber.disconnect();
       await opened.cleanup();
     },
   };
+}
+
+sessionStoreContract('Redis Cluster, cached revocation', openCachedClusterStore);
+
+describe('cached revocation on Redis Cluster', () => {
+  it('turns the cache off at once when the node connection holding the subscription closes (ioredis moves it to another node unannounced), and back on through the new one', async () => {
+    // Beats far apart: only watching the connection itself can notice in time.
+    const { store, prefix, redis, cleanup: close } = await openCachedClusterStore(basePolicy, 2_000);
+    try {
+      const userId = randomUUID();
+      const session = await login(store, { userId });
+      const claims = { userId, sessionId: session.sessionId, jti: randomUUID(), tokenVersion: session.grant.tokenVersion };
+      expect(await store.authenticate(claims)).toBe('ok');
+      // Gone from Redis without any announcement: only a cached answer still says ok.
+      await redis.del(redisKeys(prefix).session(userId, session.sessionId));
+      expect(await store.authenticate(claims)).toBe('ok');
+      for (const node of cluster(redis)) await node.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      // A revocation published while ioredis subscribes again elsewhere would be lost: from now on
+      // answers must come from Redis.
+      expect(await pollUntil(async () => (await store.authenticate(claims)) === 'no_session', 200, 5)).toBeLessThan(200);
+      await pollUntil(async () => store.isLive(), 10_000);
+      expect(await store.authenticate(claims)).toBe('no_session');
+    } finally {
+      await close();
+    }
+  });
 });
 
 describe('Redis Cluster key placement', () => {
