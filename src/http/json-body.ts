@@ -52,8 +52,11 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
   });
 }
 
+/** `Content-Encoding` that leaves the body as it is (an empty value or `identity`). */
+const IDENTITY = /^\s*(identity)?\s*$/i;
+
 /**
- * Reads and validates a JSON body: 415 unless it is JSON, 413 past `limit` bytes (also for
+ * Reads and validates a JSON body: 415 unless it is uncompressed JSON, 413 past `limit` bytes (also for
  * chunked bodies, counted while streaming), 400 `invalid_request` naming the bad field.
  */
 export async function readJson<S extends z.ZodType>(
@@ -74,6 +77,11 @@ export async function readJson<S extends z.ZodType>(
   }
   if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) {
     throw new AppError('unsupported_media_type', 'send the body as application/json');
+  }
+  // A compressed body is not read as if it were plain JSON (RFC 9110 §8.4: 415 for a coding not supported).
+  const coding = c.req.header('content-encoding');
+  if (coding !== undefined && !IDENTITY.test(coding)) {
+    throw new AppError('unsupported_media_type', 'send the body uncompressed (Content-Encoding is not supported)');
   }
   let value: unknown;
   try {

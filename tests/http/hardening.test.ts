@@ -74,6 +74,9 @@ describe('security headers on every kind of response (CORS off)', () => {
     ['OPTIONS with CORS off', () => ['OPTIONS', '/login', { origin: 'https://app.example', 'access-control-request-method': 'POST' }], 405, 'method_not_allowed'],
     ['a body over body_limit', () => ['POST', '/login', json, JSON.stringify({ email: 'a@b.io', password: 'x'.repeat(2000) })], 413, 'payload_too_large'],
     ['a body that is not JSON', () => ['POST', '/login', { 'content-type': 'text/plain' }, 'hello'], 415, 'unsupported_media_type'],
+    // Not read as if plain: a client that compressed it learns why at once.
+    ['a body with a Content-Encoding', () => ['POST', '/login', { ...json, 'content-encoding': 'br' }, '{"email":"a@b.io","password":"x"}'], 415, 'unsupported_media_type'],
+    ['a body with Content-Encoding: identity', () => ['POST', '/login', { ...json, 'content-encoding': 'identity' }, '{"email":"a@b.io"}'], 400, 'invalid_request'],
     ['a URL over max_url_length', () => ['GET', `/ping?q=${'x'.repeat(5000)}`, {}], 414, 'uri_too_long'],
     ['headers over max_header_size', () => ['GET', '/ping', { 'x-big': 'x'.repeat(20_000) }], 431, 'headers_too_large'],
     ['headers over max_header_size on /authenticate', () => ['GET', '/authenticate', { 'x-big': 'x'.repeat(20_000) }], 431, 'headers_too_large'],
