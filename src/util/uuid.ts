@@ -5,3 +5,6 @@ const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
  * Every id in tokens, sessions and users has this form, so one spelling per id.
  */
 export const isUuid = (value: unknown): value is string => typeof value === 'string' && CANONICAL_UUID.test(value);
+
+/** An id from a URL in the case ids are stored in: a UUID is case-insensitive on input (RFC 9562). */
+export const canonicalCase = (id: string): string => id.toLowerCase();

@@ -132,10 +132,20 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await authenticate(again.body?.access_token as string)).headers.get('x-user-roles')).toBe('user,auditor');
   });
 
-  it('an admin cannot disable their own account', async () => {
-    const response = await asAdmin('POST', `/users/${admin.userId}/disable`);
-    expect(response.status).toBe(400);
+  it('an admin cannot disable their own account, however the id is spelt', async () => {
+    for (const id of [admin.userId, admin.userId.toUpperCase()]) {
+      const response = await asAdmin('POST', `/users/${id}/disable`);
+      expect(response.status, id).toBe(400);
+    }
     expect((await authenticate(admin.token)).status).toBe(200);
+  });
+
+  it('reads ids from the path in any case (a UUID is case-insensitive on input)', async () => {
+    const user = await registerUser(one.url);
+    const upper = user.userId.toUpperCase();
+    expect((await asAdmin('GET', `/users/${upper}`)).body).toMatchObject({ id: user.userId });
+    expect((await asAdmin('DELETE', `/users/${upper}/sessions/${user.sessionId.toUpperCase()}`)).status).toBe(204);
+    expect((await authenticate(user.accessToken)).status).toBe(401);
   });
 
   it('an admin cannot take the admin role from themself', async () => {

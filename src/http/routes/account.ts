@@ -4,7 +4,7 @@ import { publicUser } from '../../auth/credentials.js';
 import { endOwnSession } from '../../auth/revocation.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
-import { isUuid } from '../../util/uuid.js';
+import { canonicalCase, isUuid } from '../../util/uuid.js';
 import { AppError } from '../errors.js';
 import { sessionView } from '../session-view.js';
 
@@ -27,7 +27,7 @@ export function accountRoutes(deps: AppDeps) {
       });
     })
     .delete('/sessions/:id', authenticated, async (c) => {
-      const id = c.req.param('id');
+      const id = canonicalCase(c.req.param('id'));
       const ended = isUuid(id) && (await endOwnSession(deps, c.var.claims, id));
       if (!ended) throw new AppError('not_found', 'no such session');
       return c.body(null, 204);

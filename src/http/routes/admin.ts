@@ -17,6 +17,7 @@ import {
 } from '../../admin/users.js';
 import type { AppDeps } from '../../app-deps.js';
 import { MAX_ROLES, ROLE } from '../../tokens/access-token.js';
+import { canonicalCase } from '../../util/uuid.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { AppError } from '../errors.js';
@@ -40,6 +41,7 @@ export function adminRoutes(deps: AppDeps) {
     await next();
   });
   const actor = (c: { var: AppEnv['Variables'] }): Actor => ({ userId: c.var.claims.userId });
+  const userIdOf = (c: Context) => canonicalCase(c.req.param('id') ?? '');
   // No route here answers OPTIONS: a CORS preflight (which never carries a token) goes on to the
   // unmatched-route handler (204 for an allowed origin, else 405), as on every other path.
   const isPreflight = (c: Context) => c.req.method === 'OPTIONS';
@@ -51,23 +53,23 @@ export function adminRoutes(deps: AppDeps) {
       if (!email) throw new AppError('invalid_request', 'email: the query parameter is required (GET /admin/users?email=…)');
       return c.json(adminUserView(await getUserByEmail(deps, email)));
     })
-    .get('/users/:id', async (c) => c.json(adminUserView(await getUser(deps, c.req.param('id')))))
-    .post('/users/:id/disable', async (c) => c.json(adminUserView(await disableUser(deps, actor(c), c.req.param('id')))))
-    .post('/users/:id/enable', async (c) => c.json(adminUserView(await enableUser(deps, actor(c), c.req.param('id')))))
+    .get('/users/:id', async (c) => c.json(adminUserView(await getUser(deps, userIdOf(c)))))
+    .post('/users/:id/disable', async (c) => c.json(adminUserView(await disableUser(deps, actor(c), userIdOf(c)))))
+    .post('/users/:id/enable', async (c) => c.json(adminUserView(await enableUser(deps, actor(c), userIdOf(c)))))
     .put('/users/:id/roles', async (c) => {
       const { roles } = await readJson(c, rolesBody, limit);
-      return c.json(adminUserView(await setUserRoles(deps, actor(c), c.req.param('id'), roles)));
+      return c.json(adminUserView(await setUserRoles(deps, actor(c), userIdOf(c), roles)));
     })
     .get('/users/:id/sessions', async (c) => {
-      const sessions = await listUserSessions(deps, c.req.param('id'));
+      const sessions = await listUserSessions(deps, userIdOf(c));
       return c.json({ sessions: sessions.map(sessionView) });
     })
     .delete('/users/:id/sessions', async (c) => {
-      await revokeUserSessions(deps, actor(c), c.req.param('id'));
+      await revokeUserSessions(deps, actor(c), userIdOf(c));
       return c.body(null, 204);
     })
     .delete('/users/:id/sessions/:sid', async (c) => {
-      await revokeUserSession(deps, actor(c), c.req.param('id'), c.req.param('sid'));
+      await revokeUserSession(deps, actor(c), userIdOf(c), canonicalCase(c.req.param('sid')));
       return c.body(null, 204);
     });
 }
