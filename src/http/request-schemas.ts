@@ -31,5 +31,8 @@ export const refreshBody = z.object({ refresh_token: token.optional() });
 export const logoutBody = z.object({ refresh_token: token.optional() });
 /** `POST /password` */
 export const passwordBody = z.object({ current_password: password, new_password: password, device_token: deviceToken });
-/** `POST /revoke` (RFC 7009 §2.1). */
-export const revokeBody = z.object({ token, token_type_hint: z.string().max(64).optional() });
+/**
+ * `POST /revoke` (RFC 7009 §2.1). Any string (the body limit bounds it): a token longer than any
+ * of ours, or an unknown hint, is simply not found and answered 200 like any unknown token (§2.2).
+ */
+export const revokeBody = z.object({ token: z.string().min(1, 'is required'), token_type_hint: z.string().optional() });

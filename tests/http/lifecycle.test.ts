@@ -188,6 +188,8 @@ describe.each([
     expect((await call(two.url, 'POST', '/revoke', { body: { token: other.refresh_token } })).status).toBe(200);
     expect((await authenticate(one, other.access_token)).status).toBe(401);
     expect((await call(one.url, 'POST', '/revoke', { body: { token: 'whatever' } })).status).toBe(200);
+    // Longer than any token of ours, or with an unknown hint: not found, like any other (RFC 7009 §2.2).
+    expect((await call(one.url, 'POST', '/revoke', { body: { token: 'x'.repeat(9000), token_type_hint: 'h'.repeat(100) } })).status).toBe(200);
     expect(await call(one.url, 'POST', '/revoke', { body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
 });
