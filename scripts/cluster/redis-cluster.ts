@@ -6,35 +6,45 @@ import { freePort } from './free-port.js';
 import { logTail } from './process.js';
 import { type LocalRedis, redisCli, redisCliBinary, startRedis } from './redis.js';
 
-/** A throwaway Redis Cluster of masters only, on loopback. */
+/** A throwaway Redis Cluster on loopback: masters, and as many replicas of each as asked for. */
 export interface LocalRedisCluster {
-  /** `127.0.0.1:port` of every master: the seed nodes for `cache.cluster.nodes`. */
+  /** `127.0.0.1:port` of every node: the seed nodes for `cache.cluster.nodes`. */
   nodes: string[];
   servers: LocalRedis[];
 }
 
-/** `CLUSTER INFO` of one node as fields. */
-async function clusterInfo(port: number): Promise<Record<string, string>> {
-  const text = await redisCli(port, ['CLUSTER', 'INFO']).catch(() => '');
+/** `redis-cli <args>` output of `key:value` lines (CLUSTER INFO, INFO) as fields. */
+async function fields(port: number, args: string[]): Promise<Record<string, string>> {
+  const text = await redisCli(port, args).catch(() => '');
   return Object.fromEntries(
     text
       .split(/\r?\n/)
-      .map((line) => line.split(':'))
+      .map((line) => line.trim().split(':'))
       .filter((pair): pair is [string, string] => pair.length === 2),
   );
 }
 
+const clusterInfo = (port: number) => fields(port, ['CLUSTER', 'INFO']);
+
+/** A master, or a replica whose link to its master is up. */
+async function replicaInSync(port: number): Promise<boolean> {
+  const replication = await fields(port, ['INFO', 'replication']);
+  return replication['role'] === 'master' || replication['master_link_status'] === 'up';
+}
+
 /**
- * Starts `masters` (≥ 3) cluster-enabled `redis-server`s, each in its own dir under one temp dir (no
- * persistence, `noeviction`), joins them with `redis-cli --cluster create` (no replicas) and waits
- * until every node reports `cluster_state:ok` and knows every other. `cleanup` stops them (by their
- * own pids) and removes the dirs; it is complete even when this rejects.
+ * Starts `masters` (≥ 3) × (1 + `replicas`) cluster-enabled `redis-server`s, each in its own dir
+ * under one temp dir (no persistence, `noeviction`), joins them with `redis-cli --cluster create
+ * --cluster-replicas <replicas>` and waits until every node reports `cluster_state:ok` and knows
+ * every other, and every replica is in sync with its master. `cleanup` stops them (by their own
+ * pids) and removes the dirs; it is complete even when this rejects.
  */
-export async function startRedisCluster(cleanup: CleanupStack, { masters = 3, timeoutMs = 30_000 } = {}): Promise<LocalRedisCluster> {
+export async function startRedisCluster(cleanup: CleanupStack, { masters = 3, replicas = 0, timeoutMs = 30_000 } = {}): Promise<LocalRedisCluster> {
   redisCliBinary();
   const root = tempDir(cleanup, 'jwt-redis-cluster-');
+  const total = masters * (1 + replicas);
   const servers = await settleAll(
-    Array.from({ length: masters }, async (_, index) => {
+    Array.from({ length: total }, async (_, index) => {
       const dir = join(root, `node${index}`);
       mkdirSync(dir);
       // An explicit bus port: the default, port + 10000, can be past 65535 for an ephemeral port.
@@ -51,7 +61,7 @@ export async function startRedisCluster(cleanup: CleanupStack, { masters = 3, ti
   const first = servers[0];
   if (!first) throw new Error('a Redis Cluster needs at least one node');
   try {
-    await redisCli(first.port, ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], timeoutMs);
+    await redisCli(first.port, ['--cluster', 'create', ...nodes, '--cluster-replicas', String(replicas), '--cluster-yes'], timeoutMs);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`redis-cli --cluster create failed: ${reason}\n${logTail(first.process.logFile)}`);
@@ -59,7 +69,8 @@ export async function startRedisCluster(cleanup: CleanupStack, { masters = 3, ti
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const infos = await Promise.all(servers.map((server) => clusterInfo(server.port)));
-    const ready = infos.every((info) => info['cluster_state'] === 'ok' && Number(info['cluster_known_nodes']) === masters);
+    const synced = await Promise.all(servers.map(async (server) => replicaInSync(server.port)));
+    const ready = infos.every((info) => info['cluster_state'] === 'ok' && Number(info['cluster_known_nodes']) === total) && synced.every(Boolean);
     if (ready) return { nodes, servers };
     if (Date.now() > deadline) {
       const states = infos.map((info, index) => `${nodes[index]} ${info['cluster_state'] ?? '?'} knows ${info['cluster_known_nodes'] ?? '?'}`);

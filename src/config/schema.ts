@@ -187,15 +187,13 @@ export const configSchema = z.strictObject({
       revocation_cache_size: integer(1, 10_000_000, 100_000),
       /**
        * Replicas that must hold each revocation (Redis WAIT) before it is answered, so that a
-       * failover cannot undo it; unset: 1 with `sentinel`, else 0. See `revocationReplicas`.
+       * failover cannot undo it (on a Cluster, replicas of the master serving the user's slot);
+       * unset: 1 with `sentinel`, else 0. See `revocationReplicas`.
        */
       revocation_replicas: integerValue(0, 16).optional(),
     })
     .refine((cache) => [cache.url, cache.sentinel, cache.cluster].filter(Boolean).length <= 1, {
       message: 'give only one of url, sentinel or cluster',
-    })
-    .refine((cache) => !(cache.cluster && (cache.revocation_replicas ?? 0) > 0), {
-      message: 'revocation_replicas is not supported with cluster (WAIT would have to reach each slot’s master)',
     })
     .prefault({}),
   database: z

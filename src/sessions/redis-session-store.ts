@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { closeRedis, type RedisClient } from './redis-connection.js';
 import { microBatch } from '../util/micro-batch.js';
 import { UnavailableError } from '../http/errors.js';
@@ -32,7 +33,7 @@ function toAuthenticateReply(value: unknown): AuthenticateReply {
 /** Most `/authenticate` checks in one script call: bounds the time Redis spends in one script. */
 const MAX_AUTHENTICATE_BATCH = 64;
 
-/** Registers each script once (EVALSHA, falling back to EVAL on NOSCRIPT). */
+/** Registers each script once per connection (EVALSHA, falling back to EVAL on NOSCRIPT there). */
 function defineScripts(redis: RedisClient) {
   const define = (name: string, lua: string, numberOfKeys?: number): ScriptFn => {
     redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
@@ -55,6 +56,8 @@ function defineScripts(redis: RedisClient) {
     listSessions: define('jwtListSessions', lua.listSessions, 1),
   };
 }
+
+type Scripts = ReturnType<typeof defineScripts>;
 
 /** Any failure to get an answer from Redis becomes a 503, never a 500 or a 200. */
 async function guarded<T>(work: Promise<T>): Promise<T> {
@@ -90,7 +93,9 @@ function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): Rota
 /**
  * Revocations acknowledged by replicas (`cache.revocation_replicas`): they run on a connection of
  * their own, each followed by `WAIT replicas waitMs`, which blocks that connection (never the hot
- * path's) until that many replicas hold every write made on it so far.
+ * path's) until that many replicas hold every write made on it so far. On a Cluster, `redis` is a
+ * client of its own, and a user's revocations and their WAIT go down its connection to the master
+ * serving the user's slot (WAIT answers only for writes made on the connection it is sent on).
  */
 export interface ReplicatedRevocations {
   redis: RedisClient;
@@ -116,16 +121,37 @@ export function createRedisSessionStore({
 }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
-  const revocations = replicated ? defineScripts(replicated.redis) : scripts;
-  /** A revoking script's reply, once enough replicas hold it (see ReplicatedRevocations). */
-  const revoke = async <T>(work: Promise<T>): Promise<T> => {
-    const reply = await guarded(work);
-    if (!replicated) return reply;
+  /** Scripts defined on each connection revocations run on (a Cluster's node connections come and go). */
+  const scriptsByConnection = new WeakMap<RedisClient, Scripts>([[redis, scripts]]);
+  const scriptsOn = (connection: RedisClient): Scripts => {
+    let defined = scriptsByConnection.get(connection);
+    if (!defined) scriptsByConnection.set(connection, (defined = defineScripts(connection)));
+    return defined;
+  };
+  /** Where `userId`'s revocations run: the hot connection, else that of `replicated` (on a Cluster, to the slot's master). */
+  const revocationConnection = (userId: string): RedisClient => {
+    if (!replicated) return redis;
+    const connection = replicated.redis;
+    if (!(connection instanceof Cluster)) return connection;
+    const master = connection.slots[calculateSlot(keys.tokenVersion(userId))]?.[0];
+    const node = master === undefined ? undefined : connection.nodes('master').find(({ options }) => `${options.host}:${options.port}` === master);
+    if (!node) throw new UnavailableError('session store', new Error(`no master is known for the slot of user ${userId}`));
+    return node;
+  };
+  /** Once enough replicas hold every write made so far on `connection` (see ReplicatedRevocations). */
+  const acknowledged = async (connection: RedisClient): Promise<void> => {
+    if (!replicated) return;
     const { replicas, waitMs } = replicated;
-    const acknowledged = Number(await guarded(replicated.redis.wait(replicas, waitMs)));
-    if (acknowledged < replicas) {
-      throw new UnavailableError('session store', new Error(`a revocation reached ${acknowledged} of ${replicas} replicas within ${waitMs} ms`));
+    const holding = Number(await guarded(connection.wait(replicas, waitMs)));
+    if (holding < replicas) {
+      throw new UnavailableError('session store', new Error(`a revocation reached ${holding} of ${replicas} replicas within ${waitMs} ms`));
     }
+  };
+  /** The reply of `userId`'s revoking script(s) run by `work`, once enough replicas hold it. */
+  const revoke = async <T>(userId: string, work: (on: Scripts) => Promise<T>): Promise<T> => {
+    const connection = revocationConnection(userId);
+    const reply = await guarded(work(scriptsOn(connection)));
+    await acknowledged(connection);
     return reply;
   };
   const throttle = activityThrottleMs(policy);
@@ -133,8 +159,8 @@ export function createRedisSessionStore({
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
-  /** The endSession script, on the revocations' connection unless told otherwise, not yet acknowledged (see `revoke`). */
-  const endScript = (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number, on = revocations) => {
+  /** The endSession script on `on`, not yet acknowledged (see `revoke`). */
+  const endScript = (on: Scripts, userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
     const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
     const denying = deny !== undefined && deny.ttlMs > 0;
     if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
@@ -145,7 +171,7 @@ export function createRedisSessionStore({
 
   /** Ends one session; with `tokenVersion`, only for an access token the session still accepts. */
   const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
-    const reply = Number(await revoke(endScript(userId, sessionId, deny, tokenVersion)));
+    const reply = Number(await revoke(userId, (on) => endScript(on, userId, sessionId, deny, tokenVersion)));
     return reply === -1 ? 'refused' : reply === 1 ? 'ended' : 'gone';
   };
 
@@ -226,8 +252,8 @@ export function createRedisSessionStore({
         // An eviction is a revocation: repeated on the revocations' connection (see rotate) and
         // answered once replicas hold it. Unacknowledged, the login fails and its own session goes
         // too (nobody holds its tokens); the eviction stays pending, so a retry waits for it again.
-        await revoke(Promise.all(evicted.map((id) => endScript(userId, id)))).catch(async (error: unknown) => {
-          await guarded(endScript(userId, sessionId, undefined, undefined, scripts)).catch(() => {});
+        await revoke(userId, (on) => Promise.all(evicted.map((id) => endScript(on, userId, id)))).catch(async (error: unknown) => {
+          await guarded(endScript(scripts, userId, sessionId)).catch(() => {});
           throw error;
         });
         // Unrecorded, they stay pending: the next login has them acknowledged once more, harmlessly.
@@ -254,33 +280,33 @@ export function createRedisSessionStore({
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token.tokenVersion),
 
     async confirmRevocations() {
-      await revoke(Promise.resolve());
+      if (!replicated) return;
+      const connection = replicated.redis;
+      await Promise.all((connection instanceof Cluster ? connection.nodes('master') : [connection]).map(acknowledged));
     },
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';
       const sessionKeys = [keys.denied(userId, jti), keys.session(userId, sessionId), keys.sessionSet(userId)];
-      const reply = Number(await revoke(revocations.deny(...sessionKeys, Math.ceil(ttlMs), jti, sessionId, MAX_DENIED_PER_SESSION, ...revoked(userId))));
+      const reply = Number(await revoke(userId, (on) => on.deny(...sessionKeys, Math.ceil(ttlMs), jti, sessionId, MAX_DENIED_PER_SESSION, ...revoked(userId))));
       return reply === 2 ? 'session_ended' : reply === 1 ? 'denied' : 'repeated';
     },
 
     async endAll(userId) {
-      const tv = await revoke(
-        revocations.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId), ...revoked(userId)),
-      );
+      const tv = await revoke(userId, (on) => on.endAll(keys.tokenVersion(userId), keys.sessionSet(userId), keys.sessionPrefix(userId), ...revoked(userId)));
       return Number(tv);
     },
 
     async endOthersKeepingTokens(userId, keepSessionId) {
-      const kept = await revoke(
-        revocations.endOthersKeepingTokens(keys.sessionSet(userId), keys.session(userId, keepSessionId), keys.sessionPrefix(userId), keepSessionId, ...revoked(userId)),
+      const kept = await revoke(userId, (on) =>
+        on.endOthersKeepingTokens(keys.sessionSet(userId), keys.session(userId, keepSessionId), keys.sessionPrefix(userId), keepSessionId, ...revoked(userId)),
       );
       return Number(kept) === 1;
     },
 
     async endOthers(userId, keepSessionId) {
-      const reply = (await revoke(
-        revocations.endOthers(
+      const reply = (await revoke(userId, (on) =>
+        on.endOthers(
           keys.tokenVersion(userId),
           keys.sessionSet(userId),
           keys.session(userId, keepSessionId),
