@@ -38,8 +38,15 @@ export async function startServer(deps: AppDeps, options?: { port?: number; host
   // request (431 from the clientError handler) before any of our code runs, on every path.
   // Duplicated headers are joined, never reduced to the first: two Authorization headers make one
   // value that is no token (401), as Hono's routes see them too, whichever one an upstream would read.
-  const server = createServer({ maxHeaderSize: config.max_header_size, joinDuplicateHeaders: true }, withFastAuthenticate(parts.authenticate, listener, deps.logger));
+  // A request without Host reaches the app: `/authenticate` answers it as any other (gateways get
+  // only 200/401/503), and every other path answers 400 `invalid_request` with the JSON body
+  // instead of Node's bare 400.
+  const handle = withFastAuthenticate(parts.authenticate, listener, deps.logger);
+  const server = createServer({ maxHeaderSize: config.max_header_size, joinDuplicateHeaders: true, requireHostHeader: false }, handle);
   server.on('clientError', createClientErrorHandler(deps.instanceId));
+  // An `Expect` other than 100-continue is ignored, as RFC 9110 §10.1.1 allows, instead of
+  // Node's bodiless 417: the request is answered as if it had none.
+  server.on('checkExpectation', handle);
   // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
   // proxy may reuse a connection Node is closing and see a 502.
   server.keepAliveTimeout = config.keep_alive_timeout;

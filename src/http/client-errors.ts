@@ -29,6 +29,9 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined
   }
 }
 
+/** The start of a request line for `/authenticate` (any method token). */
+const AUTHENTICATE_REQUEST = /^[!-~]{1,32} \/authenticate(?:[/?][!-~]*)? /;
+
 /**
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
  * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
@@ -47,8 +50,15 @@ export function createClientErrorHandler(instanceId: string) {
       socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
       return;
     }
-    const { status, headers, body } = errorParts(known[0], known[1], instanceId);
-    const lines = Object.entries({ ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+    // `/authenticate` answers only 200, 401 or 503, whatever the method: a gateway turns any other
+    // status into a 500. A request line Node cannot parse there (a method it does not know, passed
+    // on by a gateway) is refused as carrying no valid token.
+    const gateway = known[0] === 'invalid_request' && AUTHENTICATE_REQUEST.test((error as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 64) ?? '');
+    const { status, headers, body } = gateway
+      ? errorParts('invalid_token', 'an access token is required', instanceId)
+      : errorParts(known[0], known[1], instanceId);
+    const extra = gateway ? { 'WWW-Authenticate': 'Bearer' } : {};
+    const lines = Object.entries({ ...headers, ...extra, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`);
   };
 }

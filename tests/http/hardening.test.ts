@@ -1,5 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsServer } from '../../src/server.js';
 import { registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
@@ -30,6 +30,22 @@ function raw(base: string, method: string, path: string, headers: Record<string,
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** Writes `request` as is on a fresh connection and reads the answer until the server closes it (`Connection: close`). */
+function rawSocket(base: string, request: string): Promise<{ status: number; head: string; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      resolve({ status: Number(head.split(' ')[1]), head, body });
+    });
   });
 }
 
@@ -101,6 +117,33 @@ describe('security headers on every kind of response (CORS off)', () => {
     const jwks = await raw(app.url, 'GET', '/.well-known/jwks.json');
     expect(jwks.status).toBe(200);
     expectHardened(jwks, 'public, max-age=300');
+  });
+
+  it('a request without Host: /authenticate answers it (gateways get only 200/401/503), other paths 400 with the JSON error', async () => {
+    const auth = await rawSocket(app.url, `GET /authenticate HTTP/1.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    expect(auth.status).toBe(200);
+    expect(JSON.parse(auth.body)).toMatchObject({ sub: expect.any(String) });
+    const me = await rawSocket(app.url, 'GET /me HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(me.status).toBe(400);
+    expect(JSON.parse(me.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('a method Node cannot parse: 401 on /authenticate (gateways turn a 400 into a 500), 400 elsewhere', async () => {
+    const auth = await rawSocket(app.url, 'FOO /authenticate?x=1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(auth.status).toBe(401);
+    expect(auth.head).toMatch(/\r\nWWW-Authenticate: Bearer\r\n/i);
+    expect(JSON.parse(auth.body)).toMatchObject({ error: 'invalid_token' });
+    const login = await rawSocket(app.url, 'FOO /login HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(login.status).toBe(400);
+    expect(JSON.parse(login.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1), not a bodiless 417', async () => {
+    const body = JSON.stringify({ email: 'nobody@example.test' });
+    const response = await raw(app.url, 'POST', '/login', { ...json, expect: 'bogus', 'content-length': String(body.length) }, body);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: 'invalid_request', error_description: expect.stringContaining('password') });
+    expectHardened(response);
   });
 
   it('/authenticate ignores the URL length (gateways get only 200/401/503)', async () => {
