@@ -52,13 +52,18 @@ export function createArgon2Threads(count: number) {
     const lane: Lane = { worker: new Worker(THREAD_SOURCE, { eval: true, workerData: { argon2, niceness: ARGON2_NICENESS } }) };
     lane.worker.unref();
     lane.worker.on('message', (replies: Reply[]) => finish(lane, replies));
-    lane.worker.on('error', (error) => finish(lane, error));
-    lane.worker.on('exit', () => {
-      finish(lane, new Error('argon2 thread exited'));
-      const index = lanes.indexOf(lane);
-      if (!closed && index >= 0) lanes[index] = spawn();
-    });
+    // An uncaught error ends the thread; it is replaced at once, so no batch goes to it meanwhile.
+    lane.worker.on('error', (error) => replace(lane, error));
+    lane.worker.on('exit', () => replace(lane, new Error('argon2 thread exited')));
     return lane;
+  };
+  /** Fails `lane`'s batch and puts a new thread in its place (once: its `error` and `exit` both come here). */
+  const replace = (lane: Lane, error: Error) => {
+    const index = lanes.indexOf(lane);
+    if (index < 0) return;
+    finish(lane, error);
+    if (closed) lanes.splice(index, 1);
+    else lanes[index] = spawn();
   };
   const finish = (lane: Lane, outcome: Reply[] | Error) => {
     const settle = lane.settle;

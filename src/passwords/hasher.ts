@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
-import { OverloadedError } from '../http/errors.js';
+import { AppError, OverloadedError } from '../http/errors.js';
 import { type Call, createArgon2Threads, type Reply } from './argon2-threads.js';
 
 interface Job {
   call: Call;
   settle: (reply: Reply) => void;
+  /** The thread failed the batch: no answer, which must not read as a wrong password. */
+  fail: (error: Error) => void;
 }
 
 /**
@@ -42,7 +44,10 @@ export interface HashPlace {
 export interface PasswordHasher {
   /** An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). */
   hash(password: string, place?: HashPlace): Promise<string>;
-  /** `false` for a wrong password and for a hash that cannot be parsed; never throws for either. */
+  /**
+   * `false` for a wrong password and for a hash that cannot be parsed; never throws for either.
+   * Rejects (`unavailable`) if its thread fails, which is no answer about the password.
+   */
   verify(passwordHash: string, password: string, place?: HashPlace): Promise<boolean>;
   /**
    * One real verify against a fixed dummy hash, for unknown e-mails, so that a miss costs
@@ -80,8 +85,9 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be a non-negative integer');
 
   const threads = createArgon2Threads(concurrency);
-  /** Threads running a batch, and the operations in those batches. */
+  /** Threads running a batch. */
   let busyThreads = 0;
+  /** Operations in those batches, the one running on each thread and those behind it. */
   let running = 0;
   /** Operations no thread has taken yet, oldest first. */
   const waiting: Job[] = [];
@@ -109,29 +115,43 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
   // start-up and means nothing; nothing may modify it.
   const busy = new OverloadedError('too many logins in progress, retry shortly');
 
-  /** Hands waiting operations to free threads, up to `MAX_BATCH` to each. */
+  /**
+   * Hands waiting operations to free threads: each takes its share of the queue among all
+   * threads (those about to come free get theirs too), at most `MAX_BATCH`.
+   */
   const dispatch = (): void => {
     while (busyThreads < concurrency && waiting.length > 0) {
-      const batch = waiting.splice(0, MAX_BATCH);
+      const batch = waiting.splice(0, Math.min(MAX_BATCH, Math.ceil(waiting.length / concurrency)));
       busyThreads += 1;
       running += batch.length;
-      threads
-        .run(batch.map((job) => job.call))
-        .catch((error: Error) => batch.map(() => ({ error: error.message })))
-        .then((replies: Reply[]) => {
-          busyThreads -= 1;
-          running -= batch.length;
-          batch.forEach((job, i) => job.settle(replies[i] ?? { error: 'no reply' }));
+      const done = () => {
+        busyThreads -= 1;
+        running -= batch.length;
+      };
+      threads.run(batch.map((job) => job.call)).then(
+        (replies) => {
+          done();
+          batch.forEach((job, i) => {
+            const reply = replies[i];
+            if (reply) job.settle(reply);
+            else job.fail(new Error('argon2 thread gave no reply'));
+          });
           dispatch();
-        });
+        },
+        (error: unknown) => {
+          done();
+          for (const job of batch) job.fail(new AppError('unavailable', 'password hashing failed, retry shortly', { retryAfter: 1, cause: error }));
+          dispatch();
+        },
+      );
     }
   };
 
   /** Runs `call` on a thread, on `place` if the caller holds one, else if there is room. */
   const limited = (call: Call, place?: HashPlace): Promise<Reply> => {
     if (!(place !== undefined && take(place)) && room() <= 0) return Promise.reject(busy);
-    return new Promise<Reply>((settle) => {
-      waiting.push({ call, settle });
+    return new Promise<Reply>((settle, fail) => {
+      waiting.push({ call, settle, fail });
       dispatch();
     });
   };

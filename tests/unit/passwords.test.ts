@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/http/errors.js';
-import { createPasswordHasher } from '../../src/passwords/hasher.js';
+import { createArgon2Threads } from '../../src/passwords/argon2-threads.js';
+import { argon2Options, createPasswordHasher } from '../../src/passwords/hasher.js';
 import { checkPassword } from '../../src/passwords/policy.js';
 
 describe('password hasher', () => {
@@ -132,6 +133,18 @@ describe('password hasher', () => {
     expect(await one.verify(another as string, 'another')).toBe(true);
     expect(one.queueDepth()).toBe(0);
     await one.close();
+  });
+
+  it('a thread that fails its batch rejects it (no answer, not a wrong password) and is replaced', async () => {
+    const threads = createArgon2Threads(1);
+    try {
+      // Not a list of calls: the thread's handler throws outside any one call, and the thread ends.
+      await expect(threads.run(42 as never)).rejects.toThrow();
+      const [reply] = await threads.run([{ op: 'hash', args: ['after the failure', argon2Options] }]);
+      expect(reply?.value).toMatch(/^\$argon2id\$/);
+    } finally {
+      await threads.close();
+    }
   });
 
   /** Threads of this process at each `nice` value (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
