@@ -92,8 +92,13 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
     async changeAs(by, id, change) {
       if (!isUuid(by.userId)) return 'refused';
       if (!isUuid(id)) return 'not_found';
+      // Its three statements (the lock wait included) each end within a quarter of the query
+      // deadline: a change held up past it is rolled back, not committed after its caller's 503
+      // with no session ended.
+      const bound = `${Math.max(1, Math.floor(deadlineMs / 4))}ms`;
       return guard(() =>
         db.transaction(async (tx) => {
+          await tx.execute(sql`select set_config('lock_timeout', ${bound}, true), set_config('statement_timeout', ${bound}, true)`);
           await tx.execute(sql`select pg_advisory_xact_lock(${CHANGE_AS_LOCK})`);
           const [actor] = await tx
             .select({ roles: users.roles, disabledAt: users.disabledAt })

@@ -19,6 +19,7 @@ const connectionCodes = new Set([
   '25006', // read_only_sql_transaction
   '53100', // disk_full
   '53200', // out_of_memory
+  '55P03', // lock_not_available: a lock not granted within lock_timeout
   '57014', // query_canceled
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown

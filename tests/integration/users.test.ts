@@ -248,6 +248,32 @@ describe('PostgreSQL user store failures', () => {
   });
 });
 
+describe('PostgreSQL user store: an admin change held up past its deadline', () => {
+  it('answers UnavailableError and is rolled back, never committed after the caller gave up', async () => {
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 800 });
+    const holder = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const [actor, target] = await Promise.all([0, 1].map(() => store.create({ email: uniqueEmail(), passwordHash: 'h', roles: ['admin'] })));
+      // Another change's transaction holds the lock for longer than the store waits.
+      const released = holder.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(${0x6a777461})`;
+        await sleep(1500);
+      });
+      await sleep(100);
+      const outcome = await store.changeAs({ userId: actor?.id ?? '', role: 'admin' }, target?.id ?? '', { disabled: true }).catch((error: unknown) => error);
+      expect(outcome).toBeInstanceOf(UnavailableError);
+      await released;
+      await sleep(300);
+      expect((await store.findById(target?.id ?? ''))?.disabledAt).toBeNull();
+    } finally {
+      await holder.end({ timeout: 5 });
+      await store.close();
+    }
+  });
+});
+
 describe('PGlite user store', () => {
   it('keeps its data directory to its owner (PGlite writes its files readable by everyone): made 0700, an open one of its own closed, the working directory only warned about', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'users-pglite-'));
