@@ -37,7 +37,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   const { userId, sessionId } = decoded;
   const salt = await deps.sessions.getSalt(userId, sessionId);
   if (salt === null) {
-    await deps.sessions.confirmRevocations();
+    await deps.sessions.confirmRevocations(userId);
     return true;
   }
   if (!deps.refreshTokens.verify(decoded, salt)) return false;

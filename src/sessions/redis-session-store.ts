@@ -149,10 +149,17 @@ export function createRedisSessionStore({
   };
   /** The reply of `userId`'s revoking script(s) run by `work`, once enough replicas hold it. */
   const revoke = async <T>(userId: string, work: (on: Scripts) => Promise<T>): Promise<T> => {
-    const connection = revocationConnection(userId);
-    const reply = await guarded(work(scriptsOn(connection)));
-    await acknowledged(connection);
-    return reply;
+    try {
+      const connection = revocationConnection(userId);
+      const reply = await guarded(work(scriptsOn(connection)));
+      await acknowledged(connection);
+      return reply;
+    } catch (error) {
+      // After a failover the slot's master has moved, and nothing this client routes itself would
+      // tell it (a MOVED reply): it learns the new owners before the client's retry.
+      if (replicated?.redis instanceof Cluster) replicated.redis.refreshSlotsCache();
+      throw error;
+    }
   };
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
@@ -279,11 +286,7 @@ export function createRedisSessionStore({
     endSession: async (userId, sessionId, deny) => (await endOne(userId, sessionId, deny)) === 'ended',
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token.tokenVersion),
 
-    async confirmRevocations() {
-      if (!replicated) return;
-      const connection = replicated.redis;
-      await Promise.all((connection instanceof Cluster ? connection.nodes('master') : [connection]).map(acknowledged));
-    },
+    confirmRevocations: (userId) => revoke(userId, async () => {}),
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';

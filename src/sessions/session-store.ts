@@ -91,10 +91,11 @@ export interface SessionStore {
   logout(userId: string, sessionId: string, token: { jti: string; ttlMs: number; tokenVersion: number }): Promise<'ended' | 'gone' | 'refused'>;
 
   /**
-   * Resolves once the replicas that must hold revocations hold every one this instance made
-   * (Sentinel's replicated revocations; at once elsewhere). @throws {UnavailableError} otherwise
+   * Resolves once the replicas that must hold revocations hold every one this instance made of
+   * `userId`'s (replicated revocations; on a Cluster, those of the user's master; at once
+   * elsewhere). @throws {UnavailableError} otherwise
    */
-  confirmRevocations(): Promise<void>;
+  confirmRevocations(userId: string): Promise<void>;
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its

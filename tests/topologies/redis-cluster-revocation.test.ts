@@ -1,9 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { type LocalRedisCluster, startRedisCluster } from '../../scripts/cluster/redis-cluster.js';
+import { redisCli } from '../../scripts/cluster/redis.js';
 import { configSchema, revocationReplicas } from '../../src/config/schema.js';
 import { connectRedis } from '../../src/sessions/redis-connection.js';
 import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
@@ -45,15 +47,24 @@ describe('revocations on Redis Cluster wait for a replica of the user’s master
     cleanup.add(async () => void topology.disconnect());
   }, 30_000);
 
-  /** The server of the replica of the master serving `userId`'s slot (`{userId}` is every key's hash tag), and that of another master's replica. */
-  const replicasFor = (userId: string) => {
+  /**
+   * The server of the replica of the master serving `userId`'s slot (`{userId}` is every key's hash
+   * tag), and that of another master's replica, from a fresh slot map (a replica is listed once
+   * the nodes have gossiped it).
+   */
+  const replicasFor = async (userId: string) => {
     const serverOf = (nodeKey: string | undefined) => group.servers.find((server) => `127.0.0.1:${server.port}` === nodeKey);
-    const [master, replica] = topology.slots[calculateSlot(`{${userId}}`)] ?? [];
-    const other = topology.slots.find((nodes) => nodes[0] !== master && nodes[1] !== undefined);
-    const own = serverOf(replica);
-    const elsewhere = serverOf(other?.[1]);
-    if (!own || !elsewhere) throw new Error(`replicas not found for the slot of ${userId}: ${JSON.stringify(topology.slots[calculateSlot(`{${userId}}`)])}`);
-    return { own, elsewhere };
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      await new Promise<void>((resolve) => topology.refreshSlotsCache(() => resolve()));
+      const [master, replica] = topology.slots[calculateSlot(`{${userId}}`)] ?? [];
+      const other = topology.slots.find((nodes) => nodes[0] !== master && nodes[1] !== undefined);
+      const own = serverOf(replica);
+      const elsewhere = serverOf(other?.[1]);
+      if (own && elsewhere) return { own, elsewhere };
+      if (performance.now() > deadline) throw new Error(`replicas not found for the slot of ${userId}: ${JSON.stringify(topology.slots[calculateSlot(`{${userId}}`)])}`);
+      await sleep(100);
+    }
   };
 
   it('with that replica stopped, a logout answers 503 but holds on the master, and 204 once it is back; another master’s replica stopped changes nothing', async () => {
@@ -62,11 +73,13 @@ describe('revocations on Redis Cluster wait for a replica of the user’s master
       const user = await registerUser(one.url);
       const other = await call(one.url, 'POST', '/login', { body: { email: user.email, password: user.password } });
       expect(other.status).toBe(200);
-      const { own, elsewhere } = replicasFor(user.userId);
+      const { own, elsewhere } = await replicasFor(user.userId);
 
       elsewhere.process.signal('SIGSTOP');
       try {
         expect((await call(one.url, 'POST', '/logout', { token: other.body?.access_token as string })).status, `round ${round}`).toBe(204);
+        // Repeated with its refresh token (the session is gone): confirmed on the user's master only.
+        expect((await call(one.url, 'POST', '/logout', { body: { refresh_token: other.body?.refresh_token as string } })).status, `round ${round}`).toBe(204);
       } finally {
         elsewhere.process.signal('SIGCONT');
       }
@@ -93,7 +106,7 @@ describe('revocations on Redis Cluster wait for a replica of the user’s master
     const rotated = await call(one.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } });
     const next = await call(one.url, 'POST', '/refresh', { body: { refresh_token: rotated.body?.refresh_token as string } });
     expect(next.status).toBe(200);
-    const { own } = replicasFor(user.userId);
+    const { own } = await replicasFor(user.userId);
     own.process.signal('SIGSTOP');
     try {
       // Two generations back: reuse. The family ends on the master, and the answer waits for the replica.
@@ -106,5 +119,16 @@ describe('revocations on Redis Cluster wait for a replica of the user’s master
     } finally {
       own.process.signal('SIGCONT');
     }
+  });
+
+  // Last: it moves a master.
+  it('after a failover of the user’s master, revocations follow the slot to its new master', async () => {
+    const user = await registerUser(one.url);
+    const { own } = await replicasFor(user.userId);
+    await redisCli(own.port, ['CLUSTER', 'FAILOVER']);
+    await expect.poll(async () => (await redisCli(own.port, ['ROLE'])).split('\n')[0], { timeout: 15_000 }).toBe('master');
+    // A 503 or two while the client learns the new owner, then acknowledged by the new master's replica.
+    await expect.poll(async () => (await call(one.url, 'POST', '/logout', { token: user.accessToken })).status, { timeout: 15_000, interval: 200 }).toBe(204);
+    expect((await call(one.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(401);
   });
 });
