@@ -238,8 +238,11 @@ describe('admin controls (redis + postgres, two instances)', () => {
         return call(by === 0 ? one.url : two.url, method, `/admin${path}`, { token: tokens[by] as string, body });
       };
       const answers = await Promise.all([act(0), act(1)]);
-      expect(answers.map((answer) => answer.status).sort(), `round ${round}`).toEqual([200, 403]);
-      expect(answers.find((answer) => answer.status === 403)?.body).toMatchObject({ error: 'forbidden' });
+      // The loser is refused: 403 if its token was still live when it was checked, 401 if the
+      // winner's end of its sessions came first.
+      const statuses = answers.map((answer) => answer.status).sort();
+      expect(statuses[0], `round ${round}`).toBe(200);
+      expect([401, 403], `round ${round}`).toContain(statuses[1]);
       const admins = await Promise.all(pair.map((user) => isAdmin(user.userId)));
       expect(admins.filter(Boolean), `round ${round}`).toHaveLength(1);
     }

@@ -25,10 +25,12 @@ describe('cached revocation, two instances: a warm cache on the other instance n
 
   const authenticateOnTwo = async (token: string) => (await call(two.url, 'GET', '/authenticate', { token })).status;
 
-  /** Cached on `two` (answered 200 twice), then `revoke` on `one`: `two` refuses within 1 s and keeps refusing. */
+  /** Cached on `two` (answered 200 twice, its cache live), then `revoke` on `one`: `two` refuses within 1 s and keeps refusing. */
   async function expectRevokedEverywhere(token: string, revoke: () => Promise<unknown>) {
     expect(await authenticateOnTwo(token)).toBe(200);
     expect(await authenticateOnTwo(token)).toBe(200);
+    // Otherwise `two` reads Redis on every request, and the test would prove nothing about pub/sub.
+    expect((two.deps.sessions as { isLive?: () => boolean }).isLive?.()).toBe(true);
     await revoke();
     const started = performance.now();
     while ((await authenticateOnTwo(token)) === 200) {

@@ -37,9 +37,6 @@ async function connectCluster(): Promise<Cluster> {
   return (await connectRedis(clusterCache(), { logger })) as Cluster;
 }
 
-/** Every master of `redis`. */
-const cluster = (redis: Cluster) => redis.nodes('master');
-
 /** Every key under `prefix`, scanned on every master. */
 async function scanKeys(cluster: Cluster, prefix: string): Promise<Map<string, string[]>> {
   const byNode = new Map<string, string[]>();
@@ -111,7 +108,7 @@ describe('cached revocation on Redis Cluster', () => {
       // Gone from Redis without any announcement: only a cached answer still says ok.
       await redis.del(redisKeys(prefix).session(userId, session.sessionId));
       expect(await store.authenticate(claims)).toBe('ok');
-      for (const node of cluster(redis)) await node.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      for (const node of redis.nodes('master')) await node.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       // A revocation published while ioredis subscribes again elsewhere would be lost: from now on
       // answers must come from Redis.
       expect(await pollUntil(async () => (await store.authenticate(claims)) === 'no_session', 200, 5)).toBeLessThan(200);
