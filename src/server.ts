@@ -38,9 +38,9 @@ export async function startServer(deps: AppDeps, options?: { port?: number; host
   // request (431 from the clientError handler) before any of our code runs, on every path.
   // Duplicated headers are joined, never reduced to the first: two Authorization headers make one
   // value that is no token (401), as Hono's routes see them too, whichever one an upstream would read.
-  // A request without Host reaches the app: `/authenticate` answers it as any other (gateways get
-  // only 200/401/503), and every other path answers 400 `invalid_request` with the JSON body
-  // instead of Node's bare 400.
+  // A request without Host reaches the app: `/authenticate` answers it like every other request
+  // (gateways get only 200/401/503), and other paths answer 400 `invalid_request` with the JSON
+  // body instead of Node's bare 400.
   const handle = withFastAuthenticate(parts.authenticate, listener, deps.logger);
   const server = createServer({ maxHeaderSize: config.max_header_size, joinDuplicateHeaders: true, requireHostHeader: false }, handle);
   server.on('clientError', createClientErrorHandler(deps.instanceId));

@@ -29,7 +29,7 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined
   }
 }
 
-/** The start of a request line for `/authenticate` (any method token). */
+/** The start of a request line for `/authenticate`, whatever its method token. */
 const AUTHENTICATE_REQUEST = /^[!-~]{1,32} \/authenticate(?:[/?][!-~]*)? /;
 
 /**
@@ -50,9 +50,9 @@ export function createClientErrorHandler(instanceId: string) {
       socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
       return;
     }
-    // `/authenticate` answers only 200, 401 or 503, whatever the method: a gateway turns any other
-    // status into a 500. A request line Node cannot parse there (a method it does not know, passed
-    // on by a gateway) is refused as carrying no valid token.
+    // `/authenticate` answers only 200, 401 or 503, whatever the method: a gateway turns every
+    // other status into a 500. A request line Node cannot parse there (a method it does not know,
+    // passed on by a gateway) is refused as carrying no valid token.
     const gateway = known[0] === 'invalid_request' && AUTHENTICATE_REQUEST.test((error as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 64) ?? '');
     const { status, headers, body } = gateway
       ? errorParts('invalid_token', 'an access token is required', instanceId)

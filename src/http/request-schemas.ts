@@ -32,7 +32,8 @@ export const logoutBody = z.object({ refresh_token: token.optional() });
 /** `POST /password` */
 export const passwordBody = z.object({ current_password: password, new_password: password, device_token: deviceToken });
 /**
- * `POST /revoke` (RFC 7009 §2.1). Any string (the body limit bounds it): a token longer than any
- * of ours, or an unknown hint, is simply not found and answered 200 like any unknown token (§2.2).
+ * `POST /revoke` (RFC 7009 §2.1). Strings of every length (the body limit bounds them): a token
+ * longer than ours can be, or an unknown hint, is simply not found and answered 200 like every
+ * unknown token (§2.2).
  */
 export const revokeBody = z.object({ token: z.string().min(1, 'is required'), token_type_hint: z.string().optional() });
