@@ -303,7 +303,8 @@ describe('PGlite user store', () => {
       process.chdir(cwd);
       await rm(parent, { recursive: true, force: true });
     }
-  });
+    // Three fresh PGlite databases, each migrated: ~2 s apiece alone, past 20 s on a busy machine (seen once).
+  }, 60_000);
 
   it('persists users in its data directory across restarts', async () => {
     const dataDir = join(await mkdtemp(join(tmpdir(), 'users-pglite-')), 'nested', 'dir');
