@@ -26,7 +26,8 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
 
 /**
  * Ends the session of a refresh token; `false` when the token is not one of ours (malformed, or
- * not matching its live session). A well-formed token of a session that no longer exists cannot
+ * not matching its live session) or is from before a password change that kept its session (a
+ * stolen old token must not log its owner out). A well-formed token of a session that no longer exists cannot
  * be checked (its salt ended with it), so it writes nothing — a forged one must change nothing —
  * and is answered as done once the earlier revocations are confirmed: a retried or doubled
  * logout gets the same answer as the first (on Sentinel, after the replica's acknowledgement).
@@ -41,7 +42,10 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
     return true;
   }
   if (!deps.refreshTokens.verify(decoded, salt)) return false;
-  if (await deps.sessions.endSession(userId, sessionId)) {
+  // A token from before a password change is only refused: the session the change kept goes on.
+  const outcome = await deps.sessions.logoutWithRefreshToken(userId, sessionId, decoded.generation);
+  if (outcome === 'refused') return false;
+  if (outcome === 'ended') {
     deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
     deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'refresh_token' } });
   }

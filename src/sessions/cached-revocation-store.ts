@@ -213,6 +213,7 @@ export function createCachedRevocationStore({
     create: (input) => revoking(input.userId, store.create(input)),
     endSession: (userId, sessionId, deny) => revoking(userId, store.endSession(userId, sessionId, deny)),
     logout: (userId, sessionId, token) => revoking(userId, store.logout(userId, sessionId, token)),
+    logoutWithRefreshToken: (userId, sessionId, generation) => revoking(userId, store.logoutWithRefreshToken(userId, sessionId, generation)),
     deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs)),
     endAll: (userId) => revoking(userId, store.endAll(userId)),
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),

@@ -182,6 +182,12 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return endOne(userId, sessionId, token);
     },
 
+    async logoutWithRefreshToken(userId, sessionId, generation) {
+      const session = liveSession(users.get(userId), sessionId, Date.now());
+      if (session && generation < session.movedTo) return 'refused';
+      return endOne(userId, sessionId);
+    },
+
     async confirmRevocations() {},
 
     async deny(userId, sessionId, jti, ttlMs) {

@@ -166,19 +166,22 @@ export function createRedisSessionStore({
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
+  /** What a logout presented, checked against the session: an access token's version (and jti), or a refresh token's generation. */
+  type Presented = { tokenVersion: number } | { generation: number };
+
   /** The endSession script on `on`, not yet acknowledged (see `revoke`). */
-  const endScript = (on: Scripts, userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
+  const endScript = (on: Scripts, userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, presented?: Presented) => {
     const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
     const denying = deny !== undefined && deny.ttlMs > 0;
     if (denying) sessionKeys.push(keys.denied(userId, deny.jti));
     const ttl = denying ? Math.ceil(deny.ttlMs) : 0;
-    const checked = tokenVersion === undefined ? ['', ''] : [tokenVersion, deny?.jti ?? ''];
+    const checked = presented && 'tokenVersion' in presented ? [presented.tokenVersion, deny?.jti ?? '', ''] : ['', '', presented?.generation ?? ''];
     return on.endSession(sessionKeys.length, ...sessionKeys, sessionId, ttl, ...checked, ...revoked(userId));
   };
 
-  /** Ends one session; with `tokenVersion`, only for an access token the session still accepts. */
-  const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, tokenVersion?: number) => {
-    const reply = Number(await revoke(userId, (on) => endScript(on, userId, sessionId, deny, tokenVersion)));
+  /** Ends one session; with what a logout `presented`, only if the session still accepts it. */
+  const endOne = async (userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, presented?: Presented) => {
+    const reply = Number(await revoke(userId, (on) => endScript(on, userId, sessionId, deny, presented)));
     return reply === -1 ? 'refused' : reply === 1 ? 'ended' : 'gone';
   };
 
@@ -284,7 +287,8 @@ export function createRedisSessionStore({
     },
 
     endSession: async (userId, sessionId, deny) => (await endOne(userId, sessionId, deny)) === 'ended',
-    logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token.tokenVersion),
+    logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token),
+    logoutWithRefreshToken: (userId, sessionId, generation) => endOne(userId, sessionId, undefined, { generation }),
 
     confirmRevocations: (userId) => revoke(userId, async () => {}),
 

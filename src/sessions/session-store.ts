@@ -91,6 +91,13 @@ export interface SessionStore {
   logout(userId: string, sessionId: string, token: { jti: string; ttlMs: number; tokenVersion: number }): Promise<'ended' | 'gone' | 'refused'>;
 
   /**
+   * A logout with a refresh token (its MAC checked): ends its session, unless a password change
+   * moved the session past the token's `generation` (`refused`, nothing changed: such a token is
+   * only refused, as `rotate` refuses it). `gone`: the session had ended already.
+   */
+  logoutWithRefreshToken(userId: string, sessionId: string, generation: number): Promise<'ended' | 'gone' | 'refused'>;
+
+  /**
    * Resolves once the replicas that must hold revocations hold every one this instance made of
    * `userId`'s (replicated revocations; on a Cluster, those of the user's master; at once
    * elsewhere). @throws {UnavailableError} otherwise

@@ -425,6 +425,25 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.authenticate(graced?.tokenVersion)).toBe('no_session');
       });
 
+      test('a logout with a refresh token from before endOthers is refused and ends nothing; one of the kept generation ends the session', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const userId = randomUUID();
+        const [, kept] = await loginMany(store, userId, 2);
+        if (!kept) throw new Error('session missing');
+        await kept.rotate(0);
+        const grant = await store.endOthers(userId, kept.sessionId);
+        ctx.expect(grant?.generation).toBe(2);
+        for (const generation of [0, 1]) ctx.expect(await store.logoutWithRefreshToken(userId, kept.sessionId, generation)).toBe('refused');
+        ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('ok');
+        ctx.expect(await store.logoutWithRefreshToken(userId, kept.sessionId, 2)).toBe('ended');
+        ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('no_session');
+        ctx.expect(await store.logoutWithRefreshToken(userId, kept.sessionId, 2)).toBe('gone');
+        // A session no password change moved: any generation of its family logs it out.
+        const other = await login(store, { userId });
+        await other.rotate(0);
+        ctx.expect(await store.logoutWithRefreshToken(userId, other.sessionId, 0)).toBe('ended');
+      });
+
       test('endOthersKeepingTokens ends the rest and leaves the kept session, its version and its tokens as they were', async (ctx) => {
         const store = await openFor(open, ctx);
         const userId = randomUUID();

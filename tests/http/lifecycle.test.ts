@@ -112,6 +112,18 @@ describe.each([
     expect((await authenticate(two, fresh)).status).toBe(401);
   });
 
+  it('a refresh token from before a password change neither logs out nor revokes the session the change kept', async () => {
+    const user = await registerUser(one.url);
+    const changed = await call(one.url, 'POST', '/password', { token: user.accessToken, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
+    expect(changed.status).toBe(200);
+    const kept = changed.body as { access_token: string; refresh_token: string };
+    // Stolen before the change: refused like on /refresh, and the owner stays logged in.
+    expect(await call(two.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect((await call(one.url, 'POST', '/revoke', { body: { token: user.refreshToken } })).status).toBe(200);
+    expect((await authenticate(one, kept.access_token)).status).toBe(200);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: kept.refresh_token } })).status).toBe(200);
+  });
+
   it('logout with a refused access token and a refresh token ends the session the refresh token names', async () => {
     const user = await registerUser(one.url);
     // One tab changes the password (its answer, in cookie mode the shared refresh cookie, has the

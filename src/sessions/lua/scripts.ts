@@ -147,14 +147,17 @@ return out`;
 
 /**
  * KEYS: session, session-set[, deny(jti)]. ARGV: sid, deny ttl (0: none), token version ('': end
- * unconditionally), jti, +revocation. With a token version (a logout with that access token), a
- * live session of another version, or one that denies the jti, is left as it is: returns -1.
- * Otherwise returns 1 if the session existed, 0 if not.
+ * unconditionally), jti, refresh-token generation ('': none), +revocation. With a token version (a
+ * logout with that access token), a live session of another version, or one that denies the jti,
+ * is left as it is: returns -1. With a generation (a logout with that refresh token), so is a
+ * session a password change moved past it ('moved'), as rotate refuses such a token. Otherwise
+ * returns 1 if the session existed, 0 if not.
  */
 export const endSession = `if ARGV[3] ~= '' then
   local s = redis.call('HMGET', KEYS[1], 'tv', 'd:' .. ARGV[4])
   if s[1] and (tonumber(s[1]) ~= tonumber(ARGV[3]) or s[2] or (KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1)) then return -1 end
 end
+if ARGV[5] ~= '' and tonumber(ARGV[5]) < tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then return -1 end
 local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
