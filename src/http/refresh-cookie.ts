@@ -18,10 +18,13 @@ export const SECURE_COOKIE = { path: '/', secure: true, sameSite: 'Strict' } as 
 const MAX_COOKIE_AGE = 400 * 24 * 60 * 60;
 
 /** Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit). */
-export function setRefreshCookies(c: Context, tokens: TokenResponse) {
+/** Sets the refresh and CSRF cookies; returns the CSRF value (an app on another origin cannot read the API's cookie). */
+export function setRefreshCookies(c: Context, tokens: TokenResponse): string {
   const maxAge = Math.min(tokens.refresh_expires_in, MAX_COOKIE_AGE);
+  const csrf = randomBytes(18).toString('base64url');
   setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...SECURE_COOKIE, httpOnly: true, maxAge });
-  setCookie(c, CSRF_COOKIE, randomBytes(18).toString('base64url'), { ...SECURE_COOKIE, httpOnly: false, maxAge });
+  setCookie(c, CSRF_COOKIE, csrf, { ...SECURE_COOKIE, httpOnly: false, maxAge });
+  return csrf;
 }
 
 export function clearRefreshCookies(c: Context) {

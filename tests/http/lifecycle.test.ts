@@ -232,6 +232,9 @@ describe('cookie mode', () => {
     expect(refreshed.status).toBe(200);
 
     const next = cookiesOf(refreshed.headers);
+    // The body carries the CSRF value too: script on another origin cannot read the API's cookie.
+    expect(cookies['__Host-csrf']).toBe(response.body?.csrf_token);
+    expect(next['__Host-csrf']).toBe(refreshed.body?.csrf_token);
     const nextCookie = `__Host-rt=${next['__Host-rt']}; __Host-csrf=${next['__Host-csrf']}`;
     expect((await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie } })).status).toBe(403);
     const out = await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie, 'x-csrf-token': next['__Host-csrf'] as string } });
