@@ -7,6 +7,17 @@ import { tokenResponse, type TokenResponse } from './token-response.js';
 const invalidGrant = () => new AppError('invalid_grant', 'the refresh token is invalid, expired or revoked');
 
 /**
+ * A refresh token a password change replaced: refused, while its session lives on with the token
+ * the change answered. Cookie mode leaves the cookies alone for it: another tab's refresh sent
+ * just before the change must not delete the cookie the change set.
+ */
+export class SupersededRefreshToken extends AppError {
+  constructor() {
+    super('invalid_grant', 'the refresh token was replaced by a password change: use the one that change answered');
+  }
+}
+
+/**
  * Decodes a refresh token and checks its MAC under the session's salt. Forged or altered
  * tokens end here, before any state changes. Returns the token and its salt, or `null`.
  * With `remembered` (salts this instance has seen; a salt never changes) a known session's salt
@@ -55,6 +66,10 @@ async function rotateRefreshToken(deps: AuthDeps, token: string, count: (outcome
   const { decoded, salt } = authentic;
   const { userId, sessionId } = decoded;
   const result = await deps.sessions.rotate({ userId, sessionId, generation: decoded.generation, salt });
+  if (result.outcome === 'superseded') {
+    count('invalid');
+    throw new SupersededRefreshToken();
+  }
   count(result.outcome);
   if (result.outcome === 'rotated' || result.outcome === 'replayed') deps.sessionSalts.set(sessionId, salt, result.expiresAt);
   else deps.sessionSalts.delete(sessionId);

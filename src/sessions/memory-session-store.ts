@@ -154,7 +154,8 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const now = Date.now();
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
-      if (!state || !session || session.salt !== salt || generation < session.movedTo) return { outcome: 'invalid' };
+      if (!state || !session || session.salt !== salt) return { outcome: 'invalid' };
+      if (generation < session.movedTo) return { outcome: 'superseded' };
       if (session.tokenVersion < state.tokenVersion) {
         state.sessions.delete(sessionId);
         return { outcome: 'invalid' };

@@ -87,7 +87,7 @@ function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): Rota
     return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: parseRoles(roles), expiresAt: Number(expiresAt) };
   }
   if (outcome === 'error') return null;
-  return { outcome: outcome === 'reused' ? 'reused' : 'invalid' };
+  return { outcome: outcome === 'reused' || outcome === 'superseded' ? outcome : 'invalid' };
 }
 
 /**

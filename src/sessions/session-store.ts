@@ -37,7 +37,12 @@ export interface SessionGrant {
   expiresAt: number;
 }
 
-export type RotateResult = ({ outcome: 'rotated' | 'replayed' } & SessionGrant) | { outcome: 'reused' } | { outcome: 'invalid' };
+/**
+ * `superseded`: a generation from before the password change that kept the session (`endOthers`
+ * moved it on): refused, and the session lives on. `invalid`: no such session (any more), or a
+ * salt that does not match.
+ */
+export type RotateResult = ({ outcome: 'rotated' | 'replayed' } & SessionGrant) | { outcome: 'reused' } | { outcome: 'superseded' } | { outcome: 'invalid' };
 
 /** Lifetimes the stores enforce, in milliseconds. */
 export interface SessionPolicy {

@@ -411,11 +411,11 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const grant = await store.endOthers(userId, kept.sessionId);
         ctx.expect(grant?.generation).toBe(2);
         // A refresh in flight during a password change: refused, and the kept session lives on.
-        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'invalid' });
-        ctx.expect(await kept.rotate(0)).toEqual({ outcome: 'invalid' });
+        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'superseded' });
+        ctx.expect(await kept.rotate(0)).toEqual({ outcome: 'superseded' });
         ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('ok');
         ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3 });
-        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'invalid' });
+        ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'superseded' });
         // Past the grace, the post-change generation is reuse again: detection still holds.
         const graced = await store.endOthers(userId, kept.sessionId);
         ctx.expect(graced?.generation).toBe(4);

@@ -270,6 +270,23 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect(body.status).toBe(401);
     expect(body.headers.getSetCookie()).toEqual([]);
   });
+
+  it('is left alone when a password change replaced it: another tab may hold the new cookie by then', async () => {
+    const registered = await call(app.url, 'POST', '/register', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
+    const cookies = Object.fromEntries(registered.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const headers = { cookie: `__Host-rt=${cookies['__Host-rt']}; __Host-csrf=${cookies['__Host-csrf']}`, 'x-csrf-token': cookies['__Host-csrf'] as string };
+    // Tab A changes the password (its answer sets the new cookies); tab B's refresh with the old
+    // cookie is handled after it.
+    const changed = await call(app.url, 'POST', '/password', { token: registered.body?.access_token as string, body: { current_password: PASSWORD, new_password: 'a brand new passphrase' } });
+    expect(changed.status).toBe(200);
+    const late = await call(app.url, 'POST', '/refresh', { headers });
+    expect(late).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    expect(late.headers.getSetCookie()).toEqual([]);
+    // The session the change kept refreshes on with its new cookie.
+    const fresh = Object.fromEntries(changed.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const next = { cookie: `__Host-rt=${fresh['__Host-rt']}; __Host-csrf=${fresh['__Host-csrf']}`, 'x-csrf-token': fresh['__Host-csrf'] as string };
+    expect((await call(app.url, 'POST', '/refresh', { headers: next })).status).toBe(200);
+  });
 });
 
 describe('cookie mode with sessions longer than a cookie may live', () => {

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
-import { refresh } from '../../auth/refresh.js';
+import { refresh, SupersededRefreshToken } from '../../auth/refresh.js';
 import { logoutAll, logoutWithAccessToken, logoutWithRefreshToken, revokeToken } from '../../auth/revocation.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
@@ -20,9 +20,13 @@ export function sessionTokenRoutes(deps: AppDeps) {
   const clientIp = createClientIp(deps.config.server.trust_proxy);
   const refreshTokenOf = (c: Parameters<typeof cookieRefreshToken>[0], fromBody: string | undefined) =>
     fromBody ?? (cookies ? cookieRefreshToken(c) : undefined);
-  /** A refresh cookie the service refuses (`invalid_grant`) is cleared with the answer, not left in the browser. */
+  /**
+   * A refresh cookie the service refuses (`invalid_grant`) is cleared with the answer, not left in
+   * the browser; one a password change replaced is not (the browser may hold the new one by then).
+   */
   const refusedGrant = (c: Parameters<typeof clearRefreshCookies>[0], error: unknown, fromCookie: boolean) => {
-    if (cookies && fromCookie && error instanceof AppError && error.code === 'invalid_grant') clearRefreshCookies(c);
+    const dead = error instanceof AppError && error.code === 'invalid_grant' && !(error instanceof SupersededRefreshToken);
+    if (cookies && fromCookie && dead) clearRefreshCookies(c);
     return error;
   };
 

@@ -100,9 +100,9 @@ return out`;
  * trip; on a Cluster the batch holds one user's). KEYS: per rotation session, tv, session-set.
  * ARGV: grace, idle window, revocation channel, then per rotation token generation, salt, sid,
  * user id. Returns per rotation {'rotated' | 'replayed', gen, session tv, roles, expires at} |
- * {'reused'} | {'invalid'} | {'error'}. Rotations of one batch run in order, as separate calls would;
+ * {'reused'} | {'superseded'} | {'invalid'} | {'error'}. Rotations of one batch run in order, as separate calls would;
  * one that fails (a session hash missing a field) fails alone, not the batch. A generation older
- * than the one endOthers moved the session to ('moved': a password change) is 'invalid', not
+ * than the one endOthers moved the session to ('moved': a password change) is 'superseded', not
  * reuse: a refresh in flight during the change must not end the session the change kept.
  */
 export const rotate = `${NOW}
@@ -115,7 +115,7 @@ end
 local function rotate(ks, ktv, kset, presented, salt, sid, uid)
   local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles', 'moved')
   if not s[1] or s[2] ~= salt then return {'invalid'} end
-  if presented < tonumber(s[7] or '0') then return {'invalid'} end
+  if presented < tonumber(s[7] or '0') then return {'superseded'} end
   local tv = tonumber(redis.call('GET', ktv) or '0')
   if tonumber(s[4]) < tv then
     end_family(ks, kset, sid, uid)
