@@ -13,7 +13,8 @@ const invalidGrant = () => new AppError('invalid_grant', 'the refresh token is i
  */
 export class SupersededRefreshToken extends AppError {
   constructor() {
-    super('invalid_grant', 'the refresh token was replaced by a password change: use the one that change answered');
+    // The answer of every refused token: whoever holds an old one learns nothing of the change.
+    super('invalid_grant', 'the refresh token is invalid, expired or revoked');
   }
 }
 
@@ -68,6 +69,7 @@ async function rotateRefreshToken(deps: AuthDeps, token: string, count: (outcome
   const result = await deps.sessions.rotate({ userId, sessionId, generation: decoded.generation, salt });
   if (result.outcome === 'superseded') {
     count('invalid');
+    deps.logger.info({ event: 'refresh_superseded', userId, sessionId, generation: decoded.generation }, 'refresh token from before a password change refused');
     throw new SupersededRefreshToken();
   }
   count(result.outcome);

@@ -17,11 +17,19 @@ export const SECURE_COOKIE = { path: '/', secure: true, sameSite: 'Strict' } as 
  */
 const MAX_COOKIE_AGE = 400 * 24 * 60 * 60;
 
-/** Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit). */
-/** Sets the refresh and CSRF cookies; returns the CSRF value (an app on another origin cannot read the API's cookie). */
+/** A CSRF value as `setRefreshCookies` draws it (18 random bytes, base64url). */
+const CSRF_VALUE = /^[A-Za-z0-9_-]{24}$/;
+
+/**
+ * Cookie mode: sets the HttpOnly refresh cookie and a readable CSRF cookie (double submit), and
+ * returns the CSRF value (the body carries it too: an app on another origin cannot read the
+ * API's cookie). A CSRF value the request already carries is kept: tabs and a cross-origin app
+ * keep sending the one they know. Only this host can set a `__Host-` cookie.
+ */
 export function setRefreshCookies(c: Context, tokens: TokenResponse): string {
   const maxAge = Math.min(tokens.refresh_expires_in, MAX_COOKIE_AGE);
-  const csrf = randomBytes(18).toString('base64url');
+  const held = getCookie(c, CSRF_COOKIE);
+  const csrf = held !== undefined && CSRF_VALUE.test(held) ? held : randomBytes(18).toString('base64url');
   setCookie(c, REFRESH_COOKIE, tokens.refresh_token, { ...SECURE_COOKIE, httpOnly: true, maxAge });
   setCookie(c, CSRF_COOKIE, csrf, { ...SECURE_COOKIE, httpOnly: false, maxAge });
   return csrf;

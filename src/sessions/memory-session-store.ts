@@ -155,11 +155,11 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
       if (!state || !session || session.salt !== salt) return { outcome: 'invalid' };
-      if (generation < session.movedTo) return { outcome: 'superseded' };
       if (session.tokenVersion < state.tokenVersion) {
         state.sessions.delete(sessionId);
         return { outcome: 'invalid' };
       }
+      if (generation < session.movedTo) return { outcome: 'superseded' };
       let outcome: 'rotated' | 'replayed';
       if (generation === session.generation) {
         session.generation += 1;

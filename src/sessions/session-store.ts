@@ -81,7 +81,7 @@ export interface SessionStore {
   /**
    * Decides a refresh atomically for a token of `generation` whose MAC was verified under `salt`:
    * current → rotate; previous within the grace → replay; older than the generation a password
-   * change moved the session to → `invalid`; anything else older → delete the family.
+   * change moved the session to → `superseded`; anything else older → delete the family.
    */
   rotate(input: { userId: string; sessionId: string; generation: number; salt: string }): Promise<RotateResult>;
 

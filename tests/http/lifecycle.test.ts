@@ -56,17 +56,21 @@ describe.each([
     expect(await call(one.url, 'POST', '/logout', { body: { refresh_token: 'rt1.forged' } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
     // A well-formed token of no session cannot be checked: answered like a repeat, it writes nothing.
     const { sessions } = one.deps;
-    const endSession = sessions.endSession;
+    const { endSession, logoutWithRefreshToken } = sessions;
     let ends = 0;
     sessions.endSession = (...args) => {
       ends += 1;
       return endSession(...args);
     };
+    sessions.logoutWithRefreshToken = (...args) => {
+      ends += 1;
+      return logoutWithRefreshToken(...args);
+    };
     try {
       const forged = `rt1.${randomBytes(36).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
       expect((await call(one.url, 'POST', '/logout', { body: { refresh_token: forged } })).status).toBe(204);
     } finally {
-      sessions.endSession = endSession;
+      Object.assign(sessions, { endSession, logoutWithRefreshToken });
     }
     expect(ends).toBe(0);
     expect(await call(one.url, 'POST', '/logout')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
@@ -235,6 +239,8 @@ describe('cookie mode', () => {
     // The body carries the CSRF value too: script on another origin cannot read the API's cookie.
     expect(cookies['__Host-csrf']).toBe(response.body?.csrf_token);
     expect(next['__Host-csrf']).toBe(refreshed.body?.csrf_token);
+    // Kept while the browser holds it: other tabs and a cross-origin app go on sending the one they know.
+    expect(next['__Host-csrf']).toBe(cookies['__Host-csrf']);
     const nextCookie = `__Host-rt=${next['__Host-rt']}; __Host-csrf=${next['__Host-csrf']}`;
     expect((await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie } })).status).toBe(403);
     const out = await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie, 'x-csrf-token': next['__Host-csrf'] as string } });

@@ -115,12 +115,12 @@ end
 local function rotate(ks, ktv, kset, presented, salt, sid, uid)
   local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles', 'moved')
   if not s[1] or s[2] ~= salt then return {'invalid'} end
-  if presented < tonumber(s[7] or '0') then return {'superseded'} end
   local tv = tonumber(redis.call('GET', ktv) or '0')
   if tonumber(s[4]) < tv then
     end_family(ks, kset, sid, uid)
     return {'invalid'}
   end
+  if presented < tonumber(s[7] or '0') then return {'superseded'} end
   local current = tonumber(s[1])
   local outcome
   if presented == current then
