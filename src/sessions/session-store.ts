@@ -39,7 +39,7 @@ export interface SessionGrant {
 
 /**
  * `superseded`: a generation from before the password change that kept the session (`endOthers`
- * moved it on): refused, and the session lives on. `invalid`: no such session (any more), or a
+ * moved it on): refused, and the session lives on. `invalid`: no such session (or no longer), or a
  * salt that does not match.
  */
 export type RotateResult = ({ outcome: 'rotated' | 'replayed' } & SessionGrant) | { outcome: 'reused' } | { outcome: 'superseded' } | { outcome: 'invalid' };

@@ -402,7 +402,8 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3, tokenVersion });
       });
 
-      test('after endOthers the kept session’s pre-bump refresh tokens are refused without ending it, even right after a rotation', async (ctx) => {
+      /** Two sessions of one user; the second, rotated once (generation 1), is kept by an endOthers that moves it to 2. */
+      const movedByEndOthers = async (ctx: TestContext) => {
         const store = await openFor(open, ctx);
         const userId = randomUUID();
         const [, kept] = await loginMany(store, userId, 2);
@@ -410,6 +411,11 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         await kept.rotate(0);
         const grant = await store.endOthers(userId, kept.sessionId);
         ctx.expect(grant?.generation).toBe(2);
+        return { store, userId, kept, grant };
+      };
+
+      test('after endOthers the kept session’s pre-bump refresh tokens are refused without ending it, even right after a rotation', async (ctx) => {
+        const { store, userId, kept, grant } = await movedByEndOthers(ctx);
         // A refresh in flight during a password change: refused, and the kept session lives on.
         ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'superseded' });
         ctx.expect(await kept.rotate(0)).toEqual({ outcome: 'superseded' });
@@ -426,13 +432,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
       });
 
       test('a logout with a refresh token from before endOthers is refused and ends nothing; one of the kept generation ends the session', async (ctx) => {
-        const store = await openFor(open, ctx);
-        const userId = randomUUID();
-        const [, kept] = await loginMany(store, userId, 2);
-        if (!kept) throw new Error('session missing');
-        await kept.rotate(0);
-        const grant = await store.endOthers(userId, kept.sessionId);
-        ctx.expect(grant?.generation).toBe(2);
+        const { store, userId, kept, grant } = await movedByEndOthers(ctx);
         for (const generation of [0, 1]) ctx.expect(await store.logoutWithRefreshToken(userId, kept.sessionId, generation)).toBe('refused');
         ctx.expect(await kept.authenticate(grant?.tokenVersion)).toBe('ok');
         ctx.expect(await store.logoutWithRefreshToken(userId, kept.sessionId, 2)).toBe('ended');
