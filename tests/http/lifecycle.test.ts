@@ -277,6 +277,22 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect(body.headers.getSetCookie()).toEqual([]);
   });
 
+  it('is left alone by a logout with the access token of another session, and cleared by one of its own', async () => {
+    const email = `cookie-${crypto.randomUUID()}@example.com`;
+    const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
+    // A later login in this browser: its cookie now names the second session.
+    const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
+    const jar = Object.fromEntries(second.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
+    const old = await call(app.url, 'POST', '/logout', { token: first.body?.access_token as string, headers: { cookie } });
+    expect(old.status).toBe(204);
+    expect(old.headers.getSetCookie()).toEqual([]);
+    expect((await call(app.url, 'POST', '/refresh', { headers: { cookie, 'x-csrf-token': jar['__Host-csrf'] as string } })).status).toBe(200);
+    const own = await call(app.url, 'POST', '/logout', { token: second.body?.access_token as string, headers: { cookie } });
+    expect(own.status).toBe(204);
+    expect(own.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;'))).toBe(true);
+  });
+
   it('is left alone when a password change replaced it: another tab may hold the new cookie by then', async () => {
     const registered = await call(app.url, 'POST', '/register', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
     const cookies = Object.fromEntries(registered.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));

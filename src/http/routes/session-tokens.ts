@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
 import type { AppDeps } from '../../app-deps.js';
 import { refresh, SupersededRefreshToken } from '../../auth/refresh.js';
 import { logoutAll, logoutWithAccessToken, logoutWithRefreshToken, revokeToken } from '../../auth/revocation.js';
@@ -8,7 +9,7 @@ import { bearerToken } from '../bearer.js';
 import { createClientIp } from '../client-ip.js';
 import { AppError } from '../errors.js';
 import { readJson } from '../json-body.js';
-import { clearRefreshCookies, cookieRefreshToken } from '../refresh-cookie.js';
+import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
 import { logoutBody, refreshBody, revokeBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
 
@@ -46,6 +47,12 @@ export function sessionTokenRoutes(deps: AppDeps) {
       },
     );
 
+  /** The browser's refresh cookie is one of ours naming a session other than `sessionId`. */
+  const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], sessionId: string) => {
+    const decoded = deps.refreshTokens.decode(getCookie(c, REFRESH_COOKIE) ?? '');
+    return decoded !== null && decoded.sessionId !== sessionId;
+  };
+
   return new Hono<AppEnv>()
     .post('/refresh', async (c) => {
       await deps.rateLimits.refresh(clientIp(c));
@@ -59,13 +66,16 @@ export function sessionTokenRoutes(deps: AppDeps) {
     })
     .post('/logout', async (c) => {
       const accessToken = bearerToken(c.req.header('authorization'));
+      /** The session whose refresh cookie this logout clears; `undefined`: whichever the cookie names. */
+      let endedSession: string | undefined;
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
         const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
+        if (loggedOut) endedSession = result.claims.sessionId;
         // A refused one (say, of the version before a password change made in another tab) must
         // not keep alive the session a refresh token sent with it names: that one logs out.
-        if (!loggedOut && !(await loggedOutByRefreshTokenToo(c))) {
+        else if (!(await loggedOutByRefreshTokenToo(c))) {
           throw new AppError('invalid_token', result.ok ? 'the access token is revoked' : 'the access token is invalid');
         }
       } else {
@@ -73,7 +83,10 @@ export function sessionTokenRoutes(deps: AppDeps) {
         if (!token) throw new AppError('invalid_request', 'send an access token (Authorization: Bearer) or refresh_token');
         if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
       }
-      if (cookies) clearRefreshCookies(c);
+      // An access token of another session logs that one out: a refresh cookie naming a different
+      // session stays (that session lives on).
+      const kept = endedSession !== undefined && otherSessionsCookie(c, endedSession);
+      if (cookies && !kept) clearRefreshCookies(c);
       return c.body(null, 204);
     })
     .post('/logout-all', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
