@@ -4,7 +4,9 @@ import type { DecodedRefreshToken } from '../tokens/refresh-token.js';
 import type { AuthDeps } from './deps.js';
 import { tokenResponse, type TokenResponse } from './token-response.js';
 
-const invalidGrant = () => new AppError('invalid_grant', 'the refresh token is invalid, expired or revoked');
+/** The answer to every refused refresh token, superseded ones too: its holder learns nothing more. */
+const INVALID_GRANT = 'the refresh token is invalid, expired or revoked';
+const invalidGrant = () => new AppError('invalid_grant', INVALID_GRANT);
 
 /**
  * A refresh token a password change replaced: refused, while its session lives on with the token
@@ -13,8 +15,7 @@ const invalidGrant = () => new AppError('invalid_grant', 'the refresh token is i
  */
 export class SupersededRefreshToken extends AppError {
   constructor() {
-    // The answer of every refused token: whoever holds an old one learns nothing of the change.
-    super('invalid_grant', 'the refresh token is invalid, expired or revoked');
+    super('invalid_grant', INVALID_GRANT);
   }
 }
 

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { isAuthenticatePath } from './authenticate/node-listener.js';
 import { errorStatus, type ErrorCode } from './errors.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
@@ -29,8 +30,8 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined
   }
 }
 
-/** The start of a request line for `/authenticate`, whatever its method token. */
-const AUTHENTICATE_REQUEST = /^[!-~]{1,32} \/authenticate(?:[/?][!-~]*)? /;
+/** The request target of the request line Node refused (`METHOD target HTTP/x`), as far as it got. */
+const requestTarget = (error: NodeJS.ErrnoException) => (error as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 256).split('\r\n', 1)[0]?.split(' ')[1];
 
 /**
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
@@ -53,7 +54,7 @@ export function createClientErrorHandler(instanceId: string) {
     // `/authenticate` answers only 200, 401 or 503, whatever the method: a gateway turns every
     // other status into a 500. A request line Node cannot parse there (a method it does not know,
     // passed on by a gateway) is refused as carrying no valid token.
-    const gateway = known[0] === 'invalid_request' && AUTHENTICATE_REQUEST.test((error as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 64) ?? '');
+    const gateway = known[0] === 'invalid_request' && isAuthenticatePath(requestTarget(error));
     const { status, headers, body } = gateway
       ? errorParts('invalid_token', 'an access token is required', instanceId)
       : errorParts(known[0], known[1], instanceId);

@@ -124,25 +124,17 @@ export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHas
       const batch = waiting.splice(0, Math.min(MAX_BATCH, Math.ceil(waiting.length / concurrency)));
       busyThreads += 1;
       running += batch.length;
-      const done = () => {
+      // The thread is counted free before its jobs are answered: what a job does next may hash again.
+      const finish = (answer: (job: Job, index: number) => void) => {
         busyThreads -= 1;
         running -= batch.length;
+        batch.forEach(answer);
+        dispatch();
       };
+      const failed = (cause: unknown) => new AppError('unavailable', 'password hashing failed, retry shortly', { retryAfter: 1, cause });
       threads.run(batch.map((job) => job.call)).then(
-        (replies) => {
-          done();
-          batch.forEach((job, i) => {
-            const reply = replies[i];
-            if (reply) job.settle(reply);
-            else job.fail(new Error('argon2 thread gave no reply'));
-          });
-          dispatch();
-        },
-        (error: unknown) => {
-          done();
-          for (const job of batch) job.fail(new AppError('unavailable', 'password hashing failed, retry shortly', { retryAfter: 1, cause: error }));
-          dispatch();
-        },
+        (replies) => finish((job, i) => (replies[i] ? job.settle(replies[i]) : job.fail(failed('no reply')))),
+        (error: unknown) => finish((job) => job.fail(failed(error))),
       );
     }
   };

@@ -121,17 +121,15 @@ export function createRedisSessionStore({
 }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
-  /** Scripts defined on each connection revocations run on (a Cluster's node connections come and go). */
-  const scriptsByConnection = new WeakMap<RedisClient, Scripts>([[redis, scripts]]);
+  /** Scripts defined on each connection replicated revocations run on (a Cluster's node connections come and go). */
+  const scriptsByConnection = new WeakMap<RedisClient, Scripts>();
   const scriptsOn = (connection: RedisClient): Scripts => {
     let defined = scriptsByConnection.get(connection);
     if (!defined) scriptsByConnection.set(connection, (defined = defineScripts(connection)));
     return defined;
   };
-  /** Where `userId`'s revocations run: the hot connection, else that of `replicated` (on a Cluster, to the slot's master). */
-  const revocationConnection = (userId: string): RedisClient => {
-    if (!replicated) return redis;
-    const connection = replicated.redis;
+  /** Where `userId`'s replicated revocations run: `replicated`'s connection (on a Cluster, to the slot's master). */
+  const revocationConnection = ({ redis: connection }: ReplicatedRevocations, userId: string): RedisClient => {
     if (!(connection instanceof Cluster)) return connection;
     const master = connection.slots[calculateSlot(keys.tokenVersion(userId))]?.[0];
     const node = master === undefined ? undefined : connection.nodes('master').find(({ options }) => `${options.host}:${options.port}` === master);
@@ -139,9 +137,7 @@ export function createRedisSessionStore({
     return node;
   };
   /** Once enough replicas hold every write made so far on `connection` (see ReplicatedRevocations). */
-  const acknowledged = async (connection: RedisClient): Promise<void> => {
-    if (!replicated) return;
-    const { replicas, waitMs } = replicated;
+  const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient): Promise<void> => {
     const holding = Number(await guarded(connection.wait(replicas, waitMs)));
     if (holding < replicas) {
       throw new UnavailableError('session store', new Error(`a revocation reached ${holding} of ${replicas} replicas within ${waitMs} ms`));
@@ -149,15 +145,16 @@ export function createRedisSessionStore({
   };
   /** The reply of `userId`'s revoking script(s) run by `work`, once enough replicas hold it. */
   const revoke = async <T>(userId: string, work: (on: Scripts) => Promise<T>): Promise<T> => {
+    if (!replicated) return guarded(work(scripts));
     try {
-      const connection = revocationConnection(userId);
+      const connection = revocationConnection(replicated, userId);
       const reply = await guarded(work(scriptsOn(connection)));
-      await acknowledged(connection);
+      await acknowledged(replicated, connection);
       return reply;
     } catch (error) {
       // After a failover the slot's master has moved, and nothing this client routes itself would
       // tell it (a MOVED reply): it learns the new owners before the client's retry.
-      if (replicated?.redis instanceof Cluster) replicated.redis.refreshSlotsCache();
+      if (replicated.redis instanceof Cluster) replicated.redis.refreshSlotsCache();
       throw error;
     }
   };

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { RETRY, UNAVAILABLE, type Authenticate } from './decide.js';
 
 /** `/authenticate` and `/authenticate/`, with or without a query string. */
-function isAuthenticatePath(url: string | undefined): boolean {
+export function isAuthenticatePath(url: string | undefined): boolean {
   if (!url?.startsWith('/authenticate')) return false;
   const rest = url.length === 13 ? '' : url[13];
   return rest === '' || rest === '?' || (rest === '/' && (url.length === 14 || url[14] === '?'));
