@@ -10,7 +10,7 @@ function capture(level = 'info') {
 }
 
 /** Long enough for a pending flush to have run. */
-const afterFlush = () => sleep(FLUSH_MS * 5);
+const afterFlush = () => sleep(FLUSH_MS * 2);
 
 describe('access log (JSON)', () => {
   test('lines logged together reach the destination as one write, each a pino-shaped JSON line', async () => {
