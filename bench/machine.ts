@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The cpu the measured server runs on, and the one the load generator runs on. */
 export const SERVER_CPU = 0;
@@ -23,6 +24,22 @@ export function cpuMicros(pid: number): number | undefined {
     return (ticks * 1_000_000) / CLOCK_TICKS;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Resolves once the process has used under `share` of one core over `stepMs`, or after
+ * `timeoutMs` whatever it does: a server still working off a load (a login storm leaves up to 64
+ * argon2 operations queued) would otherwise share the core with what is measured next.
+ */
+export async function settled(pid: number, { share = 0.05, stepMs = 250, timeoutMs = 10_000 } = {}): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = cpuMicros(pid);
+  while (last !== undefined && performance.now() < deadline) {
+    await sleep(stepMs);
+    const now = cpuMicros(pid);
+    if (now === undefined || now - last < share * stepMs * 1000) return;
+    last = now;
   }
 }
 

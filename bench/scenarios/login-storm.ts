@@ -1,5 +1,5 @@
 import { measureCeiling } from '../ceilings/run.js';
-import { cpuMicros } from '../machine.js';
+import { cpuMicros, settled } from '../machine.js';
 import type { BenchContext } from './context.js';
 import { fromSummary, measured, rateSample, type Sample } from './sample.js';
 
@@ -25,20 +25,25 @@ export function pacedFloor(ctx: BenchContext): Promise<Sample> {
   return measured(bare.pid, () => worker.run(job, ms));
 }
 
-/** e. 200 clients log in for the storm's length while `/authenticate` runs at a light, paced rate. */
-export async function loginStorm(ctx: BenchContext): Promise<{ logins: Sample; auth: Sample }> {
-  const { worker, plan, exact, stormAccounts, tokens } = ctx;
+/**
+ * e. 200 clients log in for the storm's length (`ms`, the plan's by default) while
+ * `/authenticate` runs at a light, paced rate. Returns once the server has worked off the
+ * argon2 operations still queued when the storm ended.
+ */
+export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Promise<{ logins: Sample; auth: Sample }> {
+  const { worker, exact, stormAccounts, tokens } = ctx;
   const job = {
     kind: 'storm',
     url: exact.url,
-    ms: plan.stormMs,
+    ms,
     concurrency: CONCURRENT_LOGINS,
     accounts: stormAccounts,
     auth: { ...AUTH, bearerTokens: tokens },
   } as const;
   const before = cpuMicros(exact.pid);
-  const result = await worker.run(job, plan.stormMs);
+  const result = await worker.run(job, ms);
   const after = cpuMicros(exact.pid);
+  await settled(exact.pid);
   const cpu = before !== undefined && after !== undefined ? after - before : undefined;
   const requests = result.logins.requests + result.auth.requests;
   const logins = fromSummary(result.logins);
