@@ -11,7 +11,15 @@ const wellFormed = (schema: z.ZodString) => schema.refine((value) => !LONE_SURRO
 /** Printable text: control characters cannot be stored in PostgreSQL text (NUL) or shown safely. */
 const printable = (max: number) => wellFormed(z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'));
 
-const email = z.string().trim().max(254).email('must be an e-mail address');
+/**
+ * RFC 5321 §4.5.3.1 lengths, which the address pattern does not check: at most 254 characters
+ * in all, 64 before the `@`, 63 in each label of the domain. A longer address cannot receive mail.
+ */
+const withinMailLimits = (address: string) => {
+  const at = address.lastIndexOf('@');
+  return at <= 64 && address.slice(at + 1).split('.').every((label) => label.length <= 63);
+};
+const email = z.string().trim().max(254).email('must be an e-mail address').refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)');
 /** Length rules live in the password policy (so they answer `weak_password`); this only bounds the input. */
 const password = wellFormed(z.string().min(1, 'is required').max(4096));
 const device = printable(128).optional();

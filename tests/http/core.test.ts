@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,9 @@ describe.each([
     ['short password', { email: 'a@b.io', password: 'short' }, 400, 'weak_password'],
     ['password equal to the e-mail', { email: 'same@b.io', password: 'same@b.io' }, 400, 'weak_password'],
     ['bad e-mail', { email: 'not-an-email', password: PASSWORD }, 400, 'invalid_request'],
+    ['65 characters before the @', { email: `${'a'.repeat(65)}@b.io`, password: PASSWORD }, 400, 'invalid_request'],
+    ['a 64-character domain label', { email: `a@${'b'.repeat(64)}.io`, password: PASSWORD }, 400, 'invalid_request'],
+    ['256 characters', { email: `a@${Array(4).fill('b'.repeat(62)).join('.')}.io`, password: PASSWORD }, 400, 'invalid_request'],
     ['missing password', { email: 'a@b.io' }, 400, 'invalid_request'],
     ['wrong types', { email: 5, password: [] }, 400, 'invalid_request'],
     ['a list', [1, 2], 400, 'invalid_request'],
@@ -57,6 +61,13 @@ describe.each([
     const response = await call(base, 'POST', '/register', { body });
     expect(response).toMatchObject({ status, body: { error } });
     expect(typeof response.body?.error_description).toBe('string');
+  });
+
+  it('registers an address at the RFC 5321 limits: 64 characters before the @, 63 in a label', async () => {
+    const email = `${randomUUID().replaceAll('-', '').repeat(2)}@${'b'.repeat(63)}.io`;
+    expect(email.indexOf('@')).toBe(64);
+    const response = await call(base, 'POST', '/register', { body: { email, password: PASSWORD } });
+    expect(response).toMatchObject({ status: 201, body: { user: { email } } });
   });
 
   it('logs in, and answers unknown e-mail and wrong password with the same body', async () => {
