@@ -95,3 +95,5 @@ export function createArgon2Threads(count: number) {
     },
   };
 }
+
+export type Argon2Threads = ReturnType<typeof createArgon2Threads>;

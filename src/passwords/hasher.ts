@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
 import { AppError, OverloadedError } from '../http/errors.js';
-import { type Call, createArgon2Threads, type Reply } from './argon2-threads.js';
+import { type Argon2Threads, type Call, createArgon2Threads, type Reply } from './argon2-threads.js';
 
 interface Job {
   call: Call;
@@ -72,6 +72,8 @@ export interface PasswordHasherOptions {
   concurrency: number;
   /** Most operations waiting for a slot; beyond it calls fail fast with `unavailable`. */
   maxQueue?: number;
+  /** The threads that run argon2 (`concurrency` of them by default); a test passes ones that fail. */
+  threads?: Argon2Threads;
 }
 
 /**
@@ -80,11 +82,11 @@ export interface PasswordHasherOptions {
  * sheds load with 503 + Retry-After instead of exhausting memory. Operations that queued up
  * are handed to a free thread in batches (`MAX_BATCH`).
  */
-export function createPasswordHasher({ concurrency, maxQueue = 64 }: PasswordHasherOptions): PasswordHasher {
+export function createPasswordHasher({ concurrency, maxQueue = 64, threads: given }: PasswordHasherOptions): PasswordHasher {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be a non-negative integer');
+  const threads = given ?? createArgon2Threads(concurrency);
 
-  const threads = createArgon2Threads(concurrency);
   /** Threads running a batch. */
   let busyThreads = 0;
   /** Operations in those batches, the one running on each thread and those behind it. */

@@ -147,6 +147,33 @@ describe('password hasher', () => {
     }
   });
 
+  it('a failed batch rejects its operations with a retryable unavailable error, never a wrong password', async () => {
+    const real = createArgon2Threads(1);
+    let failures = [new Error('the thread died'), 'no reply'];
+    // Real threads, but the first batch fails as a dying thread fails it and the second has no replies.
+    const threads = {
+      run: (calls: Parameters<typeof real.run>[0]) => {
+        const failure = failures.shift();
+        if (failure instanceof Error) return Promise.reject(failure);
+        return failure === undefined ? real.run(calls) : Promise.resolve([]);
+      },
+      close: () => real.close(),
+    };
+    const own = createPasswordHasher({ concurrency: 1, threads });
+    try {
+      const passwordHash = await hasher.hash('the password');
+      const unavailable = { name: 'AppError', code: 'unavailable', retryAfter: 1 };
+      await expect(own.verify(passwordHash, 'the password')).rejects.toMatchObject(unavailable);
+      await expect(own.verifyDummy('the password')).rejects.toMatchObject(unavailable);
+      expect(failures).toEqual([]);
+      expect(await own.verify(passwordHash, 'the password')).toBe(true);
+      expect(own.queueDepth()).toBe(0);
+    } finally {
+      failures = [];
+      await own.close();
+    }
+  });
+
   /** Threads of this process at each `nice` value (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
   const threadsByNiceness = () => {
     const counts = new Map<number, number>();
