@@ -3,8 +3,10 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyMaterial } from '../../src/tokens/generate-key.js';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
@@ -12,13 +14,17 @@ import { freshDatabase } from '../helpers/services.js';
 import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const tsx = join(root, 'node_modules/.bin/tsx');
+/**
+ * tsx's loader, for `node --import`. Not the tsx CLI: it relays a SIGTERM to its child and, if the
+ * child does not confirm within 30 ms (a busy machine), kills it with SIGKILL and exits 143.
+ */
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const work = mkdtempSync(join(tmpdir(), 'jwt-process-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs the real entry point as a child process in `cwd` with a clean environment. */
 function run(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-  const child = spawn(tsx, args, {
+  const child = spawn(process.execPath, ['--import', tsxLoader, ...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: options.cwd, LOG_MODE: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
