@@ -73,7 +73,9 @@ describe.each([
       Object.assign(sessions, { endSession, logoutWithRefreshToken });
     }
     expect(ends).toBe(0);
-    expect(await call(one.url, 'POST', '/logout')).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    const none = await call(one.url, 'POST', '/logout');
+    expect(none).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
   });
 
   it('logout accepts an expired but authentic access token and refuses a forged one', async () => {

@@ -80,7 +80,8 @@ export function sessionTokenRoutes(deps: AppDeps) {
         }
       } else {
         const { token, fromCookie, ended } = await logoutByRefreshToken(c);
-        if (!token) throw new AppError('invalid_request', 'send an access token (Authorization: Bearer) or refresh_token');
+        // Like every route that needs a credential (`/logout-all`, `/me`): none at all is a 401.
+        if (!token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: 'Bearer' });
         if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
       }
       // An access token of another session logs that one out: a refresh cookie naming a different
