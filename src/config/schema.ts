@@ -13,9 +13,15 @@ const MAX_TIMER = { ms: 2 ** 31 - 1, text: '596h' };
  */
 const duration = (fallback: string, { positive = false, max = MAX_DURATION } = {}) =>
   z
-    .string()
+    .union([z.string(), z.number()])
     .default(fallback)
-    .transform((text, ctx) => {
+    .transform((value, ctx) => {
+      // A bare YAML number: as in Go, 0 is the one duration that needs no unit.
+      if (typeof value === 'number' && value !== 0) {
+        ctx.addIssue({ code: 'custom', message: `${value} has no unit (use e.g. 15m, 720h, 10s; only 0 may go without)` });
+        return z.NEVER;
+      }
+      const text = String(value);
       const ms = parseDuration(text);
       if (ms === null) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 15m, 720h, 10s)` });

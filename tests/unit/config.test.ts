@@ -188,7 +188,8 @@ describe('bad files', () => {
     ['port out of range', 'server:\n  port: 70000\n', 'server.port: 70000 is too big'],
     ['wrong type', 'auth:\n  refresh_cookie: "yes"\n', 'auth.refresh_cookie: expected boolean'],
     ['section of the wrong type', 'server: 5\n', 'server: expected a mapping, got number'],
-    ['duration as a number', 'auth:\n  auto_logout: 60\n', 'auth.auto_logout: expected string'],
+    ['duration as a number', 'auth:\n  auto_logout: 60\n', 'auth.auto_logout: 60 has no unit'],
+    ['a bare 0 where 0 is refused', 'auth:\n  auto_logout: 0\n', 'auth.auto_logout: must be longer than 0 (got "0")'],
     ['YAML syntax error', 'server:\n  port: 1\n  host: a: b\n', 'line 3, column'],
     ['duplicate key', 'server:\n  port: 1\n  port: 2\n', 'line 3'],
     ['top level a list', '- server\n- auth\n', 'top level must be a mapping'],
@@ -224,6 +225,10 @@ describe('bad files', () => {
     expect(message).toContain(expected);
     expect(message.startsWith(`${file}: `)).toBe(true);
     expect(message).not.toContain('\n');
+  });
+
+  it('takes a bare 0 as a duration, as Go does (the one duration without a unit)', () => {
+    expect(load('auth:\n  refresh_reuse_grace: 0\n').auth.refresh_reuse_grace).toBe(0);
   });
 
   it('keeps a multi-line value on one line', () => {
