@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { AppError } from './errors.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
 
 const tooLarge = (limit: number) => new AppError('payload_too_large', `the request body is larger than ${limit} bytes`);
 
@@ -57,13 +58,15 @@ const IDENTITY = /^\s*(identity)?\s*$/i;
 
 /**
  * Reads and validates a JSON body: 415 unless it is uncompressed JSON, 413 past `limit` bytes (also for
- * chunked bodies, counted while streaming), 400 `invalid_request` naming the bad field.
+ * chunked bodies, counted while streaming), 400 `invalid_request` naming the bad field. With `form`,
+ * an `application/x-www-form-urlencoded` body is read too, as an object of its fields (OAuth's
+ * format, RFC 6749 §3.1: a field given twice is a 400).
  */
 export async function readJson<S extends z.ZodType>(
   c: Context,
   schema: S,
   limit: number,
-  options?: { optional?: boolean },
+  options?: { optional?: boolean; form?: boolean },
 ): Promise<z.output<S>> {
   const length = c.req.header('content-length');
   if (Number(length ?? '0') > limit) throw tooLarge(limit);
@@ -75,8 +78,10 @@ export async function readJson<S extends z.ZodType>(
     if (options?.optional) return validate(schema, {});
     throw new AppError('invalid_request', 'a JSON body is required');
   }
-  if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) {
-    throw new AppError('unsupported_media_type', 'send the body as application/json');
+  const type = c.req.header('content-type') ?? '';
+  const form = options?.form === true && FORM_TYPE.test(type);
+  if (!form && !JSON_TYPE.test(type)) {
+    throw new AppError('unsupported_media_type', `send the body as application/json${options?.form ? ' or application/x-www-form-urlencoded' : ''}`);
   }
   // A compressed body is not read as if it were plain JSON (RFC 9110 §8.4: 415 for a coding not supported).
   const coding = c.req.header('content-encoding');
@@ -86,12 +91,22 @@ export async function readJson<S extends z.ZodType>(
   let value: unknown;
   try {
     const bytes = incoming ? await readIncoming(incoming, limit) : await readLimited(body as ReadableStream<Uint8Array>, limit);
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    value = form ? formFields(text) : JSON.parse(text);
   } catch (error) {
     if (error instanceof AppError) throw error;
-    throw new AppError('invalid_request', 'the body is not valid JSON');
+    throw new AppError('invalid_request', `the body is not valid ${form ? 'form data' : 'JSON'}`);
   }
   return validate(schema, value);
+}
+
+function formFields(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(fields, name)) throw new AppError('invalid_request', `${name}: given more than once`);
+    fields[name] = value;
+  }
+  return fields;
 }
 
 function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {

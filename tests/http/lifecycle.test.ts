@@ -210,6 +210,25 @@ describe.each([
     expect((await call(one.url, 'POST', '/revoke', { body: { token: 'x'.repeat(9000), token_type_hint: 'h'.repeat(100) } })).status).toBe(200);
     expect(await call(one.url, 'POST', '/revoke', { body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
   });
+
+  it('revoke takes RFC 7009’s own form encoding too, as OAuth client libraries send it', async () => {
+    const user = await registerUser(one.url);
+    const form = (text: string) => fetch(`${one.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: text });
+    const revoked = await form(new URLSearchParams({ token: user.accessToken, token_type_hint: 'access_token' }).toString());
+    expect(revoked.status).toBe(200);
+    expect(revoked.headers.get('cache-control')).toBe('no-store');
+    expect((await authenticate(two, user.accessToken)).status).toBe(401);
+    expect((await form(`token=${encodeURIComponent(user.refreshToken)}`)).status).toBe(200);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
+    for (const text of ['', 'token_type_hint=access_token', 'token=a&token=b']) {
+      const refused = await form(text);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+    }
+    // Only /revoke: other routes stay JSON only.
+    const login = await fetch(`${one.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `email=${encodeURIComponent(user.email)}&password=${PASSWORD}` });
+    expect(login.status).toBe(415);
+  });
 });
 
 describe('cookie mode', () => {

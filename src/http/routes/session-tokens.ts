@@ -96,7 +96,8 @@ export function sessionTokenRoutes(deps: AppDeps) {
       return c.body(null, 204);
     })
     .post('/revoke', async (c) => {
-      const body = await readJson(c, revokeBody, limit);
+      // JSON, or the form encoding RFC 7009 itself uses (what OAuth client libraries send).
+      const body = await readJson(c, revokeBody, limit, { form: true });
       await revokeToken(deps, body.token, body.token_type_hint, tolerance);
       c.header('Cache-Control', 'no-store');
       return c.json({}, 200);
