@@ -243,7 +243,8 @@ export const configSchema = z.strictObject({
       /** Failed logins from one trusted device (a login presenting its `device_token`), in place of `login_account`. */
       login_device: rateLimit(5, '15m', '30s', '15m'),
       login_ip: rateLimit(50, '15m', '1m', '1h'),
-      register_ip: rateLimit(20, '1h', '0', '0'),
+      /** Firebase Authentication's own per-IP sign-up limit: one address may be a whole carrier NAT. */
+      register_ip: rateLimit(100, '1h', '0', '0'),
       refresh_ip: rateLimit(600, '1m', '0', '0'),
     })
     .prefault({}),
