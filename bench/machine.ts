@@ -28,19 +28,20 @@ export function cpuMicros(pid: number): number | undefined {
 }
 
 /**
- * Resolves once the process has used under `share` of one core over `stepMs`, or after
- * `timeoutMs` whatever it does: a server still working off a load (a login storm leaves up to 64
- * argon2 operations queued) would otherwise share the core with what is measured next.
+ * Resolves `true` once the process has used under `share` of one core over `stepMs`, `false` if
+ * it is still busy after `timeoutMs`: a server still working off a load (a login storm leaves up
+ * to 64 argon2 operations queued) would otherwise share the core with what is measured next.
  */
-export async function settled(pid: number, { share = 0.05, stepMs = 250, timeoutMs = 10_000 } = {}): Promise<void> {
+export async function settled(pid: number, { share = 0.05, stepMs = 250, timeoutMs = 10_000 } = {}): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   let last = cpuMicros(pid);
   while (last !== undefined && performance.now() < deadline) {
     await sleep(stepMs);
     const now = cpuMicros(pid);
-    if (now === undefined || now - last < share * stepMs * 1000) return;
+    if (now === undefined || now - last < share * stepMs * 1000) return true;
     last = now;
   }
+  return last === undefined;
 }
 
 /** USER_HZ: 100 on every Linux architecture Node supports. */

@@ -76,7 +76,7 @@ export async function readJson<S extends z.ZodType>(
   const empty = length === '0' || (length === undefined && c.req.header('transfer-encoding') === undefined);
   if (empty || (!incoming && !body)) {
     if (options?.optional) return validate(schema, {});
-    throw new AppError('invalid_request', 'a JSON body is required');
+    throw new AppError('invalid_request', options?.form ? 'a body is required' : 'a JSON body is required');
   }
   const type = c.req.header('content-type') ?? '';
   const form = options?.form === true && FORM_TYPE.test(type);
@@ -100,10 +100,12 @@ export async function readJson<S extends z.ZodType>(
   return validate(schema, value);
 }
 
+/** A form's fields as an object with no prototype (a field named `__proto__` is a field like any other). */
 function formFields(text: string): Record<string, string> {
-  const fields: Record<string, string> = {};
+  const fields: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of new URLSearchParams(text)) {
-    if (Object.hasOwn(fields, name)) throw new AppError('invalid_request', `${name}: given more than once`);
+    if (name === '') throw new AppError('invalid_request', 'a form field has no name');
+    if (Object.hasOwn(fields, name)) throw new AppError('invalid_request', `${name.slice(0, 64)}: given more than once`);
     fields[name] = value;
   }
   return fields;

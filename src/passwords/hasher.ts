@@ -72,7 +72,10 @@ export interface PasswordHasherOptions {
   concurrency: number;
   /** Most operations waiting for a slot; beyond it calls fail fast with `unavailable`. */
   maxQueue?: number;
-  /** The threads that run argon2 (`concurrency` of them by default); a test passes ones that fail. */
+  /**
+   * The threads that run argon2 (`concurrency` new ones by default); a test passes ones that fail.
+   * Given ones must be at least `concurrency`, and `close()` closes them.
+   */
   threads?: Argon2Threads;
 }
 

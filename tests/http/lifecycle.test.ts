@@ -220,7 +220,7 @@ describe.each([
     expect((await authenticate(two, user.accessToken)).status).toBe(401);
     expect((await form(`token=${encodeURIComponent(user.refreshToken)}`)).status).toBe(200);
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
-    for (const text of ['', 'token_type_hint=access_token', 'token=a&token=b']) {
+    for (const text of ['', 'token=', 'token_type_hint=access_token', 'token=a&token=b', '=x&token=a', '__proto__=a&__proto__=b&token=a']) {
       const refused = await form(text);
       expect(refused.status).toBe(400);
       expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
