@@ -100,7 +100,7 @@ export async function readJson<S extends z.ZodType>(
   return validate(schema, value);
 }
 
-/** A form's fields as an object with no prototype (a field named `__proto__` is a field like any other). */
+/** A form's fields as an object with no prototype (a field named `__proto__` is then an ordinary field). */
 function formFields(text: string): Record<string, string> {
   const fields: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of new URLSearchParams(text)) {
