@@ -15,12 +15,12 @@ export async function argon2Ceiling(ctx: BenchContext): Promise<Sample & { concu
 
 /**
  * e′0. The storm's paced `/authenticate` load sent to the bare baseline with no storm: the p99
- * the load generator and this machine show with no server work at all, e′'s floor. Half the
- * storm's length (5,000 requests in a full run) is plenty for a p99 and keeps the bench short.
+ * the load generator and this machine show with no server work at all, e′'s floor. 30% of the
+ * storm's length (3,000 requests in a full run) is plenty for a p99 and keeps the bench short.
  */
 export function pacedFloor(ctx: BenchContext): Promise<Sample> {
   const { worker, plan, bare, tokens } = ctx;
-  const ms = plan.stormMs / 2;
+  const ms = plan.stormMs * 0.3;
   const job = { kind: 'http', url: bare.url, path: '/authenticate', ms, ...AUTH, bearerTokens: tokens } as const;
   return measured(bare.pid, () => worker.run(job, ms));
 }
