@@ -5,7 +5,7 @@
  * same run, and writes bench/results.json. Exits 0 whether or not targets are met.
  */
 import { join } from 'node:path';
-import type { CleanupStack } from '../scripts/cluster/cleanup.js';
+import { type CleanupStack, settleAll } from '../scripts/cluster/cleanup.js';
 import { accounts, mapLimit, register } from './fixtures.js';
 import { startLoadWorker } from './load/driver.js';
 import { hasWrk } from './load/wrk.js';
@@ -29,20 +29,21 @@ const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
   const { env, signing } = await startStack(cleanup, log);
   log(`starting the baseline and the service (exact, cached) on cpu ${SERVER_CPU}, and the load generator`);
-  const bareServer = await startBareServer(env.dir, SERVER_CPU);
-  cleanup.add(() => bareServer.stop());
-  const shaped = await startBareServer(env.dir, SERVER_CPU, 'shaped');
-  cleanup.add(() => shaped.stop());
-  const verifyBound = await startBareServer(env.dir, SERVER_CPU, 'verify', signing);
-  cleanup.add(() => verifyBound.stop());
-  const signBound = await startBareServer(env.dir, SERVER_CPU, 'sign', signing);
-  cleanup.add(() => signBound.stop());
-  const exact = await startService(env, 'exact', 'exact', SERVER_CPU);
-  cleanup.add(() => exact.stop());
-  const cached = await startService(env, 'cached', 'cached', SERVER_CPU);
-  cleanup.add(() => cached.stop());
-  const worker = await startLoadWorker();
-  cleanup.add(() => worker.stop());
+  // Side by side: each is registered for cleanup as soon as it is up, even if another fails.
+  const started = <T extends { stop(): Promise<unknown> }>(starting: Promise<T>) =>
+    starting.then((server) => {
+      cleanup.add(() => server.stop());
+      return server;
+    });
+  const [bareServer, shaped, verifyBound, signBound, exact, cached, worker] = await settleAll([
+    started(startBareServer(env.dir, SERVER_CPU)),
+    started(startBareServer(env.dir, SERVER_CPU, 'shaped')),
+    started(startBareServer(env.dir, SERVER_CPU, 'verify', signing)),
+    started(startBareServer(env.dir, SERVER_CPU, 'sign', signing)),
+    started(startService(env, 'exact', 'exact', SERVER_CPU)),
+    started(startService(env, 'cached', 'cached', SERVER_CPU)),
+    started(startLoadWorker()),
+  ]);
 
   log(`registering ${POOL_USERS + STORM_USERS} users and making ${POOL_TOKENS} live tokens`);
   const pool = await makePool(exact.url, POOL_USERS, POOL_TOKENS);
@@ -71,9 +72,11 @@ async function measureAll(ctx: BenchContext) {
   const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], logins: [], stormAuth: [], pacedFloor: [], sign: [], signBound: [], refresh: [] };
   const { plan } = ctx;
   // The bounds run nothing before their first slice: a slice of each, unrecorded, compiles their code.
-  log('warming up the bounds d1 and f1 (not recorded)');
-  await gateway(ctx, ctx.verifyBound);
-  await refreshRate(ctx, ctx.signBound);
+  if (plan.warmUps) {
+    log('warming up the bounds d1 and f1 (not recorded)');
+    await gateway(ctx, ctx.verifyBound);
+    await refreshRate(ctx, ctx.signBound);
+  }
   for (let rep = 1; rep <= plan.repetitions; rep++) {
     const round = `round ${rep}/${plan.repetitions}`;
     log(`${round}: a (bare), a′ (shaped), b (exact), c (cached) in turn, ${plan.slices} slices of ${plan.sliceMs / 1000} s each`);
@@ -97,8 +100,10 @@ async function measureAll(ctx: BenchContext) {
   // Last on the pinned core: a storm leaves argon2 work queued in the server after it ends.
   // The login path has run only for the set-up's few logins: a first storm, unrecorded, compiles
   // it (in a cold first storm logins reached 52–67% of argon2 alone, in the next ones 72–80%).
-  log('warming up the login path with a short storm (not recorded)');
-  await loginStorm(ctx, plan.stormMs / 2);
+  if (plan.warmUps) {
+    log('warming up the login path with a short storm (not recorded)');
+    await loginStorm(ctx, plan.stormMs / 2);
+  }
   for (let rep = 1; rep <= plan.repetitions; rep++) {
     log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, e′'s paced load on bare, then 200 concurrent logins`);
     series.argon2.push(await argon2Ceiling(ctx));
