@@ -5,7 +5,7 @@
  * same run, and writes bench/results.json. Exits 0 whether or not targets are met.
  */
 import { join } from 'node:path';
-import { type CleanupStack, settleAll } from '../scripts/cluster/cleanup.js';
+import type { CleanupStack } from '../scripts/cluster/cleanup.js';
 import { accounts, mapLimit, register } from './fixtures.js';
 import { startLoadWorker } from './load/driver.js';
 import { hasWrk } from './load/wrk.js';
@@ -29,21 +29,20 @@ const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
   const { env, signing } = await startStack(cleanup, log);
   log(`starting the baseline and the service (exact, cached) on cpu ${SERVER_CPU}, and the load generator`);
-  // Side by side: each is registered for cleanup as soon as it is up, even if another fails.
-  const started = <T extends { stop(): Promise<unknown> }>(starting: Promise<T>) =>
-    starting.then((server) => {
-      cleanup.add(() => server.stop());
-      return server;
-    });
-  const [bareServer, shaped, verifyBound, signBound, exact, cached, worker] = await settleAll([
-    started(startBareServer(env.dir, SERVER_CPU)),
-    started(startBareServer(env.dir, SERVER_CPU, 'shaped')),
-    started(startBareServer(env.dir, SERVER_CPU, 'verify', signing)),
-    started(startBareServer(env.dir, SERVER_CPU, 'sign', signing)),
-    started(startService(env, 'exact', 'exact', SERVER_CPU)),
-    started(startService(env, 'cached', 'cached', SERVER_CPU)),
-    started(startLoadWorker()),
-  ]);
+  const bareServer = await startBareServer(env.dir, SERVER_CPU);
+  cleanup.add(() => bareServer.stop());
+  const shaped = await startBareServer(env.dir, SERVER_CPU, 'shaped');
+  cleanup.add(() => shaped.stop());
+  const verifyBound = await startBareServer(env.dir, SERVER_CPU, 'verify', signing);
+  cleanup.add(() => verifyBound.stop());
+  const signBound = await startBareServer(env.dir, SERVER_CPU, 'sign', signing);
+  cleanup.add(() => signBound.stop());
+  const exact = await startService(env, 'exact', 'exact', SERVER_CPU);
+  cleanup.add(() => exact.stop());
+  const cached = await startService(env, 'cached', 'cached', SERVER_CPU);
+  cleanup.add(() => cached.stop());
+  const worker = await startLoadWorker();
+  cleanup.add(() => worker.stop());
 
   log(`registering ${POOL_USERS + STORM_USERS} users and making ${POOL_TOKENS} live tokens`);
   const pool = await makePool(exact.url, POOL_USERS, POOL_TOKENS);

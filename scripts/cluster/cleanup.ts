@@ -36,16 +36,13 @@ export function tempDir(cleanup: CleanupStack, prefix: string, parent = tmpdir()
   return dir;
 }
 
-/**
- * Like Promise.all (a tuple in, a tuple of values out), but waits for every promise before
- * rejecting, so nothing still starting is orphaned.
- */
-export async function settleAll<const T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+/** Like Promise.all, but waits for every promise before rejecting, so nothing still starting is orphaned. */
+export async function settleAll<T>(promises: readonly (T | Promise<T>)[]): Promise<T[]> {
   const results = await Promise.allSettled(promises);
-  const values: unknown[] = [];
+  const values: T[] = [];
   for (const result of results) {
     if (result.status === 'rejected') throw result.reason;
     values.push(result.value);
   }
-  return values as { -readonly [K in keyof T]: Awaited<T[K]> };
+  return values;
 }
