@@ -25,8 +25,12 @@ export interface AppParts {
 }
 
 export function createAppParts(deps: AppDeps): AppParts {
-  const record = createRequestRecorder(createAccessLog(deps.logger, deps.config.logging.mode), deps.metrics);
-  return { record, authenticate: createAuthenticate(deps, record) };
+  const { logging } = deps.config;
+  const log = createAccessLog(deps.logger, logging.mode);
+  const record = createRequestRecorder(log, deps.metrics);
+  // `/authenticate`'s 200s are logged only if asked for (`logging.authenticate_successes`).
+  const recordAuthenticate = logging.authenticate_successes ? record : createRequestRecorder(log, deps.metrics, (status) => status !== 200);
+  return { record, authenticate: createAuthenticate(deps, recordAuthenticate) };
 }
 
 /** Builds the HTTP application: routes, middleware, error mapping. Starts nothing. */

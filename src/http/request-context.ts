@@ -4,14 +4,14 @@ import type { Metrics } from '../observability/metrics.js';
 import type { AppEnv } from './app-env.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
-/** Records a finished request: its one log line and its duration metric. */
+/** Records a finished request: its duration metric, and its log line unless `logs` says no. */
 export type RequestRecorder = (requestId: string, method: string, route: string, status: number, started: number) => void;
 
-export function createRequestRecorder(log: AccessLog, metrics: Metrics): RequestRecorder {
+export function createRequestRecorder(log: AccessLog, metrics: Metrics, logs: (status: number) => boolean = () => true): RequestRecorder {
   return (requestId, method, route, status, started) => {
     const ms = performance.now() - started;
     metrics.request(route, method, status, ms / 1000);
-    log(requestId, method, route, status, ms);
+    if (logs(status)) log(requestId, method, route, status, ms);
   };
 }
 

@@ -54,6 +54,7 @@ describe('the service as a process', () => {
       expect((await call(base, 'POST', '/register', { body: { email, password: PASSWORD } })).status).toBe(201);
       const login = await call(base, 'POST', '/login', { body: { email, password: PASSWORD } });
       expect((await call(base, 'GET', '/authenticate', { token: login.body?.access_token as string })).status).toBe(200);
+      expect((await call(base, 'GET', '/authenticate')).status).toBe(401);
       const { stdout } = service.output();
       expect(stdout).toContain('single instance only');
       expect(stdout).toContain('DEVELOPMENT SIGNING KEY');
@@ -68,7 +69,9 @@ describe('the service as a process', () => {
     const lines = service.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
     const requests = lines.filter((line) => line.msg === 'request');
-    expect(requests).toContainEqual(expect.objectContaining({ level: 30, method: 'GET', path: '/authenticate', status: 200 }));
+    // /authenticate's 200s are not logged by default (logging.authenticate_successes), its 401s are.
+    expect(requests).toContainEqual(expect.objectContaining({ level: 30, method: 'GET', path: '/authenticate', status: 401 }));
+    expect(requests).not.toContainEqual(expect.objectContaining({ path: '/authenticate', status: 200 }));
     expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', path: '/register', status: 201 }));
     for (const line of requests) expect(line.reqId).toMatch(/^[\w.:-]+$/);
   }, 120_000);
