@@ -72,8 +72,28 @@ describe('the service as a process', () => {
     // /authenticate's 200s are not logged by default (logging.authenticate_successes), its 401s are.
     expect(requests).toContainEqual(expect.objectContaining({ level: 30, method: 'GET', path: '/authenticate', status: 401 }));
     expect(requests).not.toContainEqual(expect.objectContaining({ path: '/authenticate', status: 200 }));
+    // Every other route logs its 200s.
+    expect(requests).toContainEqual(expect.objectContaining({ method: 'GET', path: '/ping', status: 200 }));
     expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', path: '/register', status: 201 }));
     for (const line of requests) expect(line.reqId).toMatch(/^[\w.:-]+$/);
+  }, 120_000);
+
+  it('logs the 200s of /authenticate too with logging.authenticate_successes', async () => {
+    const cwd = mkdtempSync(join(work, 'successes-'));
+    writeFileSync(join(cwd, 'config.yml'), 'server:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  mode: json\n  authenticate_successes: true\n');
+    const service = run([join(root, 'src/main.ts')], { cwd });
+    const listeningPort = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
+    try {
+      await expect.poll(listeningPort, { timeout: 90_000, interval: 200 }).toBeDefined();
+      const base = `http://127.0.0.1:${listeningPort()}`;
+      const registered = await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } });
+      expect((await call(base, 'GET', '/authenticate', { token: registered.body?.access_token as string })).status).toBe(200);
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    expect((await service.exited)[0]).toBe(0);
+    const lines = service.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'request', method: 'GET', path: '/authenticate', status: 200 }));
   }, 120_000);
 
   it.each([

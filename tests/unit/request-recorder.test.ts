@@ -14,7 +14,7 @@ describe('request recorder', () => {
     expect(lines).toEqual(['b 401', 'c 503']);
     const text = await metrics.registry.metrics();
     for (const status of ['200', '401', '503']) {
-      expect(text).toMatch(new RegExp(`_count\\{[^}]*route="/authenticate"[^}]*status="${status}"[^}]*\\} 1`));
+      expect(text).toMatch(new RegExp(`_count\\{[^}]*route="/authenticate"[^}]*status="${status}"[^}]*\\} 1$`, 'm'));
     }
   });
 
