@@ -37,6 +37,21 @@ function run(args: string[], options: { cwd: string; env?: Record<string, string
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
 
+/** Starts the entry point in a fresh directory with `yaml` as its config.yml; resolves once it listens. */
+async function started(prefix: string, yaml: string) {
+  const cwd = mkdtempSync(join(work, prefix));
+  writeFileSync(join(cwd, 'config.yml'), yaml);
+  const service = run([join(root, 'src/main.ts')], { cwd });
+  const port = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
+  try {
+    await expect.poll(port, { timeout: 90_000, interval: 200 }).toBeDefined();
+  } catch (error) {
+    service.child.kill('SIGKILL');
+    throw error;
+  }
+  return { service, port: Number(port()) };
+}
+
 describe('the service as a process', () => {
   it('starts embedded with no Redis or Postgres, serves the flow, and stops with exit 0 on SIGTERM', async () => {
     const cwd = mkdtempSync(join(work, 'embedded-'));
@@ -79,13 +94,10 @@ describe('the service as a process', () => {
   }, 120_000);
 
   it('logs the 200s of /authenticate too with logging.authenticate_successes', async () => {
-    const cwd = mkdtempSync(join(work, 'successes-'));
-    writeFileSync(join(cwd, 'config.yml'), 'server:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  mode: json\n  authenticate_successes: true\n');
-    const service = run([join(root, 'src/main.ts')], { cwd });
-    const listeningPort = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
+    const yaml = 'server:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  mode: json\n  authenticate_successes: true\n';
+    const { service, port } = await started('successes-', yaml);
     try {
-      await expect.poll(listeningPort, { timeout: 90_000, interval: 200 }).toBeDefined();
-      const base = `http://127.0.0.1:${listeningPort()}`;
+      const base = `http://127.0.0.1:${port}`;
       const registered = await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } });
       expect((await call(base, 'GET', '/authenticate', { token: registered.body?.access_token as string })).status).toBe(200);
     } finally {
@@ -186,14 +198,10 @@ describe('the service as a process', () => {
   }, 60_000);
 
   it('a second SIGTERM during the drain (a second or more after the first) stops at once (exit 1), not after server.shutdown_grace', async () => {
-    const cwd = mkdtempSync(join(work, 'second-signal-'));
-    writeFileSync(join(cwd, 'config.yml'), 'server:\n  host: 127.0.0.1\n  port: 0\n  shutdown_grace: 60s\n');
-    const service = run([join(root, 'src/main.ts')], { cwd });
-    const listeningPort = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
+    const { service, port } = await started('second-signal-', 'server:\n  host: 127.0.0.1\n  port: 0\n  shutdown_grace: 60s\n');
     try {
-      await expect.poll(listeningPort, { timeout: 90_000, interval: 200 }).toBeDefined();
       // A request still in flight (its body never finishes) holds the drain open.
-      const held = connect(Number(listeningPort()), '127.0.0.1');
+      const held = connect(port, '127.0.0.1');
       await once(held, 'connect');
       held.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email"');
       held.on('error', () => {});
