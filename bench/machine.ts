@@ -27,18 +27,23 @@ export function cpuMicros(pid: number): number | undefined {
   }
 }
 
+/** `settled`: idle means under this share of one core over one step; it gives up after the timeout. */
+const IDLE_SHARE = 0.05;
+const SETTLE_STEP_MS = 250;
+export const SETTLE_TIMEOUT_MS = 10_000;
+
 /**
- * Resolves `true` once the process has used under `share` of one core over `stepMs`, `false` if
- * it is still busy after `timeoutMs`: a server still working off a load (a login storm leaves up
- * to 64 argon2 operations queued) would otherwise share the core with what is measured next.
+ * Resolves `true` once the process is idle, `false` if it is still busy after
+ * `SETTLE_TIMEOUT_MS`: a server still working off a load (a login storm leaves up to 64 argon2
+ * operations queued) would otherwise share the core with what is measured next.
  */
-export async function settled(pid: number, { share = 0.05, stepMs = 250, timeoutMs = 10_000 } = {}): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
+export async function settled(pid: number): Promise<boolean> {
+  const deadline = performance.now() + SETTLE_TIMEOUT_MS;
   let last = cpuMicros(pid);
   while (last !== undefined && performance.now() < deadline) {
-    await sleep(stepMs);
+    await sleep(SETTLE_STEP_MS);
     const now = cpuMicros(pid);
-    if (now === undefined || now - last < share * stepMs * 1000) return true;
+    if (now === undefined || now - last < IDLE_SHARE * SETTLE_STEP_MS * 1000) return true;
     last = now;
   }
   return last === undefined;

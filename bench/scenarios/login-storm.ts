@@ -1,5 +1,5 @@
 import { measureCeiling } from '../ceilings/run.js';
-import { cpuMicros, settled } from '../machine.js';
+import { cpuMicros, SETTLE_TIMEOUT_MS, settled } from '../machine.js';
 import type { BenchContext } from './context.js';
 import { fromSummary, measured, rateSample, type Sample } from './sample.js';
 
@@ -43,7 +43,9 @@ export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Prom
   const before = cpuMicros(exact.pid);
   const result = await worker.run(job, ms);
   const after = cpuMicros(exact.pid);
-  if (!(await settled(exact.pid))) process.stderr.write('bench: warning: the service was still busy 10 s after the storm; the next ceiling shares its core\n');
+  if (!(await settled(exact.pid))) {
+    process.stderr.write(`bench: warning: the service was still busy ${SETTLE_TIMEOUT_MS / 1000} s after the storm; the next ceiling shares its core\n`);
+  }
   const cpu = before !== undefined && after !== undefined ? after - before : undefined;
   const requests = result.logins.requests + result.auth.requests;
   const logins = fromSummary(result.logins);

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { isAuthenticatePath } from './authenticate/node-listener.js';
-import { errorStatus, type ErrorCode } from './errors.js';
+import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from './errors.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
 /** The contract's JSON error with the baseline headers, for answers written outside Hono. */
@@ -56,7 +56,7 @@ export function createClientErrorHandler(instanceId: string) {
     // passed on by a gateway) is refused as carrying no valid token.
     const gateway = known[0] === 'invalid_request' && isAuthenticatePath(requestTarget(error));
     const { status, headers, body } = gateway
-      ? errorParts('invalid_token', 'an access token is required', instanceId)
+      ? errorParts('invalid_token', TOKEN_REQUIRED, instanceId)
       : errorParts(known[0], known[1], instanceId);
     const extra = gateway ? { 'WWW-Authenticate': 'Bearer' } : {};
     const lines = Object.entries({ ...headers, ...extra, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);

@@ -20,6 +20,9 @@ export const errorStatus = {
 
 export type ErrorCode = keyof typeof errorStatus;
 
+/** The `invalid_token` description of a request that carries no access token at all. */
+export const TOKEN_REQUIRED = 'an access token is required';
+
 /**
  * The one error type use cases throw. `code` is stable and maps to an HTTP status;
  * `message` is shown to clients below 500, and at 503 only when written for them (`shown`).

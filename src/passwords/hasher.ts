@@ -119,6 +119,8 @@ export function createPasswordHasher({ concurrency, maxQueue = 64, threads: give
   // One instance for every refusal (a storm refuses hundreds per second): its stack points to
   // start-up and means nothing; nothing may modify it.
   const busy = new OverloadedError('too many logins in progress, retry shortly');
+  /** A batch its thread failed: no answer, which must not read as a wrong password. */
+  const failed = (cause: unknown) => new AppError('unavailable', 'password hashing failed, retry shortly', { retryAfter: 1, cause });
 
   /**
    * Hands waiting operations to free threads: each takes its share of the queue among all
@@ -136,7 +138,6 @@ export function createPasswordHasher({ concurrency, maxQueue = 64, threads: give
         batch.forEach(answer);
         dispatch();
       };
-      const failed = (cause: unknown) => new AppError('unavailable', 'password hashing failed, retry shortly', { retryAfter: 1, cause });
       threads.run(batch.map((job) => job.call)).then(
         (replies) => finish((job, i) => (replies[i] ? job.settle(replies[i]) : job.fail(failed('no reply')))),
         (error: unknown) => finish((job) => job.fail(failed(error))),

@@ -231,13 +231,15 @@ describe.each([
   });
 });
 
+/** The cookies a response sets, by name. */
+const cookiesOf = (headers: Headers) => Object.fromEntries(headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+
 describe('cookie mode', () => {
   let app: TestInstance;
   beforeAll(async () => {
     app = await (await testCluster({ auth: { refresh_cookie: true } })).start();
   });
 
-  const cookiesOf = (headers: Headers) => Object.fromEntries(headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
 
   it('sets __Host-rt (HttpOnly, Secure, SameSite=Strict, Path=/) and requires the CSRF header to use it', async () => {
     const user = await registerUser(app.url);
@@ -280,7 +282,7 @@ describe('cookie mode: a refused refresh cookie', () => {
   it('is cleared with the 401, on /refresh and on /logout', async () => {
     const registered = await call(app.url, 'POST', '/register', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
     expect(registered.status).toBe(201);
-    const cookies = Object.fromEntries(registered.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const cookies = cookiesOf(registered.headers);
     const headers = { cookie: `__Host-rt=${cookies['__Host-rt']}; __Host-csrf=${cookies['__Host-csrf']}`, 'x-csrf-token': cookies['__Host-csrf'] as string };
     // The session ends elsewhere (logout-all from another device): the cookie is dead.
     expect((await call(app.url, 'POST', '/logout-all', { token: registered.body?.access_token as string })).status).toBe(204);
@@ -303,7 +305,7 @@ describe('cookie mode: a refused refresh cookie', () => {
     const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
     // A later login in this browser: its cookie now names the second session.
     const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
-    const jar = Object.fromEntries(second.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const jar = cookiesOf(second.headers);
     const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
     const old = await call(app.url, 'POST', '/logout', { token: first.body?.access_token as string, headers: { cookie } });
     expect(old.status).toBe(204);
@@ -316,7 +318,7 @@ describe('cookie mode: a refused refresh cookie', () => {
 
   it('is left alone when a password change replaced it: another tab may hold the new cookie by then', async () => {
     const registered = await call(app.url, 'POST', '/register', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
-    const cookies = Object.fromEntries(registered.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const cookies = cookiesOf(registered.headers);
     const headers = { cookie: `__Host-rt=${cookies['__Host-rt']}; __Host-csrf=${cookies['__Host-csrf']}`, 'x-csrf-token': cookies['__Host-csrf'] as string };
     // Tab A changes the password (its answer sets the new cookies); tab B's refresh with the old
     // cookie is handled after it.
@@ -326,7 +328,7 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect(late).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
     expect(late.headers.getSetCookie()).toEqual([]);
     // The session the change kept refreshes on with its new cookie.
-    const fresh = Object.fromEntries(changed.headers.getSetCookie().map((line) => line.split(';')[0]?.split('=') as [string, string]));
+    const fresh = cookiesOf(changed.headers);
     const next = { cookie: `__Host-rt=${fresh['__Host-rt']}; __Host-csrf=${fresh['__Host-csrf']}`, 'x-csrf-token': fresh['__Host-csrf'] as string };
     expect((await call(app.url, 'POST', '/refresh', { headers: next })).status).toBe(200);
   });

@@ -2,12 +2,12 @@ import type { AppDeps } from '../../app-deps.js';
 import type { AuthenticateOutcome } from '../../observability/metrics.js';
 import type { AccessClaims } from '../../tokens/access-token.js';
 import { bearerToken } from '../bearer.js';
-import { UnavailableError } from '../errors.js';
+import { TOKEN_REQUIRED, UnavailableError } from '../errors.js';
 import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
 import { baseHeaderList, requestIdFrom } from '../response-headers.js';
 
-const MISSING = JSON.stringify({ error: 'invalid_token', error_description: 'an access token is required' });
+const MISSING = JSON.stringify({ error: 'invalid_token', error_description: TOKEN_REQUIRED });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
 export const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
 /**

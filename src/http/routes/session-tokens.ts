@@ -86,8 +86,7 @@ export function sessionTokenRoutes(deps: AppDeps) {
       }
       // An access token of another session logs that one out: a refresh cookie naming a different
       // session stays (that session lives on).
-      const kept = endedSession !== undefined && otherSessionsCookie(c, endedSession);
-      if (cookies && !kept) clearRefreshCookies(c);
+      if (cookies && !(endedSession !== undefined && otherSessionsCookie(c, endedSession))) clearRefreshCookies(c);
       return c.body(null, 204);
     })
     .post('/logout-all', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
