@@ -6,6 +6,7 @@ import { createAccessTokens } from '../../src/tokens/access-token.js';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
 import { runAutocannon } from './autocannon-run.js';
 import type { ColdSummary, LoadJob, LoadSummary } from './jobs.js';
+import { pacedLoad } from './paced.js';
 import { hasWrk, runWrk } from './wrk.js';
 
 type Job<K extends LoadJob['kind']> = Extract<LoadJob, { kind: K }>;
@@ -24,20 +25,19 @@ async function wrkWithTokens(url: string, connections: number, ms: number, token
 }
 
 /**
- * Closed-loop GET load, by wrk when installed (see `hasWrk`); paced loads (`rate`) always by
- * autocannon. Bearer tokens are prebuilt into one request each, so the generator does no
- * work per request.
+ * Closed-loop GET load, by wrk when installed (see `hasWrk`), else autocannon (bearer tokens
+ * prebuilt into one request each, so the generator does no work per request); paced loads
+ * (`rate`) by `pacedLoad`.
  */
 export function httpLoad(job: Job<'http'>): Promise<LoadSummary> {
-  if (!job.rate && hasWrk()) return wrkWithTokens(`${job.url}${job.path}`, job.connections, job.ms, job.bearerTokens);
+  if (job.rate) return pacedLoad({ ...job, rate: job.rate });
+  if (hasWrk()) return wrkWithTokens(`${job.url}${job.path}`, job.connections, job.ms, job.bearerTokens);
   const requests: autocannon.Request[] | undefined = job.bearerTokens?.map((token) => ({
     method: 'GET',
     path: job.path,
     headers: { authorization: `Bearer ${token}` },
   }));
-  const options: autocannon.Options = { url: `${job.url}${job.path}`, connections: job.connections, requests };
-  if (job.rate) options.overallRate = job.rate;
-  return runAutocannon(options, job.ms);
+  return runAutocannon({ url: `${job.url}${job.path}`, connections: job.connections, requests }, job.ms);
 }
 
 /** Signs `job.count` fresh tokens for live sessions, then sends each once (the count outlasts the run). */
