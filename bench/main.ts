@@ -126,7 +126,7 @@ runMain('bench', async (cleanup) => {
   const propagation = await revocationPropagation(ctx);
   const rows = buildRows(series, propagation, plan);
   const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
-  const loadGenerator = hasWrk() ? 'wrk (closed loop), autocannon (paced, chained)' : 'autocannon';
+  const loadGenerator = `${hasWrk() ? 'wrk' : 'autocannon'} (closed loop), node:http pacer (paced), autocannon (chained)`;
   process.stdout.write(`\n${formatTable(rows)}\n\n`);
   process.stdout.write(
     `${plan.name} run, medians of ${plan.repetitions} rounds (a–c: ${plan.repetitions * plan.slices} slices), ${seconds}s; ${machine.cpus} × ${machine.model}; node ${machine.node}; ` +

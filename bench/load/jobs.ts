@@ -18,7 +18,7 @@ export interface SigningSetup {
 
 /** What the load worker is asked to do; every job is bounded by `ms`. */
 export type LoadJob =
-  /** Closed-loop GET load; with `bearerTokens`, one per request, round-robin. `rate` caps requests per second. */
+  /** GET load, closed-loop, or paced open-loop at `rate` req/s (`paced.ts`); with `bearerTokens`, one per request, round-robin. */
   | { kind: 'http'; url: string; path: string; connections: number; ms: number; bearerTokens?: string[]; rate?: number }
   /** `/authenticate` where every request carries a token signed just before the run and never sent before. */
   | { kind: 'cold'; url: string; connections: number; ms: number; count: number; signing: SigningSetup; sessions: SessionClaims[] }
