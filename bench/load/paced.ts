@@ -8,47 +8,67 @@ const TICK_MS = 1;
 const DRAIN_MS = 2_000;
 
 /**
- * Open-loop GET load at `job.rate` req/s for `job.ms`: the k-th request falls due at
- * start + k / rate and is sent at the next timer tick, whatever is still in flight, over at most
- * `job.connections` keep-alive connections; one that finds them all busy waits for one, and that
- * wait counts in its latency, measured from the send. Requests that fall due while this process
- * is busy go out late, together, and their delay is not counted. Autocannon's `overallRate` is
- * not a pace: it gives each connection a quota per second, sent back to back at the top of the second.
+ * Open-loop GET load at `job.rate` req/s for `job.ms`: the k-th request (from 1) falls due at
+ * start + k / rate and is issued at the next timer tick, whatever is still in flight, over at
+ * most `job.connections` keep-alive connections. One issued while all are busy waits here for
+ * one, and that wait counts in its latency, measured from the issue. Requests that fall due
+ * while this process is busy are issued late, together, and their delay is not counted.
+ * Autocannon's `overallRate` is not a pace: it gives each connection a quota per second, sent
+ * back to back at the top of the second.
  */
 export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate: number }): Promise<LoadSummary> {
   const client = createHttpClient(job.connections);
   const tally = createTally();
   const tokens = job.bearerTokens;
-  const inFlight = new Set<Promise<void>>();
-  const send = (k: number) => {
+  /** Issued while every connection was busy: index and issue time. */
+  const waiting: [number, number][] = [];
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const send = (k: number, issued: number) => {
+    inFlight += 1;
     const token = tokens?.[k % tokens.length];
     const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
-    const issued = performance.now();
-    const answered = client.send(job.url, 'GET', job.path, headers).then(
-      (response) => tally.response(response.status, performance.now() - issued),
-      () => tally.error(),
-    );
-    inFlight.add(answered);
-    void answered.finally(() => inFlight.delete(answered));
+    client
+      .send(job.url, 'GET', job.path, headers)
+      .then(
+        (response) => tally.response(response.status, performance.now() - issued),
+        () => tally.error(),
+      )
+      .finally(() => {
+        inFlight -= 1;
+        const next = waiting.shift();
+        if (next) send(...next);
+        else if (inFlight === 0) drained?.();
+      });
+  };
+  const issue = (k: number) => {
+    const now = performance.now();
+    if (inFlight < job.connections) send(k, now);
+    else waiting.push([k, now]);
   };
   const started = performance.now();
-  let sent = 0;
+  let issuedCount = 0;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsed = performance.now() - started;
       const due = Math.floor((Math.min(elapsed, job.ms) * job.rate) / 1000);
-      while (sent < due) send(sent++);
+      while (issuedCount < due) issue(issuedCount++);
       if (elapsed >= job.ms) {
         clearInterval(timer);
         resolve();
       }
     }, TICK_MS);
   });
-  let drainTimer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.allSettled(inFlight), new Promise((resolve) => (drainTimer = setTimeout(resolve, DRAIN_MS)))]);
-  clearTimeout(drainTimer);
-  // Still unanswered: failures of the run, never left out of its counts.
-  for (let i = 0; i < inFlight.size; i++) tally.error();
+  if (inFlight > 0) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, DRAIN_MS);
+      drained = () => (clearTimeout(timer), resolve());
+    });
+  }
+  // Never sent, or still unanswered: failures of the run, never left out of its counts.
+  const summary = tally.summary(job.ms / 1000);
+  const lost = waiting.length + inFlight;
+  waiting.length = 0;
   client.close();
-  return tally.summary(job.ms / 1000);
+  return { ...summary, errors: summary.errors + lost, statuses: { ...summary.statuses } };
 }

@@ -1,20 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../http/errors.js';
 
 const LOCK_FILE = 'jwt-cluster.pid';
-/** Held (for a few system calls) by the one process removing a stale lock. */
-const BREAKER_FILE = `${LOCK_FILE}.break`;
-/** A breaker this old was left by a process that died while removing a stale lock. */
-const STALE_BREAKER_MS = 10_000;
-/** A lock file this young and still empty is being written by a filesystem without hard links. */
-const WRITING_MS = 50;
-/** Each round claims, refuses, waits a millisecond or removes a stale lock: this many means a fight. */
-const MAX_ROUNDS = 100;
+/** How long a start waits for another process that is taking over a stale lock. */
+const TAKEOVER_WAIT_MS = 5_000;
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const unavailable = (message: string) => new AppError('unavailable', message);
 
 function isRunning(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
@@ -26,10 +21,11 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** The file's text and age in ms, or `undefined` once it is gone. */
-function read(path: string): { text: string; ageMs: number } | undefined {
+/** A lock file's text (its first line is the holder's pid), or `undefined` once it is gone. */
+function read(path: string): string | undefined {
   try {
-    return { text: readFileSync(path, 'utf8'), ageMs: Date.now() - statSync(path).mtimeMs };
+    if (!lstatSync(path).isFile()) throw unavailable(`${path} is not a regular file: remove it`);
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
@@ -37,86 +33,91 @@ function read(path: string): { text: string; ageMs: number } | undefined {
 }
 
 /**
- * Creates `path` with `draft`'s content unless it exists (false then). A hard link makes it
- * appear complete, so nobody reads a half-written lock; where the filesystem has no hard links
- * it is written with an exclusive create instead, and an empty young lock reads as being written.
+ * Creates `path` as a hard link to `draft` unless `path` exists (false then). The link makes
+ * the file appear complete: nobody reads a half-written lock.
  */
-function claim(draft: string, text: string, path: string): boolean {
+function link(draft: string, path: string): boolean {
   try {
     linkSync(draft, path);
     return true;
   } catch (error) {
     const code = errorCode(error);
     if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
-  }
-  try {
-    writeFileSync(path, text, { flag: 'wx', mode: 0o600 });
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false;
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+      throw unavailable(`the embedded database needs a filesystem with hard links for its lock file; ${path} is on one without (${code}): put database.data_dir on a local disk`);
+    }
     throw error;
   }
 }
 
-/**
- * Removes the lock at `path` if it still reads `dead`, holding the breaker while it checks and
- * removes: of processes that found the same stale lock, one removes it, and none can remove a
- * lock claimed in its place (a claim only succeeds once the path is free, and only a breaker
- * frees it).
- */
-function breakStale(path: string, breaker: string, draft: string, mine: string, dead: string): void {
-  if (!claim(draft, mine, breaker)) {
-    const held = read(breaker);
-    if (held !== undefined && held.ageMs > STALE_BREAKER_MS) rmSync(breaker, { force: true });
-    else pause(1);
-    return;
-  }
-  try {
-    if (read(path)?.text === dead) rmSync(path, { force: true });
-  } finally {
-    rmSync(breaker, { force: true });
+/** Drafts and breakers (`jwt-cluster.pid.*`) that processes which have since died left behind. */
+function removeLeftovers(dataDir: string): void {
+  for (const name of readdirSync(dataDir)) {
+    if (!name.startsWith(`${LOCK_FILE}.`)) continue;
+    const file = join(dataDir, name);
+    try {
+      // A draft is empty for a moment while its process writes it: only a dead pid condemns a file.
+      const pid = Number.parseInt(read(file) ?? '', 10);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isRunning(pid)) rmSync(file, { force: true });
+    } catch {
+      // Not ours to judge (not a regular file): left alone.
+    }
   }
 }
 
 /**
- * Claims the embedded database directory for this process (`<dataDir>/jwt-cluster.pid`: its pid
- * and a random token). PGlite keeps pages in memory, so a second process on the same directory
- * (a server and `npm run admin`) would silently lose writes. A lock left by a dead process is
- * taken over. Of processes starting at the same moment, exactly one claims the directory.
- * Returns the release function.
+ * Claims the embedded database directory for this process (`<dataDir>/jwt-cluster.pid`).
+ * PGlite keeps pages in memory, so a second process on the same directory (a server and
+ * `npm run admin`) would silently lose writes. Returns the release function.
  *
- * @throws {AppError} `unavailable` while another live process holds the directory
+ * Of processes starting at the same moment, exactly one claims the directory: each writes its
+ * pid and a random token to a draft of its own and hard-links it into place, which fails if a
+ * lock exists. A lock whose process is dead is removed by one process at a time, the one that
+ * links the breaker named after that lock's text, and only while the lock still has that text:
+ * a text is never written twice, so a lock claimed meanwhile in its place is never removed.
+ *
+ * @throws {AppError} `unavailable` while another live process holds the directory, or the lock cannot be settled
  */
-export function lockDataDir(dataDir: string): () => void {
+export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS } = {}): () => void {
   const path = join(dataDir, LOCK_FILE);
   const token = randomBytes(8).toString('hex');
   const mine = `${process.pid}\n${token}\n`;
   const draft = `${path}.${token}`;
+  const deadline = performance.now() + takeoverWaitMs;
   try {
     writeFileSync(draft, mine, { flag: 'wx', mode: 0o600 });
-    for (let round = 0; ; round++) {
-      if (round === MAX_ROUNDS) throw new AppError('unavailable', `could not claim the embedded database in ${dataDir}: ${LOCK_FILE} keeps changing (or is not a regular file)`);
-      if (claim(draft, mine, path)) break;
+    for (;;) {
+      if (link(draft, path)) break;
       const lock = read(path);
       if (lock === undefined) continue;
-      if (lock.text === '' && lock.ageMs < WRITING_MS) {
-        pause(1);
+      const holder = Number.parseInt(lock, 10);
+      if (isRunning(holder)) {
+        throw unavailable(`the embedded database in ${dataDir} is in use by process ${holder}; stop it first (PGlite serves one process)`);
+      }
+      const breaker = `${path}.break-${createHash('sha256').update(lock).digest('hex').slice(0, 16)}`;
+      if (link(draft, breaker)) {
+        try {
+          if (read(path) === lock) rmSync(path, { force: true });
+        } finally {
+          rmSync(breaker, { force: true });
+        }
         continue;
       }
-      const holder = Number.parseInt(lock.text, 10);
-      if (isRunning(holder)) {
-        throw new AppError('unavailable', `the embedded database in ${dataDir} is in use by process ${holder}; stop it first (PGlite serves one process)`);
+      const breaking = Number.parseInt(read(breaker) ?? '', 10);
+      if (!Number.isNaN(breaking) && !isRunning(breaking)) {
+        throw unavailable(`process ${breaking} died while taking over the stale lock of ${dataDir}, leaving ${breaker}: remove it if no jwt-cluster process uses the directory`);
       }
-      breakStale(path, join(dataDir, BREAKER_FILE), draft, mine, lock.text);
+      if (performance.now() > deadline) throw unavailable(`process ${breaking} has been taking over the stale lock of ${dataDir} for ${takeoverWaitMs / 1000} s; retry`);
+      pause(1);
     }
   } finally {
     rmSync(draft, { force: true });
   }
-  // Nobody removes a live process's lock, so it is still ours unless someone deleted it by hand.
+  removeLeftovers(dataDir);
+  // Only a breaker removes a lock, and only a dead process's: this one stays ours until released.
   return () => {
     try {
-      if (read(path)?.text === mine) rmSync(path, { force: true });
+      if (read(path) === mine) rmSync(path, { force: true });
     } catch {
       // Unreadable: nothing this process can release.
     }

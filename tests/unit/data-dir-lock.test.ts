@@ -1,6 +1,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -16,13 +17,17 @@ const lockFile = join(dir, 'jwt-cluster.pid');
 /** What a lock of this process reads: its pid and a random token. */
 const OURS = new RegExp(`^${process.pid}\\n[0-9a-f]{16}\\n$`);
 
+const DEAD = '2147483646\n';
+/** The breaker a process takes to remove a stale lock reading `text`. */
+const breakerOf = (text: string) => join(dir, `jwt-cluster.pid.break-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
+
 describe('lockDataDir', () => {
   it('claims the directory and releases it, leaving no other file', () => {
     const release = lockDataDir(dir);
     expect(readFileSync(lockFile, 'utf8')).toMatch(OURS);
     expect(readdirSync(dir)).toEqual(['jwt-cluster.pid']);
     release();
-    expect(existsSync(lockFile)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('refuses while another live process holds it, naming the process', () => {
@@ -33,10 +38,8 @@ describe('lockDataDir', () => {
   });
 
   it('takes over a lock left by a dead process, holding garbage, or left empty', () => {
-    for (const stale of ['2147483646\n', 'garbage', '']) {
+    for (const stale of [DEAD, 'garbage', '']) {
       writeFileSync(lockFile, stale);
-      // An empty lock is being written for its first 50 ms (a filesystem without hard links).
-      utimesSync(lockFile, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
       const release = lockDataDir(dir);
       expect(readFileSync(lockFile, 'utf8')).toMatch(OURS);
       release();
@@ -44,21 +47,45 @@ describe('lockDataDir', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  it('removes a breaker left by a process that died while breaking a stale lock', () => {
-    const breaker = join(dir, 'jwt-cluster.pid.break');
-    writeFileSync(lockFile, '2147483646\n');
-    writeFileSync(breaker, '2147483645\n');
-    utimesSync(breaker, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-    const release = lockDataDir(dir);
-    expect(readFileSync(lockFile, 'utf8')).toMatch(OURS);
-    release();
-    expect(readdirSync(dir)).toEqual([]);
+  it('waits for a live process taking over the stale lock, then gives up naming it', () => {
+    writeFileSync(lockFile, DEAD);
+    writeFileSync(breakerOf(DEAD), `${process.ppid}\n`);
+    expect(() => lockDataDir(dir, { takeoverWaitMs: 50 })).toThrow(`process ${process.ppid} has been taking over the stale lock`);
+    expect(readFileSync(lockFile, 'utf8')).toBe(DEAD);
+    rmSync(breakerOf(DEAD));
+    rmSync(lockFile);
   });
 
-  it('gives up with a clear error, not a hang, when the lock path is not a regular file', () => {
+  it('names the breaker a process left when it died taking over, rather than guess', () => {
+    writeFileSync(lockFile, DEAD);
+    writeFileSync(breakerOf(DEAD), '2147483645\n');
+    expect(() => lockDataDir(dir)).toThrow(`leaving ${breakerOf(DEAD)}: remove it`);
+    rmSync(breakerOf(DEAD));
+    const release = lockDataDir(dir);
+    release();
+    rmSync(lockFile, { force: true });
+  });
+
+  it('removes drafts and breakers of dead processes once it holds the lock, not those of a live one', () => {
+    const deadDraft = join(dir, 'jwt-cluster.pid.00112233aabbccdd');
+    const liveDraft = join(dir, 'jwt-cluster.pid.8899aabbccddeeff');
+    writeFileSync(deadDraft, `${DEAD}00112233aabbccdd\n`);
+    writeFileSync(liveDraft, `${process.ppid}\n8899aabbccddeeff\n`);
+    writeFileSync(breakerOf('gone'), `${DEAD}ffeeddccbbaa9988\n`);
+    const release = lockDataDir(dir);
+    expect(readdirSync(dir).sort()).toEqual(['jwt-cluster.pid', 'jwt-cluster.pid.8899aabbccddeeff']);
+    release();
+    rmSync(liveDraft);
+  });
+
+  it('refuses a lock path that is not a regular file, at once, instead of looping', () => {
     symlinkSync(join(dir, 'nowhere'), lockFile);
-    expect(() => lockDataDir(dir)).toThrow('could not claim the embedded database');
+    expect(() => lockDataDir(dir)).toThrow('jwt-cluster.pid is not a regular file: remove it');
     rmSync(lockFile);
+    mkdirSync(lockFile);
+    expect(() => lockDataDir(dir)).toThrow('jwt-cluster.pid is not a regular file: remove it');
+    rmSync(lockFile, { recursive: true });
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 
@@ -88,10 +115,10 @@ describe('lockDataDir, processes racing', () => {
 
   /** Starts `count` contenders, tells them all when to start once each is ready; returns each one's outcomes. */
   async function race(base: string, count: number): Promise<{ outcomes: string[]; late: number }[]> {
-    const children = Array.from({ length: count }, () => spawn(process.execPath, ['--import', tsxLoader, contender, base, String(TRIALS), String(SPACING_MS)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const children = Array.from({ length: count }, () => spawn(process.execPath, ['--import', tsxLoader, contender, base, String(TRIALS), String(SPACING_MS)], { stdio: ['pipe', 'pipe', 'inherit'], timeout: 25_000, killSignal: 'SIGKILL' }));
     try {
       await Promise.all(children.map(line));
-      const startAt = Date.now() + 200;
+      const startAt = Date.now() + 500;
       const reports = children.map(line);
       for (const child of children) child.stdin.write(`${startAt}\n`);
       return (await Promise.all(reports)).map((report) => JSON.parse(report));
