@@ -4,14 +4,15 @@ import type { LoadJob, LoadSummary } from './jobs.js';
 
 /** How often the pacer wakes to send what has come due (Node timers have 1 ms resolution). */
 const TICK_MS = 1;
-/** After the run, answers still outstanding are awaited this long, then counted as errors. */
+/** After the run, answers still outstanding are awaited this long. */
 const DRAIN_MS = 2_000;
 
 /**
  * Open-loop GET load at `job.rate` req/s for `job.ms`: the k-th request (from 1) falls due at
  * start + k / rate and is issued at the next timer tick, whatever is still in flight, over at
  * most `job.connections` keep-alive connections. One issued while all are busy waits here for
- * one, and that wait counts in its latency, measured from the issue. Requests that fall due
+ * one, and that wait counts in its latency, measured from the issue; one still waiting when the
+ * run ends is never sent, and counts as an error, as does one unanswered after `DRAIN_MS`. Requests that fall due
  * while this process is busy are issued late, together, and their delay is not counted.
  * Autocannon's `overallRate` is not a pace: it gives each connection a quota per second, sent
  * back to back at the top of the second.
@@ -23,6 +24,8 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
   /** Issued while every connection was busy: index and issue time. */
   const waiting: [number, number][] = [];
   let inFlight = 0;
+  /** The run's time is up: requests still waiting are never sent. */
+  let over = false;
   let drained: (() => void) | undefined;
   const send = (k: number, issued: number) => {
     inFlight += 1;
@@ -36,7 +39,7 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
       )
       .finally(() => {
         inFlight -= 1;
-        const next = waiting.shift();
+        const next = over ? undefined : waiting.shift();
         if (next) send(...next);
         else if (inFlight === 0) drained?.();
       });
@@ -55,20 +58,22 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
       while (issuedCount < due) issue(issuedCount++);
       if (elapsed >= job.ms) {
         clearInterval(timer);
+        over = true;
         resolve();
       }
     }, TICK_MS);
   });
+  // Issued within the run but never sent: failures of the run, never left out of its counts.
+  const unsent = waiting.length;
+  waiting.length = 0;
   if (inFlight > 0) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, DRAIN_MS);
       drained = () => (clearTimeout(timer), resolve());
     });
   }
-  // Never sent, or still unanswered: failures of the run, never left out of its counts.
   const summary = tally.summary(job.ms / 1000);
-  const lost = waiting.length + inFlight;
-  waiting.length = 0;
+  const lost = unsent + inFlight;
   client.close();
   return { ...summary, errors: summary.errors + lost, statuses: { ...summary.statuses } };
 }

@@ -7,6 +7,9 @@ const LOCK_FILE = 'jwt-cluster.pid';
 /** How long a start waits for another process that is taking over a stale lock. */
 const TAKEOVER_WAIT_MS = 5_000;
 
+/** The texts of the locks this process holds: a second claim in this process is refused, not taken for a stale one. */
+const held = new Set<string>();
+
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const unavailable = (message: string) => new AppError('unavailable', message);
@@ -89,7 +92,11 @@ export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS
     for (;;) {
       if (link(draft, path)) break;
       const lock = read(path);
-      if (lock === undefined) continue;
+      if (lock === undefined) {
+        pause(1);
+        continue;
+      }
+      if (held.has(lock)) throw unavailable(`the embedded database in ${dataDir} is already open in this process`);
       const holder = Number.parseInt(lock, 10);
       if (isRunning(holder)) {
         throw unavailable(`the embedded database in ${dataDir} is in use by process ${holder}; stop it first (PGlite serves one process)`);
@@ -107,15 +114,21 @@ export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS
       if (!Number.isNaN(breaking) && !isRunning(breaking)) {
         throw unavailable(`process ${breaking} died while taking over the stale lock of ${dataDir}, leaving ${breaker}: remove it if no jwt-cluster process uses the directory`);
       }
-      if (performance.now() > deadline) throw unavailable(`process ${breaking} has been taking over the stale lock of ${dataDir} for ${takeoverWaitMs / 1000} s; retry`);
+      if (performance.now() > deadline) throw unavailable(`another process has been taking over the stale lock of ${dataDir} for ${takeoverWaitMs / 1000} s; retry`);
       pause(1);
     }
   } finally {
     rmSync(draft, { force: true });
   }
-  removeLeftovers(dataDir);
+  held.add(mine);
+  try {
+    removeLeftovers(dataDir);
+  } catch {
+    // Tidying only: the lock is claimed either way.
+  }
   // Only a breaker removes a lock, and only a dead process's: this one stays ours until released.
   return () => {
+    held.delete(mine);
     try {
       if (read(path) === mine) rmSync(path, { force: true });
     } catch {

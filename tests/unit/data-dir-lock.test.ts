@@ -37,6 +37,18 @@ describe('lockDataDir', () => {
     rmSync(lockFile);
   });
 
+  it('refuses a second claim in the same process instead of taking its own lock for a stale one', () => {
+    const release = lockDataDir(dir);
+    const text = readFileSync(lockFile, 'utf8');
+    expect(() => lockDataDir(dir)).toThrow('already open in this process');
+    expect(readFileSync(lockFile, 'utf8')).toBe(text);
+    release();
+    // A lock with this pid that this process does not hold (a restarted container's pid 1) is stale.
+    writeFileSync(lockFile, `${process.pid}\n0011223344556677\n`);
+    lockDataDir(dir)();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('takes over a lock left by a dead process, holding garbage, or left empty', () => {
     for (const stale of [DEAD, 'garbage', '']) {
       writeFileSync(lockFile, stale);
@@ -50,7 +62,7 @@ describe('lockDataDir', () => {
   it('waits for a live process taking over the stale lock, then gives up naming it', () => {
     writeFileSync(lockFile, DEAD);
     writeFileSync(breakerOf(DEAD), `${process.ppid}\n`);
-    expect(() => lockDataDir(dir, { takeoverWaitMs: 50 })).toThrow(`process ${process.ppid} has been taking over the stale lock`);
+    expect(() => lockDataDir(dir, { takeoverWaitMs: 50 })).toThrow('another process has been taking over the stale lock');
     expect(readFileSync(lockFile, 'utf8')).toBe(DEAD);
     rmSync(breakerOf(DEAD));
     rmSync(lockFile);
