@@ -24,6 +24,40 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** `/proc` text, or '' where there is none (not Linux). */
+function proc(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A running process as no other process will ever be (Linux): the boot it runs in and its start
+ * time in clock ticks; '' where `/proc` cannot tell.
+ */
+function incarnation(pid: number): string {
+  const boot = proc('/proc/sys/kernel/random/boot_id').trim();
+  const stat = proc(`/proc/${pid}/stat`);
+  // Field 22 of stat(5), counted after the command name, which may hold spaces and parentheses.
+  const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return boot && started ? `${boot} ${started}` : '';
+}
+
+/**
+ * Whether the process a lock file names (its first line) still runs. Its third line, where
+ * present, is that process's incarnation: a pid reused since (after a reboot, say) reads as dead.
+ */
+function holderAlive(text: string): boolean {
+  const pid = Number.parseInt(text, 10);
+  if (!isRunning(pid)) return false;
+  const recorded = text.split('\n')[2];
+  if (!recorded) return true;
+  const now = incarnation(pid);
+  return now === '' || now === recorded;
+}
+
 /** A lock file's text (its first line is the holder's pid), or `undefined` once it is gone. */
 function read(path: string): string | undefined {
   try {
@@ -60,8 +94,9 @@ function removeLeftovers(dataDir: string): void {
     const file = join(dataDir, name);
     try {
       // A draft is empty for a moment while its process writes it: only a dead pid condemns a file.
-      const pid = Number.parseInt(read(file) ?? '', 10);
-      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isRunning(pid)) rmSync(file, { force: true });
+      const text = read(file) ?? '';
+      const pid = Number.parseInt(text, 10);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !holderAlive(text)) rmSync(file, { force: true });
     } catch {
       // Not ours to judge (not a regular file): left alone.
     }
@@ -74,7 +109,7 @@ function removeLeftovers(dataDir: string): void {
  * `npm run admin`) would silently lose writes. Returns the release function.
  *
  * Of processes starting at the same moment, exactly one claims the directory: each writes its
- * pid and a random token to a draft of its own and hard-links it into place, which fails if a
+ * pid, a random token and its incarnation to a draft of its own and hard-links it into place, which fails if a
  * lock exists. A lock whose process is dead is removed by one process at a time, the one that
  * links the breaker named after that lock's text, and only while the lock still has that text:
  * a text is never written twice, so a lock claimed meanwhile in its place is never removed.
@@ -84,7 +119,7 @@ function removeLeftovers(dataDir: string): void {
 export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS } = {}): () => void {
   const path = join(dataDir, LOCK_FILE);
   const token = randomBytes(8).toString('hex');
-  const mine = `${process.pid}\n${token}\n`;
+  const mine = `${process.pid}\n${token}\n${incarnation(process.pid)}\n`;
   const draft = `${path}.${token}`;
   const deadline = performance.now() + takeoverWaitMs;
   try {
@@ -97,9 +132,8 @@ export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS
         continue;
       }
       if (held.has(lock)) throw unavailable(`the embedded database in ${dataDir} is already open in this process`);
-      const holder = Number.parseInt(lock, 10);
-      if (isRunning(holder)) {
-        throw unavailable(`the embedded database in ${dataDir} is in use by process ${holder}; stop it first (PGlite serves one process)`);
+      if (holderAlive(lock)) {
+        throw unavailable(`the embedded database in ${dataDir} is in use by process ${Number.parseInt(lock, 10)}; stop it first (PGlite serves one process)`);
       }
       const breaker = `${path}.break-${createHash('sha256').update(lock).digest('hex').slice(0, 16)}`;
       if (link(draft, breaker)) {
@@ -110,9 +144,9 @@ export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS
         }
         continue;
       }
-      const breaking = Number.parseInt(read(breaker) ?? '', 10);
-      if (!Number.isNaN(breaking) && !isRunning(breaking)) {
-        throw unavailable(`process ${breaking} died while taking over the stale lock of ${dataDir}, leaving ${breaker}: remove it if no jwt-cluster process uses the directory`);
+      const breaking = read(breaker) ?? '';
+      if (breaking !== '' && !holderAlive(breaking)) {
+        throw unavailable(`process ${Number.parseInt(breaking, 10)} died while taking over the stale lock of ${dataDir}, leaving ${breaker}: remove it if no jwt-cluster process uses the directory`);
       }
       if (performance.now() > deadline) throw unavailable(`another process has been taking over the stale lock of ${dataDir} for ${takeoverWaitMs / 1000} s; retry`);
       pause(1);

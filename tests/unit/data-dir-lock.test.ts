@@ -14,8 +14,14 @@ const dir = mkdtempSync(join(tmpdir(), 'jwt-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const lockFile = join(dir, 'jwt-cluster.pid');
 
-/** What a lock of this process reads: its pid and a random token. */
-const OURS = new RegExp(`^${process.pid}\\n[0-9a-f]{16}\\n$`);
+/** The boot this machine runs in and a process's start time in clock ticks (stat(5) field 22). */
+const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const startOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+};
+/** What a lock of this process reads: its pid, a random token and its incarnation. */
+const OURS = new RegExp(`^${process.pid}\\n[0-9a-f]{16}\\n${bootId} ${startOf(process.pid)}\\n$`);
 
 const DEAD = '2147483646\n';
 /** The breaker a process takes to remove a stale lock reading `text`. */
@@ -46,6 +52,19 @@ describe('lockDataDir', () => {
     // A lock with this pid that this process does not hold (a restarted container's pid 1) is stale.
     writeFileSync(lockFile, `${process.pid}\n0011223344556677\n`);
     lockDataDir(dir)();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('takes a live pid for its holder only while it is the same process: same boot, same start', () => {
+    const parent = process.ppid;
+    const live = `${parent}\n0011223344556677\n${bootId} ${startOf(parent)}\n`;
+    writeFileSync(lockFile, live);
+    expect(() => lockDataDir(dir)).toThrow(`in use by process ${parent}`);
+    // The pid reused since: by a process started later, or after a reboot.
+    for (const reused of [`${bootId} ${Number(startOf(parent)) + 1}`, `00000000-0000-0000-0000-000000000000 ${startOf(parent)}`]) {
+      writeFileSync(lockFile, `${parent}\n0011223344556677\n${reused}\n`);
+      lockDataDir(dir)();
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 
