@@ -87,6 +87,28 @@ function link(draft: string, path: string): boolean {
   }
 }
 
+/**
+ * Removes `file` if it still reads `text` (a dead process's), holding the breaker named after
+ * `text` while it checks and removes: of processes that found the same stale file, one removes
+ * it, and as no text is written twice, a file claimed meanwhile in its place is never removed.
+ * A breaker whose own holder died is removed the same way, under a breaker named after its text.
+ * Returns false while a live process holds the breaker.
+ */
+function removeStale(lockPath: string, file: string, text: string, draft: string): boolean {
+  const breaker = `${lockPath}.break-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  if (link(draft, breaker)) {
+    try {
+      if (read(file) === text) rmSync(file, { force: true });
+    } finally {
+      rmSync(breaker, { force: true });
+    }
+    return true;
+  }
+  const breaking = read(breaker);
+  if (breaking === undefined) return true;
+  return breaking !== '' && !holderAlive(breaking) && removeStale(lockPath, breaker, breaking, draft);
+}
+
 /** Drafts and breakers (`jwt-cluster.pid.*`) that processes which have since died left behind. */
 function removeLeftovers(dataDir: string): void {
   for (const name of readdirSync(dataDir)) {
@@ -111,8 +133,8 @@ function removeLeftovers(dataDir: string): void {
  * Of processes starting at the same moment, exactly one claims the directory: each writes its
  * pid, a random token and its incarnation to a draft of its own and hard-links it into place, which fails if a
  * lock exists. A lock whose process is dead is removed by one process at a time, the one that
- * links the breaker named after that lock's text, and only while the lock still has that text:
- * a text is never written twice, so a lock claimed meanwhile in its place is never removed.
+ * links the breaker named after that lock's text, and only while the lock still has that text
+ * (`removeStale`).
  *
  * @throws {AppError} `unavailable` while another live process holds the directory, or the lock cannot be settled
  */
@@ -135,19 +157,7 @@ export function lockDataDir(dataDir: string, { takeoverWaitMs = TAKEOVER_WAIT_MS
       if (holderAlive(lock)) {
         throw unavailable(`the embedded database in ${dataDir} is in use by process ${Number.parseInt(lock, 10)}; stop it first (PGlite serves one process)`);
       }
-      const breaker = `${path}.break-${createHash('sha256').update(lock).digest('hex').slice(0, 16)}`;
-      if (link(draft, breaker)) {
-        try {
-          if (read(path) === lock) rmSync(path, { force: true });
-        } finally {
-          rmSync(breaker, { force: true });
-        }
-        continue;
-      }
-      const breaking = read(breaker) ?? '';
-      if (breaking !== '' && !holderAlive(breaking)) {
-        throw unavailable(`process ${Number.parseInt(breaking, 10)} died while taking over the stale lock of ${dataDir}, leaving ${breaker}: remove it if no jwt-cluster process uses the directory`);
-      }
+      if (removeStale(path, path, lock, draft)) continue;
       if (performance.now() > deadline) throw unavailable(`another process has been taking over the stale lock of ${dataDir} for ${takeoverWaitMs / 1000} s; retry`);
       pause(1);
     }

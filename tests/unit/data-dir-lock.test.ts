@@ -87,14 +87,15 @@ describe('lockDataDir', () => {
     rmSync(lockFile);
   });
 
-  it('names the breaker a process left when it died taking over, rather than guess', () => {
+  it('recovers from a breaker left by a process that died taking over, and from one left by its recovery', () => {
+    const deadBreaker = `${DEAD}0011223344556677\n`;
     writeFileSync(lockFile, DEAD);
-    writeFileSync(breakerOf(DEAD), '2147483645\n');
-    expect(() => lockDataDir(dir)).toThrow(`leaving ${breakerOf(DEAD)}: remove it`);
-    rmSync(breakerOf(DEAD));
+    writeFileSync(breakerOf(DEAD), deadBreaker);
+    writeFileSync(breakerOf(deadBreaker), `${DEAD}8899aabbccddeeff\n`);
     const release = lockDataDir(dir);
+    expect(readFileSync(lockFile, 'utf8')).toMatch(OURS);
+    expect(readdirSync(dir)).toEqual(['jwt-cluster.pid']);
     release();
-    rmSync(lockFile, { force: true });
   });
 
   it('removes drafts and breakers of dead processes once it holds the lock, not those of a live one', () => {
