@@ -20,7 +20,8 @@ export function createTally() {
       errors += 1;
     },
     summary(seconds: number): LoadSummary {
-      return { requests, ok, statuses, errors, seconds, latency: histogram.summary() };
+      // A copy: answers that arrive later (abandoned requests) do not change a summary given.
+      return { requests, ok, statuses: { ...statuses }, errors, seconds, latency: histogram.summary() };
     },
   };
 }

@@ -24,8 +24,8 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
   /** Issued while every connection was busy: index and issue time. */
   const waiting: [number, number][] = [];
   let inFlight = 0;
-  /** The run's time is up: requests still waiting are never sent. */
-  let over = false;
+  /** Issued within the run but never sent: failures of the run, never left out of its counts. */
+  let unsent = 0;
   let drained: (() => void) | undefined;
   const send = (k: number, issued: number) => {
     inFlight += 1;
@@ -39,7 +39,7 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
       )
       .finally(() => {
         inFlight -= 1;
-        const next = over ? undefined : waiting.shift();
+        const next = waiting.shift();
         if (next) send(...next);
         else if (inFlight === 0) drained?.();
       });
@@ -58,14 +58,13 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
       while (issuedCount < due) issue(issuedCount++);
       if (elapsed >= job.ms) {
         clearInterval(timer);
-        over = true;
+        // The run's time is up: requests still waiting for a connection are never sent.
+        unsent = waiting.length;
+        waiting.length = 0;
         resolve();
       }
     }, TICK_MS);
   });
-  // Issued within the run but never sent: failures of the run, never left out of its counts.
-  const unsent = waiting.length;
-  waiting.length = 0;
   if (inFlight > 0) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, DRAIN_MS);
@@ -75,5 +74,5 @@ export async function pacedLoad(job: Extract<LoadJob, { kind: 'http' }> & { rate
   const summary = tally.summary(job.ms / 1000);
   const lost = unsent + inFlight;
   client.close();
-  return { ...summary, errors: summary.errors + lost, statuses: { ...summary.statuses } };
+  return { ...summary, errors: summary.errors + lost };
 }

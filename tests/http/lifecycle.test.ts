@@ -213,7 +213,8 @@ describe.each([
 
   it('revoke takes RFC 7009’s own form encoding too, as OAuth client libraries send it', async () => {
     const user = await registerUser(one.url);
-    const form = (text: string) => fetch(`${one.url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: text });
+    const formType = { 'content-type': 'application/x-www-form-urlencoded' };
+    const form = (text: string) => call(one.url, 'POST', '/revoke', { body: text, headers: formType });
     const revoked = await form(new URLSearchParams({ token: user.accessToken, token_type_hint: 'access_token' }).toString());
     expect(revoked.status).toBe(200);
     expect(revoked.headers.get('cache-control')).toBe('no-store');
@@ -223,10 +224,10 @@ describe.each([
     for (const text of ['', 'token=', 'token_type_hint=access_token', 'token=a&token=b', '=x&token=a', '__proto__=a&__proto__=b&token=a']) {
       const refused = await form(text);
       expect(refused.status).toBe(400);
-      expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+      expect(refused.body).toMatchObject({ error: 'invalid_request' });
     }
     // Only /revoke: other routes stay JSON only.
-    const login = await fetch(`${one.url}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `email=${encodeURIComponent(user.email)}&password=${PASSWORD}` });
+    const login = await call(one.url, 'POST', '/login', { body: `email=${encodeURIComponent(user.email)}&password=${PASSWORD}`, headers: formType });
     expect(login.status).toBe(415);
   });
 });

@@ -3,28 +3,22 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyMaterial } from '../../src/tokens/generate-key.js';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
 import { freshDatabase } from '../helpers/services.js';
 import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
+import { TSX_LOADER } from '../helpers/tsx-loader.js';
 
 const root = resolve(import.meta.dirname, '../..');
-/**
- * tsx's loader, for `node --import`. Not the tsx CLI: it relays a SIGTERM to its child and, if the
- * child does not confirm within 30 ms (a busy machine), kills it with SIGKILL and exits 143.
- */
-const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const work = mkdtempSync(join(tmpdir(), 'jwt-process-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs the real entry point as a child process in `cwd` with a clean environment. */
 function run(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-  const child = spawn(process.execPath, ['--import', tsxLoader, ...args], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, ...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: options.cwd, LOG_MODE: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,33 +31,35 @@ function run(args: string[], options: { cwd: string; env?: Record<string, string
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
 
-/** Starts the entry point in a fresh directory with `yaml` as its config.yml; resolves once it listens. */
-async function started(prefix: string, yaml: string) {
+/**
+ * Starts the entry point in a fresh directory, with `yaml` as its config.yml if given; resolves
+ * once it listens (on the port its "listening" line names).
+ */
+async function started(prefix: string, yaml?: string, env?: Record<string, string>) {
   const cwd = mkdtempSync(join(work, prefix));
-  writeFileSync(join(cwd, 'config.yml'), yaml);
-  const service = run([join(root, 'src/main.ts')], { cwd });
+  if (yaml !== undefined) writeFileSync(join(cwd, 'config.yml'), yaml);
+  const service = run([join(root, 'src/main.ts')], { cwd, env });
   const port = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
   try {
-    await expect.poll(port, { timeout: 90_000, interval: 200 }).toBeDefined();
+    // Generous: a first start initialises PGlite, and CI runs other test files alongside.
+    await expect.poll(port, { timeout: 90_000, interval: 200, message: 'the service never printed its listening line' }).toBeDefined();
   } catch (error) {
     service.child.kill('SIGKILL');
     throw error;
   }
-  return { service, port: Number(port()) };
+  return { service, cwd, port: Number(port()) };
 }
+
+/** The JSON lines a service printed. */
+const jsonLines = (service: ReturnType<typeof run>) =>
+  service.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe('the service as a process', () => {
   it('starts embedded with no Redis or Postgres, serves the flow, and stops with exit 0 on SIGTERM', async () => {
-    const cwd = mkdtempSync(join(work, 'embedded-'));
     // Port 0: the OS picks a free port, which the service names in its "listening" line.
-    const service = run([join(root, 'src/main.ts')], { cwd, env: { PORT: '0', CONFIG_FILE: join(root, 'config.yml') } });
-    const listeningPort = () => /"port":(\d+)[^\n]*listening/.exec(service.output().stdout)?.[1];
+    const { service, cwd, port } = await started('embedded-', undefined, { PORT: '0', CONFIG_FILE: join(root, 'config.yml') });
     try {
-      // Generous: a first start initialises PGlite, and CI runs other test files alongside.
-      await expect
-        .poll(listeningPort, { timeout: 90_000, interval: 200, message: "the service never printed its listening line" })
-        .toBeDefined();
-      const base = `http://127.0.0.1:${listeningPort()}`;
+      const base = `http://127.0.0.1:${port}`;
       expect((await fetch(`${base}/ping`)).status).toBe(200);
       const email = uniqueEmail();
       expect((await call(base, 'POST', '/register', { body: { email, password: PASSWORD } })).status).toBe(201);
@@ -81,7 +77,7 @@ describe('the service as a process', () => {
     }
     const [code] = await service.exited;
     expect(code).toBe(0);
-    const lines = service.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = jsonLines(service);
     expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
     const requests = lines.filter((line) => line.msg === 'request');
     // /authenticate's 200s are not logged by default (logging.authenticate_successes), its 401s are.
@@ -94,7 +90,7 @@ describe('the service as a process', () => {
   }, 120_000);
 
   it('logs the 200s of /authenticate too with logging.authenticate_successes', async () => {
-    const yaml = 'server:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  mode: json\n  authenticate_successes: true\n';
+    const yaml = 'server:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  authenticate_successes: true\n';
     const { service, port } = await started('successes-', yaml);
     try {
       const base = `http://127.0.0.1:${port}`;
@@ -104,8 +100,7 @@ describe('the service as a process', () => {
       service.child.kill('SIGTERM');
     }
     expect((await service.exited)[0]).toBe(0);
-    const lines = service.output().stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'request', method: 'GET', path: '/authenticate', status: 200 }));
+    expect(jsonLines(service)).toContainEqual(expect.objectContaining({ msg: 'request', method: 'GET', path: '/authenticate', status: 200 }));
   }, 120_000);
 
   it.each([

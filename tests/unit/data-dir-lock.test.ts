@@ -2,13 +2,14 @@ import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lockDataDir } from '../../src/users/data-dir-lock.js';
+import { TSX_LOADER } from '../helpers/tsx-loader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jwt-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,36 +123,29 @@ describe('lockDataDir', () => {
 });
 
 describe('lockDataDir, processes racing', () => {
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const contender = fileURLToPath(new URL('../helpers/lock-contender.ts', import.meta.url));
   const TRIALS = 40;
   const SPACING_MS = 15;
 
-  /** The next line `child` prints. */
-  function line(child: ChildProcessByStdio<Writable, Readable, null>): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let out = '';
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString();
-        const end = out.indexOf('\n');
-        if (end < 0) return;
-        child.stdout.off('data', onData);
-        child.off('exit', onExit);
-        resolve(out.slice(0, end));
-      };
-      const onExit = (code: number | null) => reject(new Error(`contender exited (${code}) before its line`));
-      child.stdout.on('data', onData);
-      child.on('exit', onExit);
-    });
-  }
+  type Contender = ChildProcessByStdio<Writable, Readable, null>;
+  /** A reader of `child`'s lines, in order (readline buffers those not asked for yet). */
+  const lines = (child: Contender) => {
+    const reader = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    return async () => {
+      const next = await reader.next();
+      if (next.done) throw new Error(`contender exited (${child.exitCode}) before its line`);
+      return next.value;
+    };
+  };
 
   /** Starts `count` contenders, tells them all when to start once each is ready; returns each one's outcomes. */
   async function race(base: string, count: number): Promise<{ outcomes: string[]; late: number }[]> {
-    const children = Array.from({ length: count }, () => spawn(process.execPath, ['--import', tsxLoader, contender, base, String(TRIALS), String(SPACING_MS)], { stdio: ['pipe', 'pipe', 'inherit'], timeout: 25_000, killSignal: 'SIGKILL' }));
+    const children = Array.from({ length: count }, () => spawn(process.execPath, ['--import', TSX_LOADER, contender, base, String(TRIALS), String(SPACING_MS)], { stdio: ['pipe', 'pipe', 'inherit'], timeout: 25_000, killSignal: 'SIGKILL' }));
+    const readers = children.map(lines);
     try {
-      await Promise.all(children.map(line));
+      await Promise.all(readers.map((next) => next()));
       const startAt = Date.now() + 500;
-      const reports = children.map(line);
+      const reports = readers.map((next) => next());
       for (const child of children) child.stdin.write(`${startAt}\n`);
       return (await Promise.all(reports)).map((report) => JSON.parse(report));
     } finally {
@@ -169,7 +163,7 @@ describe('lockDataDir, processes racing', () => {
       for (let i = 0; i < TRIALS; i++) {
         mkdirSync(join(base, String(i)));
         // Odd trials start from a lock a dead process left behind.
-        if (i % 2 === 1) writeFileSync(join(base, String(i), 'jwt-cluster.pid'), '2147483646\n');
+        if (i % 2 === 1) writeFileSync(join(base, String(i), 'jwt-cluster.pid'), DEAD);
       }
       const results = await race(base, 3);
       for (let i = 0; i < TRIALS; i++) {
