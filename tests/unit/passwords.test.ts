@@ -1,4 +1,3 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/http/errors.js';
 import { createArgon2Threads } from '../../src/passwords/argon2-threads.js';
@@ -172,32 +171,6 @@ describe('password hasher', () => {
       failures = [];
       await own.close();
     }
-  });
-
-  /** Threads of this process at each `nice` value (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
-  const threadsByNiceness = () => {
-    const counts = new Map<number, number>();
-    for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-      try {
-        const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
-        const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-        counts.set(nice, (counts.get(nice) ?? 0) + 1);
-      } catch {
-        // The thread ended while being listed.
-      }
-    }
-    return counts;
-  };
-
-  it.runIf(existsSync('/proc/thread-self'))('runs argon2 on threads of its own at the lowest CPU priority, and stops them on close', async () => {
-    const before = threadsByNiceness().get(19) ?? 0;
-    const own = createPasswordHasher({ concurrency: 3 });
-    const hashes = await Promise.all(['a password', 'b password', 'c password'].map((password) => own.hash(password)));
-    expect(await own.verify(hashes[0] as string, 'a password')).toBe(true);
-    expect(threadsByNiceness().get(19) ?? 0).toBe(before + 3);
-    await own.close();
-    expect(threadsByNiceness().get(19) ?? 0).toBe(before);
-    await expect(own.hash('after close')).rejects.toThrow();
   });
 
   it('validates its options when built', () => {

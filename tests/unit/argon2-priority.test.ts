@@ -1,0 +1,38 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import { createPasswordHasher } from '../../src/passwords/hasher.js';
+
+/**
+ * In a file of its own: other tests' threads start and end on their own schedule (a thread that
+ * failed is torn down after its `exit` event), so counting threads beside them was flaky in CI.
+ * Here the hasher's threads are told apart by their ids, and the checks wait for the kernel's view.
+ */
+
+/** Ids of this process's threads at `nice` 19 (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
+const lowestPriorityThreads = () => {
+  const tids = new Set<string>();
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 19) tids.add(tid);
+    } catch {
+      // The thread ended while being listed.
+    }
+  }
+  return tids;
+};
+
+describe.runIf(existsSync('/proc/thread-self'))('argon2 threads', () => {
+  it('run at the lowest CPU priority, one per slot, and stop on close', async () => {
+    const before = lowestPriorityThreads();
+    const own = createPasswordHasher({ concurrency: 3 });
+    const hashes = await Promise.all(['a password', 'b password', 'c password'].map((password) => own.hash(password)));
+    expect(await own.verify(hashes[0] as string, 'a password')).toBe(true);
+    const added = () => [...lowestPriorityThreads()].filter((tid) => !before.has(tid));
+    await vi.waitFor(() => expect(added()).toHaveLength(3), { timeout: 5_000 });
+    const ours = added();
+    await own.close();
+    await vi.waitFor(() => expect(ours.filter((tid) => lowestPriorityThreads().has(tid))).toEqual([]), { timeout: 5_000 });
+    await expect(own.hash('after close')).rejects.toThrow();
+  });
+});
