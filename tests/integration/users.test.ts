@@ -257,11 +257,15 @@ describe('PostgreSQL user store: an admin change held up past its deadline', () 
     try {
       const [actor, target] = await Promise.all([0, 1].map(() => store.create({ email: uniqueEmail(), passwordHash: 'h', roles: ['admin'] })));
       // Another change's transaction holds the lock for longer than the store waits.
+      let locked!: () => void;
+      const held = new Promise<void>((resolve) => (locked = resolve));
       const released = holder.begin(async (tx) => {
         await tx`select pg_advisory_xact_lock(${0x6a777461})`;
+        locked();
         await sleep(1500);
       });
-      await sleep(100);
+      // Once it holds the lock, however long a busy machine took to connect and take it.
+      await held;
       const outcome = await store.changeAs({ userId: actor?.id ?? '', role: 'admin' }, target?.id ?? '', { disabled: true }).catch((error: unknown) => error);
       expect(outcome).toBeInstanceOf(UnavailableError);
       await released;
