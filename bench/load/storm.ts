@@ -7,7 +7,7 @@ import { httpLoad } from './throughput.js';
 /**
  * `concurrency` clients each log in again as soon as the previous login answered; a 503
  * sends a client to sleep for `Retry-After` as a well-behaved client would. Meanwhile a
- * paced `/authenticate` load measures what the storm does to the gateway path.
+ * paced `/authenticate` load (`job.auth`) measures what the storm does to the gateway path.
  */
 export async function loginStorm(job: Extract<LoadJob, { kind: 'storm' }>): Promise<StormSummary> {
   const client = createHttpClient(job.concurrency);
@@ -30,7 +30,7 @@ export async function loginStorm(job: Extract<LoadJob, { kind: 'storm' }>): Prom
       }
     }
   };
-  const auth = httpLoad({ kind: 'http', url: job.url, path: '/authenticate', ms: job.ms, ...job.auth });
+  const auth = job.auth && httpLoad({ kind: 'http', url: job.url, path: '/authenticate', ms: job.ms, ...job.auth });
   const logins = Promise.all(Array.from({ length: job.concurrency }, (_, i) => loginClient(i)));
   // A client still waiting at the deadline is abandoned; the socket closes with the agent.
   await Promise.race([logins, sleep(job.ms + 100)]);

@@ -15,22 +15,21 @@ export async function argon2Ceiling(ctx: BenchContext): Promise<Sample & { concu
 
 /**
  * e′0. The storm's paced `/authenticate` load sent to the bare baseline with no storm: the p99
- * the load generator and this machine show with no server work at all, e′'s floor. 30% of the
- * storm's length (3,000 requests in a full run) is plenty for a p99 and keeps the bench short.
+ * the load generator and this machine show with no server work at all, e′'s floor. 20% of the
+ * storm's length (2,000 requests in a full run, 20 beyond the p99) keeps the bench short.
  */
 export function pacedFloor(ctx: BenchContext): Promise<Sample> {
   const { worker, plan, bare, tokens } = ctx;
-  const ms = plan.stormMs * 0.3;
+  const ms = plan.stormMs * 0.2;
   const job = { kind: 'http', url: bare.url, path: '/authenticate', ms, ...AUTH, bearerTokens: tokens } as const;
   return measured(bare.pid, () => worker.run(job, ms));
 }
 
 /**
- * e. 200 clients log in for the storm's length (`ms`, the plan's by default) while
- * `/authenticate` runs at a light, paced rate. Returns once the server has worked off the
- * argon2 operations still queued when the storm ended.
+ * 200 clients log in for `ms`, with e′'s paced `/authenticate` load alongside if `gateway`.
+ * Returns once the server has worked off the argon2 operations still queued when the storm ended.
  */
-export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Promise<{ logins: Sample; auth: Sample }> {
+async function storm(ctx: BenchContext, ms: number, gateway: boolean): Promise<{ logins: Sample; auth?: Sample }> {
   const { worker, exact, stormAccounts, tokens } = ctx;
   const job = {
     kind: 'storm',
@@ -38,7 +37,7 @@ export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Prom
     ms,
     concurrency: CONCURRENT_LOGINS,
     accounts: stormAccounts,
-    auth: { ...AUTH, bearerTokens: tokens },
+    ...(gateway ? { auth: { ...AUTH, bearerTokens: tokens } } : {}),
   } as const;
   const before = cpuMicros(exact.pid);
   const result = await worker.run(job, ms);
@@ -47,11 +46,28 @@ export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Prom
     process.stderr.write(`bench: warning: the service was still busy ${SETTLE_TIMEOUT_MS / 1000} s after the storm; the next ceiling shares its core\n`);
   }
   const cpu = before !== undefined && after !== undefined ? after - before : undefined;
-  const requests = result.logins.requests + result.auth.requests;
+  const requests = result.logins.requests + (result.auth?.requests ?? 0);
   const logins = fromSummary(result.logins);
   return {
-    // Login storm CPU is shared with the paced /authenticate load; it is charged to all responses.
+    // Login storm CPU is shared with the paced /authenticate load, if any; it is charged to all responses.
     logins: { ...logins, cpuUsPerRequest: cpu !== undefined && requests > 0 ? cpu / requests : undefined },
-    auth: fromSummary(result.auth),
+    auth: result.auth && fromSummary(result.auth),
   };
+}
+
+/** e and e′. The storm (`ms`, the plan's by default) while `/authenticate` runs at a light, paced rate. */
+export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Promise<{ logins: Sample; auth: Sample }> {
+  const { logins, auth } = await storm(ctx, ms, true);
+  if (!auth) throw new Error('the login storm ran without its gateway load');
+  return { logins, auth };
+}
+
+/**
+ * e1. The same storm with no gateway load, 40% as long (to keep the bench under 5 minutes): what
+ * the login path reaches alone. Set against e, it shows what e′'s 1,000 paced requests a second
+ * take from the logins. Logins still running when a storm ends are not counted, which weighs a
+ * little more in a shorter storm: e1 errs low.
+ */
+export async function loginsAlone(ctx: BenchContext): Promise<Sample> {
+  return (await storm(ctx, ctx.plan.stormMs * 0.4, false)).logins;
 }
