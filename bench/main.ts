@@ -12,7 +12,7 @@ import { hasWrk } from './load/wrk.js';
 import { machineInfo, SERVER_CPU } from './machine.js';
 import { buildRows, formatTable, type Series, writeResults } from './report.js';
 import { type BenchContext, type Plan, PLANS } from './scenarios/context.js';
-import { argon2Ceiling, loginsAlone, loginStorm, pacedFloor } from './scenarios/login-storm.js';
+import { argon2Ceiling, loginsAlone, loginStorm, pacedFloor, stormFloor } from './scenarios/login-storm.js';
 import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
 import { bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
@@ -68,7 +68,7 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], logins: [], stormAuth: [], pacedFloor: [], sign: [], signBound: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
   const { plan } = ctx;
   // The bounds run nothing before their first slice: a slice of each, unrecorded, compiles their code.
   if (plan.warmUps) {
@@ -104,10 +104,11 @@ async function measureAll(ctx: BenchContext) {
     await loginStorm(ctx, plan.stormMs / 2);
   }
   for (let rep = 1; rep <= plan.repetitions; rep++) {
-    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, e′'s paced load on bare, 200 concurrent logins alone, then with e′'s load`);
+    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, e′'s paced load on bare, 200 concurrent logins alone, with e′'s load on bare, then on the service`);
     series.argon2.push(await argon2Ceiling(ctx));
     series.pacedFloor.push(await pacedFloor(ctx));
     series.loginsAlone.push(await loginsAlone(ctx));
+    series.stormFloor.push(await stormFloor(ctx));
     const storm = await loginStorm(ctx);
     series.logins.push(storm.logins);
     series.stormAuth.push(storm.auth);

@@ -24,14 +24,17 @@ export type LoadJob =
   | { kind: 'cold'; url: string; connections: number; ms: number; count: number; signing: SigningSetup; sessions: SessionClaims[] }
   /** `/refresh` chains: each response's refresh token is used for a later request. */
   | { kind: 'refresh'; url: string; connections: number; ms: number; refreshTokens: string[] }
-  /** `concurrency` clients log in in a loop (honouring `Retry-After`), while a paced `/authenticate` load runs if `auth` is given. */
+  /**
+   * `concurrency` clients log in in a loop (honouring `Retry-After`), while a paced `/authenticate`
+   * load runs if `auth` is given: on the same server, or on `auth.url`.
+   */
   | {
       kind: 'storm';
       url: string;
       ms: number;
       concurrency: number;
       accounts: { email: string; password: string }[];
-      auth?: { connections: number; rate: number; bearerTokens: string[] };
+      auth?: { url?: string; connections: number; rate: number; bearerTokens: string[] };
     }
   /** Revoke on `revoker`, then poll every watcher until it answers 401. */
   | { kind: 'propagation'; revoker: string; watchers: string[]; timeoutMs: number; items: RevocationItem[] };

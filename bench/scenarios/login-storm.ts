@@ -26,10 +26,11 @@ export function pacedFloor(ctx: BenchContext): Promise<Sample> {
 }
 
 /**
- * 200 clients log in for `ms`, with e′'s paced `/authenticate` load alongside if `gateway`.
- * Returns once the server has worked off the argon2 operations still queued when the storm ended.
+ * 200 clients log in on the service for `ms`, with e′'s paced `/authenticate` load alongside, sent
+ * to `authUrl` if given. Returns once the server has worked off the argon2 operations still queued
+ * when the storm ended.
  */
-async function storm(ctx: BenchContext, ms: number, gateway: boolean): Promise<{ logins: Sample; auth?: Sample }> {
+async function storm(ctx: BenchContext, ms: number, authUrl?: string): Promise<{ logins: Sample; auth?: Sample }> {
   const { worker, exact, stormAccounts, tokens } = ctx;
   const job = {
     kind: 'storm',
@@ -37,7 +38,7 @@ async function storm(ctx: BenchContext, ms: number, gateway: boolean): Promise<{
     ms,
     concurrency: CONCURRENT_LOGINS,
     accounts: stormAccounts,
-    ...(gateway ? { auth: { ...AUTH, bearerTokens: tokens } } : {}),
+    ...(authUrl ? { auth: { ...AUTH, url: authUrl, bearerTokens: tokens } } : {}),
   } as const;
   const before = cpuMicros(exact.pid);
   const result = await worker.run(job, ms);
@@ -46,10 +47,10 @@ async function storm(ctx: BenchContext, ms: number, gateway: boolean): Promise<{
     process.stderr.write(`bench: warning: the service was still busy ${SETTLE_TIMEOUT_MS / 1000} s after the storm; the next ceiling shares its core\n`);
   }
   const cpu = before !== undefined && after !== undefined ? after - before : undefined;
-  const requests = result.logins.requests + (result.auth?.requests ?? 0);
+  const requests = result.logins.requests + (authUrl === exact.url ? (result.auth?.requests ?? 0) : 0);
   const logins = fromSummary(result.logins);
   return {
-    // Login storm CPU is shared with the paced /authenticate load, if any; it is charged to all responses.
+    // Login storm CPU is shared with the paced /authenticate load on the service, if any; it is charged to all responses.
     logins: { ...logins, cpuUsPerRequest: cpu !== undefined && requests > 0 ? cpu / requests : undefined },
     auth: result.auth && fromSummary(result.auth),
   };
@@ -57,17 +58,29 @@ async function storm(ctx: BenchContext, ms: number, gateway: boolean): Promise<{
 
 /** e and e′. The storm (`ms`, the plan's by default) while `/authenticate` runs at a light, paced rate. */
 export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Promise<{ logins: Sample; auth: Sample }> {
-  const { logins, auth } = await storm(ctx, ms, true);
+  const { logins, auth } = await storm(ctx, ms, ctx.exact.url);
   if (!auth) throw new Error('the login storm ran without its gateway load');
   return { logins, auth };
 }
 
+/** The shorter storms of e1 and e′1: 40% of e's, to keep the bench under 5 minutes. */
+const SHORT_STORM = 0.4;
+
 /**
- * e1. The same storm with no gateway load, 40% as long (to keep the bench under 5 minutes): what
- * the login path reaches alone. Set against e, it shows what e′'s 1,000 paced requests a second
- * take from the logins. Logins still running when a storm ends are not counted, which weighs a
- * little more in a shorter storm: e1 errs low.
+ * e1. The storm with no gateway load: what the login path reaches alone. Set against e, it shows
+ * what e′'s 1,000 paced requests a second take from the logins. Logins still running when a storm
+ * ends are not counted, which weighs a little more in a shorter storm: e1 errs low.
  */
 export async function loginsAlone(ctx: BenchContext): Promise<Sample> {
-  return (await storm(ctx, ctx.plan.stormMs * 0.4, false)).logins;
+  return (await storm(ctx, ctx.plan.stormMs * SHORT_STORM)).logins;
+}
+
+/**
+ * e′1, e′'s bound. The storm on the service while e′'s paced load goes to the bare baseline on the
+ * same core: the p99 a server with no logic at all shows while a login storm shares its core.
+ */
+export async function stormFloor(ctx: BenchContext): Promise<Sample> {
+  const { auth } = await storm(ctx, ctx.plan.stormMs * SHORT_STORM, ctx.bare.url);
+  if (!auth) throw new Error('the storm floor ran without its paced load');
+  return auth;
 }
