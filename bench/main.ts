@@ -12,7 +12,7 @@ import { hasWrk } from './load/wrk.js';
 import { machineInfo, SERVER_CPU } from './machine.js';
 import { buildRows, formatTable, type Series, writeResults } from './report.js';
 import { type BenchContext, type Plan, PLANS } from './scenarios/context.js';
-import { argon2Ceiling, loginsAlone, loginStorm, pacedFloor, stormFloor } from './scenarios/login-storm.js';
+import { argon2Ceiling, loginsAlone, loginStorm, pacedFloor, stormBeside } from './scenarios/login-storm.js';
 import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
 import { bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
@@ -68,7 +68,7 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], loginsBeside: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
   const { plan } = ctx;
   // The bounds run nothing before their first slice: a slice of each, unrecorded, compiles their code.
   if (plan.warmUps) {
@@ -104,14 +104,17 @@ async function measureAll(ctx: BenchContext) {
     await loginStorm(ctx, plan.stormMs / 2);
   }
   for (let rep = 1; rep <= plan.repetitions; rep++) {
-    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, e′'s paced load on bare, 200 concurrent logins alone, with e′'s load on bare, then on the service`);
+    log(`storm ${rep}/${plan.repetitions}: e. argon2 ceiling, e′'s paced load on bare, 200 concurrent logins with it on the service, then alone, then with it on bare`);
     series.argon2.push(await argon2Ceiling(ctx));
     series.pacedFloor.push(await pacedFloor(ctx));
-    series.loginsAlone.push(await loginsAlone(ctx));
-    series.stormFloor.push(await stormFloor(ctx));
+    // e and e′ first, right after their ceiling and floor, as before e1, e2 and e′1 existed.
     const storm = await loginStorm(ctx);
     series.logins.push(storm.logins);
     series.stormAuth.push(storm.auth);
+    series.loginsAlone.push(await loginsAlone(ctx));
+    const beside = await stormBeside(ctx);
+    series.loginsBeside.push(beside.logins);
+    series.stormFloor.push(beside.auth);
   }
   return series;
 }

@@ -7,7 +7,7 @@ import { median, percentile } from './stats.js';
 
 /** Every measured series, by key; each holds one sample per repetition. */
 export type Series = Record<
-  'bare' | 'shaped' | 'exact' | 'cached' | 'verify' | 'verifyBound' | 'coldExact' | 'coldCached' | 'argon2' | 'loginsAlone' | 'logins' | 'stormAuth' | 'pacedFloor' | 'stormFloor' | 'sign' | 'signBound' | 'refresh',
+  'bare' | 'shaped' | 'exact' | 'cached' | 'verify' | 'verifyBound' | 'coldExact' | 'coldCached' | 'argon2' | 'loginsAlone' | 'loginsBeside' | 'logins' | 'stormAuth' | 'pacedFloor' | 'stormFloor' | 'sign' | 'signBound' | 'refresh',
   Sample[]
 >;
 
@@ -34,7 +34,7 @@ interface RowSpec {
   baselineId?: string;
   /** Every response must be 2xx for the numbers to mean anything. */
   allOk?: boolean;
-  /** The row's bound (node:http with the ceiling's work and nothing else): the note says how near it comes. */
+  /** The row's bound, what this machine allows it (d1: one exchange around the signature; e2: e′'s load on bare): the note says how near it comes. */
   bound?: { series: keyof Series; id: string };
   target?: { text: string; minRatio?: number; maxP99?: number };
 }
@@ -52,7 +52,8 @@ const SPECS: RowSpec[] = [
   { id: 'd′', scenario: '/authenticate cold tokens, cached', series: 'coldCached', baseline: 'verify', baselineId: 'd0', allOk: true, bound: D1, target: { text: '≥80% of d0', minRatio: 0.8 } },
   { id: 'e0', scenario: 'argon2id verify alone', series: 'argon2' },
   { id: 'e1', scenario: 'login storm alone (no gateway load; 40% as long)', series: 'loginsAlone', baseline: 'argon2', baselineId: 'e0' },
-  { id: 'e', scenario: "login storm: logins (200 clients), with e′'s load", series: 'logins', baseline: 'argon2', baselineId: 'e0', target: { text: '≥80% of e0', minRatio: 0.8 } },
+  { id: 'e2', scenario: "login storm beside e′'s load on bare node:http, same core (40% as long): e's bound", series: 'loginsBeside', baseline: 'argon2', baselineId: 'e0' },
+  { id: 'e', scenario: "login storm: logins (200 clients), with e′'s load", series: 'logins', baseline: 'argon2', baselineId: 'e0', bound: { series: 'loginsBeside', id: 'e2' }, target: { text: '≥80% of e0', minRatio: 0.8 } },
   { id: 'e′', scenario: '/authenticate during the storm', series: 'stormAuth', allOk: true, target: { text: 'p99 ≤ 10 ms', maxP99: 10 } },
   { id: 'e′0', scenario: "e′'s paced load on bare node:http, no storm", series: 'pacedFloor', allOk: true },
   { id: 'e′1', scenario: "e′'s load on bare node:http during a storm on the service, same core: e′'s bound", series: 'stormFloor', allOk: true },

@@ -26,12 +26,13 @@ export function pacedFloor(ctx: BenchContext): Promise<Sample> {
 }
 
 /**
- * 200 clients log in on the service for `ms`, with e′'s paced `/authenticate` load alongside, sent
- * to `authUrl` if given. Returns once the server has worked off the argon2 operations still queued
- * when the storm ended.
+ * 200 clients log in on the service for `ms`. e′'s paced `/authenticate` load runs alongside on
+ * the service itself, on the bare baseline (same core), or not at all (`gateway`). Returns once
+ * the server has worked off the argon2 operations still queued when the storm ended.
  */
-async function storm(ctx: BenchContext, ms: number, authUrl?: string): Promise<{ logins: Sample; auth?: Sample }> {
-  const { worker, exact, stormAccounts, tokens } = ctx;
+async function storm(ctx: BenchContext, ms: number, gateway: 'service' | 'bare' | 'none'): Promise<{ logins: Sample; auth?: Sample }> {
+  const { worker, exact, bare, stormAccounts, tokens } = ctx;
+  const authUrl = { service: exact.url, bare: bare.url, none: undefined }[gateway];
   const job = {
     kind: 'storm',
     url: exact.url,
@@ -47,7 +48,7 @@ async function storm(ctx: BenchContext, ms: number, authUrl?: string): Promise<{
     process.stderr.write(`bench: warning: the service was still busy ${SETTLE_TIMEOUT_MS / 1000} s after the storm; the next ceiling shares its core\n`);
   }
   const cpu = before !== undefined && after !== undefined ? after - before : undefined;
-  const requests = result.logins.requests + (authUrl === exact.url ? (result.auth?.requests ?? 0) : 0);
+  const requests = result.logins.requests + (gateway === 'service' ? (result.auth?.requests ?? 0) : 0);
   const logins = fromSummary(result.logins);
   return {
     // Login storm CPU is shared with the paced /authenticate load on the service, if any; it is charged to all responses.
@@ -58,12 +59,12 @@ async function storm(ctx: BenchContext, ms: number, authUrl?: string): Promise<{
 
 /** e and e′. The storm (`ms`, the plan's by default) while `/authenticate` runs at a light, paced rate. */
 export async function loginStorm(ctx: BenchContext, ms = ctx.plan.stormMs): Promise<{ logins: Sample; auth: Sample }> {
-  const { logins, auth } = await storm(ctx, ms, ctx.exact.url);
+  const { logins, auth } = await storm(ctx, ms, 'service');
   if (!auth) throw new Error('the login storm ran without its gateway load');
   return { logins, auth };
 }
 
-/** The shorter storms of e1 and e′1: 40% of e's, to keep the bench under 5 minutes. */
+/** The shorter storms of e1, e2 and e′1: 40% of e's, to keep the bench under 5 minutes. */
 const SHORT_STORM = 0.4;
 
 /**
@@ -72,15 +73,17 @@ const SHORT_STORM = 0.4;
  * ends are not counted, which weighs a little more in a shorter storm: e1 errs low.
  */
 export async function loginsAlone(ctx: BenchContext): Promise<Sample> {
-  return (await storm(ctx, ctx.plan.stormMs * SHORT_STORM)).logins;
+  return (await storm(ctx, ctx.plan.stormMs * SHORT_STORM, 'none')).logins;
 }
 
 /**
- * e′1, e′'s bound. The storm on the service while e′'s paced load goes to the bare baseline on the
- * same core: the p99 a server with no logic at all shows while a login storm shares its core.
+ * e2 and e′1, the bounds of e and e′. The storm on the service while e′'s paced load goes to the
+ * bare baseline on the same core: the logins the service reaches beside a gateway load that costs
+ * only what waking a server costs (e2), and the p99 a server with no logic at all shows while a
+ * login storm shares its core (e′1).
  */
-export async function stormFloor(ctx: BenchContext): Promise<Sample> {
-  const { auth } = await storm(ctx, ctx.plan.stormMs * SHORT_STORM, ctx.bare.url);
-  if (!auth) throw new Error('the storm floor ran without its paced load');
-  return auth;
+export async function stormBeside(ctx: BenchContext): Promise<{ logins: Sample; auth: Sample }> {
+  const { logins, auth } = await storm(ctx, ctx.plan.stormMs * SHORT_STORM, 'bare');
+  if (!auth) throw new Error('the storm ran without its paced load on bare');
+  return { logins, auth };
 }

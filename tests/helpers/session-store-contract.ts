@@ -233,7 +233,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
       });
 
       test('re-send safety: the same rotate command sent twice (client retry after reconnect) is rotated then replayed, never reused', async (ctx) => {
-        const store = await openFor(open, ctx);
+        const store = await openFor(open, ctx, INSIDE_GRACE);
         const session = await login(store);
         await session.rotate(0);
         const first = await session.rotate(1);
@@ -257,7 +257,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
       });
 
       test('rotations made together (one batch) each get their own answer, in order, over many sessions and every outcome', async (ctx) => {
-        const store = await openFor(open, ctx);
+        const store = await openFor(open, ctx, INSIDE_GRACE);
         const sessions = await Promise.all(Array.from({ length: 10 }, () => login(store)));
         const calls: Promise<RotateResult>[] = [];
         const expected: { outcome: RotateResult['outcome']; generation?: number }[] = [];
@@ -294,7 +294,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
 
     describe.concurrent('grants', () => {
       test('roles round-trip through create and rotate', async (ctx) => {
-        const store = await openFor(open, ctx);
+        const store = await openFor(open, ctx, INSIDE_GRACE);
         const roles = ['user', 'admin', 'ünïcode "quoted"'];
         const session = await login(store, { roles });
         ctx.expect(session.grant.roles).toEqual(roles);

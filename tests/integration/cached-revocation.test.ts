@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 /** One "instance": its own command connection, subscription and cache, on a shared key prefix. */
-async function instance(prefix: string, options: { maxAgeMs?: number; policy?: SessionPolicy } = {}) {
+async function instance(prefix: string, options: { maxAgeMs?: number; heartbeatMs?: number; policy?: SessionPolicy } = {}) {
   const redis = new Redis(redisUrl, { lazyConnect: true, enableOfflineQueue: false, commandTimeout: 300 });
   const subscriber = new Redis(redisUrl, { lazyConnect: true, autoResubscribe: false, connectionName: `sub-${prefix}` });
   await redis.connect();
@@ -45,14 +45,13 @@ async function instance(prefix: string, options: { maxAgeMs?: number; policy?: S
     maxAgeMs: options.maxAgeMs ?? 10_000,
     maxEntries: 10_000,
     logger: pino({ level: 'silent' }),
-    heartbeatMs: 200,
+    heartbeatMs: options.heartbeatMs ?? 200,
   });
   await subscriber.connect();
   await expect.poll(() => store.isLive()).toBe(true);
   opened.push(() => store.close());
   return Object.assign(store, { subscriber });
 }
-
 
 async function session(store: Awaited<ReturnType<typeof instance>>) {
   const userId = randomUUID();
@@ -68,8 +67,9 @@ const deleteSilently = (prefix: string, userId: string, sessionId: string) => ra
 describe('cached revocation mode', () => {
   it('serves repeated answers from the cache, and drops them when another instance revokes', async () => {
     const prefix = uniquePrefix();
-    // Answers kept for a minute: a revocation seen within seconds can only have come by pub/sub.
-    const long = { maxAgeMs: 60_000 };
+    // Answers kept for a minute and no beat for a minute (a missed beat also drops the cache): a
+    // revocation seen within seconds can only have come by pub/sub.
+    const long = { maxAgeMs: 60_000, heartbeatMs: 60_000 };
     const [a, b] = await Promise.all([instance(prefix, long), instance(prefix, long)]);
     const { userId, sessionId, claims } = await session(a);
     expect(await b.authenticate(claims)).toBe('ok');
@@ -84,7 +84,7 @@ describe('cached revocation mode', () => {
 
   it('propagates logout-all (token version bump) to every instance well before the max age', async () => {
     const prefix = uniquePrefix();
-    const long = { maxAgeMs: 60_000 };
+    const long = { maxAgeMs: 60_000, heartbeatMs: 60_000 };
     const [a, b, c] = await Promise.all([instance(prefix, long), instance(prefix, long), instance(prefix, long)]);
     const { userId, claims } = await session(a);
     for (const store of [a, b, c]) expect(await store.authenticate(claims)).toBe('ok');
