@@ -70,7 +70,7 @@ const SHORT_STORM = 0.4;
 /**
  * e1. The storm with no gateway load: what the login path reaches alone. Set against e, it shows
  * what e′'s 1,000 paced requests a second take from the logins. Logins still running when a storm
- * ends are not counted, which weighs a little more in a shorter storm: e1 errs low.
+ * ends are not counted, which weighs a little more in a shorter storm: e1 (and e2) err low.
  */
 export async function loginsAlone(ctx: BenchContext): Promise<Sample> {
   return (await storm(ctx, ctx.plan.stormMs * SHORT_STORM, 'none')).logins;
@@ -79,8 +79,8 @@ export async function loginsAlone(ctx: BenchContext): Promise<Sample> {
 /**
  * e2 and e′1, the bounds of e and e′. The storm on the service while e′'s paced load goes to the
  * bare baseline on the same core: the logins the service reaches beside a gateway load that costs
- * only what waking a server costs (e2), and the p99 a server with no logic at all shows while a
- * login storm shares its core (e′1).
+ * only what waking a server costs (e2; a short storm, so it errs low as e1 does), and the p99 a
+ * server with no logic at all shows while a login storm shares its core (e′1).
  */
 export async function stormBeside(ctx: BenchContext): Promise<{ logins: Sample; auth: Sample }> {
   const { logins, auth } = await storm(ctx, ctx.plan.stormMs * SHORT_STORM, 'bare');
