@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readProcStat } from '../src/util/proc-stat.js';
 
 /** The cpu the measured server runs on, and the one the load generator runs on. */
 export const SERVER_CPU = 0;
@@ -16,15 +17,10 @@ export function pinned(cpu: number, command: string, args: readonly string[]): [
 
 /** User + system CPU time of a process (all its threads) in microseconds, from /proc (Linux only). */
 export function cpuMicros(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of stat(5) (utime, stime), counted after the command name.
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1_000_000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
+  const field = readProcStat(`/proc/${pid}/stat`);
+  if (!field) return undefined;
+  const ticks = Number(field(14)) + Number(field(15)); // utime, stime
+  return (ticks * 1_000_000) / CLOCK_TICKS;
 }
 
 /** `settled`: idle means under this share of one core over one step; it gives up after the timeout. */

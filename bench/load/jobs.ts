@@ -26,7 +26,7 @@ export type LoadJob =
   | { kind: 'refresh'; url: string; connections: number; ms: number; refreshTokens: string[] }
   /**
    * `concurrency` clients log in in a loop (honouring `Retry-After`), while a paced `/authenticate`
-   * load runs if `auth` is given: on the same server, or on `auth.url`.
+   * load runs on `auth.url` if `auth` is given (the same server, or another).
    */
   | {
       kind: 'storm';
@@ -34,7 +34,7 @@ export type LoadJob =
       ms: number;
       concurrency: number;
       accounts: { email: string; password: string }[];
-      auth?: { url?: string; connections: number; rate: number; bearerTokens: string[] };
+      auth?: { url: string; connections: number; rate: number; bearerTokens: string[] };
     }
   /** Revoke on `revoker`, then poll every watcher until it answers 401. */
   | { kind: 'propagation'; revoker: string; watchers: string[]; timeoutMs: number; items: RevocationItem[] };

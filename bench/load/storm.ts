@@ -30,7 +30,7 @@ export async function loginStorm(job: Extract<LoadJob, { kind: 'storm' }>): Prom
       }
     }
   };
-  const auth = job.auth && httpLoad({ kind: 'http', path: '/authenticate', ms: job.ms, ...job.auth, url: job.auth.url ?? job.url });
+  const auth = job.auth && httpLoad({ kind: 'http', path: '/authenticate', ms: job.ms, ...job.auth });
   const logins = Promise.all(Array.from({ length: job.concurrency }, (_, i) => loginClient(i)));
   // A client still waiting at the deadline is abandoned; the socket closes with the agent.
   await Promise.race([logins, sleep(job.ms + 100)]);

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readProcStat } from '../../src/util/proc-stat.js';
 
 /** Pids whose parent is `pid`, from /proc (Linux); empty where /proc is unavailable. */
 export function childPids(pid: number): number[] {
@@ -11,14 +12,8 @@ export function childPids(pid: number): number[] {
   const children: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Fields after the parenthesised command name: state, ppid, …
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
+    // Undefined when the process ended while we looked.
+    if (Number(readProcStat(`/proc/${entry}/stat`)?.(4)) === pid) children.push(Number(entry)); // ppid
   }
   return children;
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { linkSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../http/errors.js';
+import { readProcStat } from '../util/proc-stat.js';
 
 const LOCK_FILE = 'jwt-cluster.pid';
 /** How long a start waits for another process that is taking over a stale lock. */
@@ -39,9 +40,7 @@ function proc(path: string): string {
  */
 function incarnation(pid: number): string {
   const boot = proc('/proc/sys/kernel/random/boot_id').trim();
-  const stat = proc(`/proc/${pid}/stat`);
-  // Field 22 of stat(5), counted after the command name, which may hold spaces and parentheses.
-  const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const started = readProcStat(`/proc/${pid}/stat`)?.(22); // starttime
   return boot && started ? `${boot} ${started}` : '';
 }
 

@@ -12,6 +12,11 @@ import { faultRedis } from '../faults/servers.js';
 import { uniquePrefix } from '../helpers/services.js';
 
 const policy: SessionPolicy = { refreshLifetimeMs: 60_000, autoLogoutMs: 60_000, refreshReuseGraceMs: 1000, maxSessions: 50 };
+/**
+ * Answers kept for a minute and no beat for a minute (a missed beat also drops the cache): a
+ * revocation seen within seconds can only have come by pub/sub.
+ */
+const PUB_SUB_ONLY = { maxAgeMs: 60_000, heartbeatMs: 60_000 };
 const opened: (() => Promise<void>)[] = [];
 /**
  * A Redis of this file's own: its tests kill every pub/sub connection and pause every client,
@@ -67,10 +72,7 @@ const deleteSilently = (prefix: string, userId: string, sessionId: string) => ra
 describe('cached revocation mode', () => {
   it('serves repeated answers from the cache, and drops them when another instance revokes', async () => {
     const prefix = uniquePrefix();
-    // Answers kept for a minute and no beat for a minute (a missed beat also drops the cache): a
-    // revocation seen within seconds can only have come by pub/sub.
-    const long = { maxAgeMs: 60_000, heartbeatMs: 60_000 };
-    const [a, b] = await Promise.all([instance(prefix, long), instance(prefix, long)]);
+    const [a, b] = await Promise.all([instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY)]);
     const { userId, sessionId, claims } = await session(a);
     expect(await b.authenticate(claims)).toBe('ok');
     await deleteSilently(prefix, userId, sessionId);
@@ -84,8 +86,7 @@ describe('cached revocation mode', () => {
 
   it('propagates logout-all (token version bump) to every instance well before the max age', async () => {
     const prefix = uniquePrefix();
-    const long = { maxAgeMs: 60_000, heartbeatMs: 60_000 };
-    const [a, b, c] = await Promise.all([instance(prefix, long), instance(prefix, long), instance(prefix, long)]);
+    const [a, b, c] = await Promise.all([instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY)]);
     const { userId, claims } = await session(a);
     for (const store of [a, b, c]) expect(await store.authenticate(claims)).toBe('ok');
     const started = performance.now();

@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { createPasswordHasher } from '../../src/passwords/hasher.js';
+import { readProcStat } from '../../src/util/proc-stat.js';
 
 /**
  * In a file of its own: other tests' threads start and end on their own schedule (a thread that
@@ -8,16 +9,12 @@ import { createPasswordHasher } from '../../src/passwords/hasher.js';
  * Here the hasher's threads are told apart by their ids, and the checks wait for the kernel's view.
  */
 
-/** Ids of this process's threads at `nice` 19 (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
+/** Ids of this process's threads at `nice` 19 (Linux). */
 const lowestPriorityThreads = () => {
   const tids = new Set<string>();
   for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 19) tids.add(tid);
-    } catch {
-      // The thread ended while being listed.
-    }
+    // Undefined for a thread that ended while being listed.
+    if (Number(readProcStat(`/proc/${process.pid}/task/${tid}/stat`)?.(19)) === 19) tids.add(tid); // nice
   }
   return tids;
 };
