@@ -4,6 +4,7 @@ import { closeRedis, type RedisClient } from './redis-connection.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
+import { doorkeeperFor } from '../util/doorkeeper.js';
 import { afterIoRound } from '../util/io-round.js';
 
 /** Revocation messages are user ids (UUIDs); heartbeats start with this. */
@@ -20,6 +21,13 @@ export interface CachedRevocationOptions {
   maxEntries: number;
   logger: Logger;
   heartbeatMs?: number;
+  /**
+   * The read of a token from which its answer is remembered. The service's is the second (a
+   * doorkeeper remembers the first): tokens used once never fill the cache or push out the answers
+   * of reused ones. The store contract tests take the first, so that every answer they read before
+   * a revocation is a cached one.
+   */
+  rememberFrom?: 'first-read' | 'second-read';
 }
 
 /**
@@ -55,8 +63,14 @@ export function createCachedRevocationStore({
   maxEntries,
   logger,
   heartbeatMs = 250,
+  rememberFrom = 'second-read',
 }: CachedRevocationOptions): SessionStore & { isLive(): boolean } {
   const answers = new Map<string, Map<string, number>>();
+  // As the verified-token cache admits a token at its second verification. With every token used
+  // once, remembering their answers cost garbage collection and pushed out the answers of reused
+  // ones: cold tokens in cached mode 149 → 138 µs each (exact: 134), medians of 6 interleaved
+  // rounds; 3 of 4 such A/Bs agreed, one on a slow spell of the VM did not.
+  const doorkeeper = rememberFrom === 'second-read' ? doorkeeperFor(2 * maxEntries) : undefined;
   let size = 0;
   let live = false;
   let epoch = 0;
@@ -201,7 +215,7 @@ export function createCachedRevocationStore({
       // Relative to this instance's clock, from before the round trip: never past the session's end
       // however far this clock is from Redis's.
       const { outcome, validForMs } = reply;
-      if (outcome === 'ok' && live && epoch === before) remember(input.userId, input.jti, now + Math.min(validForMs, maxAgeMs));
+      if (outcome === 'ok' && live && epoch === before && (doorkeeper?.seen(input.jti) ?? true)) remember(input.userId, input.jti, now + Math.min(validForMs, maxAgeMs));
       return outcome;
     },
     async rotate(input) {

@@ -63,8 +63,11 @@ describe.each(['exact', 'cached'] as const)('Redis data loss, cache.revocation: 
       password: passwordSecond.accessToken,
       'password (other session)': users.password!.accessToken,
     };
-    // Warm every answer on both instances first: the cached mode must drop them on revocation.
-    for (const token of Object.values(deadAccess)) expect(await statusesEverywhere(token)).toEqual([200, 200]);
+    // Warm every answer on both instances first (the cached mode remembers a token's answer from
+    // its second read on): the cached mode must drop them on revocation.
+    for (let round = 0; round < 2; round += 1) {
+      for (const token of Object.values(deadAccess)) expect(await statusesEverywhere(token)).toEqual([200, 200]);
+    }
 
     const ok = (status: number, expected: number, what: string) => expect(status, what).toBe(expected);
     ok((await request(a.url, 'POST', '/logout', { token: users.logout!.accessToken })).status, 204, 'logout');

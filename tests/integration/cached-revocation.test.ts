@@ -58,12 +58,20 @@ async function instance(prefix: string, options: { maxAgeMs?: number; heartbeatM
   return Object.assign(store, { subscriber });
 }
 
-async function session(store: Awaited<ReturnType<typeof instance>>) {
+async function session(store: Instance) {
   const userId = randomUUID();
   const sessionId = randomUUID();
   const grant = await store.create({ userId, sessionId, salt: randomBytes(8).toString('hex'), roles: [], meta: {} });
   const claims = { userId, sessionId, jti: randomUUID(), tokenVersion: grant.tokenVersion };
   return { userId, sessionId, claims };
+}
+
+type Instance = Awaited<ReturnType<typeof instance>>;
+type Claims = Awaited<ReturnType<typeof session>>['claims'];
+
+/** Reads a token twice: its answer is remembered from its second read on. */
+async function remembered(store: Instance, claims: Claims) {
+  for (let read = 0; read < 2; read += 1) expect(await store.authenticate(claims)).toBe('ok');
 }
 
 /** Deletes a session behind the caches' back (no publish): only a cached answer can still say ok. */
@@ -74,7 +82,7 @@ describe('cached revocation mode', () => {
     const prefix = uniquePrefix();
     const [a, b] = await Promise.all([instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY)]);
     const { userId, sessionId, claims } = await session(a);
-    expect(await b.authenticate(claims)).toBe('ok');
+    await remembered(b, claims);
     await deleteSilently(prefix, userId, sessionId);
     expect(await b.authenticate(claims)).toBe('ok'); // cached: Redis no longer has the session
 
@@ -84,11 +92,25 @@ describe('cached revocation mode', () => {
     expect(performance.now() - started).toBeLessThan(3000); // far below the 60 s max age: only pub/sub explains it
   });
 
+  it('remembers a token\'s answer from its second read on, so tokens used once never fill the cache', async () => {
+    const prefix = uniquePrefix();
+    const store = await instance(prefix);
+    const once = await session(store);
+    expect(await store.authenticate(once.claims)).toBe('ok');
+    await deleteSilently(prefix, once.userId, once.sessionId);
+    expect(await store.authenticate(once.claims)).toBe('no_session'); // the first read was not kept
+
+    const twice = await session(store);
+    await remembered(store, twice.claims);
+    await deleteSilently(prefix, twice.userId, twice.sessionId);
+    expect(await store.authenticate(twice.claims)).toBe('ok'); // the second was
+  });
+
   it('propagates logout-all (token version bump) to every instance well before the max age', async () => {
     const prefix = uniquePrefix();
     const [a, b, c] = await Promise.all([instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY)]);
     const { userId, claims } = await session(a);
-    for (const store of [a, b, c]) expect(await store.authenticate(claims)).toBe('ok');
+    for (const store of [a, b, c]) await remembered(store, claims);
     const started = performance.now();
     await c.endAll(userId);
     for (const store of [a, b, c]) await expect.poll(() => store.authenticate(claims), { interval: 1, timeout: 3000 }).not.toBe('ok');
@@ -102,8 +124,7 @@ describe('cached revocation mode', () => {
     const realNow = Date.now.bind(Date);
     const behind = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 30_000);
     try {
-      expect(await store.authenticate(claims)).toBe('ok');
-      expect(await store.authenticate(claims)).toBe('ok');
+      await remembered(store, claims);
       // Idle past auto-logout: Redis has let the session expire (cache hits are no activity).
       await sleep(2000);
       expect(await store.authenticate(claims)).toBe('no_session');
@@ -116,7 +137,7 @@ describe('cached revocation mode', () => {
     const prefix = uniquePrefix();
     const store = await instance(prefix, { policy: { ...policy, autoLogoutMs: 1500 } });
     const { claims } = await session(store);
-    expect(await store.authenticate(claims)).toBe('ok');
+    await remembered(store, claims);
     // NTP steps the wall clock back a minute; the cached answer must still end with the session.
     const realNow = Date.now.bind(Date);
     const stepped = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 60_000);
@@ -144,7 +165,7 @@ describe('cached revocation mode', () => {
     const prefix = uniquePrefix();
     const b = await instance(prefix);
     const first = await session(b);
-    expect(await b.authenticate(first.claims)).toBe('ok');
+    await remembered(b, first.claims);
     await raw.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await expect.poll(() => b.isLive(), { interval: 5, timeout: 2000 }).toBe(false);
     await deleteSilently(prefix, first.userId, first.sessionId);
@@ -152,7 +173,7 @@ describe('cached revocation mode', () => {
     await expect.poll(() => b.isLive(), { interval: 20, timeout: 5000 }).toBe(true);
 
     const second = await session(b);
-    expect(await b.authenticate(second.claims)).toBe('ok');
+    await remembered(b, second.claims);
     await deleteSilently(prefix, second.userId, second.sessionId);
     expect(await b.authenticate(second.claims)).toBe('ok');
   });
@@ -161,7 +182,7 @@ describe('cached revocation mode', () => {
     const prefix = uniquePrefix();
     const b = await instance(prefix);
     const { claims, userId, sessionId } = await session(b);
-    expect(await b.authenticate(claims)).toBe('ok');
+    await remembered(b, claims);
     // Connected and answering, but no longer receiving the channel: only an end-to-end beat notices.
     await b.subscriber.unsubscribe(redisKeys(prefix).revocationChannel);
     const stopped = performance.now();
@@ -178,7 +199,7 @@ describe('cached revocation mode', () => {
     const prefix = uniquePrefix();
     const b = await instance(prefix);
     const { claims } = await session(b);
-    expect(await b.authenticate(claims)).toBe('ok');
+    await remembered(b, claims);
     const pauser = new Redis(redisUrl);
     try {
       await pauser.call('CLIENT', 'PAUSE', '4000', 'ALL');
@@ -198,14 +219,14 @@ describe('cached revocation mode', () => {
     const prefix = uniquePrefix();
     const short = await instance(prefix, { maxAgeMs: 300 });
     const first = await session(short);
-    expect(await short.authenticate(first.claims)).toBe('ok');
+    await remembered(short, first.claims);
     await deleteSilently(prefix, first.userId, first.sessionId);
     await sleep(350);
     expect(await short.authenticate(first.claims)).toBe('no_session');
 
     const brief = await instance(uniquePrefix(), { policy: { ...policy, refreshLifetimeMs: 600 } });
     const second = await session(brief);
-    expect(await brief.authenticate(second.claims)).toBe('ok');
+    await remembered(brief, second.claims);
     await sleep(700);
     expect(await brief.authenticate(second.claims)).toBe('no_session');
   });

@@ -53,6 +53,8 @@ sessionStoreContract('Redis, cached revocation', async (policy) => {
     maxAgeMs: 10_000,
     maxEntries: 1000,
     logger: pino({ level: 'silent' }),
+    // Every answer the contract reads before a revocation is then a cached one.
+    rememberFrom: 'first-read',
   });
   await subscriber.connect();
   return {
