@@ -15,10 +15,11 @@ import { type BenchContext, type Plan, PLANS } from './scenarios/context.js';
 import { argon2Ceiling, loginsAlone, loginStorm, pacedFloor, stormBeside } from './scenarios/login-storm.js';
 import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
-import { bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
+import { atLoad, bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
 import { REPO_ROOT, startBareServer, startService } from './service.js';
 import { runMain } from './run-main.js';
 import { makePool, startStack } from './stack.js';
+import { median } from './stats.js';
 
 const POOL_USERS = 20;
 const POOL_TOKENS = 1_000;
@@ -68,7 +69,7 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], shaped: [], exact: [], cached: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], loginsBeside: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], bareAt80: [], exactAt50: [], cachedAt80: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], loginsBeside: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
   const { plan } = ctx;
   // The bounds run nothing before their first slice: a slice of each, unrecorded, compiles their code.
   if (plan.warmUps) {
@@ -85,6 +86,11 @@ async function measureAll(ctx: BenchContext) {
       series.exact.push(await gateway(ctx, ctx.exact));
       series.cached.push(await gateway(ctx, ctx.cached));
     }
+    const bareRate = median(series.bare.slice(-plan.slices).map((s) => s.rps));
+    log(`${round}: b and c's p99 at their target loads, paced: exact at 50% of a (${Math.round(bareRate * 0.5)} req/s), cached and bare at 80%`);
+    series.exactAt50.push(await atLoad(ctx, ctx.exact, 0.5, bareRate));
+    series.cachedAt80.push(await atLoad(ctx, ctx.cached, 0.8, bareRate));
+    series.bareAt80.push(await atLoad(ctx, ctx.bare, 0.8, bareRate));
     log(`${round}: d. cold tokens (verify ceiling, its bound with HTTP, then exact and cached)`);
     const verify = await verifyCeiling(ctx);
     series.verify.push(verify);

@@ -18,8 +18,12 @@ export interface SigningSetup {
 
 /** What the load worker is asked to do; every job is bounded by `ms`. */
 export type LoadJob =
-  /** GET load, closed-loop, or paced open-loop at `rate` req/s (`paced.ts`); with `bearerTokens`, one per request, round-robin. */
-  | { kind: 'http'; url: string; path: string; connections: number; ms: number; bearerTokens?: string[]; rate?: number }
+  /**
+   * GET load, closed-loop, or paced open-loop at `rate` req/s: by the node:http pacer
+   * (`paced.ts`, a few thousand req/s at most), or by wrk with `pacer: 'wrk'` (tens of
+   * thousands). With `bearerTokens`, one per request, round-robin.
+   */
+  | { kind: 'http'; url: string; path: string; connections: number; ms: number; bearerTokens?: string[]; rate?: number; pacer?: 'wrk' }
   /** `/authenticate` where every request carries a token signed just before the run and never sent before. */
   | { kind: 'cold'; url: string; connections: number; ms: number; count: number; signing: SigningSetup; sessions: SessionClaims[] }
   /** `/refresh` chains: each response's refresh token is used for a later request. */
@@ -52,6 +56,8 @@ export interface LoadSummary {
   errors: number;
   seconds: number;
   latency: Latency;
+  /** Paced by wrk: requests sent over 1 ms after they fell due, every connection busy till then; that wait is not in `latency`. */
+  lateSends?: number;
 }
 
 export interface ColdSummary extends LoadSummary {

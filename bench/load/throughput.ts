@@ -12,13 +12,13 @@ import { hasWrk, runWrk } from './wrk.js';
 type Job<K extends LoadJob['kind']> = Extract<LoadJob, { kind: K }>;
 
 /** Runs wrk with `tokens` in a file of its own, removed afterwards. */
-async function wrkWithTokens(url: string, connections: number, ms: number, tokens: readonly string[] | undefined): Promise<LoadSummary> {
-  if (!tokens) return runWrk(url, connections, ms);
+async function wrkWithTokens(url: string, connections: number, ms: number, tokens: readonly string[] | undefined, rate?: number): Promise<LoadSummary> {
+  if (!tokens) return runWrk(url, connections, ms, undefined, rate);
   const dir = mkdtempSync(join(tmpdir(), 'jwt-bench-tokens-'));
   try {
     const file = join(dir, 'tokens.txt');
     writeFileSync(file, `${tokens.join('\n')}\n`);
-    return await runWrk(url, connections, ms, file);
+    return await runWrk(url, connections, ms, file, rate);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -27,9 +27,10 @@ async function wrkWithTokens(url: string, connections: number, ms: number, token
 /**
  * Closed-loop GET load, by wrk when installed (see `hasWrk`), else autocannon (bearer tokens
  * prebuilt into one request each, so the generator does no work per request); paced loads
- * (`rate`) by `pacedLoad`.
+ * (`rate`) by `pacedLoad`, or by wrk if the job asks for it and it is installed.
  */
 export function httpLoad(job: Job<'http'>): Promise<LoadSummary> {
+  if (job.rate && job.pacer === 'wrk' && hasWrk()) return wrkWithTokens(`${job.url}${job.path}`, job.connections, job.ms, job.bearerTokens, job.rate);
   if (job.rate) return pacedLoad({ ...job, rate: job.rate });
   if (hasWrk()) return wrkWithTokens(`${job.url}${job.path}`, job.connections, job.ms, job.bearerTokens);
   const requests: autocannon.Request[] | undefined = job.bearerTokens?.map((token) => ({

@@ -23,13 +23,18 @@ interface WrkSummary {
   p50_us: number;
   p99_us: number;
   max_us: number;
+  late: number;
 }
 
-/** One thread, `connections` keep-alive connections, for `ms`; bearer tokens from `tokenFile` (one a line), round-robin. */
-export async function runWrk(url: string, connections: number, ms: number, tokenFile?: string): Promise<LoadSummary> {
+/**
+ * One thread, `connections` keep-alive connections, for `ms`; bearer tokens from `tokenFile` (one
+ * a line), round-robin. Closed-loop, or paced at `rate` req/s (see wrk.lua).
+ */
+export async function runWrk(url: string, connections: number, ms: number, tokenFile?: string, rate?: number): Promise<LoadSummary> {
   const args = ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(ms / 1000))}s`, '--timeout', '10s', '-s', SCRIPT, url];
   if (tokenFile) args.push('--', tokenFile);
-  const { stdout } = await run(WRK, args, { timeout: ms + 30_000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 });
+  const env = { ...process.env, BENCH_RATE: rate === undefined ? '' : String(rate) };
+  const { stdout } = await run(WRK, args, { env, timeout: ms + 30_000, killSignal: 'SIGKILL', maxBuffer: 1 << 20 });
   const line = stdout.split('\n').find((text) => text.startsWith('{"requests"'));
   if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
   const summary = JSON.parse(line) as WrkSummary;
@@ -41,5 +46,6 @@ export async function runWrk(url: string, connections: number, ms: number, token
     errors: summary.socket_errors,
     seconds: summary.duration_us / 1e6,
     latency: { p50: summary.p50_us / 1000, p99: summary.p99_us / 1000, max: summary.max_us / 1000 },
+    ...(rate === undefined ? {} : { lateSends: summary.late }),
   };
 }

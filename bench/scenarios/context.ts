@@ -15,6 +15,8 @@ export interface Plan {
    */
   sliceMs: number;
   slices: number;
+  /** Each paced run of a@80%, b@50% and c@80% (wrk counts whole seconds). */
+  pacedMs: number;
   /** Each cold-token run (tokens are signed for it beforehand, so it is kept shorter). */
   coldMs: number;
   stormMs: number;
@@ -32,8 +34,8 @@ export interface Plan {
 }
 
 export const PLANS: Record<Plan['name'], Plan> = {
-  quick: { name: 'quick', repetitions: 1, loadMs: 2_000, sliceMs: 750, slices: 3, coldMs: 2_000, stormMs: 3_000, ceilingMs: 1_000, argon2Ms: 2_000, revocations: 50, connections: 32, warmUps: false },
-  full: { name: 'full', repetitions: 3, loadMs: 5_000, sliceMs: 2_000, slices: 3, coldMs: 4_000, stormMs: 10_000, ceilingMs: 2_000, argon2Ms: 3_000, revocations: 200, connections: 32, warmUps: true },
+  quick: { name: 'quick', repetitions: 1, loadMs: 2_000, sliceMs: 750, slices: 3, pacedMs: 1_000, coldMs: 2_000, stormMs: 3_000, ceilingMs: 1_000, argon2Ms: 2_000, revocations: 50, connections: 32, warmUps: false },
+  full: { name: 'full', repetitions: 3, loadMs: 4_000, sliceMs: 2_000, slices: 3, pacedMs: 1_000, coldMs: 4_000, stormMs: 10_000, ceilingMs: 2_000, argon2Ms: 3_000, revocations: 200, connections: 32, warmUps: true },
 };
 
 /** Everything the scenarios share, set up once. */

@@ -14,6 +14,9 @@ export interface Sample {
   requests: number;
   /** Responses by status (wrk only tells 2xx/3xx from the rest). */
   statuses?: Record<string, number>;
+  /** A paced load: the rate asked for, and the requests sent late (`LoadSummary.lateSends`). */
+  askedRate?: number;
+  lateSends?: number;
 }
 
 /** Runs `load` and charges the server's CPU time during it to the responses it got. */
@@ -34,6 +37,7 @@ export function fromSummary(summary: LoadSummary, cpuUs?: number): Sample {
     failures: summary.requests - summary.ok + summary.errors,
     requests: summary.requests,
     statuses: summary.statuses,
+    ...(summary.lateSends === undefined ? {} : { lateSends: summary.lateSends }),
   };
 }
 

@@ -17,6 +17,24 @@ export function gateway(ctx: BenchContext, server: Server): Promise<Sample> {
   return measured(server.pid, () => worker.run(job, plan.sliceMs));
 }
 
+/** Connections of the paced loads: enough that one is free when a request falls due (see `lateSends`). */
+const PACED_CONNECTIONS = 128;
+
+/**
+ * a@80%, b@50%, c@80%. The gateway pattern paced at `share` of a's rate (`bareRate`, measured in
+ * the same round) by wrk, for `plan.pacedMs`: the p99 "at that load" of b's and c's targets. A
+ * closed loop's p99 is set by how many connections it keeps busy (32 over the rate), not by the
+ * server; a paced load's is what a gateway sending that rate sees.
+ */
+export async function atLoad(ctx: BenchContext, server: Server, share: number, bareRate: number): Promise<Sample> {
+  const { worker, plan, tokens } = ctx;
+  const rate = Math.round(share * bareRate);
+  // Sent to the baseline, a's own requests.
+  const request = server === ctx.bare ? { path: '/' } : { path: '/authenticate', bearerTokens: tokens };
+  const job = { kind: 'http', url: server.url, ...request, connections: PACED_CONNECTIONS, ms: plan.pacedMs, rate, pacer: 'wrk' } as const;
+  return { ...(await measured(server.pid, () => worker.run(job, plan.pacedMs))), askedRate: rate };
+}
+
 /** Cold tokens signed beyond what the verification ceiling allows in the run's length. */
 const COLD_MARGIN = 1.25;
 
