@@ -31,23 +31,18 @@ export function sessionTokenRoutes(deps: AppDeps) {
     return error;
   };
 
-  /**
-   * `/logout` with the refresh token of the body (or the cookie in cookie mode): the token, where it
-   * came from, and whether it logged out. A refresh token sent counts against the client's
-   * `refresh_ip`, as a `/refresh` does: the same reads, for anyone who can send a well-formed token.
-   */
+  /** `/logout` with the refresh token of the body (or the cookie in cookie mode): the token, where it came from, and whether it logged out. */
   const logoutByRefreshToken = async (c: Parameters<typeof cookieRefreshToken>[0]) => {
     const body = await readJson(c, logoutBody, limit, { optional: true });
     const token = refreshTokenOf(c, body.refresh_token);
-    if (token !== undefined) await deps.rateLimits.refresh(clientIp(c));
     return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token)) };
   };
-  /** `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An outage or a limit is answered as such. */
+  /** `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An outage is an outage. */
   const loggedOutByRefreshTokenToo = (c: Parameters<typeof cookieRefreshToken>[0]) =>
     logoutByRefreshToken(c).then(
       ({ ended }) => ended,
       (error: unknown) => {
-        if (error instanceof AppError && (error.code === 'unavailable' || error.code === 'rate_limited')) throw error;
+        if (error instanceof AppError && error.code === 'unavailable') throw error;
         return false;
       },
     );
@@ -100,8 +95,6 @@ export function sessionTokenRoutes(deps: AppDeps) {
       return c.body(null, 204);
     })
     .post('/revoke', async (c) => {
-      // Unauthenticated, as RFC 7009 allows, and answered 200 whatever the token: counted as a refresh.
-      await deps.rateLimits.refresh(clientIp(c));
       // JSON, or the form encoding RFC 7009 itself uses (what OAuth client libraries send).
       const body = await readJson(c, revokeBody, limit, { form: true });
       await revokeToken(deps, body.token, body.token_type_hint, tolerance);
