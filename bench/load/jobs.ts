@@ -58,6 +58,8 @@ export interface LoadSummary {
   latency: Latency;
   /** Paced by wrk: requests sent over 1 ms after they fell due, every connection busy till then; that wait is not in `latency`. */
   lateSends?: number;
+  /** Paced by wrk: the p99 with the late sends counted as slower than every answer; absent when they were 1% or more. */
+  p99CountingLate?: number;
 }
 
 export interface ColdSummary extends LoadSummary {

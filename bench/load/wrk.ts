@@ -24,6 +24,7 @@ interface WrkSummary {
   p99_us: number;
   max_us: number;
   late: number;
+  p99_late_us: number;
 }
 
 /**
@@ -46,6 +47,6 @@ export async function runWrk(url: string, connections: number, ms: number, token
     errors: summary.socket_errors,
     seconds: summary.duration_us / 1e6,
     latency: { p50: summary.p50_us / 1000, p99: summary.p99_us / 1000, max: summary.max_us / 1000 },
-    ...(rate === undefined ? {} : { lateSends: summary.late }),
+    ...(rate === undefined ? {} : { lateSends: summary.late, p99CountingLate: summary.p99_late_us < 0 ? undefined : summary.p99_late_us / 1000 }),
   };
 }

@@ -14,9 +14,10 @@ export interface Sample {
   requests: number;
   /** Responses by status (wrk only tells 2xx/3xx from the rest). */
   statuses?: Record<string, number>;
-  /** A paced load: the rate asked for, and the requests sent late (`LoadSummary.lateSends`). */
+  /** A paced load: the rate asked for, the requests sent late and the p99 counting them (`LoadSummary`). */
   askedRate?: number;
   lateSends?: number;
+  p99CountingLate?: number;
 }
 
 /** Runs `load` and charges the server's CPU time during it to the responses it got. */
@@ -38,6 +39,7 @@ export function fromSummary(summary: LoadSummary, cpuUs?: number): Sample {
     requests: summary.requests,
     statuses: summary.statuses,
     ...(summary.lateSends === undefined ? {} : { lateSends: summary.lateSends }),
+    ...(summary.p99CountingLate === undefined ? {} : { p99CountingLate: summary.p99CountingLate }),
   };
 }
 
