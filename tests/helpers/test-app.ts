@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import type { AppDeps } from '../../src/app-deps.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createDeps } from '../../src/deps.js';
@@ -110,6 +110,14 @@ let counter = 0;
 export const uniqueEmail = () => `user${Date.now().toString(36)}${(counter += 1)}@example.test`;
 
 export const PASSWORD = 'correct horse battery staple';
+
+/**
+ * `/authenticate` on `base` accepts `token`, read twice: `cached` mode remembers a token's answer
+ * from its second read on, so a revocation after this has a cached answer to reach.
+ */
+export async function expectAccepted(base: string, token: string) {
+  for (let read = 0; read < 2; read += 1) expect((await call(base, 'GET', '/authenticate', { token })).status).toBe(200);
+}
 
 /** Registers a fresh user and returns its tokens. */
 export async function registerUser(base: string, email = uniqueEmail(), password = PASSWORD) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
 import { redisKeys } from '../../src/sessions/redis-keys.js';
-import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
+import { createRedisSessionStore, type RedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import type { SessionPolicy } from '../../src/sessions/session-store.js';
 import { faultRedis } from '../faults/servers.js';
 import { uniquePrefix } from '../helpers/services.js';
@@ -39,18 +39,29 @@ afterAll(async () => {
 });
 
 /** One "instance": its own command connection, subscription and cache, on a shared key prefix. */
-async function instance(prefix: string, options: { maxAgeMs?: number; heartbeatMs?: number; policy?: SessionPolicy } = {}) {
+async function instance(
+  prefix: string,
+  options: {
+    maxAgeMs?: number;
+    heartbeatMs?: number;
+    policy?: SessionPolicy;
+    rememberFrom?: 'first-read' | 'second-read';
+    /** Wraps the Redis store the cache sits on (to hold its replies back). */
+    wrap?: (store: RedisSessionStore) => RedisSessionStore;
+  } = {},
+) {
   const redis = new Redis(redisUrl, { lazyConnect: true, enableOfflineQueue: false, commandTimeout: 300 });
   const subscriber = new Redis(redisUrl, { lazyConnect: true, autoResubscribe: false, connectionName: `sub-${prefix}` });
   await redis.connect();
   const store = createCachedRevocationStore({
-    store: createRedisSessionStore({ redis, prefix, policy: options.policy ?? policy }),
+    store: (options.wrap ?? ((inner) => inner))(createRedisSessionStore({ redis, prefix, policy: options.policy ?? policy })),
     subscriber,
     channel: redisKeys(prefix).revocationChannel,
     maxAgeMs: options.maxAgeMs ?? 10_000,
     maxEntries: 10_000,
     logger: pino({ level: 'silent' }),
     heartbeatMs: options.heartbeatMs ?? 200,
+    rememberFrom: options.rememberFrom ?? 'second-read',
   });
   await subscriber.connect();
   await expect.poll(() => store.isLive()).toBe(true);
@@ -152,13 +163,46 @@ describe('cached revocation mode', () => {
 
   it('never keeps an answer that raced with a revocation', async () => {
     const prefix = uniquePrefix();
-    const [a, b] = await Promise.all([instance(prefix), instance(prefix)]);
+    // b remembers every answer it may: each reply that lands after the revocation is one to refuse.
+    const [a, b] = await Promise.all([instance(prefix), instance(prefix, { rememberFrom: 'first-read' })]);
     for (let round = 0; round < 100; round += 1) {
       const { userId, sessionId, claims } = await session(a);
       await Promise.all([b.authenticate(claims), b.authenticate(claims), a.endSession(userId, sessionId), b.authenticate(claims)]);
       await sleep(5);
       expect(await b.authenticate(claims)).not.toBe('ok');
     }
+  });
+
+  it('never keeps a reply read before a revocation that comes back after its message', async () => {
+    const prefix = uniquePrefix();
+    let replied!: () => void;
+    let release!: () => void;
+    const gotReply = new Promise<void>((resolve) => (replied = resolve));
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const a = await instance(prefix);
+    // b remembers every answer it may, and its first reply from Redis is held back until released.
+    const b = await instance(prefix, {
+      rememberFrom: 'first-read',
+      wrap: (store) => ({
+        ...store,
+        async authenticateUntil(input) {
+          const reply = await store.authenticateUntil(input);
+          replied();
+          await held;
+          return reply;
+        },
+      }),
+    });
+    const { userId, sessionId, claims } = await session(a);
+    // The store's own listener was added first, so when this one hears the user id, b has applied it.
+    const revocationSeen = new Promise<void>((resolve) => b.subscriber.on('message', (_channel: string, message: string) => message === userId && resolve()));
+    const late = b.authenticate(claims);
+    await gotReply; // read in Redis while the session was live
+    await a.endSession(userId, sessionId);
+    await revocationSeen;
+    release();
+    expect(await late).toBe('ok'); // true when read
+    expect(await b.authenticate(claims)).toBe('no_session'); // but not kept: it came back after the revocation
   });
 
   it('stops serving from the cache while the subscription is down, and resumes after', async () => {
