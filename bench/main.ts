@@ -137,7 +137,7 @@ runMain('bench', async (cleanup) => {
   const propagation = await revocationPropagation(ctx);
   const rows = buildRows(series, propagation, plan);
   const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
-  const loadGenerator = `${hasWrk() ? 'wrk (closed loop; paced: a@80%, b@50%, c@80%)' : 'autocannon (closed loop)'}, node:http pacer (e′ and its floor and bound), autocannon (chained)`;
+  const loadGenerator = `${hasWrk() ? 'wrk (closed loop; paced: a@80%, b@50%, c@80%), node:http pacer (e′, e′0, e′1)' : 'autocannon (closed loop), node:http pacer (paced rows)'}, autocannon (chained)`;
   process.stdout.write(`\n${formatTable(rows)}\n\n`);
   process.stdout.write(
     `${plan.name} run, medians of ${plan.repetitions} rounds (a–c: ${plan.repetitions * plan.slices} slices), ${seconds}s; ${machine.cpus} × ${machine.model}; node ${machine.node}; ` +

@@ -87,7 +87,8 @@ function pacedVerdict(samples: Sample[]): { p99: number; notes: string[] } {
   const p99 = perRound[Math.floor(perRound.length / 2)] ?? Infinity;
   const voided = perRound.filter((value) => value === Infinity).length;
   const notes = Number.isFinite(p99) ? [`p99 counting late sends ${number(p99, 2)} ms`] : [];
-  if (voided > 0) notes.push(`${voided} of ${samples.length} rounds short of the rate or with ≥ 1% sent late`);
+  if (samples.some((s) => s.lateSends === undefined)) notes.push('paced without wrk: late sends not counted');
+  else if (voided > 0) notes.push(`${voided} of ${samples.length} rounds short of the rate or with ≥ 1% sent late`);
   return { p99, notes };
 }
 
