@@ -161,6 +161,8 @@ describe('cached revocation mode', () => {
     }
   });
 
+  // A smoke test of reads and a revocation in flight together: the ordering that needs the epoch
+  // guard (a reply processed after the revocation's message) seldom happens here; the next test forces it.
   it('never keeps an answer that raced with a revocation', async () => {
     const prefix = uniquePrefix();
     // b remembers every answer it may: each reply that lands after the revocation is one to refuse.
