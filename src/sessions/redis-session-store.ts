@@ -349,8 +349,17 @@ export function createRedisSessionStore({
     },
   } satisfies SessionStore;
   /** Publishes `message` on the revocation channel (the cached mode's end-to-end heartbeat). */
+  /**
+   * Publishes on the revocation channel: the cached mode's heartbeats. On a Cluster, through each
+   * master in turn: a revocation is published by the master owning its user's slot, so the beats
+   * must cross every master's path to the subscription, not a random one's (ioredis sends a
+   * PUBLISH, which names no key, to any node).
+   */
+  let announced = 0;
   const announce = async (message: string) => {
-    await guarded(redis.publish(channel, message));
+    const masters = redis instanceof Cluster ? redis.nodes('master') : [];
+    const via = masters.length > 0 ? (masters[announced++ % masters.length] as (typeof masters)[number]) : redis;
+    await guarded(via.publish(channel, message));
   };
   return Object.assign(store, { authenticateUntil, announce });
 }

@@ -11,6 +11,7 @@ import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { createRedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from '../../src/sessions/session-store.js';
 import { pollUntil } from '../faults/servers.js';
+import { monitorRedis } from '../helpers/redis-monitor.js';
 import { uniquePrefix } from '../helpers/services.js';
 import { basePolicy, login, sessionStoreContract } from '../helpers/session-store-contract.js';
 import { call, expectAccepted, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
@@ -99,6 +100,27 @@ async function openCachedClusterStore(policy: SessionPolicy, heartbeatMs?: numbe
 sessionStoreContract('Redis Cluster, cached revocation', openCachedClusterStore);
 
 describe('cached revocation on Redis Cluster', () => {
+  it('sends its heartbeats through each master in turn, so that every master\'s path to the subscription is checked', async () => {
+    const { store, cleanup: close } = await openClusterStore(basePolicy);
+    // Every node is a master here (no replicas).
+    const monitors = await Promise.all(nodes.map((node) => monitorRedis(`redis://${node}`)));
+    try {
+      const tag = `hb:test-${randomUUID()}:`;
+      const beats = 3 * nodes.length;
+      for (let beat = 0; beat < beats; beat += 1) await store.announce(`${tag}${beat}`);
+      await Promise.all(monitors.map((monitor) => monitor.mark('announced')));
+      /** The node whose clients' feed shows the beat's PUBLISH (the cluster bus passes it on unseen). */
+      const via = (beat: number) =>
+        monitors.findIndex((monitor) => monitor.commands.some(([name, , message]) => name?.toLowerCase() === 'publish' && message === `${tag}${beat}`));
+      const order = Array.from({ length: beats }, (_, beat) => via(beat));
+      expect(order).not.toContain(-1);
+      for (let start = 0; start + nodes.length <= beats; start += 1) expect(new Set(order.slice(start, start + nodes.length)).size).toBe(nodes.length);
+    } finally {
+      for (const monitor of monitors) monitor.close();
+      await close();
+    }
+  });
+
   it('turns the cache off at once when the node connection holding the subscription closes (ioredis moves it to another node unannounced), and back on through the new one', async () => {
     // Beats far apart: only watching the connection itself can notice in time.
     const { store, prefix, redis, cleanup: close } = await openCachedClusterStore(basePolicy, 2_000);
