@@ -106,9 +106,13 @@ export function createCachedRevocationStore({
   };
 
   // Heartbeats travel the same path as revocations: published on this instance's command
-  // connection, received on its subscription. Another instance's beats are ignored.
+  // connection, received on its subscription. Another instance's beats are ignored. `received`
+  // picks the path of the next beat (on a Cluster, the slot-owning master in turn, see
+  // `announce`): it moves on only past a beat that came back, so after a lost beat the next one
+  // retries the same path, and the cache stays off while that path is broken.
   const beatPrefix = `${HEARTBEAT}${randomUUID()}:`;
   let beats = 0;
+  let received = 0;
   let awaitedBeat: string | undefined;
   subscriber.on('message', (from: string, message: string) => {
     if (from !== channel) return;
@@ -118,6 +122,7 @@ export function createCachedRevocationStore({
     }
     if (message !== awaitedBeat) return;
     awaitedBeat = undefined;
+    received += 1;
     if (!live && subscribed) resume();
   });
   let subscribed = false;
@@ -139,12 +144,21 @@ export function createCachedRevocationStore({
     live = true;
     logger.info('revocation cache on');
   };
+  const sendBeat = () => {
+    const beat = `${beatPrefix}${(beats += 1)}`;
+    awaitedBeat = beat;
+    store.announce(beat, received).catch(() => {
+      if (awaitedBeat !== beat) return;
+      awaitedBeat = undefined;
+      stop('heartbeat could not be sent');
+    });
+  };
+  // Subscribed is not yet delivering: the cache goes on with the first beat that comes back.
   subscriber.on('ready', () => {
     subscriber.subscribe(channel).then(
       () => {
         subscribed = true;
-        awaitedBeat = undefined;
-        resume();
+        sendBeat();
       },
       (error: unknown) => stop(`subscribe failed: ${(error as Error).message}`),
     );
@@ -156,9 +170,10 @@ export function createCachedRevocationStore({
     });
   }
   // A half-open subscription, a frozen Redis or a message path that is broken anywhere (on a
-  // Cluster, the node the subscription sits on) delivers nothing and may report nothing: a beat
-  // still unreceived at the next one turns the cache off, so stale answers last < 2 beats. A
-  // beat received while the cache is off (after a failed read) turns it back on.
+  // Cluster, the node the subscription sits on, or one master's way to it) delivers nothing and
+  // may report nothing: a beat still unreceived at the next one turns the cache off, so stale
+  // answers last < 2 beats (on a Cluster, < masters + 1). A beat received while the cache is off
+  // (after a failed read, or a new subscription) turns it back on.
   const heartbeat = setInterval(() => {
     if (live && connectionNow !== undefined && connectionNow() !== watched) stop('subscription moved to another connection');
     if (awaitedBeat !== undefined) {
@@ -167,14 +182,7 @@ export function createCachedRevocationStore({
       subscriber.disconnect(true);
       return;
     }
-    if (!subscribed) return;
-    const beat = `${beatPrefix}${(beats += 1)}`;
-    awaitedBeat = beat;
-    store.announce(beat).catch(() => {
-      if (awaitedBeat !== beat) return;
-      awaitedBeat = undefined;
-      stop('heartbeat could not be sent');
-    });
+    if (subscribed) sendBeat();
   }, heartbeatMs);
   heartbeat.unref();
 

@@ -60,6 +60,13 @@ function defineScripts(redis: RedisClient) {
 type Scripts = ReturnType<typeof defineScripts>;
 
 /** Any failure to get an answer from Redis becomes a 503, never a 500 or a 200. */
+/** The connection to the master `nodeKey` (`host:port`) of `cluster`, or a 503 if the client knows none. */
+function masterConnection(cluster: Cluster, nodeKey: string | undefined, purpose: string): RedisClient {
+  const node = nodeKey === undefined ? undefined : cluster.nodes('master').find(({ options }) => `${options.host}:${options.port}` === nodeKey);
+  if (!node) throw new UnavailableError('session store', new Error(`no master is known for ${purpose}`));
+  return node;
+}
+
 async function guarded<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
@@ -131,10 +138,7 @@ export function createRedisSessionStore({
   /** Where `userId`'s replicated revocations run: `replicated`'s connection (on a Cluster, to the slot's master). */
   const revocationConnection = ({ redis: connection }: ReplicatedRevocations, userId: string): RedisClient => {
     if (!(connection instanceof Cluster)) return connection;
-    const master = connection.slots[calculateSlot(keys.tokenVersion(userId))]?.[0];
-    const node = master === undefined ? undefined : connection.nodes('master').find(({ options }) => `${options.host}:${options.port}` === master);
-    if (!node) throw new UnavailableError('session store', new Error(`no master is known for the slot of user ${userId}`));
-    return node;
+    return masterConnection(connection, connection.slots[calculateSlot(keys.tokenVersion(userId))]?.[0], `the slot of user ${userId}`);
   };
   /** Once enough replicas hold every write made so far on `connection` (see ReplicatedRevocations). */
   const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient): Promise<void> => {
@@ -348,17 +352,18 @@ export function createRedisSessionStore({
       await Promise.all([closeRedis(redis), replicated && closeRedis(replicated.redis)]);
     },
   } satisfies SessionStore;
-  /** Publishes `message` on the revocation channel (the cached mode's end-to-end heartbeat). */
   /**
-   * Publishes on the revocation channel: the cached mode's heartbeats. On a Cluster, through each
-   * master in turn: a revocation is published by the master owning its user's slot, so the beats
-   * must cross every master's path to the subscription, not a random one's (ioredis sends a
-   * PUBLISH, which names no key, to any node).
+   * Publishes `message` on the revocation channel: the cached mode's end-to-end heartbeat. On a
+   * Cluster a revocation is published by the master owning its user's slot, so a beat must be able
+   * to take each of those masters' way to the subscription: `turn` picks one of the slot owners
+   * (ioredis would send a PUBLISH, which names no key, to a random master).
    */
-  let announced = 0;
-  const announce = async (message: string) => {
-    const masters = redis instanceof Cluster ? redis.nodes('master') : [];
-    const via = masters.length > 0 ? (masters[announced++ % masters.length] as (typeof masters)[number]) : redis;
+  const announce = async (message: string, turn = 0) => {
+    let via: RedisClient = redis;
+    if (redis instanceof Cluster) {
+      const owners = [...new Set(redis.slots.map((slotNodes) => slotNodes?.[0]))].filter((owner) => owner !== undefined).sort();
+      via = masterConnection(redis, owners[turn % owners.length], 'the heartbeat');
+    }
     await guarded(via.publish(channel, message));
   };
   return Object.assign(store, { authenticateUntil, announce });

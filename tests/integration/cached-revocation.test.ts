@@ -207,6 +207,30 @@ describe('cached revocation mode', () => {
     expect(await b.authenticate(claims)).toBe('no_session'); // but not kept: it came back after the revocation
   });
 
+  it('keeps the cache off while one path of its heartbeats stays broken, retrying that path', async () => {
+    const turns: number[] = [];
+    // Beats sent on turn 2 (on a Cluster, through one master) never arrive.
+    const b = await instance(uniquePrefix(), {
+      wrap: (store) => ({
+        ...store,
+        async announce(message, turn = 0) {
+          turns.push(turn);
+          if (turn !== 2) await store.announce(message, turn);
+        },
+      }),
+    });
+    await expect.poll(() => b.isLive(), { interval: 10, timeout: 5000 }).toBe(false);
+    const lost = turns.length;
+    // Five more beats (200 ms each): every one retries the broken path, and none turns the cache on.
+    for (let wait = 0; wait < 10; wait += 1) {
+      await sleep(100);
+      expect(b.isLive()).toBe(false);
+    }
+    expect(turns.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(turns.length).toBeGreaterThan(lost + 2);
+    expect(new Set(turns.slice(2))).toEqual(new Set([2]));
+  });
+
   it('stops serving from the cache while the subscription is down, and resumes after', async () => {
     const prefix = uniquePrefix();
     const b = await instance(prefix);

@@ -100,14 +100,14 @@ async function openCachedClusterStore(policy: SessionPolicy, heartbeatMs?: numbe
 sessionStoreContract('Redis Cluster, cached revocation', openCachedClusterStore);
 
 describe('cached revocation on Redis Cluster', () => {
-  it('sends its heartbeats through each master in turn, so that every master\'s path to the subscription is checked', async () => {
+  it('sends its heartbeats through each slot-owning master in turn, so that every master\'s path to the subscription is checked', async () => {
     const { store, cleanup: close } = await openClusterStore(basePolicy);
     // Every node is a master here (no replicas).
     const monitors = await Promise.all(nodes.map((node) => monitorRedis(`redis://${node}`)));
     try {
       const tag = `hb:test-${randomUUID()}:`;
       const beats = 3 * nodes.length;
-      for (let beat = 0; beat < beats; beat += 1) await store.announce(`${tag}${beat}`);
+      for (let beat = 0; beat < beats; beat += 1) await store.announce(`${tag}${beat}`, beat);
       await Promise.all(monitors.map((monitor) => monitor.mark('announced')));
       /** The node whose clients' feed shows the beat's PUBLISH (the cluster bus passes it on unseen). */
       const via = (beat: number) =>
