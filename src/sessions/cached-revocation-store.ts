@@ -158,7 +158,7 @@ export function createCachedRevocationStore({
     subscriber.subscribe(channel).then(
       () => {
         subscribed = true;
-        sendBeat();
+        beatNow();
       },
       (error: unknown) => stop(`subscribe failed: ${(error as Error).message}`),
     );
@@ -174,7 +174,7 @@ export function createCachedRevocationStore({
   // may report nothing: a beat still unreceived at the next one turns the cache off, so stale
   // answers last < 2 beats (on a Cluster, < masters + 1). A beat received while the cache is off
   // (after a failed read, or a new subscription) turns it back on.
-  const heartbeat = setInterval(() => {
+  const tick = () => {
     if (live && connectionNow !== undefined && connectionNow() !== watched) stop('subscription moved to another connection');
     if (awaitedBeat !== undefined) {
       awaitedBeat = undefined;
@@ -183,8 +183,21 @@ export function createCachedRevocationStore({
       return;
     }
     if (subscribed) sendBeat();
-  }, heartbeatMs);
-  heartbeat.unref();
+  };
+  const everyBeat = () => {
+    const timer = setInterval(tick, heartbeatMs);
+    timer.unref();
+    return timer;
+  };
+  let heartbeat = everyBeat();
+  let closed = false;
+  /** A beat now, and the next ones from now: each beat has a whole period to come back. */
+  const beatNow = () => {
+    if (closed) return;
+    clearInterval(heartbeat);
+    sendBeat();
+    heartbeat = everyBeat();
+  };
 
   /** Forgets the user's answers once a revoking call has settled (the script also announces it). */
   const revoking = async <R>(userId: string, call: Promise<R>): Promise<R> => {
@@ -240,6 +253,7 @@ export function createCachedRevocationStore({
     /** Whether answers are currently being served from the cache. */
     isLive: () => live,
     async close() {
+      closed = true;
       clearInterval(heartbeat);
       await closeRedis(subscriber, { hard: true });
       await store.close();

@@ -59,7 +59,6 @@ function defineScripts(redis: RedisClient) {
 
 type Scripts = ReturnType<typeof defineScripts>;
 
-/** Any failure to get an answer from Redis becomes a 503, never a 500 or a 200. */
 /** The connection to the master `nodeKey` (`host:port`) of `cluster`, or a 503 if the client knows none. */
 function masterConnection(cluster: Cluster, nodeKey: string | undefined, purpose: string): RedisClient {
   const node = nodeKey === undefined ? undefined : cluster.nodes('master').find(({ options }) => `${options.host}:${options.port}` === nodeKey);
@@ -67,6 +66,7 @@ function masterConnection(cluster: Cluster, nodeKey: string | undefined, purpose
   return node;
 }
 
+/** Any failure to get an answer from Redis becomes a 503, never a 500 or a 200. */
 async function guarded<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
@@ -362,7 +362,8 @@ export function createRedisSessionStore({
     let via: RedisClient = redis;
     if (redis instanceof Cluster) {
       const owners = [...new Set(redis.slots.map((slotNodes) => slotNodes?.[0]))].filter((owner) => owner !== undefined).sort();
-      via = masterConnection(redis, owners[turn % owners.length], 'the heartbeat');
+      if (owners.length === 0) throw new UnavailableError('session store', new Error('the Cluster slot table is not loaded yet'));
+      via = masterConnection(redis, owners[turn % owners.length], `heartbeat turn ${turn % owners.length}`);
     }
     await guarded(via.publish(channel, message));
   };

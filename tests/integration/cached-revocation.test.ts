@@ -221,14 +221,16 @@ describe('cached revocation mode', () => {
     });
     await expect.poll(() => b.isLive(), { interval: 10, timeout: 5000 }).toBe(false);
     const lost = turns.length;
-    // Five more beats (200 ms each): every one retries the broken path, and none turns the cache on.
+    // For a second more: every beat retries the broken path, and none turns the cache on.
     for (let wait = 0; wait < 10; wait += 1) {
       await sleep(100);
       expect(b.isLive()).toBe(false);
     }
-    expect(turns.slice(0, 3)).toEqual([0, 1, 2]);
-    expect(turns.length).toBeGreaterThan(lost + 2);
-    expect(new Set(turns.slice(2))).toEqual(new Set([2]));
+    const firstLost = turns.indexOf(2);
+    // Turns 0 and 1 (maybe one of them twice, on a busy machine), then 2 and only 2.
+    expect(new Set(turns.slice(0, firstLost))).toEqual(new Set([0, 1]));
+    expect(turns.length).toBeGreaterThan(lost); // retried (each retry waits for a resubscription)
+    expect(new Set(turns.slice(firstLost))).toEqual(new Set([2]));
   });
 
   it('stops serving from the cache while the subscription is down, and resumes after', async () => {
