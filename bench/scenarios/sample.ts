@@ -38,8 +38,8 @@ export function fromSummary(summary: LoadSummary, cpuUs?: number): Sample {
     failures: summary.requests - summary.ok + summary.errors,
     requests: summary.requests,
     statuses: summary.statuses,
-    ...(summary.lateSends === undefined ? {} : { lateSends: summary.lateSends }),
-    ...(summary.p99CountingLate === undefined ? {} : { p99CountingLate: summary.p99CountingLate }),
+    lateSends: summary.lateSends,
+    p99CountingLate: summary.p99CountingLate,
   };
 }
 

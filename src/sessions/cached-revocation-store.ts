@@ -184,19 +184,14 @@ export function createCachedRevocationStore({
     }
     if (subscribed) sendBeat();
   };
-  const everyBeat = () => {
-    const timer = setInterval(tick, heartbeatMs);
-    timer.unref();
-    return timer;
-  };
-  let heartbeat = everyBeat();
+  const heartbeat = setInterval(tick, heartbeatMs);
+  heartbeat.unref();
   let closed = false;
   /** A beat now, and the next ones from now: each beat has a whole period to come back. */
   const beatNow = () => {
     if (closed) return;
-    clearInterval(heartbeat);
     sendBeat();
-    heartbeat = everyBeat();
+    heartbeat.refresh();
   };
 
   /** Forgets the user's answers once a revoking call has settled (the script also announces it). */
