@@ -69,7 +69,7 @@ async function setUp(plan: Plan, cleanup: CleanupStack): Promise<BenchContext> {
 
 /** Every scenario, interleaved per repetition so that drift on a shared machine hits them alike. */
 async function measureAll(ctx: BenchContext) {
-  const series: Series = { bare: [], shaped: [], exact: [], cached: [], bareAt80: [], exactAt50: [], cachedAt80: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], loginsBeside: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
+  const series: Series = { bare: [], shaped: [], exact: [], cached: [], bareAt50: [], bareAt80: [], exactAt50: [], cachedAt80: [], verify: [], verifyBound: [], coldExact: [], coldCached: [], argon2: [], loginsAlone: [], loginsBeside: [], logins: [], stormAuth: [], pacedFloor: [], stormFloor: [], sign: [], signBound: [], refresh: [] };
   const { plan } = ctx;
   // The bounds run nothing before their first slice: a slice of each, unrecorded, compiles their code.
   if (plan.warmUps) {
@@ -87,7 +87,8 @@ async function measureAll(ctx: BenchContext) {
       series.cached.push(await gateway(ctx, ctx.cached));
     }
     const bareRate = median(series.bare.slice(-plan.slices).map((s) => s.rps));
-    log(`${round}: b and c's p99 at their target loads, paced: exact at 50% of a (${Math.round(bareRate * 0.5)} req/s), cached and bare at 80%`);
+    log(`${round}: b and c's p99 at their target loads, paced: exact and bare at 50% of a (${Math.round(bareRate * 0.5)} req/s), cached and bare at 80%`);
+    series.bareAt50.push(await atLoad(ctx, ctx.bare, 0.5, bareRate));
     series.exactAt50.push(await atLoad(ctx, ctx.exact, 0.5, bareRate));
     series.cachedAt80.push(await atLoad(ctx, ctx.cached, 0.8, bareRate));
     series.bareAt80.push(await atLoad(ctx, ctx.bare, 0.8, bareRate));
@@ -137,7 +138,7 @@ runMain('bench', async (cleanup) => {
   const propagation = await revocationPropagation(ctx);
   const rows = buildRows(series, propagation, plan);
   const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
-  const loadGenerator = `${hasWrk() ? 'wrk (closed loop; paced: a@80%, b@50%, c@80%), node:http pacer (e′, e′0, e′1)' : 'autocannon (closed loop), node:http pacer (paced rows)'}, autocannon (chained)`;
+  const loadGenerator = `${hasWrk() ? 'wrk (closed loop; paced: a@50%, a@80%, b@50%, c@80%), node:http pacer (e′, e′0, e′1)' : 'autocannon (closed loop), node:http pacer (paced rows)'}, autocannon (chained)`;
   process.stdout.write(`\n${formatTable(rows)}\n\n`);
   process.stdout.write(
     `${plan.name} run, medians of ${plan.repetitions} rounds (a–c: ${plan.repetitions * plan.slices} slices), ${seconds}s; ${machine.cpus} × ${machine.model}; node ${machine.node}; ` +
