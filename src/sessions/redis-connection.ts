@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/loader.js';
 import type { Config } from '../config/schema.js';
 import { UnavailableError } from '../http/errors.js';
 
@@ -26,7 +27,10 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
   const redis = createRedis(cache, options);
   await connectClient(redis);
   if (redis instanceof Cluster) await mastersReady(redis, CONNECT_TIMEOUT_MS);
-  await warnUnlessNoEviction(redis, options.logger);
+  await checkEvictionPolicy(redis, options.logger).catch(async (error: unknown) => {
+    await closeRedis(redis, { hard: true });
+    throw error;
+  });
   return redis;
 }
 
@@ -165,15 +169,28 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
   });
 }
 
-/** DESIGN: Redis should run with `maxmemory-policy noeviction`, or revocation state could be evicted. */
-async function warnUnlessNoEviction(redis: RedisClient, logger: Logger) {
+/**
+ * DESIGN: Redis should run with `maxmemory-policy noeviction`. A `volatile-*` policy evicts only
+ * keys with a TTL (sessions: users are logged out; rate-limit counters), which never revives a
+ * revoked token. An `allkeys-*` policy may also evict a user's token version (`tv`, no TTL): after
+ * a logout-all whose session list had been evicted, losing `tv` too would make the sessions it
+ * missed valid again. The service refuses to start on such a Redis (every master of a Cluster).
+ */
+async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  let policies: string[];
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    const policy = reply[1];
-    if (policy && policy !== 'noeviction') {
-      logger.warn(`redis maxmemory-policy is "${policy}": set it to noeviction, or evicted sessions and denylist entries will log users out unexpectedly`);
-    }
+    policies = await Promise.all(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction'));
   } catch {
-    logger.debug('cannot read redis maxmemory-policy (CONFIG disabled)');
+    logger.info('cannot read redis maxmemory-policy (CONFIG disabled): it must be noeviction or volatile-*, never allkeys-*');
+    return;
+  }
+  for (const policy of new Set(policies)) {
+    if (policy.startsWith('allkeys-')) {
+      throw new ConfigError(
+        `redis maxmemory-policy is "${policy}": it may evict users' token versions, which would make revoked tokens valid again; set noeviction (or a volatile-* policy)`,
+      );
+    }
+    if (policy !== 'noeviction') logger.warn(`redis maxmemory-policy is "${policy}": set it to noeviction, or under memory pressure evicted sessions will log users out and evicted rate-limit counters reset`);
   }
 }

@@ -1,8 +1,11 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, test, type TestContext } from 'vitest';
+import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
+import { redisCli, startRedis } from '../../scripts/cluster/redis.js';
+import { ConfigError } from '../../src/config/loader.js';
 import { configSchema } from '../../src/config/schema.js';
-import { closeRedis, createRedis } from '../../src/sessions/redis-connection.js';
+import { closeRedis, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
 import { testRedisUrl } from '../helpers/services.js';
 
 /** A connected client made as the service makes it. */
@@ -43,5 +46,36 @@ describe.concurrent('Redis connection', () => {
     await ctx.expect.poll(() => redis.status, { timeout: 3_000 }).toBe('end');
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     ctx.expect(redis.status).toBe('end');
+  });
+});
+
+describe('Redis eviction policy at start-up', () => {
+  test('allkeys-* refuses to start (a token version could be evicted); volatile-* warns; noeviction says nothing', async ({ expect, onTestFinished }) => {
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    // A server of its own: the shared one must stay noeviction for every other test.
+    const server = await startRedis(tempDir(cleanup, 'jwt-eviction-'), { args: ['--maxmemory-policy', 'allkeys-lru'] });
+    cleanup.add(() => server.stop());
+    const { cache } = configSchema.parse({ cache: { url: server.url } });
+    const warnings: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void warnings.push(line) });
+    const connect = async () => {
+      const redis = await connectRedis(cache, { logger });
+      await closeRedis(redis);
+    };
+
+    await expect(connect()).rejects.toThrow(ConfigError);
+    await expect(connect()).rejects.toThrow(/maxmemory-policy is "allkeys-lru".*revoked tokens valid again/);
+    // The refused connections were closed, not left open (only redis-cli's own is listed).
+    await expect.poll(() => redisCli(server.port, ['CLIENT', 'LIST']), { timeout: 3_000 }).not.toMatch(/cmd=(?!client)/);
+
+    await redisCli(server.port, ['CONFIG', 'SET', 'maxmemory-policy', 'volatile-lru']);
+    await connect();
+    expect(warnings.join('')).toMatch(/maxmemory-policy is \\"volatile-lru\\"/);
+
+    warnings.length = 0;
+    await redisCli(server.port, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    await connect();
+    expect(warnings.join('')).not.toMatch(/maxmemory-policy/);
   });
 });

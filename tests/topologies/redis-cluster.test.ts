@@ -3,6 +3,7 @@ import type { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { redisCli } from '../../scripts/cluster/redis.js';
 import { startRedisCluster } from '../../scripts/cluster/redis-cluster.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
@@ -145,6 +146,20 @@ describe('cached revocation on Redis Cluster', () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('Redis Cluster eviction policy', () => {
+  it('refuses to connect when any master may evict keys without a TTL (allkeys-*), not only the one CONFIG GET happens to reach', async () => {
+    const port = Number(nodes.at(-1)?.split(':')[1]);
+    await redisCli(port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu']);
+    try {
+      await expect(connectCluster()).rejects.toThrow(/maxmemory-policy is "allkeys-lfu"/);
+    } finally {
+      await redisCli(port, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    }
+    const redis = await connectCluster();
+    await redis.quit();
   });
 });
 
