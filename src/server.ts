@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
@@ -28,25 +28,44 @@ function listen(server: Server, port: number, host: string, key: string, logger:
   });
 }
 
+/**
+ * A `node:http` server for `handle` whose refusals are the app's JSON errors, not Node's bare ones:
+ * - maxHeaderSize bounds the request line plus headers: past it Node's parser refuses the request
+ *   (431 from the clientError handler) before any of our code runs, on every path.
+ * - Duplicated headers are joined, never reduced to the first: two Authorization headers make one
+ *   value that is no token (401), as Hono's routes see them too, whichever one an upstream would read.
+ * - An HTTP/1.1 request without Host reaches the app: `/authenticate` answers it like every other
+ *   request (gateways get only 200/401/503), and other paths answer 400 `invalid_request` with the
+ *   JSON body instead of Node's bare 400 (HTTP/1.0: see `honoListener`).
+ * - An `Expect` other than 100-continue is ignored, as RFC 9110 §10.1.1 allows, instead of Node's
+ *   bodiless 417: the request is answered as if it had none.
+ */
+function hardenedServer(handle: RequestListener, maxHeaderSize: number, instanceId: string): Server {
+  const server = createServer({ maxHeaderSize, joinDuplicateHeaders: true, requireHostHeader: false }, handle);
+  server.on('clientError', createClientErrorHandler(instanceId));
+  server.on('checkExpectation', handle);
+  return server;
+}
+
+/**
+ * Node's listener for a Hono app, its failures answered as JSON errors. Hono needs a Host to build
+ * the request's URL, but HTTP/1.0 has no Host requirement (RFC 9112 §3.2): such a request (a load
+ * balancer's health check, say) is answered as if it named `localhost`.
+ */
+function honoListener(app: { fetch: Parameters<typeof getRequestListener>[0] }, deps: AppDeps): RequestListener {
+  const listener = getRequestListener(app.fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
+  return (request, response) => {
+    if (request.httpVersion === '1.0' && request.headers.host === undefined) request.headers.host = 'localhost';
+    return listener(request, response);
+  };
+}
+
 /** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
 export async function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
-  const listener = getRequestListener(app.fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
-  // maxHeaderSize bounds the request line plus headers: past it Node's parser refuses the
-  // request (431 from the clientError handler) before any of our code runs, on every path.
-  // Duplicated headers are joined, never reduced to the first: two Authorization headers make one
-  // value that is no token (401), as Hono's routes see them too, whichever one an upstream would read.
-  // A request without Host reaches the app: `/authenticate` answers it like every other request
-  // (gateways get only 200/401/503), and other paths answer 400 `invalid_request` with the JSON
-  // body instead of Node's bare 400.
-  const handle = withFastAuthenticate(parts.authenticate, listener, deps.logger);
-  const server = createServer({ maxHeaderSize: config.max_header_size, joinDuplicateHeaders: true, requireHostHeader: false }, handle);
-  server.on('clientError', createClientErrorHandler(deps.instanceId));
-  // An `Expect` other than 100-continue is ignored, as RFC 9110 §10.1.1 allows, instead of
-  // Node's bodiless 417: the request is answered as if it had none.
-  server.on('checkExpectation', handle);
+  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), config.max_header_size, deps.instanceId);
   // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
   // proxy may reuse a connection Node is closing and see a 502.
   server.keepAliveTimeout = config.keep_alive_timeout;
@@ -60,9 +79,7 @@ export async function startServer(deps: AppDeps, options?: { port?: number; host
 export async function startMetricsServer(deps: AppDeps): Promise<Server | undefined> {
   const { metrics_port: port, host, max_header_size: maxHeaderSize } = deps.config.server;
   if (!port) return undefined;
-  const listener = getRequestListener(metricsServerApp(deps).fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });
-  const server = createServer({ maxHeaderSize }, listener);
-  server.on('clientError', createClientErrorHandler(deps.instanceId));
+  const server = hardenedServer(honoListener(metricsServerApp(deps), deps), maxHeaderSize, deps.instanceId);
   await listen(server, port, host, 'server.metrics_port', deps.logger);
   return server;
 }

@@ -128,6 +128,15 @@ describe('security headers on every kind of response (CORS off)', () => {
     expect(JSON.parse(me.body)).toMatchObject({ error: 'invalid_request' });
   });
 
+  it('HTTP/1.0 needs no Host (RFC 9112 §3.2): a load balancer\'s bare health check gets its answer', async () => {
+    const ping = await rawSocket(app.url, 'GET /ping HTTP/1.0\r\n\r\n');
+    expect(ping.status).toBe(200);
+    expect(JSON.parse(ping.body)).toEqual({ status: 'ok' });
+    const me = await rawSocket(app.url, 'GET /me HTTP/1.0\r\n\r\n');
+    expect(me.status).toBe(401);
+    expect(JSON.parse(me.body)).toMatchObject({ error: 'invalid_token' });
+  });
+
   it('a method Node cannot parse: 401 on /authenticate (gateways turn a 400 into a 500), 400 elsewhere', async () => {
     const auth = await rawSocket(app.url, 'FOO /authenticate?x=1 HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(auth.status).toBe(401);
@@ -163,7 +172,7 @@ describe('security headers on every kind of response (CORS off)', () => {
     }
   });
 
-  it('the separate metrics listener: 200, 404, 405 and 431 hardened', async () => {
+  it('the separate metrics listener: 200, 404, 405, 431 and a missing Host hardened', async () => {
     const port = await freePort();
     const server = (await startMetricsServer({ ...app.deps, config: { ...app.deps.config, server: { ...app.deps.config.server, metrics_port: port, host: '127.0.0.1' } } })) as Server;
     const base = `http://127.0.0.1:${port}`;
@@ -181,6 +190,15 @@ describe('security headers on every kind of response (CORS off)', () => {
       const huge = await raw(base, 'GET', '/metrics', { 'x-big': 'x'.repeat(20_000) });
       expect(huge).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
       expectHardened(huge);
+      // As on the main listener: no Host on HTTP/1.1 is the JSON 400, on HTTP/1.0 nothing missing;
+      // an unknown Expect is ignored (Node's own answers would be a bodiless 400 and 417).
+      const hostless = await rawSocket(base, 'GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n');
+      expect(hostless.status).toBe(400);
+      expect(JSON.parse(hostless.body)).toMatchObject({ error: 'invalid_request' });
+      expect((await rawSocket(base, 'GET /metrics HTTP/1.0\r\n\r\n')).status).toBe(200);
+      const expecting = await raw(base, 'GET', '/metrics', { expect: 'bogus' });
+      expect(expecting.status).toBe(200);
+      expectHardened(expecting);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
