@@ -1,5 +1,6 @@
 import { AppError, OverloadedError } from '../http/errors.js';
 import type { HashPlace } from '../passwords/hasher.js';
+import { verifiesFor } from '../passwords/normal-form.js';
 import { checkPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
@@ -84,12 +85,13 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
     deps.audit.record({ event: 'login_failed', ...client(meta), details: { reason: 'unknown_email' } });
     throw invalidCredentials();
   }
-  const valid = await deps.hasher.verify(user.passwordHash, password, place);
-  if (!valid || user.disabledAt) {
-    deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: valid ? 'disabled' : 'wrong_password' } });
+  const matched = await deps.hasher.match(user.passwordHash, password, place);
+  if (matched === false || user.disabledAt) {
+    deps.audit.record({ event: 'login_failed', userId: user.id, ...client(meta), details: { reason: matched ? 'disabled' : 'wrong_password' } });
     throw invalidCredentials();
   }
-  if (deps.hasher.needsRehash(user.passwordHash)) {
+  // A hash of the form as sent (made before passwords were normalised) is replaced as a weak one is.
+  if (matched === 'as-sent' || deps.hasher.needsRehash(user.passwordHash)) {
     // An upgrade, not the login's business: with the queue full it waits for a later login
     // rather than refusing one whose password is proven.
     const passwordHash = await deps.hasher.hash(password).catch((error: unknown) => {
@@ -149,7 +151,7 @@ export async function login(
 ): Promise<ProvenTokens> {
   let place: HashPlace;
   try {
-    place = deps.hasher.reserve();
+    place = deps.hasher.reserve(verifiesFor(input.password));
   } catch (error) {
     deps.metrics.login('unavailable');
     throw error;
@@ -196,7 +198,7 @@ async function provenCaller(
   if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
   // Guessing the current password is guessing a login: the same per-account limits apply.
   await limitAttempt(user.email, async () => {
-    if (await deps.hasher.verify(user.passwordHash, password, place)) return;
+    if ((await deps.hasher.match(user.passwordHash, password, place)) !== false) return;
     deps.logger.info({ event: 'password_change_failed', userId: user.id }, 'password change refused');
     deps.audit.record({ event: 'password_change_failed', userId: user.id, sessionId: caller.sessionId, ...client(meta), details: { reason: 'wrong_password' } });
     throw invalidCredentials();
@@ -217,7 +219,7 @@ export async function changePassword(
 ): Promise<ProvenTokens> {
   // As a login's, the argon2 places (the check, then the new hash) are taken before the user is
   // read and the attempt counted.
-  const place = deps.hasher.reserve(2);
+  const place = deps.hasher.reserve(verifiesFor(input.current_password) + 1);
   let user: User;
   let passwordHash: string;
   try {

@@ -3,6 +3,7 @@ import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
 import { AppError, OverloadedError } from '../http/errors.js';
 import { type Argon2Threads, type Call, createArgon2Threads, type Reply } from './argon2-threads.js';
+import { normalPassword } from './normal-form.js';
 
 interface Job {
   call: Call;
@@ -41,16 +42,23 @@ export interface HashPlace {
   release(): void;
 }
 
+/**
+ * How a password matched its hash: in its normal form (`normalPassword`), or only as sent, which
+ * a hash made before passwords were normalised does, and which should then be replaced.
+ */
+export type PasswordMatch = false | 'normal' | 'as-sent';
+
 export interface PasswordHasher {
-  /** An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). */
+  /** An argon2id PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of the password's normal form. */
   hash(password: string, place?: HashPlace): Promise<string>;
   /**
-   * `false` for a wrong password and for a hash that cannot be parsed; never throws for either.
-   * Rejects (`unavailable`) if its thread fails, which is no answer about the password.
+   * Checks a password: the normal form first, then the form as sent if it differs (`verifiesFor`:
+   * two verifies). `false` for a wrong password and for a hash that cannot be parsed; never throws
+   * for either. Rejects (`unavailable`) if its thread fails, which is no answer about the password.
    */
-  verify(passwordHash: string, password: string, place?: HashPlace): Promise<boolean>;
+  match(passwordHash: string, password: string, place?: HashPlace): Promise<PasswordMatch>;
   /**
-   * One real verify against a fixed dummy hash, for unknown e-mails, so that a miss costs
+   * What `match` runs, against a fixed dummy hash, for unknown e-mails, so that a miss costs
    * the same time as a wrong password. Always resolves `false`.
    */
   verifyDummy(password: string, place?: HashPlace): Promise<false>;
@@ -171,14 +179,23 @@ export function createPasswordHasher({ concurrency, maxQueue = 64, threads: give
     return dummyHash;
   };
 
+  const match = async (passwordHash: string, password: string, place?: HashPlace): Promise<PasswordMatch> => {
+    const normal = normalPassword(password);
+    if (await verifyQuietly(passwordHash, normal, place)) return 'normal';
+    if (normal !== password && (await verifyQuietly(passwordHash, password, place))) return 'as-sent';
+    return false;
+  };
+
   return {
-    hash: hashIn,
-    verify: verifyQuietly,
+    hash: (password, place) => hashIn(normalPassword(password), place),
+    match,
     async verifyDummy(password, place) {
       const ready = dummyHash;
       // The first call makes the dummy hash, which costs what a verify costs, in the caller's place.
-      if (ready === undefined) await makeDummyHash(place);
-      else await verifyQuietly(await ready, password, place);
+      if (ready === undefined) {
+        const made = await makeDummyHash(place);
+        if (normalPassword(password) !== password) await verifyQuietly(made, password, place);
+      } else await match(await ready, password, place);
       return false;
     },
     needsRehash(passwordHash) {

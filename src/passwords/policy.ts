@@ -1,4 +1,5 @@
 import { normaliseEmail } from '../users/email.js';
+import { normalPassword } from './normal-form.js';
 
 export interface PasswordPolicy {
   /** Fewest Unicode code points accepted. */
@@ -14,7 +15,9 @@ export interface PasswordPolicy {
  * composition rules, refuse values from lists of breached passwords). Returns `null` when
  * acceptable, otherwise a message for the client.
  */
-export function checkPassword(password: string, { minLength, maxLength, commonPasswords }: PasswordPolicy, email?: string): string | null {
+export function checkPassword(sent: string, { minLength, maxLength, commonPasswords }: PasswordPolicy, email?: string): string | null {
+  // The form that is hashed.
+  const password = normalPassword(sent);
   const length = [...password].length;
   if (length < minLength) return `password must be at least ${minLength} characters`;
   if (length > maxLength) return `password must be at most ${maxLength} characters`;

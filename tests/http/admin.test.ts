@@ -100,16 +100,16 @@ describe('admin controls (redis + postgres, two instances)', () => {
    */
   async function loginRacing(email: string, change: () => Promise<unknown>) {
     const { hasher } = one.deps;
-    const verify = hasher.verify;
-    hasher.verify = async (...args) => {
-      const valid = await verify(...args);
+    const match = hasher.match;
+    hasher.match = async (...args) => {
+      const matched = await match(...args);
       await change();
-      return valid;
+      return matched;
     };
     try {
       return await login(email);
     } finally {
-      hasher.verify = verify;
+      hasher.match = match;
     }
   }
 

@@ -50,18 +50,45 @@ describe('password policy over HTTP', () => {
     expect((await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } })).status).toBe(200);
   });
 
+  it('one password in any Unicode form: registered decomposed, it logs in precomposed, and changes with either', async () => {
+    const email = uniqueEmail();
+    const decomposed = 'cafe\u0301 cre\u0300me bru\u0302le\u0301e';
+    const precomposed = decomposed.normalize('NFC');
+    expect(precomposed).not.toBe(decomposed);
+    expect((await call(app.url, 'POST', '/register', { body: { email, password: decomposed } })).status).toBe(201);
+    const login = await call(app.url, 'POST', '/login', { body: { email, password: precomposed } });
+    expect(login.status).toBe(200);
+    const token = (login.body as { access_token: string }).access_token;
+    const changed = await call(app.url, 'POST', '/password', { token, body: { current_password: decomposed, new_password: `${precomposed} 2` } });
+    expect(changed.status).toBe(200);
+    expect((await call(app.url, 'POST', '/login', { body: { email, password: `${decomposed} 2` } })).status).toBe(200);
+  });
+
+  it('a hash of the password as sent, made before passwords were normalised, still logs in with that form and is replaced by the normal form\'s', async () => {
+    const email = uniqueEmail();
+    const decomposed = 'cafe\u0301 cre\u0300me bru\u0302le\u0301e';
+    const legacy = await hash(decomposed, argon2Options);
+    expect(await app.deps.users.create({ email, passwordHash: legacy })).not.toBeNull();
+    expect((await call(app.url, 'POST', '/login', { body: { email, password: decomposed.normalize('NFC') } })).status).toBe(401);
+    expect((await call(app.url, 'POST', '/login', { body: { email, password: decomposed } })).status).toBe(200);
+    const replaced = (await app.deps.users.findByEmail(email))?.passwordHash ?? '';
+    expect(replaced).not.toBe(legacy);
+    expect(await app.deps.hasher.match(replaced, decomposed)).toBe('normal');
+    expect((await call(app.url, 'POST', '/login', { body: { email, password: decomposed.normalize('NFC') } })).status).toBe(200);
+  });
+
   it('a proven login is not refused for load by its re-hash: with no room left, the upgrade waits for a later login', async () => {
     const email = uniqueEmail();
     const weakHash = await hash(PASSWORD, { ...argon2Options, memoryCost: 4096 });
     expect(await app.deps.users.create({ email, passwordHash: weakHash })).not.toBeNull();
     // One slot, no queue, and other requests take the slot the password check frees.
     const full = createPasswordHasher({ concurrency: 1, maxQueue: 0 });
-    const verify = full.verify;
+    const match = full.match;
     let others: HashPlace | undefined;
-    full.verify = async (...args) => {
-      const valid = await verify(...args);
+    full.match = async (...args) => {
+      const matched = await match(...args);
       others = full.reserve();
-      return valid;
+      return matched;
     };
     try {
       const deps = { ...app.deps, hasher: full };
@@ -70,7 +97,7 @@ describe('password policy over HTTP', () => {
       expect(user.passwordHash).toBe(weakHash);
       expect((await app.deps.users.findByEmail(email))?.passwordHash).toBe(weakHash);
       // With room, the next login upgrades it.
-      full.verify = verify;
+      full.match = match;
       others?.release();
       const upgraded = await authenticateUser(deps, email, PASSWORD, {}, full.reserve());
       expect(upgraded.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);

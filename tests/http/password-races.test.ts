@@ -33,15 +33,15 @@ describe('password change races (redis + postgres, two instances)', () => {
   const authenticate = (token: string) => call(two.url, 'GET', '/authenticate', { token });
   const refresh = (token: string) => call(two.url, 'POST', '/refresh', { body: { refresh_token: token } });
 
-  /** Wraps the next `hasher.verify` (only the next): the password check completes, then `during` runs before it answers. */
+  /** Wraps the next `hasher.match` (only the next; a login's or `/password`'s check): the check completes, then `during` runs before it answers. */
   function afterNextPasswordCheck(during: () => Promise<unknown>) {
     const hasher: PasswordHasher = one.deps.hasher;
-    const verify = hasher.verify;
-    hasher.verify = async (...args) => {
-      hasher.verify = verify;
-      const valid = await verify(...args);
+    const match = hasher.match;
+    hasher.match = async (...args) => {
+      hasher.match = match;
+      const matched = await match(...args);
       await during();
-      return valid;
+      return matched;
     };
   }
 

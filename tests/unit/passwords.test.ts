@@ -1,17 +1,19 @@
+import { hash as argon2Hash } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/http/errors.js';
 import { createArgon2Threads } from '../../src/passwords/argon2-threads.js';
 import { argon2Options, createPasswordHasher } from '../../src/passwords/hasher.js';
+import { verifiesFor } from '../../src/passwords/normal-form.js';
 import { checkPassword } from '../../src/passwords/policy.js';
 
 describe('password hasher', () => {
   const hasher = createPasswordHasher({ concurrency: 2 });
 
-  it('hashes with argon2id at the OWASP minimum and verifies the same password only', async () => {
+  it('hashes with argon2id at the OWASP minimum and matches the same password only', async () => {
     const hash = await hasher.hash('correct horse battery staple');
     expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    expect(await hasher.verify(hash, 'correct horse battery staple')).toBe(true);
-    expect(await hasher.verify(hash, 'correct horse battery stapl')).toBe(false);
+    expect(await hasher.match(hash, 'correct horse battery staple')).toBe('normal');
+    expect(await hasher.match(hash, 'correct horse battery stapl')).toBe(false);
     expect(hasher.needsRehash(hash)).toBe(false);
   });
 
@@ -22,19 +24,62 @@ describe('password hasher', () => {
   it('does not truncate long passwords', async () => {
     const prefix = 'x'.repeat(99);
     const hash = await hasher.hash(`${prefix}a`);
-    expect(await hasher.verify(hash, `${prefix}a`)).toBe(true);
-    expect(await hasher.verify(hash, `${prefix}b`)).toBe(false);
+    expect(await hasher.match(hash, `${prefix}a`)).toBe('normal');
+    expect(await hasher.match(hash, `${prefix}b`)).toBe(false);
   });
 
   it('handles non-ASCII passwords', async () => {
     const hash = await hasher.hash('pässwörd 🔑 пароль');
-    expect(await hasher.verify(hash, 'pässwörd 🔑 пароль')).toBe(true);
-    expect(await hasher.verify(hash, 'passwörd 🔑 пароль')).toBe(false);
+    expect(await hasher.match(hash, 'pässwörd 🔑 пароль')).toBe('normal');
+    expect(await hasher.match(hash, 'passwörd 🔑 пароль')).toBe(false);
+  });
+
+  it('one password in every Unicode form (NFKC): precomposed or decomposed accents, full-width letters', async () => {
+    const precomposed = 'caf\u00e9 au lait';
+    const decomposed = 'cafe\u0301 au lait';
+    const hash = await hasher.hash(decomposed);
+    expect(await hasher.match(hash, precomposed)).toBe('normal');
+    expect(await hasher.match(hash, decomposed)).toBe('normal');
+    expect(await hasher.match(hash, 'cafe au lait')).toBe(false);
+    expect(await hasher.match(await hasher.hash('\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44'), 'password')).toBe('normal');
+  });
+
+  it('a hash made from the form as sent (before normalisation) still matches it, saying so', async () => {
+    const decomposed = 'cafe\u0301 au lait';
+    const legacy = await argon2Hash(decomposed, argon2Options);
+    expect(await hasher.match(legacy, decomposed)).toBe('as-sent');
+    // Only the form it was made from: the other cannot be told from a wrong password.
+    expect(await hasher.match(legacy, 'caf\u00e9 au lait')).toBe(false);
+  });
+
+  it('a password whose normal form differs costs two verifies, known e-mail or not (no timing oracle), and needs two places', async () => {
+    const calls: string[] = [];
+    const threads = createArgon2Threads(1);
+    const counted = createPasswordHasher({
+      concurrency: 1,
+      maxQueue: 4,
+      threads: { ...threads, run: (batch) => (calls.push(...batch.map((call) => call.op)), threads.run(batch)) },
+    });
+    const hash = await counted.hash('plain ascii password');
+    await counted.verifyDummy('warm-up: makes the dummy hash');
+    calls.length = 0;
+    expect(await counted.match(hash, 'wrong but plain')).toBe(false);
+    expect(await counted.verifyDummy('unknown but plain')).toBe(false);
+    expect(calls).toEqual(['verify', 'verify']);
+    calls.length = 0;
+    expect(await counted.match(hash, 'wrong cafe\u0301')).toBe(false);
+    expect(calls).toEqual(['verify', 'verify']);
+    calls.length = 0;
+    expect(await counted.verifyDummy('unknown cafe\u0301')).toBe(false);
+    expect(calls).toEqual(['verify', 'verify']);
+    expect(verifiesFor('cafe\u0301')).toBe(2);
+    expect(verifiesFor('caf\u00e9')).toBe(1);
+    await counted.close();
   });
 
   it('returns false for malformed hashes instead of throwing', async () => {
     for (const bad of ['', 'not a hash', '$argon2id$v=19$m=19456,t=2,p=1$', '$2b$10$abcdefghijklmnopqrstuv']) {
-      expect(await hasher.verify(bad, 'whatever')).toBe(false);
+      expect(await hasher.match(bad, 'whatever')).toBe(false);
     }
   });
 
@@ -60,11 +105,11 @@ describe('password hasher', () => {
     const rejected = await small.hash('third').catch((error: unknown) => error);
     expect(rejected).toBeInstanceOf(AppError);
     expect(rejected).toMatchObject({ code: 'unavailable', status: 503, retryAfter: 1 });
-    expect(await small.verify('$argon2id$bad', 'x').catch((error: unknown) => error)).toBeInstanceOf(AppError);
+    expect(await small.match('$argon2id$bad', 'x').catch((error: unknown) => error)).toBeInstanceOf(AppError);
 
     await expect(Promise.all([running, queued])).resolves.toHaveLength(2);
     expect(small.queueDepth()).toBe(0);
-    expect(await small.verify(await queued, 'second')).toBe(true);
+    expect(await small.match(await queued, 'second')).toBe('normal');
     await small.close();
   });
 
@@ -79,8 +124,8 @@ describe('password hasher', () => {
     // A place serves one operation: used again, it is no place at all.
     expect(await small.hash('again', first).catch((error: unknown) => error)).toBeInstanceOf(AppError);
     const [one, two] = await hashes;
-    expect(await small.verify(one, 'one')).toBe(true);
-    expect(await small.verify(two, 'two')).toBe(true);
+    expect(await small.match(one, 'one')).toBe('normal');
+    expect(await small.match(two, 'two')).toBe('normal');
 
     // A place given back unused frees its room; giving it back twice frees nothing more.
     const held = small.reserve();
@@ -103,7 +148,7 @@ describe('password hasher', () => {
     const one = small.reserve();
     expect(() => small.reserve()).toThrow(expect.objectContaining({ code: 'unavailable' }));
     const checked = await small.hash('first', two);
-    expect(await small.verify(checked, 'first', two)).toBe(true);
+    expect(await small.match(checked, 'first', two)).toBe('normal');
     // Both of `two`'s places are used: only `one`'s is still held.
     expect(small.queueDepth()).toBe(1);
     one.release();
@@ -118,18 +163,18 @@ describe('password hasher', () => {
   it('runs operations that queued up behind a busy thread as one batch, each answered with its own result', async () => {
     const one = createPasswordHasher({ concurrency: 1 });
     const hash = await one.hash('right password');
-    const first = one.verify(hash, 'right password');
+    const first = one.match(hash, 'right password');
     // Queued while the thread runs `first`: right, wrong, unreadable and a new hash, in that order.
-    const queued = [one.verify(hash, 'right password'), one.verify(hash, 'wrong password'), one.verify('$argon2id$unreadable', 'x'), one.hash('another')];
-    expect(await first).toBe(true);
+    const queued = [one.match(hash, 'right password'), one.match(hash, 'wrong password'), one.match('$argon2id$unreadable', 'x'), one.hash('another')];
+    expect(await first).toBe('normal');
     // A verify takes milliseconds: answered one by one, the others would still be running when
     // the first of them is answered; answered as a batch, all four are settled in the same turn.
     const nextTurn = () => new Promise<false>((resolve) => setImmediate(() => resolve(false)));
     const together = await (queued[0] as Promise<unknown>).then(() => Promise.race([Promise.all(queued).then(() => true), nextTurn()]));
     expect(together).toBe(true);
     const [right, wrong, unreadable, another] = await Promise.all(queued);
-    expect([right, wrong, unreadable]).toEqual([true, false, false]);
-    expect(await one.verify(another as string, 'another')).toBe(true);
+    expect([right, wrong, unreadable]).toEqual(['normal', false, false]);
+    expect(await one.match(another as string, 'another')).toBe('normal');
     expect(one.queueDepth()).toBe(0);
     await one.close();
   });
@@ -162,10 +207,10 @@ describe('password hasher', () => {
     try {
       const passwordHash = await hasher.hash('the password');
       const unavailable = { name: 'AppError', code: 'unavailable', retryAfter: 1 };
-      await expect(own.verify(passwordHash, 'the password')).rejects.toMatchObject(unavailable);
+      await expect(own.match(passwordHash, 'the password')).rejects.toMatchObject(unavailable);
       await expect(own.verifyDummy('the password')).rejects.toMatchObject(unavailable);
       expect(failures).toEqual([]);
-      expect(await own.verify(passwordHash, 'the password')).toBe(true);
+      expect(await own.match(passwordHash, 'the password')).toBe('normal');
       expect(own.queueDepth()).toBe(0);
     } finally {
       failures = [];
@@ -198,6 +243,13 @@ describe('password policy', () => {
     expect(checkPassword('🔑'.repeat(7), policy)).toMatch(/at least 8/);
     expect(checkPassword('🔑'.repeat(20), policy)).toBeNull();
     expect(checkPassword('🔑'.repeat(21), policy)).toMatch(/at most 20/);
+  });
+
+  it('checks the form that is hashed (NFKC): decomposed accents count once, full-width letters are the common password they spell', () => {
+    // 'e' + U+0301 is one character once composed: seven, not eight.
+    expect(checkPassword('cafe\u0301abc', policy)).toMatch(/at least 8/);
+    const common = { ...policy, commonPasswords: new Set(['password']) };
+    expect(checkPassword('\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44', common)).toMatch(/commonly used/);
   });
 
   it('rejects the e-mail address as password, whatever its case', () => {
