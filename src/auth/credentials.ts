@@ -119,7 +119,9 @@ const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b
  * login read the user before its password check and creates its session after. Reading the
  * user again once the session exists sees the change, or else the change's end-of-sessions
  * comes later and ends this session too. A changed user gets no tokens: the new session is
- * ended first. A login whose password was changed meanwhile is refused as a wrong password.
+ * ended first. A login whose password hash changed meanwhile is answered 503 (retry), not as a
+ * wrong password: the change may be another login's upgrade of the same password's hash, and the
+ * retry checks the password against the current hash (a password really changed fails there).
  */
 async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, during = 'login'): Promise<void> {
   let current: User | null;
@@ -132,9 +134,9 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, d
   const passwordChanged = current !== null && current.passwordHash !== read.passwordHash;
   if (current && !current.disabledAt && !passwordChanged && sameRoles(current.roles, read.roles)) return;
   await deps.sessions.endSession(read.id, sessionId);
-  const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_changed' : 'changed_during_login';
+  const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_hash_changed' : 'changed_during_login';
   deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason } });
-  if (!current || current.disabledAt || passwordChanged) throw invalidCredentials();
+  if (!current || current.disabledAt) throw invalidCredentials();
   throw changedMeanwhile(during);
 }
 

@@ -1,7 +1,8 @@
+import { hash } from '@node-rs/argon2';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
-import { UnavailableError } from '../../src/http/errors.js';
-import type { PasswordHasher } from '../../src/passwords/hasher.js';
+import { OverloadedError, UnavailableError } from '../../src/http/errors.js';
+import { argon2Options, type PasswordHasher } from '../../src/passwords/hasher.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 const NEW_PASSWORD = 'a brand new passphrase';
@@ -69,9 +70,35 @@ describe('password change races (redis + postgres, two instances)', () => {
     });
     const raced = await login(user.email);
     expect(changed?.status).toBe(200);
-    expect(raced).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
+    // The hash changed under it: a retry, which checks the password against the current hash.
+    expect(raced).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(raced.headers.get('retry-after')).toBe('1');
+    expect(await login(user.email)).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
     const sessions = await call(one.url, 'GET', '/sessions', { token: changed?.body?.access_token as string });
     expect((sessions.body?.sessions as { id: string }[]).map((s) => s.id)).toEqual([user.sessionId]);
+  });
+
+  it('a login whose hash another login upgraded meanwhile (its own upgrade refused for load) is 503, then logs in: the right password is never a 401', async () => {
+    const email = `upgrade${Date.now()}@example.test`;
+    const weakHash = await hash(PASSWORD, { ...argon2Options, memoryCost: 4096 });
+    expect(await one.deps.users.create({ email, passwordHash: weakHash })).not.toBeNull();
+    const { hasher } = one.deps;
+    const hashIn = hasher.hash;
+    afterNextPasswordCheck(async () => {
+      // Another login of the same password upgrades the hash first…
+      expect((await login(email)).status).toBe(200);
+      expect((await one.deps.users.findByEmail(email))?.passwordHash).not.toBe(weakHash);
+      // …and this one's upgrade finds the argon2 queue full (it is skipped, for a later login).
+      hasher.hash = () => Promise.reject(new OverloadedError('full'));
+    });
+    let raced: Awaited<ReturnType<typeof login>>;
+    try {
+      raced = await login(email);
+    } finally {
+      hasher.hash = hashIn;
+    }
+    expect(raced).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect((await login(email)).status).toBe(200);
   });
 
   it('a login that completed between the change ending sessions and writing the password still ends', async () => {
