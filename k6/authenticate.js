@@ -5,7 +5,8 @@
 //
 //
 // The stack must run with its brute-force limits off (all load comes from one address):
-//   RATE_LIMITS=false docker compose up --build --scale jwt=3
+//   export RATE_LIMITS=false && docker compose up --build -d --scale jwt=3
+// (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack)
 //
 // Env: BASE_URL, POOL (users registered in setup, default 200), VUS (default 50),
 // DURATION (default 1m; keep it below auth.access_lifetime, 15m, or the tokens expire).

@@ -6,7 +6,8 @@
 //   k6 run -e BASE_URL=http://localhost:4000 -e LOGIN_RATE=300 -e DURATION=1m k6/login-storm.js
 //
 // The stack must run with its brute-force limits off (all load comes from one address):
-//   RATE_LIMITS=false docker compose up --build --scale jwt=3
+//   export RATE_LIMITS=false && docker compose up --build -d --scale jwt=3
+// (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack)
 //
 // Env: LOGIN_RATE (logins/s, default 200), AUTH_RATE (authenticate/s, default 500),
 // POOL (login users, default 50), AUTH_POOL (authenticate users, default 50), DURATION.

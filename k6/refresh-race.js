@@ -7,7 +7,8 @@
 //   k6 run -e BASE_URL=http://localhost:4000 -e VUS=10 -e PARALLEL=20 -e DURATION=1m k6/refresh-race.js
 //
 // The stack must run with its brute-force limits off (all load comes from one address):
-//   RATE_LIMITS=false docker compose up --build --scale jwt=3
+//   export RATE_LIMITS=false && docker compose up --build -d --scale jwt=3
+// (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack)
 import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
