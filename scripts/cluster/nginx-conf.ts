@@ -12,7 +12,8 @@ export interface BalancerConfOptions {
 
 /**
  * Global part of an nginx config that keeps every file nginx writes inside `dir`, so a
- * throwaway nginx runs beside (and never touches) a system one.
+ * throwaway nginx runs beside (and never touches) a system one, and request bodies (up to
+ * nginx's default 1 MiB limit) and responses in memory.
  */
 export function runtimeDirectives(dir: string): { main: string; http: string } {
   const main = [
@@ -26,6 +27,10 @@ export function runtimeDirectives(dir: string): { main: string; http: string } {
   const http = [
     `access_log ${join(dir, 'access.log')};`,
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `${kind}_temp_path ${join(dir, `${kind}_temp`)};`),
+    // No temp files at all, as deploy/nginx.conf: started by root, nginx's workers run as nobody,
+    // who cannot enter a private (0700) temp dir, and a body past the 8 KiB default buffer was a 500.
+    'client_body_buffer_size 1m;',
+    'proxy_max_temp_file_size 0;',
   ].join('\n    ');
   return { main, http };
 }

@@ -94,6 +94,11 @@ describe('3 instances behind nginx', () => {
     expect([...seen].sort()).toEqual(['jwt-1', 'jwt-2', 'jwt-3']);
   });
 
+  it('a body larger than nginx\'s default buffer (8 KiB) reaches the service: its JSON answer, not nginx\'s 500 (root\'s nginx workers cannot write temp files in a private dir)', async () => {
+    const response = await call(cluster.url, 'POST', '/login', { body: { email: 'big@example.test', password: 'x'.repeat(12_000) } });
+    expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
   it('nginx passes a well-formed X-Request-Id through and makes one up otherwise', async () => {
     const given = await call(cluster.url, 'GET', '/ping', { headers: { 'x-request-id': 'trace-42' } });
     expect(given.headers.get('x-request-id')).toBe('trace-42');
