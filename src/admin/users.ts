@@ -5,7 +5,7 @@ import { emailLookup, registerBody } from '../http/request-schemas.js';
 import { checkPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
 import { normaliseEmail } from '../users/email.js';
-import type { User, UserChange } from '../users/user-store.js';
+import { mayStillLand, type User, type UserChange } from '../users/user-store.js';
 import { isUuid } from '../util/uuid.js';
 
 /** The role that may use `/admin`. */
@@ -107,7 +107,12 @@ async function write(deps: AdminDeps, actor: Actor, userId: string, change: User
  * needed (refreshes take their roles from the session, not the database).
  */
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
-  await write(deps, actor, userId, change);
+  await write(deps, actor, userId, change).catch(async (error: unknown) => {
+    // A write the database did not answer in time may still commit, with no session ended and no
+    // repeat coming (the change reads as made): they end now, which is harmless if it never lands.
+    if (mayStillLand(error)) await deps.sessions.endAll(userId).catch(() => {});
+    throw error;
+  });
   record();
   try {
     await deps.sessions.endAll(userId);

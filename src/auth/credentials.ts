@@ -5,7 +5,7 @@ import { checkPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
-import type { User } from '../users/user-store.js';
+import { mayStillLand, type User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
@@ -237,12 +237,17 @@ export async function changePassword(
   if (!(await deps.sessions.endOthersKeepingTokens(user.id, caller.sessionId))) throw new AppError('invalid_token', 'the session has ended');
   // Only over the hash the current password was checked against. Refused (another change, or a
   // login upgrading the hash, came first), nothing more changes, the caller's tokens included: a
-  // retry checks the current password again.
-  if (!(await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash))) throw changedMeanwhile('the password change');
+  // retry checks the current password again. Not answered in time, the write may still land,
+  // with no end of a session a racing login began meanwhile: every session ends.
+  const written = await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash).catch((error: unknown) => {
+    if (mayStillLand(error)) return endAllAfterFailure(deps, user.id, meta, error, 'unknown');
+    throw error;
+  });
+  if (!written) throw changedMeanwhile('the password change');
   // Then the token version moves and the caller's session goes on with it: every older token is
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
-  const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
+  const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error, 'written'));
   const tokens = kept
     ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
     : await restartAfterChange(deps, user.id, meta);
@@ -253,12 +258,12 @@ export async function changePassword(
 }
 
 /**
- * The password is written but the other sessions could not be ended: the request cannot be
- * repeated (its current password is no longer current), so every session is ended instead, the
- * caller's too, lest a login of the old password that slipped in before the write outlive the
- * failure. Answers 503 telling the client to log in with the new password.
+ * The password is written (or its write may still land) but the other sessions could not be ended:
+ * the request cannot be repeated (its current password may no longer be current), so every session
+ * is ended instead, the caller's too, lest a login of the old password that slipped in before the
+ * write outlive the failure. Answers 503 telling the client which password to log in with.
  */
-async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown): Promise<never> {
+async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, password: 'written' | 'unknown'): Promise<never> {
   const ended = await deps.sessions.endAll(userId).then(
     () => true,
     (endAllError: unknown) => {
@@ -266,13 +271,19 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
       return false;
     },
   );
-  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password changed, but ending its other sessions failed');
-  deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed' } });
+  const sessions_ended = ended ? 'all' : 'failed';
+  if (password === 'written') {
+    deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password changed, but ending its other sessions failed');
+    deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended } });
+  } else {
+    deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password change: the database did not answer the write in time (it may still land)');
+    deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended, written: 'unknown' } });
+  }
+  const login = password === 'written' ? 'log in with the new password' : 'log in with the new password (the old one if that is refused)';
+  const what = password === 'written' ? 'the password was changed' : 'the database did not confirm the new password in time';
   throw new AppError(
     'unavailable',
-    ended
-      ? 'the password was changed and every session ended: log in with the new password'
-      : 'the password was changed, but sessions could not be ended: log in with the new password, then log out everywhere',
+    ended ? `${what} and every session ended: ${login}` : `${what}, and sessions could not be ended: ${login}, then log out everywhere`,
     { retryAfter: 1, shown: true, cause: error },
   );
 }

@@ -5,15 +5,11 @@ import { UnavailableError } from '../http/errors.js';
 import { normaliseEmail } from './email.js';
 import { isConnectionError, isUniqueViolation } from './pg-errors.js';
 import { users } from './schema.js';
-import type { User, UserChange, UserStore } from './user-store.js';
+import { QueryDeadlineError, type User, type UserChange, type UserStore } from './user-store.js';
 import { isUuid } from '../util/uuid.js';
 
 /** The advisory lock every `changeAs` holds for its transaction (a constant of this service's own). */
 const CHANGE_AS_LOCK = 0x6a77_7461;
-
-class QueryDeadlineError extends Error {
-  override name = 'QueryDeadlineError';
-}
 
 /**
  * Rethrows connection failures as `UnavailableError`, and so does a query with no answer within
@@ -93,8 +89,9 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
       if (!isUuid(by.userId)) return 'refused';
       if (!isUuid(id)) return 'not_found';
       // Its three statements (the lock wait included) each end within a quarter of the query
-      // deadline: a change held up past it is rolled back, not committed after its caller's 503
-      // with no session ended.
+      // deadline: a change held up there is rolled back. One that waited for a connection past
+      // the deadline still runs, and may commit after its caller's 503 (`mayStillLand`): the
+      // caller ends the user's sessions for it.
       const bound = `${Math.max(1, Math.floor(deadlineMs / 4))}ms`;
       return guard(() =>
         db.transaction(async (tx) => {

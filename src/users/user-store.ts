@@ -1,3 +1,5 @@
+import { UnavailableError } from '../http/errors.js';
+
 /** A user as the service sees it. `email` is normalised (trimmed, lower-case). */
 export interface User {
   id: string;
@@ -12,10 +14,19 @@ export interface User {
 /** What `changeAs` changes: the roles, or whether the account is disabled. */
 export type UserChange = { roles: string[] } | { disabled: boolean };
 
+/** A query that got no answer within the store's deadline. Nothing cancels it: a write may still commit. */
+export class QueryDeadlineError extends Error {
+  override name = 'QueryDeadlineError';
+}
+
+/** The store's `UnavailableError` for a write that got no answer in time: it may have been made, or may still be. */
+export const mayStillLand = (error: unknown): boolean => error instanceof UnavailableError && error.cause instanceof QueryDeadlineError;
+
 /**
  * Persistent user storage (PostgreSQL, or PGlite in the embedded default).
  * Expected misses return `null`; only infrastructure failures throw
- * (as `UnavailableError` when the database cannot be reached).
+ * (as `UnavailableError` when the database cannot be reached or does not answer in time:
+ * `mayStillLand`).
  */
 export interface UserStore {
   /** Inserts a user; returns `null` when the (normalised) e-mail is already taken. */

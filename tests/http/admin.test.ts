@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/http/errors.js';
+import { QueryDeadlineError } from '../../src/users/user-store.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 describe('admin controls (redis + postgres, two instances)', () => {
@@ -71,6 +72,23 @@ describe('admin controls (redis + postgres, two instances)', () => {
     // The sessions live on until the request is repeated: this is why the 503 must say so.
     expect((await authenticate(user.accessToken)).status).toBe(200);
     expect((await asAdmin('POST', `/users/${user.userId}/disable`)).status).toBe(200);
+    expect((await authenticate(user.accessToken)).status).toBe(401);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
+  });
+
+  it('a disable whose write the database did not answer in time (it may still land) ends the sessions anyway: a late commit leaves none live', async () => {
+    const user = await registerUser(one.url);
+    const { users } = one.deps;
+    const changeAs = users.changeAs;
+    users.changeAs = async (...args) => {
+      users.changeAs = changeAs;
+      await changeAs(...args);
+      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms'));
+    };
+    const failed = await asAdmin('POST', `/users/${user.userId}/disable`);
+    expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    // The change landed: an admin reading it has no reason to repeat the call, and needs none.
+    expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ disabled: true });
     expect((await authenticate(user.accessToken)).status).toBe(401);
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
   });

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
 import { OverloadedError, UnavailableError } from '../../src/http/errors.js';
 import { argon2Options, type PasswordHasher } from '../../src/passwords/hasher.js';
+import { QueryDeadlineError } from '../../src/users/user-store.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 const NEW_PASSWORD = 'a brand new passphrase';
@@ -148,6 +149,29 @@ describe('password change races (redis + postgres, two instances)', () => {
     await expectDead(raced?.body ?? {});
     await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
     expect((await login(user.email)).status).toBe(401);
+    expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+  });
+
+  it('a change whose write the database did not answer in time (it may still land) ends every session, a login of the old password included', async () => {
+    const user = await registerUser(one.url);
+    let raced: Awaited<ReturnType<typeof call>> | undefined;
+    // A login of the old password completes after the change's first end; then the write lands,
+    // but its answer comes after the store's deadline (a query the pool queued, say).
+    const { users } = one.deps;
+    const setPasswordHash = users.setPasswordHash;
+    users.setPasswordHash = async (...args) => {
+      users.setPasswordHash = setPasswordHash;
+      raced = await login(user.email);
+      await setPasswordHash(...args);
+      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms'));
+    };
+    const changed = await changePassword(user.accessToken, NEW_PASSWORD);
+    expect(changed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(changed.body?.error_description).toContain('log in with the new password (the old one if that is refused)');
+    expect(raced?.status).toBe(200);
+    // Before: both lived on, the raced one on the old password, with no repeat coming.
+    await expectDead(raced?.body ?? {});
+    await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 
