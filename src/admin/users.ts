@@ -1,11 +1,12 @@
 import type { AdminEventName } from '../audit/events.js';
 import type { AuthDeps } from '../auth/deps.js';
+import { endAllAroundLateWrite } from '../auth/revocation.js';
 import { AppError } from '../http/errors.js';
 import { emailLookup, registerBody } from '../http/request-schemas.js';
 import { checkPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
 import { normaliseEmail } from '../users/email.js';
-import { mayStillLand, type User, type UserChange } from '../users/user-store.js';
+import { lateWrite, type User, type UserChange } from '../users/user-store.js';
 import { isUuid } from '../util/uuid.js';
 
 /** The role that may use `/admin`. */
@@ -108,9 +109,10 @@ async function write(deps: AdminDeps, actor: Actor, userId: string, change: User
  */
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
   await write(deps, actor, userId, change).catch(async (error: unknown) => {
-    // A write the database did not answer in time may still commit, with no session ended and no
-    // repeat coming (the change reads as made): they end now, which is harmless if it never lands.
-    if (mayStillLand(error)) await deps.sessions.endAll(userId).catch(() => {});
+    // Not answered in time, the write may still land, with no repeat coming (the admin reads the
+    // change as made): the sessions end anyway, which is harmless if it never lands.
+    const landing = lateWrite(error);
+    if (landing) await endAllAroundLateWrite(deps, userId, landing, 'admin change');
     throw error;
   });
   record();

@@ -5,8 +5,9 @@ import { checkPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
-import { mayStillLand, type User } from '../users/user-store.js';
+import { lateWrite, type User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
+import { endAllAroundLateWrite, endAllLogged } from './revocation.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
 /** Runs a password check of the account `email` under brute-force limits (see security/rate-limits.ts). */
@@ -240,14 +241,15 @@ export async function changePassword(
   // retry checks the current password again. Not answered in time, the write may still land,
   // with no end of a session a racing login began meanwhile: every session ends.
   const written = await deps.users.setPasswordHash(user.id, passwordHash, user.passwordHash).catch((error: unknown) => {
-    if (mayStillLand(error)) return endAllAfterFailure(deps, user.id, meta, error, 'unknown');
+    const landing = lateWrite(error);
+    if (landing) return endAllAfterFailure(deps, user.id, meta, error, landing);
     throw error;
   });
   if (!written) throw changedMeanwhile('the password change');
   // Then the token version moves and the caller's session goes on with it: every older token is
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
-  const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error, 'written'));
+  const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
   const tokens = kept
     ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
     : await restartAfterChange(deps, user.id, meta);
@@ -258,29 +260,19 @@ export async function changePassword(
 }
 
 /**
- * The password is written (or its write may still land) but the other sessions could not be ended:
- * the request cannot be repeated (its current password may no longer be current), so every session
- * is ended instead, the caller's too, lest a login of the old password that slipped in before the
- * write outlive the failure. Answers 503 telling the client which password to log in with.
+ * The password is written (or, `landing`, its write may still land) but the other sessions could
+ * not be ended: the request cannot be repeated (its current password may no longer be current),
+ * so every session is ended instead, the caller's too, lest a login of the old password that
+ * slipped in before the write outlive the failure. Answers 503 telling the client which password
+ * to log in with.
  */
-async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, password: 'written' | 'unknown'): Promise<never> {
-  const ended = await deps.sessions.endAll(userId).then(
-    () => true,
-    (endAllError: unknown) => {
-      deps.logger.error({ err: endAllError, userId }, 'password changed: ending every session failed too');
-      return false;
-    },
-  );
-  const sessions_ended = ended ? 'all' : 'failed';
-  if (password === 'written') {
-    deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password changed, but ending its other sessions failed');
-    deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended } });
-  } else {
-    deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, 'password change: the database did not answer the write in time (it may still land)');
-    deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended, written: 'unknown' } });
-  }
-  const login = password === 'written' ? 'log in with the new password' : 'log in with the new password (the old one if that is refused)';
-  const what = password === 'written' ? 'the password was changed' : 'the database did not confirm the new password in time';
+async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, landing?: Promise<void>): Promise<never> {
+  const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change') : endAllLogged(deps, userId, 'password changed'));
+  const what = landing ? 'the database did not confirm the new password in time' : 'the password was changed';
+  const login = landing ? 'log in with the new password (the old one if that is refused)' : 'log in with the new password';
+  const cause = landing ? 'its write got no answer in time (it may still land)' : 'its other sessions could not be ended after the write';
+  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${cause}; every session ends instead`);
+  deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed', ...(landing ? { written: 'unknown' } : {}) } });
   throw new AppError(
     'unavailable',
     ended ? `${what} and every session ended: ${login}` : `${what}, and sessions could not be ended: ${login}, then log out everywhere`,

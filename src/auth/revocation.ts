@@ -93,3 +93,25 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
   const order = hint === 'access_token' ? [tryAccess, tryRefresh] : [tryRefresh, tryAccess];
   for (const attempt of order) if (await attempt()) return;
 }
+
+/** Ends every session of `userId`; a failure is logged (`why`), not thrown. Resolves whether they ended. */
+export function endAllLogged(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, why: string): Promise<boolean> {
+  return deps.sessions.endAll(userId).then(
+    () => true,
+    (error: unknown) => {
+      deps.logger.error({ err: error, userId }, `${why}: ending every session failed`);
+      return false;
+    },
+  );
+}
+
+/**
+ * A user write the database did not answer in time may still land after its caller's 503
+ * (`lateWrite`: `landing`), unseen by the sessions it must end (a disable, a role change, a new
+ * password): they end now, and again once it has landed, for a login made meanwhile. Resolves
+ * whether the first end succeeded.
+ */
+export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<void>, why: string): Promise<boolean> {
+  void landing.then(() => endAllLogged(deps, userId, `${why}, landed late`));
+  return endAllLogged(deps, userId, why);
+}

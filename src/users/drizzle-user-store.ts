@@ -18,11 +18,14 @@ const CHANGE_AS_LOCK = 0x6a77_7461;
  */
 export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  // A real promise, so the query runs once whoever awaits it (a drizzle query runs on each
+  // `then`), and a synchronous throw is a rejection like any other.
+  const running = Promise.resolve().then(operation);
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueryDeadlineError(`no answer within ${deadlineMs} ms`)), deadlineMs);
+    timer = setTimeout(() => reject(new QueryDeadlineError(`no answer within ${deadlineMs} ms`, running)), deadlineMs);
   });
   try {
-    return await Promise.race([operation(), deadline]);
+    return await Promise.race([running, deadline]);
   } catch (error) {
     if (error instanceof QueryDeadlineError || isConnectionError(error)) throw new UnavailableError('database', error);
     throw error;
@@ -90,7 +93,7 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
       if (!isUuid(id)) return 'not_found';
       // Its three statements (the lock wait included) each end within a quarter of the query
       // deadline: a change held up there is rolled back. One that waited for a connection past
-      // the deadline still runs, and may commit after its caller's 503 (`mayStillLand`): the
+      // the deadline still runs, and may commit after its caller's 503 (`lateWrite`): the
       // caller ends the user's sessions for it.
       const bound = `${Math.max(1, Math.floor(deadlineMs / 4))}ms`;
       return guard(() =>

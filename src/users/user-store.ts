@@ -17,16 +17,34 @@ export type UserChange = { roles: string[] } | { disabled: boolean };
 /** A query that got no answer within the store's deadline. Nothing cancels it: a write may still commit. */
 export class QueryDeadlineError extends Error {
   override name = 'QueryDeadlineError';
+
+  /** `late`: the query, still running. */
+  constructor(
+    message: string,
+    readonly late: Promise<unknown>,
+  ) {
+    super(message);
+  }
 }
 
-/** The store's `UnavailableError` for a write that got no answer in time: it may have been made, or may still be. */
-export const mayStillLand = (error: unknown): boolean => error instanceof UnavailableError && error.cause instanceof QueryDeadlineError;
+/**
+ * For the store's `UnavailableError` of a write that got no answer in time, which may have been
+ * made or may still be: a promise that resolves once the database has answered it at last (made
+ * or not; never if it fails). `undefined` for any other error.
+ */
+export function lateWrite(error: unknown): Promise<void> | undefined {
+  if (!(error instanceof UnavailableError && error.cause instanceof QueryDeadlineError)) return undefined;
+  return error.cause.late.then(
+    () => undefined,
+    () => new Promise<void>(() => {}),
+  );
+}
 
 /**
  * Persistent user storage (PostgreSQL, or PGlite in the embedded default).
  * Expected misses return `null`; only infrastructure failures throw
  * (as `UnavailableError` when the database cannot be reached or does not answer in time:
- * `mayStillLand`).
+ * `lateWrite`).
  */
 export interface UserStore {
   /** Inserts a user; returns `null` when the (normalised) e-mail is already taken. */

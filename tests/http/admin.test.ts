@@ -76,21 +76,28 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
   });
 
-  it('a disable whose write the database did not answer in time (it may still land) ends the sessions anyway: a late commit leaves none live', async () => {
+  it('a role change whose write the database did not answer in time (it may still land) ends the sessions at once and again once it lands', async () => {
     const user = await registerUser(one.url);
+    let land!: () => void;
+    const landed = new Promise<void>((resolve) => (land = resolve));
     const { users } = one.deps;
     const changeAs = users.changeAs;
     users.changeAs = async (...args) => {
       users.changeAs = changeAs;
-      await changeAs(...args);
-      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms'));
+      const late = landed.then(() => changeAs(...args));
+      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms', late));
     };
-    const failed = await asAdmin('POST', `/users/${user.userId}/disable`);
+    const failed = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['auditor'] });
     expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
-    // The change landed: an admin reading it has no reason to repeat the call, and needs none.
-    expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ disabled: true });
     expect((await authenticate(user.accessToken)).status).toBe(401);
-    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
+    // A login before the write lands carries the old roles…
+    const raced = await login(user.email);
+    expect(raced.status).toBe(200);
+    land();
+    // …and its session ends once the write has landed: no token with the old roles lives on.
+    await expect.poll(async () => (await authenticate(raced.body?.access_token as string)).status, { timeout: 5_000 }).toBe(401);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: raced.body?.refresh_token } })).status).toBe(401);
+    expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ roles: ['auditor'] });
   });
 
   it('disable kills every token of the user on every instance and refuses login; enable lets them log in', async () => {

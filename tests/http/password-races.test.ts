@@ -152,26 +152,29 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 
-  it('a change whose write the database did not answer in time (it may still land) ends every session, a login of the old password included', async () => {
+  it('a change whose write the database did not answer in time (it may still land) ends every session, and again once it lands: a login of the old password meanwhile included', async () => {
     const user = await registerUser(one.url);
-    let raced: Awaited<ReturnType<typeof call>> | undefined;
-    // A login of the old password completes after the change's first end; then the write lands,
-    // but its answer comes after the store's deadline (a query the pool queued, say).
+    // The write waits (for a pool connection, say) past the store's deadline, then lands.
+    let land!: () => void;
+    const landed = new Promise<void>((resolve) => (land = resolve));
     const { users } = one.deps;
     const setPasswordHash = users.setPasswordHash;
     users.setPasswordHash = async (...args) => {
       users.setPasswordHash = setPasswordHash;
-      raced = await login(user.email);
-      await setPasswordHash(...args);
-      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms'));
+      const late = landed.then(() => setPasswordHash(...args));
+      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms', late));
     };
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(changed.body?.error_description).toContain('log in with the new password (the old one if that is refused)');
-    expect(raced?.status).toBe(200);
-    // Before: both lived on, the raced one on the old password, with no repeat coming.
-    await expectDead(raced?.body ?? {});
     await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
+    // Before the write lands the old password still logs in (on the other instance, say)…
+    const raced = await call(two.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
+    expect(raced.status).toBe(200);
+    land();
+    // …and that session ends once it has.
+    await expect.poll(async () => (await authenticate(raced.body?.access_token as string)).status, { timeout: 5_000 }).toBe(401);
+    expect((await refresh(raced.body?.refresh_token as string)).status).toBe(401);
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 

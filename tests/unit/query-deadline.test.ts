@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/http/errors.js';
+import { guarded } from '../../src/users/drizzle-user-store.js';
+import { lateWrite } from '../../src/users/user-store.js';
+
+/** A query as drizzle builds one: a thenable that runs (and counts a run) on every `then`. */
+function queryAnsweringAfter(ms: number, outcome: 'ok' | 'fail') {
+  const runs = { count: 0 };
+  const query = {
+    then<R1, R2>(resolve: (value: string) => R1, reject: (error: unknown) => R2) {
+      runs.count += 1;
+      return new Promise<string>((ok, fail) => setTimeout(() => (outcome === 'ok' ? ok('written') : fail(new Error('refused'))), ms)).then(resolve, reject);
+    },
+  };
+  return { query, runs };
+}
+
+const settledWithin = (promise: Promise<unknown>, ms: number) =>
+  Promise.race([promise.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), ms))]);
+
+describe('a query past its deadline (guarded)', () => {
+  it('is unavailable at the deadline; lateWrite resolves once the database answers it at last, and the query ran once', async () => {
+    const { query, runs } = queryAnsweringAfter(80, 'ok');
+    const started = Date.now();
+    const error = await guarded(() => query as unknown as Promise<string>, 10).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(Date.now() - started).toBeLessThan(70);
+    const landing = lateWrite(error);
+    expect(landing).toBeInstanceOf(Promise);
+    expect(await settledWithin(landing as Promise<void>, 20)).toBe(false);
+    expect(await settledWithin(landing as Promise<void>, 500)).toBe(true);
+    expect(runs.count).toBe(1);
+  });
+
+  it('a late query that fails never lands; other errors are no late write', async () => {
+    const { query } = queryAnsweringAfter(30, 'fail');
+    const error = await guarded(() => query as unknown as Promise<string>, 5).catch((caught: unknown) => caught);
+    expect(await settledWithin(lateWrite(error) as Promise<void>, 200)).toBe(false);
+    expect(lateWrite(new UnavailableError('database', new Error('ECONNREFUSED')))).toBeUndefined();
+    expect(lateWrite(new Error('bug'))).toBeUndefined();
+  });
+
+  it('an answer within the deadline is the answer', async () => {
+    const { query, runs } = queryAnsweringAfter(5, 'ok');
+    expect(await guarded(() => query as unknown as Promise<string>, 500)).toBe('written');
+    expect(runs.count).toBe(1);
+  });
+});
