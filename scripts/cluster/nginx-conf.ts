@@ -27,8 +27,9 @@ export function runtimeDirectives(dir: string): { main: string; http: string } {
   const http = [
     `access_log ${join(dir, 'access.log')};`,
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `${kind}_temp_path ${join(dir, `${kind}_temp`)};`),
-    // No temp files at all, as deploy/nginx.conf: started by root, nginx's workers run as nobody,
-    // who cannot enter a private (0700) temp dir, and a body past the 8 KiB default buffer was a 500.
+    // No temp files (deploy/nginx.conf keeps bodies in memory too): started by root, nginx's
+    // workers run as nobody, who cannot enter a private (0700) temp dir, and a body past the
+    // 8 KiB default buffer was a 500.
     'client_body_buffer_size 1m;',
     'proxy_max_temp_file_size 0;',
   ].join('\n    ');

@@ -76,7 +76,8 @@ export async function register(deps: AuthDeps, input: { email: string; password:
 }
 
 /**
- * Checks e-mail and password; unknown e-mails cost one argon2 verify too and get the same answer.
+ * Checks e-mail and password; unknown e-mails cost the argon2 verifies a wrong password costs (one,
+ * or two for a password whose normal form differs) and get the same answer.
  * A failure goes to the audit trail with its real reason (never shown to the client).
  */
 export async function authenticateUser(deps: AuthDeps, email: string, password: string, meta: SessionMeta, place: HashPlace): Promise<User> {
@@ -93,9 +94,10 @@ export async function authenticateUser(deps: AuthDeps, email: string, password: 
   }
   // A hash of the form as sent (made before passwords were normalised) is replaced as a weak one is.
   if (matched === 'as-sent' || deps.hasher.needsRehash(user.passwordHash)) {
-    // An upgrade, not the login's business: with the queue full it waits for a later login
-    // rather than refusing one whose password is proven.
-    const passwordHash = await deps.hasher.hash(password).catch((error: unknown) => {
+    // An upgrade, not the login's business: it takes the place a second verify did not use, if
+    // any, and with the queue full it waits for a later login rather than refusing one whose
+    // password is proven.
+    const passwordHash = await deps.hasher.hash(password, place).catch((error: unknown) => {
       if (error instanceof OverloadedError) return undefined;
       throw error;
     });
@@ -124,7 +126,7 @@ const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b
  * wrong password: the change may be another login's upgrade of the same password's hash, and the
  * retry checks the password against the current hash (a password really changed fails there).
  */
-async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, during = 'login'): Promise<void> {
+async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, changed = () => changedMeanwhile('login')): Promise<void> {
   let current: User | null;
   try {
     current = await deps.users.findById(read.id);
@@ -138,7 +140,7 @@ async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, d
   const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_hash_changed' : 'changed_during_login';
   deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason } });
   if (!current || current.disabledAt) throw invalidCredentials();
-  throw changedMeanwhile(during);
+  throw changed();
 }
 
 /**
@@ -291,7 +293,13 @@ async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionM
   const current = await deps.users.findById(userId);
   if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled or gone');
   const tokens = await startSession(deps, current, meta);
-  await confirmUnchanged(deps, current, tokens.session_id, 'the password change');
+  // Repeating the change cannot help now (its password is set, its session ended): say so.
+  await confirmUnchanged(
+    deps,
+    current,
+    tokens.session_id,
+    () => new AppError('unavailable', 'the password was changed, but the account changed again meanwhile: log in with the new password', { retryAfter: 1, shown: true }),
+  );
   return tokens;
 }
 

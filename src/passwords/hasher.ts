@@ -3,7 +3,7 @@ import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
 import { AppError, OverloadedError } from '../http/errors.js';
 import { type Argon2Threads, type Call, createArgon2Threads, type Reply } from './argon2-threads.js';
-import { normalPassword } from './normal-form.js';
+import { normalPassword, verifiesFor } from './normal-form.js';
 
 interface Job {
   call: Call;
@@ -194,7 +194,7 @@ export function createPasswordHasher({ concurrency, maxQueue = 64, threads: give
       // The first call makes the dummy hash, which costs what a verify costs, in the caller's place.
       if (ready === undefined) {
         const made = await makeDummyHash(place);
-        if (normalPassword(password) !== password) await verifyQuietly(made, password, place);
+        if (verifiesFor(password) === 2) await verifyQuietly(made, password, place);
       } else await match(await ready, password, place);
       return false;
     },

@@ -174,15 +174,16 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
  * keys with a TTL (sessions: users are logged out; rate-limit counters), which never revives a
  * revoked token. An `allkeys-*` policy may also evict a user's token version (`tv`, no TTL): after
  * a logout-all whose session list had been evicted, losing `tv` too would make the sessions it
- * missed valid again. The service refuses to start on such a Redis (every master of a Cluster).
+ * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
  */
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
-  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  // Replicas too: one becomes a master at a failover.
+  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
   let policies: string[];
   try {
     policies = await Promise.all(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction'));
   } catch {
-    logger.info('cannot read redis maxmemory-policy (CONFIG disabled): it must be noeviction or volatile-*, never allkeys-*');
+    logger.warn('cannot read redis maxmemory-policy (CONFIG disabled): make sure it is noeviction or volatile-*, never allkeys-*');
     return;
   }
   for (const policy of new Set(policies)) {

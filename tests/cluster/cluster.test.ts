@@ -94,6 +94,7 @@ describe('3 instances behind nginx', () => {
     expect([...seen].sort()).toEqual(['jwt-1', 'jwt-2', 'jwt-3']);
   });
 
+  // Tells a fix from none only where nginx starts as root (CI does): its workers then run as nobody.
   it('a body larger than nginx\'s default buffer (8 KiB) reaches the service: its JSON answer, not nginx\'s 500 (root\'s nginx workers cannot write temp files in a private dir)', async () => {
     const response = await call(cluster.url, 'POST', '/login', { body: { email: 'big@example.test', password: 'x'.repeat(12_000) } });
     expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });

@@ -1,6 +1,6 @@
 import { hash } from '@node-rs/argon2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { authenticateUser } from '../../src/auth/credentials.js';
+import { type AttemptLimiter, authenticateUser, login } from '../../src/auth/credentials.js';
 import { argon2Options, createPasswordHasher, type HashPlace } from '../../src/passwords/hasher.js';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 
@@ -75,6 +75,24 @@ describe('password policy over HTTP', () => {
     expect(replaced).not.toBe(legacy);
     expect(await app.deps.hasher.match(replaced, decomposed)).toBe('normal');
     expect((await call(app.url, 'POST', '/login', { body: { email, password: decomposed.normalize('NFC') } })).status).toBe(200);
+  });
+
+  it('a login whose password needs two verifies (its normal form differs) takes two argon2 places at the door, or is refused there', async () => {
+    const email = uniqueEmail();
+    const decomposed = 'cafe\u0301 cre\u0300me bru\u0302le\u0301e';
+    expect((await call(app.url, 'POST', '/register', { body: { email, password: decomposed } })).status).toBe(201);
+    // Room for one operation only: enough for an ASCII password's check, not for this one's two.
+    const tight = createPasswordHasher({ concurrency: 1, maxQueue: 0 });
+    try {
+      const deps = { ...app.deps, hasher: tight };
+      const attempt: AttemptLimiter = (_email, run) => run();
+      await expect(login(deps, { email, password: decomposed }, {}, attempt)).rejects.toMatchObject({ code: 'unavailable' });
+      await expect(login(deps, { email: uniqueEmail(), password: 'plain ascii password' }, {}, attempt)).rejects.toMatchObject({ code: 'invalid_credentials' });
+      // Nothing was left held: the queue is empty again.
+      expect(tight.queueDepth()).toBe(0);
+    } finally {
+      await tight.close();
+    }
   });
 
   it('a proven login is not refused for load by its re-hash: with no room left, the upgrade waits for a later login', async () => {

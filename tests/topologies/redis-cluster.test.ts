@@ -150,7 +150,7 @@ describe('cached revocation on Redis Cluster', () => {
 });
 
 describe('Redis Cluster eviction policy', () => {
-  it('refuses to connect when any master may evict keys without a TTL (allkeys-*), not only the one CONFIG GET happens to reach', async () => {
+  it('refuses to connect when any node may evict keys without a TTL (allkeys-*), not only the one CONFIG GET happens to reach', async () => {
     const port = Number(nodes.at(-1)?.split(':')[1]);
     await redisCli(port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu']);
     try {

@@ -77,6 +77,15 @@ describe('password hasher', () => {
     await counted.close();
   });
 
+  it('the first unknown e-mail makes the dummy hash (costing what a verify costs), then tries the form as sent if it differs', async () => {
+    const calls: string[] = [];
+    const threads = createArgon2Threads(1);
+    const counted = createPasswordHasher({ concurrency: 1, threads: { ...threads, run: (batch) => (calls.push(...batch.map((call) => call.op)), threads.run(batch)) } });
+    expect(await counted.verifyDummy('unknown cafe\u0301')).toBe(false);
+    expect(calls).toEqual(['hash', 'verify']);
+    await counted.close();
+  });
+
   it('returns false for malformed hashes instead of throwing', async () => {
     for (const bad of ['', 'not a hash', '$argon2id$v=19$m=19456,t=2,p=1$', '$2b$10$abcdefghijklmnopqrstuv']) {
       expect(await hasher.match(bad, 'whatever')).toBe(false);
