@@ -3,6 +3,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
+import { closeStores } from './auth/revocation.js';
 import { ConfigError } from './config/loader.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { createClientErrorHandler, createRequestErrorResponse } from './http/client-errors.js';
@@ -110,5 +111,6 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   clearInterval(sweeper);
   // The audit trail's last writes need the database: before the stores close.
   await deps.audit.close();
-  await Promise.allSettled([deps.sessions.close(), deps.users.close(), deps.hasher.close()]);
+  await closeStores(deps);
+  await deps.hasher.close();
 }

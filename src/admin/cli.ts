@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppDeps } from '../app-deps.js';
+import { closeStores } from '../auth/revocation.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import { createDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../http/errors.js';
@@ -169,7 +170,7 @@ async function run(argv: string[]): Promise<number> {
   } finally {
     // Queued audit events need the database: before the stores close.
     await deps.audit.close();
-    await Promise.allSettled([deps.sessions.close(), deps.users.close()]);
+    await closeStores(deps);
   }
 }
 

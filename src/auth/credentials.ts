@@ -273,7 +273,7 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
   const what = landing ? 'the database did not confirm the new password in time' : 'the password was changed';
   const login = landing ? 'log in with the new password (the old one if that is refused)' : 'log in with the new password';
   const cause = landing ? 'its write got no answer in time (it may still land)' : 'its other sessions could not be ended after the write';
-  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${cause}; every session ends instead`);
+  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${cause}; ${ended ? 'every session ended instead' : 'ending every session failed too'}`);
   deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed', ...(landing ? { written: 'unknown' } : {}) } });
   throw new AppError(
     'unavailable',
@@ -298,7 +298,7 @@ async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionM
     deps,
     current,
     tokens.session_id,
-    () => new AppError('unavailable', 'the password was changed, but the account changed again meanwhile: log in with the new password', { retryAfter: 1, shown: true }),
+    () => new AppError('unavailable', 'the password was changed, but the account changed again meanwhile: log in again', { retryAfter: 1, shown: true }),
   );
   return tokens;
 }

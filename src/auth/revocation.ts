@@ -105,13 +105,29 @@ export function endAllLogged(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId
   );
 }
 
+/** The second ends of `endAllAroundLateWrite` still to come: `closeStores` waits for them. */
+const lateEnds = new Set<Promise<unknown>>();
+
 /**
  * A user write the database did not answer in time may still land after its caller's 503
  * (`lateWrite`: `landing`), unseen by the sessions it must end (a disable, a role change, a new
- * password): they end now, and again once it has landed, for a login made meanwhile. Resolves
+ * password): they end now, and again once it has settled, for a login made meanwhile. Resolves
  * whether the first end succeeded.
  */
 export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<void>, why: string): Promise<boolean> {
-  void landing.then(() => endAllLogged(deps, userId, `${why}, landed late`));
+  const second = landing.then(() => endAllLogged(deps, userId, `${why}, settled late`));
+  lateEnds.add(second);
+  void second.then(() => lateEnds.delete(second));
   return endAllLogged(deps, userId, why);
+}
+
+/**
+ * Closes the user store first (its pending queries settle or are cut off), lets the second ends
+ * of `endAllAroundLateWrite` that this releases run, then closes the session store. Failures to
+ * close are ignored, as at every shutdown.
+ */
+export async function closeStores(deps: Pick<AuthDeps, 'users' | 'sessions'>): Promise<void> {
+  await deps.users.close().catch(() => {});
+  await Promise.allSettled([...lateEnds]);
+  await deps.sessions.close().catch(() => {});
 }

@@ -177,15 +177,17 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
  * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
  */
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
-  // Replicas too: one becomes a master at a failover.
+  // Replicas too: one becomes a master at a failover. A node that cannot be read (CONFIG
+  // disabled, not reachable) does not keep the others from being checked.
   const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
-  let policies: string[];
-  try {
-    policies = await Promise.all(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction'));
-  } catch {
-    logger.warn('cannot read redis maxmemory-policy (CONFIG disabled): make sure it is noeviction or volatile-*, never allkeys-*');
-    return;
-  }
+  const reads = await Promise.allSettled(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction'));
+  const policies: string[] = [];
+  const unread: string[] = [];
+  reads.forEach((read, i) => {
+    if (read.status === 'fulfilled') policies.push(read.value);
+    else unread.push(`${nodes[i]?.options.host}:${nodes[i]?.options.port} (${read.reason instanceof Error ? read.reason.message : String(read.reason)})`);
+  });
+  if (unread.length > 0) logger.warn(`cannot read redis maxmemory-policy of ${unread.join(', ')}: make sure it is noeviction or volatile-*, never allkeys-*`);
   for (const policy of new Set(policies)) {
     if (policy.startsWith('allkeys-')) {
       throw new ConfigError(

@@ -29,15 +29,14 @@ export class QueryDeadlineError extends Error {
 
 /**
  * For the store's `UnavailableError` of a write that got no answer in time, which may have been
- * made or may still be: a promise that resolves once the database has answered it at last (made
- * or not; never if it fails). `undefined` for any other error.
+ * made or may still be: a promise that resolves once the query has settled at last, whatever its
+ * outcome (an error then, a connection reset say, may come after a commit). `undefined` for any
+ * other error.
  */
 export function lateWrite(error: unknown): Promise<void> | undefined {
   if (!(error instanceof UnavailableError && error.cause instanceof QueryDeadlineError)) return undefined;
-  return error.cause.late.then(
-    () => undefined,
-    () => new Promise<void>(() => {}),
-  );
+  const settled = () => undefined;
+  return error.cause.late.then(settled, settled);
 }
 
 /**

@@ -12,8 +12,10 @@ describe('admin controls (redis + postgres, two instances)', () => {
   const authenticate = (token: string) => call(two.url, 'GET', '/authenticate', { token });
   const asAdmin = (method: string, path: string, body?: unknown) => call(one.url, method, `/admin${path}`, { token: admin.token, body });
 
+  let cluster: Awaited<ReturnType<typeof testCluster>>;
+
   beforeAll(async () => {
-    const cluster = await testCluster();
+    cluster = await testCluster();
     one = await cluster.start();
     two = await cluster.start();
     const user = await registerUser(one.url);
@@ -98,6 +100,32 @@ describe('admin controls (redis + postgres, two instances)', () => {
     await expect.poll(async () => (await authenticate(raced.body?.access_token as string)).status, { timeout: 5_000 }).toBe(401);
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: raced.body?.refresh_token } })).status).toBe(401);
     expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ roles: ['auditor'] });
+  });
+
+  it('an instance shutting down with a late write pending ends the sessions once it lands, before its session store closes', async () => {
+    const three = await cluster.start();
+    const user = await registerUser(one.url);
+    let land!: () => void;
+    const landed = new Promise<void>((resolve) => (land = resolve));
+    const { users } = three.deps;
+    const changeAs = users.changeAs;
+    users.changeAs = async (...args) => {
+      const late = landed.then(() => changeAs(...args));
+      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms', late));
+    };
+    // The user store's close lets its pending query finish (postgres.js ends gracefully).
+    const close = users.close;
+    users.close = async () => {
+      land();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await close();
+    };
+    const failed = await call(three.url, 'PUT', `/admin/users/${user.userId}/roles`, { token: admin.token, body: { roles: ['auditor'] } });
+    expect(failed.status).toBe(503);
+    const raced = await login(user.email);
+    expect(raced.status).toBe(200);
+    await three.stop();
+    expect((await authenticate(raced.body?.access_token as string)).status).toBe(401);
   });
 
   it('disable kills every token of the user on every instance and refuses login; enable lets them log in', async () => {

@@ -78,4 +78,16 @@ describe('Redis eviction policy at start-up', () => {
     await connect();
     expect(warnings.join('')).not.toMatch(/maxmemory-policy/);
   });
+
+  test('a Redis that refuses CONFIG (managed services often do) starts with a warning naming the node', async ({ expect, onTestFinished }) => {
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    const server = await startRedis(tempDir(cleanup, 'jwt-eviction-'), { args: ['--rename-command', 'CONFIG', ''] });
+    cleanup.add(() => server.stop());
+    const { cache } = configSchema.parse({ cache: { url: server.url } });
+    const warnings: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void warnings.push(line) });
+    await closeRedis(await connectRedis(cache, { logger }));
+    expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${server.port}`));
+  });
 });

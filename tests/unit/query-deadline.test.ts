@@ -32,10 +32,12 @@ describe('a query past its deadline (guarded)', () => {
     expect(runs.count).toBe(1);
   });
 
-  it('a late query that fails never lands; other errors are no late write', async () => {
-    const { query } = queryAnsweringAfter(30, 'fail');
+  it('a late query that fails has settled too (a connection reset may come after a commit); other errors are no late write', async () => {
+    const { query } = queryAnsweringAfter(60, 'fail');
     const error = await guarded(() => query as unknown as Promise<string>, 5).catch((caught: unknown) => caught);
-    expect(await settledWithin(lateWrite(error) as Promise<void>, 200)).toBe(false);
+    const landing = lateWrite(error) as Promise<void>;
+    expect(await settledWithin(landing, 10)).toBe(false);
+    expect(await settledWithin(landing, 500)).toBe(true);
     expect(lateWrite(new UnavailableError('database', new Error('ECONNREFUSED')))).toBeUndefined();
     expect(lateWrite(new Error('bug'))).toBeUndefined();
   });
