@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/http/errors.js';
-import { QueryDeadlineError } from '../../src/users/user-store.js';
+import { landingLate } from '../helpers/late-write.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 describe('admin controls (redis + postgres, two instances)', () => {
@@ -80,15 +80,7 @@ describe('admin controls (redis + postgres, two instances)', () => {
 
   it('a role change whose write the database did not answer in time (it may still land) ends the sessions at once and again once it lands', async () => {
     const user = await registerUser(one.url);
-    let land!: () => void;
-    const landed = new Promise<void>((resolve) => (land = resolve));
-    const { users } = one.deps;
-    const changeAs = users.changeAs;
-    users.changeAs = async (...args) => {
-      users.changeAs = changeAs;
-      const late = landed.then(() => changeAs(...args));
-      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms', late));
-    };
+    const { land } = landingLate(one.deps.users, 'changeAs');
     const failed = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['auditor'] });
     expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect((await authenticate(user.accessToken)).status).toBe(401);
@@ -105,14 +97,8 @@ describe('admin controls (redis + postgres, two instances)', () => {
   it('an instance shutting down with a late write pending ends the sessions once it lands, before its session store closes', async () => {
     const three = await cluster.start();
     const user = await registerUser(one.url);
-    let land!: () => void;
-    const landed = new Promise<void>((resolve) => (land = resolve));
     const { users } = three.deps;
-    const changeAs = users.changeAs;
-    users.changeAs = async (...args) => {
-      const late = landed.then(() => changeAs(...args));
-      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms', late));
-    };
+    const { land } = landingLate(users, 'changeAs');
     // The user store's close lets its pending query finish (postgres.js ends gracefully).
     const close = users.close;
     users.close = async () => {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
 import { OverloadedError, UnavailableError } from '../../src/http/errors.js';
 import { argon2Options, type PasswordHasher } from '../../src/passwords/hasher.js';
-import { QueryDeadlineError } from '../../src/users/user-store.js';
+import { landingLate } from '../helpers/late-write.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 const NEW_PASSWORD = 'a brand new passphrase';
@@ -155,15 +155,7 @@ describe('password change races (redis + postgres, two instances)', () => {
   it('a change whose write the database did not answer in time (it may still land) ends every session, and again once it lands: a login of the old password meanwhile included', async () => {
     const user = await registerUser(one.url);
     // The write waits (for a pool connection, say) past the store's deadline, then lands.
-    let land!: () => void;
-    const landed = new Promise<void>((resolve) => (land = resolve));
-    const { users } = one.deps;
-    const setPasswordHash = users.setPasswordHash;
-    users.setPasswordHash = async (...args) => {
-      users.setPasswordHash = setPasswordHash;
-      const late = landed.then(() => setPasswordHash(...args));
-      throw new UnavailableError('database', new QueryDeadlineError('injected: no answer within 2000 ms', late));
-    };
+    const { land } = landingLate(one.deps.users, 'setPasswordHash');
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(changed.body?.error_description).toContain('log in with the new password (the old one if that is refused)');
