@@ -103,16 +103,20 @@ async function write(deps: AdminDeps, actor: Actor, userId: string, change: User
 /**
  * The write happens first, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
- * the old state survives. The change is recorded once written. A failed second step answers a
+ * the old state survives. The change is recorded once written (a late write: once it lands). A failed second step answers a
  * 503 that says the change is saved but the sessions live on: repeating the call is safe, and
  * needed (refreshes take their roles from the session, not the database).
  */
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
   await write(deps, actor, userId, change).catch(async (error: unknown) => {
     // Not answered in time, the write may still land, with no repeat coming (the admin reads the
-    // change as made): the sessions end anyway, which is harmless if it never lands.
+    // change as made): the sessions end anyway, which is harmless if it never lands, and the
+    // change is recorded if it lands as one.
     const landing = lateWrite(error);
-    if (landing) await endAllAroundLateWrite(deps, userId, landing, 'admin change');
+    if (landing) {
+      void landing.then((outcome) => (outcome === 'changed' || outcome === true ? record() : undefined));
+      await endAllAroundLateWrite(deps, userId, landing, 'admin change');
+    }
     throw error;
   });
   record();

@@ -268,7 +268,7 @@ export async function changePassword(
  * slipped in before the write outlive the failure. Answers 503 telling the client which password
  * to log in with.
  */
-async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, landing?: Promise<void>): Promise<never> {
+async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, landing?: Promise<unknown>): Promise<never> {
   const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change') : endAllLogged(deps, userId, 'password changed'));
   const what = landing ? 'the database did not confirm the new password in time' : 'the password was changed';
   const login = landing ? 'log in with the new password (the old one if that is refused)' : 'log in with the new password';

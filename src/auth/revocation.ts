@@ -114,7 +114,7 @@ const lateEnds = new Set<Promise<unknown>>();
  * password): they end now, and again once it has settled, for a login made meanwhile. Resolves
  * whether the first end succeeded.
  */
-export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<void>, why: string): Promise<boolean> {
+export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<unknown>, why: string): Promise<boolean> {
   const second = landing.then(() => endAllLogged(deps, userId, `${why}, settled late`));
   lateEnds.add(second);
   void second.then(() => lateEnds.delete(second));

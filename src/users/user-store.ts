@@ -30,13 +30,12 @@ export class QueryDeadlineError extends Error {
 /**
  * For the store's `UnavailableError` of a write that got no answer in time, which may have been
  * made or may still be: a promise that resolves once the query has settled at last, whatever its
- * outcome (an error then, a connection reset say, may come after a commit). `undefined` for any
- * other error.
+ * outcome (an error then, a connection reset say, may come after a commit), with what the write
+ * answered (`undefined` if it failed). `undefined` for any other error.
  */
-export function lateWrite(error: unknown): Promise<void> | undefined {
+export function lateWrite(error: unknown): Promise<unknown> | undefined {
   if (!(error instanceof UnavailableError && error.cause instanceof QueryDeadlineError)) return undefined;
-  const settled = () => undefined;
-  return error.cause.late.then(settled, settled);
+  return error.cause.late.catch(() => undefined);
 }
 
 /**

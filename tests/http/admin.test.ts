@@ -78,11 +78,20 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
   });
 
-  it('a role change whose write the database did not answer in time (it may still land) ends the sessions at once and again once it lands', async () => {
+  it('a role change whose write the database did not answer in time (it may still land) ends the sessions at once and again once it lands, and is recorded then', async ({ onTestFinished }) => {
     const user = await registerUser(one.url);
+    const recorded: string[] = [];
+    const { audit } = one.deps;
+    const record = audit.record;
+    audit.record = (event) => {
+      if (event.userId === user.userId && event.event.startsWith('admin_')) recorded.push(event.event);
+      record(event);
+    };
+    onTestFinished(() => void (audit.record = record));
     const { land } = landingLate(one.deps.users, 'changeAs');
     const failed = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['auditor'] });
     expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(recorded).toEqual([]);
     expect((await authenticate(user.accessToken)).status).toBe(401);
     // A login before the write lands carries the old roles…
     const raced = await login(user.email);
@@ -92,6 +101,8 @@ describe('admin controls (redis + postgres, two instances)', () => {
     await expect.poll(async () => (await authenticate(raced.body?.access_token as string)).status, { timeout: 5_000 }).toBe(401);
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: raced.body?.refresh_token } })).status).toBe(401);
     expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ roles: ['auditor'] });
+    // Recorded once it landed, not before.
+    expect(recorded).toEqual(['admin_roles_changed']);
   });
 
   it('an instance shutting down with a late write pending ends the sessions once it lands, before its session store closes', async () => {
