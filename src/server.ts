@@ -3,7 +3,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
-import { closeStores } from './auth/revocation.js';
+import { closeStores } from './auth/late-writes.js';
 import { ConfigError } from './config/loader.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { createClientErrorHandler, createRequestErrorResponse } from './http/client-errors.js';
@@ -109,8 +109,7 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   await Promise.race([closed, deadline]);
   clearTimeout(timer);
   clearInterval(sweeper);
-  // The audit trail's last writes need the database: before the stores close.
-  await deps.audit.close();
+  // The audit trail's last writes among them (they need the database).
   await closeStores(deps);
   await deps.hasher.close();
 }

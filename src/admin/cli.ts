@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppDeps } from '../app-deps.js';
-import { closeStores } from '../auth/revocation.js';
+import { closeStores } from '../auth/late-writes.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import { createDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../http/errors.js';
@@ -168,8 +168,7 @@ async function run(argv: string[]): Promise<number> {
     if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${EMBEDDED_NOTE}\n`);
     return 0;
   } finally {
-    // Queued audit events need the database: before the stores close.
-    await deps.audit.close();
+    // Queued audit events among them (they need the database).
     await closeStores(deps);
   }
 }

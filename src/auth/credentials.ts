@@ -7,7 +7,7 @@ import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
 import { lateWrite, type User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
-import { endAllAroundLateWrite, endAllLogged } from './revocation.js';
+import { endAllAroundLateWrite, endAllLogged } from './late-writes.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
 /** Runs a password check of the account `email` under brute-force limits (see security/rate-limits.ts). */

@@ -176,6 +176,9 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
  * a logout-all whose session list had been evicted, losing `tv` too would make the sessions it
  * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
  */
+/** Where `node` is connected (a Sentinel client's options name no server of its own). */
+const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.remoteAddress}:${node.stream.remotePort}` : `${node.options.host}:${node.options.port}`);
+
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
   // Replicas too: one becomes a master at a failover. A node that cannot be read (CONFIG
   // disabled, not reachable) does not keep the others from being checked.
@@ -185,7 +188,7 @@ async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
   const unread: string[] = [];
   reads.forEach((read, i) => {
     if (read.status === 'fulfilled') policies.push(read.value);
-    else unread.push(`${nodes[i]?.options.host}:${nodes[i]?.options.port} (${read.reason instanceof Error ? read.reason.message : String(read.reason)})`);
+    else unread.push(`${nodes[i] ? addressOf(nodes[i]) : '?'} (${read.reason instanceof Error ? read.reason.message : String(read.reason)})`);
   });
   if (unread.length > 0) logger.warn(`cannot read redis maxmemory-policy of ${unread.join(', ')}: make sure it is noeviction or volatile-*, never allkeys-*`);
   for (const policy of new Set(policies)) {

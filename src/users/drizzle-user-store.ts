@@ -61,8 +61,8 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   const update = async (id: string, values: PgUpdateSetSource<typeof users>, expectedHash?: string): Promise<boolean> => {
     if (!isUuid(id)) return false;
     const match = expectedHash === undefined ? eq(users.id, id) : and(eq(users.id, id), eq(users.passwordHash, expectedHash));
-    const rows = await guard(() => updated(db, match, values));
-    return rows.length > 0;
+    // Converted inside the guard: a late write's answer (`lateWrite`) is this boolean too.
+    return guard(() => updated(db, match, values).then((rows) => rows.length > 0));
   };
   // Re-disabling keeps the original timestamp.
   const disabledAt = (disabled: boolean) => ({ disabledAt: disabled ? sql`coalesce(${users.disabledAt}, now())` : null });

@@ -1,3 +1,4 @@
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/http/errors.js';
 import { landingLate } from '../helpers/late-write.js';
@@ -105,24 +106,25 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect(recorded).toEqual(['admin_roles_changed']);
   });
 
-  it('an instance shutting down with a late write pending ends the sessions once it lands, before its session store closes', async () => {
+  it('an instance shutting down with a late write pending waits for it: the sessions end once it lands and the change is audited, before the stores close', async () => {
     const three = await cluster.start();
     const user = await registerUser(one.url);
-    const { users } = three.deps;
-    const { land } = landingLate(users, 'changeAs');
-    // The user store's close lets its pending query finish (postgres.js ends gracefully).
-    const close = users.close;
-    users.close = async () => {
-      land();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      await close();
-    };
+    const { land } = landingLate(three.deps.users, 'changeAs');
     const failed = await call(three.url, 'PUT', `/admin/users/${user.userId}/roles`, { token: admin.token, body: { roles: ['auditor'] } });
     expect(failed.status).toBe(503);
     const raced = await login(user.email);
     expect(raced.status).toBe(200);
+    // The write lands while the instance shuts down.
+    setTimeout(land, 200);
     await three.stop();
     expect((await authenticate(raced.body?.access_token as string)).status).toBe(401);
+    const sql = postgres(cluster.config.database.url ?? '', { max: 1, onnotice: () => {} });
+    try {
+      const rows = await sql`select event from auth_events where user_id = ${user.userId} and event like 'admin_%'`;
+      expect(rows.map((row) => row['event'])).toEqual(['admin_roles_changed']);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
   });
 
   it('disable kills every token of the user on every instance and refuses login; enable lets them log in', async () => {

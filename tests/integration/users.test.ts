@@ -9,7 +9,7 @@ import { UnavailableError } from '../../src/http/errors.js';
 import { migratePostgres, migrationsFolder } from '../../src/users/migrate.js';
 import { createPgliteUserStore } from '../../src/users/pglite-user-store.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
-import type { UserStore } from '../../src/users/user-store.js';
+import { lateWrite, type UserStore } from '../../src/users/user-store.js';
 import { freshDatabase } from '../helpers/services.js';
 
 interface StoreUnderTest {
@@ -271,6 +271,37 @@ describe('PostgreSQL user store: an admin change held up past its deadline', () 
       await released;
       await sleep(300);
       expect((await store.findById(target?.id ?? ''))?.disabledAt).toBeNull();
+    } finally {
+      await holder.end({ timeout: 5 });
+      await store.close();
+    }
+  });
+});
+
+describe('PostgreSQL user store: a write held up past its deadline without a bound of its own', () => {
+  it('answers UnavailableError at the deadline, lands once the row is free, and lateWrite resolves with its answer (true)', async () => {
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 400 });
+    const holder = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const target = await store.create({ email: uniqueEmail(), passwordHash: 'h' });
+      // Another transaction holds the row for longer than the store waits (a pool queue behaves alike).
+      let locked!: () => void;
+      const held = new Promise<void>((resolve) => (locked = resolve));
+      const released = holder.begin(async (tx) => {
+        await tx`select id from users where id = ${target?.id ?? ''} for update`;
+        locked();
+        await sleep(1200);
+      });
+      await Promise.race([held, released]);
+      const error = await store.setRoles(target?.id ?? '', ['auditor']).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UnavailableError);
+      const landing = lateWrite(error);
+      expect(landing).toBeInstanceOf(Promise);
+      // The late answer is the store's own (changed: true), not the driver's rows.
+      expect(await landing).toBe(true);
+      expect((await store.findById(target?.id ?? ''))?.roles).toEqual(['auditor']);
     } finally {
       await holder.end({ timeout: 5 });
       await store.close();

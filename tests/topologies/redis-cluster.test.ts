@@ -161,6 +161,21 @@ describe('Redis Cluster eviction policy', () => {
     const redis = await connectCluster();
     await redis.quit();
   });
+
+  it('a node whose policy cannot be read (CONFIG not allowed) is named in a warning and does not hide an allkeys-* node', async () => {
+    const [first, , third] = nodes.map((node) => Number(node.split(':')[1]));
+    await redisCli(first as number, ['ACL', 'SETUSER', 'default', '-config']);
+    await redisCli(third as number, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
+    const warnings: string[] = [];
+    const warned = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    try {
+      await expect(connectRedis(clusterCache(), { logger: warned })).rejects.toThrow(/maxmemory-policy is "allkeys-lru"/);
+      expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${first}`));
+    } finally {
+      await redisCli(third as number, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+      await redisCli(first as number, ['ACL', 'SETUSER', 'default', '+config']);
+    }
+  });
 });
 
 describe('Redis Cluster key placement', () => {

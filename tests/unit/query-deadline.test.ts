@@ -20,26 +20,26 @@ const settledWithin = (promise: Promise<unknown>, ms: number) =>
 
 describe('a query past its deadline (guarded)', () => {
   it('is unavailable at the deadline; lateWrite resolves once the database answers it at last, with its answer, and the query ran once', async () => {
-    const { query, runs } = queryAnsweringAfter(80, 'ok');
+    const { query, runs } = queryAnsweringAfter(400, 'ok');
     const started = Date.now();
     const error = await guarded(() => query as unknown as Promise<string>, 10).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnavailableError);
-    expect(Date.now() - started).toBeLessThan(70);
+    expect(Date.now() - started).toBeLessThan(300);
     const landing = lateWrite(error);
     expect(landing).toBeInstanceOf(Promise);
     expect(await settledWithin(landing as Promise<unknown>, 20)).toBe(false);
-    expect(await settledWithin(landing as Promise<unknown>, 500)).toBe(true);
+    expect(await settledWithin(landing as Promise<unknown>, 2_000)).toBe(true);
     // With what the write answered.
     expect(await landing).toBe('written');
     expect(runs.count).toBe(1);
   });
 
   it('a late query that fails has settled too (a connection reset may come after a commit); other errors are no late write', async () => {
-    const { query } = queryAnsweringAfter(60, 'fail');
+    const { query } = queryAnsweringAfter(400, 'fail');
     const error = await guarded(() => query as unknown as Promise<string>, 5).catch((caught: unknown) => caught);
     const landing = lateWrite(error) as Promise<unknown>;
-    expect(await settledWithin(landing, 10)).toBe(false);
-    expect(await settledWithin(landing, 500)).toBe(true);
+    expect(await settledWithin(landing, 20)).toBe(false);
+    expect(await settledWithin(landing, 2_000)).toBe(true);
     expect(await landing).toBeUndefined();
     expect(lateWrite(new UnavailableError('database', new Error('ECONNREFUSED')))).toBeUndefined();
     expect(lateWrite(new Error('bug'))).toBeUndefined();

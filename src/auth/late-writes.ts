@@ -1,0 +1,57 @@
+import type { AuthDeps } from './deps.js';
+
+/** Ends every session of `userId`; a failure is logged (`why`), not thrown. Resolves whether they ended. */
+export function endAllLogged(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, why: string): Promise<boolean> {
+  return deps.sessions.endAll(userId).then(
+    () => true,
+    (error: unknown) => {
+      deps.logger.error({ err: error, userId }, `${why}: ending every session failed`);
+      return false;
+    },
+  );
+}
+
+/** Per session store (one per instance): the second ends of `endAllAroundLateWrite` still to come. */
+const pendingEnds = new WeakMap<object, Set<Promise<unknown>>>();
+
+/**
+ * A user write the database did not answer in time may still land after its caller's 503
+ * (`lateWrite`: `landing`), unseen by the sessions it must end (a disable, a role change, a new
+ * password): they end now, and again once it has settled, for a login made meanwhile. Resolves
+ * whether the first end succeeded.
+ */
+export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<unknown>, why: string): Promise<boolean> {
+  let pending = pendingEnds.get(deps.sessions);
+  if (!pending) pendingEnds.set(deps.sessions, (pending = new Set()));
+  const second = landing.then(() => endAllLogged(deps, userId, `${why}, settled late`));
+  pending.add(second);
+  void second.then(() => pending.delete(second));
+  return endAllLogged(deps, userId, why);
+}
+
+/** How long a shutdown waits, at each of its two points, for late writes to settle. */
+const LATE_WRITES_WAIT_MS = 5_000;
+
+async function lateWritesSettled(sessions: object): Promise<void> {
+  const pending = [...(pendingEnds.get(sessions) ?? [])];
+  if (pending.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, LATE_WRITES_WAIT_MS)));
+  await Promise.race([Promise.allSettled(pending), waited]);
+  clearTimeout(timer);
+}
+
+/**
+ * Closes the stores at shutdown, in the order late writes need: they get a while to settle on
+ * their own (their second ends run and their changes are audited while everything is open); then
+ * the audit trail writes its last events (it needs the database), the user store closes (which
+ * settles or cuts off what is left), the second ends this released run, and Redis closes last.
+ * Each wait is bounded; failures to close are ignored, as at every shutdown.
+ */
+export async function closeStores(deps: Pick<AuthDeps, 'users' | 'sessions' | 'audit'>): Promise<void> {
+  await lateWritesSettled(deps.sessions);
+  await deps.audit.close();
+  await deps.users.close().catch(() => {});
+  await lateWritesSettled(deps.sessions);
+  await deps.sessions.close().catch(() => {});
+}
