@@ -29,8 +29,12 @@ export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'
   return endAllLogged(deps, userId, why);
 }
 
-/** How long a shutdown waits, at each of its two points, for late writes to settle. */
-const LATE_WRITES_WAIT_MS = 5_000;
+/**
+ * How long a shutdown waits, at each of its two points, for late writes to settle: short, as with
+ * the database frozen the first wait runs out, and the drain, the audit trail's last flush and the
+ * user store's close (5 s each at most) must still fit the deployments' 30 s grace.
+ */
+const LATE_WRITES_WAIT_MS = 2_000;
 
 async function lateWritesSettled(sessions: object): Promise<void> {
   const pending = [...(pendingEnds.get(sessions) ?? [])];

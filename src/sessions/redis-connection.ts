@@ -169,6 +169,9 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
   });
 }
 
+/** Where `node` is connected (a Sentinel client's options name no server of its own). */
+const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.remoteAddress}:${node.stream.remotePort}` : `${node.options.host}:${node.options.port}`);
+
 /**
  * DESIGN: Redis should run with `maxmemory-policy noeviction`. A `volatile-*` policy evicts only
  * keys with a TTL (sessions: users are logged out; rate-limit counters), which never revives a
@@ -176,9 +179,6 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
  * a logout-all whose session list had been evicted, losing `tv` too would make the sessions it
  * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
  */
-/** Where `node` is connected (a Sentinel client's options name no server of its own). */
-const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.remoteAddress}:${node.stream.remotePort}` : `${node.options.host}:${node.options.port}`);
-
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
   // Replicas too: one becomes a master at a failover. A node that cannot be read (CONFIG
   // disabled, not reachable) does not keep the others from being checked.

@@ -152,8 +152,8 @@ describe('cached revocation on Redis Cluster', () => {
 describe('Redis Cluster eviction policy', () => {
   it('refuses to connect when any node may evict keys without a TTL (allkeys-*), not only the one CONFIG GET happens to reach', async () => {
     const port = Number(nodes.at(-1)?.split(':')[1]);
-    await redisCli(port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu']);
     try {
+      await redisCli(port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu']);
       await expect(connectCluster()).rejects.toThrow(/maxmemory-policy is "allkeys-lfu"/);
     } finally {
       await redisCli(port, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
@@ -164,11 +164,11 @@ describe('Redis Cluster eviction policy', () => {
 
   it('a node whose policy cannot be read (CONFIG not allowed) is named in a warning and does not hide an allkeys-* node', async () => {
     const [first, , third] = nodes.map((node) => Number(node.split(':')[1]));
-    await redisCli(first as number, ['ACL', 'SETUSER', 'default', '-config']);
-    await redisCli(third as number, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
     const warnings: string[] = [];
     const warned = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
     try {
+      await redisCli(first as number, ['ACL', 'SETUSER', 'default', '-config']);
+      await redisCli(third as number, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
       await expect(connectRedis(clusterCache(), { logger: warned })).rejects.toThrow(/maxmemory-policy is "allkeys-lru"/);
       expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${first}`));
     } finally {
