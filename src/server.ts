@@ -109,7 +109,7 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   await Promise.race([closed, deadline]);
   clearTimeout(timer);
   clearInterval(sweeper);
-  // The audit trail's last writes among them (they need the database).
+  // The audit trail too: its last events need the database, so it closes before the user store.
   await closeStores(deps);
   await deps.hasher.close();
 }

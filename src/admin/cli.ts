@@ -168,7 +168,7 @@ async function run(argv: string[]): Promise<number> {
     if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${EMBEDDED_NOTE}\n`);
     return 0;
   } finally {
-    // Queued audit events among them (they need the database).
+    // The audit trail too: its queued events need the database, so it closes before the user store.
     await closeStores(deps);
   }
 }

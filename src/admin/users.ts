@@ -103,9 +103,10 @@ async function write(deps: AdminDeps, actor: Actor, userId: string, change: User
 /**
  * The write happens first, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
- * the old state survives. The change is recorded once written (a late write: once it lands). A failed second step answers a
- * 503 that says the change is saved but the sessions live on: repeating the call is safe, and
- * needed (refreshes take their roles from the session, not the database).
+ * the old state survives. The change is recorded once written (a late write: once it lands). A
+ * failed second step answers a 503 that says the change is saved but the sessions live on:
+ * repeating the call is safe, and needed (refreshes take their roles from the session, not the
+ * database).
  */
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
   await write(deps, actor, userId, change).catch(async (error: unknown) => {

@@ -270,14 +270,14 @@ export async function changePassword(
  */
 async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, landing?: Promise<unknown>): Promise<never> {
   const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change') : endAllLogged(deps, userId, 'password changed'));
-  const what = landing ? 'the database did not confirm the new password in time' : 'the password was changed';
-  const login = landing ? 'log in with the new password (the old one if that is refused)' : 'log in with the new password';
-  const cause = landing ? 'its write got no answer in time (it may still land)' : 'its other sessions could not be ended after the write';
-  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${cause}; ${ended ? 'every session ended instead' : 'ending every session failed too'}`);
+  const said = landing
+    ? { cause: 'its write got no answer in time (it may still land)', state: 'the database did not confirm the new password in time', next: 'log in with the new password (the old one if that is refused)' }
+    : { cause: 'its other sessions could not be ended after the write', state: 'the password was changed', next: 'log in with the new password' };
+  deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${said.cause}; ${ended ? 'every session ended instead' : 'ending every session failed too'}`);
   deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed', ...(landing ? { written: 'unknown' } : {}) } });
   throw new AppError(
     'unavailable',
-    ended ? `${what} and every session ended: ${login}` : `${what}, and sessions could not be ended: ${login}, then log out everywhere`,
+    ended ? `${said.state} and every session ended: ${said.next}` : `${said.state}, and sessions could not be ended: ${said.next}, then log out everywhere`,
     { retryAfter: 1, shown: true, cause: error },
   );
 }
