@@ -13,7 +13,6 @@ import type { Options } from '@node-rs/argon2';
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const argon2 = require(workerData.argon2);
-parentPort.postMessage('ready');
 try {
   const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
   require('node:os').setPriority(tid, workerData.niceness);
@@ -36,36 +35,23 @@ export type Reply = { value?: string | boolean; error?: string };
 
 interface Lane {
   worker: Worker;
-  /** Set while the thread runs a batch (its replies, or why the thread failed it), or while a dead thread waits to be replaced. */
+  /** Set while the thread runs a batch: its replies, or why the thread failed it. */
   settle?: (outcome: Reply[] | Error) => void;
-  /** The thread has loaded argon2; and how many threads in its place before it died before that. */
-  ready: boolean;
-  stillborn: number;
 }
-
-/** The first pause before replacing a thread that died before it was ready; it doubles with each such death, up to the most. */
-const RESPAWN_PAUSE_MS = 250;
-const MAX_RESPAWN_PAUSE_MS = 30_000;
 
 /**
  * `count` worker threads for argon2. The caller (the hasher's bounded queue) never runs more than
  * `count` batches at once, so a free thread always exists. Idle threads do not keep the process
- * alive; a thread that dies fails its batch and is replaced: at once, or after a growing pause if
- * it died before it had loaded argon2 (a broken install would otherwise start threads in a loop);
- * meanwhile its place is busy, and a batch finding no free thread is refused. `argon2`: the
- * module's path (tests).
+ * alive; a thread that dies fails its batch and is replaced.
  */
-export function createArgon2Threads(count: number, argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2')) {
+export function createArgon2Threads(count: number) {
+  const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2');
   let closed = false;
 
-  const spawn = (stillborn = 0): Lane => {
-    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { argon2, niceness: ARGON2_NICENESS } });
-    const lane: Lane = { worker, ready: false, stillborn };
+  const spawn = (): Lane => {
+    const lane: Lane = { worker: new Worker(THREAD_SOURCE, { eval: true, workerData: { argon2, niceness: ARGON2_NICENESS } }) };
     lane.worker.unref();
-    lane.worker.on('message', (message: Reply[] | 'ready') => {
-      if (message === 'ready') lane.ready = true;
-      else finish(lane, message);
-    });
+    lane.worker.on('message', (replies: Reply[]) => finish(lane, replies));
     // An uncaught error ends the thread; it is replaced at once, so no batch goes to it meanwhile.
     lane.worker.on('error', (error) => replace(lane, error));
     lane.worker.on('exit', () => replace(lane, new Error('argon2 thread exited')));
@@ -76,21 +62,8 @@ export function createArgon2Threads(count: number, argon2 = createRequire(import
     const index = lanes.indexOf(lane);
     if (index < 0) return;
     finish(lane, error);
-    if (closed) {
-      lanes.splice(index, 1);
-      return;
-    }
-    if (lane.ready) {
-      lanes[index] = spawn();
-      return;
-    }
-    const stillborn = lane.stillborn + 1;
-    const waiting: Lane = { worker: lane.worker, settle: () => {}, ready: false, stillborn };
-    lanes[index] = waiting;
-    const pause = Math.min(MAX_RESPAWN_PAUSE_MS, RESPAWN_PAUSE_MS * 2 ** (stillborn - 1));
-    setTimeout(() => {
-      if (!closed && lanes[index] === waiting) lanes[index] = spawn(stillborn);
-    }, pause).unref();
+    if (closed) lanes.splice(index, 1);
+    else lanes[index] = spawn();
   };
   const finish = (lane: Lane, outcome: Reply[] | Error) => {
     const settle = lane.settle;

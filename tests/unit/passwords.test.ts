@@ -188,21 +188,6 @@ describe('password hasher', () => {
     await one.close();
   });
 
-  it('a thread that dies before it has loaded argon2 is replaced after a pause, not in a loop: meanwhile a batch is refused at once', async () => {
-    const threads = createArgon2Threads(1, '/nonexistent/argon2.node.js');
-    try {
-      const attempt = () =>
-        threads.run([{ op: 'verify', args: ['$argon2id$x', 'x'] }]).then(
-          () => 'answered',
-          (error: unknown) => (error instanceof Error ? error.message : String(error)),
-        );
-      // Each try either meets a new thread that dies (its error) or the place waiting out a pause.
-      await expect.poll(attempt, { timeout: 3_000, interval: 20 }).toMatch(/no free argon2 thread/);
-    } finally {
-      await threads.close();
-    }
-  });
-
   it('a thread that fails its batch rejects it (no answer, not a wrong password) and is replaced', async () => {
     const threads = createArgon2Threads(1);
     try {
