@@ -15,7 +15,7 @@ export interface Plan {
    */
   sliceMs: number;
   slices: number;
-  /** Each paced run of a@80%, b@50% and c@80% (wrk counts whole seconds). */
+  /** Each paced run of a@50%, a@80%, b@50% and c@80% (wrk counts whole seconds). */
   pacedMs: number;
   /** Each cold-token run (tokens are signed for it beforehand, so it is kept shorter). */
   coldMs: number;

@@ -248,53 +248,58 @@ describe('PostgreSQL user store failures', () => {
   });
 });
 
+/**
+ * A transaction on `holder` that takes a lock (`take`) and keeps it `ms`. Resolves once it holds
+ * the lock, however long a busy machine took to connect and take it (or once it failed to), with
+ * `released`: the transaction's end.
+ */
+async function holdLock(holder: postgres.Sql, take: (tx: postgres.TransactionSql) => Promise<unknown>, ms: number): Promise<{ released: Promise<unknown> }> {
+  let locked!: () => void;
+  const held = new Promise<void>((resolve) => (locked = resolve));
+  const released = holder.begin(async (tx) => {
+    await take(tx);
+    locked();
+    await sleep(ms);
+  });
+  await Promise.race([held, released]);
+  return { released };
+}
+
+/** A PostgreSQL store on a fresh database whose queries get `deadlineMs`, and a second client to hold locks; both closed after `body`. */
+async function withLockHolder(deadlineMs: number, body: (store: UserStore, holder: postgres.Sql) => Promise<void>): Promise<void> {
+  const url = await freshDatabase();
+  await migratePostgres(url);
+  const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: deadlineMs });
+  const holder = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await body(store, holder);
+  } finally {
+    await holder.end({ timeout: 5 });
+    await store.close();
+  }
+}
+
 describe('PostgreSQL user store: an admin change held up past its deadline', () => {
   it('answers UnavailableError and is rolled back, never committed after the caller gave up', async () => {
-    const url = await freshDatabase();
-    await migratePostgres(url);
-    const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 800 });
-    const holder = postgres(url, { max: 1, onnotice: () => {} });
-    try {
+    await withLockHolder(800, async (store, holder) => {
       const [actor, target] = await Promise.all([0, 1].map(() => store.create({ email: uniqueEmail(), passwordHash: 'h', roles: ['admin'] })));
       // Another change's transaction holds the lock for longer than the store waits.
-      let locked!: () => void;
-      const held = new Promise<void>((resolve) => (locked = resolve));
-      const released = holder.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(${0x6a777461})`;
-        locked();
-        await sleep(1500);
-      });
-      // Once it holds the lock, however long a busy machine took to connect and take it (or failed to).
-      await Promise.race([held, released]);
+      const { released } = await holdLock(holder, (tx) => tx`select pg_advisory_xact_lock(${0x6a777461})`, 1500);
       const outcome = await store.changeAs({ userId: actor?.id ?? '', role: 'admin' }, target?.id ?? '', { disabled: true }).catch((error: unknown) => error);
       expect(outcome).toBeInstanceOf(UnavailableError);
       await released;
       await sleep(300);
       expect((await store.findById(target?.id ?? ''))?.disabledAt).toBeNull();
-    } finally {
-      await holder.end({ timeout: 5 });
-      await store.close();
-    }
+    });
   });
 });
 
 describe('PostgreSQL user store: a write held up past its deadline without a bound of its own', () => {
   it('answers UnavailableError at the deadline, lands once the row is free, and lateWrite resolves with its answer (true)', async () => {
-    const url = await freshDatabase();
-    await migratePostgres(url);
-    const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 400 });
-    const holder = postgres(url, { max: 1, onnotice: () => {} });
-    try {
+    await withLockHolder(400, async (store, holder) => {
       const target = await store.create({ email: uniqueEmail(), passwordHash: 'h' });
       // Another transaction holds the row for longer than the store waits (a pool queue behaves alike).
-      let locked!: () => void;
-      const held = new Promise<void>((resolve) => (locked = resolve));
-      const released = holder.begin(async (tx) => {
-        await tx`select id from users where id = ${target?.id ?? ''} for update`;
-        locked();
-        await sleep(1200);
-      });
-      await Promise.race([held, released]);
+      await holdLock(holder, (tx) => tx`select id from users where id = ${target?.id ?? ''} for update`, 1200);
       const error = await store.setRoles(target?.id ?? '', ['auditor']).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(UnavailableError);
       const landing = lateWrite(error);
@@ -302,10 +307,7 @@ describe('PostgreSQL user store: a write held up past its deadline without a bou
       // The late answer is the store's own (changed: true), not the driver's rows.
       expect(await landing).toBe(true);
       expect((await store.findById(target?.id ?? ''))?.roles).toEqual(['auditor']);
-    } finally {
-      await holder.end({ timeout: 5 });
-      await store.close();
-    }
+    });
   });
 });
 
