@@ -30,6 +30,17 @@ export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'
 }
 
 /**
+ * Records a user write that landed late (`landing` settled with an answer `wrote` reads as
+ * written), for the audit trail: its caller's 503 could not say whether it would. A failure to
+ * record is logged.
+ */
+export function recordWhenLanded(deps: Pick<AuthDeps, 'logger'>, userId: string, landing: Promise<unknown>, wrote: (answer: unknown) => boolean, record: () => void): void {
+  void landing
+    .then((answer) => (wrote(answer) ? record() : undefined))
+    .catch((error: unknown) => deps.logger.error({ err: error, userId }, 'a change that landed late: recording it failed'));
+}
+
+/**
  * How long a shutdown waits, at each of its two points, for late writes to settle: short, as with
  * the database frozen the first wait runs out, and the drain, the audit trail's last flush and the
  * user store's close (5 s each at most) must still fit the deployments' 30 s grace.

@@ -1,6 +1,7 @@
 import { hash } from '@node-rs/argon2';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
+import type { AuthEvent } from '../../src/audit/events.js';
 import { OverloadedError, UnavailableError } from '../../src/http/errors.js';
 import { argon2Options, type PasswordHasher } from '../../src/passwords/hasher.js';
 import { landingLate } from '../helpers/late-write.js';
@@ -45,6 +46,19 @@ describe('password change races (redis + postgres, two instances)', () => {
       await during();
       return matched;
     };
+  }
+
+  /** The password changes the audit trail records for `userId` from now on, in order (until the test ends). */
+  function recordedFor(userId: string): AuthEvent[] {
+    const recorded: AuthEvent[] = [];
+    const { audit } = one.deps;
+    const record = audit.record;
+    audit.record = (event) => {
+      if (event.userId === userId && event.event === 'password_changed') recorded.push(event);
+      record(event);
+    };
+    onTestFinished(() => void (audit.record = record));
+    return recorded;
   }
 
   /** Runs `during` once, just before `/password` writes the new hash (then the write proceeds). */
@@ -154,6 +168,7 @@ describe('password change races (redis + postgres, two instances)', () => {
 
   it('a change whose write the database did not answer in time (it may still land) ends every session, and again once it lands: a login of the old password meanwhile included', async () => {
     const user = await registerUser(one.url);
+    const recorded = recordedFor(user.userId);
     // The write waits (for a pool connection, say) past the store's deadline, then lands.
     const { land } = landingLate(one.deps.users, 'setPasswordHash');
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
@@ -168,6 +183,8 @@ describe('password change races (redis + postgres, two instances)', () => {
     await expect.poll(async () => (await authenticate(raced.body?.access_token as string)).status, { timeout: 5_000 }).toBe(401);
     expect((await refresh(raced.body?.refresh_token as string)).status).toBe(401);
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
+    // The audit trail says the change's fate was unknown at its 503, then that it landed.
+    expect(recorded.map((event) => event.details?.['written'])).toEqual(['unknown', 'late']);
   });
 
   it('a change whose own session ends before its write still sets the password and answers a live session', async () => {
