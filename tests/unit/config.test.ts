@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/loader.js';
 import { configSchema, revocationReplicas } from '../../src/config/schema.js';
+import { parseDuration } from '../../src/config/units.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jwt-cluster-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -229,6 +230,14 @@ describe('bad files', () => {
 
   it('takes a bare 0 as a duration, as Go does (the one duration without a unit)', () => {
     expect(load('auth:\n  refresh_reuse_grace: 0\n').auth.refresh_reuse_grace).toBe(0);
+  });
+
+  it("reads every form of Go's time.ParseDuration, to whole milliseconds (a positive one to at least 1 ms)", () => {
+    expect(['1h30m', '1.5h', '90m', '5400s', '+1h30m'].map(parseDuration)).toEqual(Array(5).fill(5_400_000));
+    expect(['.5s', '0.5s', '5.s', '500ms', '500000us', '500000µs', '500000μs', '500000000ns'].map(parseDuration)).toEqual([500, 500, 5_000, 500, 500, 500, 500, 500]);
+    expect(['1us', '400us', '1ns', '1.4ms', '1.6ms'].map(parseDuration)).toEqual([1, 1, 1, 1, 2]);
+    expect(['', '.', 's', '1', '-1s', '1d', '1 s', '1.2.3s', 'ms', '0s0'].map(parseDuration)).toEqual(Array(10).fill(null));
+    expect(parseDuration('0s')).toBe(0);
   });
 
   it('keeps a multi-line value on one line', () => {
