@@ -4,11 +4,15 @@
  * can end a request. Then SIGCONT: the service recovers on the same connection.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { configSchema } from '../../src/config/schema.js';
+import { closeRedis, connectRedis } from '../../src/sessions/redis-connection.js';
 import { PASSWORD, testCluster, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, type Exchange, refresh, register, report, request } from './http.js';
-import { type FaultRedis, faultRedis, pollUntil, summary } from './servers.js';
+import { type FaultRedis, faultRedis, pollUntil, summary, timed } from './servers.js';
 
 const FREEZE_MS = 2_000;
 /** The command timeout is 500 ms; 1 s leaves CI slack. */
@@ -144,4 +148,39 @@ describe.each(['exact', 'cached'] as const)('Redis frozen (SIGSTOP), cache.revoc
     const fresh = await register(b.url);
     expect(await statusesEverywhere(fresh.accessToken)).toEqual([200, 200]);
   }, 30_000);
+});
+
+describe('Redis frozen (SIGSTOP): the client connection', () => {
+  const cleanup = new CleanupStack();
+  afterAll(() => cleanup.run());
+
+  it('drops the commands that timed out instead of keeping them while frozen, fails new ones at once, and answers again after SIGCONT', async () => {
+    const redis = await faultRedis(cleanup);
+    await redis.start();
+    const cache = configSchema.parse({ cache: { url: redis.url, command_timeout: '200ms' } }).cache;
+    const client = await connectRedis(cache, { logger: pino({ level: 'silent' }) });
+    if (!(client instanceof Redis)) throw new Error('a cache.url client is a Redis');
+    cleanup.add(() => closeRedis(client, { hard: true }));
+    try {
+      redis.freeze();
+      // What requests do while Redis answers nothing: each command fails after command_timeout…
+      const sent = await Promise.allSettled(Array.from({ length: 500 }, (_, i) => client.get(`frozen:${i}`)));
+      expect(sent.every((outcome) => outcome.status === 'rejected')).toBe(true);
+      // …but is kept to match its reply, until the connection is dropped (2 × command_timeout
+      // without a byte back): then none is left, however long the freeze.
+      expect(client.commandQueue.length).toBeGreaterThan(0);
+      const droppedMs = await pollUntil(async () => client.commandQueue.length === 0, 3_000);
+      report(`a frozen Redis's connection dropped ${droppedMs.toFixed(0)} ms after 500 commands timed out (command_timeout 200 ms)`);
+      // Until it is made again, a command fails at once and is not queued.
+      const during = await timed(() => client.get('frozen:later').then(() => 'answered', () => 'failed'));
+      expect(during.value).toBe('failed');
+      expect(during.ms).toBeLessThan(100);
+      expect(client.commandQueue.length).toBe(0);
+    } finally {
+      redis.thaw();
+    }
+    const recoveryMs = await pollUntil(() => client.set('thawed', '1').then(() => true, () => false), 5_000);
+    report(`the client answered again ${recoveryMs.toFixed(0)} ms after SIGCONT`);
+    expect(await client.get('thawed')).toBe('1');
+  }, 20_000);
 });
