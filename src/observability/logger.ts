@@ -24,9 +24,20 @@ const REDACT = [
 const FLUSH_INTERVAL_MS = 250;
 
 /**
+ * Most JSON log bytes held while the output does not take them (a stalled log shipper, a full
+ * pipe): beyond it new lines are dropped instead of kept until memory runs out.
+ */
+export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Where JSON lines go: file descriptor `fd`, buffered (4 KiB) and bounded (`LOG_BUFFER_MAX_BYTES`). */
+export function jsonDestination(fd: number) {
+  return pino.destination({ dest: fd, sync: false, minLength: 4096, maxLength: LOG_BUFFER_MAX_BYTES });
+}
+
+/**
  * The service logger: pretty text for people, JSON lines for machines. JSON lines are
  * buffered (4 KiB, flushed at least every 250 ms and on shutdown) rather than written with
- * one syscall each.
+ * one syscall each, and at most 16 MiB are held while stdout blocks.
  */
 export function createLogger(config: Config['logging']): Logger {
   const options = {
@@ -36,7 +47,7 @@ export function createLogger(config: Config['logging']): Logger {
     base: { pid: process.pid },
   };
   if (config.mode === 'json') {
-    const logger = pino(options, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+    const logger = pino(options, jsonDestination(1));
     setInterval(() => logger.flush(), FLUSH_INTERVAL_MS).unref();
     return logger;
   }
