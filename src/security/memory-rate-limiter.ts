@@ -9,13 +9,21 @@ interface Counter {
 }
 
 const SWEEP_EVERY_HITS = 1000;
+/**
+ * Most counters held: each distinct client address (or account) counted adds one for its
+ * window, so without a cap a flood of distinct addresses (IPv6 networks) would fill memory.
+ */
+export const MAX_COUNTERS = 100_000;
+/** Counters looked at for one without a lock before the oldest is taken instead. */
+const EVICTION_SCAN = 64;
 
 /**
  * The embedded, single-process limiter with the semantics of the Redis one. Each method runs
  * without awaiting in between, so each is atomic on Node's one thread. Expired counters are
- * dropped lazily and swept every 1000 hits.
+ * dropped lazily and swept every 1000 hits. At `maxCounters`, a new counter replaces the oldest
+ * that holds no lock (`makeRoom`): a flood of new subjects forgets counts before locks.
  */
-export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number } = {}) {
+export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUNTERS }: { now?: () => number; maxCounters?: number } = {}) {
   const counters = new Map<string, Counter>();
   let hitsSinceSweep = 0;
   const name = (key: LimitKey) => `${key.limit}:${key.subject}`;
@@ -34,6 +42,24 @@ export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number
     for (const [id, counter] of counters) if (counter.expiresAt <= at) counters.delete(id);
   };
 
+  /**
+   * Room for one more counter: the oldest without a lock among the `EVICTION_SCAN` oldest goes
+   * (Map order is creation order), else the oldest: bounded work per hit, whatever the flood.
+   */
+  const makeRoom = (at: number) => {
+    if (counters.size < maxCounters) return;
+    let scanned = 0;
+    for (const [id, counter] of counters) {
+      if (counter.lockedUntil <= at) {
+        counters.delete(id);
+        return;
+      }
+      if ((scanned += 1) >= EVICTION_SCAN) break;
+    }
+    const [oldest] = counters.keys();
+    if (oldest !== undefined) counters.delete(oldest);
+  };
+
   return {
     async hit(keys) {
       const at = now();
@@ -48,7 +74,10 @@ export function createMemoryRateLimiter({ now = Date.now }: { now?: () => number
       for (const key of keys) {
         const { policy } = key;
         let counter = live(key, at);
-        if (!counter) counters.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
+        if (!counter) {
+          makeRoom(at);
+          counters.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
+        }
         counter.count += 1;
         if (counter.count < policy.max) continue;
         counter.lockedBefore = counter.lockedUntil;
