@@ -12,15 +12,37 @@ import { isUuid } from '../util/uuid.js';
 const CHANGE_AS_LOCK = 0x6a77_7461;
 
 /**
+ * Most queries of one store sent and not yet answered (`QueryGate`). A query past its deadline
+ * still waits in the driver (postgres.js cannot cancel one its pool has queued, nor bound that
+ * queue): with the server frozen, each request would add one until memory ran out.
+ */
+export const MAX_QUERIES_WAITING = 1_000;
+
+/** Counts a store's queries that have not been answered yet, deadline or not (see `guarded`). */
+export interface QueryGate {
+  waiting: number;
+  readonly max: number;
+}
+
+/**
  * Rethrows connection failures as `UnavailableError`, and so does a query with no answer within
  * `deadlineMs` (a frozen or partitioned server never errors on its own). Anything else is a bug
- * and passes through.
+ * and passes through. With a `gate`, a query finding `gate.max` still unanswered is not sent:
+ * `UnavailableError` at once.
  */
-export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number): Promise<T> {
+export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number, gate?: QueryGate): Promise<T> {
+  if (gate && gate.waiting >= gate.max) {
+    throw new UnavailableError('database', new Error(`${gate.waiting} queries are still waiting for an answer`));
+  }
   let timer: NodeJS.Timeout | undefined;
   // A real promise, so the query runs once whoever awaits it (a drizzle query runs on each
   // `then`), and a synchronous throw is a rejection like any other.
   const running = Promise.resolve().then(operation);
+  if (gate) {
+    gate.waiting += 1;
+    const answered = () => void (gate.waiting -= 1);
+    running.then(answered, answered);
+  }
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new QueryDeadlineError(`no answer within ${deadlineMs} ms`, running)), deadlineMs);
   });
@@ -42,9 +64,10 @@ export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number
 export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   db: PgDatabase<TQueryResult>,
   close: () => Promise<void>,
-  { deadlineMs = 2000 }: { deadlineMs?: number } = {},
+  { deadlineMs = 2000, maxWaiting = MAX_QUERIES_WAITING }: { deadlineMs?: number; maxWaiting?: number } = {},
 ): UserStore {
-  const guard = <T>(operation: () => Promise<T>) => guarded(operation, deadlineMs);
+  const gate: QueryGate = { waiting: 0, max: maxWaiting };
+  const guard = <T>(operation: () => Promise<T>) => guarded(operation, deadlineMs, gate);
   // The lookups of every login, built once: drizzle renders the SQL of an ad-hoc query on each
   // call, which measured as the largest part of a login's CPU outside argon2.
   const one = (where: SQL) => db.select().from(users).where(where).limit(1);

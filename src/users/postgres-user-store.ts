@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
-import { createDrizzleUserStore } from './drizzle-user-store.js';
+import { createDrizzleUserStore, MAX_QUERIES_WAITING } from './drizzle-user-store.js';
 import type { UserStore } from './user-store.js';
 
 export interface PostgresUserStoreOptions {
@@ -11,13 +11,15 @@ export interface PostgresUserStoreOptions {
   poolSize: number;
   /** Give up on an unreachable server after this long (queries then throw `UnavailableError`). */
   connectTimeoutMs: number;
+  /** User-store queries unanswered at once beyond which a new one is refused (`MAX_QUERIES_WAITING`). */
+  maxWaiting?: number;
 }
 
 /**
  * `UserStore` on PostgreSQL through a postgres.js pool, plus the audit trail's inserts on the same
  * pool. Run `migratePostgres` first.
  */
-export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
+export function createPostgresUserStore({ url, poolSize, connectTimeoutMs, maxWaiting = MAX_QUERIES_WAITING }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
   const client = postgres(url, {
     max: poolSize,
     connect_timeout: connectTimeoutMs / 1000,
@@ -27,7 +29,7 @@ export function createPostgresUserStore({ url, poolSize, connectTimeoutMs }: Pos
   // Queries get the same bound as connecting: a frozen server answers 503, never a hang.
   const db = drizzle({ client });
   return {
-    ...createDrizzleUserStore(db, () => client.end({ timeout: 5 }), { deadlineMs: connectTimeoutMs }),
+    ...createDrizzleUserStore(db, () => client.end({ timeout: 5 }), { deadlineMs: connectTimeoutMs, maxWaiting }),
     insertAuditEvents: createDrizzleAuditInsert(db, { deadlineMs: connectTimeoutMs }),
   };
 }

@@ -5,9 +5,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { UnavailableError } from '../../src/http/errors.js';
+import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, type Exchange, login, refresh, register, report, request } from './http.js';
-import { type FaultPostgres, faultPostgres, pollUntil, summary } from './servers.js';
+import { type FaultPostgres, faultPostgres, pollUntil, summary, timed } from './servers.js';
 
 /** database.connect_timeout is 2 s; a refused connection should be far quicker. */
 const DATABASE_BUDGET_MS = 2_500;
@@ -139,4 +141,29 @@ describe('PostgreSQL down', () => {
     const recoveryMs = await pollUntil(async () => (await request(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).status === 200, 10_000, 100);
     report(`PostgreSQL thawed: login worked again after ${recoveryMs.toFixed(0)} ms`);
   }, 45_000);
+
+  it('with PostgreSQL frozen, the queries that wait for an answer are bounded: past the cap a new one is refused at once, not queued', async () => {
+    const store = createPostgresUserStore({ url: pg.url, poolSize: 2, connectTimeoutMs: 300, maxWaiting: 5 });
+    try {
+      await store.ping();
+      pg.freeze();
+      // A flood (of /health/ready, say): 5 queries go to the pool and wait past their deadline,
+      // the rest are refused before they are sent.
+      const outcomes = await Promise.all(Array.from({ length: 20 }, () => timed(() => store.ping().then(() => 'answered', (error: unknown) => error))));
+      const refused = outcomes.filter(({ value }) => value instanceof UnavailableError && String(value.cause).includes('still waiting'));
+      const timedOut = outcomes.filter(({ value }) => value instanceof UnavailableError && !refused.some((other) => other.value === value));
+      report(`PostgreSQL frozen, 20 queries at once with 5 allowed to wait: ${refused.length} refused (max ${Math.max(...refused.map(({ ms }) => ms)).toFixed(0)} ms), ${timedOut.length} past their deadline`);
+      expect(refused).toHaveLength(15);
+      expect(timedOut).toHaveLength(5);
+      for (const { ms } of refused) expect(ms).toBeLessThan(250);
+      // Their deadline has passed, but they still wait in the driver: still no room.
+      const again = await store.ping().then(() => 'answered', (error: unknown) => String((error as UnavailableError).cause));
+      expect(again).toContain('still waiting');
+    } finally {
+      pg.thaw();
+    }
+    await pollUntil(() => store.ping().then(() => true, () => false), 10_000, 100);
+    await store.close();
+  }, 30_000);
 });
+
