@@ -5,15 +5,20 @@ import { isAuthenticatePath } from './authenticate/node-listener.js';
 import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from './errors.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
+/** The baseline headers of every answer written outside Hono. */
+const outsideHeaders = (instanceId: string) => ({ ...baseHeaders(requestIdFrom(undefined), instanceId), 'Cache-Control': 'no-store' });
+
 /** The contract's JSON error with the baseline headers, for answers written outside Hono. */
 function errorParts(code: ErrorCode, description: string, instanceId: string) {
   const body = JSON.stringify({ error: code, error_description: description });
-  const headers = {
-    ...baseHeaders(requestIdFrom(undefined), instanceId),
-    'Cache-Control': 'no-store',
-    'Content-Type': 'application/json; charset=utf-8',
-  };
+  const headers = { ...outsideHeaders(instanceId), 'Content-Type': 'application/json; charset=utf-8' };
   return { status: errorStatus[code], headers, body };
+}
+
+/** A whole HTTP/1.1 answer that closes the connection. */
+function closingAnswer(status: number, headers: Record<string, string>, body = ''): string {
+  const lines = Object.entries({ ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`;
 }
 
 /** Node's parser errors (`HPE_*`) and timeouts, mapped like Node's own defaults but with the contract's body. */
@@ -37,7 +42,7 @@ const requestTarget = (error: NodeJS.ErrnoException) => (error as { rawPacket?: 
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
  * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
  * status line. As in Node's default handler, nothing is written once a response on the
- * connection has started (that would corrupt it); timeouts keep Node's plain 408.
+ * connection has started (that would corrupt it); a timeout is a 408 with the same headers and no body.
  */
 export function createClientErrorHandler(instanceId: string) {
   return (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -48,7 +53,8 @@ export function createClientErrorHandler(instanceId: string) {
     }
     const known = classify(error);
     if (!known) {
-      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      // A request not complete in time: no error code of the contract fits, so no body.
+      socket.end(closingAnswer(408, outsideHeaders(instanceId)));
       return;
     }
     // `/authenticate` answers only 200, 401 or 503, whatever the method: a gateway turns every
@@ -58,9 +64,7 @@ export function createClientErrorHandler(instanceId: string) {
     const { status, headers, body } = gateway
       ? errorParts('invalid_token', TOKEN_REQUIRED, instanceId)
       : errorParts(known[0], known[1], instanceId);
-    const extra = gateway ? { 'WWW-Authenticate': 'Bearer' } : {};
-    const lines = Object.entries({ ...headers, ...extra, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`);
+    socket.end(closingAnswer(status, gateway ? { ...headers, 'WWW-Authenticate': 'Bearer' } : headers, body));
   };
 }
 
