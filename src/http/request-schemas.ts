@@ -20,15 +20,17 @@ const withinMailLimits = (address: string) => {
   return at <= 64 && address.slice(at + 1).split('.').every((label) => label.length <= 63);
 };
 const email = z.string().trim().max(254).email('must be an e-mail address').refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)');
-/** Length rules live in the password policy (so they answer `weak_password`); this only bounds the input. */
+/** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */
 const password = wellFormed(z.string().min(1, 'is required').max(4096));
+/** A password to set: every length rule is the policy's (`weak_password`, however long). */
+const newPassword = wellFormed(z.string().min(1, 'is required'));
 const device = printable(128).optional();
 const token = z.string().min(1, 'is required').max(8192);
 /** A trusted-device token from an earlier login; one that does not verify is ignored (counted as none). */
 const deviceToken = z.string().min(1, 'must not be empty').max(256).optional();
 
 /** `POST /register` */
-export const registerBody = z.object({ email, password, device });
+export const registerBody = z.object({ email, password: newPassword, device });
 /** An e-mail to look up (login, admin search): printable text; a malformed one simply matches no user. */
 export const emailLookup = printable(254);
 /** `POST /login` */
@@ -38,7 +40,7 @@ export const refreshBody = z.object({ refresh_token: token.optional() });
 /** `POST /logout` without a bearer token. */
 export const logoutBody = z.object({ refresh_token: token.optional() });
 /** `POST /password` */
-export const passwordBody = z.object({ current_password: password, new_password: password, device_token: deviceToken });
+export const passwordBody = z.object({ current_password: password, new_password: newPassword, device_token: deviceToken });
 /**
  * `POST /revoke` (RFC 7009 §2.1). Strings of every length (the body limit bounds them): a token
  * longer than ours can be, or an unknown hint, is simply not found and answered 200 like every

@@ -50,6 +50,8 @@ describe.each([
   it.each([
     ['short password', { email: 'a@b.io', password: 'short' }, 400, 'weak_password'],
     ['password equal to the e-mail', { email: 'same@b.io', password: 'same@b.io' }, 400, 'weak_password'],
+    ['129 characters', { email: 'a@b.io', password: 'x'.repeat(129) }, 400, 'weak_password'],
+    ['5,000 characters', { email: 'a@b.io', password: 'x'.repeat(5_000) }, 400, 'weak_password'],
     ['bad e-mail', { email: 'not-an-email', password: PASSWORD }, 400, 'invalid_request'],
     ['65 characters before the @', { email: `${'a'.repeat(65)}@b.io`, password: PASSWORD }, 400, 'invalid_request'],
     ['a 64-character domain label', { email: `a@${'b'.repeat(64)}.io`, password: PASSWORD }, 400, 'invalid_request'],

@@ -261,6 +261,15 @@ describe('password policy', () => {
     expect(checkPassword('\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44', common)).toMatch(/commonly used/);
   });
 
+  it('refuses input too long for any normal form before normalising it, never a password whose normal form fits', () => {
+    // U+1F84 (ᾄ) sent decomposed: four code points each, twenty once composed.
+    const decomposed = '\u03b1\u0313\u0301\u0345';
+    expect(decomposed.normalize('NFKC')).toBe('\u1f84');
+    expect(checkPassword(decomposed.repeat(20), policy)).toBeNull();
+    expect(checkPassword(decomposed.repeat(21), policy)).toMatch(/at most 20/);
+    expect(checkPassword('a'.repeat(5_000), policy)).toMatch(/at most 20/);
+  });
+
   it('rejects the e-mail address as password, whatever its case', () => {
     expect(checkPassword('Alice@Example.com', policy, 'alice@example.com')).toMatch(/e-mail/);
     expect(checkPassword('alice@example.com', policy, 'ALICE@EXAMPLE.COM')).toMatch(/e-mail/);
