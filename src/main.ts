@@ -11,8 +11,10 @@ const SECOND_SIGNAL_AFTER_MS = 1000;
 
 /** load config → build deps → listen; ordered shutdown on SIGTERM/SIGINT. */
 async function main() {
-  const config = loadConfig();
+  const warnings: string[] = [];
+  const config = loadConfig({ warnings });
   const logger = createLogger(config.logging);
+  for (const warning of warnings) logger.warn(warning);
   const deps = await createDeps(config, logger);
   const { server, port } = await startServer(deps);
   const metricsServer = await startMetricsServer(deps).catch((error: unknown) => {

@@ -21,6 +21,8 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Command-line arguments searched for `--config PATH` (default `process.argv.slice(2)`). */
   argv?: string[];
+  /** Collects what is allowed but unwise (a secret written in the file), one line each, for the caller to log. */
+  warnings?: string[];
 }
 
 type Path = readonly PropertyKey[];
@@ -62,6 +64,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const label = source ?? 'config (no file)';
 
   const raw = source === undefined ? {} : readYaml(source, file !== undefined);
+  for (const path of writtenSecrets(raw, [])) {
+    options.warnings?.push(`${label}: ${formatPath(path)} is written in the file: give secrets by environment (\${VAR}) or file (refresh_secret_file, auth.keys[].file), never in a config that may be committed`);
+  }
   const document = interpolate(raw, [], env, label);
   const overridden = applyEnvOverrides(document, env);
 
@@ -117,6 +122,18 @@ function readYaml(file: string, explicit: boolean): Record<string, unknown> {
     throw new ConfigError(`${file}: top level must be a mapping of sections (server, logging, cache, ...), got ${typeName(data)}`);
   }
   return data;
+}
+
+/** Credentials that appear in the file itself, not through a `${VAR}`: secrets, key material, URLs with a password. */
+function writtenSecrets(value: unknown, path: Path): Path[] {
+  if (Array.isArray(value)) return value.flatMap((item, index) => writtenSecrets(item, [...path, index]));
+  if (!isMapping(value)) return [];
+  return Object.entries(value).flatMap(([key, item]) => {
+    const at = [...path, key];
+    if (typeof item !== 'string' || item.includes('${')) return writtenSecrets(item, at);
+    const secret = key === 'url' ? /\/\/[^/@]*:[^/@]+@/.test(item) : SECRET_KEYS.has(key) && item !== '';
+    return secret ? [at] : [];
+  });
 }
 
 /**

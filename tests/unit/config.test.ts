@@ -246,6 +246,25 @@ describe('bad files', () => {
     expect(message).not.toContain('\n');
   });
 
+  it('warns of a credential written in the file itself, never of one given by ${VAR}, and never repeats it', () => {
+    const warningsOf = (text: string, env: NodeJS.ProcessEnv = {}) => {
+      const warnings: string[] = [];
+      loadConfig({ file: writeConfig(text), env, argv: [], warnings });
+      return warnings;
+    };
+    const secret = 'a-literal-secret-of-thirty-two-chars!';
+    const written = warningsOf(
+      `auth:\n  refresh_secret: "${secret}"\ncache:\n  url: "redis://:hunter2hunter2@cache:6379"\ndatabase:\n  url: "postgres://jwt@db:5432/jwt"\n`,
+    );
+    expect(written).toHaveLength(2);
+    expect(written[0]).toContain('auth.refresh_secret is written in the file');
+    expect(written[1]).toContain('cache.url is written in the file');
+    expect(written.join(' ')).not.toContain(secret);
+    expect(written.join(' ')).not.toContain('hunter2');
+    const fromEnv = warningsOf('auth:\n  refresh_secret: ${REFRESH_SECRET}\ncache:\n  url: "redis://:${REDIS_PASSWORD}@cache:6379"\n', { REFRESH_SECRET: secret, REDIS_PASSWORD: 'hunter2hunter2' });
+    expect(fromEnv).toEqual([]);
+  });
+
   it('never echoes a secret value', () => {
     const { message } = errorOf(() => load('auth:\n  refresh_secret: 123456789\n'));
     expect(message).toContain('auth.refresh_secret');
