@@ -277,7 +277,8 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
   deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed', ...(landing ? { written: 'unknown' } : {}) } });
   // Its write may still land: recorded again if it does, so the trail says which password is set.
   if (landing) {
-    const recordLanded = () => deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: 'all', written: 'late' } });
+    // The sessions end again as it lands (a failure of that is logged): this says only that it landed.
+    const recordLanded = () => deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { written: 'late' } });
     recordWhenLanded(deps, userId, landing, (written) => written === true, recordLanded);
   }
   throw new AppError(

@@ -130,8 +130,10 @@ function writtenSecrets(value: unknown, path: Path): Path[] {
   if (!isMapping(value)) return [];
   return Object.entries(value).flatMap(([key, item]) => {
     const at = [...path, key];
-    if (typeof item !== 'string' || item.includes('${')) return writtenSecrets(item, at);
-    const secret = key === 'url' ? /\/\/[^/@]*:[^/@]+@/.test(item) : SECRET_KEYS.has(key) && item !== '';
+    if (typeof item !== 'string') return writtenSecrets(item, at);
+    // What the file itself says: a `${VAR}` is not in it, a `${VAR:-default}`'s default is.
+    const written = item.replace(PLACEHOLDER, (_match, _name: string, fallback: string | undefined) => fallback ?? '');
+    const secret = key === 'url' ? /\/\/[^/@]*:[^/@]+@/.test(written) : SECRET_KEYS.has(key) && written !== '';
     return secret ? [at] : [];
   });
 }

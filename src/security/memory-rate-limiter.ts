@@ -14,7 +14,7 @@ const SWEEP_EVERY_HITS = 1000;
  * window, so without a cap a flood of distinct addresses (IPv6 networks) would fill memory.
  */
 export const MAX_COUNTERS = 100_000;
-/** Counters looked at for one without a lock before the oldest is taken instead. */
+/** Locked counters put behind the rest in one call before the oldest is taken, locked or not. */
 const EVICTION_SCAN = 64;
 
 /**
@@ -43,18 +43,17 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
   };
 
   /**
-   * Room for one more counter: the oldest without a lock among the `EVICTION_SCAN` oldest goes
-   * (Map order is creation order), else the oldest: bounded work per hit, whatever the flood.
+   * Room for one more counter: the oldest goes (Map order is creation order) unless it holds a
+   * lock; a locked one is put behind the rest instead, at most `EVICTION_SCAN` of them per call
+   * (bounded work per hit), so locks go last: only once nearly every counter holds one.
    */
   const makeRoom = (at: number) => {
     if (counters.size < maxCounters) return;
-    let scanned = 0;
-    for (const [id, counter] of counters) {
-      if (counter.lockedUntil <= at) {
-        counters.delete(id);
-        return;
-      }
-      if ((scanned += 1) >= EVICTION_SCAN) break;
+    for (let moved = Math.min(EVICTION_SCAN, counters.size); moved > 0; moved--) {
+      const [id, counter] = counters.entries().next().value as [string, Counter];
+      counters.delete(id);
+      if (counter.lockedUntil <= at) return;
+      counters.set(id, counter);
     }
     const [oldest] = counters.keys();
     if (oldest !== undefined) counters.delete(oldest);

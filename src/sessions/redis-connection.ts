@@ -37,6 +37,8 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
 const CONNECT_TIMEOUT_MS = 2000;
 /** `socketTimeout` over `command_timeout`. */
 const SOCKET_TIMEOUT_FACTOR = 2;
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Connects a client made by `createRedis`. Failing, it is closed and the error names what stopped
@@ -96,9 +98,9 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     // A timed-out command stays in the client's queue (its reply must still be matched): with
     // Redis frozen (SIGSTOP, a hung host; the TCP connection stays up), every request would add
     // one until the process ran out of memory. No byte back for twice the command timeout while
-    // commands wait (each has failed by then) drops the connection, and its queue with it;
-    // until it is made again, commands fail at once.
-    socketTimeout: SOCKET_TIMEOUT_FACTOR * cache.command_timeout,
+    // commands wait (the first of them has failed by then; the others fail with the connection)
+    // drops the connection, and its queue with it; until it is made again, commands fail at once.
+    socketTimeout: Math.min(SOCKET_TIMEOUT_FACTOR * cache.command_timeout, MAX_TIMER_MS),
     connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   };

@@ -73,7 +73,8 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   const one = (where: SQL) => db.select().from(users).where(where).limit(1);
   const byEmail = one(eq(users.email, sql.placeholder('email'))).prepare('users_by_email');
   const byId = one(eq(users.id, sql.placeholder('id'))).prepare('users_by_id');
-  const first = async (rows: Promise<User[]>): Promise<User | null> => (await guard(() => rows))[0] ?? null;
+  // The query is started by the guard (a function, not a running query): one refused is never sent.
+  const first = async (rows: () => Promise<User[]>): Promise<User | null> => (await guard(rows))[0] ?? null;
 
   const updated = (on: PgDatabase<TQueryResult>, match: SQL | undefined, values: PgUpdateSetSource<typeof users>) =>
     on
@@ -106,8 +107,8 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
         throw error;
       }
     },
-    findByEmail: (email) => first(byEmail.execute({ email: normaliseEmail(email) })),
-    findById: async (id) => (isUuid(id) ? first(byId.execute({ id })) : null),
+    findByEmail: (email) => first(() => byEmail.execute({ email: normaliseEmail(email) })),
+    findById: async (id) => (isUuid(id) ? first(() => byId.execute({ id })) : null),
     setPasswordHash: (id, passwordHash, expected) => update(id, { passwordHash }, expected),
     setRoles: (id, roles) => update(id, { roles }),
     setDisabled: (id, disabled) => update(id, disabledAt(disabled)),

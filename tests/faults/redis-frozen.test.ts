@@ -1,7 +1,8 @@
 /**
  * Issue 7, item 1, "unreachable" flavour: Redis frozen with SIGSTOP (the TCP connection stays
  * open, nothing answers), so only the client's command timeout (`cache.command_timeout`, 500 ms)
- * can end a request. Then SIGCONT: the service recovers on the same connection.
+ * can end a request, until the connection is dropped for answering nothing (2 × that) and
+ * requests fail at once. Then SIGCONT: the service recovers without a restart.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';

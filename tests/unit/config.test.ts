@@ -263,6 +263,9 @@ describe('bad files', () => {
     expect(written.join(' ')).not.toContain('hunter2');
     const fromEnv = warningsOf('auth:\n  refresh_secret: ${REFRESH_SECRET}\ncache:\n  url: "redis://:${REDIS_PASSWORD}@cache:6379"\n', { REFRESH_SECRET: secret, REDIS_PASSWORD: 'hunter2hunter2' });
     expect(fromEnv).toEqual([]);
+    // A default written after `:-`, or a password beside a variable, is in the file all the same.
+    const defaults = warningsOf(`auth:\n  refresh_secret: \${REFRESH_SECRET:-${secret}}\ncache:\n  url: "redis://:hunter2hunter2@\${REDIS_HOST}:6379"\n`, { REDIS_HOST: 'cache' });
+    expect(defaults.map((warning) => warning.split(' is written')[0]?.split(': ').pop())).toEqual(['auth.refresh_secret', 'cache.url']);
   });
 
   it('never echoes a secret value', () => {

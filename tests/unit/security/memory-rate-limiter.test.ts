@@ -17,6 +17,16 @@ test('a flood of new subjects past maxCounters forgets the oldest counts, never 
   expect([await allowed(limiter, counted), await allowed(limiter, counted), await allowed(limiter, counted)]).toEqual([true, true, true]);
 });
 
+test('a flood past maxCounters keeps a lock behind more locked counters than one hit looks at', async () => {
+  const limiter = createMemoryRateLimiter({ maxCounters: 200 });
+  const victim = limitKey({ max: 1, windowMs: 60_000 });
+  expect([await allowed(limiter, victim), await allowed(limiter, victim)]).toEqual([true, false]);
+  // 99 more locks right behind it (more than the 64 one hit looks at), then a flood of new subjects.
+  for (let i = 0; i < 99; i++) await limiter.hit([limitKey({ max: 1, windowMs: 60_000 })]);
+  for (let i = 0; i < 1_000; i++) expect(await allowed(limiter, limitKey({ max: 3, windowMs: 60_000 }))).toBe(true);
+  expect(await allowed(limiter, victim)).toBe(false);
+});
+
 test('with every counter locked, a new subject replaces the oldest', async () => {
   const limiter = createMemoryRateLimiter({ maxCounters: 3 });
   const keys = Array.from({ length: 3 }, () => limitKey({ max: 1, windowMs: 60_000 }));
