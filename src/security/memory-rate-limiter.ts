@@ -14,24 +14,29 @@ const SWEEP_EVERY_HITS = 1000;
  * window, so without a cap a flood of distinct addresses (IPv6 networks) would fill memory.
  */
 export const MAX_COUNTERS = 100_000;
-/** Locked counters put behind the rest in one call before the oldest is taken, locked or not. */
-const EVICTION_SCAN = 64;
 
 /**
  * The embedded, single-process limiter with the semantics of the Redis one. Each method runs
  * without awaiting in between, so each is atomic on Node's one thread. Expired counters are
  * dropped lazily and swept every 1000 hits. At `maxCounters`, a new counter replaces the oldest
- * that holds no lock (`makeRoom`): a flood of new subjects forgets counts before locks.
+ * one without a lock, and only if every counter holds one the oldest lock: a flood of new
+ * subjects forgets counts, never a lock while any count is left to forget.
  */
 export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUNTERS }: { now?: () => number; maxCounters?: number } = {}) {
-  const counters = new Map<string, Counter>();
+  // Two maps, each in the order its counters entered it (the oldest first): a counter moves to
+  // `locked` when a hit locks it and back when a refund unlocks it (one whose lock ran out stays
+  // there until it expires: it is counted among the locks a little longer).
+  const unlocked = new Map<string, Counter>();
+  const locked = new Map<string, Counter>();
   let hitsSinceSweep = 0;
   const name = (key: LimitKey) => `${key.limit}:${key.subject}`;
+  const forget = (id: string) => unlocked.delete(id) || locked.delete(id);
 
   const live = (key: LimitKey, at: number) => {
-    const counter = counters.get(name(key));
+    const id = name(key);
+    const counter = unlocked.get(id) ?? locked.get(id);
     if (counter && counter.expiresAt <= at) {
-      counters.delete(name(key));
+      forget(id);
       return undefined;
     }
     return counter;
@@ -39,24 +44,14 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
 
   const sweep = (at: number) => {
     hitsSinceSweep = 0;
-    for (const [id, counter] of counters) if (counter.expiresAt <= at) counters.delete(id);
+    for (const counters of [unlocked, locked]) for (const [id, counter] of counters) if (counter.expiresAt <= at) counters.delete(id);
   };
 
-  /**
-   * Room for one more counter: the oldest goes (Map order is creation order) unless it holds a
-   * lock; a locked one is put behind the rest instead, at most `EVICTION_SCAN` of them per call
-   * (bounded work per hit), so locks go last: only once nearly every counter holds one.
-   */
-  const makeRoom = (at: number) => {
-    if (counters.size < maxCounters) return;
-    for (let moved = Math.min(EVICTION_SCAN, counters.size); moved > 0; moved--) {
-      const [id, counter] = counters.entries().next().value as [string, Counter];
-      counters.delete(id);
-      if (counter.lockedUntil <= at) return;
-      counters.set(id, counter);
-    }
-    const [oldest] = counters.keys();
-    if (oldest !== undefined) counters.delete(oldest);
+  /** Room for one more counter: the oldest without a lock goes, else the oldest lock. */
+  const makeRoom = () => {
+    if (unlocked.size + locked.size < maxCounters) return;
+    const [oldest] = unlocked.size > 0 ? unlocked.keys() : locked.keys();
+    if (oldest !== undefined) forget(oldest);
   };
 
   return {
@@ -74,8 +69,8 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
         const { policy } = key;
         let counter = live(key, at);
         if (!counter) {
-          makeRoom(at);
-          counters.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
+          makeRoom();
+          unlocked.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
         }
         counter.count += 1;
         if (counter.count < policy.max) continue;
@@ -87,6 +82,7 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
           counter.lockedUntil = at + lock;
           counter.expiresAt = counter.lockedUntil + policy.windowMs;
         }
+        if (unlocked.delete(name(key))) locked.set(name(key), counter);
       }
       return { allowed: true };
     },
@@ -98,11 +94,12 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
         if (!counter || counter.count === 0) continue;
         counter.count -= 1;
         counter.lockedUntil = counter.count < key.policy.max ? 0 : counter.lockedBefore;
+        if (counter.lockedUntil === 0 && locked.delete(name(key))) unlocked.set(name(key), counter);
       }
     },
 
     async reset(key) {
-      counters.delete(name(key));
+      forget(name(key));
     },
   } satisfies RateLimiter;
 }

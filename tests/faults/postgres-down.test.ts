@@ -4,7 +4,8 @@
  * login answer 503 fast; both work again once the server is back, without a service restart.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { childPids } from '../../scripts/cluster/child-pids.js';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { UnavailableError } from '../../src/http/errors.js';
@@ -22,6 +23,16 @@ function expectUnavailable(response: Exchange, what: string) {
   expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
   expect(response.body?.error, what).toBe('unavailable');
   expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
+}
+
+/** `pid` has exited: no such process, or a zombie not yet reaped. */
+function exited(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
 }
 
 describe('PostgreSQL down', () => {
@@ -146,6 +157,7 @@ describe('PostgreSQL down', () => {
 
   it('with PostgreSQL frozen, the queries that wait for an answer are bounded: past the cap a new one is refused at once, never sent', async () => {
     const store = createPostgresUserStore({ url: pg.url, poolSize: 2, connectTimeoutMs: 300, maxWaiting: 5 });
+    onTestFinished(() => store.close());
     await store.ping();
     pg.freeze();
     // A flood (of logins' lookups, /me, /health/ready): 5 queries go to the pool and wait past
@@ -161,15 +173,27 @@ describe('PostgreSQL down', () => {
     // Their deadline has passed, but they still wait in the driver: still no room.
     const again = await store.findByEmail(uniqueEmail()).then(() => 'answered', (error: unknown) => String((error as UnavailableError).cause));
     expect(again).toContain('still waiting');
+    // The audit trail's inserts, one at a time: a retry finding the last still waiting is not sent.
+    const row = { occurredAt: new Date(), event: 'login', userId: null, sessionId: null, ip: null, details: {} };
+    const inserts = [await timed(() => store.insertAuditEvents([row]).catch((error: unknown) => error)), await timed(() => store.insertAuditEvents([row]).catch((error: unknown) => error))];
+    expect(inserts.map(({ value }) => String((value as UnavailableError).cause))).toEqual([expect.stringContaining('no answer within 300 ms'), expect.stringContaining('still waiting')]);
+    expect(inserts[1]!.ms).toBeLessThan(250);
     // The frozen server dies: every query still in the driver fails now. A refused one must not
     // be among them (sent anyway, its failure would reach no handler and fail this run).
     const server = pg.process().pid;
-    for (const pid of [server, ...childPids(server)]) process.kill(pid, 'SIGKILL');
-    await pollUntil(async () => !pg.process().running(), 10_000);
+    const killed = [server, ...childPids(server)];
+    for (const pid of killed) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    // Every backend gone (or a zombie), so none holds the old shared memory when it starts again.
+    await pollUntil(async () => !pg.process().running() && killed.every(exited), 10_000);
     pg.thaw();
     await pg.start();
     await pollUntil(() => store.ping().then(() => true, () => false), 10_000, 100);
-    await store.close();
   }, 40_000);
 });
 

@@ -17,14 +17,22 @@ test('a flood of new subjects past maxCounters forgets the oldest counts, never 
   expect([await allowed(limiter, counted), await allowed(limiter, counted), await allowed(limiter, counted)]).toEqual([true, true, true]);
 });
 
-test('a flood past maxCounters keeps a lock behind more locked counters than one hit looks at', async () => {
+test('a flood past maxCounters keeps every lock while any counter without one is left', async () => {
   const limiter = createMemoryRateLimiter({ maxCounters: 200 });
-  const victim = limitKey({ max: 1, windowMs: 60_000 });
-  expect([await allowed(limiter, victim), await allowed(limiter, victim)]).toEqual([true, false]);
-  // 99 more locks right behind it (more than the 64 one hit looks at), then a flood of new subjects.
-  for (let i = 0; i < 99; i++) await limiter.hit([limitKey({ max: 1, windowMs: 60_000 })]);
+  const locks = Array.from({ length: 100 }, () => limitKey({ max: 1, windowMs: 60_000 }));
+  for (const key of locks) expect([await allowed(limiter, key), await allowed(limiter, key)]).toEqual([true, false]);
   for (let i = 0; i < 1_000; i++) expect(await allowed(limiter, limitKey({ max: 3, windowMs: 60_000 }))).toBe(true);
-  expect(await allowed(limiter, victim)).toBe(false);
+  for (const key of locks) expect(await allowed(limiter, key)).toBe(false);
+});
+
+test('a counter a refund unlocks is forgotten like any other without a lock', async () => {
+  const limiter = createMemoryRateLimiter({ maxCounters: 10 });
+  const key = limitKey({ max: 2, windowMs: 60_000 });
+  expect([await allowed(limiter, key), await allowed(limiter, key), await allowed(limiter, key)]).toEqual([true, true, false]);
+  await limiter.refund([key]);
+  for (let i = 0; i < 20; i++) await limiter.hit([limitKey({ max: 3, windowMs: 60_000 })]);
+  // Forgotten, not kept among the locks: a fresh count lets two in (remembered at 1, only one).
+  expect([await allowed(limiter, key), await allowed(limiter, key), await allowed(limiter, key)]).toEqual([true, true, false]);
 });
 
 test('with every counter locked, a new subject replaces the oldest', async () => {
