@@ -19,13 +19,14 @@ export const MAX_COUNTERS = 100_000;
  * The embedded, single-process limiter with the semantics of the Redis one. Each method runs
  * without awaiting in between, so each is atomic on Node's one thread. Expired counters are
  * dropped lazily and swept every 1000 hits. At `maxCounters`, a new counter replaces the oldest
- * one without a lock, and only if every counter holds one the oldest lock: a flood of new
+ * one without a lock, and only if every counter holds one the lock set longest ago: a flood of new
  * subjects forgets counts, never a lock while any count is left to forget.
  */
 export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUNTERS }: { now?: () => number; maxCounters?: number } = {}) {
-  // Two maps, each in the order its counters entered it (the oldest first): a counter moves to
-  // `locked` when a hit locks it and back when a refund unlocks it (one whose lock ran out stays
-  // there until it expires: it is counted among the locks a little longer).
+  // Two maps, each in the order its counters entered it (the oldest first): a hit that locks a
+  // counter puts it last in `locked` (a lock set again after one ended too), a refund that unlocks
+  // it puts it back in `unlocked`. One whose lock ran out stays in `locked` until it is hit or
+  // expires, as one of the oldest locks there: the first to go if every counter holds a lock.
   const unlocked = new Map<string, Counter>();
   const locked = new Map<string, Counter>();
   let hitsSinceSweep = 0;
@@ -47,11 +48,12 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
     for (const counters of [unlocked, locked]) for (const [id, counter] of counters) if (counter.expiresAt <= at) counters.delete(id);
   };
 
-  /** Room for one more counter: the oldest without a lock goes, else the oldest lock. */
-  const makeRoom = () => {
-    if (unlocked.size + locked.size < maxCounters) return;
-    const [oldest] = unlocked.size > 0 ? unlocked.keys() : locked.keys();
-    if (oldest !== undefined) forget(oldest);
+  /** Room for `count` more counters: the oldest without a lock go, else the oldest locks. */
+  const makeRoom = (count: number) => {
+    while (unlocked.size + locked.size + count > maxCounters && unlocked.size + locked.size > 0) {
+      const [oldest] = unlocked.size > 0 ? unlocked.keys() : locked.keys();
+      if (oldest !== undefined) forget(oldest);
+    }
   };
 
   return {
@@ -65,13 +67,12 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
         if (lockedFor > wait) [wait, limit] = [lockedFor, key.limit];
       }
       if (wait > 0) return { allowed: false, retryAfterSeconds: retryAfterSeconds(wait), limit };
+      // Room first for every key this hit counts anew, so none of them evicts another.
+      makeRoom(keys.filter((key) => !live(key, at)).length);
       for (const key of keys) {
         const { policy } = key;
         let counter = live(key, at);
-        if (!counter) {
-          makeRoom();
-          unlocked.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
-        }
+        if (!counter) unlocked.set(name(key), (counter = { count: 0, lockedUntil: 0, lockedBefore: 0, expiresAt: at + policy.windowMs }));
         counter.count += 1;
         if (counter.count < policy.max) continue;
         counter.lockedBefore = counter.lockedUntil;
@@ -82,7 +83,8 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
           counter.lockedUntil = at + lock;
           counter.expiresAt = counter.lockedUntil + policy.windowMs;
         }
-        if (unlocked.delete(name(key))) locked.set(name(key), counter);
+        forget(name(key));
+        locked.set(name(key), counter);
       }
       return { allowed: true };
     },

@@ -43,3 +43,29 @@ test('with every counter locked, a new subject replaces the oldest', async () =>
   expect(await allowed(limiter, keys[0]!)).toBe(true);
   expect(await allowed(limiter, keys[2]!)).toBe(false);
 });
+
+test('with every counter locked, the lock set longest ago goes first, not one set again since', async () => {
+  let at = 0;
+  const limiter = createMemoryRateLimiter({ now: () => at, maxCounters: 2 });
+  const doubling = limitKey({ max: 1, windowMs: 60_000, backoffMs: 1_000, maxBackoffMs: 60_000 });
+  const brief = limitKey({ max: 1, windowMs: 60_000, backoffMs: 100, maxBackoffMs: 100 });
+  expect(await allowed(limiter, doubling)).toBe(true); // locked until 1 s
+  at = 10;
+  expect(await allowed(limiter, brief)).toBe(true); // locked until 110 ms
+  at = 2_000;
+  expect(await allowed(limiter, doubling)).toBe(true); // its lock had ended: locked again, 2 s
+  expect(await allowed(limiter, limitKey({ max: 1, windowMs: 60_000 }))).toBe(true);
+  // `brief` (its lock long over) made room, not `doubling`, locked until 4 s.
+  expect(await allowed(limiter, doubling)).toBe(false);
+});
+
+test('keys counted together never evict each other', async () => {
+  const limiter = createMemoryRateLimiter({ maxCounters: 2 });
+  for (const key of [limitKey({ max: 1, windowMs: 60_000 }), limitKey({ max: 1, windowMs: 60_000 })]) await limiter.hit([key]);
+  const ip = limitKey({ max: 2, windowMs: 60_000 });
+  const account = limitKey({ max: 5, windowMs: 60_000 });
+  // Both new, with only locks to make room from: the second must not evict the first.
+  expect((await limiter.hit([ip, account])).allowed).toBe(true);
+  expect((await limiter.hit([ip, account])).allowed).toBe(true);
+  expect(await limiter.hit([ip, account])).toMatchObject({ allowed: false, limit: ip.limit });
+});
