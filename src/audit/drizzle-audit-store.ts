@@ -4,18 +4,23 @@ import type { InsertAuditBatch } from './audit-log.js';
 import { authEvents } from './schema.js';
 
 /**
+ * Audit inserts that may be unanswered at once. The writer sends one at a time, but one past its
+ * deadline still waits in the pool: with the database frozen, each retry would leave another
+ * batch there. A few may wait, so that one stuck on a half-open connection does not stop the
+ * trail while other connections work; beyond that a retry is refused at once.
+ */
+const AUDIT_INSERTS_WAITING = 4;
+
+/**
  * `insertBatch` for the audit writer on a drizzle database (postgres.js or PGlite), sharing the
  * user store's connection pool. One multi-row insert per batch; connection failures and a
  * missing answer within `deadlineMs` throw `UnavailableError`, so the writer retries later.
- * One insert at a time, as the writer sends them: a retry that finds the last one still waiting
- * in the pool past its deadline is refused at once, not queued behind it (with the database
- * frozen, each retry would leave another batch there).
  */
 export function createDrizzleAuditInsert<TQueryResult extends PgQueryResultHKT>(
   db: PgDatabase<TQueryResult>,
   { deadlineMs = 2000 }: { deadlineMs?: number } = {},
 ): InsertAuditBatch {
-  const gate: QueryGate = { waiting: 0, max: 1 };
+  const gate: QueryGate = { waiting: 0, max: AUDIT_INSERTS_WAITING };
   return async (rows) => {
     if (rows.length === 0) return;
     await guarded(() => db.insert(authEvents).values([...rows]), deadlineMs, gate);

@@ -173,11 +173,16 @@ describe('PostgreSQL down', () => {
     // Their deadline has passed, but they still wait in the driver: still no room.
     const again = await store.findByEmail(uniqueEmail()).then(() => 'answered', (error: unknown) => String((error as UnavailableError).cause));
     expect(again).toContain('still waiting');
-    // The audit trail's inserts, one at a time: a retry finding the last still waiting is not sent.
+    // The audit trail's inserts, one after another as its writer sends them: once 4 wait past
+    // their deadline, a retry is not sent.
     const row = { occurredAt: new Date(), event: 'login', userId: null, sessionId: null, ip: null, details: {} };
-    const inserts = [await timed(() => store.insertAuditEvents([row]).catch((error: unknown) => error)), await timed(() => store.insertAuditEvents([row]).catch((error: unknown) => error))];
-    expect(inserts.map(({ value }) => String((value as UnavailableError).cause))).toEqual([expect.stringContaining('no answer within 300 ms'), expect.stringContaining('still waiting')]);
-    expect(inserts[1]!.ms).toBeLessThan(250);
+    const inserts = [];
+    for (let i = 0; i < 5; i++) inserts.push(await timed(() => store.insertAuditEvents([row]).catch((error: unknown) => error)));
+    expect(inserts.map(({ value }) => String((value as UnavailableError).cause))).toEqual([
+      ...Array(4).fill(expect.stringContaining('no answer within 300 ms')),
+      expect.stringContaining('still waiting'),
+    ]);
+    expect(inserts[4]!.ms).toBeLessThan(250);
     // The frozen server dies: every query still in the driver fails now. A refused one must not
     // be among them (sent anyway, its failure would reach no handler and fail this run).
     const server = pg.process().pid;
