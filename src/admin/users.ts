@@ -1,6 +1,6 @@
 import type { AdminEventName } from '../audit/events.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { endAllAroundLateWrite, recordWhenLanded } from '../auth/late-writes.js';
+import { endAllAroundLateWrite } from '../auth/late-writes.js';
 import { AppError } from '../http/errors.js';
 import { emailLookup, registerBody } from '../http/request-schemas.js';
 import { checkPassword } from '../passwords/policy.js';
@@ -115,8 +115,7 @@ async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: strin
     // change is recorded if it lands as one.
     const landing = lateWrite(error);
     if (landing) {
-      recordWhenLanded(deps, userId, landing, (outcome) => outcome === 'changed' || outcome === true, record);
-      await endAllAroundLateWrite(deps, userId, landing, 'admin change');
+      await endAllAroundLateWrite(deps, userId, landing, 'admin change', record);
     }
     throw error;
   });

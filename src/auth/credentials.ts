@@ -7,7 +7,7 @@ import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
 import { lateWrite, type User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
-import { endAllAroundLateWrite, endAllLogged, recordWhenLanded } from './late-writes.js';
+import { endAllAroundLateWrite, endAllLogged } from './late-writes.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
 /** Runs a password check of the account `email` under brute-force limits (see security/rate-limits.ts). */
@@ -269,18 +269,15 @@ export async function changePassword(
  * to log in with.
  */
 async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionMeta, error: unknown, landing?: Promise<unknown>): Promise<never> {
-  const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change') : endAllLogged(deps, userId, 'password changed'));
+  // A write that may still land is recorded again if it does, so the trail says which password is
+  // set (the sessions end again as it lands; this says only that it landed).
+  const recordLanded = () => deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { written: 'late' } });
+  const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change', recordLanded) : endAllLogged(deps, userId, 'password changed'));
   const said = landing
     ? { cause: 'its write got no answer in time (it may still land)', state: 'the database did not confirm the new password in time', next: 'log in with the new password (the old one if that is refused)' }
     : { cause: 'its other sessions could not be ended after the write', state: 'the password was changed', next: 'log in with the new password' };
   deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${said.cause}; ${ended ? 'every session ended instead' : 'ending every session failed too'}`);
   deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed', ...(landing ? { written: 'unknown' } : {}) } });
-  // Its write may still land: recorded again if it does, so the trail says which password is set.
-  if (landing) {
-    // The sessions end again as it lands (a failure of that is logged): this says only that it landed.
-    const recordLanded = () => deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { written: 'late' } });
-    recordWhenLanded(deps, userId, landing, (written) => written === true, recordLanded);
-  }
   throw new AppError(
     'unavailable',
     ended ? `${said.state} and every session ended: ${said.next}` : `${said.state}, and sessions could not be ended: ${said.next}, then log out everywhere`,

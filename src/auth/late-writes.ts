@@ -14,30 +14,31 @@ export function endAllLogged(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId
 /** Per session store (one per instance): the second ends of `endAllAroundLateWrite` still to come. */
 const pendingEnds = new WeakMap<object, Set<Promise<unknown>>>();
 
+/** A user store's write answered that it wrote: `true` (an update), `'changed'` (`changeAs`). */
+const wrote = (answer: unknown) => answer === true || answer === 'changed';
+
 /**
  * A user write the database did not answer in time may still land after its caller's 503
  * (`lateWrite`: `landing`), unseen by the sessions it must end (a disable, a role change, a new
- * password): they end now, and again once it has settled, for a login made meanwhile. Resolves
- * whether the first end succeeded.
+ * password): they end now, and again once it has settled, for a login made meanwhile. If it
+ * wrote, `record` puts it in the audit trail then (the caller's 503 could not say whether it
+ * would; a failure to record is logged). Resolves whether the first end succeeded.
  */
-export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<unknown>, why: string): Promise<boolean> {
+export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<unknown>, why: string, record?: () => void): Promise<boolean> {
   let pending = pendingEnds.get(deps.sessions);
   if (!pending) pendingEnds.set(deps.sessions, (pending = new Set()));
   const second = landing.then(() => endAllLogged(deps, userId, `${why}, settled late`));
   pending.add(second);
   void second.then(() => pending.delete(second));
-  return endAllLogged(deps, userId, why);
-}
-
-/**
- * Records a user write that landed late (`landing` settled with an answer `wrote` reads as
- * written), for the audit trail: its caller's 503 could not say whether it would. A failure to
- * record is logged.
- */
-export function recordWhenLanded(deps: Pick<AuthDeps, 'logger'>, userId: string, landing: Promise<unknown>, wrote: (answer: unknown) => boolean, record: () => void): void {
-  void landing
-    .then((answer) => (wrote(answer) ? record() : undefined))
-    .catch((error: unknown) => deps.logger.error({ err: error, userId }, 'a change that landed late: recording it failed'));
+  const first = endAllLogged(deps, userId, why);
+  if (record) {
+    // After the first end, so it follows whatever the caller records of its 503.
+    void first
+      .then(() => landing)
+      .then((answer) => (wrote(answer) ? record() : undefined))
+      .catch((error: unknown) => deps.logger.error({ err: error, userId }, `${why} landed late: recording it failed`));
+  }
+  return first;
 }
 
 /**

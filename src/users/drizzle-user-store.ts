@@ -64,7 +64,7 @@ export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number
 export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   db: PgDatabase<TQueryResult>,
   close: () => Promise<void>,
-  { deadlineMs = 2000, maxWaiting = MAX_QUERIES_WAITING }: { deadlineMs?: number; maxWaiting?: number } = {},
+  { deadlineMs = 2000, maxWaiting = MAX_QUERIES_WAITING }: { deadlineMs?: number; maxWaiting?: number | undefined } = {},
 ): UserStore {
   const gate: QueryGate = { waiting: 0, max: maxWaiting };
   const guard = <T>(operation: () => Promise<T>) => guarded(operation, deadlineMs, gate);

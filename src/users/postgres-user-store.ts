@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
-import { createDrizzleUserStore, MAX_QUERIES_WAITING } from './drizzle-user-store.js';
+import { createDrizzleUserStore } from './drizzle-user-store.js';
 import type { UserStore } from './user-store.js';
 
 export interface PostgresUserStoreOptions {
@@ -19,7 +19,7 @@ export interface PostgresUserStoreOptions {
  * `UserStore` on PostgreSQL through a postgres.js pool, plus the audit trail's inserts on the same
  * pool. Run `migratePostgres` first.
  */
-export function createPostgresUserStore({ url, poolSize, connectTimeoutMs, maxWaiting = MAX_QUERIES_WAITING }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
+export function createPostgresUserStore({ url, poolSize, connectTimeoutMs, maxWaiting }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
   const client = postgres(url, {
     max: poolSize,
     connect_timeout: connectTimeoutMs / 1000,
