@@ -1,5 +1,4 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
@@ -7,6 +6,7 @@ import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-l
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
 import { ConfigError } from './config/loader.js';
 import { type Config, revocationReplicas } from './config/schema.js';
+import { readSecretFile } from './config/secret-file.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadCommonPasswords } from './passwords/common-passwords.js';
 import { createPasswordHasher } from './passwords/hasher.js';
@@ -51,17 +51,9 @@ async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
   return createKeyRing(algorithm, [{ kid: 'dev', value: dev.value, sign: true, file: undefined }]);
 }
 
-function readSecretFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    throw new KeyError(`auth.refresh_secret_file: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
-
 function refreshSecret(config: Config, logger: Logger): KeyObject {
   const { refresh_secret_file: file } = config.auth;
-  let secret = file ? readSecretFile(file) : config.auth.refresh_secret;
+  let secret = file ? readSecretFile('auth.refresh_secret_file', file) : config.auth.refresh_secret;
   if (secret === undefined) {
     if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with a shared Redis (set REFRESH_SECRET or refresh_secret_file, at least 32 bytes)');
     secret = devSecret(config.database.data_dir, 'dev-refresh-secret', () => randomBytes(48).toString('base64url')).value;
@@ -114,10 +106,11 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
 }
 
 async function buildUserStore(config: Config, logger: Logger): Promise<UserStore & AuditEventsSink> {
-  const { url, data_dir, pool_size, connect_timeout } = config.database;
+  const { url, data_dir, pool_size, connect_timeout, password_file } = config.database;
   if (!url) return createPgliteUserStore({ dataDir: data_dir, warn: (message) => logger.warn(message) });
-  await migratePostgres(url, { log: (message) => logger.info(message), connectTimeoutMs: connect_timeout });
-  return createPostgresUserStore({ url, poolSize: pool_size, connectTimeoutMs: connect_timeout });
+  const password = password_file ? readSecretFile('database.password_file', password_file) : undefined;
+  await migratePostgres(url, { log: (message) => logger.info(message), connectTimeoutMs: connect_timeout, password });
+  return createPostgresUserStore({ url, password, poolSize: pool_size, connectTimeoutMs: connect_timeout });
 }
 
 /** The audit trail writer on the user database's connections (no pool of its own). */

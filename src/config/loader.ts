@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema } from './schema.js';
+import { configSchema, urlHasPassword } from './schema.js';
 import type { Config } from './schema.js';
 
 /** Thrown for any unusable configuration; the message is one line naming the file, key path and problem. */
@@ -65,7 +65,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const raw = source === undefined ? {} : readYaml(source, file !== undefined);
   for (const path of writtenSecrets(raw, [])) {
-    options.warnings?.push(`${label}: ${formatPath(path)} is written in the file: give secrets by environment (\${VAR}) or file (refresh_secret_file, auth.keys[].file), never in a config that may be committed`);
+    options.warnings?.push(`${label}: ${formatPath(path)} is written in the file: give secrets by environment (\${VAR}) or file (password_file, refresh_secret_file, auth.keys[].file), never in a config that may be committed`);
   }
   const document = interpolate(raw, [], env, label);
   const overridden = applyEnvOverrides(document, env);
@@ -133,7 +133,7 @@ function writtenSecrets(value: unknown, path: Path): Path[] {
     if (typeof item !== 'string') return writtenSecrets(item, at);
     // What the file itself says: a `${VAR}` is not in it, a `${VAR:-default}`'s default is.
     const written = item.replace(PLACEHOLDER, (_match, _name: string, fallback: string | undefined) => fallback ?? '');
-    const secret = key === 'url' ? /\/\/[^/@]*:[^/@]+@/.test(written) : SECRET_KEYS.has(key) && written !== '';
+    const secret = key === 'url' ? urlHasPassword(written) : SECRET_KEYS.has(key) && written !== '';
     return secret ? [at] : [];
   });
 }

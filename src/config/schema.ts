@@ -88,6 +88,9 @@ const optionalText = z
   .nullish()
   .transform((value) => (value ? value : undefined));
 
+/** Whether a connection URL carries a password (`scheme://user:password@host`). */
+export const urlHasPassword = (url: string | undefined): boolean => url !== undefined && /\/\/[^/@]*:[^/@]+@/.test(url);
+
 /** A key id: what `auth.keys[].kid` accepts. */
 export const KID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -203,9 +206,17 @@ export const configSchema = z.strictObject({
        * unset: 1 with `sentinel`, else 0. See `revocationReplicas`.
        */
       revocation_replicas: integerValue(0, 16).optional(),
+      /**
+       * A file holding the Redis password (a mounted Docker/Kubernetes secret; surrounding
+       * whitespace is ignored), for `url`, the data nodes of `sentinel` or `cluster`.
+       */
+      password_file: optionalText,
     })
     .refine((cache) => [cache.url, cache.sentinel, cache.cluster].filter(Boolean).length <= 1, {
       message: 'give only one of url, sentinel or cluster',
+    })
+    .refine((cache) => !(cache.password_file && (urlHasPassword(cache.url) || cache.sentinel?.password || cache.cluster?.password)), {
+      message: 'give the Redis password in one place: password_file, or the url (sentinel.password, cluster.password)',
     })
     .prefault({}),
   database: z
@@ -214,6 +225,11 @@ export const configSchema = z.strictObject({
       data_dir: z.string().default('./data'),
       pool_size: integer(1, 200, 10),
       connect_timeout: timerDuration('2s'),
+      /** A file holding the password of the url's user (a mounted Docker/Kubernetes secret; surrounding whitespace is ignored). */
+      password_file: optionalText,
+    })
+    .refine((database) => !(database.password_file && urlHasPassword(database.url)), {
+      message: 'give the PostgreSQL password in one place: password_file or the url',
     })
     .prefault({}),
   auth: z

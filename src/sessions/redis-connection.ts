@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
+import { readSecretFile } from '../config/secret-file.js';
 import type { Config } from '../config/schema.js';
 import { UnavailableError } from '../http/errors.js';
 
@@ -104,6 +105,9 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   };
+  // The schema refuses a password_file beside a password in the url, sentinel or cluster.
+  const password = cache.password_file ? readSecretFile('cache.password_file', cache.password_file) : undefined;
+  if (password !== undefined) options.password = password;
   let redis: RedisClient;
   if (cache.cluster) {
     redis = new Cluster(cache.cluster.nodes.map(hostPort), {
@@ -133,7 +137,7 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     if (sentinel_password) sentinelOptions.sentinelPassword = sentinel_password;
     redis = new Redis(sentinelOptions);
   } else if (cache.url) {
-    redis = new Redis(cache.url, options);
+    redis = new Redis(password === undefined ? cache.url : withPassword(cache.url, password), options);
   } else {
     throw new Error('createRedis needs cache.url, cache.sentinel or cache.cluster');
   }
@@ -146,6 +150,16 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     logger.warn({ reason: error.message }, 'redis connection error');
   });
   return redis;
+}
+
+/**
+ * `url` with `password` in it. ioredis reads a url's user name without a password as the password
+ * "", which would win over `options.password`.
+ */
+function withPassword(url: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }
 
 /** Clients closed on purpose (`closeRedis`): they stay closed. */

@@ -22,6 +22,8 @@ export interface MigrateOptions {
   log?: (message: string) => void;
   connectTimeoutMs?: number;
   lockWaitMs?: number;
+  /** The password of the URL's user, when it is not in the URL. */
+  password?: string | undefined;
 }
 
 /**
@@ -32,9 +34,9 @@ export interface MigrateOptions {
  * `UnavailableError` when the database cannot be reached or the lock does not come.
  * It needs a session of its own: behind a transaction-pooling PgBouncer, point it elsewhere.
  */
-export async function migratePostgres(url: string, { log, connectTimeoutMs = 10_000, lockWaitMs = LOCK_WAIT_MS }: MigrateOptions = {}): Promise<void> {
+export async function migratePostgres(url: string, { log, connectTimeoutMs = 10_000, lockWaitMs = LOCK_WAIT_MS, password }: MigrateOptions = {}): Promise<void> {
   // max: 1 keeps the lock, the migrator's statements and the unlock on one session.
-  const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeoutMs / 1000 });
+  const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeoutMs / 1000, ...(password === undefined ? {} : { password }) });
   try {
     await takeLock(client, lockWaitMs, log);
     try {

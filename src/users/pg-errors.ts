@@ -13,6 +13,11 @@ const connectionCodes = new Set([
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   '53300', // too_many_connections
+  // Refused at connection: a wrong or rotated password (database.password_file), a role not allowed
+  // in. Nothing the request did: 503 like an unreachable server, and at start-up the one line
+  // that names it.
+  '28000', // invalid_authorization_specification
+  '28P01', // invalid_password
   // The server answers but cannot do the work now: a read-only standby (a failover not yet seen
   // by DNS), a full disk, memory exhausted, a statement cancelled at its timeout. Retried (503,
   // audit events kept), not taken for a query the database refuses.
@@ -44,7 +49,7 @@ export function isUniqueViolation(error: unknown): boolean {
   return errorCodes(error).includes('23505');
 }
 
-/** The failure is about reaching the database (network, timeout, shutdown), not the query. */
+/** The failure is about reaching the database (network, timeout, shutdown, credentials), not the query. */
 export function isConnectionError(error: unknown): boolean {
   // Class 08 is "connection exception".
   return errorCodes(error).some((code) => connectionCodes.has(code) || code.startsWith('08'));

@@ -7,6 +7,8 @@ import type { UserStore } from './user-store.js';
 export interface PostgresUserStoreOptions {
   /** postgres:// connection URL. */
   url: string;
+  /** The password of the URL's user, when it is not in the URL (`database.password_file`). */
+  password?: string | undefined;
   /** Most connections this process keeps open. */
   poolSize: number;
   /** Give up on an unreachable server after this long (queries then throw `UnavailableError`). */
@@ -19,8 +21,9 @@ export interface PostgresUserStoreOptions {
  * `UserStore` on PostgreSQL through a postgres.js pool, plus the audit trail's inserts on the same
  * pool. Run `migratePostgres` first.
  */
-export function createPostgresUserStore({ url, poolSize, connectTimeoutMs, maxWaiting }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
+export function createPostgresUserStore({ url, password, poolSize, connectTimeoutMs, maxWaiting }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
   const client = postgres(url, {
+    ...(password === undefined ? {} : { password }),
     max: poolSize,
     connect_timeout: connectTimeoutMs / 1000,
     idle_timeout: 60,

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../src/config/loader.js';
 import { configSchema, revocationReplicas } from '../../src/config/schema.js';
 import { parseDuration } from '../../src/config/units.js';
@@ -54,6 +55,23 @@ describe('the committed config.yml', () => {
     expect(config.cache.url).toBe('redis://r:6379');
     expect(config.database.url).toBe('postgres://d/db');
     expect(config.auth.refresh_secret).toBe('s3cret');
+  });
+});
+
+describe('deploy/config.compose.yml', () => {
+  it("loads with docker-compose.yml's environment for the jwt replicas, every secret from a mounted file", () => {
+    const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: { jwt: { environment: Record<string, string> } } };
+    const { REDIS_URL, DATABASE_URL } = compose.services.jwt.environment;
+    const warnings: string[] = [];
+    const config = loadConfig({ file: 'deploy/config.compose.yml', env: { REDIS_URL, DATABASE_URL }, argv: [], warnings });
+    expect(warnings).toEqual([]);
+    expect([config.cache.url, config.database.url]).toEqual(['redis://redis:6379/0', 'postgres://jwt@postgres:5432/jwt']);
+    expect([config.cache.password_file, config.database.password_file, config.auth.refresh_secret_file, config.auth.keys[0]?.file]).toEqual([
+      '/run/secrets/redis_password',
+      '/run/secrets/postgres_password',
+      '/run/secrets/refresh_secret',
+      '/run/secrets/jwt_signing_key',
+    ]);
   });
 });
 
@@ -127,6 +145,9 @@ describe('env overrides', () => {
   it('names the variable when a rule about several keys refuses what it set', () => {
     const { message } = errorOf(() => load('cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n', { REDIS_URL: 'redis://r:6379' }));
     expect(message).toContain('cache: give only one of url, sentinel or cluster (set by env REDIS_URL)');
+    const password = errorOf(() => load('cache:\n  password_file: /run/secrets/redis\n', { REDIS_URL: 'redis://:s3cretpw@r:6379' }));
+    expect(password.message).toContain('cache: give the Redis password in one place: password_file, or the url (sentinel.password, cluster.password) (set by env REDIS_URL)');
+    expect(password.message).not.toContain('s3cretpw');
   });
 
   it('ignores empty override variables', () => {
@@ -212,6 +233,18 @@ describe('bad files', () => {
     ['access tokens outliving refresh tokens', 'auth:\n  access_lifetime: 2h\n  refresh_lifetime: 1h\n', 'auth.access_lifetime: must not exceed auth.refresh_lifetime'],
     ['a clock tolerance as long as the access lifetime', 'auth:\n  access_lifetime: 1m\n  clock_tolerance: 1m\n', 'auth.clock_tolerance: must be shorter than auth.access_lifetime'],
     ['a Redis URL that is no URL', 'cache:\n  url: "redis:/:s3cretpw@host:6379"\n', 'cache.url: must be a redis:// or rediss:// URL'],
+    ['a Redis password in the url and a file', 'cache:\n  url: "redis://:pw@h:6379"\n  password_file: /run/secrets/redis\n', 'cache: give the Redis password in one place'],
+    [
+      'a Redis Cluster password and a file',
+      'cache:\n  cluster:\n    nodes: ["h:7000"]\n    password: pw\n  password_file: /run/secrets/redis\n',
+      'cache: give the Redis password in one place',
+    ],
+    [
+      'a Sentinel data password and a file',
+      'cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n    password: pw\n  password_file: /run/secrets/redis\n',
+      'cache: give the Redis password in one place',
+    ],
+    ['a PostgreSQL password in the url and a file', 'database:\n  url: "postgres://jwt:pw@db/jwt"\n  password_file: /run/secrets/pg\n', 'database: give the PostgreSQL password in one place'],
     ['a database URL of another scheme', 'database:\n  url: "https://u:s3cretpw@db/x"\n', 'database.url: must be a postgres:// or postgresql:// URL'],
     ['a long reuse grace', 'auth:\n  refresh_reuse_grace: 1h\n', 'auth.refresh_reuse_grace: must be at most 5m'],
     ['an idle window within the activity throttle', 'auth:\n  auto_logout: 1s\n', 'auth.auto_logout: must be above 1s'],
@@ -226,6 +259,13 @@ describe('bad files', () => {
     expect(message).toContain(expected);
     expect(message.startsWith(`${file}: `)).toBe(true);
     expect(message).not.toContain('\n');
+  });
+
+  it('takes a password_file beside a url with a user name but no password, or a sentinel password', () => {
+    const config = load('cache:\n  url: "redis://default@h:6379/0"\n  password_file: /run/secrets/redis\ndatabase:\n  url: "postgres://jwt@db/jwt"\n  password_file: /run/secrets/pg\n');
+    expect([config.cache.password_file, config.database.password_file]).toEqual(['/run/secrets/redis', '/run/secrets/pg']);
+    const sentinel = load('cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n    sentinel_password: ${SENTINEL_PASSWORD}\n  password_file: /run/secrets/redis\n', { SENTINEL_PASSWORD: 'pw' });
+    expect(sentinel.cache.password_file).toBe('/run/secrets/redis');
   });
 
   it('takes a bare 0 as a duration, as Go does (the one duration without a unit)', () => {
