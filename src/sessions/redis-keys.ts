@@ -15,6 +15,11 @@ export function redisKeys(prefix: string) {
     tokenVersion: (uid: string) => `${user(uid)}tv`,
     /** Set (replicated revocations only): sessions evicted by `max_sessions` that no replica has acknowledged yet. */
     pendingEvictions: (uid: string) => `${user(uid)}pe`,
+    /**
+     * String with a short TTL (replicated revocations only): written before each WAIT, which
+     * answers only up to its connection's last write that reached the replication stream.
+     */
+    acknowledgementMark: (uid: string) => `${user(uid)}ack`,
     /** String with TTL: a denylisted access token id. */
     denied: (uid: string, jti: string) => `${user(uid)}d:${jti}`,
     /** Pub/sub channel: a user id is published whenever one of that user's tokens or sessions is revoked. */

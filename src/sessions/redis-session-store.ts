@@ -85,6 +85,9 @@ const text = (value: unknown) => (typeof value === 'string' && value !== '' ? va
 /** Most rotations in one script call (each writes; a batch of refreshes is smaller than one of checks). */
 const MAX_ROTATE_BATCH = 32;
 
+/** Life of the mark written before each WAIT (nothing reads it; it only has to reach the replicas). */
+const ACKNOWLEDGEMENT_MARK_TTL_MS = 10_000;
+
 type RotateInput = Parameters<SessionStore['rotate']>[0];
 type RotateReply = [string, number?, number?, string?, number?];
 
@@ -140,8 +143,15 @@ export function createRedisSessionStore({
     if (!(connection instanceof Cluster)) return connection;
     return masterConnection(connection, connection.slots[calculateSlot(keys.tokenVersion(userId))]?.[0], `the slot of user ${userId}`);
   };
-  /** Once enough replicas hold every write made so far on `connection` (see ReplicatedRevocations). */
-  const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient): Promise<void> => {
+  /**
+   * Once enough replicas hold every write made so far on the master of `userId`'s slot (see
+   * ReplicatedRevocations). WAIT answers for its connection's last write that reached the
+   * replication stream, and a revocation may write nothing: a retried logout whose session is
+   * already gone (ended by another instance, whose WAIT timed out), the repeated end of a family
+   * already deleted, a PUBLISH (not replicated on a Cluster). So a write of its own goes first.
+   */
+  const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient, userId: string): Promise<void> => {
+    await guarded(connection.set(keys.acknowledgementMark(userId), '1', 'PX', ACKNOWLEDGEMENT_MARK_TTL_MS));
     const holding = Number(await guarded(connection.wait(replicas, waitMs)));
     if (holding < replicas) {
       throw new UnavailableError('session store', new Error(`a revocation reached ${holding} of ${replicas} replicas within ${waitMs} ms`));
@@ -153,7 +163,7 @@ export function createRedisSessionStore({
     try {
       const connection = revocationConnection(replicated, userId);
       const reply = await guarded(work(scriptsOn(connection)));
-      await acknowledged(replicated, connection);
+      await acknowledged(replicated, connection, userId);
       return reply;
     } catch (error) {
       // After a failover the slot's master has moved, and nothing this client routes itself would

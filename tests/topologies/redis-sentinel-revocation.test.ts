@@ -15,6 +15,7 @@ afterAll(() => cleanup.run());
 describe('revocations on Redis Sentinel wait for a replica', () => {
   let group: LocalRedisSentinel;
   let one: TestInstance;
+  let two: TestInstance;
 
   beforeAll(async () => {
     group = await startRedisSentinel(cleanup);
@@ -23,7 +24,7 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
       auth: { max_sessions: 2 },
     });
     expect(revocationReplicas(app.config.cache)).toBe(1);
-    one = await app.start();
+    [one, two] = [await app.start(), await app.start()];
   }, 45_000);
 
   it('with the replica stopped, revocations answer 503 but hold on the master; once it is back they answer 204', async () => {
@@ -47,6 +48,22 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     }
     // The client's retry: idempotent, and acknowledged now.
     await expect.poll(async () => (await call(one.url, 'POST', '/logout', { token: user.accessToken })).status, { timeout: 10_000 }).toBe(204);
+  });
+
+  it('a logout retried on another instance waits for the replica too, though there is nothing left to end', async () => {
+    const user = await registerUser(one.url);
+    group.replica.process.signal('SIGSTOP');
+    try {
+      const body = { refresh_token: user.refreshToken };
+      expect((await call(one.url, 'POST', '/logout', { body })).status).toBe(503);
+      // The session is gone on the master: the retry ends nothing, and WAIT alone would answer for
+      // instance two's own earlier writes, not for instance one's.
+      expect((await call(two.url, 'POST', '/logout', { body })).status).toBe(503);
+      expect((await call(two.url, 'POST', '/revoke', { body: { token: user.refreshToken } })).status).toBe(503);
+    } finally {
+      group.replica.process.signal('SIGCONT');
+    }
+    await expect.poll(async () => (await call(two.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status, { timeout: 10_000 }).toBe(204);
   });
 
   /** `jwt_refresh_total{outcome}` of instance one. */
