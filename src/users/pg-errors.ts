@@ -49,6 +49,17 @@ export function isUniqueViolation(error: unknown): boolean {
   return errorCodes(error).includes('23505');
 }
 
+/**
+ * The connection went while a query may have been on it (reset, closed, the server terminating
+ * its session): a write may have committed before, with no answer to say so.
+ */
+const lostInFlightCodes = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', '57P01', '57P02']);
+
+/** Whether a failed query may have been carried out all the same (see `lostInFlightCodes`). */
+export function isLostInFlight(error: unknown): boolean {
+  return errorCodes(error).some((code) => lostInFlightCodes.has(code));
+}
+
 /** The failure is about reaching the database (network, timeout, shutdown, credentials), not the query. */
 export function isConnectionError(error: unknown): boolean {
   // Class 08 is "connection exception".

@@ -1,4 +1,5 @@
 import { UnavailableError } from '../http/errors.js';
+import { isLostInFlight } from './pg-errors.js';
 
 /** A user as the service sees it. `email` is normalised (trimmed, lower-case). */
 export interface User {
@@ -28,14 +29,17 @@ export class QueryDeadlineError extends Error {
 }
 
 /**
- * For the store's `UnavailableError` of a write that got no answer in time, which may have been
- * made or may still be: a promise that resolves once the query has settled at last, whatever its
- * outcome (an error then, a connection reset say, may come after a commit), with what the write
- * answered (`undefined` if it failed). `undefined` for any other error.
+ * For the store's `UnavailableError` of a write that may have been made or may still be: a
+ * promise that resolves once the query has settled at last, whatever its outcome, with what the
+ * write answered (`undefined` if that is not known). Such a write either got no answer in time
+ * (the promise waits for it: an error then, a connection reset say, may come after a commit), or
+ * lost its connection while on it (settled: it may have committed just before). `undefined` for
+ * any other error.
  */
 export function lateWrite(error: unknown): Promise<unknown> | undefined {
-  if (!(error instanceof UnavailableError && error.cause instanceof QueryDeadlineError)) return undefined;
-  return error.cause.late.catch(() => undefined);
+  if (!(error instanceof UnavailableError)) return undefined;
+  if (error.cause instanceof QueryDeadlineError) return error.cause.late.catch(() => undefined);
+  return isLostInFlight(error.cause) ? Promise.resolve(undefined) : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { hash } from '@node-rs/argon2';
+import postgres from 'postgres';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
 import type { AuthEvent } from '../../src/audit/events.js';
@@ -185,6 +186,33 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
     // The audit trail says the change's fate was unknown at its 503, then that it landed.
     expect(recorded.map((event) => event.details?.['written'])).toEqual(['unknown', 'late']);
+  });
+
+  it('a change whose connection is lost during its write (it may have committed) ends every session, a login of the old password meanwhile included', async () => {
+    const user = await registerUser(one.url);
+    const sql = postgres(one.deps.config.database.url as string, { max: 2, onnotice: () => {} });
+    onTestFinished(() => sql.end({ timeout: 5 }));
+    // Another transaction holds the user's row: the change's write waits for it, and is cut off there.
+    const holder = await sql.reserve();
+    onTestFinished(() => holder.release());
+    await holder`begin`;
+    await holder`select 1 from users where id = ${user.userId} for update`;
+    const changing = changePassword(user.accessToken, NEW_PASSWORD);
+    const waiting = async () =>
+      (await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'update "users"%'`)[0]?.pid;
+    await expect.poll(waiting, { timeout: 5_000 }).toBeTypeOf('number');
+    // A login of the old password meanwhile.
+    const raced = await login(user.email);
+    expect(raced.status).toBe(200);
+    await sql`select pg_terminate_backend(${(await waiting()) as number})`;
+    const changed = await changing;
+    expect(changed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    expect(changed.body?.error_description).toContain('log in with the new password (the old one if that is refused)');
+    await holder`rollback`;
+    // The write was lost, which its caller could not know: every session ended all the same.
+    await expectDead(raced.body ?? {});
+    await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
+    expect((await login(user.email)).status).toBe(200);
   });
 
   it('a change whose own session ends before its write still sets the password and answers a live session', async () => {
