@@ -5,8 +5,9 @@ import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
 import { closeStores } from './auth/late-writes.js';
 import { ConfigError } from './config/loader.js';
+import type { Config } from './config/schema.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
-import { createClientErrorHandler, createRequestErrorResponse } from './http/client-errors.js';
+import { createClientErrorHandler, createConnectHandler, createRequestErrorResponse } from './http/client-errors.js';
 import { metricsServerApp } from './http/routes/metrics.js';
 
 /**
@@ -29,6 +30,9 @@ function listen(server: Server, port: number, host: string, key: string, logger:
   });
 }
 
+/** How often Node looks for requests past `server.headers_timeout` / `request_timeout`. */
+const TIMEOUT_CHECK_MS = 1_000;
+
 /**
  * A `node:http` server for `handle` whose refusals are the app's JSON errors, not Node's bare ones:
  * - maxHeaderSize bounds the request line plus headers: past it Node's parser refuses the request
@@ -40,10 +44,28 @@ function listen(server: Server, port: number, host: string, key: string, logger:
  *   JSON body instead of Node's bare 400 (HTTP/1.0: see `honoListener`).
  * - An `Expect` other than 100-continue is ignored, as RFC 9110 §10.1.1 allows, instead of Node's
  *   bodiless 417: the request is answered as if it had none.
+ * - CONNECT, which Node hands to its own event, is answered (not closed without a word).
+ * - A request must arrive within `server.headers_timeout` (line and headers) and
+ *   `request_timeout` (the whole), else 408, checked every `TIMEOUT_CHECK_MS`.
  */
-function hardenedServer(handle: RequestListener, maxHeaderSize: number, instanceId: string): Server {
-  const server = createServer({ maxHeaderSize, joinDuplicateHeaders: true, requireHostHeader: false }, handle);
+function hardenedServer(handle: RequestListener, config: Config['server'], instanceId: string): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: config.max_header_size,
+      joinDuplicateHeaders: true,
+      requireHostHeader: false,
+      // How often Node looks for requests past their timeouts (default 30 s, which let a 30 s timeout run to 60).
+      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+      headersTimeout: config.headers_timeout,
+      requestTimeout: config.request_timeout,
+    },
+    handle,
+  );
+  // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
+  // proxy may reuse a connection Node is closing and see a 502.
+  server.keepAliveTimeout = config.keep_alive_timeout;
   server.on('clientError', createClientErrorHandler(instanceId));
+  server.on('connect', createConnectHandler(instanceId));
   server.on('checkExpectation', handle);
   return server;
 }
@@ -66,21 +88,16 @@ export async function startServer(deps: AppDeps, options?: { port?: number; host
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
-  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), config.max_header_size, deps.instanceId);
-  // Node's idle keep-alive must outlive the proxy's (nginx keepalive_timeout 60s), or the
-  // proxy may reuse a connection Node is closing and see a 502.
-  server.keepAliveTimeout = config.keep_alive_timeout;
-  server.headersTimeout = config.keep_alive_timeout + 1000;
-  server.requestTimeout = 30_000;
+  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), config, deps.instanceId);
   const port = await listen(server, options?.port ?? config.port, options?.host ?? config.host, 'server.port', deps.logger);
   return { server, port };
 }
 
 /** `server.metrics_port` set: `/metrics` alone on its own listener (e.g. reachable only from inside the cluster). */
 export async function startMetricsServer(deps: AppDeps): Promise<Server | undefined> {
-  const { metrics_port: port, host, max_header_size: maxHeaderSize } = deps.config.server;
+  const { metrics_port: port, host } = deps.config.server;
   if (!port) return undefined;
-  const server = hardenedServer(honoListener(metricsServerApp(deps), deps), maxHeaderSize, deps.instanceId);
+  const server = hardenedServer(honoListener(metricsServerApp(deps), deps), deps.config.server, deps.instanceId);
   await listen(server, port, host, 'server.metrics_port', deps.logger);
   return server;
 }

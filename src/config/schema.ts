@@ -148,6 +148,10 @@ export const configSchema = z.strictObject({
       body_limit: size('16kb').refine((bytes) => bytes >= 1024, 'must be at least 1kb (a login body must fit)'),
       shutdown_grace: duration('10s', { max: MAX_TIMER }),
       keep_alive_timeout: timerDuration('75s'),
+      /** A request's line and headers must arrive within this (from its first byte; a keep-alive connection's idle time is not counted), else 408. */
+      headers_timeout: timerDuration('20s'),
+      /** The whole request, body included, must arrive within this, else 408. */
+      request_timeout: timerDuration('30s'),
       trust_proxy: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR, e.g. 10.0.0.0/8')).default(['127.0.0.1/8', '::1/128']),
       metrics_port: integer(0, 65535, 0),
       instance_id: optionalText.refine((id) => id === undefined || /^[\w.:-]{1,64}$/.test(id), 'may only contain A-Z a-z 0-9 _ . : - (at most 64)'),
@@ -162,6 +166,8 @@ export const configSchema = z.strictObject({
       message: 'must differ from server.port',
       path: ['metrics_port'],
     })
+    // Node swaps the two when the headers' is longer: headers would get the shorter one.
+    .refine((server) => server.headers_timeout <= server.request_timeout, { message: 'must not exceed server.request_timeout', path: ['headers_timeout'] })
     .prefault({}),
   logging: z
     .strictObject({

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { isAuthenticatePath } from './authenticate/node-listener.js';
@@ -39,6 +39,33 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined
 const requestTarget = (error: NodeJS.ErrnoException) => (error as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 256).split('\r\n', 1)[0]?.split(' ')[1];
 
 /**
+ * The answer to a request line the app never sees (a method Node cannot parse, or CONNECT): 400
+ * `invalid_request`, except at `/authenticate`, which answers only 200, 401 or 503 whatever the
+ * method (a gateway turns every other status into a 500): there it carries no valid token.
+ */
+function refusedRequestLine(target: string | undefined, description: string, instanceId: string): string {
+  if (!isAuthenticatePath(target)) {
+    const { status, headers, body } = errorParts('invalid_request', description, instanceId);
+    return closingAnswer(status, headers, body);
+  }
+  const { status, headers, body } = errorParts('invalid_token', TOKEN_REQUIRED, instanceId);
+  return closingAnswer(status, { ...headers, 'WWW-Authenticate': 'Bearer' }, body);
+}
+
+/**
+ * `connect` listener: Node hands a CONNECT request (a proxy's method) to this event instead of
+ * the app, and without a listener closes the connection with no answer at all. It gets the
+ * answer of any other method the service does not serve.
+ */
+export function createConnectHandler(instanceId: string) {
+  return (request: IncomingMessage, socket: Duplex) => {
+    // Node has taken its own error listener off this socket: a reset must not end the process.
+    socket.on('error', () => socket.destroy());
+    socket.end(refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
+  };
+}
+
+/**
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
  * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
  * status line. As in Node's default handler, nothing is written once a response on the
@@ -57,14 +84,12 @@ export function createClientErrorHandler(instanceId: string) {
       socket.end(closingAnswer(408, outsideHeaders(instanceId)));
       return;
     }
-    // `/authenticate` answers only 200, 401 or 503, whatever the method: a gateway turns every
-    // other status into a 500. A request line Node cannot parse there (a method it does not know,
-    // passed on by a gateway) is refused as carrying no valid token.
-    const gateway = known[0] === 'invalid_request' && isAuthenticatePath(requestTarget(error));
-    const { status, headers, body } = gateway
-      ? errorParts('invalid_token', TOKEN_REQUIRED, instanceId)
-      : errorParts(known[0], known[1], instanceId);
-    socket.end(closingAnswer(status, gateway ? { ...headers, 'WWW-Authenticate': 'Bearer' } : headers, body));
+    if (known[0] === 'invalid_request') {
+      socket.end(refusedRequestLine(requestTarget(error), known[1], instanceId));
+      return;
+    }
+    const { status, headers, body } = errorParts(known[0], known[1], instanceId);
+    socket.end(closingAnswer(status, headers, body));
   };
 }
 

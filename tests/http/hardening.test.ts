@@ -147,6 +147,17 @@ describe('security headers on every kind of response (CORS off)', () => {
     expect(JSON.parse(login.body)).toMatchObject({ error: 'invalid_request' });
   });
 
+  it('CONNECT (which Node keeps from the app) is answered, not closed without a word: 401 on /authenticate, 400 elsewhere', async () => {
+    const auth = await rawSocket(app.url, 'CONNECT /authenticate HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(auth.status).toBe(401);
+    expect(auth.head).toMatch(/\r\nWWW-Authenticate: Bearer\r\n/i);
+    expect(auth.head).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/i);
+    expect(JSON.parse(auth.body)).toMatchObject({ error: 'invalid_token' });
+    const tunnel = await rawSocket(app.url, 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n');
+    expect(tunnel.status).toBe(400);
+    expect(JSON.parse(tunnel.body)).toMatchObject({ error: 'invalid_request', error_description: 'CONNECT is not supported' });
+  });
+
   it('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1), not a bodiless 417', async () => {
     const body = JSON.stringify({ email: 'nobody@example.test' });
     const response = await raw(app.url, 'POST', '/login', { ...json, expect: 'bogus', 'content-length': String(body.length) }, body);
@@ -216,6 +227,55 @@ describe('size limits are configurable', () => {
     expect((await raw(app.url, 'GET', '/ping', { 'x-big': 'x'.repeat(70_000) })).status).toBe(431);
     expect((await raw(app.url, 'GET', `/ping?q=${'x'.repeat(280)}`)).status).toBe(200);
     expect((await raw(app.url, 'GET', `/ping?q=${'x'.repeat(300)}`)).status).toBe(414);
+  });
+});
+
+describe('request timeouts are configurable', () => {
+  let app: TestInstance;
+  beforeAll(async () => {
+    app = await (await testCluster({ server: { headers_timeout: '1s', request_timeout: '4s' } })).start();
+  });
+
+  /** Writes `parts` on a fresh connection, one every `everyMs`, and resolves with the first status line and when it came. */
+  function slowRequest(parts: string[], everyMs: number): Promise<{ status: number; afterMs: number }> {
+    const { hostname, port } = new URL(app.url);
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      let text = '';
+      let timer: NodeJS.Timeout | undefined;
+      const socket = connect(Number(port), hostname, () => {
+        const next = () => {
+          const part = parts.shift();
+          if (part === undefined || socket.destroyed) return;
+          socket.write(part);
+          timer = setTimeout(next, everyMs);
+        };
+        next();
+      });
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ status: Number(text.split(' ')[1]), afterMs: performance.now() - started });
+      });
+    });
+  }
+
+  it('headers trickling in are cut at server.headers_timeout; a body that stalls, at request_timeout: 408 both', async () => {
+    const head = 'POST /login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
+    const [trickle, stalled] = await Promise.all([
+      // One byte of the head every 100 ms, for far longer than either timeout.
+      slowRequest([...head.repeat(3)], 100),
+      // The head at once, then 18 of the 100 bytes announced, then nothing.
+      slowRequest([head, '{"email":"a@b.co"}'], 10),
+    ]);
+    expect(trickle.status).toBe(408);
+    expect(trickle.afterMs).toBeGreaterThanOrEqual(1_000);
+    expect(trickle.afterMs).toBeLessThan(4_000);
+    expect(stalled.status).toBe(408);
+    expect(stalled.afterMs).toBeGreaterThanOrEqual(4_000);
+    expect(stalled.afterMs).toBeLessThan(8_000);
   });
 });
 

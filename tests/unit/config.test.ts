@@ -222,6 +222,7 @@ describe('bad files', () => {
     ['bad kid', 'auth:\n  keys:\n    - kid: a b\n      file: a.pem\n', 'auth.keys[0].kid:'],
     ['a hash tag in the key prefix', 'cache:\n  key_prefix: "{jwt}:"\n', 'cache.key_prefix: may not contain { or }'],
     ['min_length above max_length', 'passwords:\n  min_length: 64\n  max_length: 32\n', 'passwords.min_length: must not exceed passwords.max_length'],
+    ['headers timeout above the request timeout', 'server:\n  headers_timeout: 40s\n', 'server.headers_timeout: must not exceed server.request_timeout'],
     ['metrics port equal to the port', 'server:\n  port: 9000\n  metrics_port: 9000\n', 'server.metrics_port: must differ from server.port'],
     ['unknown key left empty', 'auth:\n  acess_lifetime:\n', 'auth.acess_lifetime: unknown key'],
     ['unknown section left empty', 'bogus_section:\n', 'bogus_section: unknown key'],
