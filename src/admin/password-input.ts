@@ -1,4 +1,5 @@
 import type { ReadStream } from 'node:tty';
+import { AppError } from '../http/errors.js';
 
 /** The operator cancelled typing the password (Ctrl-C, or Ctrl-D on an empty line). */
 export class PasswordEntryCancelled extends Error {
@@ -27,7 +28,17 @@ async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
     chunks.push(chunk as Buffer);
     if ((chunk as Buffer).includes(0x0a)) break;
   }
-  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  const bytes = Buffer.concat(chunks);
+  const end = bytes.indexOf(0x0a);
+  let line: string;
+  try {
+    // Not decoded leniently: bytes that are no UTF-8 would each become U+FFFD, and two different
+    // such passwords would hash alike (the API refuses such text with a 400 too).
+    line = new TextDecoder('utf-8', { fatal: true }).decode(end === -1 ? bytes : bytes.subarray(0, end));
+  } catch {
+    throw new AppError('invalid_request', 'the password is not valid UTF-8 text');
+  }
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
 }
 
 async function readHidden(input: ReadStream, prompt: NodeJS.WriteStream): Promise<string> {

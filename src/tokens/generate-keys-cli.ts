@@ -4,6 +4,17 @@ import { KID } from '../config/schema.js';
 import { parseCommandLine, UsageError } from '../util/cli-args.js';
 import { generateKeyMaterial } from './generate-key.js';
 
+const USAGE = `Usage: npm run keys:generate -- [--alg EdDSA|ES256|HS256] [--kid KID] [--out DIR]
+
+Writes a new signing key for auth.keys: DIR/KID.pem (private, mode 0600) and DIR/KID.pub.pem
+(public), or DIR/KID.secret for HS256, and prints the config entry. Never overwrites a key.
+
+Options:
+  --alg ALG    EdDSA (default), ES256 or HS256
+  --kid KID    the key id (default key-YYYY-MM-DD): A-Z a-z 0-9 . _ - (at most 64)
+  --out DIR    where to write (default keys, made with mode 0700)
+  -h, --help   show this help`;
+
 function run(argv: string[]): string {
   const { values } = parseCommandLine({
     args: argv,
@@ -11,8 +22,10 @@ function run(argv: string[]): string {
       alg: { type: 'string', default: 'EdDSA' },
       kid: { type: 'string', default: `key-${new Date().toISOString().slice(0, 10)}` },
       out: { type: 'string', default: 'keys' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) return USAGE;
   const { alg: algorithm, kid, out } = values;
   if (algorithm !== 'EdDSA' && algorithm !== 'ES256' && algorithm !== 'HS256') throw new UsageError(`--alg must be EdDSA, ES256 or HS256, got ${algorithm}`);
   // The kid names the files too: the config's rule keeps them inside --out.
@@ -39,6 +52,6 @@ try {
 } catch (error) {
   // One line, never a stack trace.
   const reason = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`keys:generate: ${reason}\n`);
+  process.stderr.write(`keys:generate: ${reason}${error instanceof UsageError ? ' (see --help)' : ''}\n`);
   process.exit(error instanceof UsageError ? 2 : 1);
 }

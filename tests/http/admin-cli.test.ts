@@ -36,7 +36,7 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
   });
 
   /** Runs the CLI as a child process with a clean environment; `stdin` is written and closed. */
-  async function admin(args: string[], stdin = '') {
+  async function admin(args: string[], stdin: string | Buffer = '') {
     const child = spawn(tsx, [join(root, 'src/admin/cli.ts'), ...args], {
       cwd: work,
       env: { PATH: process.env.PATH ?? '', HOME: work, CONFIG_FILE: configFile },
@@ -98,6 +98,18 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain(message);
+  }, 30_000);
+
+  it('refuses a password on stdin that is not UTF-8 (each bad byte would read as U+FFFD: two such passwords would hash alike)', async () => {
+    const email = uniqueEmail();
+    const bytes = Buffer.concat([Buffer.from('abc'), Buffer.from([0xff, 0xfe]), Buffer.from('defghijk\n')]);
+    const refused = await admin(['create-user', '--email', email, '--password-stdin'], bytes);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe('admin: the password is not valid UTF-8 text\n');
+    expect((await admin(['show', '--email', email])).code).toBe(1);
+    // A CRLF line ending is still not part of the password.
+    expect((await admin(['create-user', '--email', email, '--password-stdin'], `${PASSWORD}\r\n`)).code).toBe(0);
+    expect((await login(email)).status).toBe(200);
   }, 30_000);
 
   it('refuses an e-mail that is taken, and prints help', async () => {

@@ -50,6 +50,9 @@ describe('admin controls (redis + postgres, two instances)', () => {
       expect(response.body).toMatchObject({ error: 'not_found' });
     }
     expect((await asAdmin('GET', '/users')).status).toBe(400);
+    // Given twice, whichever comes first: refused, not guessed.
+    const twice = await asAdmin('GET', `/users?email=nobody%40example.test&email=${encodeURIComponent(user.email)}`);
+    expect(twice).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'email: given more than once' } });
     // PostgreSQL text cannot hold NUL: such a search is the caller's mistake, not a 500.
     for (const email of ['%00', 'a%00b%40example.test', `${'a'.repeat(250)}%40example.test`]) {
       const response = await asAdmin('GET', `/users?email=${email}`);

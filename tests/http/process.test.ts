@@ -169,7 +169,7 @@ describe('the service as a process', () => {
     expect(ring.jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', kid: 'k1' });
   }, 30_000);
 
-  it('keys:generate refuses, in one line, a kid in use, a kid the config would refuse, and an unknown option', async () => {
+  it('keys:generate refuses, in one line, a kid in use, a kid the config would refuse, and an unknown option; --help writes nothing', async () => {
     const cwd = mkdtempSync(join(work, 'keys-refused-'));
     const generate = async (args: string[]) => {
       const child = run([join(root, 'src/tokens/generate-keys-cli.ts'), ...args], { cwd });
@@ -188,6 +188,9 @@ describe('the service as a process', () => {
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
       expect(refused.stderr).toContain(message);
     }
+    const help = await generate(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: npm run keys:generate');
     expect(readdirSync(cwd).sort()).toEqual(['keys']);
     expect(readdirSync(join(cwd, 'keys')).sort()).toEqual(['k1.pem', 'k1.pub.pem']);
   }, 60_000);

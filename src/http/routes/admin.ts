@@ -49,8 +49,10 @@ export function adminRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .use(except(isPreflight, requireAccessToken(deps.accessTokens, deps.sessions), adminOnly))
     .get('/users', async (c) => {
-      const email = c.req.query('email');
+      const [email, ...more] = c.req.queries('email') ?? [];
       if (!email) throw new AppError('invalid_request', 'email: the query parameter is required (GET /admin/users?email=…)');
+      // As a form field given twice: which one a proxy or log reads is anyone's guess.
+      if (more.length > 0) throw new AppError('invalid_request', 'email: given more than once');
       return c.json(adminUserView(await getUserByEmail(deps, email)));
     })
     .get('/users/:id', async (c) => c.json(adminUserView(await getUser(deps, userIdOf(c)))))
