@@ -274,7 +274,7 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
   const recordLanded = () => deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { written: 'late' } });
   const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change', recordLanded) : endAllLogged(deps, userId, 'password changed'));
   const said = landing
-    ? { cause: 'its write got no answer in time (it may still land)', state: 'the database did not confirm the new password in time', next: 'log in with the new password (the old one if that is refused)' }
+    ? { cause: 'its write got no answer (it may have landed, or still land)', state: 'the database did not confirm the new password', next: 'log in with the new password (the old one if that is refused)' }
     : { cause: 'its other sessions could not be ended after the write', state: 'the password was changed', next: 'log in with the new password' };
   deps.logger.error({ err: error, event: 'password_changed', userId, sessionsEnded: ended }, `password change: ${said.cause}; ${ended ? 'every session ended instead' : 'ending every session failed too'}`);
   deps.audit.record({ event: 'password_changed', userId, ...client(meta), details: { sessions_ended: ended ? 'all' : 'failed', ...(landing ? { written: 'unknown' } : {}) } });

@@ -21,6 +21,23 @@ function closingAnswer(status: number, headers: Record<string, string>, body = '
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`;
 }
 
+/** How long a connection answered outside Hono stays open for the client to read the answer. */
+const LINGER_MS = 2_000;
+
+/**
+ * Writes `answer` and closes the connection for good. Ending only our side would leave the socket
+ * open for as long as the client keeps its own (`node:http` allows half-open connections), a file
+ * descriptor held by each: it is destroyed once the client closes, or after `LINGER_MS`. Until
+ * then whatever the client still sends is read and dropped (closing with it unread would reset
+ * the connection, which can lose the answer).
+ */
+function answerAndClose(socket: Duplex, answer: string): void {
+  socket.once('end', () => socket.destroy());
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.resume();
+  socket.end(answer);
+}
+
 /** Node's parser errors (`HPE_*`) and timeouts, mapped like Node's own defaults but with the contract's body. */
 function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined {
   switch (error.code) {
@@ -61,7 +78,7 @@ export function createConnectHandler(instanceId: string) {
   return (request: IncomingMessage, socket: Duplex) => {
     // Node has taken its own error listener off this socket: a reset must not end the process.
     socket.on('error', () => socket.destroy());
-    socket.end(refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
+    answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
   };
 }
 
@@ -81,15 +98,15 @@ export function createClientErrorHandler(instanceId: string) {
     const known = classify(error);
     if (!known) {
       // A request not complete in time: no error code of the contract fits, so no body.
-      socket.end(closingAnswer(408, outsideHeaders(instanceId)));
+      answerAndClose(socket, closingAnswer(408, outsideHeaders(instanceId)));
       return;
     }
     if (known[0] === 'invalid_request') {
-      socket.end(refusedRequestLine(requestTarget(error), known[1], instanceId));
+      answerAndClose(socket, refusedRequestLine(requestTarget(error), known[1], instanceId));
       return;
     }
     const { status, headers, body } = errorParts(known[0], known[1], instanceId);
-    socket.end(closingAnswer(status, headers, body));
+    answerAndClose(socket, closingAnswer(status, headers, body));
   };
 }
 

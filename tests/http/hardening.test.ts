@@ -1,6 +1,7 @@
+import { readdirSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startMetricsServer } from '../../src/server.js';
 import { registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
@@ -156,6 +157,27 @@ describe('security headers on every kind of response (CORS off)', () => {
     const tunnel = await rawSocket(app.url, 'CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n');
     expect(tunnel.status).toBe(400);
     expect(JSON.parse(tunnel.body)).toMatchObject({ error: 'invalid_request', error_description: 'CONNECT is not supported' });
+  });
+
+  it('a connection answered outside the app (a refused request line, CONNECT) is closed on our side too, though the client keeps its own open', async () => {
+    // The server runs in this process: its sockets are this process's file descriptors.
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    const { hostname, port } = new URL(app.url);
+    const clients = ['FOO /login HTTP/1.1\r\nHost: a\r\n\r\n', 'CONNECT /authenticate HTTP/1.1\r\nHost: a\r\n\r\n'].flatMap((request) =>
+      Array.from({ length: 20 }, () => {
+        // allowHalfOpen: reading the server's end does not end this side.
+        const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true }, () => socket.write(request));
+        socket.on('error', () => {});
+        socket.resume();
+        // Answered and ended by the server; this side stays open.
+        return { socket, answered: new Promise((resolve) => socket.once('end', resolve)) };
+      }),
+    );
+    onTestFinished(() => clients.forEach(({ socket }) => socket.destroy()));
+    await Promise.all(clients.map(({ answered }) => answered));
+    // The 40 client sockets stay; the server's 40 go within its linger (2 s).
+    await expect.poll(() => open() - before, { timeout: 6_000 }).toBeLessThanOrEqual(clients.length + 5);
   });
 
   it('an Expect other than 100-continue is ignored (RFC 9110 §10.1.1), not a bodiless 417', async () => {

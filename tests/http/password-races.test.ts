@@ -189,20 +189,23 @@ describe('password change races (redis + postgres, two instances)', () => {
   });
 
   it('a change whose connection is lost during its write (it may have committed) ends every session, a login of the old password meanwhile included', async () => {
-    const user = await registerUser(one.url);
-    const sql = postgres(one.deps.config.database.url as string, { max: 2, onnotice: () => {} });
+    // An instance of its own whose database deadline cannot fire first: the 503 must come from the lost connection.
+    const patient = await (await testCluster({ database: { connect_timeout: '60s' } })).start();
+    const user = await registerUser(patient.url);
+    const sql = postgres(patient.deps.config.database.url as string, { max: 2, onnotice: () => {} });
     onTestFinished(() => sql.end({ timeout: 5 }));
     // Another transaction holds the user's row: the change's write waits for it, and is cut off there.
     const holder = await sql.reserve();
     onTestFinished(() => holder.release());
     await holder`begin`;
     await holder`select 1 from users where id = ${user.userId} for update`;
-    const changing = changePassword(user.accessToken, NEW_PASSWORD);
+    const body = { current_password: PASSWORD, new_password: NEW_PASSWORD };
+    const changing = call(patient.url, 'POST', '/password', { token: user.accessToken, body });
     const waiting = async () =>
       (await sql<{ pid: number }[]>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'update "users"%'`)[0]?.pid;
     await expect.poll(waiting, { timeout: 5_000 }).toBeTypeOf('number');
     // A login of the old password meanwhile.
-    const raced = await login(user.email);
+    const raced = await call(patient.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
     expect(raced.status).toBe(200);
     await sql`select pg_terminate_backend(${(await waiting()) as number})`;
     const changed = await changing;
@@ -210,9 +213,11 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect(changed.body?.error_description).toContain('log in with the new password (the old one if that is refused)');
     await holder`rollback`;
     // The write was lost, which its caller could not know: every session ended all the same.
-    await expectDead(raced.body ?? {});
-    await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
-    expect((await login(user.email)).status).toBe(200);
+    for (const tokens of [raced.body ?? {}, { access_token: user.accessToken, refresh_token: user.refreshToken }]) {
+      expect((await call(patient.url, 'GET', '/authenticate', { token: tokens.access_token as string })).status).toBe(401);
+      expect((await call(patient.url, 'POST', '/refresh', { body: { refresh_token: tokens.refresh_token } })).status).toBe(401);
+    }
+    expect((await call(patient.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).status).toBe(200);
   });
 
   it('a change whose own session ends before its write still sets the password and answers a live session', async () => {
