@@ -24,14 +24,19 @@ function closingAnswer(status: number, headers: Record<string, string>, body = '
 /** How long a connection answered outside Hono stays open for the client to read the answer. */
 const LINGER_MS = 2_000;
 
+/** Connections `answerAndClose` has answered: what they still send is dropped, not answered again. */
+const answered = new WeakSet<Duplex>();
+
 /**
- * Writes `answer` and closes the connection for good. Ending only our side would leave the socket
- * open for as long as the client keeps its own (`node:http` allows half-open connections), a file
- * descriptor held by each: it is destroyed once the client closes, or after `LINGER_MS`. Until
- * then whatever the client still sends is read and dropped (closing with it unread would reset
- * the connection, which can lose the answer).
+ * Writes `answer` and closes the connection for good, for a request line that is never parsed
+ * further (an errored parser keeps refusing, a CONNECT's socket has none). Ending only our side
+ * would leave the socket open for as long as the client keeps its own (`node:http` allows
+ * half-open connections), a file descriptor held by each: it is destroyed once the client closes,
+ * or after `LINGER_MS`. Until then whatever the client still sends is read and dropped (closing
+ * with it unread would reset the connection, which can lose the answer).
  */
 function answerAndClose(socket: Duplex, answer: string): void {
+  answered.add(socket);
   socket.once('end', () => socket.destroy());
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.resume();
@@ -90,6 +95,8 @@ export function createConnectHandler(instanceId: string) {
  */
 export function createClientErrorHandler(instanceId: string) {
   return (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // An errored parser refuses every later chunk again: the connection is answered and lingering.
+    if (answered.has(socket) && error.code !== 'ECONNRESET') return;
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
     if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
@@ -97,8 +104,12 @@ export function createClientErrorHandler(instanceId: string) {
     }
     const known = classify(error);
     if (!known) {
-      // A request not complete in time: no error code of the contract fits, so no body.
-      answerAndClose(socket, closingAnswer(408, outsideHeaders(instanceId)));
+      // A request not complete in time: no error code of the contract fits, so no body. The parser
+      // has not failed, so the connection goes at once, as Node's own handler does: bytes read on
+      // could complete a request (or the body of one in the app) that would then be carried out
+      // after the client was told 408.
+      socket.end(closingAnswer(408, outsideHeaders(instanceId)));
+      socket.destroy();
       return;
     }
     if (known[0] === 'invalid_request') {

@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'n
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startMetricsServer } from '../../src/server.js';
-import { registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+import { call, PASSWORD, registerUser, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
 
 interface RawResponse {
   status: number;
@@ -146,6 +146,23 @@ describe('security headers on every kind of response (CORS off)', () => {
     const login = await rawSocket(app.url, 'FOO /login HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(login.status).toBe(400);
     expect(JSON.parse(login.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('a refused request whose client goes on sending gets its answer, and the connection is not reset at once', async () => {
+    const { hostname, port } = new URL(app.url);
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true }, () => socket.write('FOO /login HTTP/1.1\r\nHost: a\r\n\r\n'));
+    onTestFinished(() => void socket.destroy());
+    let text = '';
+    let failed: unknown;
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.on('error', (error) => (failed = error));
+    // More bytes every 50 ms for a second: read and dropped while the answer lingers (2 s).
+    for (let i = 0; i < 20 && failed === undefined; i++) {
+      socket.write('more bytes the parser has refused already\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(failed).toBeUndefined();
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
   });
 
   it('CONNECT (which Node keeps from the app) is answered, not closed without a word: 401 on /authenticate, 400 elsewhere', async () => {
@@ -298,6 +315,28 @@ describe('request timeouts are configurable', () => {
     expect(stalled.status).toBe(408);
     expect(stalled.afterMs).toBeGreaterThanOrEqual(4_000);
     expect(stalled.afterMs).toBeLessThan(8_000);
+  });
+
+  it('a request whose rest arrives after its 408 is never carried out', async () => {
+    const email = uniqueEmail();
+    const body = JSON.stringify({ email, password: PASSWORD });
+    const { hostname, port } = new URL(app.url);
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true }, () => socket.write('POST /register HTTP/1.1\r\nHost: a\r\n'));
+    socket.on('error', () => {});
+    let text = '';
+    const timedOut = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes('\r\n\r\n')) resolve();
+      });
+    });
+    await timedOut;
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    // The rest of the request, at once: read on, it would register the account unseen.
+    socket.write(`Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.destroy();
+    expect((await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } })).status).toBe(201);
   });
 });
 

@@ -191,6 +191,7 @@ describe('password change races (redis + postgres, two instances)', () => {
   it('a change whose connection is lost during its write (it may have committed) ends every session, a login of the old password meanwhile included', async () => {
     // An instance of its own whose database deadline cannot fire first: the 503 must come from the lost connection.
     const patient = await (await testCluster({ database: { connect_timeout: '60s' } })).start();
+    onTestFinished(() => patient.stop());
     const user = await registerUser(patient.url);
     const sql = postgres(patient.deps.config.database.url as string, { max: 2, onnotice: () => {} });
     onTestFinished(() => sql.end({ timeout: 5 }));
