@@ -90,15 +90,17 @@ export function createConnectHandler(instanceId: string) {
 /**
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
  * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
- * status line. As in Node's default handler, nothing is written once a response on the
- * connection has started (that would corrupt it); a timeout is a 408 with the same headers and no body.
+ * status line. A timeout is a 408 with the same headers and no body.
  */
 export function createClientErrorHandler(instanceId: string) {
   return (error: NodeJS.ErrnoException, socket: Duplex) => {
     // An errored parser refuses every later chunk again: the connection is answered and lingering.
     if (answered.has(socket) && error.code !== 'ECONNRESET') return;
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } | null })._httpMessage;
+    // Nothing is written once the answer on the connection has started (that would corrupt it),
+    // nor while a whole earlier request is still being answered (a pipelined one after it failed):
+    // this answer would be read as that request's, which the app carries out all the same.
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent || inFlight?.req?.complete) {
       socket.destroy();
       return;
     }
