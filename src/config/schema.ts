@@ -148,7 +148,11 @@ export const configSchema = z.strictObject({
       body_limit: size('16kb').refine((bytes) => bytes >= 1024, 'must be at least 1kb (a login body must fit)'),
       shutdown_grace: duration('10s', { max: MAX_TIMER }),
       keep_alive_timeout: timerDuration('75s'),
-      /** A request's line and headers must arrive within this (from its first byte; a keep-alive connection's idle time is not counted), else 408. */
+      /**
+       * A request's line and headers must arrive within this, else 408: counted from a connection's
+       * opening for its first request, from the first byte for later ones (a keep-alive connection
+       * may idle between requests for keep_alive_timeout).
+       */
       headers_timeout: timerDuration('20s'),
       /** The whole request, body included, must arrive within this, else 408. */
       request_timeout: timerDuration('30s'),
