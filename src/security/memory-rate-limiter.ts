@@ -48,11 +48,18 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
     for (const counters of [unlocked, locked]) for (const [id, counter] of counters) if (counter.expiresAt <= at) counters.delete(id);
   };
 
-  /** Room for `count` more counters: the oldest without a lock go, else the oldest locks. */
-  const makeRoom = (count: number) => {
-    while (unlocked.size + locked.size + count > maxCounters && unlocked.size + locked.size > 0) {
-      const [oldest] = unlocked.size > 0 ? unlocked.keys() : locked.keys();
-      if (oldest !== undefined) forget(oldest);
+  /** The oldest counter in `counters` that is not one of `kept`. */
+  const oldestBut = (counters: Map<string, Counter>, kept: readonly string[]) => {
+    for (const id of counters.keys()) if (!kept.includes(id)) return id;
+    return undefined;
+  };
+
+  /** Room for `count` more counters, never made from those of `kept`: the oldest without a lock go, else the oldest locks. */
+  const makeRoom = (count: number, kept: readonly string[]) => {
+    while (unlocked.size + locked.size + count > maxCounters) {
+      const oldest = oldestBut(unlocked, kept) ?? oldestBut(locked, kept);
+      if (oldest === undefined) return;
+      forget(oldest);
     }
   };
 
@@ -67,8 +74,9 @@ export function createMemoryRateLimiter({ now = Date.now, maxCounters = MAX_COUN
         if (lockedFor > wait) [wait, limit] = [lockedFor, key.limit];
       }
       if (wait > 0) return { allowed: false, retryAfterSeconds: retryAfterSeconds(wait), limit };
-      // Room first for every key this hit counts anew, so none of them evicts another.
-      makeRoom(keys.filter((key) => !live(key, at)).length);
+      // Room first for every key this hit counts anew, taken from none of its keys: no key of
+      // the hit evicts another (a new one, or the live count of one).
+      makeRoom(keys.filter((key) => !live(key, at)).length, keys.map(name));
       for (const key of keys) {
         const { policy } = key;
         let counter = live(key, at);

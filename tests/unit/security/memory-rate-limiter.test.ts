@@ -69,3 +69,14 @@ test('keys counted together never evict each other', async () => {
   expect((await limiter.hit([ip, account])).allowed).toBe(true);
   expect(await limiter.hit([ip, account])).toMatchObject({ allowed: false, limit: ip.limit });
 });
+
+test('room for a new key of a hit is never made from another key of the same hit', async () => {
+  const limiter = createMemoryRateLimiter({ maxCounters: 2 });
+  const account = limitKey({ max: 3, windowMs: 60_000 });
+  await limiter.hit([account]);
+  await limiter.hit([account]);
+  await limiter.hit([limitKey({ max: 5, windowMs: 60_000 })]);
+  // Full, and the account's counter is the oldest: the new IP's room comes from the other one.
+  expect((await limiter.hit([account, limitKey({ max: 5, windowMs: 60_000 })])).allowed).toBe(true);
+  expect(await limiter.hit([account])).toMatchObject({ allowed: false, limit: account.limit });
+});
