@@ -54,7 +54,7 @@ function hardenedServer(handle: RequestListener, config: Config['server'], insta
       maxHeaderSize: config.max_header_size,
       joinDuplicateHeaders: true,
       requireHostHeader: false,
-      // How often Node looks for requests past their timeouts (default 30 s, which let a 30 s timeout run to 60).
+      // Node's default, 30 s, let a 30 s timeout run to 60.
       connectionsCheckingInterval: TIMEOUT_CHECK_MS,
       headersTimeout: config.headers_timeout,
       requestTimeout: config.request_timeout,

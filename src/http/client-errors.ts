@@ -37,6 +37,8 @@ const answered = new WeakSet<Duplex>();
  */
 function answerAndClose(socket: Duplex, answer: string): void {
   answered.add(socket);
+  // A CONNECT's socket has lost Node's own error listener: a reset must not end the process.
+  socket.on('error', () => socket.destroy());
   socket.once('end', () => socket.destroy());
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.resume();
@@ -80,11 +82,7 @@ function refusedRequestLine(target: string | undefined, description: string, ins
  * answer of any other method the service does not serve.
  */
 export function createConnectHandler(instanceId: string) {
-  return (request: IncomingMessage, socket: Duplex) => {
-    // Node has taken its own error listener off this socket: a reset must not end the process.
-    socket.on('error', () => socket.destroy());
-    answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
-  };
+  return (request: IncomingMessage, socket: Duplex) => answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
 }
 
 /**
