@@ -30,6 +30,16 @@ export interface TestCluster {
 const signingKey = generateKeyMaterial('EdDSA').privateKey;
 
 /**
+ * Every instance still running when its test file ends is stopped then. Registered here, when a
+ * test file imports this module: vitest 4 never runs an `afterAll` added inside `beforeAll` or a
+ * test, where clusters are made.
+ */
+const running = new Set<TestInstance>();
+afterAll(async () => {
+  await Promise.all([...running].map((instance) => instance.stop()));
+});
+
+/**
  * Builds the config of a test cluster on the real throwaway Redis and PostgreSQL
  * (`embedded: true` uses the in-process store and PGlite instead).
  */
@@ -53,11 +63,6 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
   };
   const input = merge(base, overrides);
   const config = configSchema.parse(input);
-  const instances: TestInstance[] = [];
-  afterAll(async () => {
-    await Promise.all(instances.map((instance) => instance.stop()));
-  });
-
   return {
     config,
     async start(variant) {
@@ -71,10 +76,11 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
         async stop() {
           if (stopped) return;
           stopped = true;
+          running.delete(instance);
           await stopServer(server as Server, deps, 1000);
         },
       };
-      instances.push(instance);
+      running.add(instance);
       return instance;
     },
   };
