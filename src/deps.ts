@@ -7,6 +7,7 @@ import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
 import { ConfigError } from './config/loader.js';
 import { type Config, revocationReplicas } from './config/schema.js';
 import { readSecretFile } from './config/secret-file.js';
+import { createLogThrottle } from './observability/log-throttle.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadCommonPasswords } from './passwords/common-passwords.js';
 import { createPasswordHasher } from './passwords/hasher.js';
@@ -120,6 +121,13 @@ function buildAuditLog(config: Config, database: AuditEventsSink, logger: Logger
   return createAuditLog({ insertBatch: database.insertAuditEvents, logger, maxQueue: max_queue, flushMs: flush_interval });
 }
 
+/** One line per 10 s at most while argon2 threads keep failing (each is started again, waiting longer each time). */
+function threadFailureLog(logger: Logger) {
+  const throttle = createLogThrottle(10_000);
+  return (error: Error) =>
+    throttle((suppressed) => logger.error({ err: error, suppressed }, 'argon2 thread failed (a batch it ran answers 503); a new one starts, later each time while they keep failing'));
+}
+
 /** Builds every dependency from the configuration: stores, keys, hasher. */
 export async function createDeps(config: Config, logger: Logger): Promise<AppDeps> {
   const { auth } = config;
@@ -142,6 +150,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     // /authenticate fast during a login storm. At most 4 by default: each thread holds ~19 MiB
     // while hashing, and a container without a CPU limit sees every core of its node.
     concurrency: config.passwords.hash_concurrency || Math.min(DEFAULT_MAX_HASH_THREADS, Math.max(1, availableParallelism() - 1)),
+    onThreadFailure: threadFailureLog(logger),
   });
   const audit = buildAuditLog(config, users, logger);
   const deps: Omit<AppDeps, 'rateLimits'> = {

@@ -34,56 +34,96 @@ export type Call = { op: 'hash'; args: [string, Options] } | { op: 'verify'; arg
 export type Reply = { value?: string | boolean; error?: string };
 
 interface Lane {
-  worker: Worker;
+  /** Absent while a thread that failed waits to be started again. */
+  worker?: Worker;
   /** Set while the thread runs a batch: its replies, or why the thread failed it. */
   settle?: (outcome: Reply[] | Error) => void;
 }
 
+export interface Argon2ThreadOptions {
+  /** The argon2 module each thread loads (`@node-rs/argon2`); a test passes one that cannot load. */
+  module?: string;
+  /** Told of each thread that fails (it ends; its batch, if any, fails with it). */
+  onFailure?: (error: Error) => void;
+}
+
+/** Waits before starting a thread again once threads keep failing with no answer between: doubling, up to the last. */
+const RESTART_DELAYS_MS = [0, 100, 200, 400, 800, 1600, 3200, 5000];
+
 /**
  * `count` worker threads for argon2. The caller (the hasher's bounded queue) never runs more than
- * `count` batches at once, so a free thread always exists. Idle threads do not keep the process
- * alive; a thread that dies fails its batch and is replaced.
+ * `count` batches at once, so a free thread exists unless one is waiting to start again. Idle
+ * threads do not keep the process alive. A thread that fails its batch and ends is replaced at
+ * once; while threads go on failing with no answer between (a thread that cannot start: its
+ * module will not load, the process may not make threads), each waits longer before it is
+ * started again, so a broken thread never spins a core.
  */
-export function createArgon2Threads(count: number) {
-  const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2');
+export function createArgon2Threads(count: number, options: Argon2ThreadOptions = {}) {
+  const argon2 = options.module ?? createRequire(import.meta.url).resolve('@node-rs/argon2');
   let closed = false;
+  /** Thread failures since the last answer. */
+  let failures = 0;
+  const restarts = new Set<NodeJS.Timeout>();
 
-  const spawn = (): Lane => {
-    const lane: Lane = { worker: new Worker(THREAD_SOURCE, { eval: true, workerData: { argon2, niceness: ARGON2_NICENESS } }) };
-    lane.worker.unref();
-    lane.worker.on('message', (replies: Reply[]) => finish(lane, replies));
-    // An uncaught error ends the thread; it is replaced at once, so no batch goes to it meanwhile.
-    lane.worker.on('error', (error) => replace(lane, error));
-    lane.worker.on('exit', () => replace(lane, new Error('argon2 thread exited')));
-    return lane;
+  const start = (lane: Lane) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { argon2, niceness: ARGON2_NICENESS } });
+    } catch (error) {
+      fail(lane, error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    lane.worker = worker;
+    worker.unref();
+    worker.on('message', (replies: Reply[]) => {
+      failures = 0;
+      finish(lane, replies);
+    });
+    // An uncaught error ends the thread; a new one takes its place, so no batch goes to it meanwhile.
+    worker.on('error', (error) => fail(lane, error, worker));
+    worker.on('exit', () => fail(lane, new Error('argon2 thread exited'), worker));
   };
-  /** Fails `lane`'s batch and puts a new thread in its place (once: its `error` and `exit` both come here). */
-  const replace = (lane: Lane, error: Error) => {
-    const index = lanes.indexOf(lane);
-    if (index < 0) return;
+  /** Fails `lane`'s batch and starts a new thread in its place (once per thread: its `error` and `exit` both come here). */
+  const fail = (lane: Lane, error: Error, worker?: Worker) => {
+    if (lane.worker !== worker) return;
+    lane.worker = undefined;
     finish(lane, error);
-    if (closed) lanes.splice(index, 1);
-    else lanes[index] = spawn();
+    if (closed) return;
+    options.onFailure?.(error);
+    const delay = RESTART_DELAYS_MS[Math.min(failures, RESTART_DELAYS_MS.length - 1)] ?? 0;
+    failures += 1;
+    if (delay === 0) {
+      start(lane);
+      return;
+    }
+    const timer = setTimeout(() => {
+      restarts.delete(timer);
+      start(lane);
+    }, delay);
+    timer.unref();
+    restarts.add(timer);
   };
   const finish = (lane: Lane, outcome: Reply[] | Error) => {
     const settle = lane.settle;
     lane.settle = undefined;
-    lane.worker.unref();
+    lane.worker?.unref();
     settle?.(outcome);
   };
-  const lanes = Array.from({ length: count }, spawn);
+  const lanes: Lane[] = Array.from({ length: count }, () => ({}));
+  lanes.forEach(start);
 
   /**
    * Runs `calls` one after another on a free thread and answers them together, one reply per
-   * call; rejects if the thread fails the batch (it is then replaced).
+   * call; rejects if the thread fails the batch (it is then replaced), or if none is free.
    */
   function run(calls: readonly Call[]): Promise<Reply[]> {
-    const lane = lanes.find((candidate) => !candidate.settle);
-    if (closed || !lane) return Promise.reject(new Error(closed ? 'argon2 threads closed' : 'no free argon2 thread'));
+    const lane = lanes.find((candidate) => candidate.worker && !candidate.settle);
+    if (closed || !lane?.worker) return Promise.reject(new Error(closed ? 'argon2 threads closed' : 'no free argon2 thread'));
+    const { worker } = lane;
     return new Promise<Reply[]>((resolve, reject) => {
       lane.settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
-      lane.worker.ref();
-      lane.worker.postMessage(calls);
+      worker.ref();
+      worker.postMessage(calls);
     });
   }
 
@@ -91,7 +131,9 @@ export function createArgon2Threads(count: number) {
     run,
     async close(): Promise<void> {
       closed = true;
-      await Promise.all(lanes.map((lane) => lane.worker.terminate()));
+      for (const timer of restarts) clearTimeout(timer);
+      restarts.clear();
+      await Promise.all(lanes.map((lane) => lane.worker?.terminate()));
     },
   };
 }

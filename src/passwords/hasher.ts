@@ -85,6 +85,8 @@ export interface PasswordHasherOptions {
    * Given ones must be at least `concurrency`, and `close()` closes them.
    */
   threads?: Argon2Threads;
+  /** Told of each argon2 thread that fails (the default threads only). */
+  onThreadFailure?: (error: Error) => void;
 }
 
 /**
@@ -93,10 +95,10 @@ export interface PasswordHasherOptions {
  * sheds load with 503 + Retry-After instead of exhausting memory. Operations that queued up
  * are handed to a free thread in batches (`MAX_BATCH`).
  */
-export function createPasswordHasher({ concurrency, maxQueue = 64, threads: given }: PasswordHasherOptions): PasswordHasher {
+export function createPasswordHasher({ concurrency, maxQueue = 64, threads: given, onThreadFailure }: PasswordHasherOptions): PasswordHasher {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer');
   if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new RangeError('maxQueue must be a non-negative integer');
-  const threads = given ?? createArgon2Threads(concurrency);
+  const threads = given ?? createArgon2Threads(concurrency, { onFailure: onThreadFailure });
 
   /** Threads running a batch. */
   let busyThreads = 0;

@@ -200,6 +200,26 @@ describe('password hasher', () => {
     }
   });
 
+  it('a thread that cannot start is started again less and less often, never in a loop, and its batches fail', async () => {
+    const failures: Error[] = [];
+    const threads = createArgon2Threads(2, { module: '/nonexistent/argon2.node', onFailure: (error) => failures.push(error) });
+    try {
+      await expect(threads.run([{ op: 'verify', args: ['$argon2id$v=19$m=19456,t=2,p=1$x$y', 'x'] }])).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Two threads failing together: at once, then after 100, 200, 400 and 800 ms: about 6 in 1.5 s
+      // (with no wait between them, thousands).
+      expect(failures.length).toBeGreaterThanOrEqual(3);
+      expect(failures.length).toBeLessThanOrEqual(12);
+      expect(String(failures[0])).toMatch(/nonexistent/);
+    } finally {
+      await threads.close();
+    }
+    const seen = failures.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(failures.length).toBe(seen);
+    await expect(threads.run([])).rejects.toThrow(/closed/);
+  });
+
   it('a failed batch rejects its operations with a retryable unavailable error, never a wrong password', async () => {
     const real = createArgon2Threads(1);
     let failures = [new Error('the thread died'), 'no reply'];
