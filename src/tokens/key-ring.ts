@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { exportJWK, type JWK } from 'jose';
 import type { KeyConfig } from '../config/schema.js';
+import { readKeyFile } from '../config/secret-file.js';
 
 export type Algorithm = 'EdDSA' | 'ES256' | 'HS256';
 
@@ -58,7 +59,21 @@ function importAsymmetric(kid: string, material: string, algorithm: Algorithm): 
   return { verifyKey, signKey };
 }
 
+/**
+ * Text that is a key of its own kind, or a path: taken as an HS256 secret, a PEM or JWK key's
+ * public part would sign tokens (anyone holding that public key could make them), and a path
+ * (`value: ${JWT_KEY}` set to `/run/secrets/…`) would be a secret anyone reading the config knows.
+ */
+function notASecret(text: string): string | undefined {
+  if (text.includes('-----BEGIN')) return 'a PEM key, not an HS256 secret (HS256 takes random bytes: npm run keys:generate -- --alg HS256)';
+  if (text.startsWith('{')) return 'a JWK, not an HS256 secret (HS256 takes random bytes: npm run keys:generate -- --alg HS256)';
+  if (!/\s/.test(text) && existsSync(text)) return 'the path of a file: give it as file, not value';
+  return undefined;
+}
+
 function importSecret(kid: string, material: string): Pick<RingKey, 'verifyKey' | 'signKey'> {
+  const refused = notASecret(material.trim());
+  if (refused) throw new KeyError(`auth.keys[${kid}]: ${refused}`);
   const secret = Buffer.from(material.trim(), 'utf8');
   if (secret.length < MIN_HMAC_SECRET_BYTES) {
     throw new KeyError(`auth.keys[${kid}]: an HS256 secret needs at least ${MIN_HMAC_SECRET_BYTES} bytes, got ${secret.length}`);
@@ -70,9 +85,9 @@ function importSecret(kid: string, material: string): Pick<RingKey, 'verifyKey' 
 function readMaterial(key: KeyConfig): string {
   if (key.value) return key.value;
   try {
-    return readFileSync(key.file as string, 'utf8');
+    return readKeyFile(`auth.keys[${key.kid}].file`, key.file as string);
   } catch (error) {
-    throw new KeyError(`auth.keys[${key.kid}]: cannot read ${key.file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new KeyError(error instanceof Error ? error.message : String(error));
   }
 }
 

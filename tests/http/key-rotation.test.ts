@@ -106,4 +106,17 @@ describe('secrets from files (mounted Docker/Kubernetes secrets)', () => {
     await expect(short.start()).rejects.toThrow('at least 32 bytes');
     await expect(testCluster({ auth: { refresh_secret_file: shortFile } })).rejects.toThrow('only one of refresh_secret');
   });
+
+  it('a secret given where its file belongs (file: ${JWT_KEY}) is refused without being shown', async () => {
+    const material = generateKeyMaterial('EdDSA').privateKey;
+    const keyAsPath = await testCluster({ auth: { keys: [{ kid: 'misplaced', file: material }] } });
+    const keyError = await keyAsPath.start().then(() => undefined, (error: unknown) => String(error));
+    expect(keyError).toMatch(/auth\.keys\[misplaced\]\.file: cannot read the file it names \((ENOENT|ENAMETOOLONG)\)/);
+    expect(keyError).not.toContain('PRIVATE KEY');
+    const secret = 'r'.repeat(48);
+    const secretAsPath = await testCluster({ auth: { keys: [newKey], refresh_secret: null, refresh_secret_file: secret } });
+    const secretError = await secretAsPath.start().then(() => undefined, (error: unknown) => String(error));
+    expect(secretError).toContain('auth.refresh_secret_file: cannot read the file it names (ENOENT)');
+    expect(secretError).not.toContain(secret);
+  });
 });

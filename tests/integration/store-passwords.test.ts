@@ -101,9 +101,9 @@ describe('passwords of Redis and PostgreSQL from files', () => {
   it('an unreadable or empty file stops the start with the key and the file named, never a password', async () => {
     const cluster = await testCluster({ cache: { url: redisUrl, password_file: redisFile }, database: { url: databaseUrl, password_file: pgFile } });
     const missing = join(tempDir(cleanup, 'jwt-store-passwords-none-'), 'absent');
-    await expect(cluster.start({ database: { password_file: missing } })).rejects.toThrow(`database.password_file: cannot read ${missing}: ENOENT`);
+    await expect(cluster.start({ database: { password_file: missing } })).rejects.toThrow('database.password_file: cannot read the file it names (ENOENT): it must be the path of a file holding the secret, not the secret itself');
     const empty = join(tempDir(cleanup, 'jwt-store-passwords-empty-'), 'empty');
     writeFileSync(empty, ' \n');
-    await expect(cluster.start({ cache: { password_file: empty } })).rejects.toThrow(`cache.password_file: ${empty} is empty`);
+    await expect(cluster.start({ cache: { password_file: empty } })).rejects.toThrow('cache.password_file: the file it names is empty');
   });
 });

@@ -193,6 +193,22 @@ describe('createKeyRing: HS256', () => {
     }
   });
 
+  it('refuses a PEM or JWK key, or the path of a file, as a secret (a public key would let its holders sign)', async () => {
+    const { publicKey, privateKey } = ed25519();
+    const secretFile = writeKeyFile('s'.repeat(48));
+    for (const [value, expected] of [
+      [pem(publicKey), 'a PEM key, not an HS256 secret'],
+      [pem(privateKey), 'a PEM key, not an HS256 secret'],
+      [jwkJson(publicKey), 'a JWK, not an HS256 secret'],
+      [secretFile, 'the path of a file: give it as file, not value'],
+    ] as const) {
+      const error = await keyErrorOf(createKeyRing('HS256', [keyConfig('misused', { value })]));
+      expect(error.message).toBe(`auth.keys[misused]: ${expected}${expected.startsWith('a ') ? ' (HS256 takes random bytes: npm run keys:generate -- --alg HS256)' : ''}`);
+    }
+    expect((await keyErrorOf(createKeyRing('HS256', [keyConfig('from-file', { file: writeKeyFile(pem(publicKey)) })]))).message).toContain('a PEM key');
+    expect((await createKeyRing('HS256', [keyConfig('file', { file: secretFile })])).signer.kid).toBe('file');
+  });
+
   it('counts bytes, not characters', async () => {
     // 11 three-byte characters: 11 characters but 33 bytes.
     const ring = await createKeyRing('HS256', [keyConfig('utf8', { value: '€'.repeat(11) })]);
@@ -225,12 +241,11 @@ describe('createKeyRing: configuration errors', () => {
     expect(error.message).toMatch(/no key can sign/);
   });
 
-  it('reports an unreadable key file with the kid and the error code, not the contents', async () => {
+  it('reports an unreadable key file with the kid and the error code, not the contents nor the path (it may be a misplaced key)', async () => {
     const missing = join(dir, 'does-not-exist.pem');
     const error = await keyErrorOf(createKeyRing('EdDSA', [keyConfig('missing', { file: missing })]));
-    expect(error.message).toContain('auth.keys[missing]');
-    expect(error.message).toContain(missing);
-    expect(error.message).toContain('ENOENT');
+    expect(error.message).toContain('auth.keys[missing].file: cannot read the file it names (ENOENT)');
+    expect(error.message).not.toContain(missing);
     const directory = await keyErrorOf(createKeyRing('EdDSA', [keyConfig('directory', { file: dir })]));
     expect(directory.message).toContain('auth.keys[directory]');
     expect(directory.message).toContain('EISDIR');
