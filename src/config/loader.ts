@@ -45,14 +45,17 @@ const SECRET_KEYS: ReadonlySet<PropertyKey> = new Set(['refresh_secret', 'value'
 
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const WHOLE_PLACEHOLDER = new RegExp(`^${PLACEHOLDER.source}$`);
+/** A placeholder, the escape `$${` (a literal `${`), or any other `${`: a form not supported (`${VAR:?…}`, `${VAR-…}`, unclosed). */
+const DOLLAR_BRACE = new RegExp(`\\$\\$\\{|${PLACEHOLDER.source}|\\$\\{`, 'g');
 
 /**
  * Loads and validates the configuration.
  *
  * The file is `options.file`, else `--config PATH` / `--config=PATH` from argv, else env
  * `CONFIG_FILE`, else `./config.yml` if it exists, else none (all defaults). In every string
- * value `${VAR}` and `${VAR:-default}` are replaced from env; a value that is exactly `${VAR}`
- * with VAR unset or empty means "not given", like a key left empty. Then `PORT`, `REDIS_URL`,
+ * value `${VAR}` and `${VAR:-default}` are replaced from env, `$${` is a literal `${`, and any
+ * other `${` is refused; a value that is exactly `${VAR}` with VAR unset or empty means "not
+ * given", like a key left empty. Then `PORT`, `REDIS_URL`,
  * `DATABASE_URL`, `LOG_LEVEL`, `LOG_MODE`, `REFRESH_SECRET` and `INSTANCE_ID` override their keys.
  *
  * @throws {ConfigError} naming the first bad key (unknown key, wrong type or value, unset variable)
@@ -116,7 +119,13 @@ function readYaml(file: string, explicit: boolean): Record<string, unknown> {
     const reason = firstLine(syntaxError.message).replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`${file}: ${where}: invalid YAML: ${reason}`);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    // An alias with no anchor before it, or one expanding past the alias limit (a "billion laughs").
+    throw new ConfigError(`${file}: invalid YAML: ${firstLine(error instanceof Error ? error.message : String(error))}`);
+  }
   if (data === null || data === undefined) return {};
   if (!isMapping(data)) {
     throw new ConfigError(`${file}: top level must be a mapping of sections (server, logging, cache, ...), got ${typeName(data)}`);
@@ -148,6 +157,8 @@ function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: 
   if (!isMapping(value)) return value;
   const result: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
+    // Assigned, it would set the mapping's prototype: its keys would pass as the mapping's own.
+    if (key === '__proto__') throw new ConfigError(`${label}: ${formatPath([...path, key])}: unknown key`);
     const resolved = interpolate(item, [...path, key], env, label);
     result[key] = resolved ?? undefined;
   }
@@ -157,7 +168,11 @@ function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: 
 function interpolateString(text: string, path: Path, env: NodeJS.ProcessEnv, label: string): string | null {
   const exact = WHOLE_PLACEHOLDER.exec(text);
   if (exact) return nonEmpty(env[exact[1] as string]) ?? nonEmpty(exact[2]) ?? null;
-  return text.replace(PLACEHOLDER, (_match, name: string, fallback: string | undefined) => {
+  return text.replace(DOLLAR_BRACE, (match, name: string | undefined, fallback: string | undefined) => {
+    if (match === '$${') return '${';
+    if (name === undefined) {
+      throw new ConfigError(`${label}: ${formatPath(path)}: unsupported placeholder: use \${VAR} or \${VAR:-default} (and $\${ for a literal \${)`);
+    }
     const value = nonEmpty(env[name]) ?? fallback;
     if (value === undefined) {
       throw new ConfigError(`${label}: ${formatPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a fallback)`);

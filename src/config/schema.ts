@@ -88,8 +88,32 @@ const optionalText = z
   .nullish()
   .transform((value) => (value ? value : undefined));
 
-/** Whether a connection URL carries a password (`scheme://user:password@host`). */
-export const urlHasPassword = (url: string | undefined): boolean => url !== undefined && /\/\/[^/@]*:[^/@]+@/.test(url);
+/**
+ * A connection URL that may be absent, with one of `schemes`, that parses with its percent-encoding
+ * intact (a driver would otherwise fail at connect time with a bare "Invalid URL"), and that
+ * `path`, if given, accepts. Messages never repeat the URL: it may carry a password.
+ */
+const connectionUrl = (schemes: RegExp, what: string, path?: { test: RegExp; message: string }) =>
+  optionalText.superRefine((url, ctx) => {
+    if (url === undefined) return;
+    if (!schemes.test(url)) {
+      ctx.addIssue({ code: 'custom', message: `must be a ${what} URL` });
+      return;
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+      decodeURIComponent(parsed.username);
+      decodeURIComponent(parsed.password);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid URL (a port above 65535? / # ? @ or % in the password must be percent-encoded)' });
+      return;
+    }
+    if (path && !path.test.test(parsed.pathname)) ctx.addIssue({ code: 'custom', message: path.message });
+  });
+
+/** Whether a connection URL carries a password (`scheme://user:password@host`, or ioredis's `?password=`). */
+export const urlHasPassword = (url: string | undefined): boolean => url !== undefined && (/\/\/[^/@]*:[^/@]+@/.test(url) || /[?&]password=[^&]/.test(url));
 
 /** A key id: what `auth.keys[].kid` accepts. */
 export const KID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -143,9 +167,9 @@ const rateLimit = (max: number, window: string, backoff: string, maxBackoff: str
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      host: z.string().default('0.0.0.0'),
+      host: z.string().min(1).default('0.0.0.0'),
       port: integer(0, 65535, 8080),
-      body_limit: size('16kb').refine((bytes) => bytes >= 1024, 'must be at least 1kb (a login body must fit)'),
+      body_limit: size('16kb').refine((bytes) => bytes >= 1024 && bytes <= 1024 * 1024, 'must be between 1kb (a login body must fit) and 1mb'),
       shutdown_grace: duration('10s', { max: MAX_TIMER }),
       keep_alive_timeout: timerDuration('75s'),
       /**
@@ -187,7 +211,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   cache: z
     .strictObject({
-      url: optionalText.refine((url) => url === undefined || /^rediss?:\/\//.test(url), 'must be a redis:// or rediss:// URL'),
+      url: connectionUrl(/^rediss?:\/\//, 'redis:// or rediss://', { test: /^(?:\/\d{0,5})?$/, message: 'the database after the host must be a number (redis://host:6379/0)' }),
       /** Redis Sentinel instead of `url`: the master's name and the sentinels (`host:port`). */
       sentinel: z
         .strictObject({
@@ -231,7 +255,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   database: z
     .strictObject({
-      url: optionalText.refine((url) => url === undefined || /^postgres(?:ql)?:\/\//.test(url), 'must be a postgres:// or postgresql:// URL'),
+      url: connectionUrl(/^postgres(?:ql)?:\/\//, 'postgres:// or postgresql://'),
       data_dir: z.string().default('./data'),
       pool_size: integer(1, 200, 10),
       connect_timeout: timerDuration('2s'),

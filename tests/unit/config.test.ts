@@ -121,6 +121,11 @@ describe('${VAR} interpolation', () => {
     expect(error.message).toContain('DB_HOST');
   });
 
+  it('writes $${ as a literal ${, and leaves a bare $NAME alone', () => {
+    expect(load('auth:\n  issuer: "a$${B}c ${C}"\n', { B: 'never', C: 'd' }).auth.issuer).toBe('a${B}c d');
+    expect(load('auth:\n  issuer: "$HOST"\n', { HOST: 'never' }).auth.issuer).toBe('$HOST');
+  });
+
   it('interpolates inside lists of mappings', () => {
     const config = load('auth:\n  keys:\n    - kid: k1\n      value: ${KEY}\n', { KEY: 'material' });
     expect(config.auth.keys).toEqual([{ kid: 'k1', value: 'material', file: undefined, sign: true }]);
@@ -230,7 +235,7 @@ describe('bad files', () => {
     ['a wait longer than a timer can', 'server:\n  shutdown_grace: 1000h\n', 'server.shutdown_grace: must be at most 596h'],
     ['an absurd lifetime', 'auth:\n  access_lifetime: 99999999999999999999h\n', 'auth.access_lifetime: must be at most 87600h'],
     ['keep-alive of 0 (Node: no timeout at all)', 'server:\n  keep_alive_timeout: "0"\n', 'server.keep_alive_timeout: must be longer than 0'],
-    ['a body limit no login fits in', 'server:\n  body_limit: 0\n', 'server.body_limit: must be at least 1kb'],
+    ['a body limit no login fits in', 'server:\n  body_limit: 0\n', 'server.body_limit: must be between 1kb'],
     ['access tokens outliving refresh tokens', 'auth:\n  access_lifetime: 2h\n  refresh_lifetime: 1h\n', 'auth.access_lifetime: must not exceed auth.refresh_lifetime'],
     ['a clock tolerance as long as the access lifetime', 'auth:\n  access_lifetime: 1m\n  clock_tolerance: 1m\n', 'auth.clock_tolerance: must be shorter than auth.access_lifetime'],
     ['a Redis URL that is no URL', 'cache:\n  url: "redis:/:s3cretpw@host:6379"\n', 'cache.url: must be a redis:// or rediss:// URL'],
@@ -248,6 +253,21 @@ describe('bad files', () => {
     ['a PostgreSQL password in the url and a file', 'database:\n  url: "postgres://jwt:pw@db/jwt"\n  password_file: /run/secrets/pg\n', 'database: give the PostgreSQL password in one place'],
     ['a database URL of another scheme', 'database:\n  url: "https://u:s3cretpw@db/x"\n', 'database.url: must be a postgres:// or postgresql:// URL'],
     ['a long reuse grace', 'auth:\n  refresh_reuse_grace: 1h\n', 'auth.refresh_reuse_grace: must be at most 5m'],
+    ['a __proto__ key (it would set the mapping\'s prototype)', 'server:\n  __proto__:\n    port: 9999\n', 'server.__proto__: unknown key'],
+    ['a __proto__ section', '__proto__:\n  server:\n    port: 9999\n', '__proto__: unknown key'],
+    ['an alias with no anchor', 'server:\n  port: *nope\n', 'invalid YAML: Unresolved alias'],
+    ['aliases that expand past the limit', `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${'*a, '.repeat(9)}*a]\nc: &c [${'*b, '.repeat(9)}*b]\nd: [${'*c, '.repeat(9)}*c]\n`, 'invalid YAML: Excessive alias count'],
+    ['a shell placeholder form that is not supported', 'auth:\n  refresh_secret: "${REFRESH_SECRET:?must be set}"\n', 'auth.refresh_secret: unsupported placeholder'],
+    ['a placeholder with a plain dash default', 'server:\n  host: "${HOST-127.0.0.1}"\n', 'server.host: unsupported placeholder'],
+    ['an unclosed placeholder', 'server:\n  host: "${HOST"\n', 'server.host: unsupported placeholder'],
+    ['a password with a slash left unencoded', 'cache:\n  url: "redis://:hun/ter2@h:6379"\n', 'cache.url: is not a valid URL'],
+    ['a port out of range', 'cache:\n  url: "redis://h:99999/0"\n', 'cache.url: is not a valid URL'],
+    ['a broken percent-encoding', 'database:\n  url: "postgres://u:p%zz@db/x"\n', 'database.url: is not a valid URL'],
+    ['a password with # left unencoded', 'database:\n  url: "postgres://u:Sec/ret#Pw@db/x"\n', 'database.url: is not a valid URL'],
+    ['a Redis database that is no number', 'cache:\n  url: "redis://h:6379/abc"\n', 'cache.url: the database after the host must be a number'],
+    ['an empty host', 'server:\n  host: ""\n', 'server.host: must not be empty'],
+    ['a body limit past 1mb', 'server:\n  body_limit: 99999999mb\n', 'server.body_limit: must be between 1kb'],
+    ['a Redis ?password= beside a file', 'cache:\n  url: "redis://h:6379/0?password=pw"\n  password_file: /run/secrets/redis\n', 'cache: give the Redis password in one place'],
     ['an idle window within the activity throttle', 'auth:\n  auto_logout: 1s\n', 'auth.auto_logout: must be above 1s'],
     [
       'an idle window within the revocation cache age',
