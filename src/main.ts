@@ -5,14 +5,25 @@ import { flushAccessLogs } from './observability/access-log.js';
 import { createLogger } from './observability/logger.js';
 import { startMetricsServer, startServer, stopServer } from './server.js';
 import { KeyError } from './tokens/key-ring.js';
+import { parseCommandLine, UsageError } from './util/cli-args.js';
 
 /** A signal this long after the first stops at once; sooner, it is taken for the same one. */
 const SECOND_SIGNAL_AFTER_MS = 1000;
 
+const USAGE = `Usage: npm start -- [--config FILE]   (the image: node dist/main.js [--config FILE])
+
+Starts one instance. Its configuration is FILE, else $CONFIG_FILE, else ./config.yml if there is
+one, else the defaults (the embedded single-instance store). See the README's Configuration.`;
+
 /** load config → build deps → listen; ordered shutdown on SIGTERM/SIGINT. */
 async function main() {
+  const { values } = parseCommandLine({ options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const warnings: string[] = [];
-  const config = loadConfig({ warnings });
+  const config = loadConfig({ file: values.config, argv: [], warnings });
   const logger = createLogger(config.logging);
   for (const warning of warnings) logger.warn(warning);
   const deps = await createDeps(config, logger);
@@ -69,7 +80,7 @@ main().catch((error: unknown) => {
     process.stderr.write(`jwt-cluster: cannot start: ${unreachable(error)}\n`);
     process.exit(1);
   }
-  const known = error instanceof ConfigError || error instanceof KeyError || error instanceof AppError;
+  const known = error instanceof ConfigError || error instanceof KeyError || error instanceof AppError || error instanceof UsageError;
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`jwt-cluster: cannot start: ${known ? message : `${message} (unexpected)`}\n`);
   process.exit(known ? 2 : 1);

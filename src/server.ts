@@ -17,9 +17,15 @@ import { metricsServerApp } from './http/routes/metrics.js';
  * Later errors of the listener (an accept failing for want of file descriptors) are logged: an
  * error event with no listener would end the process and every request in flight.
  */
+const HOST_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EADDRNOTAVAIL']);
+
 function listen(server: Server, port: number, host: string, key: string, logger: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
-    const refused = (error: NodeJS.ErrnoException) => reject(new ConfigError(`${key}: cannot listen on ${host}:${port} (${error.code ?? error.message})`));
+    const refused = (error: NodeJS.ErrnoException) => {
+      // A host that names no address of this machine is the host's fault, not the port's.
+      const blamed = error.code !== undefined && HOST_ERRORS.has(error.code) ? 'server.host' : key;
+      reject(new ConfigError(`${blamed}: cannot listen on ${host}:${port} (${error.code ?? error.message})`));
+    };
     server.once('error', refused);
     server.listen(port, host, () => {
       server.off('error', refused);

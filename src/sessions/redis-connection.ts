@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
 import { readSecretFile } from '../config/secret-file.js';
@@ -28,14 +28,38 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
   const redis = createRedis(cache, options);
   await connectClient(redis);
   if (redis instanceof Cluster) await mastersReady(redis, CONNECT_TIMEOUT_MS);
-  await checkEvictionPolicy(redis, options.logger).catch(async (error: unknown) => {
-    await closeRedis(redis, { hard: true });
-    throw error;
-  });
+  await databaseSelected(redis, cache)
+    .then(() => checkEvictionPolicy(redis, options.logger))
+    .catch(async (error: unknown) => {
+      await closeRedis(redis, { hard: true });
+      throw error;
+    });
   return redis;
 }
 
+/**
+ * ioredis selects the url's database on each connection, but when Redis refuses it (`/99` on a
+ * server with 16) it only emits an error and goes on in database 0: another app's keys, perhaps.
+ * Selected again here, a refusal stops the start. @throws {ConfigError}
+ */
+async function databaseSelected(redis: RedisClient, cache: Config['cache']): Promise<void> {
+  const db = redis instanceof Redis && cache.url ? redis.options.db : undefined;
+  if (!db) return;
+  try {
+    await redis.select(db);
+  } catch (error) {
+    // A reply (ERR DB index is out of range), not a lost connection: the url is at fault.
+    if (error instanceof ReplyError) throw new ConfigError(`cache.url: Redis refused database ${db} (${String((error as Error).message).split('\n')[0]})`);
+    throw new UnavailableError('session store', error);
+  }
+}
+
 const CONNECT_TIMEOUT_MS = 2000;
+/**
+ * Longest wait for a first connection at start-up. ioredis keeps retrying on its own (a Sentinel
+ * client with no sentinel reachable, forever): past this the start fails with the last error.
+ */
+const FIRST_CONNECTION_MS = 10_000;
 /** `socketTimeout` over `command_timeout`. */
 const SOCKET_TIMEOUT_FACTOR = 2;
 /** The longest timer Node keeps (a longer one fires at once). */
@@ -52,12 +76,20 @@ export async function connectClient(redis: RedisClient): Promise<void> {
     last = error;
   };
   redis.on('error', remember);
+  const connecting = redis.connect();
+  // Given up at the deadline, it may still settle later: never an unhandled rejection.
+  connecting.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${FIRST_CONNECTION_MS / 1000} s`)), FIRST_CONNECTION_MS);
+  });
   try {
-    await redis.connect();
+    await Promise.race([connecting, deadline]);
   } catch (error) {
     redis.disconnect();
     throw new UnavailableError('session store', last ?? error);
   } finally {
+    clearTimeout(timer);
     redis.off('error', remember);
   }
 }

@@ -18,6 +18,7 @@ const connectionCodes = new Set([
   // that names it.
   '28000', // invalid_authorization_specification
   '28P01', // invalid_password
+  '3D000', // invalid_catalog_name: the url's database does not exist (yet: an init job may create it)
   // The server answers but cannot do the work now: a read-only standby (a failover not yet seen
   // by DNS), a full disk, memory exhausted, a statement cancelled at its timeout. Retried (503,
   // audit events kept), not taken for a query the database refuses.

@@ -109,6 +109,7 @@ describe('the service as a process', () => {
     ['cluster mode without keys', 'cache:\n  url: redis://127.0.0.1:1\ndatabase:\n  url: postgres://127.0.0.1:1/jwt\n', 'auth.keys'],
     ['cluster mode without a database', 'cache:\n  url: redis://127.0.0.1:1\n', 'database.url'],
     ['a metrics port equal to the port', 'server:\n  port: 18080\n  metrics_port: 18080\n', 'server.metrics_port: must differ from server.port'],
+    ['a host with a port in it', 'server:\n  host: "localhost:8080"\n  port: 0\n', 'server.host: cannot listen on localhost:8080:0 (ENOTFOUND)'],
   ])('refuses to start on %s with one line naming the key', async (_name, yaml, expected) => {
     const cwd = mkdtempSync(join(work, 'bad-'));
     writeFileSync(join(cwd, 'config.yml'), yaml);
@@ -121,15 +122,33 @@ describe('the service as a process', () => {
     expect(stderr).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
   }, 30_000);
 
+  it('refuses an unknown or incomplete command-line option in one line (exit 2) instead of starting on another config', async () => {
+    const cwd = mkdtempSync(join(work, 'usage-'));
+    for (const [args, expected] of [
+      [['--confg', 'other.yml'], "Unknown option '--confg'"],
+      [['--config'], "Option '--config <value>' argument missing"],
+    ] as const) {
+      const service = run([join(root, 'src/main.ts'), ...args], { cwd });
+      const [code] = await service.exited;
+      expect(code).toBe(2);
+      expect(service.output().stderr.trim().split('\n')).toEqual([`jwt-cluster: cannot start: ${expected}`]);
+    }
+    // Nothing was started: the embedded default would have made its data directory here.
+    expect(readdirSync(cwd)).toEqual([]);
+  }, 30_000);
+
   it('refuses to start, in one line naming the store and its error, when PostgreSQL or Redis is unavailable (exit 1)', async () => {
     const cwd = mkdtempSync(join(work, 'unreachable-'));
     writeFileSync(join(cwd, 'signing.pem'), generateKeyMaterial('EdDSA').privateKey);
     const config = (database: string, redis: string) =>
       `cache:\n  url: ${redis}\ndatabase:\n  url: ${database}\n  connect_timeout: 1s\nauth:\n  keys:\n    - { kid: k1, file: signing.pem }\n`;
     const env = { REFRESH_SECRET: 'x'.repeat(48) };
+    const missingDatabase = Object.assign(new URL(await freshDatabase()), { pathname: '/jwt_never_made' }).toString();
     for (const [yaml, expected] of [
       [config('postgres://jwt:pw@127.0.0.1:1/jwt', 'redis://127.0.0.1:1'), 'PostgreSQL (database.url) is unavailable: connect ECONNREFUSED 127.0.0.1:1'],
       [config(await freshDatabase(), 'redis://:pw@127.0.0.1:1'), 'Redis (cache.url / sentinel / cluster) is unavailable: connect ECONNREFUSED 127.0.0.1:1'],
+      // A database not made yet (an init job may make it): retried like an unreachable server.
+      [config(missingDatabase, 'redis://127.0.0.1:1'), 'PostgreSQL (database.url) is unavailable: database "jwt_never_made" does not exist'],
     ] as const) {
       writeFileSync(join(cwd, 'config.yml'), yaml);
       const service = run([join(root, 'src/main.ts')], { cwd, env });

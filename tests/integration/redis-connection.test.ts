@@ -5,7 +5,9 @@ import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { redisCli, startRedis } from '../../scripts/cluster/redis.js';
 import { ConfigError } from '../../src/config/loader.js';
 import { configSchema } from '../../src/config/schema.js';
+import { UnavailableError } from '../../src/http/errors.js';
 import { closeRedis, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
+import { freePort } from '../../scripts/cluster/free-port.js';
 import { testRedisUrl } from '../helpers/services.js';
 
 /** A connected client made as the service makes it. */
@@ -91,3 +93,32 @@ describe('Redis eviction policy at start-up', () => {
     expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${server.port}`));
   });
 });
+
+describe('Redis at start-up', () => {
+  const logger = pino({ level: 'silent' });
+
+  test('a database the server does not have stops the start (ioredis would go on in database 0)', async ({ expect }) => {
+    const base = new URL(testRedisUrl());
+    base.pathname = '/99';
+    const { cache } = configSchema.parse({ cache: { url: base.toString() } });
+    await expect(connectRedis(cache, { logger })).rejects.toThrow(new ConfigError('cache.url: Redis refused database 99 (ERR DB index is out of range)'));
+    base.pathname = '/3';
+    const redis = await connectRedis(configSchema.parse({ cache: { url: base.toString() } }).cache, { logger });
+    try {
+      expect(await redis.call('CLIENT', 'INFO')).toMatch(/ db=3 /);
+    } finally {
+      await closeRedis(redis);
+    }
+  });
+
+  test('Sentinel with no sentinel reachable stops the start after 10 s, naming the last error (ioredis retries forever)', async ({ expect }) => {
+    const closed = await freePort();
+    const { cache } = configSchema.parse({ cache: { sentinel: { name: 'mymaster', nodes: [`127.0.0.1:${closed}`] } } });
+    const started = performance.now();
+    const error = await connectRedis(cache, { logger }).then(() => undefined, (failure: unknown) => failure);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(String((error as UnavailableError).cause)).toMatch(/sentinels are unreachable|ECONNREFUSED/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(9_900);
+  }, 20_000);
+});
+
