@@ -70,7 +70,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const path of writtenSecrets(raw, [])) {
     options.warnings?.push(`${label}: ${formatPath(path)} is written in the file: give secrets by environment (\${VAR}) or file (password_file, refresh_secret_file, auth.keys[].file), never in a config that may be committed`);
   }
-  const document = interpolate(raw, [], env, label);
+  const document = interpolate(raw, [], env, label, overriddenBy(env));
   const overridden = applyEnvOverrides(document, env);
 
   const result = configSchema.safeParse(document, { reportInput: true });
@@ -147,19 +147,25 @@ function writtenSecrets(value: unknown, path: Path): Path[] {
   });
 }
 
+/** The paths an env override replaces (`REDIS_URL` set: `cache.url`), as `section.key`. */
+function overriddenBy(env: NodeJS.ProcessEnv): ReadonlySet<string> {
+  return new Set(ENV_OVERRIDES.filter(([name]) => nonEmpty(env[name]) !== undefined).map(([, target]) => target.join('.')));
+}
+
 /**
- * Replaces `${VAR}` in every string; mapping entries that end up null become `undefined` ("not
- * given": the default applies), kept so that an unknown key is still refused with an empty value.
+ * Replaces `${VAR}` in every string but those an env override replaces (their own variables need
+ * not be set); mapping entries that end up null become `undefined` ("not given": the default
+ * applies), kept so that an unknown key is still refused with an empty value.
  */
-function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: string): unknown {
-  if (typeof value === 'string') return interpolateString(value, path, env, label);
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, label));
+function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: string, skip: ReadonlySet<string>): unknown {
+  if (typeof value === 'string') return skip.has(path.join('.')) ? value : interpolateString(value, path, env, label);
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, [...path, index], env, label, skip));
   if (!isMapping(value)) return value;
   const result: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     // Assigned, it would set the mapping's prototype: its keys would pass as the mapping's own.
     if (key === '__proto__') throw new ConfigError(`${label}: ${formatPath([...path, key])}: unknown key`);
-    const resolved = interpolate(item, [...path, key], env, label);
+    const resolved = interpolate(item, [...path, key], env, label, skip);
     result[key] = resolved ?? undefined;
   }
   return result;

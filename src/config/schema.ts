@@ -80,7 +80,13 @@ const flag = (fallback: boolean) =>
     .union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')])
     .default(fallback);
 
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port');
+/** `host:port` or `[ipv6]:port`, port 1–65535. */
+const hostPort = z
+  .string()
+  .refine((node) => {
+    const match = /^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(node);
+    return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+  }, 'must be host:port or [ipv6]:port (port 1-65535)');
 
 /** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
 const optionalText = z

@@ -109,9 +109,10 @@ async function mastersReady(cluster: Cluster, timeoutMs: number): Promise<void> 
   }
 }
 
+/** `host:port` or `[ipv6]:port` (the schema checked it) as ioredis takes it: the host without brackets. */
 const hostPort = (node: string): { host: string; port: number } => {
   const at = node.lastIndexOf(':');
-  return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  return { host: node.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(at + 1)) };
 };
 
 /**

@@ -155,6 +155,12 @@ describe('env overrides', () => {
     expect(password.message).not.toContain('s3cretpw');
   });
 
+  it('replaces a value whose own variables are unset, never reading them', () => {
+    const file = 'cache:\n  url: "redis://${REDIS_HOST}:6379/0"\nserver:\n  port: "${PORT_BASE}0"\n';
+    expect(load(file, { REDIS_URL: 'redis://env:6379/1', PORT: '8081' })).toMatchObject({ cache: { url: 'redis://env:6379/1' }, server: { port: 8081 } });
+    expect(errorOf(() => load(file, { PORT: '8081' })).message).toContain('cache.url: environment variable REDIS_HOST is not set');
+  });
+
   it('ignores empty override variables', () => {
     const config = load(base, { PORT: '', REDIS_URL: '', LOG_LEVEL: '' });
     expect(config.server.port).toBe(1234);
@@ -266,6 +272,8 @@ describe('bad files', () => {
     ['a password with # left unencoded', 'database:\n  url: "postgres://u:Sec/ret#Pw@db/x"\n', 'database.url: is not a valid URL'],
     ['a Redis database that is no number', 'cache:\n  url: "redis://h:6379/abc"\n', 'cache.url: the database after the host must be a number'],
     ['an empty host', 'server:\n  host: ""\n', 'server.host: must not be empty'],
+    ['a cluster node port out of range', 'cache:\n  cluster:\n    nodes: ["h:99999"]\n', 'cache.cluster.nodes[0]: must be host:port or [ipv6]:port'],
+    ['a sentinel node with no port', 'cache:\n  sentinel:\n    name: m\n    nodes: ["::1"]\n', 'cache.sentinel.nodes[0]: must be host:port or [ipv6]:port'],
     ['a body limit past 1mb', 'server:\n  body_limit: 99999999mb\n', 'server.body_limit: must be between 1kb'],
     ['a Redis ?password= beside a file', 'cache:\n  url: "redis://h:6379/0?password=pw"\n  password_file: /run/secrets/redis\n', 'cache: give the Redis password in one place'],
     ['an idle window within the activity throttle', 'auth:\n  auto_logout: 1s\n', 'auth.auto_logout: must be above 1s'],
@@ -287,6 +295,11 @@ describe('bad files', () => {
     expect([config.cache.password_file, config.database.password_file]).toEqual(['/run/secrets/redis', '/run/secrets/pg']);
     const sentinel = load('cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n    sentinel_password: ${SENTINEL_PASSWORD}\n  password_file: /run/secrets/redis\n', { SENTINEL_PASSWORD: 'pw' });
     expect(sentinel.cache.password_file).toBe('/run/secrets/redis');
+  });
+
+  it('takes Sentinel and Cluster nodes as host:port or [ipv6]:port', () => {
+    const nodes = ['redis-1:6379', '10.0.0.5:7000', '[::1]:26379', '[fd00::5]:6379'];
+    expect(load(`cache:\n  cluster:\n    nodes: ${JSON.stringify(nodes)}\n`).cache.cluster?.nodes).toEqual(nodes);
   });
 
   it('takes a bare 0 as a duration, as Go does (the one duration without a unit)', () => {
