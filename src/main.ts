@@ -23,7 +23,7 @@ async function main() {
     return;
   }
   const warnings: string[] = [];
-  const config = loadConfig({ file: values.config, argv: [], warnings });
+  const config = loadConfig({ file: values.config, warnings });
   const logger = createLogger(config.logging);
   for (const warning of warnings) logger.warn(warning);
   const deps = await createDeps(config, logger);

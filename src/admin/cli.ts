@@ -154,7 +154,7 @@ async function run(argv: string[]): Promise<number> {
   if (!command) throw new UsageError(`unknown command "${name}"`);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0] ?? ''}"`);
 
-  const config = loadConfig({ file: values.config, argv: [] });
+  const config = loadConfig({ file: values.config });
   // Sessions in a server's memory but users in a shared PostgreSQL: a server may be running (no
   // data-directory lock guards PostgreSQL), and this process cannot end its sessions. Changing the
   // user here would leave them live on the old roles, or on a disabled account, for their lifetime.

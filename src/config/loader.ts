@@ -15,12 +15,10 @@ export class ConfigError extends Error {
 
 /** Where {@link loadConfig} looks; every field defaults to the running process. */
 export interface LoadConfigOptions {
-  /** Config file to read; wins over `--config` and `CONFIG_FILE`. */
+  /** Config file to read (the command line's `--config`); wins over `CONFIG_FILE`. */
   file?: string;
   /** Environment for `${VAR}` interpolation and overrides (default `process.env`). */
   env?: NodeJS.ProcessEnv;
-  /** Command-line arguments searched for `--config PATH` (default `process.argv.slice(2)`). */
-  argv?: string[];
   /** Collects what is allowed but unwise (a secret written in the file), one line each, for the caller to log. */
   warnings?: string[];
 }
@@ -51,8 +49,7 @@ const DOLLAR_BRACE = new RegExp(`\\$\\$\\{|${PLACEHOLDER.source}|\\$\\{`, 'g');
 /**
  * Loads and validates the configuration.
  *
- * The file is `options.file`, else `--config PATH` / `--config=PATH` from argv, else env
- * `CONFIG_FILE`, else `./config.yml` if it exists, else none (all defaults). In every string
+ * The file is `options.file`, else env `CONFIG_FILE`, else `./config.yml` if it exists, else none (all defaults). In every string
  * value `${VAR}` and `${VAR:-default}` are replaced from env, `$${` is a literal `${`, and any
  * other `${` is refused; a value that is exactly `${VAR}` with VAR unset or empty means "not
  * given", like a key left empty. Then `PORT`, `REDIS_URL`,
@@ -61,8 +58,9 @@ const DOLLAR_BRACE = new RegExp(`\\$\\$\\{|${PLACEHOLDER.source}|\\$\\{`, 'g');
  * @throws {ConfigError} naming the first bad key (unknown key, wrong type or value, unset variable)
  */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
-  const { env = process.env, argv = process.argv.slice(2) } = options;
-  const file = options.file ?? configFlag(argv) ?? nonEmpty(env.CONFIG_FILE);
+  const { env = process.env } = options;
+  if (options.file === '') throw new ConfigError('--config: needs a file path (--config PATH)');
+  const file = options.file ?? nonEmpty(env.CONFIG_FILE);
   const source = file ?? (existsSync(DEFAULT_FILE) ? DEFAULT_FILE : undefined);
   const label = source ?? 'config (no file)';
 
@@ -83,19 +81,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const suffix = fromEnv ? ` (set by env ${fromEnv[0]})` : '';
   const secret = SECRET_KEYS.has(path.at(-1) ?? '');
   throw new ConfigError(`${label}: ${formatPath(path)}: ${describeIssue(issue, secret)}${suffix}`);
-}
-
-function configFlag(argv: readonly string[]): string | undefined {
-  for (const [index, arg] of argv.entries()) {
-    if (arg.startsWith('--config=')) return requirePath(arg.slice('--config='.length));
-    if (arg === '--config') return requirePath(argv[index + 1]);
-  }
-  return undefined;
-}
-
-function requirePath(value: string | undefined): string {
-  if (!value || value.startsWith('--')) throw new ConfigError('--config: needs a file path (--config PATH)');
-  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -171,15 +156,18 @@ function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: 
   return result;
 }
 
+/** A `${VAR:-default}`'s default as written, its `$${` read as `${` like everywhere else. */
+const unescaped = (fallback: string | undefined) => fallback?.replaceAll('$${', '${');
+
 function interpolateString(text: string, path: Path, env: NodeJS.ProcessEnv, label: string): string | null {
   const exact = WHOLE_PLACEHOLDER.exec(text);
-  if (exact) return nonEmpty(env[exact[1] as string]) ?? nonEmpty(exact[2]) ?? null;
+  if (exact) return nonEmpty(env[exact[1] as string]) ?? nonEmpty(unescaped(exact[2])) ?? null;
   return text.replace(DOLLAR_BRACE, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === '$${') return '${';
     if (name === undefined) {
       throw new ConfigError(`${label}: ${formatPath(path)}: unsupported placeholder: use \${VAR} or \${VAR:-default} (and $\${ for a literal \${)`);
     }
-    const value = nonEmpty(env[name]) ?? fallback;
+    const value = nonEmpty(env[name]) ?? unescaped(fallback);
     if (value === undefined) {
       throw new ConfigError(`${label}: ${formatPath(path)}: environment variable ${name} is not set (use \${${name}:-default} for a fallback)`);
     }

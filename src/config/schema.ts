@@ -95,11 +95,22 @@ const optionalText = z
   .transform((value) => (value ? value : undefined));
 
 /**
+ * `url` with only the first of its comma-separated hosts (`postgres://u@h1:5432,h2:5432/db`), as
+ * postgres.js parses a multi-host URL; any other URL as it is.
+ */
+function firstHost(url: string): string {
+  const authority = url.slice(url.indexOf('://') + 3).split(/[?/]/)[0] ?? '';
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
+  return hosts.includes(',') ? url.replace(hosts, hosts.split(',')[0] ?? '') : url;
+}
+
+/**
  * A connection URL that may be absent, with one of `schemes`, that parses with its percent-encoding
  * intact (a driver would otherwise fail at connect time with a bare "Invalid URL"), and that
- * `path`, if given, accepts. Messages never repeat the URL: it may carry a password.
+ * `path`, if given, accepts; `multiHost`: several hosts may be listed, of which only the first
+ * is parsed (as postgres.js does). Messages never repeat the URL: it may carry a password.
  */
-const connectionUrl = (schemes: RegExp, what: string, path?: { test: RegExp; message: string }) =>
+const connectionUrl = (schemes: RegExp, what: string, { path, multiHost = false }: { path?: { test: RegExp; message: string }; multiHost?: boolean } = {}) =>
   optionalText.superRefine((url, ctx) => {
     if (url === undefined) return;
     if (!schemes.test(url)) {
@@ -108,7 +119,7 @@ const connectionUrl = (schemes: RegExp, what: string, path?: { test: RegExp; mes
     }
     let parsed: URL;
     try {
-      parsed = new URL(url);
+      parsed = new URL(multiHost ? firstHost(url) : url);
       decodeURIComponent(parsed.username);
       decodeURIComponent(parsed.password);
     } catch {
@@ -217,7 +228,9 @@ export const configSchema = z.strictObject({
     .prefault({}),
   cache: z
     .strictObject({
-      url: connectionUrl(/^rediss?:\/\//, 'redis:// or rediss://', { test: /^(?:\/\d{0,5})?$/, message: 'the database after the host must be a number (redis://host:6379/0)' }),
+      url: connectionUrl(/^rediss?:\/\//, 'redis:// or rediss://', {
+        path: { test: /^(?:\/\d{0,5}\/?)?$/, message: 'the database after the host must be a number (redis://host:6379/0)' },
+      }),
       /** Redis Sentinel instead of `url`: the master's name and the sentinels (`host:port`). */
       sentinel: z
         .strictObject({
@@ -261,7 +274,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   database: z
     .strictObject({
-      url: connectionUrl(/^postgres(?:ql)?:\/\//, 'postgres:// or postgresql://'),
+      url: connectionUrl(/^postgres(?:ql)?:\/\//, 'postgres:// or postgresql://', { multiHost: true }),
       data_dir: z.string().default('./data'),
       pool_size: integer(1, 200, 10),
       connect_timeout: timerDuration('2s'),

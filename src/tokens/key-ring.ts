@@ -65,10 +65,21 @@ function importAsymmetric(kid: string, material: string, algorithm: Algorithm): 
  * (`value: ${JWT_KEY}` set to `/run/secrets/…`) would be a secret anyone reading the config knows.
  */
 function notASecret(text: string): string | undefined {
-  if (text.includes('-----BEGIN')) return 'a PEM key, not an HS256 secret (HS256 takes random bytes: npm run keys:generate -- --alg HS256)';
-  if (text.startsWith('{')) return 'a JWK, not an HS256 secret (HS256 takes random bytes: npm run keys:generate -- --alg HS256)';
+  const kind = text.includes('-----BEGIN') ? 'a PEM key' : isJwk(text) ? 'a JWK' : undefined;
+  if (kind) return `${kind}, not an HS256 secret (HS256 takes random bytes: npm run keys:generate -- --alg HS256)`;
   if (!/\s/.test(text) && existsSync(text)) return 'the path of a file: give it as file, not value';
   return undefined;
+}
+
+/** JSON with a `kty`: a JSON Web Key (a secret that merely starts with `{` is not one). */
+function isJwk(text: string): boolean {
+  if (!text.startsWith('{')) return false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && 'kty' in parsed;
+  } catch {
+    return false;
+  }
 }
 
 function importSecret(kid: string, material: string): Pick<RingKey, 'verifyKey' | 'signKey'> {

@@ -19,7 +19,7 @@ function writeConfig(text: string): string {
 }
 
 function load(text: string, env: NodeJS.ProcessEnv = {}) {
-  return loadConfig({ file: writeConfig(text), env, argv: [] });
+  return loadConfig({ file: writeConfig(text), env });
 }
 
 function errorOf(run: () => unknown): ConfigError {
@@ -34,7 +34,7 @@ function errorOf(run: () => unknown): ConfigError {
 
 describe('the committed config.yml', () => {
   it('loads with an empty env and equals the schema defaults', () => {
-    const config = loadConfig({ env: {}, argv: [] });
+    const config = loadConfig({ env: {} });
     expect(config).toEqual(configSchema.parse({}));
     expect(config.server.port).toBe(8080);
     expect(config.server.body_limit).toBe(16 * 1024);
@@ -50,7 +50,6 @@ describe('the committed config.yml', () => {
   it('takes its URLs and refresh secret from the environment', () => {
     const config = loadConfig({
       env: { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://d/db', REFRESH_SECRET: 's3cret' },
-      argv: [],
     });
     expect(config.cache.url).toBe('redis://r:6379');
     expect(config.database.url).toBe('postgres://d/db');
@@ -63,7 +62,7 @@ describe('deploy/config.compose.yml', () => {
     const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: { jwt: { environment: Record<string, string> } } };
     const { REDIS_URL, DATABASE_URL } = compose.services.jwt.environment;
     const warnings: string[] = [];
-    const config = loadConfig({ file: 'deploy/config.compose.yml', env: { REDIS_URL, DATABASE_URL }, argv: [], warnings });
+    const config = loadConfig({ file: 'deploy/config.compose.yml', env: { REDIS_URL, DATABASE_URL }, warnings });
     expect(warnings).toEqual([]);
     expect([config.cache.url, config.database.url]).toEqual(['redis://redis:6379/0', 'postgres://jwt@postgres:5432/jwt']);
     expect([config.cache.password_file, config.database.password_file, config.auth.refresh_secret_file, config.auth.keys[0]?.file]).toEqual([
@@ -124,6 +123,7 @@ describe('${VAR} interpolation', () => {
   it('writes $${ as a literal ${, and leaves a bare $NAME alone', () => {
     expect(load('auth:\n  issuer: "a$${B}c ${C}"\n', { B: 'never', C: 'd' }).auth.issuer).toBe('a${B}c d');
     expect(load('auth:\n  issuer: "$HOST"\n', { HOST: 'never' }).auth.issuer).toBe('$HOST');
+    expect(load('auth:\n  issuer: "${UNSET:-x$${y}"\n  audience: "a ${UNSET:-b$${c}"\n').auth).toMatchObject({ issuer: 'x${y', audience: 'a b${c' });
   });
 
   it('interpolates inside lists of mappings', () => {
@@ -178,31 +178,26 @@ describe('env overrides', () => {
 describe('choosing the file', () => {
   const portFile = (port: number) => writeConfig(`server:\n  port: ${port}\n`);
 
-  it('reads --config PATH and --config=PATH', () => {
-    expect(loadConfig({ env: {}, argv: ['--config', portFile(1001)] }).server.port).toBe(1001);
-    expect(loadConfig({ env: {}, argv: [`--config=${portFile(1002)}`] }).server.port).toBe(1002);
-  });
-
   it('reads CONFIG_FILE', () => {
-    expect(loadConfig({ env: { CONFIG_FILE: portFile(1003) }, argv: [] }).server.port).toBe(1003);
+    expect(loadConfig({ env: { CONFIG_FILE: portFile(1003) } }).server.port).toBe(1003);
   });
 
-  it('prefers --config over CONFIG_FILE', () => {
-    const config = loadConfig({ env: { CONFIG_FILE: portFile(1004) }, argv: ['--config', portFile(1005)] });
+  it('prefers the file given (--config) over CONFIG_FILE', () => {
+    const config = loadConfig({ file: portFile(1005), env: { CONFIG_FILE: portFile(1004) } });
     expect(config.server.port).toBe(1005);
   });
 
   it('falls back to ./config.yml', () => {
-    expect(loadConfig({ env: { CONFIG_FILE: '' }, argv: [] })).toEqual(configSchema.parse({}));
+    expect(loadConfig({ env: { CONFIG_FILE: '' } })).toEqual(configSchema.parse({}));
   });
 
   it('fails on a named file that does not exist', () => {
     const missing = join(dir, 'missing.yml');
-    expect(errorOf(() => loadConfig({ env: { CONFIG_FILE: missing }, argv: [] })).message).toContain(missing);
+    expect(errorOf(() => loadConfig({ env: { CONFIG_FILE: missing } })).message).toContain(missing);
   });
 
-  it('fails on --config without a path', () => {
-    expect(errorOf(() => loadConfig({ env: {}, argv: ['--config'] })).message).toContain('--config');
+  it('fails on an empty path (--config=)', () => {
+    expect(errorOf(() => loadConfig({ file: '', env: {} })).message).toBe('--config: needs a file path (--config PATH)');
   });
 });
 
@@ -284,7 +279,7 @@ describe('bad files', () => {
     ],
   ])('%s', (_name, text, expected) => {
     const file = writeConfig(text);
-    const { message } = errorOf(() => loadConfig({ file, env: {}, argv: [] }));
+    const { message } = errorOf(() => loadConfig({ file, env: {} }));
     expect(message).toContain(expected);
     expect(message.startsWith(`${file}: `)).toBe(true);
     expect(message).not.toContain('\n');
@@ -295,6 +290,15 @@ describe('bad files', () => {
     expect([config.cache.password_file, config.database.password_file]).toEqual(['/run/secrets/redis', '/run/secrets/pg']);
     const sentinel = load('cache:\n  sentinel:\n    name: m\n    nodes: ["s:26379"]\n    sentinel_password: ${SENTINEL_PASSWORD}\n  password_file: /run/secrets/redis\n', { SENTINEL_PASSWORD: 'pw' });
     expect(sentinel.cache.password_file).toBe('/run/secrets/redis');
+  });
+
+  it('takes the URLs drivers take: several PostgreSQL hosts, query options, IPv6 hosts, encoded passwords, a trailing slash', () => {
+    for (const url of ['postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write', 'postgresql://u:p%2Fw%23d@[::1]:5432/db', 'postgres://u@h']) {
+      expect(load(`database:\n  url: "${url}"\n`).database.url).toBe(url);
+    }
+    for (const url of ['rediss://u:p%40x@h:6380/1?family=6', 'redis://h:6379/0/', 'redis://h:6379/', 'redis://[::1]:6379', 'redis://h']) {
+      expect(load(`cache:\n  url: "${url}"\n`).cache.url).toBe(url);
+    }
   });
 
   it('takes Sentinel and Cluster nodes as host:port or [ipv6]:port', () => {
@@ -323,7 +327,7 @@ describe('bad files', () => {
   it('warns of a credential written in the file itself, never of one given by ${VAR}, and never repeats it', () => {
     const warningsOf = (text: string, env: NodeJS.ProcessEnv = {}) => {
       const warnings: string[] = [];
-      loadConfig({ file: writeConfig(text), env, argv: [], warnings });
+      loadConfig({ file: writeConfig(text), env, warnings });
       return warnings;
     };
     const secret = 'a-literal-secret-of-thirty-two-chars!';

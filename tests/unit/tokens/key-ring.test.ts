@@ -207,6 +207,8 @@ describe('createKeyRing: HS256', () => {
     }
     expect((await keyErrorOf(createKeyRing('HS256', [keyConfig('from-file', { file: writeKeyFile(pem(publicKey)) })]))).message).toContain('a PEM key');
     expect((await createKeyRing('HS256', [keyConfig('file', { file: secretFile })])).signer.kid).toBe('file');
+    // A generated password may start with a brace: not a JWK.
+    expect((await createKeyRing('HS256', [keyConfig('brace', { value: '{'.padEnd(40, 'x9!') })])).signer.kid).toBe('brace');
   });
 
   it('counts bytes, not characters', async () => {
