@@ -10,6 +10,9 @@ import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { createClientErrorHandler, createConnectHandler, createRequestErrorResponse } from './http/client-errors.js';
 import { metricsServerApp } from './http/routes/metrics.js';
 
+/** `listen` errors of a host that names no address of this machine. */
+const HOST_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EADDRNOTAVAIL']);
+
 /**
  * Listens on `port` (0: a free one, chosen by the system) and resolves with the port taken. A
  * port that cannot be taken (in use, not permitted) rejects with one line naming the config key,
@@ -17,8 +20,6 @@ import { metricsServerApp } from './http/routes/metrics.js';
  * Later errors of the listener (an accept failing for want of file descriptors) are logged: an
  * error event with no listener would end the process and every request in flight.
  */
-const HOST_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EADDRNOTAVAIL']);
-
 function listen(server: Server, port: number, host: string, key: string, logger: Logger): Promise<number> {
   return new Promise((resolve, reject) => {
     const refused = (error: NodeJS.ErrnoException) => {

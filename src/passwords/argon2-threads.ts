@@ -36,8 +36,10 @@ export type Reply = { value?: string | boolean; error?: string };
 interface Lane {
   /** Absent while a thread that failed waits to be started again. */
   worker?: Worker;
-  /** Set while the thread runs a batch: its replies, or why the thread failed it. */
+  /** Set while the lane has a batch: its replies, or why the thread failed it. */
   settle?: (outcome: Reply[] | Error) => void;
+  /** A batch given while the thread waits to be started again: sent once it is. */
+  waiting?: readonly Call[];
 }
 
 export interface Argon2ThreadOptions {
@@ -52,11 +54,12 @@ const RESTART_DELAYS_MS = [0, 100, 200, 400, 800, 1600, 3200, 5000];
 
 /**
  * `count` worker threads for argon2. The caller (the hasher's bounded queue) never runs more than
- * `count` batches at once, so a free thread exists unless one is waiting to start again. Idle
- * threads do not keep the process alive. A thread that fails its batch and ends is replaced at
- * once; while threads go on failing with no answer between (a thread that cannot start: its
- * module will not load, the process may not make threads), each waits longer before it is
- * started again, so a broken thread never spins a core.
+ * `count` batches at once, so a free lane always exists. Idle threads do not keep the process
+ * alive. A thread that fails its batch and ends is replaced at once; while threads go on failing
+ * with no answer between (a thread that cannot start: its module will not load, the process may
+ * not make threads), each waits longer before it is started again, so a broken thread never spins
+ * a core. A batch given to a lane whose thread waits to start runs once it has (a running thread
+ * is preferred).
  */
 export function createArgon2Threads(count: number, options: Argon2ThreadOptions = {}) {
   const argon2 = options.module ?? createRequire(import.meta.url).resolve('@node-rs/argon2');
@@ -82,6 +85,13 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
     // An uncaught error ends the thread; a new one takes its place, so no batch goes to it meanwhile.
     worker.on('error', (error) => fail(lane, error, worker));
     worker.on('exit', () => fail(lane, new Error('argon2 thread exited'), worker));
+    const calls = lane.waiting;
+    lane.waiting = undefined;
+    if (calls) post(worker, calls);
+  };
+  const post = (worker: Worker, calls: readonly Call[]) => {
+    worker.ref();
+    worker.postMessage(calls);
   };
   /** Fails `lane`'s batch and starts a new thread in its place (once per thread: its `error` and `exit` both come here). */
   const fail = (lane: Lane, error: Error, worker?: Worker) => {
@@ -106,6 +116,7 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
   const finish = (lane: Lane, outcome: Reply[] | Error) => {
     const settle = lane.settle;
     lane.settle = undefined;
+    lane.waiting = undefined;
     lane.worker?.unref();
     settle?.(outcome);
   };
@@ -113,17 +124,16 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
   lanes.forEach(start);
 
   /**
-   * Runs `calls` one after another on a free thread and answers them together, one reply per
-   * call; rejects if the thread fails the batch (it is then replaced), or if none is free.
+   * Runs `calls` one after another on a free lane's thread and answers them together, one reply
+   * per call; rejects if the thread fails the batch (it is then replaced), or if no lane is free.
    */
   function run(calls: readonly Call[]): Promise<Reply[]> {
-    const lane = lanes.find((candidate) => candidate.worker && !candidate.settle);
-    if (closed || !lane?.worker) return Promise.reject(new Error(closed ? 'argon2 threads closed' : 'no free argon2 thread'));
-    const { worker } = lane;
+    const lane = lanes.find((candidate) => candidate.worker && !candidate.settle) ?? lanes.find((candidate) => !candidate.settle);
+    if (closed || !lane) return Promise.reject(new Error(closed ? 'argon2 threads closed' : 'no free argon2 thread'));
     return new Promise<Reply[]>((resolve, reject) => {
       lane.settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
-      worker.ref();
-      worker.postMessage(calls);
+      if (lane.worker) post(lane.worker, calls);
+      else lane.waiting = calls;
     });
   }
 
@@ -133,6 +143,7 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
       closed = true;
       for (const timer of restarts) clearTimeout(timer);
       restarts.clear();
+      for (const lane of lanes) if (!lane.worker) finish(lane, new Error('argon2 threads closed'));
       await Promise.all(lanes.map((lane) => lane.worker?.terminate()));
     },
   };

@@ -16,6 +16,8 @@ interface ConnectOptions {
    * re-subscription has no error handler: a connection closing during it is an unhandled rejection.
    */
   subscriber?: boolean;
+  /** How long a first connection may take (`FIRST_CONNECTION_MS`; a test waits less). */
+  firstConnectionMs?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ interface ConnectOptions {
  */
 export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
   const redis = createRedis(cache, options);
-  await connectClient(redis);
+  await connectClient(redis, options.firstConnectionMs);
   if (redis instanceof Cluster) await mastersReady(redis, CONNECT_TIMEOUT_MS);
   await databaseSelected(redis, cache)
     .then(() => checkEvictionPolicy(redis, options.logger))
@@ -56,21 +58,23 @@ async function databaseSelected(redis: RedisClient, cache: Config['cache']): Pro
 
 const CONNECT_TIMEOUT_MS = 2000;
 /**
- * Longest wait for a first connection at start-up. ioredis keeps retrying on its own (a Sentinel
- * client with no sentinel reachable, forever): past this the start fails with the last error.
+ * Longest wait for a client's first connection to its server. ioredis keeps retrying on its own
+ * (a Sentinel client with no sentinel reachable, for ever): past this the start fails with the
+ * last error. Once connected, a server still loading its data is waited for as long as it takes.
  */
-const FIRST_CONNECTION_MS = 10_000;
+const FIRST_CONNECTION_MS = 30_000;
 /** `socketTimeout` over `command_timeout`. */
 const SOCKET_TIMEOUT_FACTOR = 2;
 /** The longest timer Node keeps (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Connects a client made by `createRedis`. Failing, it is closed and the error names what stopped
- * it (the last connection error: ECONNREFUSED, ENOTFOUND, WRONGPASS…), not ioredis's bare
- * "Connection is closed.". @throws {UnavailableError}
+ * Connects a client made by `createRedis`, giving up if no connection is made within
+ * `deadlineMs`. Failing, it is closed for good and the error names what stopped it (the last
+ * connection error: ECONNREFUSED, ENOTFOUND, WRONGPASS…), not ioredis's bare "Connection is
+ * closed.". @throws {UnavailableError}
  */
-export async function connectClient(redis: RedisClient): Promise<void> {
+export async function connectClient(redis: RedisClient, deadlineMs = FIRST_CONNECTION_MS): Promise<void> {
   let last: unknown;
   const remember = (error: unknown) => {
     last = error;
@@ -81,16 +85,19 @@ export async function connectClient(redis: RedisClient): Promise<void> {
   connecting.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no connection within ${FIRST_CONNECTION_MS / 1000} s`)), FIRST_CONNECTION_MS);
+    timer = setTimeout(() => reject(new Error(`no connection within ${deadlineMs / 1000} s`)), deadlineMs);
   });
+  const connected = () => clearTimeout(timer);
+  redis.once('connect', connected);
   try {
     await Promise.race([connecting, deadline]);
   } catch (error) {
-    redis.disconnect();
+    await closeRedis(redis, { hard: true });
     throw new UnavailableError('session store', last ?? error);
   } finally {
     clearTimeout(timer);
     redis.off('error', remember);
+    redis.off('connect', connected);
   }
 }
 

@@ -1,12 +1,15 @@
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { describe, test, type TestContext } from 'vitest';
 import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
-import { redisCli, startRedis } from '../../scripts/cluster/redis.js';
+import { spawnLogged } from '../../scripts/cluster/process.js';
+import { redisCli, redisServerBinary, startRedis } from '../../scripts/cluster/redis.js';
+import { tcpProbe } from '../../scripts/cluster/tcp-probe.js';
 import { ConfigError } from '../../src/config/loader.js';
 import { configSchema } from '../../src/config/schema.js';
 import { UnavailableError } from '../../src/http/errors.js';
-import { closeRedis, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
+import { closeRedis, connectClient, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { testRedisUrl } from '../helpers/services.js';
 
@@ -111,14 +114,41 @@ describe('Redis at start-up', () => {
     }
   });
 
-  test('Sentinel with no sentinel reachable stops the start after 10 s, naming the last error (ioredis retries forever)', async ({ expect }) => {
+  test('Sentinel with no sentinel reachable stops the start at the deadline, naming the last error, and stays closed (ioredis retries for ever)', async ({ expect }) => {
     const closed = await freePort();
     const { cache } = configSchema.parse({ cache: { sentinel: { name: 'mymaster', nodes: [`127.0.0.1:${closed}`] } } });
+    const redis = createRedis(cache, { logger });
     const started = performance.now();
-    const error = await connectRedis(cache, { logger }).then(() => undefined, (failure: unknown) => failure);
+    const error = await connectClient(redis, 1_000).then(() => undefined, (failure: unknown) => failure);
     expect(error).toBeInstanceOf(UnavailableError);
     expect(String((error as UnavailableError).cause)).toMatch(/sentinels are unreachable|ECONNREFUSED/);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(9_900);
-  }, 20_000);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    // Closed for good: no reconnection starts the Sentinel loop again.
+    const connecting: string[] = [];
+    redis.on('connecting', () => connecting.push('connecting'));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect([redis.status, connecting]).toEqual(['end', []]);
+  });
+
+  test('a Redis still loading its data when connected is waited for past the deadline', async ({ expect, onTestFinished }) => {
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    const dir = tempDir(cleanup, 'jwt-loading-');
+    const first = await startRedis(dir, { args: ['--enable-debug-command', 'yes'] });
+    await redisCli(first.port, ['DEBUG', 'POPULATE', '3000000']);
+    await redisCli(first.port, ['SAVE']);
+    await first.stop();
+    // Started again on that data: it takes connections at once and answers LOADING for a second or two.
+    const again = spawnLogged('redis-loading', redisServerBinary(), ['--port', String(first.port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+      logFile: join(dir, 'again.log'),
+    });
+    cleanup.add(() => again.stop('SIGKILL'));
+    await expect.poll(() => tcpProbe('127.0.0.1', first.port), { timeout: 10_000, interval: 20 }).toBe(true);
+    expect(await redisCli(first.port, ['PING'])).toMatch(/LOADING/);
+    const redis = createRedis(configSchema.parse({ cache: { url: first.url } }).cache, { logger });
+    cleanup.add(() => closeRedis(redis, { hard: true }));
+    await connectClient(redis, 200);
+    expect(await redis.ping()).toBe('PONG');
+  }, 30_000);
 });
 

@@ -220,6 +220,19 @@ describe('password hasher', () => {
     await expect(threads.run([])).rejects.toThrow(/closed/);
   });
 
+  it('a batch given while its thread waits to start again runs once it has (not a 503)', async () => {
+    const threads = createArgon2Threads(1);
+    try {
+      // Two failures with no answer between: the second thread is started again after 100 ms.
+      await expect(threads.run(42 as never)).rejects.toThrow();
+      await expect(threads.run(42 as never)).rejects.toThrow();
+      const [reply] = await threads.run([{ op: 'hash', args: ['while restarting', argon2Options] }]);
+      expect(reply?.value).toMatch(/^\$argon2id\$/);
+    } finally {
+      await threads.close();
+    }
+  });
+
   it('a failed batch rejects its operations with a retryable unavailable error, never a wrong password', async () => {
     const real = createArgon2Threads(1);
     let failures = [new Error('the thread died'), 'no reply'];
