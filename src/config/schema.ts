@@ -94,36 +94,51 @@ const optionalText = z
   .nullish()
   .transform((value) => (value ? value : undefined));
 
+const INVALID_URL = 'is not a valid URL (a port above 65535? / # ? @ or % in the password must be percent-encoded)';
+
 /**
- * `url` with only the first of its comma-separated hosts (`postgres://u@h1:5432,h2:5432/db`), as
- * postgres.js parses a multi-host URL; any other URL as it is.
+ * What postgres.js would make of a url's hosts, if it cannot use them; and the url with only its
+ * first host, for `new URL`. postgres.js takes the hosts after the first `@`, comma-separated, each
+ * `host[:port]` split at `:` (so no IPv6 address: `[::1]` would be the host `[`).
  */
-function firstHost(url: string): string {
+function postgresHosts(url: string): { problem?: string; firstOnly: string } {
   const authority = url.slice(url.indexOf('://') + 3).split(/[?/]/)[0] ?? '';
-  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
-  return hosts.includes(',') ? url.replace(hosts, hosts.split(',')[0] ?? '') : url;
+  const list = authority.slice(authority.indexOf('@') + 1);
+  const hosts = list.split(',');
+  for (const entry of hosts) {
+    if (entry.startsWith('[')) return { problem: 'names an IPv6 address, which postgres.js cannot reach from a url: use a host name', firstOnly: url };
+    const [host = '', port, extra] = entry.split(':');
+    const portOk = port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
+    if (host.includes('@') || extra !== undefined || !portOk || (host === '' && hosts.length > 1)) return { problem: INVALID_URL, firstOnly: url };
+  }
+  return { firstOnly: hosts.length > 1 ? url.replace(list, hosts[0] ?? '') : url };
 }
 
 /**
  * A connection URL that may be absent, with one of `schemes`, that parses with its percent-encoding
  * intact (a driver would otherwise fail at connect time with a bare "Invalid URL"), and that
- * `path`, if given, accepts; `multiHost`: several hosts may be listed, of which only the first
- * is parsed (as postgres.js does). Messages never repeat the URL: it may carry a password.
+ * `path`, if given, accepts; `postgres`: read as postgres.js reads it (several hosts may be
+ * listed). Messages never repeat the URL: it may carry a password.
  */
-const connectionUrl = (schemes: RegExp, what: string, { path, multiHost = false }: { path?: { test: RegExp; message: string }; multiHost?: boolean } = {}) =>
+const connectionUrl = (schemes: RegExp, what: string, { path, postgres = false }: { path?: { test: RegExp; message: string }; postgres?: boolean } = {}) =>
   optionalText.superRefine((url, ctx) => {
     if (url === undefined) return;
     if (!schemes.test(url)) {
       ctx.addIssue({ code: 'custom', message: `must be a ${what} URL` });
       return;
     }
+    const hosts = postgres ? postgresHosts(url) : { firstOnly: url };
+    if (hosts.problem) {
+      ctx.addIssue({ code: 'custom', message: hosts.problem });
+      return;
+    }
     let parsed: URL;
     try {
-      parsed = new URL(multiHost ? firstHost(url) : url);
+      parsed = new URL(hosts.firstOnly);
       decodeURIComponent(parsed.username);
       decodeURIComponent(parsed.password);
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not a valid URL (a port above 65535? / # ? @ or % in the password must be percent-encoded)' });
+      ctx.addIssue({ code: 'custom', message: INVALID_URL });
       return;
     }
     if (path && !path.test.test(parsed.pathname)) ctx.addIssue({ code: 'custom', message: path.message });
@@ -229,7 +244,7 @@ export const configSchema = z.strictObject({
   cache: z
     .strictObject({
       url: connectionUrl(/^rediss?:\/\//, 'redis:// or rediss://', {
-        path: { test: /^(?:\/\d{0,5}\/?)?$/, message: 'the database after the host must be a number (redis://host:6379/0)' },
+        path: { test: /^(?:\/(?:\d{1,5}\/?)?)?$/, message: 'the database after the host must be a number (redis://host:6379/0)' },
       }),
       /** Redis Sentinel instead of `url`: the master's name and the sentinels (`host:port`). */
       sentinel: z
@@ -274,7 +289,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   database: z
     .strictObject({
-      url: connectionUrl(/^postgres(?:ql)?:\/\//, 'postgres:// or postgresql://', { multiHost: true }),
+      url: connectionUrl(/^postgres(?:ql)?:\/\//, 'postgres:// or postgresql://', { postgres: true }),
       data_dir: z.string().default('./data'),
       pool_size: integer(1, 200, 10),
       connect_timeout: timerDuration('2s'),

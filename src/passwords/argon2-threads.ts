@@ -40,6 +40,8 @@ interface Lane {
   settle?: (outcome: Reply[] | Error) => void;
   /** A batch given while the thread waits to be started again: sent once it is. */
   waiting?: readonly Call[];
+  /** The wait before the thread is started again; it keeps the process alive only while a batch waits. */
+  restart?: NodeJS.Timeout;
 }
 
 export interface Argon2ThreadOptions {
@@ -66,7 +68,6 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
   let closed = false;
   /** Thread failures since the last answer. */
   let failures = 0;
-  const restarts = new Set<NodeJS.Timeout>();
 
   const start = (lane: Lane) => {
     let worker: Worker;
@@ -106,12 +107,10 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
       start(lane);
       return;
     }
-    const timer = setTimeout(() => {
-      restarts.delete(timer);
+    lane.restart = setTimeout(() => {
+      lane.restart = undefined;
       start(lane);
-    }, delay);
-    timer.unref();
-    restarts.add(timer);
+    }, delay).unref();
   };
   const finish = (lane: Lane, outcome: Reply[] | Error) => {
     const settle = lane.settle;
@@ -133,7 +132,10 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
     return new Promise<Reply[]>((resolve, reject) => {
       lane.settle = (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
       if (lane.worker) post(lane.worker, calls);
-      else lane.waiting = calls;
+      else {
+        lane.waiting = calls;
+        lane.restart?.ref();
+      }
     });
   }
 
@@ -141,9 +143,10 @@ export function createArgon2Threads(count: number, options: Argon2ThreadOptions 
     run,
     async close(): Promise<void> {
       closed = true;
-      for (const timer of restarts) clearTimeout(timer);
-      restarts.clear();
-      for (const lane of lanes) if (!lane.worker) finish(lane, new Error('argon2 threads closed'));
+      for (const lane of lanes) {
+        clearTimeout(lane.restart);
+        if (!lane.worker) finish(lane, new Error('argon2 threads closed'));
+      }
       await Promise.all(lanes.map((lane) => lane.worker?.terminate()));
     },
   };

@@ -29,7 +29,7 @@ interface ConnectOptions {
 export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
   const redis = createRedis(cache, options);
   await connectClient(redis, options.firstConnectionMs);
-  if (redis instanceof Cluster) await mastersReady(redis, CONNECT_TIMEOUT_MS);
+  if (redis instanceof Cluster) await mastersReady(redis, options.firstConnectionMs ?? FIRST_CONNECTION_MS);
   await databaseSelected(redis, cache)
     .then(() => checkEvictionPolicy(redis, options.logger))
     .catch(async (error: unknown) => {
@@ -104,7 +104,8 @@ export async function connectClient(redis: RedisClient, deadlineMs = FIRST_CONNE
 /**
  * Waits until the connection to every master is ready. Without the offline queue, a Cluster
  * refuses ("Connection is closed.") a command for a node whose connection is still being made,
- * so serving before this would answer the first requests of each slot range with 503s.
+ * so serving before this would answer the first requests of each slot range with 503s. A master
+ * still loading its data is not ready: it is waited for as long as a first connection.
  */
 async function mastersReady(cluster: Cluster, timeoutMs: number): Promise<void> {
   const signal = AbortSignal.timeout(timeoutMs);
@@ -112,7 +113,7 @@ async function mastersReady(cluster: Cluster, timeoutMs: number): Promise<void> 
     await Promise.all(cluster.nodes('master').map((node) => (node.status === 'ready' ? undefined : once(node, 'ready', { signal }))));
   } catch (error) {
     cluster.disconnect();
-    throw new Error(`Redis Cluster: not every master connected within ${timeoutMs} ms`, { cause: error });
+    throw new UnavailableError('session store', new Error(`Redis Cluster: not every master ready within ${timeoutMs / 1000} s`, { cause: error }));
   }
 }
 

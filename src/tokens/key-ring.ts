@@ -71,16 +71,11 @@ function notASecret(text: string): string | undefined {
   return undefined;
 }
 
-/** JSON with a `kty`: a JSON Web Key (a secret that merely starts with `{` is not one). */
-function isJwk(text: string): boolean {
-  if (!text.startsWith('{')) return false;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && 'kty' in parsed;
-  } catch {
-    return false;
-  }
-}
+/**
+ * A JSON Web Key or key set, also with the quotes a shell ate (`{kty:OKP,…}`): braces around a
+ * `kty` or `keys` member. A secret that merely starts with `{` is not one.
+ */
+const isJwk = (text: string): boolean => text.startsWith('{') && /[{,]\s*"?(?:kty|keys)"?\s*:/.test(text);
 
 function importSecret(kid: string, material: string): Pick<RingKey, 'verifyKey' | 'signKey'> {
   const refused = notASecret(material.trim());

@@ -265,6 +265,11 @@ describe('bad files', () => {
     ['a port out of range', 'cache:\n  url: "redis://h:99999/0"\n', 'cache.url: is not a valid URL'],
     ['a broken percent-encoding', 'database:\n  url: "postgres://u:p%zz@db/x"\n', 'database.url: is not a valid URL'],
     ['a password with # left unencoded', 'database:\n  url: "postgres://u:Sec/ret#Pw@db/x"\n', 'database.url: is not a valid URL'],
+    ['a password with @ left unencoded (postgres.js splits at the first)', 'database:\n  url: "postgres://u:p@x@h1/db"\n', 'database.url: is not a valid URL'],
+    ['a second PostgreSQL host with a bad port', 'database:\n  url: "postgres://u@h1:5432,h2:99999/db"\n', 'database.url: is not a valid URL'],
+    ['an empty second PostgreSQL host', 'database:\n  url: "postgres://u@h1,/db"\n', 'database.url: is not a valid URL'],
+    ['an IPv6 PostgreSQL host (postgres.js reads [::1] as the host [)', 'database:\n  url: "postgres://u@[::1]:5432/db"\n', 'database.url: names an IPv6 address'],
+    ['a Redis database path of two slashes', 'cache:\n  url: "redis://h:6379//"\n', 'cache.url: the database after the host must be a number'],
     ['a Redis database that is no number', 'cache:\n  url: "redis://h:6379/abc"\n', 'cache.url: the database after the host must be a number'],
     ['an empty host', 'server:\n  host: ""\n', 'server.host: must not be empty'],
     ['a cluster node port out of range', 'cache:\n  cluster:\n    nodes: ["h:99999"]\n', 'cache.cluster.nodes[0]: must be host:port or [ipv6]:port'],
@@ -293,7 +298,7 @@ describe('bad files', () => {
   });
 
   it('takes the URLs drivers take: several PostgreSQL hosts, query options, IPv6 hosts, encoded passwords, a trailing slash', () => {
-    for (const url of ['postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write', 'postgresql://u:p%2Fw%23d@[::1]:5432/db', 'postgres://u@h']) {
+    for (const url of ['postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write', 'postgresql://u:p%2Fw%23d%40@db:5432/db', 'postgres://u@h', 'postgres:///jwt']) {
       expect(load(`database:\n  url: "${url}"\n`).database.url).toBe(url);
     }
     for (const url of ['rediss://u:p%40x@h:6380/1?family=6', 'redis://h:6379/0/', 'redis://h:6379/', 'redis://[::1]:6379', 'redis://h']) {

@@ -1,3 +1,9 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/http/errors.js';
@@ -5,6 +11,7 @@ import { createArgon2Threads } from '../../src/passwords/argon2-threads.js';
 import { argon2Options, createPasswordHasher } from '../../src/passwords/hasher.js';
 import { verifiesFor } from '../../src/passwords/normal-form.js';
 import { checkPassword } from '../../src/passwords/policy.js';
+import { TSX_LOADER } from '../helpers/tsx-loader.js';
 
 describe('password hasher', () => {
   const hasher = createPasswordHasher({ concurrency: 2 });
@@ -231,6 +238,35 @@ describe('password hasher', () => {
     } finally {
       await threads.close();
     }
+  });
+
+  it('a batch waiting for its thread to start again keeps the process alive until answered', async () => {
+    // A process with nothing else open (the admin CLI on the embedded store): the wait must hold it.
+    const threadsModule = pathToFileURL(resolve(import.meta.dirname, '../../src/passwords/argon2-threads.ts')).href;
+    const script = `const { createArgon2Threads } = await import(${JSON.stringify(threadsModule)});
+      const threads = createArgon2Threads(1);
+      await threads.run(42).catch(() => {});
+      await threads.run(42).catch(() => {});
+      const [reply] = await threads.run([{ op: 'verify', args: [${JSON.stringify(await hasher.hash('x'))}, 'x'] }]);
+      console.log(JSON.stringify(reply));
+      await threads.close();`;
+    const dir = mkdtempSync(join(tmpdir(), 'jwt-argon2-'));
+    try {
+      writeFileSync(join(dir, 'park.mjs'), script);
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', TSX_LOADER, join(dir, 'park.mjs')], { timeout: 20_000 });
+      expect(stdout.trim()).toBe('{"value":true}');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it('close() fails a batch still waiting for its thread to start again', async () => {
+    const threads = createArgon2Threads(1);
+    await expect(threads.run(42 as never)).rejects.toThrow();
+    await expect(threads.run(42 as never)).rejects.toThrow();
+    const waiting = threads.run([{ op: 'hash', args: ['never run', argon2Options] }]);
+    await threads.close();
+    await expect(waiting).rejects.toThrow('argon2 threads closed');
   });
 
   it('a failed batch rejects its operations with a retryable unavailable error, never a wrong password', async () => {

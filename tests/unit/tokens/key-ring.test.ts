@@ -200,6 +200,8 @@ describe('createKeyRing: HS256', () => {
       [pem(publicKey), 'a PEM key, not an HS256 secret'],
       [pem(privateKey), 'a PEM key, not an HS256 secret'],
       [jwkJson(publicKey), 'a JWK, not an HS256 secret'],
+      [JSON.stringify({ keys: [JSON.parse(jwkJson(publicKey))] }), 'a JWK, not an HS256 secret'],
+      [jwkJson(publicKey).replaceAll('"', ''), 'a JWK, not an HS256 secret'],
       [secretFile, 'the path of a file: give it as file, not value'],
     ] as const) {
       const error = await keyErrorOf(createKeyRing('HS256', [keyConfig('misused', { value })]));
