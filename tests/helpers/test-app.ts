@@ -29,15 +29,20 @@ export interface TestCluster {
 
 const signingKey = generateKeyMaterial('EdDSA').privateKey;
 
+const running = new Set<TestInstance>();
+
+/** Stops every instance still running. A file that stops servers of its own calls it first. */
+export async function stopTestInstances(): Promise<void> {
+  await Promise.all([...running].map((instance) => instance.stop()));
+}
+
 /**
  * Every instance still running when its test file ends is stopped then. Registered here, when a
  * test file imports this module: vitest 4 never runs an `afterAll` added inside `beforeAll` or a
- * test, where clusters are made.
+ * test, where clusters are made. After-hooks run last-registered first, so this one runs after
+ * the file's own.
  */
-const running = new Set<TestInstance>();
-afterAll(async () => {
-  await Promise.all([...running].map((instance) => instance.stop()));
-});
+afterAll(stopTestInstances);
 
 /**
  * Builds the config of a test cluster on the real throwaway Redis and PostgreSQL

@@ -7,7 +7,7 @@ import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { startPostgres } from '../../scripts/cluster/postgres.js';
 import { startRedis } from '../../scripts/cluster/redis.js';
 import { UnavailableError } from '../../src/http/errors.js';
-import { call, PASSWORD, testCluster, uniqueEmail } from '../helpers/test-app.js';
+import { call, PASSWORD, stopTestInstances, testCluster, uniqueEmail } from '../helpers/test-app.js';
 
 /**
  * `cache.password_file` and `database.password_file`: the passwords of Redis and PostgreSQL from
@@ -66,7 +66,11 @@ beforeAll(async () => {
   appendFileSync(pgFile, '\n');
 }, 60_000);
 
-afterAll(() => cleanup.run());
+// The instances first, while the servers they use are still up.
+afterAll(async () => {
+  await stopTestInstances();
+  await cleanup.run();
+});
 
 describe('passwords of Redis and PostgreSQL from files', () => {
   it('an instance reaches both with URLs that carry no password (also a Redis URL with a user name)', async () => {

@@ -15,7 +15,7 @@ import { pollUntil } from '../faults/servers.js';
 import { monitorRedis } from '../helpers/redis-monitor.js';
 import { uniquePrefix } from '../helpers/services.js';
 import { basePolicy, login, sessionStoreContract } from '../helpers/session-store-contract.js';
-import { call, expectAccepted, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+import { call, expectAccepted, registerUser, stopTestInstances, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 /**
  * The service on a local 3-master Redis Cluster (no replicas): the whole session-store contract
@@ -31,7 +31,11 @@ let nodes: string[] = [];
 beforeAll(async () => {
   nodes = (await startRedisCluster(cleanup)).nodes;
 }, 45_000);
-afterAll(() => cleanup.run());
+// The instances first, while the servers they use are still up.
+afterAll(async () => {
+  await stopTestInstances();
+  await cleanup.run();
+});
 
 const clusterCache = () => configSchema.parse({ cache: { cluster: { nodes } } }).cache;
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { type LocalRedisSentinel, startRedisSentinel } from '../../scripts/cluster/redis-sentinel.js';
 import { revocationReplicas } from '../../src/config/schema.js';
-import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+import { call, registerUser, stopTestInstances, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 /**
  * On Sentinel a revocation is answered only once a replica holds it (WAIT), so a failover that
@@ -10,7 +10,11 @@ import { call, registerUser, testCluster, type TestInstance } from '../helpers/t
  * time the answer is 503 (retry), while the revocation already holds on the master.
  */
 const cleanup = new CleanupStack();
-afterAll(() => cleanup.run());
+// The instances first, while the servers they use are still up.
+afterAll(async () => {
+  await stopTestInstances();
+  await cleanup.run();
+});
 
 describe('revocations on Redis Sentinel wait for a replica', () => {
   let group: LocalRedisSentinel;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { redisCli } from '../../scripts/cluster/redis.js';
 import { type LocalRedisSentinel, startRedisSentinel } from '../../scripts/cluster/redis-sentinel.js';
-import { call, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
+import { call, registerUser, stopTestInstances, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 /**
  * The service on a Sentinel group (1 master, 1 replica, 3 sentinels), failing over under a
@@ -28,7 +28,11 @@ const RECOVERY_MS = 15_000;
 const STEADY_MS = 2_000;
 
 const cleanup = new CleanupStack();
-afterAll(() => cleanup.run());
+// The instances first, while the servers they use are still up.
+afterAll(async () => {
+  await stopTestInstances();
+  await cleanup.run();
+});
 
 interface Sample {
   /** When the answer arrived, ms since the load started. */
