@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDataDir } from '../users/data-dir.js';
 
 /**
  * Development only: reads `name` from the data directory, creating it with `make()` on first
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 export function devSecret(dataDir: string, name: string, make: () => string): { value: string; created: boolean } {
   const path = join(dataDir, name);
   if (existsSync(path)) return { value: readFileSync(path, 'utf8'), created: false };
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDataDir(dataDir);
   const value = make();
   writeFileSync(path, value, { mode: 0o600, flag: 'wx' });
   chmodSync(path, 0o600);

@@ -1,8 +1,9 @@
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { chmod, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
+import { makeDataDir } from './data-dir.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createDrizzleUserStore } from './drizzle-user-store.js';
 import { migratePglite } from './migrate.js';
@@ -30,7 +31,7 @@ async function closeToOthers(dataDir: string, warn: (message: string) => void): 
 export async function createPgliteUserStore({ dataDir, warn = () => {} }: { dataDir: string; warn?: (message: string) => void }): Promise<UserStore & AuditEventsSink> {
   // PGlite writes its files readable and writable by everyone (0666, whatever the umask): only the
   // directory keeps other local users from the password hashes and the roles.
-  if ((await mkdir(dataDir, { recursive: true, mode: 0o700 })) === undefined) await closeToOthers(dataDir, warn);
+  if (!makeDataDir(dataDir)) await closeToOthers(dataDir, warn);
   const unlock = lockDataDir(dataDir);
   const client = await PGlite.create(dataDir).catch((error: unknown) => {
     unlock();

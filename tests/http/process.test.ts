@@ -109,6 +109,7 @@ describe('the service as a process', () => {
     ['cluster mode without keys', 'cache:\n  url: redis://127.0.0.1:1\ndatabase:\n  url: postgres://127.0.0.1:1/jwt\n', 'auth.keys'],
     ['cluster mode without a database', 'cache:\n  url: redis://127.0.0.1:1\n', 'database.url'],
     ['a metrics port equal to the port', 'server:\n  port: 18080\n  metrics_port: 18080\n', 'server.metrics_port: must differ from server.port'],
+    ['a data directory that is a file', 'database:\n  data_dir: config.yml\n', 'database.data_dir: cannot use config.yml as a directory (EEXIST)'],
     ['a host with a port in it', 'server:\n  host: "localhost:8080"\n  port: 0\n', 'server.host: cannot listen on localhost:8080:0 (ENOTFOUND)'],
   ])('refuses to start on %s with one line naming the key', async (_name, yaml, expected) => {
     const cwd = mkdtempSync(join(work, 'bad-'));
