@@ -34,9 +34,11 @@ afterAll(async () => {
 const clusterCache = (extra: Record<string, unknown> = {}) => configSchema.parse({ cache: { cluster: { nodes: group.nodes }, ...extra } }).cache;
 
 sessionStoreContract('Redis Cluster with replicas, revocations acknowledged', async (policy) => {
-  const [redis, revocations] = await Promise.all([connectRedis(clusterCache(), { logger }), connectRedis(clusterCache(), { logger })]);
-  // A generous WAIT: a replica on a loaded test machine once took longer than the service's 250 ms
-  // (a 503 the contract does not expect); the 503 itself is tested below, with a replica stopped.
+  // Generous waits: a replica on a loaded test machine once took longer than the service's 250 ms
+  // (a 503 the contract does not expect). WAIT, like every command, must end within the command
+  // timeout. The 503 itself is tested below, with a replica stopped.
+  const cache = clusterCache({ command_timeout: '5s' });
+  const [redis, revocations] = await Promise.all([connectRedis(cache, { logger }), connectRedis(cache, { logger })]);
   const store = createRedisSessionStore({ redis, prefix: uniquePrefix(), policy, replicated: { redis: revocations, replicas: 1, waitMs: 2_000 } });
   return { store, cleanup: () => store.close() };
 });
