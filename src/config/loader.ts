@@ -68,8 +68,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const path of writtenSecrets(raw, [])) {
     options.warnings?.push(`${label}: ${formatPath(path)} is written in the file: give secrets by environment (\${VAR}) or file (password_file, refresh_secret_file, auth.keys[].file), never in a config that may be committed`);
   }
-  const document = interpolate(raw, [], env, label, overriddenBy(env));
-  const overridden = applyEnvOverrides(document, env);
+  const given = ENV_OVERRIDES.filter(([name]) => nonEmpty(env[name]) !== undefined);
+  // The values the overrides replace are not interpolated: their own variables need not be set.
+  const document = interpolate(raw, [], env, label, new Set(given.map(([, target]) => target.join('.'))));
+  const overridden = applyEnvOverrides(document, env, given);
 
   const result = configSchema.safeParse(document, { reportInput: true });
   if (result.success) return result.data;
@@ -132,14 +134,8 @@ function writtenSecrets(value: unknown, path: Path): Path[] {
   });
 }
 
-/** The paths an env override replaces (`REDIS_URL` set: `cache.url`), as `section.key`. */
-function overriddenBy(env: NodeJS.ProcessEnv): ReadonlySet<string> {
-  return new Set(ENV_OVERRIDES.filter(([name]) => nonEmpty(env[name]) !== undefined).map(([, target]) => target.join('.')));
-}
-
 /**
- * Replaces `${VAR}` in every string but those an env override replaces (their own variables need
- * not be set); mapping entries that end up null become `undefined` ("not given": the default
+ * Replaces `${VAR}` in every string but those at `skip` (`section.key` paths); mapping entries that end up null become `undefined` ("not given": the default
  * applies), kept so that an unknown key is still refused with an empty value.
  */
 function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: string, skip: ReadonlySet<string>): unknown {
@@ -175,20 +171,16 @@ function interpolateString(text: string, path: Path, env: NodeJS.ProcessEnv, lab
   });
 }
 
-function applyEnvOverrides(document: unknown, env: NodeJS.ProcessEnv): (typeof ENV_OVERRIDES)[number][] {
+/** Sets each of `overrides` (those whose variable is set) in `document`; returns those it could set. */
+function applyEnvOverrides(document: unknown, env: NodeJS.ProcessEnv, overrides: readonly (typeof ENV_OVERRIDES)[number][]): (typeof ENV_OVERRIDES)[number][] {
   if (!isMapping(document)) return [];
-  const applied: (typeof ENV_OVERRIDES)[number][] = [];
-  for (const override of ENV_OVERRIDES) {
-    const [name, [section, key]] = override;
-    const value = nonEmpty(env[name]);
-    if (value === undefined) continue;
+  return overrides.filter(([name, [section, key]]) => {
     const current = document[section] ?? {};
     // A section that is not a mapping is left for the schema to report.
-    if (!isMapping(current)) continue;
-    document[section] = { ...current, [key]: value };
-    applied.push(override);
-  }
-  return applied;
+    if (!isMapping(current)) return false;
+    document[section] = { ...current, [key]: env[name] };
+    return true;
+  });
 }
 
 function describeIssue(issue: z.core.$ZodIssue, secret: boolean): string {

@@ -28,8 +28,9 @@ interface ConnectOptions {
  */
 export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
   const redis = createRedis(cache, options);
-  await connectClient(redis, options.firstConnectionMs);
-  if (redis instanceof Cluster) await mastersReady(redis, options.firstConnectionMs ?? FIRST_CONNECTION_MS);
+  const { firstConnectionMs = FIRST_CONNECTION_MS } = options;
+  await connectClient(redis, firstConnectionMs);
+  if (redis instanceof Cluster) await mastersReady(redis, firstConnectionMs);
   await databaseSelected(redis, cache)
     .then(() => checkEvictionPolicy(redis, options.logger))
     .catch(async (error: unknown) => {
