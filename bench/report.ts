@@ -149,7 +149,10 @@ function rowFor(spec: RowSpec, series: Series): Row {
 
 function propagationRow(result: PropagationResult, plan: Plan): Row {
   const p99 = percentile(result.latenciesMs, 0.99);
-  const notes = [`${result.latenciesMs.length}/${result.revocations} revocations, ${result.instances} instances`];
+  const notes = [
+    `${result.latenciesMs.length}/${result.revocations} revocations, ${result.instances} instances`,
+    `${result.acceptedAfterResponse} still accepted by a first check sent after the revoking response`,
+  ];
   if (result.timedOut > 0) notes.push(`${result.timedOut} still accepted after 2 s`);
   if (result.notLive > 0) notes.push(`${result.notLive} tokens not live before revoking`);
   if (plan.revocations < 200) notes.push('quick: fewer than the 200 the target asks for');

@@ -77,6 +77,8 @@ export interface PropagationSummary {
   latenciesMs: number[];
   /** Revocations some watcher still accepted after `timeoutMs`. */
   timedOut: number;
+  /** Revocations some watcher still accepted on its first check, sent once the revoking response had arrived. */
+  acceptedAfterResponse: number;
   /** Items skipped because the token was not accepted everywhere before the revocation. */
   notLive: number;
 }

@@ -16,12 +16,21 @@ async function revoke(client: HttpClient, url: string, item: RevocationItem): Pr
   if (response.status >= 300) throw new Error(`${item.kind}: ${response.status} ${response.body.slice(0, 200)}`);
 }
 
-/** Polls `url` back to back until it rejects `token`; ms since `since`, or undefined after `deadline`. */
-async function rejectedAfter(client: HttpClient, url: string, token: string, since: number, deadline: number): Promise<number | undefined> {
+interface Rejection {
+  /** ms since `since`, or undefined if still accepted at the deadline. */
+  ms: number | undefined;
+  /** The first check, sent after the revoking response arrived, still answered 200. */
+  acceptedFirst: boolean;
+}
+
+/** Polls `url` back to back until it rejects `token`. */
+async function rejectedAfter(client: HttpClient, url: string, token: string, since: number, deadline: number): Promise<Rejection> {
+  let checks = 0;
   while (performance.now() < deadline) {
-    if ((await status(client, url, token)) === 401) return performance.now() - since;
+    checks += 1;
+    if ((await status(client, url, token)) === 401) return { ms: performance.now() - since, acceptedFirst: checks > 1 };
   }
-  return undefined;
+  return { ms: undefined, acceptedFirst: true };
 }
 
 /**
@@ -37,7 +46,7 @@ const READS_BEFORE = 2;
  */
 export async function propagation(job: Extract<LoadJob, { kind: 'propagation' }>): Promise<PropagationSummary> {
   const client = createHttpClient(job.watchers.length + 1);
-  const summary: PropagationSummary = { latenciesMs: [], timedOut: 0, notLive: 0 };
+  const summary: PropagationSummary = { latenciesMs: [], timedOut: 0, acceptedAfterResponse: 0, notLive: 0 };
   try {
     for (const item of job.items) {
       const before: number[] = [];
@@ -51,7 +60,9 @@ export async function propagation(job: Extract<LoadJob, { kind: 'propagation' }>
       await revoke(client, job.revoker, item);
       const since = performance.now();
       const deadline = since + job.timeoutMs;
-      const times = await Promise.all(job.watchers.map((url) => rejectedAfter(client, url, item.accessToken, since, deadline)));
+      const rejections = await Promise.all(job.watchers.map((url) => rejectedAfter(client, url, item.accessToken, since, deadline)));
+      if (rejections.some((r) => r.acceptedFirst)) summary.acceptedAfterResponse += 1;
+      const times = rejections.map((r) => r.ms);
       if (times.some((ms) => ms === undefined)) summary.timedOut += 1;
       else summary.latenciesMs.push(Math.max(...(times as number[])));
     }

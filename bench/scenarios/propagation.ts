@@ -12,6 +12,7 @@ export interface PropagationResult {
   revocations: number;
   latenciesMs: number[];
   timedOut: number;
+  acceptedAfterResponse: number;
   notLive: number;
 }
 
@@ -69,6 +70,7 @@ export async function revocationPropagation(ctx: BenchContext): Promise<Propagat
       revocations: items.length,
       latenciesMs: results.flatMap((r) => r.latenciesMs),
       timedOut: results.reduce((sum, r) => sum + r.timedOut, 0),
+      acceptedAfterResponse: results.reduce((sum, r) => sum + r.acceptedAfterResponse, 0),
       notLive: results.reduce((sum, r) => sum + r.notLive, 0),
     };
   } finally {
