@@ -138,6 +138,15 @@ describe('security headers on every kind of response (CORS off)', () => {
     expect(JSON.parse(me.body)).toMatchObject({ error: 'invalid_token' });
   });
 
+  it('an empty Host is valid HTTP/1.1 (RFC 9112 §3.2), as nginx sends for an HTTP/1.0 health check without one', async () => {
+    const ping = await rawSocket(app.url, 'GET /ping HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n');
+    expect(ping.status).toBe(200);
+    expect(JSON.parse(ping.body)).toEqual({ status: 'ok' });
+    const me = await rawSocket(app.url, 'GET /me HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n');
+    expect(me.status).toBe(401);
+    expect(JSON.parse(me.body)).toMatchObject({ error: 'invalid_token' });
+  });
+
   it('a method Node cannot parse: 401 on /authenticate (gateways turn a 400 into a 500), 400 elsewhere', async () => {
     const auth = await rawSocket(app.url, 'FOO /authenticate?x=1 HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(auth.status).toBe(401);
