@@ -35,13 +35,18 @@ Options:
 Exit status: 0 done, 1 failed (unknown user, e-mail taken, weak password, store
 unavailable, bad config), 2 usage error (unknown command or option, bad role).`;
 
-const EMBEDDED_NOTE =
-  'note: embedded mode: sessions live only in the memory of the server process, which this command cannot reach; ' +
-  'they ended when that server stopped (it must be stopped to use this command: PGlite in the data directory serves one process)';
+/** No `cache.url`: sessions live in a server's memory. With PGlite that server is stopped (it holds the data directory). */
+const MEMORY_SESSIONS_NOTE = {
+  pglite:
+    'note: embedded mode: sessions live only in the memory of the server process, which this command cannot reach; ' +
+    'they ended when that server stopped (it must be stopped to use this command: PGlite in the data directory serves one process)',
+  postgres: 'note: no cache.url: sessions live only in the memory of the server process, which this command cannot see or end',
+};
 
 
 type Options = { email?: string | undefined; password?: string | undefined; 'password-stdin'?: boolean | undefined; role?: string[] | undefined };
-type Command = (deps: AppDeps, options: Options) => Promise<string>;
+/** `sessionsElsewhere`: sessions live in a server that may be running (no `cache.url`, users in PostgreSQL). */
+type Command = (deps: AppDeps, options: Options, context: { sessionsElsewhere: boolean }) => Promise<string>;
 
 const actor: Actor = {};
 
@@ -93,11 +98,11 @@ const commands: Record<string, Command> = {
     await revokeUserSessions(deps, actor, user.id);
     return `ended every session of ${user.email}; all of its tokens are revoked`;
   },
-  async show(deps, options) {
+  async show(deps, options, { sessionsElsewhere }) {
     const user = await getUserByEmail(deps, required(options, 'email'));
-    const sessions = await deps.sessions.list(user.id);
+    const sessions = sessionsElsewhere ? 'live sessions not visible here' : `${(await deps.sessions.list(user.id)).length} live session(s)`;
     const state = user.disabledAt ? `disabled since ${user.disabledAt.toISOString()}` : 'enabled';
-    return `${user.id} ${user.email} roles: ${user.roles.join(', ') || 'none'}; ${state}; created ${user.createdAt.toISOString()}; ${sessions.length} live session(s)`;
+    return `${user.id} ${user.email} roles: ${user.roles.join(', ') || 'none'}; ${state}; created ${user.createdAt.toISOString()}; ${sessions}`;
   },
 };
 
@@ -158,14 +163,15 @@ async function run(argv: string[]): Promise<number> {
   // Sessions in a server's memory but users in a shared PostgreSQL: a server may be running (no
   // data-directory lock guards PostgreSQL), and this process cannot end its sessions. Changing the
   // user here would leave them live on the old roles, or on a disabled account, for their lifetime.
-  if (isEmbedded(config) && config.database.url && ENDS_SESSIONS.has(name)) {
+  const sessionsElsewhere = isEmbedded(config) && Boolean(config.database.url);
+  if (sessionsElsewhere && ENDS_SESSIONS.has(name)) {
     throw new AppError('forbidden', `${name}: sessions live in the memory of the server (no cache.url), which this command cannot reach; use the server's /admin API`);
   }
   const deps = await createDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
   try {
-    const message = await command(deps, values);
+    const message = await command(deps, values, { sessionsElsewhere });
     process.stdout.write(`${message}\n`);
-    if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${EMBEDDED_NOTE}\n`);
+    if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${MEMORY_SESSIONS_NOTE[sessionsElsewhere ? 'postgres' : 'pglite']}\n`);
     return 0;
   } finally {
     // The audit trail too: its queued events need the database, so it closes before the user store.
