@@ -43,14 +43,18 @@ COPY config.yml ./config.yml
 # the embedded single-instance mode (no cache.url / database.url); cluster members never
 # write to disk, so the root filesystem can be mounted read-only.
 RUN mkdir -p /app/data && chown node:node /app/data && chmod 700 /app/data
-USER node
+# By number (the image's "node" user): a pod with runAsNonRoot but no runAsUser is started only
+# when the kubelet can see that the user is not root, which a name does not show.
+USER 1000:1000
 
 EXPOSE 8080
 
 # Liveness (/ping), never the dependencies: Swarm replaces unhealthy tasks, and a Redis or
 # PostgreSQL blip must not restart every replica at once (requests answer 503 meanwhile).
 # The server listens only once migrations ran and Redis connected, so healthy = started.
-# /health/ready is for load balancers and readiness probes. slim has no curl: Node's fetch.
+# /health/ready (Redis and PostgreSQL reachable) is for alerting and for load balancers that
+# should skip a replica cut off from them; deploy/k8s/README.md says why its readiness probe
+# stays on /ping. slim has no curl: Node's fetch.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/ping', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 

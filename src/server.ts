@@ -80,9 +80,8 @@ function hardenedServer(handle: RequestListener, config: Config['server'], insta
 /**
  * Node's listener for a Hono app, its failures answered as JSON errors. Hono needs a Host to build
  * the request's URL, but HTTP/1.0 has no Host requirement and an empty Host is valid HTTP/1.1 (RFC
- * 9112 §3.2; nginx's `proxy_set_header Host $host` sends one for an HTTP/1.0 request without Host
- * when no `server_name` is set): such a request (a load balancer's health check, say) is answered
- * as if it named `localhost`. Only a Host missing from HTTP/1.1 is refused (400).
+ * 9112 §3.2): such a request (a load balancer's health check, say) is answered as if it named
+ * `localhost`. Only a Host missing from HTTP/1.1 is refused (400).
  */
 function honoListener(app: { fetch: Parameters<typeof getRequestListener>[0] }, deps: AppDeps): RequestListener {
   const listener = getRequestListener(app.fetch, { errorHandler: createRequestErrorResponse(deps.instanceId, deps.logger) });

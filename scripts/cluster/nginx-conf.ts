@@ -68,9 +68,44 @@ ${servers}
         default                     $request_id;
     }
 
+    # The instances' defaults: server.body_limit (16 KiB) and a header line as long as
+    # server.max_header_size (16 KiB; the instances answer 431 past it in all).
+    client_max_body_size 16k;
+    large_client_header_buffers 4 16k;
+
     server {
         listen ${listen};
+        # The Host sent upstream for a request without one (HTTP/1.0): nginx drops an empty
+        # header, and an HTTP/1.1 request without Host is refused (400).
+        server_name localhost;
         access_log ${join(dir, 'access.log')} upstreamlog;
+
+        # nginx's own refusals in the API's error format, as in deploy/nginx.conf.
+        error_page 502 504 = @unavailable;
+        error_page 413 = @too_large;
+        error_page 494 = @headers_too_large;
+
+        location = /metrics {
+            default_type "application/json; charset=utf-8";
+            return 404 '{"error":"not_found","error_description":"not found"}\n';
+        }
+
+        location @unavailable {
+            default_type "application/json; charset=utf-8";
+            add_header Retry-After 1 always;
+            add_header Cache-Control no-store always;
+            return 503 '{"error":"unavailable","error_description":"no service instance is available, retry shortly"}\n';
+        }
+
+        location @too_large {
+            default_type "application/json; charset=utf-8";
+            return 413 '{"error":"payload_too_large","error_description":"request body exceeds 16 KiB"}\n';
+        }
+
+        location @headers_too_large {
+            default_type "application/json; charset=utf-8";
+            return 431 '{"error":"headers_too_large","error_description":"a request header exceeds 16 KiB"}\n';
+        }
 
         location / {
             proxy_pass http://jwt;

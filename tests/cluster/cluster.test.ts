@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, type ClusterInstance, type ExitStatus, startCluster } from '../../scripts/cluster/cluster.js';
+import { freePort } from '../../scripts/cluster/free-port.js';
+import { rawSocket } from '../helpers/raw-socket.js';
 import { freshDatabase, testRedisUrl, uniquePrefix } from '../helpers/services.js';
 import { call, PASSWORD, registerUser } from '../helpers/test-app.js';
 import { type EchoUpstream, startEchoUpstream } from './echo-upstream.js';
@@ -98,6 +100,20 @@ describe('3 instances behind nginx', () => {
   it('a body larger than nginx\'s default buffer (8 KiB) reaches the service: its JSON answer, not nginx\'s 500 (root\'s nginx workers cannot write temp files in a private dir)', async () => {
     const response = await call(cluster.url, 'POST', '/login', { body: { email: 'big@example.test', password: 'x'.repeat(12_000) } });
     expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it("nginx's own refusals answer in the API's JSON; /metrics is not public; an HTTP/1.0 health check without Host gets its 200", async () => {
+    const tooLarge = await call(cluster.url, 'POST', '/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
+    expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    // A header line past nginx's default 8 KiB buffer reaches the service; one past 16 KiB is nginx's JSON 431.
+    expect((await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(10_000) } })).status).toBe(200);
+    const headerTooLarge = await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(20_000) } });
+    expect(headerTooLarge).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
+    expect(await call(cluster.url, 'GET', '/metrics')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    // nginx forwards it as HTTP/1.1, where a missing Host is a 400: its server_name is sent instead.
+    const ping = await rawSocket(cluster.url, 'GET /ping HTTP/1.0\r\n\r\n');
+    expect(ping.status).toBe(200);
+    expect(JSON.parse(ping.body)).toEqual({ status: 'ok' });
   });
 
   it('nginx passes a well-formed X-Request-Id through and makes one up otherwise', async () => {
@@ -229,6 +245,22 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
     const revoked = await call(gateway.url, 'GET', '/orders', { token: user.accessToken });
     expect(revoked.status).toBe(401);
     expect(revoked.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  it("/auth/ reaches the service; nginx's own refusals there answer in the service's JSON", async () => {
+    expect(await call(gateway.url, 'GET', '/auth/ping')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await call(gateway.url, 'GET', '/auth/metrics')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    const tooLarge = await call(gateway.url, 'POST', '/auth/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
+    expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    // No service behind it: nginx's 502 is the JSON 503.
+    const unreachable = await startGateway(`127.0.0.1:${await freePort()}`, api.address);
+    try {
+      const down = await call(unreachable.url, 'GET', '/auth/ping');
+      expect(down).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+      expect(down.headers.get('retry-after')).toBe('1');
+    } finally {
+      await unreachable.stop();
+    }
   });
 
   it('never lets a client-sent X-User-Id reach the API', async () => {

@@ -77,13 +77,15 @@ describe('deploy/config.compose.yml', () => {
 describe('deploy/k8s/configmap.yaml', () => {
   it("loads with secret.example.yaml's URLs, the keys and the refresh secret from the mounted Secret", () => {
     const configMap = parse(readFileSync('deploy/k8s/configmap.yaml', 'utf8')) as { data: { 'config.yml': string } };
-    const secret = readFileSync('deploy/k8s/secret.example.yaml', 'utf8');
+    const secret = readFileSync('deploy/k8s/examples/secret.example.yaml', 'utf8');
     const literal = (name: string) => new RegExp(`--from-literal=${name}='([^']+)'`).exec(secret)?.[1];
     const warnings: string[] = [];
     const config = loadConfig({ file: writeConfig(configMap.data['config.yml']), env: { REDIS_URL: literal('REDIS_URL'), DATABASE_URL: literal('DATABASE_URL') }, warnings });
     expect(warnings).toEqual([]);
     expect([config.cache.url, config.database.url]).toEqual([literal('REDIS_URL'), literal('DATABASE_URL')]);
     expect(config.auth.refresh_secret_file).toBe('/etc/jwt-cluster/keys/refresh-secret');
+    // /metrics on its own port, which the Service's http port (the Ingress's) does not reach.
+    expect(config.server.metrics_port).toBe(9090);
   });
 });
 
