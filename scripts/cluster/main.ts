@@ -38,7 +38,9 @@ async function main(): Promise<void> {
 
   const stop = async (signal: string): Promise<void> => {
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping nginx, instances, Redis and PostgreSQL…\n`);
+    // A Redis or PostgreSQL given by URL is left running.
+    const stopped = ['nginx', 'the instances', ...(options.redisUrl ? [] : ['Redis']), ...(options.databaseUrl ? [] : ['PostgreSQL'])];
+    process.stdout.write(`\n${signal}: stopping ${stopped.join(', ')}…\n`);
     // Every step is bounded (SIGKILL after its grace), so further signals only wait for it.
     process.on('SIGINT', () => undefined);
     process.on('SIGTERM', () => undefined);

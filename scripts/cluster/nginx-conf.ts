@@ -12,8 +12,8 @@ export interface BalancerConfOptions {
 
 /**
  * Global part of an nginx config that keeps every file nginx writes inside `dir`, so a
- * throwaway nginx runs beside (and never touches) a system one, and request bodies (up to
- * nginx's default 1 MiB limit) and responses in memory.
+ * throwaway nginx runs beside (and never touches) a system one, and request bodies and
+ * responses in memory (1 MiB of body buffer: at least any `client_max_body_size` set after it).
  */
 export function runtimeDirectives(dir: string): { main: string; http: string } {
   const main = [
@@ -87,24 +87,24 @@ ${servers}
 
         location = /metrics {
             default_type "application/json; charset=utf-8";
-            return 404 '{"error":"not_found","error_description":"not found"}\n';
+            return 404 '{"error":"not_found","error_description":"not found"}\\n';
         }
 
         location @unavailable {
             default_type "application/json; charset=utf-8";
             add_header Retry-After 1 always;
             add_header Cache-Control no-store always;
-            return 503 '{"error":"unavailable","error_description":"no service instance is available, retry shortly"}\n';
+            return 503 '{"error":"unavailable","error_description":"no service instance is available, retry shortly"}\\n';
         }
 
         location @too_large {
             default_type "application/json; charset=utf-8";
-            return 413 '{"error":"payload_too_large","error_description":"request body exceeds 16 KiB"}\n';
+            return 413 '{"error":"payload_too_large","error_description":"request body exceeds 16 KiB"}\\n';
         }
 
         location @headers_too_large {
             default_type "application/json; charset=utf-8";
-            return 431 '{"error":"headers_too_large","error_description":"a request header exceeds 16 KiB"}\n';
+            return 431 '{"error":"headers_too_large","error_description":"the request headers are too large"}\\n';
         }
 
         location / {

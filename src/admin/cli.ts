@@ -3,6 +3,7 @@ import pretty from 'pino-pretty';
 import type { AppDeps } from '../app-deps.js';
 import { closeStores } from '../auth/late-writes.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
+import type { Config } from '../config/schema.js';
 import { createDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../http/errors.js';
 import { safeError } from '../observability/safe-error.js';
@@ -45,8 +46,10 @@ const MEMORY_SESSIONS_NOTE = {
 
 
 type Options = { email?: string | undefined; password?: string | undefined; 'password-stdin'?: boolean | undefined; role?: string[] | undefined };
-/** `sessionsElsewhere`: sessions live in a server that may be running (no `cache.url`, users in PostgreSQL). */
-type Command = (deps: AppDeps, options: Options, context: { sessionsElsewhere: boolean }) => Promise<string>;
+type Command = (deps: AppDeps, options: Options) => Promise<string>;
+
+/** Sessions live in the memory of a server that may be running (no `cache.url`, users in PostgreSQL). */
+const sessionsElsewhere = (config: Config) => isEmbedded(config) && Boolean(config.database.url);
 
 const actor: Actor = {};
 
@@ -98,9 +101,9 @@ const commands: Record<string, Command> = {
     await revokeUserSessions(deps, actor, user.id);
     return `ended every session of ${user.email}; all of its tokens are revoked`;
   },
-  async show(deps, options, { sessionsElsewhere }) {
+  async show(deps, options) {
     const user = await getUserByEmail(deps, required(options, 'email'));
-    const sessions = sessionsElsewhere ? 'live sessions not visible here' : `${(await deps.sessions.list(user.id)).length} live session(s)`;
+    const sessions = sessionsElsewhere(deps.config) ? 'live sessions not visible here' : `${(await deps.sessions.list(user.id)).length} live session(s)`;
     const state = user.disabledAt ? `disabled since ${user.disabledAt.toISOString()}` : 'enabled';
     return `${user.id} ${user.email} roles: ${user.roles.join(', ') || 'none'}; ${state}; created ${user.createdAt.toISOString()}; ${sessions}`;
   },
@@ -163,15 +166,14 @@ async function run(argv: string[]): Promise<number> {
   // Sessions in a server's memory but users in a shared PostgreSQL: a server may be running (no
   // data-directory lock guards PostgreSQL), and this process cannot end its sessions. Changing the
   // user here would leave them live on the old roles, or on a disabled account, for their lifetime.
-  const sessionsElsewhere = isEmbedded(config) && Boolean(config.database.url);
-  if (sessionsElsewhere && ENDS_SESSIONS.has(name)) {
+  if (sessionsElsewhere(config) && ENDS_SESSIONS.has(name)) {
     throw new AppError('forbidden', `${name}: sessions live in the memory of the server (no cache.url), which this command cannot reach; use the server's /admin API`);
   }
   const deps = await createDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
   try {
-    const message = await command(deps, values, { sessionsElsewhere });
+    const message = await command(deps, values);
     process.stdout.write(`${message}\n`);
-    if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${MEMORY_SESSIONS_NOTE[sessionsElsewhere ? 'postgres' : 'pglite']}\n`);
+    if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${MEMORY_SESSIONS_NOTE[sessionsElsewhere(config) ? 'postgres' : 'pglite']}\n`);
     return 0;
   } finally {
     // The audit trail too: its queued events need the database, so it closes before the user store.

@@ -44,7 +44,8 @@ export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'
 /**
  * How long a shutdown waits, at each of its two points, for late writes to settle: short, as with
  * the database frozen the first wait runs out, and the drain, the audit trail's last flush and the
- * user store's close (5 s each at most) must still fit the deployments' 30 s grace.
+ * user store's close (5 s each at most) must still fit the deployments' grace (compose 30 s, with
+ * no preStop; Kubernetes 45 s, after a 5 s preStop).
  */
 const LATE_WRITES_WAIT_MS = 2_000;
 

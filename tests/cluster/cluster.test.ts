@@ -103,13 +103,19 @@ describe('3 instances behind nginx', () => {
   });
 
   it("nginx's own refusals answer in the API's JSON; /metrics is not public; an HTTP/1.0 health check without Host gets its 200", async () => {
+    // nginx's own answers: no instance's X-Instance-Id (the service answers the same codes itself).
+    const fromNginx = (response: { headers: Headers }) => expect(response.headers.get('x-instance-id')).toBeNull();
     const tooLarge = await call(cluster.url, 'POST', '/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
     expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    fromNginx(tooLarge);
     // A header line past nginx's default 8 KiB buffer reaches the service; one past 16 KiB is nginx's JSON 431.
     expect((await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(10_000) } })).status).toBe(200);
     const headerTooLarge = await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(20_000) } });
     expect(headerTooLarge).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
-    expect(await call(cluster.url, 'GET', '/metrics')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    fromNginx(headerTooLarge);
+    const metrics = await call(cluster.url, 'GET', '/metrics');
+    expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    fromNginx(metrics);
     // nginx forwards it as HTTP/1.1, where a missing Host is a 400: its server_name is sent instead.
     const ping = await rawSocket(cluster.url, 'GET /ping HTTP/1.0\r\n\r\n');
     expect(ping.status).toBe(200);
@@ -249,9 +255,15 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
 
   it("/auth/ reaches the service; nginx's own refusals there answer in the service's JSON", async () => {
     expect(await call(gateway.url, 'GET', '/auth/ping')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    expect(await call(gateway.url, 'GET', '/auth/metrics')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    // Header lines up to the service's 16 KiB reach it.
+    expect((await call(gateway.url, 'GET', '/auth/ping', { headers: { 'x-big': 'a'.repeat(10_000) } })).status).toBe(200);
+    // nginx's own answers: no instance's X-Instance-Id (the service answers the same codes itself).
+    const metrics = await call(gateway.url, 'GET', '/auth/metrics');
+    expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    expect(metrics.headers.get('x-instance-id')).toBeNull();
     const tooLarge = await call(gateway.url, 'POST', '/auth/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
     expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    expect(tooLarge.headers.get('x-instance-id')).toBeNull();
     // No service behind it: nginx's 502 is the JSON 503.
     const unreachable = await startGateway(`127.0.0.1:${await freePort()}`, api.address);
     try {

@@ -1,7 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { freePort } from '../../scripts/cluster/free-port.js';
 import { startMetricsServer } from '../../src/server.js';
 import { rawSocket } from '../helpers/raw-socket.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
@@ -34,14 +35,6 @@ function raw(base: string, method: string, path: string, headers: Record<string,
     req.end(body);
   });
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 
 function expectHardened(response: RawResponse, cacheControl = 'no-store') {
   expect(response.headers['x-content-type-options']).toBe('nosniff');

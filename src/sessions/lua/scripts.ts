@@ -69,7 +69,8 @@ return {tv, expires, evicted}`;
  * The token's tv must equal the session's, and the session's must not be behind the user's. A
  * jti is denied by its own key or by a `d:<jti>` field of the session (which lives exactly as long
  * as the session, so losing the deny key alone can never revive the token). Read-only but for
- * the throttled activity write (at most once per throttle per session).
+ * the throttled activity write (at most once per throttle per session), which Redis may refuse
+ * when full without failing the checks.
  */
 export const authenticate = `${NOW}
 local throttle, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -82,9 +83,10 @@ local function check(ks, ktv, kd, token_tv, jti)
   local session_tv = tonumber(s[1])
   if tonumber(token_tv) ~= session_tv or session_tv < tv then return -2 end
   local seen, abs = tonumber(s[2]), tonumber(s[3])
-  if now - seen >= throttle then
+  -- A refused write (Redis full: maxmemory under noeviction) leaves the window where it was: the
+  -- check is complete, and the session may end idle sooner, never later.
+  if now - seen >= throttle and type(redis.pcall('HSET', ks, 'seen', now)) == 'number' then
     seen = now
-    redis.call('HSET', ks, 'seen', now)
     redis.call('PEXPIREAT', ks, math.min(abs, now + idle))
   end
   return math.max(math.min(abs, seen + idle) - now, 0)

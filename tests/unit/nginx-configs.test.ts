@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderBalancerConf } from '../../scripts/cluster/nginx-conf.js';
+import { renderTemplate } from '../cluster/gateway.js';
+
+/** The trimmed lines of the block that opens with `header` (e.g. `location @too_large {`), braces included. */
+function block(conf: string, header: string): string[] {
+  const lines = conf.split('\n').map((line) => line.trim());
+  const start = lines.indexOf(header);
+  if (start === -1) throw new Error(`no "${header}" block`);
+  let depth = 0;
+  for (let end = start; end < lines.length; end++) {
+    const line = lines[end] as string;
+    depth += (line.match(/\{/g)?.length ?? 0) - (line.match(/\}/g)?.length ?? 0);
+    if (depth === 0) return lines.slice(start, end + 1);
+  }
+  throw new Error(`"${header}" block is not closed`);
+}
+
+/** What follows a config's header comment (its first empty line), as the README's regeneration recipe cuts it. */
+const afterHeader = (text: string) => text.slice(text.indexOf('\n\n') + 2);
+
+describe('nginx configs kept in step (tests run the local ones; deploy/ cannot run here)', () => {
+  it("npm run cluster's nginx answers its own refusals as deploy/nginx.conf does", () => {
+    const deployed = readFileSync('deploy/nginx.conf', 'utf8');
+    const local = renderBalancerConf({ listen: '127.0.0.1:4000', dir: '/tmp/nginx', upstreams: ['127.0.0.1:8080'] });
+    for (const header of ['location = /metrics {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {']) {
+      expect(block(local, header), header).toEqual(block(deployed, header));
+    }
+    for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;', 'client_max_body_size 16k;', 'large_client_header_buffers 4 16k;']) {
+      expect(local, directive).toContain(directive);
+      expect(deployed, directive).toContain(directive);
+    }
+  });
+
+  it('deploy/gateway/nginx.conf is its template rendered with the compose values', () => {
+    const template = readFileSync('deploy/gateway/nginx.conf.template', 'utf8');
+    const rendered = readFileSync('deploy/gateway/nginx.conf', 'utf8');
+    const values = { JWT_UPSTREAM: 'jwt:8080 resolve', RESOLVER: '127.0.0.11', API_UPSTREAM: 'api:80 resolve', LISTEN: '80' };
+    expect(afterHeader(rendered)).toBe(renderTemplate(afterHeader(template), values));
+  });
+});
