@@ -4,7 +4,7 @@ import type { ClusterOptions } from './cluster.js';
 export const USAGE = `Usage: npm run cluster -- [--instances N] [--port 4000] [--redis-url URL] [--database-url URL] [--log-level LEVEL]
 
 Starts N jwt-cluster instances behind nginx on 127.0.0.1:PORT, with throwaway Redis and
-PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops everything.
+PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops what it started.
 
   --instances N        instances to start (default 3)
   --port PORT          nginx port on 127.0.0.1 (default 4000; 0 picks a free one)

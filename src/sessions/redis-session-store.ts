@@ -23,11 +23,13 @@ const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { [-1]: 'no_sess
 
 type AuthenticateReply = { outcome: AuthenticateOutcome; validForMs: number };
 
-/** The script's answer for one check: a failure code (negative), or the ms left until the session ends. */
+/**
+ * The script's answer for one check: a failure code (negative), or the ms left until the session
+ * ends. Anything else (none can come) is refused: only a whole number ever means valid.
+ */
 function toAuthenticateReply(value: unknown): AuthenticateReply {
-  const reply = Number(value);
-  if (reply >= 0) return { outcome: 'ok', validForMs: reply };
-  return { outcome: FAILURES[reply] ?? 'no_session', validForMs: 0 };
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return { outcome: 'ok', validForMs: value };
+  return { outcome: (typeof value === 'number' ? FAILURES[value] : undefined) ?? 'no_session', validForMs: 0 };
 }
 
 /** Most `/authenticate` checks in one script call: bounds the time Redis spends in one script. */

@@ -255,8 +255,9 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
 
   it("/auth/ reaches the service; nginx's own refusals there answer in the service's JSON", async () => {
     expect(await call(gateway.url, 'GET', '/auth/ping')).toMatchObject({ status: 200, body: { status: 'ok' } });
-    // Header lines up to the service's 16 KiB reach it.
+    // Header lines up to the service's 16 KiB reach it; longer ones get nginx's JSON 431.
     expect((await call(gateway.url, 'GET', '/auth/ping', { headers: { 'x-big': 'a'.repeat(10_000) } })).status).toBe(200);
+    expect(await call(gateway.url, 'GET', '/auth/ping', { headers: { 'x-big': 'a'.repeat(20_000) } })).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
     // nginx's own answers: no instance's X-Instance-Id (the service answers the same codes itself).
     const metrics = await call(gateway.url, 'GET', '/auth/metrics');
     expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });

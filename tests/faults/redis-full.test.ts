@@ -8,6 +8,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { redisKeys } from '../../src/sessions/redis-keys.js';
+import { activityThrottleMs } from '../../src/sessions/session-store.js';
 import { PASSWORD, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
 import { authenticate, type Exchange, type Login, refresh, register, request } from './http.js';
 import { faultRedis } from './servers.js';
@@ -25,6 +27,8 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
   let admin: Redis;
   let app: TestInstance;
   let sessionKey: (user: Login) => string;
+  /** A last activity old enough that the next check must slide the idle window. */
+  let slideDue: () => number;
   let users: Login[];
 
   const setMaxMemory = (bytes: number) => admin.config('SET', 'maxmemory', String(bytes));
@@ -35,13 +39,17 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
     admin = new Redis(redis.url);
     cleanup.add(() => admin.disconnect());
     // The default auto_logout (24h): an idle-window write falls due only when a test makes it so.
-    const cluster = await testCluster({ cache: { url: redis.url, command_timeout: '500ms' } });
-    sessionKey = (user) => `${cluster.config.cache.key_prefix}{${user.userId}}:s:${user.sessionId}`;
+    const cluster = await testCluster({ cache: { url: redis.url } });
+    const keys = redisKeys(cluster.config.cache.key_prefix);
+    sessionKey = (user) => keys.session(user.userId, user.sessionId);
+    const throttle = activityThrottleMs({ autoLogoutMs: cluster.config.auth.auto_logout, refreshLifetimeMs: 0, refreshReuseGraceMs: 0, maxSessions: 0 });
+    slideDue = () => Date.now() - throttle - 60_000;
     app = await cluster.start();
     users = [];
     for (let i = 0; i < 4; i++) users.push(await register(app.url));
-    // The last user was last seen an hour ago: its next check must slide its idle window.
-    await admin.hset(sessionKey(users[3] as Login), 'seen', Date.now() - 3_600_000);
+    // The last user was last seen long enough ago that its next check must slide its idle window
+    // (0: the field existed, so this is the session's own record).
+    expect(await admin.hset(sessionKey(users[3] as Login), 'seen', slideDue())).toBe(0);
     // Below what Redis already holds: every write that would grow it is refused.
     await setMaxMemory(1);
   });
@@ -53,9 +61,12 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
 
   it('refuses with 503 what it cannot write, completes what it begins, and never answers 500', async () => {
     const [loggedOut, endsAll, refresher, reader] = users as [Login, Login, Login, Login];
-    // The check must slide the idle window, a write Redis refuses: it is answered all the same.
+    // The check must slide the idle window, a write Redis refuses: it is answered all the same,
+    // the window left where it was.
+    const ttl = await admin.pttl(sessionKey(reader));
     expect((await authenticate(app.url, reader.accessToken)).status).toBe(200);
-    expect(Number(await admin.hget(sessionKey(reader), 'seen'))).toBeLessThan(Date.now() - 3_000_000);
+    expect(Number(await admin.hget(sessionKey(reader), 'seen'))).toBeLessThan(slideDue() + 60_000);
+    expect(await admin.pttl(sessionKey(reader))).toBeLessThanOrEqual(ttl);
 
     expectUnavailable(await request(app.url, 'POST', '/login', { body: { email: reader.email, password: PASSWORD }, timeoutMs: 10_000 }), 'login');
     expectUnavailable(await refresh(app.url, refresher.refreshToken), 'refresh');

@@ -23,6 +23,19 @@ describe.each([
   });
 
   const authenticate = (instance: TestInstance, token: string) => call(instance.url, 'GET', '/authenticate', { token });
+  /**
+   * A token revoked on the other instance is refused here: at once in `exact` mode; in `cached`
+   * mode once the revocation message arrives (the README promises that in practice only: these
+   * instances share one event loop, where it was seen to lag the next request in about 2 of 100
+   * tries), within 1 s, and from then on.
+   */
+  const expectRevokedHere = async (instance: TestInstance, token: string) => {
+    const started = performance.now();
+    while (revocation === 'cached' && (await authenticate(instance, token)).status === 200) {
+      expect(performance.now() - started, 'still 200 on the other instance').toBeLessThan(1000);
+    }
+    expect((await authenticate(instance, token)).status).toBe(401);
+  };
   const login = async (email: string, device?: string) => {
     const response = await call(one.url, 'POST', '/login', { body: { email, password: PASSWORD, device } });
     expect(response.status).toBe(200);
@@ -96,7 +109,7 @@ describe.each([
     expect((await call(one.url, 'POST', '/logout', { token: `${expired.slice(0, -4)}AAAA` })).status).toBe(401);
     await expectAccepted(one.url, user.accessToken);
     expect((await call(two.url, 'POST', '/logout', { token: expired })).status).toBe(204);
-    expect((await authenticate(one, user.accessToken)).status).toBe(401);
+    await expectRevokedHere(one, user.accessToken);
   });
 
   it('logout refuses a revoked access token and leaves its session alone', async () => {
@@ -143,7 +156,7 @@ describe.each([
     await expectAccepted(one.url, kept.access_token);
     // Before: 401 too, and the session lived on.
     expect((await call(two.url, 'POST', '/logout', { token: user.accessToken, body: { refresh_token: kept.refresh_token } })).status).toBe(204);
-    expect((await authenticate(one, kept.access_token)).status).toBe(401);
+    await expectRevokedHere(one, kept.access_token);
     expect((await call(one.url, 'POST', '/refresh', { body: { refresh_token: kept.refresh_token } })).status).toBe(401);
   });
 

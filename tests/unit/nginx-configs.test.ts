@@ -17,10 +17,14 @@ function block(conf: string, header: string): string[] {
   throw new Error(`"${header}" block is not closed`);
 }
 
+/** A config's lines, trimmed, comments dropped: a directive commented out is not there. */
+const directives = (conf: string) => conf.split('\n').map((line) => line.replace(/#.*/, '').trim());
+
 /** What follows a config's header comment (its first empty line), as the README's regeneration recipe cuts it. */
 const afterHeader = (text: string) => text.slice(text.indexOf('\n\n') + 2);
 
-describe('nginx configs kept in step (tests run the local ones; deploy/ cannot run here)', () => {
+// The cluster tests run npm run cluster's nginx and the gateway template; deploy/nginx.conf needs a newer nginx than this machine's.
+describe('nginx configs kept in step', () => {
   it("npm run cluster's nginx answers its own refusals as deploy/nginx.conf does", () => {
     const deployed = readFileSync('deploy/nginx.conf', 'utf8');
     const local = renderBalancerConf({ listen: '127.0.0.1:4000', dir: '/tmp/nginx', upstreams: ['127.0.0.1:8080'] });
@@ -28,8 +32,8 @@ describe('nginx configs kept in step (tests run the local ones; deploy/ cannot r
       expect(block(local, header), header).toEqual(block(deployed, header));
     }
     for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;', 'client_max_body_size 16k;', 'large_client_header_buffers 4 16k;']) {
-      expect(local, directive).toContain(directive);
-      expect(deployed, directive).toContain(directive);
+      expect(directives(local), directive).toContain(directive);
+      expect(directives(deployed), directive).toContain(directive);
     }
   });
 

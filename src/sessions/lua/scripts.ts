@@ -83,11 +83,17 @@ local function check(ks, ktv, kd, token_tv, jti)
   local session_tv = tonumber(s[1])
   if tonumber(token_tv) ~= session_tv or session_tv < tv then return -2 end
   local seen, abs = tonumber(s[2]), tonumber(s[3])
-  -- A refused write (Redis full: maxmemory under noeviction) leaves the window where it was: the
-  -- check is complete, and the session may end idle sooner, never later.
-  if now - seen >= throttle and type(redis.pcall('HSET', ks, 'seen', now)) == 'number' then
-    seen = now
-    redis.call('PEXPIREAT', ks, math.min(abs, now + idle))
+  if now - seen >= throttle then
+    local wrote = redis.pcall('HSET', ks, 'seen', now)
+    if type(wrote) == 'number' then
+      seen = now
+      redis.call('PEXPIREAT', ks, math.min(abs, now + idle))
+    -- Redis full (maxmemory under noeviction): the window stays where it was; the check is
+    -- complete, and the session may end idle sooner, never later. Any other refusal (a replica,
+    -- MISCONF, an ACL) fails the call, as it would have without pcall.
+    elseif string.sub(wrote.err, 1, 3) ~= 'OOM' then
+      error(wrote)
+    end
   end
   return math.max(math.min(abs, seen + idle) - now, 0)
 end
