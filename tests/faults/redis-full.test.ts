@@ -11,10 +11,11 @@ import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { activityThrottleMs } from '../../src/sessions/session-store.js';
 import { PASSWORD, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
-import { authenticate, type Exchange, type Login, refresh, register, request } from './http.js';
+import { authenticate, type Exchange, login, type Login, refresh, register, request } from './http.js';
 import { faultRedis } from './servers.js';
 
 const LATE_EMAIL = uniqueEmail();
+const NEW_PASSWORD = 'a brand new passphrase';
 
 function expectUnavailable(response: Exchange, what: string) {
   expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
@@ -26,10 +27,17 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
   const cleanup = new CleanupStack();
   let admin: Redis;
   let app: TestInstance;
+  /** The same backend with the brute-force limits on (the service's default; the test helper turns them off). */
+  let limited: TestInstance;
   let sessionKey: (user: Login) => string;
   /** A last activity old enough that the next check must slide the idle window. */
   let slideDue: () => number;
   let users: Login[];
+  /** A user with a second session (`DELETE /sessions/:id`), and users for `/revoke` and `/password`. */
+  let twoSessions: [Login, Login];
+  let byRefresh: Login;
+  let changesLimited: Login;
+  let changesUnlimited: Login;
 
   const setMaxMemory = (bytes: number) => admin.config('SET', 'maxmemory', String(bytes));
 
@@ -45,8 +53,12 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
     const throttle = activityThrottleMs({ autoLogoutMs: cluster.config.auth.auto_logout, refreshLifetimeMs: 0, refreshReuseGraceMs: 0, maxSessions: 0 });
     slideDue = () => Date.now() - throttle - 60_000;
     app = await cluster.start();
+    limited = await cluster.start({ limits: { enabled: true } });
     users = [];
     for (let i = 0; i < 4; i++) users.push(await register(app.url));
+    const first = await register(app.url);
+    twoSessions = [first, await login(app.url, first)];
+    [byRefresh, changesLimited, changesUnlimited] = [await register(app.url), await register(app.url), await register(app.url)];
     // The last user was last seen long enough ago that its next check must slide its idle window
     // (0: the field existed, so this is the session's own record).
     expect(await admin.hset(sessionKey(users[3] as Login), 'seen', slideDue())).toBe(0);
@@ -55,6 +67,7 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
   });
 
   afterAll(async () => {
+    await limited?.stop();
     await app?.stop();
     await cleanup.run();
   });
@@ -63,10 +76,11 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
     const [loggedOut, endsAll, refresher, reader] = users as [Login, Login, Login, Login];
     // The check must slide the idle window, a write Redis refuses: it is answered all the same,
     // the window left where it was.
-    const ttl = await admin.pttl(sessionKey(reader));
+    const expiresAt = async () => Number(await admin.call('PEXPIRETIME', sessionKey(reader)));
+    const before = await expiresAt();
     expect((await authenticate(app.url, reader.accessToken)).status).toBe(200);
     expect(Number(await admin.hget(sessionKey(reader), 'seen'))).toBeLessThan(slideDue() + 60_000);
-    expect(await admin.pttl(sessionKey(reader))).toBeLessThanOrEqual(ttl);
+    expect(await expiresAt()).toBe(before);
 
     expectUnavailable(await request(app.url, 'POST', '/login', { body: { email: reader.email, password: PASSWORD }, timeoutMs: 10_000 }), 'login');
     expectUnavailable(await refresh(app.url, refresher.refreshToken), 'refresh');
@@ -78,6 +92,22 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
     // A logout begins by deleting the session, which frees memory; a script that has written goes on.
     expect((await request(app.url, 'POST', '/logout', { token: loggedOut.accessToken })).status).toBe(204);
     expect((await authenticate(app.url, loggedOut.accessToken)).status).toBe(401);
+
+    // So do ending one of one's sessions and revoking a refresh token (their scripts delete first).
+    const [ended, keeper] = twoSessions;
+    expect((await request(app.url, 'DELETE', `/sessions/${ended.sessionId}`, { token: keeper.accessToken })).status).toBe(204);
+    expect((await authenticate(app.url, ended.accessToken)).status).toBe(401);
+    expect((await request(app.url, 'POST', '/revoke', { body: { token: byRefresh.refreshToken } })).status).toBe(200);
+    expect((await authenticate(app.url, byRefresh.accessToken)).status).toBe(401);
+
+    // With the brute-force limits on (the default), login and /password are refused at their count, changing nothing.
+    expectUnavailable(await request(limited.url, 'POST', '/login', { body: { email: reader.email, password: PASSWORD }, timeoutMs: 10_000 }), 'login, limits on');
+    const changeBody = { current_password: PASSWORD, new_password: NEW_PASSWORD };
+    expectUnavailable(await request(limited.url, 'POST', '/password', { token: changesLimited.accessToken, body: changeBody, timeoutMs: 10_000 }), '/password, limits on');
+    // With them off (and no revocation replicas), /password writes the password, then cannot move the token version: its 503 says so.
+    const changed = await request(app.url, 'POST', '/password', { token: changesUnlimited.accessToken, body: changeBody, timeoutMs: 10_000 });
+    expectUnavailable(changed, '/password, limits off');
+    expect(changed.body?.error_description).toMatch(/^the password was changed/);
   });
 
   it('works again, without a restart, once Redis has room', async () => {
@@ -93,5 +123,8 @@ describe('Redis full (maxmemory reached, noeviction)', () => {
     expect((await request(app.url, 'POST', '/register', { body: { email: LATE_EMAIL, password: PASSWORD }, timeoutMs: 10_000 })).status).toBe(201);
     // The logout made while Redis was full still holds.
     expect((await authenticate(app.url, loggedOut.accessToken)).status).toBe(401);
+    // The refused change left the old password; the one answered 'changed' set the new one.
+    expect((await request(limited.url, 'POST', '/login', { body: { email: changesLimited.email, password: PASSWORD }, timeoutMs: 10_000 })).status).toBe(200);
+    expect((await request(app.url, 'POST', '/login', { body: { email: changesUnlimited.email, password: NEW_PASSWORD }, timeoutMs: 10_000 })).status).toBe(200);
   });
 });

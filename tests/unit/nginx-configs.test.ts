@@ -20,6 +20,20 @@ function block(conf: string, header: string): string[] {
 /** A config's lines, trimmed, comments dropped: a directive commented out is not there. */
 const directives = (conf: string) => conf.split('\n').map((line) => line.replace(/#.*/, '').trim());
 
+/** The directives of the (first) `server` block itself, its nested blocks left out: where an error_page applies to every request. */
+function serverLevel(conf: string): string[] {
+  const lines = directives(conf);
+  const level: string[] = [];
+  let depth = 0;
+  for (const line of lines.slice(lines.indexOf('server {'))) {
+    const change = (line.match(/\{/g)?.length ?? 0) - (line.match(/\}/g)?.length ?? 0);
+    if (depth === 1 && change === 0) level.push(line);
+    depth += change;
+    if (depth === 0) return level;
+  }
+  throw new Error('no closed server block');
+}
+
 /** What follows a config's header comment (its first empty line), as the README's regeneration recipe cuts it. */
 const afterHeader = (text: string) => text.slice(text.indexOf('\n\n') + 2);
 
@@ -31,7 +45,11 @@ describe('nginx configs kept in step', () => {
     for (const header of ['location = /metrics {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {']) {
       expect(block(local, header), header).toEqual(block(deployed, header));
     }
-    for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;', 'client_max_body_size 16k;', 'large_client_header_buffers 4 16k;']) {
+    for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;']) {
+      expect(serverLevel(local), directive).toContain(directive);
+      expect(serverLevel(deployed), directive).toContain(directive);
+    }
+    for (const directive of ['client_max_body_size 16k;', 'large_client_header_buffers 4 16k;']) {
       expect(directives(local), directive).toContain(directive);
       expect(directives(deployed), directive).toContain(directive);
     }
