@@ -49,10 +49,10 @@ const DOLLAR_BRACE = new RegExp(`\\$\\$\\{|${PLACEHOLDER.source}|\\$\\{`, 'g');
 /**
  * Loads and validates the configuration.
  *
- * The file is `options.file`, else env `CONFIG_FILE`, else `./config.yml` if it exists, else none (all defaults). In every string
- * value `${VAR}` and `${VAR:-default}` are replaced from env, `$${` is a literal `${`, and any
- * other `${` is refused; a value that is exactly `${VAR}` with VAR unset or empty means "not
- * given", like a key left empty. Then `PORT`, `REDIS_URL`,
+ * The file is `options.file`, else env `CONFIG_FILE`, else `./config.yml` if it exists, else none
+ * (all defaults). In every string value `${VAR}` and `${VAR:-default}` are replaced from env,
+ * `$${` is a literal `${`, and any other `${` is refused; a value that is exactly `${VAR}` with
+ * VAR unset or empty means "not given", like a key left empty. Then `PORT`, `REDIS_URL`,
  * `DATABASE_URL`, `LOG_LEVEL`, `LOG_MODE`, `REFRESH_SECRET` and `INSTANCE_ID` override their keys.
  *
  * @throws {ConfigError} naming the first bad key (unknown key, wrong type or value, unset variable)
@@ -135,8 +135,9 @@ function writtenSecrets(value: unknown, path: Path): Path[] {
 }
 
 /**
- * Replaces `${VAR}` in every string but those at `skip` (`section.key` paths); mapping entries that end up null become `undefined` ("not given": the default
- * applies), kept so that an unknown key is still refused with an empty value.
+ * Replaces `${VAR}` in every string but those at `skip` (`section.key` paths); mapping entries
+ * that end up null become `undefined` ("not given": the default applies), kept so that an unknown
+ * key is still refused with an empty value.
  */
 function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, label: string, skip: ReadonlySet<string>): unknown {
   if (typeof value === 'string') return skip.has(path.join('.')) ? value : interpolateString(value, path, env, label);

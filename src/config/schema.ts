@@ -80,13 +80,13 @@ const flag = (fallback: boolean) =>
     .union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')])
     .default(fallback);
 
+/** A TCP port as written in a node or URL: digits, 1–65535. */
+const isPort = (text: string | undefined): boolean => text !== undefined && /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+
 /** `host:port` or `[ipv6]:port`, port 1–65535. */
 const hostPort = z
   .string()
-  .refine((node) => {
-    const match = /^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/.exec(node);
-    return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
-  }, 'must be host:port or [ipv6]:port (port 1-65535)');
+  .refine((node) => isPort(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/.exec(node)?.[1]), 'must be host:port or [ipv6]:port (port 1-65535)');
 
 /** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
 const optionalText = z
@@ -108,8 +108,7 @@ function postgresHosts(url: string): { problem?: string; firstOnly: string } {
   for (const entry of hosts) {
     if (entry.startsWith('[')) return { problem: 'names an IPv6 address, which postgres.js cannot reach from a url: use a host name', firstOnly: url };
     const [host = '', port, extra] = entry.split(':');
-    const portOk = port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
-    if (host.includes('@') || extra !== undefined || !portOk || (host === '' && hosts.length > 1)) return { problem: INVALID_URL, firstOnly: url };
+    if (host.includes('@') || extra !== undefined || (port !== undefined && !isPort(port)) || (host === '' && hosts.length > 1)) return { problem: INVALID_URL, firstOnly: url };
   }
   return { firstOnly: hosts.length > 1 ? url.replace(list, hosts[0] ?? '') : url };
 }
