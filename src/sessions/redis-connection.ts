@@ -32,7 +32,7 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
   await connectClient(redis, firstConnectionMs);
   if (redis instanceof Cluster) await mastersReady(redis, firstConnectionMs);
   await databaseSelected(redis, cache)
-    .then(() => checkEvictionPolicy(redis, options.logger))
+    .then(() => Promise.all([checkVersion(redis, options.logger), checkEvictionPolicy(redis, options.logger)]))
     .catch(async (error: unknown) => {
       await closeRedis(redis, { hard: true });
       throw error;
@@ -238,6 +238,31 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
 /** Where `node` is connected (a Sentinel client's options name no server of its own). */
 const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.remoteAddress}:${node.stream.remotePort}` : `${node.options.host}:${node.options.port}`);
 
+/** Every node, replicas too: one becomes a master at a failover. */
+const nodesOf = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('all') : [redis]);
+
+/**
+ * The revoking scripts declare `allow-oom` in a shebang line (Redis 7.0's script flags), so that
+ * a revocation holds when Redis is full; an older Redis fails every one of them, so the service
+ * refuses to start on it. A node whose INFO cannot be read is only warned about. @throws {ConfigError}
+ */
+async function checkVersion(redis: RedisClient, logger: Logger) {
+  const nodes = nodesOf(redis);
+  const reads = await Promise.allSettled(nodes.map((node) => node.info('server')));
+  reads.forEach((read, i) => {
+    const address = nodes[i] ? addressOf(nodes[i]) : '?';
+    const version = read.status === 'fulfilled' ? redisVersion(read.value) : undefined;
+    if (!version) logger.warn(`cannot read the redis version of ${address}: it must be 7.0 or later`);
+    else if (version.major < 7) throw new ConfigError(`redis at ${address} is version ${version.text}: jwt-cluster needs Redis 7.0 or later (its revoking scripts use script flags)`);
+  });
+}
+
+/** The `redis_version` of an `INFO server` reply (Valkey reports the Redis version it matches there). */
+export function redisVersion(info: string): { major: number; text: string } | undefined {
+  const found = /^redis_version:((\d+)\.\d+[^\r\n]*)/m.exec(info);
+  return found ? { major: Number(found[2]), text: found[1] as string } : undefined;
+}
+
 /**
  * DESIGN: Redis should run with `maxmemory-policy noeviction`. A `volatile-*` policy evicts only
  * keys with a TTL (sessions: users are logged out; rate-limit counters), which never revives a
@@ -246,9 +271,8 @@ const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.
  * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
  */
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
-  // Replicas too: one becomes a master at a failover. A node that cannot be read (CONFIG
-  // disabled, not reachable) does not keep the others from being checked.
-  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+  // A node that cannot be read (CONFIG disabled, not reachable) does not keep the others from being checked.
+  const nodes = nodesOf(redis);
   const reads = await Promise.allSettled(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction'));
   const policies: string[] = [];
   const unread: string[] = [];

@@ -153,9 +153,11 @@ export function createRedisSessionStore({
    * already deleted, a PUBLISH (not replicated on a Cluster). So a write of its own goes first.
    */
   const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient, userId: string): Promise<void> => {
-    // Both sent at once, in order on the one connection: no round trip more than WAIT's own.
+    // Both sent at once, in order on the one connection: no round trip more than WAIT's own. The
+    // mark is a script, so that it is written when Redis is full as the revocation was, sent
+    // whole (EVAL): an EVALSHA answered NOSCRIPT would be sent again after the WAIT.
     const [, waited] = await Promise.all([
-      guarded(connection.set(keys.acknowledgementMark(userId), '1', 'PX', ACKNOWLEDGEMENT_MARK_TTL_MS)),
+      guarded(connection.eval(lua.acknowledgementMark, 1, keys.acknowledgementMark(userId), ACKNOWLEDGEMENT_MARK_TTL_MS)),
       guarded(connection.wait(replicas, waitMs)),
     ]);
     const holding = Number(waited);

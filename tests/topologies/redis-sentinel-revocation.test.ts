@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { redisCli } from '../../scripts/cluster/redis.js';
 import { type LocalRedisSentinel, startRedisSentinel } from '../../scripts/cluster/redis-sentinel.js';
 import { revocationReplicas } from '../../src/config/schema.js';
 import { call, registerUser, stopTestInstances, testCluster, type TestInstance } from '../helpers/test-app.js';
@@ -68,6 +69,22 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
       group.replica.process.signal('SIGCONT');
     }
     await expect.poll(async () => (await call(two.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status, { timeout: 10_000 }).toBe(204);
+  });
+
+  it('with the master full (maxmemory), revocations complete and are acknowledged; a login is refused', async () => {
+    const [user, other, revoked] = [await registerUser(one.url), await registerUser(one.url), await registerUser(one.url)];
+    await redisCli(group.master.port, ['CONFIG', 'SET', 'maxmemory', '1']);
+    try {
+      expect((await call(one.url, 'POST', '/login', { body: { email: user.email, password: user.password } })).status).toBe(503);
+      expect((await call(one.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+      expect((await call(one.url, 'POST', '/logout-all', { token: other.accessToken })).status).toBe(204);
+      expect((await call(one.url, 'POST', '/revoke', { body: { token: revoked.accessToken } })).status).toBe(200);
+      for (const token of [user.accessToken, other.accessToken, revoked.accessToken]) {
+        expect((await call(two.url, 'GET', '/authenticate', { token })).status).toBe(401);
+      }
+    } finally {
+      await redisCli(group.master.port, ['CONFIG', 'SET', 'maxmemory', '0']);
+    }
   });
 
   /** `jwt_refresh_total{outcome}` of instance one. */

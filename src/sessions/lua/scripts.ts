@@ -16,6 +16,15 @@
  */
 const PUBLISH = `redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])`;
 
+/**
+ * The first line of every script that revokes (Redis 7's script flags). Redis at `maxmemory`
+ * under `noeviction` refuses a write that may grow memory, unless the script says `allow-oom`:
+ * a revocation must hold when Redis is full, while logins and refreshes are refused. What these
+ * scripts add is bounded: a token version, a denied jti per revoked token (a session holds at
+ * most MAX_DENIED_PER_SESSION), a kept session's fields; most of them free memory.
+ */
+const REVOKES = '#!lua flags=allow-oom\n';
+
 /** Ends every session in the session set `set` but ARGV[2]'s (ARGV[1]: the session key prefix). */
 const endAllBut = (set: string) => `for _, id in ipairs(redis.call('ZRANGE', ${set}, 0, -1)) do
   if id ~= ARGV[2] then
@@ -161,7 +170,7 @@ return out`;
  * session a password change moved past it ('moved'), as rotate refuses such a token. Otherwise
  * returns 1 if the session existed, 0 if not.
  */
-export const endSession = `if ARGV[3] ~= '' then
+export const endSession = `${REVOKES}if ARGV[3] ~= '' then
   local s = redis.call('HMGET', KEYS[1], 'tv', 'd:' .. ARGV[4])
   if s[1] and (tonumber(s[1]) ~= tonumber(ARGV[3]) or s[2] or (KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1)) then return -1 end
 end
@@ -179,7 +188,7 @@ return existed`;
  * in a loop cannot grow one hash without bound. Returns 1 if the jti was not denied yet, 0 if it
  * already was, 2 if its session ended instead.
  */
-export const deny = `local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
+export const deny = `${REVOKES}local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 local reply = new and 1 or 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
   if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > tonumber(ARGV[4]) then
@@ -194,7 +203,7 @@ ${PUBLISH}
 return reply`;
 
 /** KEYS: tv, session-set. ARGV: session key prefix, +revocation. Returns the new token version. */
-export const endAll = `local tv = redis.call('INCR', KEYS[1])
+export const endAll = `${REVOKES}local tv = redis.call('INCR', KEYS[1])
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do redis.call('DEL', ARGV[1] .. id) end
 redis.call('DEL', KEYS[2])
 ${PUBLISH}
@@ -205,7 +214,7 @@ return tv`;
  * session but the kept one, which keeps its version, generation and tokens. Returns 1, or 0 and
  * changes nothing when the kept session no longer exists.
  */
-export const endOthersKeepingTokens = `if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+export const endOthersKeepingTokens = `${REVOKES}if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 ${endAllBut('KEYS[1]')}
 ${PUBLISH}
 return 1`;
@@ -215,7 +224,7 @@ return 1`;
  * The kept session counts as active. Returns {tv, gen, salt, roles, expires at}, or {} and
  * changes nothing when the kept session no longer exists (a request of an ended session).
  */
-export const endOthers = `if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
+export const endOthers = `${REVOKES}if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
 local tv = redis.call('INCR', KEYS[1])
 ${PUBLISH}
 ${endAllBut('KEYS[2]')}
@@ -226,6 +235,9 @@ local s = redis.call('HMGET', KEYS[3], 'salt', 'roles', 'abs')
 local expires = math.min(tonumber(s[3]), now + tonumber(ARGV[3]))
 redis.call('PEXPIREAT', KEYS[3], expires)
 return {tv, gen, s[1], s[2], expires}`;
+
+/** KEYS: mark. ARGV: ttl. The write a replicated revocation's WAIT answers for (see ReplicatedRevocations). */
+export const acknowledgementMark = `${REVOKES}redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])`;
 
 /**
  * KEYS: session-set. ARGV: session key prefix, idle window. Returns rows {sid, created, seen, abs, device, ua, ip,
