@@ -5,7 +5,7 @@ import type { AppDeps } from './app-deps.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
 import { ConfigError } from './config/loader.js';
-import { type Config, revocationReplicas } from './config/schema.js';
+import { type Config, MIN_REFRESH_SECRET_BYTES, revocationReplicas } from './config/schema.js';
 import { readSecretFile } from './config/secret-file.js';
 import { createLogThrottle } from './observability/log-throttle.js';
 import { createMetrics } from './observability/metrics.js';
@@ -32,7 +32,6 @@ import { createPgliteUserStore } from './users/pglite-user-store.js';
 import { createPostgresUserStore } from './users/postgres-user-store.js';
 import type { UserStore } from './users/user-store.js';
 
-const MIN_REFRESH_SECRET_BYTES = 32;
 /** Session salts one instance remembers (a few hundred bytes each, so at most some tens of MiB). */
 const SESSION_SALTS_REMEMBERED = 100_000;
 /** argon2 threads when `passwords.hash_concurrency` is 0 (one fewer than cores, at most this). */
@@ -54,14 +53,13 @@ async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
 
 function refreshSecret(config: Config, logger: Logger): KeyObject {
   const { refresh_secret_file: file } = config.auth;
+  // auth.refresh_secret's length was checked with the config (naming REFRESH_SECRET when it came from there).
   let secret = file ? readSecretFile('auth.refresh_secret_file', file) : config.auth.refresh_secret;
+  if (file && Buffer.byteLength(secret ?? '') < MIN_REFRESH_SECRET_BYTES) throw new KeyError(`auth.refresh_secret_file: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
   if (secret === undefined) {
     if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with a shared Redis (set REFRESH_SECRET or refresh_secret_file, at least 32 bytes)');
     secret = devSecret(config.database.data_dir, 'dev-refresh-secret', () => randomBytes(48).toString('base64url')).value;
     logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
-  }
-  if (Buffer.byteLength(secret) < MIN_REFRESH_SECRET_BYTES) {
-    throw new KeyError(`auth.${file ? 'refresh_secret_file' : 'refresh_secret'}: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
   }
   return createSecretKey(Buffer.from(secret));
 }

@@ -89,6 +89,9 @@ const hostPort = z
   .refine((node) => isPort(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/.exec(node)?.[1]), 'must be host:port or [ipv6]:port (port 1-65535)');
 
 /** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
+/** The shortest `auth.refresh_secret` (or `refresh_secret_file`'s content): the HMAC key of refresh and device tokens. */
+export const MIN_REFRESH_SECRET_BYTES = 32;
+
 const optionalText = z
   .string()
   .nullish()
@@ -305,7 +308,9 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).default('api'),
       algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('EdDSA'),
       keys: z.array(keySchema).default([]),
-      refresh_secret: optionalText,
+      refresh_secret: optionalText.refine((secret) => secret === undefined || Buffer.byteLength(secret) >= MIN_REFRESH_SECRET_BYTES, {
+        message: `needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`,
+      }),
       /** A file holding the refresh secret instead (a mounted Docker/Kubernetes secret); surrounding whitespace is ignored. */
       refresh_secret_file: optionalText,
       access_lifetime: positiveDuration('15m'),

@@ -49,11 +49,11 @@ describe('the committed config.yml', () => {
 
   it('takes its URLs and refresh secret from the environment', () => {
     const config = loadConfig({
-      env: { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://d/db', REFRESH_SECRET: 's3cret' },
+      env: { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://d/db', REFRESH_SECRET: 's3cret'.repeat(6) },
     });
     expect(config.cache.url).toBe('redis://r:6379');
     expect(config.database.url).toBe('postgres://d/db');
-    expect(config.auth.refresh_secret).toBe('s3cret');
+    expect(config.auth.refresh_secret).toBe('s3cret'.repeat(6));
   });
 });
 
@@ -156,7 +156,7 @@ describe('env overrides', () => {
     ['DATABASE_URL', 'postgres://env/db', (c: ReturnType<typeof load>) => c.database.url, 'postgres://env/db'],
     ['LOG_LEVEL', 'debug', (c: ReturnType<typeof load>) => c.logging.level, 'debug'],
     ['LOG_MODE', 'json', (c: ReturnType<typeof load>) => c.logging.mode, 'json'],
-    ['REFRESH_SECRET', 'shh', (c: ReturnType<typeof load>) => c.auth.refresh_secret, 'shh'],
+    ['REFRESH_SECRET', 'x'.repeat(32), (c: ReturnType<typeof load>) => c.auth.refresh_secret, 'x'.repeat(32)],
     ['INSTANCE_ID', 'jwt-7', (c: ReturnType<typeof load>) => c.server.instance_id, 'jwt-7'],
   ] as const)('%s overrides the file', (name, value, pick, expected) => {
     expect(pick(load(base, { [name]: value }))).toBe(expected);
@@ -168,6 +168,14 @@ describe('env overrides', () => {
     const password = errorOf(() => load('cache:\n  password_file: /run/secrets/redis\n', { REDIS_URL: 'redis://:s3cretpw@r:6379' }));
     expect(password.message).toContain('cache: give the Redis password in one place: password_file, or the url (sentinel.password, cluster.password) (set by env REDIS_URL)');
     expect(password.message).not.toContain('s3cretpw');
+  });
+
+  it('names the variable when the refresh secret it set is too short, without showing it', () => {
+    const { message } = errorOf(() => load(base, { REFRESH_SECRET: 'short-secret' }));
+    expect(message).toContain('auth.refresh_secret: needs at least 32 bytes (set by env REFRESH_SECRET)');
+    expect(message).not.toContain('short-secret');
+    // Counted in bytes: 11 × 3 UTF-8 bytes pass.
+    expect(load(base, { REFRESH_SECRET: '€'.repeat(11) }).auth.refresh_secret).toBe('€'.repeat(11));
   });
 
   it('replaces a value whose own variables are unset, never reading them', () => {
@@ -268,6 +276,7 @@ describe('bad files', () => {
     ],
     ['a PostgreSQL password in the url and a file', 'database:\n  url: "postgres://jwt:pw@db/jwt"\n  password_file: /run/secrets/pg\n', 'database: give the PostgreSQL password in one place'],
     ['a database URL of another scheme', 'database:\n  url: "https://u:s3cretpw@db/x"\n', 'database.url: must be a postgres:// or postgresql:// URL'],
+    ['a short refresh secret', 'auth:\n  refresh_secret: "too short"\n', 'auth.refresh_secret: needs at least 32 bytes'],
     ['a long reuse grace', 'auth:\n  refresh_reuse_grace: 1h\n', 'auth.refresh_reuse_grace: must be at most 5m'],
     ['a __proto__ key (it would set the mapping\'s prototype)', 'server:\n  __proto__:\n    port: 9999\n', 'server.__proto__: unknown key'],
     ['a __proto__ section', '__proto__:\n  server:\n    port: 9999\n', '__proto__: unknown key'],
