@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeIfOrphaned } from './orphan-reaper.js';
 
 /** Undo actions run last-in first-out; every one runs even when an earlier one fails. */
 export class CleanupStack {
@@ -24,14 +25,19 @@ export class CleanupStack {
   }
 }
 
-/** A temp dir under `parent` removed by `cleanup`, or at the latest when this process exits. */
+/**
+ * A temp dir under `parent` removed by `cleanup`, or at the latest when this process exits
+ * (killed with SIGKILL: by the orphan reaper).
+ */
 export function tempDir(cleanup: CleanupStack, prefix: string, parent = tmpdir()): string {
   const dir = mkdtempSync(join(parent, prefix));
+  const reaped = removeIfOrphaned(dir);
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   process.once('exit', remove);
   cleanup.add(() => {
     process.off('exit', remove);
     remove();
+    reaped();
   });
   return dir;
 }

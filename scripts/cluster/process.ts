@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { reapIfOrphaned } from './orphan-reaper.js';
 
 /** How a child process ended: an exit code, or the signal that killed it. */
 export interface ExitStatus {
@@ -51,10 +52,15 @@ export function spawnLogged(name: string, command: string, args: readonly string
   const child = spawn(command, args, { stdio: ['ignore', log, log], env: options.env ?? process.env, cwd: options.cwd, detached: true });
   closeSync(log);
   live.add(child);
+  // The exit hook above does not run when this process is killed (SIGKILL): the reaper then stops it.
+  const reaped = child.pid === undefined ? () => undefined : reapIfOrphaned(child.pid);
   const exited = new Promise<ExitStatus>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: null, signal: null }));
-  }).finally(() => live.delete(child));
+  }).finally(() => {
+    live.delete(child);
+    reaped();
+  });
   let done = false;
   void exited.then(() => (done = true));
 
