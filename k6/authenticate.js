@@ -3,18 +3,19 @@
 //   k6 run k6/authenticate.js                                   # against http://localhost:4000
 //   k6 run -e BASE_URL=http://localhost:4000 -e POOL=500 -e VUS=100 -e DURATION=5m k6/authenticate.js
 //
-//
 // The stack must run with its brute-force limits off (all load comes from one address):
 //   export RATE_LIMITS=false && docker compose up --build -d --scale jwt=3
-// (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack)
+// (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack;
+// without Docker: npm run cluster -- --instances 3 --no-rate-limits)
 //
 // Env: BASE_URL, POOL (users registered in setup, default 200), VUS (default 50),
-// DURATION (default 1m; keep it below auth.access_lifetime, 15m, or the tokens expire).
+// DURATION (default 1m; setup refuses one that outlasts the tokens it got, auth.access_lifetime).
 import { check } from 'k6';
 import exec from 'k6/execution';
-import { authenticate, envInt, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
+import { assertTokensOutlast, authenticate, envInt, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
 
 const POOL = envInt('POOL', 200);
+const DURATION = __ENV.DURATION || '1m';
 
 /** @type {import('k6/options').Options} */
 export const options = {
@@ -24,7 +25,7 @@ export const options = {
     authenticate: {
       executor: 'constant-vus',
       vus: envInt('VUS', 50),
-      duration: __ENV.DURATION || '1m',
+      duration: DURATION,
     },
   },
   // Only the scenario's requests count: setup() registrations are not the hot path.
@@ -36,7 +37,9 @@ export const options = {
 };
 
 export function setup() {
-  return { users: registerPool('auth', runId(), POOL) };
+  const users = registerPool('auth', runId(), POOL);
+  assertTokensOutlast(users, DURATION);
+  return { users };
 }
 
 /** @param {ReturnType<typeof setup>} data */

@@ -1,10 +1,15 @@
 // Shared helpers for the k6 scripts: the jwt-cluster HTTP API and test-user pools.
+import { check, fail } from 'k6';
 import http from 'k6/http';
+import { durationMs } from './duration.js';
 
 /** Where the service (or nginx in front of it) listens; no trailing slash. */
 export const BASE_URL = (__ENV.BASE_URL || 'http://localhost:4000').replace(/\/+$/, '');
 
-/** Password of every user these scripts create (the policy only checks length). */
+/**
+ * Password of every user these scripts create. A `PASSWORD` of your own must pass the policy:
+ * long enough, not a common password, not the e-mail (else setup fails with `weak_password`).
+ */
 export const PASSWORD = __ENV.PASSWORD || 'k6-load-test-password';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -23,7 +28,11 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' };
  * @typedef {object} PoolUser
  * @property {string} email
  * @property {string} access_token
+ * @property {number} expires_at ms since the epoch, from the response's `expires_in`
  */
+
+/** How to avoid the brute-force limits' 429s: all of a script's load comes from one address. */
+export const LIMITS_HINT = 'run the stack with RATE_LIMITS=false (docker compose) or `npm run cluster -- --no-rate-limits`';
 
 /**
  * An e-mail address unique to this test run: `k6-<label>-<run>-<n>@example.test`.
@@ -89,6 +98,26 @@ export function register(email, params) {
  */
 export function login(email, params) {
   return postJson('/login', { email, password: PASSWORD, device: 'k6' }, { tags: { name: 'login' }, ...params });
+}
+
+/**
+ * A registration retried in a later iteration: if the answer to the one that created the account
+ * was lost (a timeout, nginx's 503), the retry gets 409 `email_taken`, which means registered.
+ */
+const REGISTER_RETRIED = { responseCallback: http.expectedStatuses(201, 409) };
+
+/**
+ * Registers `email` for a VU's own use (once per VU); stops the VU's iteration on any answer
+ * but 201 or 409.
+ * @param {string} email
+ * @returns {string} the e-mail
+ */
+export function registerOnce(email) {
+  const res = register(email, REGISTER_RETRIED);
+  if (!check(res, { 'register 201 (409: an earlier try created it)': (r) => r.status === 201 || r.status === 409 })) {
+    fail(`register: ${res.status} ${String(res.body)}`);
+  }
+  return email;
 }
 
 /**
@@ -158,10 +187,10 @@ export function registerPool(label, run, count, batchSize = POOL_BATCH) {
       const tokens = tokensOf(res);
       const email = emails[index];
       if (!tokens || email === undefined) {
-        const hint = res.status === 429 ? ' (the brute-force limits refuse this many registrations from one address: run the stack with RATE_LIMITS=false)' : '';
+        const hint = res.status === 429 ? ` (the brute-force limits refuse this many registrations from one address: ${LIMITS_HINT})` : '';
         throw new Error(`setup: POST /register answered ${res.status}${hint}: ${String(res.body).slice(0, 200)}`);
       }
-      users.push({ email, access_token: tokens.access_token });
+      users.push({ email, access_token: tokens.access_token, expires_at: Date.now() + tokens.expires_in * 1000 });
     });
   }
   return users;
@@ -175,4 +204,20 @@ export function registerPool(label, run, count, batchSize = POOL_BATCH) {
 export function envInt(name, fallback) {
   const value = Number.parseInt(__ENV[name] || '', 10);
   return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * Throws (which stops the test in setup) when `duration` of load would outlast the access tokens
+ * of `users`: every request after their expiry would be a 401, failing the thresholds for the
+ * wrong reason. Nothing refreshes them: users are shared by VUs, and a refresh token presented
+ * again by another VU after the rotation's grace reads as reuse and ends the session.
+ * @param {PoolUser[]} users
+ * @param {string} duration
+ */
+export function assertTokensOutlast(users, duration) {
+  const firstExpiry = Math.min(...users.map((user) => user.expires_at));
+  const left = firstExpiry - Date.now();
+  if (left < durationMs(duration)) {
+    throw new Error(`setup: DURATION ${duration} outlasts the access tokens issued in setup (${Math.floor(left / 1000)} s left): shorten DURATION or raise auth.access_lifetime for this run`);
+  }
 }
