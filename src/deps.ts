@@ -55,12 +55,14 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
   const { refresh_secret_file: file } = config.auth;
   // auth.refresh_secret's length was checked with the config (naming REFRESH_SECRET when it came from there).
   let secret = file ? readSecretFile('auth.refresh_secret_file', file) : config.auth.refresh_secret;
-  if (file && Buffer.byteLength(secret ?? '') < MIN_REFRESH_SECRET_BYTES) throw new KeyError(`auth.refresh_secret_file: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
+  let source = file ? 'auth.refresh_secret_file' : 'auth.refresh_secret';
   if (secret === undefined) {
     if (!isEmbedded(config)) throw new KeyError('auth.refresh_secret: required with a shared Redis (set REFRESH_SECRET or refresh_secret_file, at least 32 bytes)');
     secret = devSecret(config.database.data_dir, 'dev-refresh-secret', () => randomBytes(48).toString('base64url')).value;
+    source = `${config.database.data_dir}/dev-refresh-secret (delete it to have a new one made)`;
     logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
   }
+  if (Buffer.byteLength(secret) < MIN_REFRESH_SECRET_BYTES) throw new KeyError(`${source}: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
   return createSecretKey(Buffer.from(secret));
 }
 

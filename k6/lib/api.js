@@ -215,7 +215,7 @@ export function envInt(name, fallback) {
  * @param {string} duration
  */
 export function assertTokensOutlast(users, duration) {
-  const firstExpiry = Math.min(...users.map((user) => user.expires_at));
+  const firstExpiry = users.reduce((first, user) => Math.min(first, user.expires_at), Infinity);
   const left = firstExpiry - Date.now();
   if (left < durationMs(duration)) {
     throw new Error(`setup: DURATION ${duration} outlasts the access tokens issued in setup (${Math.floor(left / 1000)} s left): shorten DURATION or raise auth.access_lifetime for this run`);

@@ -26,7 +26,7 @@ process.stdin.on('data', (chunk) => {
 });
 process.stdin.on('end', () => {
   const signal = (name) => listed.pid.forEach((pid) => { try { process.kill(-Number(pid), name); } catch {} });
-  const removeDirs = () => listed.dir.forEach((dir) => require('node:fs').rmSync(dir, { recursive: true, force: true }));
+  const removeDirs = () => listed.dir.forEach((dir) => { try { require('node:fs').rmSync(dir, { recursive: true, force: true, maxRetries: 5 }); } catch {} });
   if (listed.pid.size === 0) return removeDirs();
   signal('SIGTERM');
   setTimeout(() => { signal('SIGKILL'); setTimeout(removeDirs, 100); }, ${REAPER_GRACE_MS});
@@ -42,6 +42,8 @@ function tell(line: string): void {
     delete env.NODE_OPTIONS; // a loader (tsx) given to this process is not needed there
     reaper = spawn(process.execPath, ['-e', PROGRAM], { stdio: ['pipe', 'ignore', 'ignore'], detached: true, env });
     reaper.unref();
+    // Not started (EAGAIN, EMFILE): children are then stopped by the exit hooks alone, as before.
+    reaper.on('error', () => undefined);
     const input = reaper.stdin as Socket;
     input.unref();
     // The reaper gone (killed by hand): there is nothing left to tell it.

@@ -88,10 +88,10 @@ const hostPort = z
   .string()
   .refine((node) => isPort(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d+)$/.exec(node)?.[1]), 'must be host:port or [ipv6]:port (port 1-65535)');
 
-/** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
 /** The shortest `auth.refresh_secret` (or `refresh_secret_file`'s content): the HMAC key of refresh and device tokens. */
 export const MIN_REFRESH_SECRET_BYTES = 32;
 
+/** A URL or secret that may be absent: `""` and `null` (an unset `${ENV}`) mean "not given". */
 const optionalText = z
   .string()
   .nullish()

@@ -50,12 +50,13 @@ export class AppError extends Error {
 }
 
 /**
- * Load shed on purpose: the argon2 queue is full. Answered 503 + Retry-After and counted
+ * Load shed on purpose: the argon2 queue is full. Answered 503 + Retry-After with its message (it
+ * tells a client, or a load test, that this is shedding, not an outage) and counted
  * (`jwt_password_hash_rejected_total`), not logged per request: a storm refuses hundreds a second.
  */
 export class OverloadedError extends AppError {
   constructor(message: string) {
-    super('unavailable', message, { retryAfter: 1 });
+    super('unavailable', message, { retryAfter: 1, shown: true });
     this.name = 'OverloadedError';
   }
 }

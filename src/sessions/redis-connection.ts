@@ -32,7 +32,7 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
   await connectClient(redis, firstConnectionMs);
   if (redis instanceof Cluster) await mastersReady(redis, firstConnectionMs);
   await databaseSelected(redis, cache)
-    .then(() => Promise.all([checkVersion(redis, options.logger), checkEvictionPolicy(redis, options.logger)]))
+    .then(() => Promise.all([checkScriptFlags(redis, options.logger), checkEvictionPolicy(redis, options.logger)]))
     .catch(async (error: unknown) => {
       await closeRedis(redis, { hard: true });
       throw error;
@@ -238,29 +238,39 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
 /** Where `node` is connected (a Sentinel client's options name no server of its own). */
 const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.remoteAddress}:${node.stream.remotePort}` : `${node.options.host}:${node.options.port}`);
 
-/** Every node, replicas too: one becomes a master at a failover. */
-const nodesOf = (redis: RedisClient): Redis[] => (redis instanceof Cluster ? redis.nodes('all') : [redis]);
+type NodeRead<T> = { address: string } & ({ ok: true; value: T } | { ok: false; error: unknown });
+
+/**
+ * `read` on every node at once, replicas too (one becomes a master at a failover). A node that
+ * cannot answer does not keep the others from being read.
+ */
+async function readEveryNode<T>(redis: RedisClient, read: (node: Redis) => Promise<T>): Promise<NodeRead<T>[]> {
+  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+  const reads = await Promise.allSettled(nodes.map(read));
+  return reads.map((result, i) => ({
+    address: nodes[i] ? addressOf(nodes[i]) : '?',
+    ...(result.status === 'fulfilled' ? { ok: true as const, value: result.value } : { ok: false as const, error: result.reason }),
+  }));
+}
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
+/** The nodes that could not answer, each with why. */
+const unreadable = (reads: NodeRead<unknown>[]) => reads.flatMap((read) => (read.ok ? [] : [`${read.address} (${reasonOf(read.error)})`]));
 
 /**
  * The revoking scripts declare `allow-oom` in a shebang line (Redis 7.0's script flags), so that
- * a revocation holds when Redis is full; an older Redis fails every one of them, so the service
- * refuses to start on it. A node whose INFO cannot be read is only warned about. @throws {ConfigError}
+ * a revocation holds when Redis is full. A server that refuses a flagged script (Redis 6, or an
+ * ACL without EVAL) would fail every revocation: the service refuses to start on it. A node that
+ * cannot answer at all is only warned about. @throws {ConfigError}
  */
-async function checkVersion(redis: RedisClient, logger: Logger) {
-  const nodes = nodesOf(redis);
-  const reads = await Promise.allSettled(nodes.map((node) => node.info('server')));
-  reads.forEach((read, i) => {
-    const address = nodes[i] ? addressOf(nodes[i]) : '?';
-    const version = read.status === 'fulfilled' ? redisVersion(read.value) : undefined;
-    if (!version) logger.warn(`cannot read the redis version of ${address}: it must be 7.0 or later`);
-    else if (version.major < 7) throw new ConfigError(`redis at ${address} is version ${version.text}: jwt-cluster needs Redis 7.0 or later (its revoking scripts use script flags)`);
-  });
-}
-
-/** The `redis_version` of an `INFO server` reply (Valkey reports the Redis version it matches there). */
-export function redisVersion(info: string): { major: number; text: string } | undefined {
-  const found = /^redis_version:((\d+)\.\d+[^\r\n]*)/m.exec(info);
-  return found ? { major: Number(found[2]), text: found[1] as string } : undefined;
+async function checkScriptFlags(redis: RedisClient, logger: Logger) {
+  const reads = await readEveryNode(redis, (node) => node.eval('#!lua flags=no-writes\nreturn 1', 0));
+  const refused = reads.find((read) => !read.ok && read.error instanceof ReplyError);
+  if (refused && !refused.ok) {
+    throw new ConfigError(`redis at ${refused.address} cannot run a script with flags (Redis 7.0 or later is needed, with EVAL allowed): ${reasonOf(refused.error)}`);
+  }
+  const unread = unreadable(reads);
+  if (unread.length > 0) logger.warn(`cannot check that redis at ${unread.join(', ')} runs scripts with flags: it must be Redis 7.0 or later`);
 }
 
 /**
@@ -271,15 +281,9 @@ export function redisVersion(info: string): { major: number; text: string } | un
  * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
  */
 async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
-  // A node that cannot be read (CONFIG disabled, not reachable) does not keep the others from being checked.
-  const nodes = nodesOf(redis);
-  const reads = await Promise.allSettled(nodes.map(async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction'));
-  const policies: string[] = [];
-  const unread: string[] = [];
-  reads.forEach((read, i) => {
-    if (read.status === 'fulfilled') policies.push(read.value);
-    else unread.push(`${nodes[i] ? addressOf(nodes[i]) : '?'} (${read.reason instanceof Error ? read.reason.message : String(read.reason)})`);
-  });
+  const reads = await readEveryNode(redis, async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction');
+  const policies = reads.flatMap((read) => (read.ok ? [read.value] : []));
+  const unread = unreadable(reads);
   if (unread.length > 0) logger.warn(`cannot read redis maxmemory-policy of ${unread.join(', ')}: make sure it is noeviction or volatile-*, never allkeys-*`);
   for (const policy of new Set(policies)) {
     if (policy.startsWith('allkeys-')) {

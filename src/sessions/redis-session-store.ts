@@ -152,12 +152,15 @@ export function createRedisSessionStore({
    * already gone (ended by another instance, whose WAIT timed out), the repeated end of a family
    * already deleted, a PUBLISH (not replicated on a Cluster). So a write of its own goes first.
    */
-  const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient, userId: string): Promise<void> => {
-    // Both sent at once, in order on the one connection: no round trip more than WAIT's own. The
-    // mark is a script, so that it is written when Redis is full as the revocation was, sent
-    // whole (EVAL): an EVALSHA answered NOSCRIPT would be sent again after the WAIT.
+  const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient, userId: string, revoked: boolean): Promise<void> => {
+    const mark = keys.acknowledgementMark(userId);
+    // Both sent at once, in order on the one connection: no round trip more than WAIT's own. After
+    // a revoking script the mark is a script too, so that it is written when Redis is full as the
+    // revocation was, sent whole (EVAL): an EVALSHA answered NOSCRIPT would be sent again after
+    // the WAIT. A confirmation alone (`confirmRevocations`, which anyone can ask for with any user
+    // id in a well-formed refresh token) writes a plain SET, refused when Redis is full.
     const [, waited] = await Promise.all([
-      guarded(connection.eval(lua.acknowledgementMark, 1, keys.acknowledgementMark(userId), ACKNOWLEDGEMENT_MARK_TTL_MS)),
+      guarded(revoked ? connection.eval(lua.acknowledgementMark, 1, mark, ACKNOWLEDGEMENT_MARK_TTL_MS) : connection.set(mark, '1', 'PX', ACKNOWLEDGEMENT_MARK_TTL_MS)),
       guarded(connection.wait(replicas, waitMs)),
     ]);
     const holding = Number(waited);
@@ -165,13 +168,16 @@ export function createRedisSessionStore({
       throw new UnavailableError('session store', new Error(`a revocation reached ${holding} of ${replicas} replicas within ${waitMs} ms`));
     }
   };
-  /** The reply of `userId`'s revoking script(s) run by `work`, once enough replicas hold it. */
-  const revoke = async <T>(userId: string, work: (on: Scripts) => Promise<T>): Promise<T> => {
-    if (!replicated) return guarded(work(scripts));
+  /**
+   * The reply of `userId`'s revoking script(s) run by `work`, once enough replicas hold it; with no
+   * `work`, once they hold the user's earlier revocations.
+   */
+  const revoke = async <T>(userId: string, work?: (on: Scripts) => Promise<T>): Promise<T | undefined> => {
+    if (!replicated) return work && guarded(work(scripts));
     try {
       const connection = revocationConnection(replicated, userId);
-      const reply = await guarded(work(scriptsOn(connection)));
-      await acknowledged(replicated, connection, userId);
+      const reply = work && (await guarded(work(scriptsOn(connection))));
+      await acknowledged(replicated, connection, userId, work !== undefined);
       return reply;
     } catch (error) {
       // After a failover the slot's master has moved, and nothing this client routes itself would
@@ -309,7 +315,9 @@ export function createRedisSessionStore({
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token),
     logoutWithRefreshToken: (userId, sessionId, generation) => endOne(userId, sessionId, undefined, { generation }),
 
-    confirmRevocations: (userId) => revoke(userId, async () => {}),
+    confirmRevocations: async (userId) => {
+      await revoke(userId);
+    },
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -121,6 +121,17 @@ describe('the service as a process', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain(expected);
     expect(stderr).not.toMatch(/\bat .*\(.*:\d+:\d+\)/);
+  }, 30_000);
+
+  it('refuses a development refresh secret cut short (a crash while it was written), naming the file', async () => {
+    const cwd = mkdtempSync(join(work, 'dev-secret-'));
+    mkdirSync(join(cwd, 'data'), { mode: 0o700 });
+    writeFileSync(join(cwd, 'data', 'dev-refresh-secret'), 'cut-short', { mode: 0o600 });
+    writeFileSync(join(cwd, 'config.yml'), 'server:\n  host: 127.0.0.1\n  port: 0\n');
+    const service = run([join(root, 'src/main.ts')], { cwd });
+    const [code] = await service.exited;
+    expect(code).toBe(2);
+    expect(service.output().stderr).toContain('data/dev-refresh-secret (delete it to have a new one made): needs at least 32 bytes');
   }, 30_000);
 
   it('refuses an unknown or incomplete command-line option in one line (exit 2) instead of starting on another config', async () => {

@@ -81,7 +81,7 @@ describe('Redis eviction policy at start-up', () => {
     warnings.length = 0;
     await redisCli(server.port, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
     await connect();
-    expect(warnings.join('')).not.toMatch(/maxmemory-policy/);
+    expect(warnings.join('')).not.toMatch(/maxmemory-policy|script/);
   });
 
   test('a Redis that refuses CONFIG (managed services often do) starts with a warning naming the node', async ({ expect, onTestFinished }) => {
@@ -94,6 +94,20 @@ describe('Redis eviction policy at start-up', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => void warnings.push(line) });
     await closeRedis(await connectRedis(cache, { logger }));
     expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${server.port}`));
+  });
+
+  test('a Redis that cannot run a flagged script (EVAL disabled here; Redis 6 alike) refuses to start, naming the node', async ({ expect, onTestFinished }) => {
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    const server = await startRedis(tempDir(cleanup, 'jwt-flags-'), { args: ['--rename-command', 'EVAL', ''] });
+    cleanup.add(() => server.stop());
+    const { cache } = configSchema.parse({ cache: { url: server.url } });
+    const logger = pino({ level: 'silent' });
+    const refused = connectRedis(cache, { logger });
+    await expect(refused).rejects.toThrow(ConfigError);
+    await expect(refused).rejects.toThrow(
+      new RegExp(`^redis at 127\\.0\\.0\\.1:${server.port} cannot run a script with flags \\(Redis 7\\.0 or later is needed, with EVAL allowed\\): ERR unknown command 'eval'`),
+    );
   });
 });
 

@@ -11,6 +11,10 @@ describe('k6 durationMs', () => {
     ['1h2m3s', 3_723_000],
     ['500ms', 500],
     ['1.5m', 90_000],
+    ['1d', 86_400_000],
+    ['1500us', 1.5],
+    ['1500µs', 1.5],
+    ['2000000ns', 2],
   ])('%s is %i ms', (text, ms) => {
     expect(durationMs(text)).toBe(ms);
   });
