@@ -44,10 +44,10 @@ function tell(line: string): void {
     reaper.unref();
     // Not started (EAGAIN, EMFILE): children are then stopped by the exit hooks alone, as before.
     reaper.on('error', () => undefined);
-    const input = reaper.stdin as Socket;
-    input.unref();
-    // The reaper gone (killed by hand): there is nothing left to tell it.
-    input.on('error', () => undefined);
+    // No stdin when the spawn failed early (EMFILE); the reaper gone (killed by hand): nothing to tell it.
+    const input = reaper.stdin as Socket | null;
+    input?.unref();
+    input?.on('error', () => undefined);
   }
   reaper.stdin?.write(`${line}\n`);
 }

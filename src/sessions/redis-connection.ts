@@ -261,11 +261,14 @@ const unreadable = (reads: NodeRead<unknown>[]) => reads.flatMap((read) => (read
  * The revoking scripts declare `allow-oom` in a shebang line (Redis 7.0's script flags), so that
  * a revocation holds when Redis is full. A server that refuses a flagged script (Redis 6, or an
  * ACL without EVAL) would fail every revocation: the service refuses to start on it. A node that
- * cannot answer at all is only warned about. @throws {ConfigError}
+ * cannot answer now (unreachable, loading) is only warned about. On Sentinel only the master is
+ * checked: a replica older than its master cannot replicate from it. @throws {ConfigError}
  */
 async function checkScriptFlags(redis: RedisClient, logger: Logger) {
   const reads = await readEveryNode(redis, (node) => node.eval('#!lua flags=no-writes\nreturn 1', 0));
-  const refused = reads.find((read) => !read.ok && read.error instanceof ReplyError);
+  // Redis 6's compile error and an unknown command are ERR, an ACL's refusal NOPERM; a node still
+  // LOADING, BUSY with a script or MASTERDOWN could run it later, and is only warned about.
+  const refused = reads.find((read) => !read.ok && read.error instanceof ReplyError && /^(ERR|NOPERM)\b/.test(reasonOf(read.error) ?? ''));
   if (refused && !refused.ok) {
     throw new ConfigError(`redis at ${refused.address} cannot run a script with flags (Redis 7.0 or later is needed, with EVAL allowed): ${reasonOf(refused.error)}`);
   }

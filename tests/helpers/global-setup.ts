@@ -8,9 +8,10 @@ import { configSchema } from '../../src/config/schema.js';
 import { closeRedis, connectRedis } from '../../src/sessions/redis-connection.js';
 import type { TestServices } from './services.js';
 
-/** An error whose report is the message alone: no stack trace in vitest's output. */
+/** An error whose report is the message (and its cause's) alone: no stack trace in vitest's output. */
 function setupError(error: unknown, suffix = ''): Error {
-  const message = `${error instanceof Error ? error.message : String(error)}${suffix}`;
+  const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+  const message = `${error instanceof Error ? error.message : String(error)}${cause}${suffix}`;
   const wrapped = new Error(message);
   wrapped.stack = message;
   return wrapped;

@@ -19,6 +19,10 @@ const ready = (name: string) => join(dir, `${name}.ready`);
 const group = spawnLogged('group', 'sh', ['-c', 'sleep 61 & : > "$1"; exec sleep 62', 'sh', ready('group')], { logFile });
 // An ignored signal stays ignored across exec: only SIGKILL stops this one.
 const stubborn = spawnLogged('stubborn', 'sh', ['-c', 'trap "" TERM; : > "$1"; exec sleep 63', 'sh', ready('stubborn')], { logFile });
-while (!existsSync(ready('group')) || !existsSync(ready('stubborn'))) await sleep(20);
+const deadline = Date.now() + 15_000;
+while (!existsSync(ready('group')) || !existsSync(ready('stubborn'))) {
+  if (Date.now() > deadline) throw new Error('the shells did not start within 15 s');
+  await sleep(20);
+}
 process.stdout.write(`${JSON.stringify({ group: group.pid, stubborn: stubborn.pid, dir })}\n`);
 setInterval(() => undefined, 60_000);
