@@ -14,9 +14,9 @@ export interface MicroBatchOptions<I> {
 /**
  * Turns one-at-a-time calls into batches: calls made while the event loop handles one round of
  * I/O (every request that arrived together) are collected and sent once that round ends
- * (`setImmediate`), as one `run` per group. Under load, many requests share one round trip;
- * alone, a call waits for nothing but the end of its own round. `run` answers in input order;
- * if it fails, every call of the batch fails with its error.
+ * (`setImmediate`), as one `run` per group, or as soon as `maxBatch` of them are waiting. Under
+ * load, many requests share one round trip; alone, a call waits for nothing but the end of its
+ * own round. `run` answers in input order; if it fails, every call of the batch fails with its error.
  */
 export function microBatch<I, O>(run: (items: I[]) => Promise<O[]>, { maxBatch, groupOf }: MicroBatchOptions<I>): (item: I) => Promise<O> {
   let groups = new Map<string, Pending<I, O>[]>();
