@@ -71,8 +71,8 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return {tv, expires, evicted}`;
 
 /**
- * A batch of `/authenticate` checks in one call (requests that arrived together share one round
- * trip). KEYS: per check session, tv, deny(jti). ARGV: activity throttle, idle window, then per
+ * A batch of `/authenticate` checks in one call (requests that arrived together share a round
+ * trip, up to 16 a call). KEYS: per check session, tv, deny(jti). ARGV: activity throttle, idle window, then per
  * check token tv, jti. Returns per check -1 no session, -2 stale version, -3 denied, or — valid —
  * the ms left until the session ends (relative: instance clocks need not agree with Redis's).
  * The token's tv must equal the session's, and the session's must not be behind the user's. A
