@@ -80,7 +80,7 @@ export function setup() {
 
 /**
  * A login the service shed for load: its own 503 (it names its instance; nginx's answer for a
- * replica that is down or stalled names none) saying the hashers are full. A 503 for a Redis or
+ * replica that is down or stalled names none) saying the password hashers are full. A 503 for a Redis or
  * PostgreSQL outage is a failure here, not shedding.
  * @param {import('k6/http').RefinedResponse<import('k6/http').ResponseType | undefined>} r
  */
@@ -89,7 +89,7 @@ function shedForLoad(r) {
     r.status === 503 &&
     Boolean(r.headers['Retry-After']) &&
     Boolean(r.headers['X-Instance-Id']) &&
-    String(r.body).includes('too many logins in progress')
+    String(r.body).includes('too many password checks in progress')
   );
 }
 

@@ -128,7 +128,7 @@ export function createPasswordHasher({ concurrency, maxQueue = 64, threads: give
   const room = () => concurrency + maxQueue - running - waiting.length - heldCount;
   // One instance for every refusal (a storm refuses hundreds per second): its stack points to
   // start-up and means nothing; nothing may modify it.
-  const busy = new OverloadedError('too many logins in progress, retry shortly');
+  const busy = new OverloadedError('too many password checks in progress, retry shortly');
   /** A batch its thread failed: no answer, which must not read as a wrong password. */
   const failed = (cause: unknown) => new AppError('unavailable', 'password hashing failed, retry shortly', { retryAfter: 1, cause });
 

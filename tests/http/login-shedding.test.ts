@@ -31,7 +31,7 @@ describe('a login storm beyond the argon2 queue', () => {
     expect(served.length).toBeGreaterThanOrEqual(65);
     for (const response of shed) {
       // The description tells shedding from an outage (k6/login-storm.js relies on it).
-      expect(response.body).toEqual({ error: 'unavailable', error_description: 'too many logins in progress, retry shortly' });
+      expect(response.body).toEqual({ error: 'unavailable', error_description: 'too many password checks in progress, retry shortly' });
       expect(response.headers.get('retry-after')).toBe('1');
     }
     expect(await counter(app.url, 'jwt_login_total{outcome="unavailable"}')).toBe(shed.length);
