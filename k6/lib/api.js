@@ -32,7 +32,7 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' };
  */
 
 /** How to avoid the brute-force limits' 429s: all of a script's load comes from one address. */
-export const LIMITS_HINT = 'run the stack with RATE_LIMITS=false (docker compose) or `npm run cluster -- --no-rate-limits`';
+const LIMITS_HINT = 'run the stack with RATE_LIMITS=false (docker compose) or `npm run cluster -- --no-rate-limits`';
 
 /**
  * An e-mail address unique to this test run: `k6-<label>-<run>-<n>@example.test`.

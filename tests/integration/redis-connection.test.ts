@@ -54,16 +54,25 @@ describe.concurrent('Redis connection', () => {
   });
 });
 
+/**
+ * A Redis of its own started with `args` (the shared one must stay as every other test needs it),
+ * stopped when the test ends; its cache config, and a logger whose lines land in `warnings`.
+ */
+async function ownRedis({ onTestFinished }: TestContext, args: string[]) {
+  const cleanup = new CleanupStack();
+  onTestFinished(() => cleanup.run());
+  const server = await startRedis(tempDir(cleanup, 'jwt-start-up-'), { args });
+  cleanup.add(() => server.stop());
+  const { cache } = configSchema.parse({ cache: { url: server.url } });
+  const warnings: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void warnings.push(line) });
+  return { server, cache, warnings, logger };
+}
+
 describe('Redis eviction policy at start-up', () => {
-  test('allkeys-* refuses to start (a token version could be evicted); volatile-* warns; noeviction says nothing', async ({ expect, onTestFinished }) => {
-    const cleanup = new CleanupStack();
-    onTestFinished(() => cleanup.run());
-    // A server of its own: the shared one must stay noeviction for every other test.
-    const server = await startRedis(tempDir(cleanup, 'jwt-eviction-'), { args: ['--maxmemory-policy', 'allkeys-lru'] });
-    cleanup.add(() => server.stop());
-    const { cache } = configSchema.parse({ cache: { url: server.url } });
-    const warnings: string[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => void warnings.push(line) });
+  test('allkeys-* refuses to start (a token version could be evicted); volatile-* warns; noeviction says nothing', async (context) => {
+    const { expect } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, ['--maxmemory-policy', 'allkeys-lru']);
     const connect = async () => {
       const redis = await connectRedis(cache, { logger });
       await closeRedis(redis);
@@ -84,25 +93,16 @@ describe('Redis eviction policy at start-up', () => {
     expect(warnings.join('')).not.toMatch(/maxmemory-policy|script/);
   });
 
-  test('a Redis that refuses CONFIG (managed services often do) starts with a warning naming the node', async ({ expect, onTestFinished }) => {
-    const cleanup = new CleanupStack();
-    onTestFinished(() => cleanup.run());
-    const server = await startRedis(tempDir(cleanup, 'jwt-eviction-'), { args: ['--rename-command', 'CONFIG', ''] });
-    cleanup.add(() => server.stop());
-    const { cache } = configSchema.parse({ cache: { url: server.url } });
-    const warnings: string[] = [];
-    const logger = pino({ level: 'info' }, { write: (line: string) => void warnings.push(line) });
+  test('a Redis that refuses CONFIG (managed services often do) starts with a warning naming the node', async (context) => {
+    const { expect } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, ['--rename-command', 'CONFIG', '']);
     await closeRedis(await connectRedis(cache, { logger }));
     expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${server.port}`));
   });
 
-  test('a Redis that cannot run a flagged script (EVAL disabled here; Redis 6 alike) refuses to start, naming the node', async ({ expect, onTestFinished }) => {
-    const cleanup = new CleanupStack();
-    onTestFinished(() => cleanup.run());
-    const server = await startRedis(tempDir(cleanup, 'jwt-flags-'), { args: ['--rename-command', 'EVAL', ''] });
-    cleanup.add(() => server.stop());
-    const { cache } = configSchema.parse({ cache: { url: server.url } });
-    const logger = pino({ level: 'silent' });
+  test('a Redis that cannot run a flagged script (EVAL disabled here; Redis 6 alike) refuses to start, naming the node', async (context) => {
+    const { expect } = context;
+    const { server, cache, logger } = await ownRedis(context, ['--rename-command', 'EVAL', '']);
     const refused = connectRedis(cache, { logger });
     await expect(refused).rejects.toThrow(ConfigError);
     await expect(refused).rejects.toThrow(
