@@ -88,6 +88,10 @@ export async function startNginx(dir: string, conf: string, listen: string, glob
         if (Date.now() > deadline) throw new Error(`nginx reload: old workers still running after ${RELOAD_TIMEOUT_MS / 1000}s`);
         await sleep(50);
       }
+      // An old worker closes its idle keep-alive connections as it exits: one poll of this
+      // process's I/O lets its clients (a test's fetch) see those closes before they reuse one,
+      // which would fail with "other side closed" (seen once in CI).
+      await new Promise((resolve) => setImmediate(resolve));
     },
     async stop() {
       proc.signal('SIGQUIT');
