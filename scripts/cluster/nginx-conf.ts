@@ -84,10 +84,17 @@ ${servers}
         error_page 502 504 = @unavailable;
         error_page 413 = @too_large;
         error_page 494 = @headers_too_large;
+        # Requests nginx refuses before any location: one it cannot parse (its request line, a
+        # second Host or Authorization header, a bad Content-Length), a TRACE, a request line past
+        # 16 KiB. These redirect to a URI, not a named location: nginx answers 500 when it sends a
+        # request whose line it could not parse to a named one. Asked for directly, /_nginx/* is 404.
+        error_page 400 /_nginx/400;
+        error_page 404 /_nginx/404;
+        error_page 405 /_nginx/405;
+        error_page 414 /_nginx/414;
 
         location = /metrics {
-            default_type "application/json; charset=utf-8";
-            return 404 '{"error":"not_found","error_description":"not found"}\\n';
+            return 404;
         }
 
         location @unavailable {
@@ -105,6 +112,30 @@ ${servers}
         location @headers_too_large {
             default_type "application/json; charset=utf-8";
             return 431 '{"error":"headers_too_large","error_description":"the request headers are too large"}\\n';
+        }
+
+        location = /_nginx/400 {
+            internal;
+            default_type "application/json; charset=utf-8";
+            return 400 '{"error":"invalid_request","error_description":"the request is malformed"}\\n';
+        }
+
+        location = /_nginx/404 {
+            internal;
+            default_type "application/json; charset=utf-8";
+            return 404 '{"error":"not_found","error_description":"not found"}\\n';
+        }
+
+        location = /_nginx/405 {
+            internal;
+            default_type "application/json; charset=utf-8";
+            return 405 '{"error":"method_not_allowed","error_description":"nginx does not forward TRACE requests"}\\n';
+        }
+
+        location = /_nginx/414 {
+            internal;
+            default_type "application/json; charset=utf-8";
+            return 414 '{"error":"uri_too_long","error_description":"the request line is longer than 16 KiB"}\\n';
         }
 
         location / {

@@ -125,6 +125,28 @@ describe('3 instances behind nginx', () => {
     expect(JSON.parse(ping.body)).toEqual({ status: 'ok' });
   });
 
+  it("requests nginx refuses before routing them answer in the API's JSON, not nginx's HTML page", async () => {
+    const close = 'Host: x\r\nConnection: close\r\n\r\n';
+    const refusals: [request: string, status: number, error: string][] = [
+      [`GET /%zz HTTP/1.1\r\n${close}`, 400, 'invalid_request'],
+      ['GARBAGE\r\n\r\n', 400, 'invalid_request'],
+      // Sent straight to an instance this is 401 invalid_token; nginx refuses a second Authorization itself.
+      [`GET /authenticate HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n${close}`, 400, 'invalid_request'],
+      [`POST /login HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n${close}abc`, 400, 'invalid_request'],
+      [`TRACE /login HTTP/1.1\r\n${close}`, 405, 'method_not_allowed'],
+      [`GET /ping?${'q'.repeat(20_000)} HTTP/1.1\r\n${close}`, 414, 'uri_too_long'],
+      [`GET /_nginx/400 HTTP/1.1\r\n${close}`, 404, 'not_found'],
+    ];
+    for (const [request, status, error] of refusals) {
+      const answer = await rawSocket(cluster.url, request);
+      const label = request.slice(0, 40);
+      expect(answer.status, label).toBe(status);
+      expect(answer.head, label).toMatch(/^content-type: application\/json; charset=utf-8$/im);
+      expect(answer.head, label).not.toMatch(/^x-instance-id:/im);
+      expect(JSON.parse(answer.body), label).toEqual({ error, error_description: expect.any(String) });
+    }
+  });
+
   it('nginx passes a well-formed X-Request-Id through and makes one up otherwise', async () => {
     const given = await call(cluster.url, 'GET', '/ping', { headers: { 'x-request-id': 'trace-42' } });
     expect(given.headers.get('x-request-id')).toBe('trace-42');

@@ -42,10 +42,12 @@ describe('nginx configs kept in step', () => {
   it("npm run cluster's nginx answers its own refusals as deploy/nginx.conf does", () => {
     const deployed = readFileSync('deploy/nginx.conf', 'utf8');
     const local = renderBalancerConf({ listen: '127.0.0.1:4000', dir: '/tmp/nginx', upstreams: ['127.0.0.1:8080'] });
-    for (const header of ['location = /metrics {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {']) {
+    const errorPages = ['/_nginx/400', '/_nginx/404', '/_nginx/405', '/_nginx/414'];
+    for (const header of ['location = /metrics {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {', ...errorPages.map((uri) => `location = ${uri} {`)]) {
       expect(block(local, header), header).toEqual(block(deployed, header));
     }
-    for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;']) {
+    const errorPageDirectives = errorPages.map((uri) => `error_page ${uri.slice(-3)} ${uri};`);
+    for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;', ...errorPageDirectives]) {
       expect(serverLevel(local), directive).toContain(directive);
       expect(serverLevel(deployed), directive).toContain(directive);
     }
