@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normaliseEmail } from '../users/email.js';
 
 /**
  * An unpaired UTF-16 surrogate (JSON `"\ud800"`): such a string has no UTF-8 form, and encoding
@@ -19,7 +20,11 @@ const withinMailLimits = (address: string) => {
   const at = address.lastIndexOf('@');
   return at <= 64 && address.slice(at + 1).split('.').every((label) => label.length <= 63);
 };
-const email = z.string().trim().max(254).email('must be an e-mail address').refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)');
+/** Checked in its canonical form (`normaliseEmail`): an internationalised domain counts in its DNS form. */
+const email = z
+  .string()
+  .transform(normaliseEmail)
+  .pipe(z.string().max(254).email('must be an e-mail address').refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)'));
 /** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */
 const password = wellFormed(z.string().min(1, 'is required').max(4096));
 /** A password to set: every length rule is the policy's (`weak_password`, however long). */

@@ -72,6 +72,20 @@ describe.each([
     expect(response).toMatchObject({ status: 201, body: { user: { email } } });
   });
 
+  it('keeps an internationalised domain in its DNS form: the Unicode and the punycode spelling are one account', async () => {
+    const local = `idn-${randomUUID()}`;
+    const registered = await call(base, 'POST', '/register', { body: { email: `${local}@Bücher.example`, password: PASSWORD } });
+    expect(registered).toMatchObject({ status: 201, body: { user: { email: `${local}@xn--bcher-kva.example` } } });
+    const again = await call(base, 'POST', '/register', { body: { email: `${local}@xn--bcher-kva.example`, password: PASSWORD } });
+    expect(again).toMatchObject({ status: 409, body: { error: 'email_taken' } });
+    const login = await call(base, 'POST', '/login', { body: { email: `${local}@bücher.example`, password: PASSWORD } });
+    expect(login.status).toBe(200);
+    // A domain IDNA refuses stays as given, and is no e-mail address; a label's length counts in its DNS form.
+    for (const domain of ['bü cher.example', `${'ü'.repeat(60)}.example`]) {
+      expect(await call(base, 'POST', '/register', { body: { email: `${local}@${domain}`, password: PASSWORD } }), domain).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    }
+  });
+
   it('logs in, and answers unknown e-mail and wrong password with the same body', async () => {
     const { email } = await registerUser(base);
     const ok = await call(base, 'POST', '/login', { body: { email: email.toUpperCase(), password: PASSWORD, device: 'laptop' } });
