@@ -112,6 +112,31 @@ describe.each([
     await expectRevokedHere(one, user.accessToken);
   });
 
+  it('an access token signed to live past what Redis can time (exp 1e17) is revoked like any other', async () => {
+    const user = await registerUser(one.url);
+    const second = await login(user.email);
+    const { deps } = one;
+    const key = deps.keyRing.signer;
+    const farFuture = async (sessionId: string) =>
+      new SignJWT({ sid: sessionId, tv: 0, roles: ['user'] })
+        .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid })
+        .setIssuer(deps.config.auth.issuer)
+        .setAudience(deps.config.auth.audience)
+        .setSubject(user.userId)
+        .setJti(crypto.randomUUID())
+        .setIssuedAt()
+        .setExpirationTime(1e17)
+        .sign(key.signKey as NonNullable<typeof key.signKey>);
+    const [logoutToken, revokeToken] = [await farFuture(user.sessionId), await farFuture(second.session_id)];
+    for (const token of [logoutToken, revokeToken]) expect((await authenticate(one, token)).status).toBe(200);
+    expect((await call(two.url, 'POST', '/logout', { token: logoutToken })).status).toBe(204);
+    expect((await call(two.url, 'POST', '/revoke', { body: { token: revokeToken, token_type_hint: 'access_token' } })).status).toBe(200);
+    await expectRevokedHere(one, logoutToken);
+    await expectRevokedHere(one, revokeToken);
+    // /revoke denied only that token: its session goes on.
+    expect((await authenticate(one, second.access_token)).status).toBe(200);
+  });
+
   it('logout refuses a revoked access token and leaves its session alone', async () => {
     const user = await registerUser(one.url);
     // A password change keeps the caller's session with new tokens: the old token must not end it.
