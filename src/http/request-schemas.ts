@@ -23,6 +23,8 @@ const withinMailLimits = (address: string) => {
 /** Checked in its canonical form (`normaliseEmail`): an internationalised domain counts in its DNS form. */
 const email = z
   .string()
+  .trim()
+  .max(254)
   .transform(normaliseEmail)
   .pipe(z.string().max(254).email('must be an e-mail address').refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)'));
 /** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */

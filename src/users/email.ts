@@ -1,18 +1,24 @@
 import { domainToASCII } from 'node:url';
 
 const NON_ASCII = /[^\u0000-\u007f]/;
+/**
+ * What IDNA is given: letters, digits, dots and hyphens beside the non-ASCII ones. `domainToASCII`
+ * parses a URL host, which would also strip tabs and newlines, decode `%41` and cut at `/?#\`.
+ */
+const IDNA_INPUT = /^(?:[a-z0-9.-]|[^\u0000-\u007f])+$/i;
 
 /**
  * The one canonical form of an e-mail address: trimmed and lower-cased, with an internationalised
  * domain in its DNS form (IDNA: `bücher.example` → `xn--bcher-kva.example`), so both spellings
- * are one account. An ASCII domain is left as it is; one IDNA refuses stays as given (and fails
- * the e-mail check at registration).
+ * are one account. An ASCII domain is only lower-cased; one IDNA refuses, or with other ASCII
+ * than letters, digits, dots and hyphens, too (and fails the e-mail check at registration).
  */
 export function normaliseEmail(email: string): string {
-  const lower = email.trim().toLowerCase();
-  const at = lower.lastIndexOf('@');
-  const domain = lower.slice(at + 1);
-  if (at === -1 || !NON_ASCII.test(domain)) return lower;
+  const trimmed = email.trim();
+  const at = trimmed.lastIndexOf('@');
+  const domain = trimmed.slice(at + 1);
+  if (at === -1 || !NON_ASCII.test(domain) || !IDNA_INPUT.test(domain)) return trimmed.toLowerCase();
+  // IDNA folds case itself, and better than toLowerCase (ẞ → ss, as DNS does).
   const ascii = domainToASCII(domain);
-  return ascii === '' ? lower : `${lower.slice(0, at + 1)}${ascii}`;
+  return ascii === '' ? trimmed.toLowerCase() : `${trimmed.slice(0, at + 1).toLowerCase()}${ascii}`;
 }

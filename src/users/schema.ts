@@ -2,8 +2,9 @@ import { sql } from 'drizzle-orm';
 import { check, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /**
- * Registered users. `email` is stored normalised (trimmed, lower-case); the check
- * constraint keeps a writer that forgets to normalise from creating a case-twin.
+ * Registered users. `email` is stored in its canonical form (`normaliseEmail`: trimmed, lower-case,
+ * an internationalised domain in its DNS form); the check constraint keeps a writer that forgets to
+ * normalise from creating a case-twin.
  */
 export const users = pgTable(
   'users',

@@ -1,7 +1,7 @@
 import { UnavailableError } from '../http/errors.js';
 import { isLostInFlight } from './pg-errors.js';
 
-/** A user as the service sees it. `email` is normalised (trimmed, lower-case). */
+/** A user as the service sees it. `email` is in its canonical form (`normaliseEmail`). */
 export interface User {
   id: string;
   email: string;
