@@ -85,16 +85,19 @@ ${servers}
         error_page 413 = @too_large;
         error_page 494 = @headers_too_large;
         # Requests nginx refuses before any location: one it cannot parse (its request line, a
-        # second Host or Authorization header, a bad Content-Length), a TRACE, a request line past
-        # 16 KiB. These redirect to a URI, not a named location: nginx answers 500 when it sends a
-        # request whose line it could not parse to a named one. Asked for directly, /_nginx/* is 404.
-        error_page 400 /_nginx/400;
+        # second Host or Authorization header, a bad Content-Length, a Transfer-Encoding it does not
+        # know, an HTTP version past 1.1), a TRACE or CONNECT, a request line past 16 KiB. These
+        # redirect to a URI, not a named location: nginx answers 500 when it sends a request whose
+        # line it could not parse to a named one (and they are logged as that URI, a GET). The four
+        # /_nginx/ URIs below are internal: asked for directly, they are 404 too.
+        error_page 400 501 505 =400 /_nginx/400;
         error_page 404 /_nginx/404;
         error_page 405 /_nginx/405;
         error_page 414 /_nginx/414;
 
         location = /metrics {
-            return 404;
+            default_type "application/json; charset=utf-8";
+            return 404 '{"error":"not_found","error_description":"not found"}\\n';
         }
 
         location @unavailable {
@@ -129,7 +132,7 @@ ${servers}
         location = /_nginx/405 {
             internal;
             default_type "application/json; charset=utf-8";
-            return 405 '{"error":"method_not_allowed","error_description":"nginx does not forward TRACE requests"}\\n';
+            return 405 '{"error":"method_not_allowed","error_description":"nginx forwards no TRACE or CONNECT request"}\\n';
         }
 
         location = /_nginx/414 {

@@ -133,6 +133,8 @@ describe('3 instances behind nginx', () => {
       // Sent straight to an instance this is 401 invalid_token; nginx refuses a second Authorization itself.
       [`GET /authenticate HTTP/1.1\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n${close}`, 400, 'invalid_request'],
       [`POST /login HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n${close}abc`, 400, 'invalid_request'],
+      [`POST /login HTTP/1.1\r\nTransfer-Encoding: gzip\r\n${close}`, 400, 'invalid_request'],
+      [`GET /ping HTTP/2.0\r\n${close}`, 400, 'invalid_request'],
       [`TRACE /login HTTP/1.1\r\n${close}`, 405, 'method_not_allowed'],
       [`GET /ping?${'q'.repeat(20_000)} HTTP/1.1\r\n${close}`, 414, 'uri_too_long'],
       [`GET /_nginx/400 HTTP/1.1\r\n${close}`, 404, 'not_found'],

@@ -46,7 +46,7 @@ describe('nginx configs kept in step', () => {
     for (const header of ['location = /metrics {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {', ...errorPages.map((uri) => `location = ${uri} {`)]) {
       expect(block(local, header), header).toEqual(block(deployed, header));
     }
-    const errorPageDirectives = errorPages.map((uri) => `error_page ${uri.slice(-3)} ${uri};`);
+    const errorPageDirectives = ['error_page 400 501 505 =400 /_nginx/400;', 'error_page 404 /_nginx/404;', 'error_page 405 /_nginx/405;', 'error_page 414 /_nginx/414;'];
     for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;', ...errorPageDirectives]) {
       expect(serverLevel(local), directive).toContain(directive);
       expect(serverLevel(deployed), directive).toContain(directive);
