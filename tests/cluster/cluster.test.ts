@@ -288,6 +288,12 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
     const metrics = await call(gateway.url, 'GET', '/auth/metrics');
     expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });
     fromNginx(metrics);
+    // Refused before any location: the gateway's server-level pages, as deploy/nginx.conf's.
+    for (const [request, status, error] of [['GET /auth/%zz HTTP/1.1', 400, 'invalid_request'], ['TRACE /auth/login HTTP/1.1', 405, 'method_not_allowed']] as const) {
+      const answer = await rawSocket(gateway.url, `${request}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(answer.status, request).toBe(status);
+      expect(JSON.parse(answer.body), request).toEqual({ error, error_description: expect.any(String) });
+    }
     const tooLarge = await call(gateway.url, 'POST', '/auth/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
     expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
     fromNginx(tooLarge);

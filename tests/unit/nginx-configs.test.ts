@@ -57,6 +57,16 @@ describe('nginx configs kept in step', () => {
     }
   });
 
+  it("the gateway example answers nginx's refusals before routing as deploy/nginx.conf does", () => {
+    const deployed = readFileSync('deploy/nginx.conf', 'utf8');
+    const gateway = readFileSync('deploy/gateway/nginx.conf.template', 'utf8');
+    for (const code of ['400', '404', '405', '414']) {
+      const header = `location = /_nginx/${code} {`;
+      expect(block(gateway, header), header).toEqual(block(deployed, header));
+      expect(serverLevel(gateway).some((line) => line.startsWith('error_page ') && line.endsWith(` /_nginx/${code};`)), code).toBe(true);
+    }
+  });
+
   it('deploy/gateway/nginx.conf is its template rendered with the compose values', () => {
     const template = readFileSync('deploy/gateway/nginx.conf.template', 'utf8');
     const rendered = readFileSync('deploy/gateway/nginx.conf', 'utf8');
