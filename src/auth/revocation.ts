@@ -2,15 +2,15 @@ import type { AccessClaims } from '../tokens/access-token.js';
 import type { AuthDeps } from './deps.js';
 
 /**
- * Redis refuses an expiry whose time overflows 64 bits of milliseconds, and a fraction: a token
- * signed to live longer (only a holder of the signing key can make one) is denied for 10,000
- * years, which outlives any use of it.
+ * Redis refuses an expiry whose time overflows 64 bits of milliseconds: a token signed to live
+ * longer (only a holder of the signing key can make one) is denied for 10,000 years, which
+ * outlives its session (durations stop at 87600h) and any use of it.
  */
 const MAX_DENY_MS = 10_000 * 365 * 24 * 3_600_000;
 
-/** Whole milliseconds until an access token expires on its own (plus tolerance): how long its jti must stay denied. */
+/** Milliseconds until an access token expires on its own (plus tolerance): how long its jti must stay denied. */
 export const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =>
-  Math.min(Math.ceil(claims.expiresAt * 1000 - Date.now() + toleranceMs), MAX_DENY_MS);
+  Math.min(claims.expiresAt * 1000 - Date.now() + toleranceMs, MAX_DENY_MS);
 
 /**
  * Ends the session an access token belongs to and denies the token itself, in one script. A

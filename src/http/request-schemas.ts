@@ -20,13 +20,22 @@ const withinMailLimits = (address: string) => {
   const at = address.lastIndexOf('@');
   return at <= 64 && address.slice(at + 1).split('.').every((label) => label.length <= 63);
 };
+/** zod's e-mail pattern, but for a top-level domain that may be internationalised too (`.рф` is `.xn--p1ai`). */
+const MAIL_ADDRESS = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]+)$/;
+const TOO_LONG = 'must be an e-mail address (at most 254 characters)';
 /** Checked in its canonical form (`normaliseEmail`): an internationalised domain counts in its DNS form. */
 const email = z
   .string()
   .trim()
-  .max(254)
+  .max(254, TOO_LONG)
   .transform(normaliseEmail)
-  .pipe(z.string().max(254).email('must be an e-mail address').refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)'));
+  .pipe(
+    z
+      .string()
+      .max(254, TOO_LONG)
+      .email({ pattern: MAIL_ADDRESS, message: 'must be an e-mail address' })
+      .refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)'),
+  );
 /** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */
 const password = wellFormed(z.string().min(1, 'is required').max(4096));
 /** A password to set: every length rule is the policy's (`weak_password`, however long). */
@@ -38,8 +47,8 @@ const deviceToken = z.string().min(1, 'must not be empty').max(256).optional();
 
 /** `POST /register` */
 export const registerBody = z.object({ email, password: newPassword, device });
-/** An e-mail to look up (login, admin search): printable text; a malformed one simply matches no user. */
-export const emailLookup = printable(254);
+/** An e-mail to look up (login, admin search): printable text once trimmed, as at registration; a malformed one simply matches no user. */
+export const emailLookup = z.string().trim().pipe(printable(254));
 /** `POST /login` */
 export const loginBody = z.object({ email: emailLookup, password, device, device_token: deviceToken });
 /** `POST /refresh`: the token may come from the cookie instead. */

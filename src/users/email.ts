@@ -6,18 +6,21 @@ const NON_ASCII = /[^\u0000-\u007f]/;
  * parses a URL host, which would also strip tabs and newlines, decode `%41` and cut at `/?#\`.
  */
 const IDNA_INPUT = /^(?:[a-z0-9.-]|[^\u0000-\u007f])+$/i;
+/** A label may not start or end with a hyphen (RFC 5891 §4.2.3.1), which its punycode form would hide. */
+const HYPHEN_AT_EDGE = /(?:^|\.)-|-(?:\.|$)/;
 
 /**
  * The one canonical form of an e-mail address: trimmed and lower-cased, with an internationalised
  * domain in its DNS form (IDNA: `bücher.example` → `xn--bcher-kva.example`), so both spellings
- * are one account. An ASCII domain is only lower-cased; one IDNA refuses, or with other ASCII
- * than letters, digits, dots and hyphens, too (and fails the e-mail check at registration).
+ * are one account. An ASCII domain is only lower-cased; so is one IDNA refuses, one with other
+ * ASCII than letters, digits, dots and hyphens, or a label starting or ending with a hyphen (which
+ * then fails the e-mail check at registration).
  */
 export function normaliseEmail(email: string): string {
   const trimmed = email.trim();
   const at = trimmed.lastIndexOf('@');
   const domain = trimmed.slice(at + 1);
-  if (at === -1 || !NON_ASCII.test(domain) || !IDNA_INPUT.test(domain)) return trimmed.toLowerCase();
+  if (at === -1 || !NON_ASCII.test(domain) || !IDNA_INPUT.test(domain) || HYPHEN_AT_EDGE.test(domain)) return trimmed.toLowerCase();
   // IDNA folds case itself, and better than toLowerCase (ẞ → ss, as DNS does).
   const ascii = domainToASCII(domain);
   return ascii === '' ? trimmed.toLowerCase() : `${trimmed.slice(0, at + 1).toLowerCase()}${ascii}`;
