@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { startCluster } from './cluster.js';
 import { parseClusterArgs, USAGE, UsageError } from './args.js';
 
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     `  redis    ${options.redisUrl ? 'given' : 'throwaway'}  ${redact(cluster.redisUrl)}`,
     `  postgres ${options.databaseUrl ? 'given' : 'throwaway'}  ${redact(cluster.databaseUrl)}`,
     `  files    ${cluster.dir} (removed on exit)`,
+    // The refresh secret stays in the instances' environment; the CLI signs nothing, so any will do.
+    `  admin    CONFIG_FILE=${join(cluster.dir, 'config.yml')} REDIS_URL=<redis> DATABASE_URL=<postgres> REFRESH_SECRET=$(openssl rand -hex 32) npm run admin -- …`,
     'Ctrl-C stops everything.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -36,6 +36,26 @@ export function runtimeDirectives(dir: string): { main: string; http: string } {
   return { main, http };
 }
 
+/** nginx's refusals before routing, as internal pages in the API's JSON: deploy/nginx.conf's blocks (a unit test compares them). */
+const REFUSAL_PAGES = (
+  [
+    [400, 'invalid_request', 'the request is malformed'],
+    [404, 'not_found', 'not found'],
+    [405, 'method_not_allowed', 'nginx forwards no TRACE or CONNECT request'],
+    [414, 'uri_too_long', 'the request line is longer than 16 KiB'],
+  ] as const
+)
+  .map(
+    ([status, error, description]) => `
+        location = /_nginx/${status} {
+            internal;
+            default_type "application/json; charset=utf-8";
+            return ${status} '${JSON.stringify({ error, error_description: description })}\\n';
+        }
+`,
+  )
+  .join('');
+
 /**
  * An nginx.conf balancing round-robin over the instances, with the same proxy behaviour as
  * `deploy/nginx.conf`: keep-alive upstream connections, forwarding headers, and a retry on
@@ -86,7 +106,7 @@ ${servers}
         error_page 494 = @headers_too_large;
         # Requests nginx refuses before any location: one it cannot parse (its request line, a
         # second Host or Authorization header, a bad Content-Length, a Transfer-Encoding it does not
-        # know, an HTTP version past 1.1), a TRACE or CONNECT, a request line past 16 KiB. These
+        # know, HTTP/2 or later in a request line), a TRACE or CONNECT, a request line past 16 KiB. These
         # redirect to a URI, not a named location: nginx answers 500 when it sends a request whose
         # line it could not parse to a named one (and they are logged as that URI, a GET). The four
         # /_nginx/ URIs below are internal: asked for directly, they are 404 too.
@@ -116,31 +136,7 @@ ${servers}
             default_type "application/json; charset=utf-8";
             return 431 '{"error":"headers_too_large","error_description":"the request headers are too large"}\\n';
         }
-
-        location = /_nginx/400 {
-            internal;
-            default_type "application/json; charset=utf-8";
-            return 400 '{"error":"invalid_request","error_description":"the request is malformed"}\\n';
-        }
-
-        location = /_nginx/404 {
-            internal;
-            default_type "application/json; charset=utf-8";
-            return 404 '{"error":"not_found","error_description":"not found"}\\n';
-        }
-
-        location = /_nginx/405 {
-            internal;
-            default_type "application/json; charset=utf-8";
-            return 405 '{"error":"method_not_allowed","error_description":"nginx forwards no TRACE or CONNECT request"}\\n';
-        }
-
-        location = /_nginx/414 {
-            internal;
-            default_type "application/json; charset=utf-8";
-            return 414 '{"error":"uri_too_long","error_description":"the request line is longer than 16 KiB"}\\n';
-        }
-
+${REFUSAL_PAGES}
         location / {
             proxy_pass http://jwt;
             proxy_http_version 1.1;

@@ -289,8 +289,14 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
     expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });
     fromNginx(metrics);
     // Refused before any location: the gateway's server-level pages, as deploy/nginx.conf's.
-    for (const [request, status, error] of [['GET /auth/%zz HTTP/1.1', 400, 'invalid_request'], ['TRACE /auth/login HTTP/1.1', 405, 'method_not_allowed']] as const) {
-      const answer = await rawSocket(gateway.url, `${request}\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    // Past routing, /auth/'s own: a malformed chunked body.
+    const refusals = [
+      ['GET /auth/%zz HTTP/1.1\r\n', 400, 'invalid_request'],
+      ['TRACE /auth/login HTTP/1.1\r\n', 405, 'method_not_allowed'],
+      ['POST /auth/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n', 400, 'invalid_request', 'zz\r\n'],
+    ] as const;
+    for (const [request, status, error, body = ''] of refusals) {
+      const answer = await rawSocket(gateway.url, `${request}Host: x\r\nConnection: close\r\n\r\n${body}`);
       expect(answer.status, request).toBe(status);
       expect(JSON.parse(answer.body), request).toEqual({ error, error_description: expect.any(String) });
     }
