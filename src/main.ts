@@ -34,7 +34,7 @@ async function main() {
   });
   if (isEmbedded(config)) {
     const users = config.database.url ? 'PostgreSQL' : `PGlite in ${config.database.data_dir}`;
-    logger.warn(`EMBEDDED MODE: in-process session store and ${users} — single instance only; set cache.url and database.url to run a cluster`);
+    logger.warn(`EMBEDDED MODE: in-process session store and ${users} — single instance only; to run a cluster set REDIS_URL and DATABASE_URL (cache.url, database.url), REFRESH_SECRET and auth.keys (README: Configuration)`);
   }
   logger.info({ port, instance: deps.instanceId, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port}`);
 
