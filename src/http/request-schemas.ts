@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { normaliseEmail } from '../users/email.js';
+import { normaliseEmail, punycodeIsReal } from '../users/email.js';
 
 /**
  * An unpaired UTF-16 surrogate (JSON `"\ud800"`): such a string has no UTF-8 form, and encoding
@@ -34,7 +34,8 @@ const email = z
       .string()
       .max(254, TOO_LONG)
       .email({ pattern: MAIL_ADDRESS, message: 'must be an e-mail address' })
-      .refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)'),
+      .refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)')
+      .refine(punycodeIsReal, 'must be an e-mail address (an xn-- label must be a valid internationalised name)'),
   );
 /** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */
 const password = wellFormed(z.string().min(1, 'is required').max(4096));

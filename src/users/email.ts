@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 const NON_ASCII = /[^\u0000-\u007f]/;
 /**
@@ -6,7 +6,10 @@ const NON_ASCII = /[^\u0000-\u007f]/;
  * parses a URL host, which would also strip tabs and newlines, decode `%41` and cut at `/?#\`.
  */
 const IDNA_INPUT = /^(?:[a-z0-9.-]|[^\u0000-\u007f])+$/i;
-/** A label may not start or end with a hyphen (RFC 5891 §4.2.3.1), which its punycode form would hide. */
+/**
+ * A label may not start or end with a hyphen (RFC 5891 §4.2.3.1), which its punycode form would
+ * hide. Checked on what IDNA made of the domain: it maps `－` to `-` and `。` to `.`.
+ */
 const HYPHEN_AT_EDGE = /(?:^|\.)-|-(?:\.|$)/;
 
 /**
@@ -20,8 +23,23 @@ export function normaliseEmail(email: string): string {
   const trimmed = email.trim();
   const at = trimmed.lastIndexOf('@');
   const domain = trimmed.slice(at + 1);
-  if (at === -1 || !NON_ASCII.test(domain) || !IDNA_INPUT.test(domain) || HYPHEN_AT_EDGE.test(domain)) return trimmed.toLowerCase();
+  if (at === -1 || !NON_ASCII.test(domain) || !IDNA_INPUT.test(domain)) return trimmed.toLowerCase();
   // IDNA folds case itself, and better than toLowerCase (ẞ → ss, as DNS does).
   const ascii = domainToASCII(domain);
-  return ascii === '' ? trimmed.toLowerCase() : `${trimmed.slice(0, at + 1).toLowerCase()}${ascii}`;
+  if (ascii === '' || HYPHEN_AT_EDGE.test(domainToUnicode(ascii))) return trimmed.toLowerCase();
+  return `${trimmed.slice(0, at + 1).toLowerCase()}${ascii}`;
 }
+
+/**
+ * Every `xn--` label is the DNS form of an internationalised one (it decodes to non-ASCII text that
+ * encodes back to it): `xn--com-` would show as `com`, and `xn---` decodes to nothing.
+ */
+export const punycodeIsReal = (address: string) =>
+  address
+    .slice(address.lastIndexOf('@') + 1)
+    .split('.')
+    .every((label) => {
+      if (!label.startsWith('xn--')) return true;
+      const unicode = domainToUnicode(label);
+      return NON_ASCII.test(unicode) && domainToASCII(unicode) === label;
+    });

@@ -87,8 +87,9 @@ describe.each([
     expect(russian).toMatchObject({ status: 201, body: { user: { email: `${local}@xn--e1afmkfd.xn--p1ai` } } });
     // A domain IDNA refuses stays as given, and is no e-mail address, nor is one that only a URL
     // host parser would clean up (a tab dropped, %41 decoded, the rest after / cut), nor a label with a
-    // hyphen at an edge (its punycode would hide it); a label's length counts in its DNS form.
-    for (const domain of ['bü cher.example', 'bü\tcher.example', 'bü%41cher.example', 'bücher.example/x', '-bücher.example', 'bücher-.example', `${'ü'.repeat(60)}.example`]) {
+    // hyphen at an edge (its punycode would hide it; fullwidth ones too), nor an xn-- label that is no
+    // real punycode (xn--com- shows as com); a label's length counts in its DNS form.
+    for (const domain of ['bü cher.example', 'bü\tcher.example', 'bü%41cher.example', 'bücher.example/x', '-bücher.example', 'bücher-.example', '－bücher.example', 'bücher-。example', 'ex.xn--com-', 'b.xn---', `${'ü'.repeat(60)}.example`]) {
       expect(await call(base, 'POST', '/register', { body: { email: `${local}@${domain}`, password: PASSWORD } }), domain).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     }
   });
