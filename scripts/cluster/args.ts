@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ClusterOptions } from './cluster.js';
 
 export const USAGE = `Usage: npm run cluster -- [--instances N] [--port 4000] [--redis-url URL] [--database-url URL] [--key-prefix PREFIX]
-                           [--log-level LEVEL] [--shutdown-grace D] [--no-rate-limits]
+                          [--log-level LEVEL] [--shutdown-grace D] [--no-rate-limits]
 
 Starts N jwt-cluster instances behind nginx on 127.0.0.1:PORT, with throwaway Redis and
 PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops what it started.

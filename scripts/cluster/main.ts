@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     `  postgres ${options.databaseUrl ? 'given' : 'throwaway'}  ${redact(cluster.databaseUrl)}`,
     `  files    ${cluster.dir} (removed on exit)`,
     // The refresh secret stays in the instances' environment; the CLI signs nothing, so any will do.
-    `  admin    CONFIG_FILE=${join(cluster.dir, 'config.yml')} REDIS_URL=<redis> DATABASE_URL=<postgres> REFRESH_SECRET=$(openssl rand -hex 32) npm run admin -- …`,
+    `  admin    CONFIG_FILE=${join(cluster.dir, 'config.yml')} REDIS_URL=${forShell(cluster.redisUrl)} DATABASE_URL=${forShell(cluster.databaseUrl)} REFRESH_SECRET=$(openssl rand -hex 32) npm run admin -- …`,
     'Ctrl-C stops everything.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -59,6 +59,11 @@ async function main(): Promise<void> {
   if (stopRequested) return stop('signal during start-up');
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** A URL to paste into a shell: in full when it holds no password (a throwaway one), else a placeholder. */
+function forShell(url: string): string {
+  return redact(url) === url ? `'${url}'` : "'<the URL given>'";
 }
 
 /** Hides a password in a URL before printing it. */

@@ -45,15 +45,18 @@ const REFUSAL_PAGES = (
     [414, 'uri_too_long', 'the request line is longer than 16 KiB'],
   ] as const
 )
-  .map(
-    ([status, error, description]) => `
+  .map(([status, error, description]) => {
+    const body = JSON.stringify({ error, error_description: description });
+    // Inside nginx's '…' string a quote would end it and a $ would read a variable.
+    if (/['$\\]/.test(body)) throw new Error(`nginx refusal page ${status}: ${body} needs escaping`);
+    return `
         location = /_nginx/${status} {
             internal;
             default_type "application/json; charset=utf-8";
-            return ${status} '${JSON.stringify({ error, error_description: description })}\\n';
+            return ${status} '${body}\\n';
         }
-`,
-  )
+`;
+  })
   .join('');
 
 /**
