@@ -15,7 +15,8 @@ const ping = (port: number) =>
 /**
  * The README's first command, as a newcomer runs it: `npm start &` in the background, stopped
  * later with `kill $!` — a SIGTERM to npm itself. npm passes it only to its own child, so the
- * script must `exec` into the server (it was a shell that waited, and the server ran on).
+ * script must `exec` into the server (it was a shell that waited, and the server ran on), and
+ * into node itself: the tsx CLI would relay the signal and SIGKILL a server busy for 30 ms.
  */
 describe('npm start', () => {
   it('serves the embedded default, and a SIGTERM to npm stops the server', async () => {
