@@ -27,6 +27,16 @@ function fromNginx(response: { headers: Headers }): void {
   expect(response.headers.get('x-instance-id')).toBeNull();
 }
 
+/** `request` sent raw gets nginx's own refusal: `status`, the API's JSON error `error`, no instance's header. */
+async function expectNginxRefusal(base: string, request: string, status: number, error: string): Promise<void> {
+  const answer = await rawSocket(base, request);
+  const label = request.slice(0, 40);
+  expect(answer.status, label).toBe(status);
+  expect(answer.head, label).toMatch(/^content-type: application\/json; charset=utf-8$/im);
+  expect(answer.head, label).not.toMatch(/^x-instance-id:/im);
+  expect(JSON.parse(answer.body), label).toEqual({ error, error_description: expect.any(String) });
+}
+
 function instanceOf(response: { headers: Headers }): string {
   return response.headers.get('x-instance-id') ?? '?';
 }
@@ -139,14 +149,7 @@ describe('3 instances behind nginx', () => {
       [`GET /ping?${'q'.repeat(20_000)} HTTP/1.1\r\n${close}`, 414, 'uri_too_long'],
       [`GET /_nginx/400 HTTP/1.1\r\n${close}`, 404, 'not_found'],
     ];
-    for (const [request, status, error] of refusals) {
-      const answer = await rawSocket(cluster.url, request);
-      const label = request.slice(0, 40);
-      expect(answer.status, label).toBe(status);
-      expect(answer.head, label).toMatch(/^content-type: application\/json; charset=utf-8$/im);
-      expect(answer.head, label).not.toMatch(/^x-instance-id:/im);
-      expect(JSON.parse(answer.body), label).toEqual({ error, error_description: expect.any(String) });
-    }
+    for (const [request, status, error] of refusals) await expectNginxRefusal(cluster.url, request, status, error);
   });
 
   it('nginx passes a well-formed X-Request-Id through and makes one up otherwise', async () => {
@@ -296,9 +299,7 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
       ['POST /auth/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n', 400, 'invalid_request', 'zz\r\n'],
     ] as const;
     for (const [request, status, error, body = ''] of refusals) {
-      const answer = await rawSocket(gateway.url, `${request}Host: x\r\nConnection: close\r\n\r\n${body}`);
-      expect(answer.status, request).toBe(status);
-      expect(JSON.parse(answer.body), request).toEqual({ error, error_description: expect.any(String) });
+      await expectNginxRefusal(gateway.url, `${request}Host: x\r\nConnection: close\r\n\r\n${body}`, status, error);
     }
     const tooLarge = await call(gateway.url, 'POST', '/auth/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
     expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
-import { reapIfOrphaned, removeIfOrphaned } from '../../scripts/cluster/orphan-reaper.js';
+import { spawnLogged, waitUntilReady } from '../../scripts/cluster/process.js';
 
 const ping = (port: number) =>
   fetch(`http://127.0.0.1:${port}/ping`).then(
@@ -20,33 +19,27 @@ const ping = (port: number) =>
  */
 describe('npm start', () => {
   it('serves the embedded default, and a SIGTERM to npm stops the server', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'npm-start-'));
-    const removed = removeIfOrphaned(dir);
-    onTestFinished(() => {
-      rmSync(dir, { recursive: true, force: true });
-      removed();
-    });
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    const dir = tempDir(cleanup, 'npm-start-');
     const config = join(dir, 'config.yml');
     writeFileSync(config, `database:\n  data_dir: ${join(dir, 'data')}\n`);
     const port = await freePort();
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CONFIG_FILE: config, LOG_LEVEL: 'warn' };
     for (const name of ['REDIS_URL', 'DATABASE_URL', 'REFRESH_SECRET']) delete env[name];
-    // Its own process group, stopped as one when the test ends, and by the orphan reaper should
-    // this run be killed first.
-    const npm = spawn('npm', ['start'], { env, stdio: 'ignore', detached: true });
-    const group = npm.pid as number;
-    const reaped = reapIfOrphaned(group);
-    onTestFinished(() => {
+    // Its own process group (reaped should this run be killed first); what is left of it when the
+    // test ends (the server, had npm exited alone) goes with it, before the dir.
+    const npm = spawnLogged('npm start', 'npm', ['start'], { logFile: join(dir, 'npm-start.log'), env });
+    cleanup.add(() => {
       try {
-        process.kill(-group, 'SIGKILL');
+        process.kill(-npm.pid, 'SIGKILL');
       } catch {
         // The group is gone already.
       }
-      reaped();
     });
-    await expect.poll(() => ping(port), { timeout: 45_000, interval: 250 }).toBe(200);
-    npm.kill('SIGTERM');
-    await expect.poll(() => npm.exitCode !== null || npm.signalCode !== null, { timeout: 20_000, interval: 100 }).toBe(true);
+    await waitUntilReady(npm, async () => (await ping(port)) === 200, 45_000);
+    npm.signal('SIGTERM');
+    expect(await npm.waitForExit(20_000), 'npm exited within 20 s of SIGTERM').toBeDefined();
     await expect.poll(() => ping(port), { timeout: 15_000, interval: 250 }).toBe('refused');
   }, 90_000);
 });
