@@ -36,11 +36,12 @@ export function createAppParts(deps: AppDeps): AppParts {
 /** Builds the HTTP application: routes, middleware, error mapping. Starts nothing. */
 export function createApp(deps: AppDeps, { record, authenticate }: AppParts = createAppParts(deps)) {
   const clientIp = createClientIp(deps.config.server.trust_proxy);
-  // strict: false — `/authenticate/` is `/authenticate` (gateways must never see a 404 there).
   const app = new Hono<AppEnv>({ strict: false });
   // The hot path first: it writes its own headers and log line, so no middleware runs for it.
-  // (A server built by startServer answers it before Hono even sees the request.)
-  app.all('/authenticate', authenticateRoute(authenticate));
+  // (A server built by startServer answers it before Hono even sees the request.) `/*` also
+  // matches `/authenticate` and `/authenticate/`: every path below it is the same check
+  // (`isAuthenticatePath`), so a gateway never sees a 404 there.
+  app.all('/authenticate/*', authenticateRoute(authenticate));
   app.use(requestContext(record, deps.instanceId));
   const cors = createCors(deps.config.server.cors);
   if (cors) app.use(cors.middleware);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'jwt-embedded-'));
@@ -155,10 +156,30 @@ describe.each([
     }
   });
 
-  it('answers /authenticate/ (trailing slash) like /authenticate', async () => {
+  // Envoy's ext_authz (HTTP service) asks at its path_prefix followed by the original request's path.
+  const belowAuthenticate = ['/authenticate/', '/authenticate/?x=1', '/authenticate/api/orders', '/authenticate/api/orders?page=2&x=%2F', '/authenticate//a/../b'];
+
+  it('answers every path below /authenticate like /authenticate, whatever the method; /authenticated is not one', async () => {
     const user = await registerUser(base);
-    expect((await call(base, 'GET', '/authenticate/', { token: user.accessToken })).status).toBe(200);
-    expect((await call(base, 'GET', '/authenticate/')).status).toBe(401);
+    for (const path of belowAuthenticate) {
+      for (const method of ['GET', 'POST']) {
+        const accepted = await call(base, method, path, { token: user.accessToken });
+        expect([path, method, accepted.status, accepted.headers.get('x-user-id')]).toEqual([path, method, 200, user.userId]);
+        const refused = await call(base, method, path);
+        expect([path, method, refused.status, refused.headers.get('www-authenticate')]).toEqual([path, method, 401, 'Bearer']);
+      }
+    }
+    expect((await call(base, 'GET', '/authenticated', { token: user.accessToken })).status).toBe(404);
+  });
+
+  it("the app's own /authenticate route (app.request, no Node server) answers every path below it too", async () => {
+    const user = await registerUser(base);
+    const hono = createApp(app.deps);
+    for (const path of ['/authenticate', ...belowAuthenticate]) {
+      const response = await hono.request(path, { headers: { authorization: `Bearer ${user.accessToken}` } });
+      expect([path, response.status, response.headers.get('x-user-id')]).toEqual([path, 200, user.userId]);
+    }
+    expect((await hono.request('/authenticated')).status).toBe(404);
   });
 
   it('refuses control characters in the login e-mail with 400, not a database error', async () => {

@@ -40,3 +40,14 @@ describe('the fast /authenticate listener when answering fails', () => {
     expect(await next.text()).toBe('ok');
   });
 });
+
+describe('the paths the fast /authenticate listener serves', () => {
+  it('serves /authenticate and every path below it (Envoy ext_authz appends the original path); the rest goes to the app', async () => {
+    const { base } = await serve(() => Promise.resolve(ok));
+    const served = ['/authenticate', '/authenticate?x=1', '/authenticate/', '/authenticate/?x=1', '/authenticate/api/orders', '/authenticate/api/orders?page=2', '/authenticate//a'];
+    const passed = ['/authenticated', '/authenticate-x', '/authenticat', '/', '/login', '/x/authenticate'];
+    const status = async (path: string) => [path, (await fetch(`${base}${path}`)).status];
+    expect(await Promise.all(served.map(status))).toEqual(served.map((path) => [path, 200]));
+    expect(await Promise.all(passed.map(status))).toEqual(passed.map((path) => [path, 404]));
+  });
+});

@@ -2,11 +2,15 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { Logger } from 'pino';
 import { RETRY, UNAVAILABLE, type Authenticate } from './decide.js';
 
-/** `/authenticate` and `/authenticate/`, with or without a query string. */
+/**
+ * `/authenticate` and every path below it, with or without a query string: Envoy's `ext_authz`
+ * (HTTP service) asks at its `path_prefix` followed by the original request's path
+ * (`/authenticate/api/orders` for `/api/orders`). `/authenticated` is not one.
+ */
 export function isAuthenticatePath(url: string | undefined): boolean {
   if (!url?.startsWith('/authenticate')) return false;
-  const rest = url.length === 13 ? '' : url[13];
-  return rest === '' || rest === '?' || (rest === '/' && (url.length === 14 || url[14] === '?'));
+  const next = url[13];
+  return next === undefined || next === '/' || next === '?';
 }
 
 const single = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
