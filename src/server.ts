@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
@@ -112,19 +113,33 @@ export async function startMetricsServer(deps: AppDeps): Promise<Server | undefi
 }
 
 /**
- * Graceful stop: readiness turns 503, the listener stops accepting, idle connections close,
- * in-flight requests get up to `grace` ms, queued audit events are written (bounded), then the
- * stores close. Requests that still arrive on open keep-alive connections (a proxy's pool) are
- * answered with `Connection: close`, so the proxy moves to another replica and the drain ends as
- * soon as the last response is out.
+ * How long after the listener closes a stop starts closing idle connections. Closing one races a
+ * request the proxy may be writing onto it, which it cannot retry if it is a POST (nginx answers
+ * 502). Meanwhile the proxy either uses its pooled connections (each ends after its answer) or,
+ * finding the listener closed, marks this replica down; a connection just accepted gets its
+ * request read. (SIGTERM of one of 3 instances under POST load through nginx: 0 failed requests
+ * in 6 rounds, where closing them at once failed up to 10 of 16,000–36,000 requests in 4 of 6.)
+ */
+const IDLE_CLOSE_AFTER_MS = 500;
+
+/**
+ * Graceful stop: readiness turns 503, the listener stops accepting, in-flight requests get up to
+ * `grace` ms, queued audit events are written (bounded), then the stores close. Requests that
+ * still arrive on open keep-alive connections (a proxy's pool) are answered with `Connection:
+ * close`, so the proxy moves to another replica and the drain ends as soon as the last response
+ * is out; idle connections close `IDLE_CLOSE_AFTER_MS` after the listener.
  */
 export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   deps.lifecycle.draining = true;
   server.prependListener('request', (_request, response: ServerResponse) => response.setHeader('Connection', 'close'));
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // The listener alone: http.Server's close() also closes the idle connections at once.
+  const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
   // A connection turns idle once its in-flight response is out: close those as they appear.
-  const sweeper = setInterval(() => server.closeIdleConnections(), 100);
-  server.closeIdleConnections();
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = setTimeout(() => {
+    server.closeIdleConnections();
+    sweeper = setInterval(() => server.closeIdleConnections(), 100);
+  }, IDLE_CLOSE_AFTER_MS);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -134,6 +149,7 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   });
   await Promise.race([closed, deadline]);
   clearTimeout(timer);
+  clearTimeout(sweep);
   clearInterval(sweeper);
   // The audit trail too: its last events need the database, so it closes before the user store.
   await closeStores(deps);

@@ -5,6 +5,9 @@ export interface LoadOptions {
   /** Base URL, e.g. nginx's `http://127.0.0.1:PORT`. */
   url: string;
   path: string;
+  /** Default GET; a POST sends `body` (JSON) with each request. */
+  method?: 'GET' | 'POST';
+  body?: unknown;
   headers?: Record<string, string>;
   concurrency: number;
   durationMs: number;
@@ -22,22 +25,32 @@ export interface LoadResult {
   byInstance: Map<string, number>;
 }
 
-function once(agent: Agent, url: URL, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; instance: string }> {
+interface OneRequest {
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  timeoutMs: number;
+}
+
+function once(agent: Agent, url: URL, { method, headers, body, timeoutMs }: OneRequest): Promise<{ status: number; instance: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers, timeout: timeoutMs }, (res) => {
+    const req = request(url, { agent, method, headers, timeout: timeoutMs }, (res) => {
       res.resume();
       res.once('end', () => resolve({ status: res.statusCode ?? 0, instance: String(res.headers['x-instance-id'] ?? '?') }));
       res.once('error', reject);
     });
     req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.once('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
 /** Runs the load over keep-alive connections (like a gateway) and reports every failure. Loopback only. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const { concurrency, durationMs, expectStatus = 200, timeoutMs = 5000 } = options;
+  const { concurrency, durationMs, method = 'GET', expectStatus = 200, timeoutMs = 5000 } = options;
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const headers = body === undefined ? (options.headers ?? {}) : { 'content-type': 'application/json', ...options.headers };
+  const oneRequest: OneRequest = { method, headers, body, timeoutMs };
   const target = new URL(options.path, options.url);
   if (!['127.0.0.1', 'localhost'].includes(target.hostname)) throw new Error(`load generator is loopback only, not ${target.hostname}`);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -47,7 +60,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     while (Date.now() < deadline) {
       result.total += 1;
       try {
-        const { status, instance } = await once(agent, target, options.headers ?? {}, timeoutMs);
+        const { status, instance } = await once(agent, target, oneRequest);
         result.byInstance.set(instance, (result.byInstance.get(instance) ?? 0) + 1);
         if (status !== expectStatus) result.failures.push(`status ${status} from ${instance}`);
       } catch (error) {
