@@ -277,6 +277,12 @@ export const configSchema = z.strictObject({
        */
       revocation_replicas: integerValue(0, 16).optional(),
       /**
+       * Start, with a warning, on a Redis whose persistence can bring back an older state after a
+       * crash (RDB snapshots, or AOF not fsynced on every write): revoked tokens could be valid
+       * again. Off: the service refuses to start on one. See `checkPersistence`.
+       */
+      allow_rollback: z.boolean().default(false),
+      /**
        * A file holding the Redis password (a mounted Docker/Kubernetes secret; surrounding
        * whitespace is ignored), for `url`, the data nodes of `sentinel` or `cluster`.
        */

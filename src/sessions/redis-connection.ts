@@ -32,7 +32,7 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
   await connectClient(redis, firstConnectionMs);
   if (redis instanceof Cluster) await mastersReady(redis, firstConnectionMs);
   await databaseSelected(redis, cache)
-    .then(() => Promise.all([checkScriptFlags(redis, options.logger), checkEvictionPolicy(redis, options.logger)]))
+    .then(() => Promise.all([checkScriptFlags(redis, options.logger), checkEvictionPolicy(redis, options.logger), checkPersistence(redis, cache, options.logger)]))
     .catch(async (error: unknown) => {
       await closeRedis(redis, { hard: true });
       throw error;
@@ -295,5 +295,36 @@ async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
       );
     }
     if (policy !== 'noeviction') logger.warn(`redis maxmemory-policy is "${policy}": set it to noeviction, or under memory pressure evicted sessions will log users out and evicted rate-limit counters reset`);
+  }
+}
+
+/** A node's persistence settings, as `CONFIG GET` names them. */
+async function readPersistence(node: Redis) {
+  const pairs = (await node.config('GET', 'appendonly', 'appendfsync', 'save')) as string[];
+  const value = (name: string) => pairs[pairs.indexOf(name) + 1] ?? '';
+  return { appendonly: value('appendonly'), appendfsync: value('appendfsync'), save: value('save') };
+}
+
+/**
+ * Losing Redis data logs users out; going back to an older state would bring back the sessions
+ * and token versions revoked since. A Redis that a crash leaves empty (no persistence) or exactly
+ * as it was (AOF fsynced on every write: `appendfsync always`) is safe; RDB snapshots, or AOF
+ * fsynced every second, restart a crashed Redis from a moment before its last acknowledged
+ * writes. The service refuses to start on one (every node of a Cluster) unless
+ * `cache.allow_rollback` accepts that risk, with a warning. @throws {ConfigError}
+ */
+async function checkPersistence(redis: RedisClient, cache: Config['cache'], logger: Logger) {
+  const reads = await readEveryNode(redis, readPersistence);
+  const unread = unreadable(reads);
+  if (unread.length > 0) logger.warn(`cannot read redis persistence settings of ${unread.join(', ')}: make sure it runs with appendonly yes and appendfsync always, or with no persistence at all`);
+  for (const read of reads) {
+    if (!read.ok) continue;
+    const { appendonly, appendfsync, save } = read.value;
+    const risk =
+      appendonly === 'yes' ? (appendfsync === 'always' ? undefined : `appendfsync is "${appendfsync}"`) : save.trim() === '' ? undefined : `it saves RDB snapshots (save "${save}") without appendonly`;
+    if (!risk) continue;
+    const problem = `redis at ${read.address} may restart from an older state after a crash (${risk}), which would make tokens revoked since valid again; run it with appendonly yes and appendfsync always, or with no persistence at all (save "" and appendonly no: a restart logs everyone out)`;
+    if (!cache.allow_rollback) throw new ConfigError(`${problem}, or set cache.allow_rollback: true to accept the risk`);
+    logger.warn(`${problem} (cache.allow_rollback: true)`);
   }
 }

@@ -98,6 +98,7 @@ describe('Redis eviction policy at start-up', () => {
     const { server, cache, warnings, logger } = await ownRedis(context, ['--rename-command', 'CONFIG', '']);
     await closeRedis(await connectRedis(cache, { logger }));
     expect(warnings.join('')).toMatch(new RegExp(`cannot read redis maxmemory-policy of 127\\.0\\.0\\.1:${server.port}`));
+    expect(warnings.join('')).toMatch(new RegExp(`cannot read redis persistence settings of 127\\.0\\.0\\.1:${server.port}`));
   });
 
   test('a Redis that cannot run a flagged script (EVAL disabled here; Redis 6 alike) refuses to start, naming the node', async (context) => {
@@ -108,6 +109,30 @@ describe('Redis eviction policy at start-up', () => {
     await expect(refused).rejects.toThrow(
       new RegExp(`^redis at 127\\.0\\.0\\.1:${server.port} cannot run a script with flags \\(Redis 7\\.0 or later is needed, with EVAL allowed\\): ERR unknown command 'eval'`),
     );
+  });
+});
+
+describe('Redis persistence at start-up', () => {
+  test('a Redis that may restart from an older state (RDB snapshots, AOF not fsynced on every write) refuses to start; none or appendfsync always start quietly', async (context) => {
+    const { expect } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, ['--save', '3600 1']);
+    const connect = async (options: Partial<typeof cache> = {}) => closeRedis(await connectRedis({ ...cache, ...options }, { logger }));
+    const address = `redis at 127.0.0.1:${server.port}`;
+
+    await expect(connect()).rejects.toThrow(ConfigError);
+    await expect(connect()).rejects.toThrow(`${address} may restart from an older state after a crash (it saves RDB snapshots (save "3600 1") without appendonly)`);
+    await redisCli(server.port, ['CONFIG', 'SET', 'appendonly', 'yes']);
+    await expect(connect()).rejects.toThrow(/appendfsync is "everysec"\), which would make tokens revoked since valid again.*cache\.allow_rollback: true to accept the risk$/);
+    await connect({ allow_rollback: true });
+    expect(warnings.join('')).toContain(`${address} may restart from an older state after a crash (appendfsync is \\"everysec\\")`);
+
+    warnings.length = 0;
+    await redisCli(server.port, ['CONFIG', 'SET', 'appendfsync', 'always']);
+    await connect();
+    await redisCli(server.port, ['CONFIG', 'SET', 'appendonly', 'no']);
+    await redisCli(server.port, ['CONFIG', 'SET', 'save', '']);
+    await connect();
+    expect(warnings).toEqual([]);
   });
 });
 
