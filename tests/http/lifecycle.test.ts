@@ -305,6 +305,9 @@ describe('cookie mode', () => {
     expect(next['__Host-csrf']).toBe(cookies['__Host-csrf']);
     const nextCookie = `__Host-rt=${next['__Host-rt']}; __Host-csrf=${next['__Host-csrf']}`;
     expect((await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie } })).status).toBe(403);
+    // The same with a refused access token, the cookie then being the logout's second chance: still the CSRF refusal.
+    const withBadBearer = await call(app.url, 'POST', '/logout', { token: 'not.a.token', headers: { cookie: nextCookie } });
+    expect(withBadBearer).toMatchObject({ status: 403, body: { error: 'forbidden' } });
     const out = await call(app.url, 'POST', '/logout', { headers: { cookie: nextCookie, 'x-csrf-token': next['__Host-csrf'] as string } });
     expect(out.status).toBe(204);
     expect(out.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;') && /Max-Age=0/.test(line))).toBe(true);

@@ -37,12 +37,15 @@ export function sessionTokenRoutes(deps: AppDeps) {
     const token = refreshTokenOf(c, body.refresh_token);
     return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token)) };
   };
-  /** `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An outage is an outage. */
+  /**
+   * `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An
+   * outage is an outage, and a refresh cookie sent without its CSRF header is refused as ever (403).
+   */
   const loggedOutByRefreshTokenToo = (c: Parameters<typeof cookieRefreshToken>[0]) =>
     logoutByRefreshToken(c).then(
       ({ ended }) => ended,
       (error: unknown) => {
-        if (error instanceof AppError && error.code === 'unavailable') throw error;
+        if (error instanceof AppError && (error.code === 'unavailable' || error.code === 'forbidden')) throw error;
         return false;
       },
     );
