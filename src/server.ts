@@ -135,11 +135,16 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   // The listener alone: http.Server's close() also closes the idle connections at once.
   const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
   // A connection turns idle once its in-flight response is out: close those as they appear.
+  // http.Server's close() on the closed listener: it closes the idle connections and stops Node's
+  // connection-checking timer.
   let sweeper: NodeJS.Timeout | undefined;
-  const sweep = setTimeout(() => {
-    server.closeIdleConnections();
-    sweeper = setInterval(() => server.closeIdleConnections(), 100);
-  }, IDLE_CLOSE_AFTER_MS);
+  const sweep = setTimeout(
+    () => {
+      server.close();
+      sweeper = setInterval(() => server.closeIdleConnections(), 100);
+    },
+    Math.min(IDLE_CLOSE_AFTER_MS, grace / 2),
+  );
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -151,6 +156,7 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   clearTimeout(timer);
   clearTimeout(sweep);
   clearInterval(sweeper);
+  server.close();
   // The audit trail too: its last events need the database, so it closes before the user store.
   await closeStores(deps);
   await deps.hasher.close();

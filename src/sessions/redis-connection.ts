@@ -298,20 +298,37 @@ async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
   }
 }
 
-/** A node's persistence settings, as `CONFIG GET` names them. */
-async function readPersistence(node: Redis) {
-  const pairs = (await node.config('GET', 'appendonly', 'appendfsync', 'save')) as string[];
-  const value = (name: string) => pairs[pairs.indexOf(name) + 1] ?? '';
-  return { appendonly: value('appendonly'), appendfsync: value('appendfsync'), save: value('save') };
+const PERSISTENCE_SETTINGS = ['appendonly', 'appendfsync', 'no-appendfsync-on-rewrite', 'save'] as const;
+type PersistenceSettings = Record<(typeof PERSISTENCE_SETTINGS)[number], string>;
+
+/** A node's persistence settings (`CONFIG GET` answers name, value, name, value…); one it does not report fails the read. */
+async function readPersistence(node: Redis): Promise<PersistenceSettings> {
+  const pairs = (await node.config('GET', ...PERSISTENCE_SETTINGS)) as string[];
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < pairs.length; i += 2) values.set(pairs[i] as string, pairs[i + 1] as string);
+  const value = (name: string) => {
+    const found = values.get(name);
+    if (found === undefined) throw new Error(`CONFIG GET ${name} answered nothing`);
+    return found;
+  };
+  return Object.fromEntries(PERSISTENCE_SETTINGS.map((name) => [name, value(name)])) as PersistenceSettings;
+}
+
+/** What could bring a crashed Redis back in an older state, or `undefined`. */
+function persistenceRisk({ appendonly, appendfsync, 'no-appendfsync-on-rewrite': noFsyncOnRewrite, save }: PersistenceSettings) {
+  if (appendonly !== 'yes') return save.trim() === '' ? undefined : `it saves RDB snapshots (save "${save}") without appendonly`;
+  if (appendfsync !== 'always') return `appendfsync is "${appendfsync}"`;
+  return noFsyncOnRewrite === 'yes' ? 'no-appendfsync-on-rewrite is "yes"' : undefined;
 }
 
 /**
  * Losing Redis data logs users out; going back to an older state would bring back the sessions
  * and token versions revoked since. A Redis that a crash leaves empty (no persistence) or exactly
- * as it was (AOF fsynced on every write: `appendfsync always`) is safe; RDB snapshots, or AOF
- * fsynced every second, restart a crashed Redis from a moment before its last acknowledged
- * writes. The service refuses to start on one (every node of a Cluster) unless
- * `cache.allow_rollback` accepts that risk, with a warning. @throws {ConfigError}
+ * as it was (AOF fsynced on every write: `appendfsync always`, not skipped during a rewrite or
+ * snapshot: `no-appendfsync-on-rewrite no`) is safe; RDB snapshots, or AOF fsynced every second,
+ * restart a crashed Redis from a moment before its last acknowledged writes. The service refuses
+ * to start on one (every node of a Cluster) unless `cache.allow_rollback` accepts that risk, with
+ * a warning. @throws {ConfigError}
  */
 async function checkPersistence(redis: RedisClient, cache: Config['cache'], logger: Logger) {
   const reads = await readEveryNode(redis, readPersistence);
@@ -319,9 +336,7 @@ async function checkPersistence(redis: RedisClient, cache: Config['cache'], logg
   if (unread.length > 0) logger.warn(`cannot read redis persistence settings of ${unread.join(', ')}: make sure it runs with appendonly yes and appendfsync always, or with no persistence at all`);
   for (const read of reads) {
     if (!read.ok) continue;
-    const { appendonly, appendfsync, save } = read.value;
-    const risk =
-      appendonly === 'yes' ? (appendfsync === 'always' ? undefined : `appendfsync is "${appendfsync}"`) : save.trim() === '' ? undefined : `it saves RDB snapshots (save "${save}") without appendonly`;
+    const risk = persistenceRisk(read.value);
     if (!risk) continue;
     const problem = `redis at ${read.address} may restart from an older state after a crash (${risk}), which would make tokens revoked since valid again; run it with appendonly yes and appendfsync always, or with no persistence at all (save "" and appendonly no: a restart logs everyone out)`;
     if (!cache.allow_rollback) throw new ConfigError(`${problem}, or set cache.allow_rollback: true to accept the risk`);

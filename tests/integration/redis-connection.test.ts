@@ -128,6 +128,9 @@ describe('Redis persistence at start-up', () => {
 
     warnings.length = 0;
     await redisCli(server.port, ['CONFIG', 'SET', 'appendfsync', 'always']);
+    await redisCli(server.port, ['CONFIG', 'SET', 'no-appendfsync-on-rewrite', 'yes']);
+    await expect(connect()).rejects.toThrow('(no-appendfsync-on-rewrite is "yes")');
+    await redisCli(server.port, ['CONFIG', 'SET', 'no-appendfsync-on-rewrite', 'no']);
     await connect();
     await redisCli(server.port, ['CONFIG', 'SET', 'appendonly', 'no']);
     await redisCli(server.port, ['CONFIG', 'SET', 'save', '']);
