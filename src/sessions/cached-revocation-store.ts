@@ -154,15 +154,22 @@ export function createCachedRevocationStore({
     });
   };
   // Subscribed is not yet delivering: the cache goes on with the first beat that comes back.
-  subscriber.on('ready', () => {
+  let subscribing = false;
+  const subscribe = () => {
+    subscribing = true;
     subscriber.subscribe(channel).then(
       () => {
+        subscribing = false;
         subscribed = true;
         beatNow();
       },
-      (error: unknown) => stop(`subscribe failed: ${(error as Error).message}`),
+      (error: unknown) => {
+        subscribing = false;
+        stop(`subscribe failed: ${(error as Error).message}`);
+      },
     );
-  });
+  };
+  subscriber.on('ready', subscribe);
   for (const event of ['close', 'end', 'reconnecting', 'error'] as const) {
     subscriber.on(event, () => {
       subscribed = false;
@@ -183,6 +190,8 @@ export function createCachedRevocationStore({
       return;
     }
     if (subscribed) sendBeat();
+    // An 'error' that did not close the connection (no 'ready' follows): subscribe on it again.
+    else if (!subscribing && subscriber.status === 'ready') subscribe();
   };
   const heartbeat = setInterval(tick, heartbeatMs);
   heartbeat.unref();

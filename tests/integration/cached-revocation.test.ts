@@ -267,6 +267,18 @@ describe('cached revocation mode', () => {
     await expect.poll(() => b.isLive(), { interval: 20, timeout: 5000 }).toBe(true);
   });
 
+  it('after an error event that leaves the subscription connected, turns the cache off and back on by itself', async () => {
+    const prefix = uniquePrefix();
+    const b = await instance(prefix);
+    const { claims } = await session(b);
+    await remembered(b, claims);
+    // ioredis reports some failures (a reply it cannot match to a command) without closing.
+    b.subscriber.emit('error', new Error('Command queue state error'));
+    expect(b.isLive()).toBe(false);
+    expect(b.subscriber.status).toBe('ready');
+    await expect.poll(() => b.isLive(), { interval: 20, timeout: 5000 }).toBe(true);
+  });
+
   it('stops answering from the cache within two heartbeats when Redis freezes', async () => {
     const prefix = uniquePrefix();
     const b = await instance(prefix);
