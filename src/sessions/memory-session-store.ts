@@ -141,7 +141,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const session = liveSession(state, sessionId, now);
       if (!state || !session) return 'no_session';
       if (session.denied.has(jti)) return 'denied';
-      if (tokenVersion !== session.tokenVersion || session.tokenVersion < state.tokenVersion) return 'stale_version';
+      if (tokenVersion !== session.tokenVersion || session.tokenVersion !== state.tokenVersion) return 'stale_version';
       if (now - session.lastSeenAt >= throttle) touch(session, now);
       return 'ok';
     },
@@ -155,7 +155,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
       if (!state || !session || session.salt !== salt) return { outcome: 'invalid' };
-      if (session.tokenVersion < state.tokenVersion) {
+      if (session.tokenVersion !== state.tokenVersion) {
         state.sessions.delete(sessionId);
         return { outcome: 'invalid' };
       }

@@ -153,7 +153,7 @@ describe.concurrent('Redis session store keys', () => {
     ctx.expect(await inspector.zscore(`${prefix}{${userId}}:ss`, kept.sessionId)).toBeNull();
   });
 
-  test('losing only the deny keys or only the token version never revives a revoked token', async (ctx) => {
+  test('losing only the deny keys or only the token version never revives a revoked token; losing the version logs the user out', async (ctx) => {
     const { store, prefix, inspector } = await setup(ctx);
     const revoked = await login(store);
     const jti = randomUUID();
@@ -168,7 +168,11 @@ describe.concurrent('Redis session store keys', () => {
     ctx.expect(await revoked.authenticate(revoked.grant.tokenVersion, jti)).toBe('denied');
     ctx.expect(await revoked.authenticate()).toBe('ok');
     ctx.expect(await changed.authenticate(changed.grant.tokenVersion)).toBe('stale_version');
-    ctx.expect(await changed.authenticate(kept?.tokenVersion)).toBe('ok');
+    // The kept session is ahead of the version now read (0): refused, as DESIGN's claims.tv == tv says,
+    // so a later logout-all (back to version 1) cannot miss it.
+    ctx.expect(await changed.authenticate(kept?.tokenVersion)).toBe('stale_version');
+    ctx.expect(await changed.rotate(kept?.generation ?? 0)).toEqual({ outcome: 'invalid' });
+    ctx.expect(await inspector.exists(`${prefix}{${changed.userId}}:s:${changed.sessionId}`)).toBe(0);
   });
 
   test('losing every key logs the user out and never revives a revoked token', async (ctx) => {

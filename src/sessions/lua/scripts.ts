@@ -75,7 +75,8 @@ return {tv, expires, evicted}`;
  * trip, up to 16 a call). KEYS: per check session, tv, deny(jti). ARGV: activity throttle, idle window, then per
  * check token tv, jti. Returns per check -1 no session, -2 stale version, -3 denied, or — valid —
  * the ms left until the session ends (relative: instance clocks need not agree with Redis's).
- * The token's tv must equal the session's, and the session's must not be behind the user's. A
+ * The token's tv must equal the session's, and the session's the user's (DESIGN: claims.tv == tv;
+ * a session is never ahead of its user but when the user's tv key was lost, which logs it out). A
  * jti is denied by its own key or by a `d:<jti>` field of the session (which lives exactly as long
  * as the session, so losing the deny key alone can never revive the token). Read-only but for
  * the throttled activity write (at most once per throttle per session), which Redis may refuse
@@ -90,7 +91,7 @@ local function check(ks, ktv, kd, token_tv, jti)
   if s[4] then return -3 end
   local tv = tonumber(redis.call('GET', ktv) or '0')
   local session_tv = tonumber(s[1])
-  if tonumber(token_tv) ~= session_tv or session_tv < tv then return -2 end
+  if tonumber(token_tv) ~= session_tv or session_tv ~= tv then return -2 end
   local seen, abs = tonumber(s[2]), tonumber(s[3])
   if now - seen >= throttle then
     local wrote = redis.pcall('HSET', ks, 'seen', now)
@@ -133,7 +134,7 @@ local function rotate(ks, ktv, kset, presented, salt, sid, uid)
   local s = redis.call('HMGET', ks, 'gen', 'salt', 'rot', 'tv', 'abs', 'roles', 'moved')
   if not s[1] or s[2] ~= salt then return {'invalid'} end
   local tv = tonumber(redis.call('GET', ktv) or '0')
-  if tonumber(s[4]) < tv then
+  if tonumber(s[4]) ~= tv then
     end_family(ks, kset, sid, uid)
     return {'invalid'}
   end
