@@ -54,7 +54,8 @@ EXPOSE 8080
 # The server listens only once migrations ran and Redis connected, so healthy = started.
 # /health/ready (Redis and PostgreSQL reachable) is for alerting and for load balancers that
 # should skip a replica cut off from them; deploy/k8s/README.md says why its readiness probe
-# stays on /ping. slim has no curl: Node's fetch.
+# stays on /ping. slim has no curl: Node's fetch. It asks port $PORT (else 8080): a config file
+# that sets another server.port needs PORT set to the same value, or the check fails.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/ping', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
