@@ -116,7 +116,18 @@ function validate<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join('.') || 'body';
-    throw new AppError('invalid_request', `${field}: ${issue?.message ?? 'invalid'}`);
+    throw new AppError('invalid_request', `${field}: ${issue ? describe(issue, value) : 'invalid'}`);
   }
   return parsed.data;
+}
+
+/** What the request holds at `path` (own properties only). */
+const valueAt = (value: unknown, path: readonly PropertyKey[]) =>
+  path.reduce<unknown>((at, key) => (at !== null && typeof at === 'object' && Object.hasOwn(at, key) ? (at as Record<PropertyKey, unknown>)[key] : undefined), value);
+
+/** An issue in the API's words: zod's for a missing or mistyped field read "Invalid input: expected string, received undefined". */
+function describe(issue: z.core.$ZodIssue, value: unknown): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  if (valueAt(value, issue.path) === undefined) return 'is required';
+  return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
 }

@@ -66,6 +66,17 @@ describe.each([
     expect(typeof response.body?.error_description).toBe('string');
   });
 
+  it.each([
+    ['/register', { email: 'a@b.io' }, 'password: is required'],
+    ['/register', { email: 5, password: PASSWORD }, 'email: must be a string'],
+    ['/register', [1, 2], 'body: must be an object'],
+    ['/login', { email: 'a@b.io', password: null }, 'password: must be a string'],
+    ['/revoke', { token_type_hint: 'access_token' }, 'token: is required'],
+    ['/revoke', { token: ['x'] }, 'token: must be a string'],
+  ])('%s %j: 400 naming the field in plain words', async (path, body, description) => {
+    expect(await call(base, 'POST', path, { body })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: description } });
+  });
+
   it('registers an address at the RFC 5321 limits: 64 characters before the @, 63 in a label', async () => {
     const email = `${randomUUID().replaceAll('-', '').repeat(2)}@${'b'.repeat(63)}.io`;
     expect(email.indexOf('@')).toBe(64);
