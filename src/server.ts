@@ -132,11 +132,11 @@ const IDLE_CLOSE_AFTER_MS = 500;
 export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   deps.lifecycle.draining = true;
   server.prependListener('request', (_request, response: ServerResponse) => response.setHeader('Connection', 'close'));
-  // The listener alone: http.Server's close() also closes the idle connections at once.
+  // The listener alone: http.Server's close() would also close the idle connections at once.
   const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-  // A connection turns idle once its in-flight response is out: close those as they appear.
-  // http.Server's close() on the closed listener: it closes the idle connections and stops Node's
-  // connection-checking timer.
+  // Later, http.Server's close() (the listener is closed already: it closes the idle connections
+  // and stops Node's connection-checking timer), then each connection that turns idle once its
+  // in-flight response is out.
   let sweeper: NodeJS.Timeout | undefined;
   const sweep = setTimeout(
     () => {
@@ -156,7 +156,7 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   clearTimeout(timer);
   clearTimeout(sweep);
   clearInterval(sweeper);
-  server.close();
+  server.close(); // the connection-checking timer, if the connections ended before the sweep
   // The audit trail too: its last events need the database, so it closes before the user store.
   await closeStores(deps);
   await deps.hasher.close();

@@ -5,6 +5,7 @@ import { ConfigError } from '../config/loader.js';
 import { readSecretFile } from '../config/secret-file.js';
 import type { Config } from '../config/schema.js';
 import { UnavailableError } from '../http/errors.js';
+import { checkRedisServer } from './redis-server-checks.js';
 
 /** A standalone/Sentinel connection or a Redis Cluster client: the session store works with either. */
 export type RedisClient = Redis | Cluster;
@@ -32,7 +33,7 @@ export async function connectRedis(cache: Config['cache'], options: ConnectOptio
   await connectClient(redis, firstConnectionMs);
   if (redis instanceof Cluster) await mastersReady(redis, firstConnectionMs);
   await databaseSelected(redis, cache)
-    .then(() => Promise.all([checkScriptFlags(redis, options.logger), checkEvictionPolicy(redis, options.logger), checkPersistence(redis, cache, options.logger)]))
+    .then(() => checkRedisServer(redis, cache, options.logger))
     .catch(async (error: unknown) => {
       await closeRedis(redis, { hard: true });
       throw error;
@@ -233,113 +234,4 @@ function reconnectAfterEnd(redis: Redis, logger: Logger) {
       redis.connect().catch(() => {});
     }, RECONNECT_AFTER_END_MS).unref();
   });
-}
-
-/** Where `node` is connected (a Sentinel client's options name no server of its own). */
-const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.remoteAddress}:${node.stream.remotePort}` : `${node.options.host}:${node.options.port}`);
-
-type NodeRead<T> = { address: string } & ({ ok: true; value: T } | { ok: false; error: unknown });
-
-/**
- * `read` on every node at once, replicas too (one becomes a master at a failover). A node that
- * cannot answer does not keep the others from being read.
- */
-async function readEveryNode<T>(redis: RedisClient, read: (node: Redis) => Promise<T>): Promise<NodeRead<T>[]> {
-  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
-  const reads = await Promise.allSettled(nodes.map(read));
-  return reads.map((result, i) => ({
-    address: nodes[i] ? addressOf(nodes[i]) : '?',
-    ...(result.status === 'fulfilled' ? { ok: true as const, value: result.value } : { ok: false as const, error: result.reason }),
-  }));
-}
-
-const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0];
-/** The nodes that could not answer, each with why. */
-const unreadable = (reads: NodeRead<unknown>[]) => reads.flatMap((read) => (read.ok ? [] : [`${read.address} (${reasonOf(read.error)})`]));
-
-/**
- * The revoking scripts declare `allow-oom` in a shebang line (Redis 7.0's script flags), so that
- * a revocation holds when Redis is full. A server that refuses a flagged script (Redis 6, or an
- * ACL without EVAL) would fail every revocation: the service refuses to start on it. A node that
- * cannot answer now (unreachable, loading) is only warned about. On Sentinel only the master is
- * checked: a replica older than its master cannot replicate from it. @throws {ConfigError}
- */
-async function checkScriptFlags(redis: RedisClient, logger: Logger) {
-  const reads = await readEveryNode(redis, (node) => node.eval('#!lua flags=no-writes\nreturn 1', 0));
-  // Redis 6's compile error and an unknown command are ERR, an ACL's refusal NOPERM; a node still
-  // LOADING, BUSY with a script or MASTERDOWN could run it later, and is only warned about.
-  const refused = reads.find((read) => !read.ok && read.error instanceof ReplyError && /^(ERR|NOPERM)\b/.test(reasonOf(read.error) ?? ''));
-  if (refused && !refused.ok) {
-    throw new ConfigError(`redis at ${refused.address} cannot run a script with flags (Redis 7.0 or later is needed, with EVAL allowed): ${reasonOf(refused.error)}`);
-  }
-  const unread = unreadable(reads);
-  if (unread.length > 0) logger.warn(`cannot check that redis at ${unread.join(', ')} runs scripts with flags: it must be Redis 7.0 or later`);
-}
-
-/**
- * DESIGN: Redis should run with `maxmemory-policy noeviction`. A `volatile-*` policy evicts only
- * keys with a TTL (sessions: users are logged out; rate-limit counters), which never revives a
- * revoked token. An `allkeys-*` policy may also evict a user's token version (`tv`, no TTL): after
- * a logout-all whose session list had been evicted, losing `tv` too would make the sessions it
- * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
- */
-async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
-  const reads = await readEveryNode(redis, async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction');
-  const policies = reads.flatMap((read) => (read.ok ? [read.value] : []));
-  const unread = unreadable(reads);
-  if (unread.length > 0) logger.warn(`cannot read redis maxmemory-policy of ${unread.join(', ')}: make sure it is noeviction or volatile-*, never allkeys-*`);
-  for (const policy of new Set(policies)) {
-    if (policy.startsWith('allkeys-')) {
-      throw new ConfigError(
-        `redis maxmemory-policy is "${policy}": it may evict users' token versions, which would make revoked tokens valid again; set noeviction (or a volatile-* policy)`,
-      );
-    }
-    if (policy !== 'noeviction') logger.warn(`redis maxmemory-policy is "${policy}": set it to noeviction, or under memory pressure evicted sessions will log users out and evicted rate-limit counters reset`);
-  }
-}
-
-const PERSISTENCE_SETTINGS = ['appendonly', 'appendfsync', 'no-appendfsync-on-rewrite', 'save'] as const;
-type PersistenceSettings = Record<(typeof PERSISTENCE_SETTINGS)[number], string>;
-
-/** A node's persistence settings (`CONFIG GET` answers name, value, name, value…); one it does not report fails the read. */
-async function readPersistence(node: Redis): Promise<PersistenceSettings> {
-  const pairs = (await node.config('GET', ...PERSISTENCE_SETTINGS)) as string[];
-  const values = new Map<string, string>();
-  for (let i = 0; i + 1 < pairs.length; i += 2) values.set(pairs[i] as string, pairs[i + 1] as string);
-  const value = (name: string) => {
-    const found = values.get(name);
-    if (found === undefined) throw new Error(`CONFIG GET ${name} answered nothing`);
-    return found;
-  };
-  return Object.fromEntries(PERSISTENCE_SETTINGS.map((name) => [name, value(name)])) as PersistenceSettings;
-}
-
-/** What could bring a crashed Redis back in an older state, or `undefined`. */
-function persistenceRisk({ appendonly, appendfsync, 'no-appendfsync-on-rewrite': noFsyncOnRewrite, save }: PersistenceSettings) {
-  if (appendonly !== 'yes') return save.trim() === '' ? undefined : `it saves RDB snapshots (save "${save}") without appendonly`;
-  if (appendfsync !== 'always') return `appendfsync is "${appendfsync}"`;
-  return noFsyncOnRewrite === 'yes' ? 'no-appendfsync-on-rewrite is "yes"' : undefined;
-}
-
-/**
- * Losing Redis data logs users out; going back to an older state would bring back the sessions
- * and token versions revoked since. A Redis that a crash leaves empty (no persistence) or exactly
- * as it was (AOF fsynced on every write: `appendfsync always`, not skipped during a rewrite or
- * snapshot: `no-appendfsync-on-rewrite no`) is safe; RDB snapshots, or AOF fsynced every second,
- * restart a crashed Redis from a moment before its last acknowledged writes. The service refuses
- * to start on one (every node of a Cluster) unless `cache.allow_rollback` accepts that risk, with
- * a warning. @throws {ConfigError}
- */
-async function checkPersistence(redis: RedisClient, cache: Config['cache'], logger: Logger) {
-  const reads = await readEveryNode(redis, readPersistence);
-  const unread = unreadable(reads);
-  if (unread.length > 0) logger.warn(`cannot read redis persistence settings of ${unread.join(', ')}: make sure it runs with appendonly yes and appendfsync always, or with no persistence at all`);
-  for (const read of reads) {
-    if (!read.ok) continue;
-    const risk = persistenceRisk(read.value);
-    if (!risk) continue;
-    const problem = `redis at ${read.address} may restart from an older state after a crash (${risk}), which would make tokens revoked since valid again; run it with appendonly yes and appendfsync always, or with no persistence at all (save "" and appendonly no: a restart logs everyone out)`;
-    if (!cache.allow_rollback) throw new ConfigError(`${problem}, or set cache.allow_rollback: true to accept the risk`);
-    logger.warn(`${problem} (cache.allow_rollback: true)`);
-  }
 }
