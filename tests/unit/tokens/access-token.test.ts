@@ -431,8 +431,9 @@ describe('access tokens: the verified-token cache', () => {
     const tokens = Array.from({ length: 100 }, () => small.sign({ userId: randomUUID(), sessionId: randomUUID(), tokenVersion: 0, roles: [] }).token);
     const round = () => tokens.map((token) => small.verify(token)).filter((result) => result.ok && result.cached).length;
     expect(round()).toBe(0);
-    // A few tokens may have been admitted early (another token had set their bit).
-    expect(round()).toBeLessThan(10);
+    // A few tokens may have been admitted early (another token had set their bit): over 20,000 sets
+    // of 100, 2.4 on average, at most 11 (a bound of 10 failed one CI run); admitting at first sight would be 100.
+    expect(round()).toBeLessThan(25);
     expect(round()).toBe(100);
   });
 
