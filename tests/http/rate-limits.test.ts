@@ -1,10 +1,17 @@
-import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 
-/** A made-up client address; the default trust_proxy believes X-Forwarded-For from 127.0.0.1. */
-const fakeIp = () => `198.51.${randomInt(256)}.${randomInt(1, 255)}`;
+/**
+ * A made-up client address, a new one each call (the tests share their cluster's counters: two
+ * drawn at random collided in about 1 run in 2,000); the default trust_proxy believes
+ * X-Forwarded-For from 127.0.0.1.
+ */
+let fakeIps = 0;
+const fakeIp = () => {
+  fakeIps += 1;
+  return `198.51.${Math.floor(fakeIps / 254) % 256}.${(fakeIps % 254) + 1}`;
+};
 
 const login = (base: string, email: string, password: string, ip?: string, extra: Record<string, string> = {}) =>
   call(base, 'POST', '/login', { body: { email, password, ...extra }, headers: ip ? { 'x-forwarded-for': ip } : {} });

@@ -407,16 +407,18 @@ describe('access tokens: allowExpired', () => {
 
 describe('access tokens: the verified-token cache', () => {
   it('caches a token from its second verification on, as the same claims', async () => {
+    // A ring of its own: in one other tokens have used, the first sighting may find its doorkeeper bit set.
+    const fresh = await ringOf('EdDSA', [keyConfig('main', pem(edMain.privateKey))]);
     const token = genuine();
-    const first = eddsa.verify(token);
-    const second = eddsa.verify(token);
+    const first = fresh.verify(token);
+    const second = fresh.verify(token);
     expect(first).toMatchObject({ ok: true, cached: false });
     expect(second).toMatchObject({ ok: true, cached: false });
-    const third = eddsa.verify(token);
+    const third = fresh.verify(token);
     expect(third).toMatchObject({ ok: true, cached: true });
     expect(third.ok && second.ok && third.claims).toBe(second.ok && second.claims);
     // allowExpired never reads the cache.
-    expect(eddsa.verify(token, { allowExpired: true })).toMatchObject({ ok: true, cached: false });
+    expect(fresh.verify(token, { allowExpired: true })).toMatchObject({ ok: true, cached: false });
   });
 
   it('admits a working set as large as the cache on its second round, and serves it from the third on', async () => {
