@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { normaliseEmail, punycodeIsReal } from '../users/email.js';
+import { domainLabels, normaliseEmail, punycodeIsReal } from '../users/email.js';
 
 /**
  * An unpaired UTF-16 surrogate (JSON `"\ud800"`): such a string has no UTF-8 form, and encoding
@@ -16,10 +16,7 @@ const printable = (max: number) => wellFormed(z.string().max(max).regex(/^[^\u00
  * RFC 5321 §4.5.3.1 lengths, which the address pattern does not check: at most 254 characters
  * in all, 64 before the `@`, 63 in each label of the domain. A longer address cannot receive mail.
  */
-const withinMailLimits = (address: string) => {
-  const at = address.lastIndexOf('@');
-  return at <= 64 && address.slice(at + 1).split('.').every((label) => label.length <= 63);
-};
+const withinMailLimits = (address: string) => address.lastIndexOf('@') <= 64 && domainLabels(address).every((label) => label.length <= 63);
 /** zod's e-mail pattern, but for a top-level domain that may be internationalised too (`.рф` is `.xn--p1ai`). */
 const MAIL_ADDRESS = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]+)$/;
 const TOO_LONG = 'must be an e-mail address (at most 254 characters)';

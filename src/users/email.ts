@@ -35,11 +35,11 @@ export function normaliseEmail(email: string): string {
  * encodes back to it): `xn--com-` would show as `com`, and `xn---` decodes to nothing.
  */
 export const punycodeIsReal = (address: string) =>
-  address
-    .slice(address.lastIndexOf('@') + 1)
-    .split('.')
-    .every((label) => {
-      if (!label.startsWith('xn--')) return true;
-      const unicode = domainToUnicode(label);
-      return NON_ASCII.test(unicode) && domainToASCII(unicode) === label;
-    });
+  domainLabels(address).every((label) => {
+    if (!label.startsWith('xn--')) return true;
+    const unicode = domainToUnicode(label);
+    return NON_ASCII.test(unicode) && domainToASCII(unicode) === label;
+  });
+
+/** The labels of an address's domain (after its last `@`). */
+export const domainLabels = (address: string) => address.slice(address.lastIndexOf('@') + 1).split('.');
