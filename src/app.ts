@@ -19,7 +19,7 @@ import { sessionTokenRoutes } from './http/routes/session-tokens.js';
 import { urlLimit } from './http/url-limit.js';
 
 /** The pieces `createApp` and the Node fast path share (built once per process). */
-export interface AppParts {
+interface AppParts {
   record: RequestRecorder;
   authenticate: Authenticate;
 }
@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps, { record, authenticate }: AppParts = cr
   app.route('/', healthRoutes(deps));
   app.route('/', jwksRoutes(deps));
   app.route('/', credentialRoutes(deps, clientIp));
-  app.route('/', sessionTokenRoutes(deps));
+  app.route('/', sessionTokenRoutes(deps, clientIp));
   app.route('/', accountRoutes(deps));
   app.route('/admin', adminRoutes(deps));
   if (!deps.config.server.metrics_port) app.route('/', metricsRoutes(deps.metrics));

@@ -2,6 +2,7 @@ import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
+import { lateWritesSettled } from './auth/late-writes.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
 import { ConfigError } from './config/loader.js';
@@ -17,7 +18,8 @@ import { createMemoryRateLimiter } from './security/memory-rate-limiter.js';
 import { createDeviceTokens } from './security/device-token.js';
 import { createRateLimits } from './security/rate-limits.js';
 import { createRedisRateLimiter } from './security/redis-rate-limiter.js';
-import { closeRedis, connectClient, connectRedis, createRedis, type RedisClient } from './sessions/redis-connection.js';
+import { closeRedis, connectClient, connectCommandClient, connectRedis, createRedis } from './sessions/redis-connection.js';
+import type { RedisClient } from './sessions/redis-client.js';
 import { redisKeys } from './sessions/redis-keys.js';
 import { createRedisSessionStore } from './sessions/redis-session-store.js';
 import type { SessionPolicy, SessionStore } from './sessions/session-store.js';
@@ -73,7 +75,7 @@ const waitMs = (config: Config) => Math.max(1, Math.floor(config.cache.command_t
 async function connectRevocations(config: Config, logger: Logger, main: RedisClient): Promise<RedisClient> {
   const revocations = createRedis(config.cache, { logger });
   try {
-    await connectClient(revocations);
+    await connectCommandClient(revocations);
     return revocations;
   } catch (error) {
     await Promise.all([closeRedis(revocations, { hard: true }), closeRedis(main)]);
@@ -193,4 +195,20 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     passwordHashOf: async (userId) => (await users.findById(userId))?.passwordHash ?? null,
   });
   return { ...deps, rateLimits };
+}
+
+/**
+ * Closes what `createDeps` opened, in the order late writes need: they get a while to settle on
+ * their own (their second ends run and their changes are audited while everything is open); then
+ * the audit trail writes its last events (it needs the database), the user store closes (which
+ * settles or cuts off what is left), the second ends this released run, Redis closes, and the
+ * argon2 threads stop. Each wait is bounded; failures to close are ignored, as at every shutdown.
+ */
+export async function closeDeps(deps: AppDeps): Promise<void> {
+  await lateWritesSettled(deps.sessions);
+  await deps.audit.close();
+  await deps.users.close().catch(() => {});
+  await lateWritesSettled(deps.sessions);
+  await deps.sessions.close().catch(() => {});
+  await deps.hasher.close();
 }

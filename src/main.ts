@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config/loader.js';
 import { createDeps, isEmbedded } from './deps.js';
-import { AppError, UnavailableError } from './http/errors.js';
+import { AppError, UnavailableError } from './errors.js';
 import { flushAccessLogs } from './observability/access-log.js';
 import { createLogger } from './observability/logger.js';
 import { startMetricsServer, startServer, stopServer } from './server.js';

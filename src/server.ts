@@ -4,8 +4,8 @@ import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
-import { closeStores } from './auth/late-writes.js';
 import { ConfigError } from './config/loader.js';
+import { closeDeps } from './deps.js';
 import type { Config } from './config/schema.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { createClientErrorHandler, createConnectHandler, createRequestErrorResponse } from './http/client-errors.js';
@@ -94,12 +94,12 @@ function honoListener(app: { fetch: Parameters<typeof getRequestListener>[0] }, 
 }
 
 /** Starts the HTTP listener for `deps`; resolves once it accepts connections. */
-export async function startServer(deps: AppDeps, options?: { port?: number; host?: string }): Promise<{ server: Server; port: number }> {
+export async function startServer(deps: AppDeps): Promise<{ server: Server; port: number }> {
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
   const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), config, deps.instanceId);
-  const port = await listen(server, options?.port ?? config.port, options?.host ?? config.host, 'server.port', deps.logger);
+  const port = await listen(server, config.port, config.host, 'server.port', deps.logger);
   return { server, port };
 }
 
@@ -157,7 +157,5 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   clearTimeout(sweep);
   clearInterval(sweeper);
   server.close(); // the connection-checking timer, if the connections ended before the sweep
-  // The audit trail too: its last events need the database, so it closes before the user store.
-  await closeStores(deps);
-  await deps.hasher.close();
+  await closeDeps(deps);
 }

@@ -1,11 +1,10 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { AppDeps } from '../app-deps.js';
-import { closeStores } from '../auth/late-writes.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import type { Config } from '../config/schema.js';
-import { createDeps, isEmbedded } from '../deps.js';
-import { AppError } from '../http/errors.js';
+import { closeDeps, createDeps, isEmbedded } from '../deps.js';
+import { AppError } from '../errors.js';
 import { safeError } from '../observability/safe-error.js';
 import { KeyError } from '../tokens/key-ring.js';
 import { parseCommandLine, UsageError } from '../util/cli-args.js';
@@ -53,10 +52,9 @@ const sessionsElsewhere = (config: Config) => isEmbedded(config) && Boolean(conf
 
 const actor: Actor = {};
 
-function required(options: Options, name: 'email'): string {
-  const value = options[name];
-  if (!value) throw new UsageError(`--${name} is required`);
-  return value;
+function requiredEmail(options: Options): string {
+  if (!options.email) throw new UsageError('--email is required');
+  return options.email;
 }
 
 async function readPassword(options: Options): Promise<string> {
@@ -74,7 +72,7 @@ function roles(options: Options, { atLeastOne }: { atLeastOne: boolean }): strin
 
 const commands: Record<string, Command> = {
   async 'create-user'(deps, options) {
-    const email = required(options, 'email');
+    const email = requiredEmail(options);
     const wanted = roles(options, { atLeastOne: false });
     const password = await readPassword(options);
     const user = await createUser(deps, actor, { email, password, roles: wanted });
@@ -82,27 +80,27 @@ const commands: Record<string, Command> = {
   },
   async 'set-roles'(deps, options) {
     const wanted = roles(options, { atLeastOne: true });
-    const target = await getUserByEmail(deps, required(options, 'email'));
+    const target = await getUserByEmail(deps, requiredEmail(options));
     const user = await setUserRoles(deps, actor, target.id, wanted);
     return `roles of ${user.email} are now: ${user.roles.join(', ')}; every session of the user ended (new logins carry the new roles)`;
   },
   async disable(deps, options) {
-    const target = await getUserByEmail(deps, required(options, 'email'));
+    const target = await getUserByEmail(deps, requiredEmail(options));
     const user = await disableUser(deps, actor, target.id);
     return `disabled ${user.email}; every session of the user ended and logins are refused`;
   },
   async enable(deps, options) {
-    const target = await getUserByEmail(deps, required(options, 'email'));
+    const target = await getUserByEmail(deps, requiredEmail(options));
     const user = await enableUser(deps, actor, target.id);
     return `enabled ${user.email}; the user can log in again`;
   },
   async 'revoke-all'(deps, options) {
-    const user = await getUserByEmail(deps, required(options, 'email'));
+    const user = await getUserByEmail(deps, requiredEmail(options));
     await revokeUserSessions(deps, actor, user.id);
     return `ended every session of ${user.email}; all of its tokens are revoked`;
   },
   async show(deps, options) {
-    const user = await getUserByEmail(deps, required(options, 'email'));
+    const user = await getUserByEmail(deps, requiredEmail(options));
     const sessions = sessionsElsewhere(deps.config) ? 'live sessions not visible here' : `${(await deps.sessions.list(user.id)).length} live session(s)`;
     const state = user.disabledAt ? `disabled since ${user.disabledAt.toISOString()}` : 'enabled';
     return `${user.id} ${user.email} roles: ${user.roles.join(', ') || 'none'}; ${state}; created ${user.createdAt.toISOString()}; ${sessions}`;
@@ -176,8 +174,7 @@ async function run(argv: string[]): Promise<number> {
     if (isEmbedded(config) && TOUCHES_SESSIONS.has(name)) process.stderr.write(`${MEMORY_SESSIONS_NOTE[sessionsElsewhere(config) ? 'postgres' : 'pglite']}\n`);
     return 0;
   } finally {
-    // The audit trail too: its queued events need the database, so it closes before the user store.
-    await closeStores(deps);
+    await closeDeps(deps);
   }
 }
 

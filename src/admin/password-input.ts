@@ -1,5 +1,5 @@
 import type { ReadStream } from 'node:tty';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 
 /** The operator cancelled typing the password (Ctrl-C, or Ctrl-D on an empty line). */
 export class PasswordEntryCancelled extends Error {

@@ -1,12 +1,13 @@
 import type { AdminEventName } from '../audit/events.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { endAllAroundLateWrite } from '../auth/late-writes.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { emailLookup, registerBody } from '../http/request-schemas.js';
-import { checkPassword } from '../passwords/policy.js';
+import { requireStrongPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
 import { normaliseEmail } from '../users/email.js';
-import { lateWrite, type User, type UserChange } from '../users/user-store.js';
+import { lateWrite } from '../users/query-deadline.js';
+import type { User, UserChange } from '../users/user-store.js';
 import { isUuid } from '../util/uuid.js';
 
 /** The role that may use `/admin`. */
@@ -45,7 +46,7 @@ export function parseRoles(roles: readonly string[]): string[] {
 }
 
 /** Logs an admin action and queues it for the audit trail. */
-export function reportAdminAction(deps: AdminDeps, event: AdminEventName, actor: Actor, userId: string, details: Record<string, unknown> = {}) {
+function reportAdminAction(deps: AdminDeps, event: AdminEventName, actor: Actor, userId: string, details: Record<string, unknown> = {}) {
   const facts = { ...details, actor: actor.userId ?? 'cli' };
   deps.logger.info({ event, userId, ...facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`);
   deps.audit.record({ event, userId, details: facts });
@@ -75,8 +76,7 @@ export async function createUser(deps: AdminDeps, actor: Actor, input: { email: 
   const email = normaliseEmail(input.email);
   if (!registerBody.shape.email.safeParse(email).success) throw new AppError('invalid_request', 'email: must be an e-mail address');
   const roles = input.roles && input.roles.length > 0 ? parseRoles(input.roles) : undefined;
-  const problem = checkPassword(input.password, deps.passwordPolicy, email);
-  if (problem) throw new AppError('weak_password', problem);
+  requireStrongPassword(input.password, deps.passwordPolicy, email);
   const user = await deps.users.create({ email, passwordHash: await deps.hasher.hash(input.password), ...(roles ? { roles } : {}) });
   if (!user) throw new AppError('email_taken', `an account with e-mail ${email} already exists`);
   reportAdminAction(deps, 'admin_user_created', actor, user.id, { roles: user.roles });
@@ -156,12 +156,11 @@ export async function listUserSessions(deps: AdminDeps, userId: string) {
   return deps.sessions.list(userId);
 }
 
-/** Ends every session of the user and moves the token version. Returns the new token version. */
-export async function revokeUserSessions(deps: AdminDeps, actor: Actor, userId: string): Promise<number> {
+/** Ends every session of the user and moves the token version. */
+export async function revokeUserSessions(deps: AdminDeps, actor: Actor, userId: string): Promise<void> {
   await getUser(deps, userId);
-  const tokenVersion = await deps.sessions.endAll(userId);
+  await deps.sessions.endAll(userId);
   reportAdminAction(deps, 'admin_sessions_revoked', actor, userId);
-  return tokenVersion;
 }
 
 /** Ends one session of the user. @throws {AppError} `not_found` for an unknown user or session */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { UnavailableError } from '../http/errors.js';
+import { UnavailableError } from '../errors.js';
 import { isUuid } from '../util/uuid.js';
 import { createBoundedQueue } from './bounded-queue.js';
 import type { AuthEvent } from './events.js';

@@ -1,5 +1,5 @@
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { guarded, type QueryGate } from '../users/drizzle-user-store.js';
+import { queryWithDeadline, type QueryGate } from '../users/query-deadline.js';
 import type { InsertAuditBatch } from './audit-log.js';
 import { authEvents } from './schema.js';
 
@@ -23,7 +23,7 @@ export function createDrizzleAuditInsert<TQueryResult extends PgQueryResultHKT>(
   const gate: QueryGate = { waiting: 0, max: AUDIT_INSERTS_WAITING };
   return async (rows) => {
     if (rows.length === 0) return;
-    await guarded(() => db.insert(authEvents).values([...rows]), deadlineMs, gate);
+    await queryWithDeadline(() => db.insert(authEvents).values([...rows]), deadlineMs, gate);
   };
 }
 

@@ -1,11 +1,12 @@
-import { AppError, OverloadedError } from '../http/errors.js';
+import { AppError, OverloadedError } from '../errors.js';
 import type { HashPlace } from '../passwords/hasher.js';
 import { verifiesFor } from '../passwords/normal-form.js';
-import { checkPassword } from '../passwords/policy.js';
+import { requireStrongPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
 import { normaliseEmail } from '../users/email.js';
-import { lateWrite, type User } from '../users/user-store.js';
+import { lateWrite } from '../users/query-deadline.js';
+import type { User } from '../users/user-store.js';
 import type { AuthDeps } from './deps.js';
 import { endAllAroundLateWrite, endAllLogged } from './late-writes.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
@@ -40,11 +41,6 @@ const proven = (deps: AuthDeps, user: User, tokens: TokenResponse): ProvenTokens
   deviceToken: deps.devices.issue(accountSubject(user.email), { userId: user.id, passwordHash: user.passwordHash }),
 });
 
-function assertPassword(deps: AuthDeps, password: string, email: string) {
-  const problem = checkPassword(password, deps.passwordPolicy, email);
-  if (problem) throw new AppError('weak_password', problem);
-}
-
 /**
  * Creates an account and logs it in. As a login's, its argon2 place is taken before
  * `countRegistration` counts it: one refused for load is not counted against its client.
@@ -55,7 +51,7 @@ export async function register(deps: AuthDeps, input: { email: string; password:
   let passwordHash: string;
   try {
     await countRegistration();
-    assertPassword(deps, input.password, email);
+    requireStrongPassword(input.password, deps.passwordPolicy, email);
     passwordHash = await deps.hasher.hash(input.password, place);
   } finally {
     place.release();
@@ -229,7 +225,7 @@ export async function changePassword(
   let passwordHash: string;
   try {
     user = await provenCaller(deps, caller, input.current_password, meta, limitAttempt, place);
-    assertPassword(deps, input.new_password, user.email);
+    requireStrongPassword(input.new_password, deps.passwordPolicy, user.email);
     passwordHash = await deps.hasher.hash(input.new_password, place);
   } finally {
     place.release();
@@ -253,7 +249,7 @@ export async function changePassword(
   // account (confirmUnchanged) between the first end and the write.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
   const tokens = kept
-    ? await tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
+    ? tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
     : await restartAfterChange(deps, user.id, meta);
   deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
   deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: tokens.session_id, ...client(meta), details: { sessions_ended: kept ? 'others' : 'all' } });

@@ -49,26 +49,12 @@ export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'
  */
 const LATE_WRITES_WAIT_MS = 2_000;
 
-async function lateWritesSettled(sessions: object): Promise<void> {
+/** Waits (boundedly: `LATE_WRITES_WAIT_MS`) for the late writes on `sessions` to settle: see `closeDeps`. */
+export async function lateWritesSettled(sessions: object): Promise<void> {
   const pending = [...(pendingEnds.get(sessions) ?? [])];
   if (pending.length === 0) return;
   let timer: NodeJS.Timeout | undefined;
   const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, LATE_WRITES_WAIT_MS)));
   await Promise.race([Promise.allSettled(pending), waited]);
   clearTimeout(timer);
-}
-
-/**
- * Closes the stores at shutdown, in the order late writes need: they get a while to settle on
- * their own (their second ends run and their changes are audited while everything is open); then
- * the audit trail writes its last events (it needs the database), the user store closes (which
- * settles or cuts off what is left), the second ends this released run, and Redis closes last.
- * Each wait is bounded; failures to close are ignored, as at every shutdown.
- */
-export async function closeStores(deps: Pick<AuthDeps, 'users' | 'sessions' | 'audit'>): Promise<void> {
-  await lateWritesSettled(deps.sessions);
-  await deps.audit.close();
-  await deps.users.close().catch(() => {});
-  await lateWritesSettled(deps.sessions);
-  await deps.sessions.close().catch(() => {});
 }

@@ -1,4 +1,4 @@
-import { AppError, UnavailableError } from '../http/errors.js';
+import { AppError, UnavailableError } from '../errors.js';
 import type { RefreshOutcome } from '../observability/metrics.js';
 import type { DecodedRefreshToken } from '../tokens/refresh-token.js';
 import type { AuthDeps } from './deps.js';
@@ -22,18 +22,14 @@ export class SupersededRefreshToken extends AppError {
 /**
  * Decodes a refresh token and checks its MAC under the session's salt. Forged or altered
  * tokens end here, before any state changes. Returns the token and its salt, or `null`.
- * With `remembered` (salts this instance has seen; a salt never changes) a known session's salt
- * is not read from the store: a rotation then costs one Redis round trip, not two. A stale salt
- * (session ended) is harmless there: the rotate script compares it with the stored one.
+ * A session whose salt this instance has seen (`sessionSalts`; a salt never changes) has it
+ * from there, not from the store: a rotation then costs one Redis round trip, not two. A stale
+ * salt (session ended) is harmless: the rotate script compares it with the stored one.
  */
-export async function authenticRefreshToken(
-  deps: Pick<AuthDeps, 'refreshTokens' | 'sessions'>,
-  token: string,
-  remembered?: AuthDeps['sessionSalts'],
-): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
+async function authenticRefreshToken(deps: AuthDeps, token: string): Promise<{ decoded: DecodedRefreshToken; salt: string } | null> {
   const decoded = deps.refreshTokens.decode(token);
   if (!decoded) return null;
-  const known = remembered?.get(decoded.sessionId, Date.now());
+  const known = deps.sessionSalts.get(decoded.sessionId, Date.now());
   if (known !== undefined && deps.refreshTokens.verify(decoded, known)) return { decoded, salt: known };
   const salt = await deps.sessions.getSalt(decoded.userId, decoded.sessionId);
   if (salt === null || !deps.refreshTokens.verify(decoded, salt)) return null;
@@ -60,7 +56,7 @@ export async function refresh(deps: AuthDeps, token: string): Promise<TokenRespo
 }
 
 async function rotateRefreshToken(deps: AuthDeps, token: string, count: (outcome: RefreshOutcome) => void): Promise<TokenResponse> {
-  const authentic = await authenticRefreshToken(deps, token, deps.sessionSalts);
+  const authentic = await authenticRefreshToken(deps, token);
   if (!authentic) {
     count('invalid');
     throw invalidGrant();

@@ -9,7 +9,7 @@ import type { AuthDeps } from './deps.js';
 const MAX_DENY_MS = 10_000 * 365 * 24 * 3_600_000;
 
 /** Milliseconds until an access token expires on its own (plus tolerance): how long its jti must stay denied. */
-export const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =>
+const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =>
   Math.min(claims.expiresAt * 1000 - Date.now() + toleranceMs, MAX_DENY_MS);
 
 /**

@@ -14,13 +14,13 @@ export interface TokenResponse {
 }
 
 /** Mints the access token and the deterministic refresh token for a session's current state. */
-export async function tokenResponse(
+export function tokenResponse(
   deps: Pick<AuthDeps, 'accessTokens' | 'refreshTokens'>,
   userId: string,
   sessionId: string,
   salt: string,
   grant: SessionGrant,
-): Promise<TokenResponse> {
+): TokenResponse {
   const { token } = deps.accessTokens.sign({ userId, sessionId, tokenVersion: grant.tokenVersion, roles: grant.roles });
   return {
     access_token: token,

@@ -3,7 +3,7 @@ import type { SessionStore } from '../sessions/session-store.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { AppEnv } from './app-env.js';
 import { bearerToken } from './bearer.js';
-import { AppError, TOKEN_REQUIRED } from './errors.js';
+import { AppError, TOKEN_REQUIRED } from '../errors.js';
 
 /**
  * Requires a valid, unrevoked access token (signature, claims, session alive, token version

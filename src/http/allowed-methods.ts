@@ -7,7 +7,7 @@ import { errorResponse } from './error-handler.js';
  * Builds, once, a lookup from path to the methods registered for it, so an unknown method
  * on a known path answers 405 with `Allow` instead of 404.
  */
-export function allowedMethods(app: Hono<AppEnv>) {
+function allowedMethods(app: Hono<AppEnv>) {
   const table: { pattern: RegExp; methods: Set<string> }[] = [];
   for (const route of app.routes) {
     if (route.path === '*' || route.path.endsWith('/*')) continue;

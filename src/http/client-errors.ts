@@ -2,7 +2,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { isAuthenticatePath } from './authenticate/node-listener.js';
-import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from './errors.js';
+import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from '../errors.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
 /** The baseline headers of every answer written outside Hono. */

@@ -65,3 +65,5 @@ export function createClientIp(trustProxy: readonly string[]) {
     return hops[0] === undefined ? peer : hopAddress(hops[0]);
   };
 }
+
+export type ClientIp = ReturnType<typeof createClientIp>;

@@ -5,7 +5,7 @@ import { DEVICE_TOKEN_LIFETIME_MS } from '../security/device-token.js';
 import { SECURE_COOKIE } from './refresh-cookie.js';
 
 /** Cookie mode: the trusted-device token also lives in this HttpOnly cookie (a logout keeps it). */
-export const DEVICE_COOKIE = '__Host-dt';
+const DEVICE_COOKIE = '__Host-dt';
 
 /** The device token a request presents: the body's `device_token`, else (cookie mode) the cookie. */
 export function presentedDeviceToken(c: Context, deps: AppDeps, fromBody: string | undefined): string | undefined {

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { AppError, errorStatus, OverloadedError, type ErrorCode } from './errors.js';
+import { AppError, errorStatus, OverloadedError, type ErrorCode } from '../errors.js';
 import { createOutageLog } from './outage-log.js';
 
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */

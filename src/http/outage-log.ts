@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createLogThrottle } from '../observability/log-throttle.js';
 import type { Metrics } from '../observability/metrics.js';
-import { UnavailableError } from './errors.js';
+import { UnavailableError } from '../errors.js';
 
 /**
  * Reports a dependency that could not answer: counted in `jwt_dependency_errors_total` every

@@ -2,11 +2,11 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { TokenResponse } from '../auth/token-response.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 export const REFRESH_COOKIE = '__Host-rt';
-export const CSRF_COOKIE = '__Host-csrf';
-export const CSRF_HEADER = 'X-CSRF-Token';
+const CSRF_COOKIE = '__Host-csrf';
+const CSRF_HEADER = 'X-CSRF-Token';
 
 /** Every cookie of the service: the `__Host-` prefix's rules (Secure, Path=/, no Domain), same site only. */
 export const SECURE_COOKIE = { path: '/', secure: true, sameSite: 'Strict' } as const;

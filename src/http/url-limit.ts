@@ -1,6 +1,6 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './app-env.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 /** Length of the request target (path + query) of an absolute URL. */
 function targetLength(url: string): number {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
-import { AppError, OverloadedError } from '../http/errors.js';
+import { AppError, OverloadedError } from '../errors.js';
 import { type Argon2Threads, type Call, createArgon2Threads, type Reply } from './argon2-threads.js';
 import { normalPassword, verifiesFor } from './normal-form.js';
 

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import { normaliseEmail } from '../users/email.js';
 import { normalPassword } from './normal-form.js';
 
@@ -32,4 +33,10 @@ export function checkPassword(sent: string, { minLength, maxLength, commonPasswo
     return 'password is one of the most commonly used passwords; choose another';
   }
   return null;
+}
+
+/** `checkPassword`, refusing: @throws {AppError} `weak_password` with the message for the client. */
+export function requireStrongPassword(password: string, policy: PasswordPolicy, email: string): void {
+  const problem = checkPassword(password, policy, email);
+  if (problem) throw new AppError('weak_password', problem);
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { normaliseEmail } from '../users/email.js';
+import { compactUuid, uuidFromHex } from '../util/uuid.js';
 
 /** How long a device token stays valid after the login that issued it (unless the password changes first). */
 export const DEVICE_TOKEN_LIFETIME_MS = 365 * 24 * 60 * 60 * 1000;
@@ -18,8 +19,6 @@ export interface TrustedDevice {
   passwordMark: string;
 }
 
-const compactUuid = (uuid: string) => uuid.replaceAll('-', '');
-const fullUuid = (hex: string) => `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
 /**
  * Trusted-device tokens (OWASP's "device cookies"): a client that proves the password gets one,
@@ -56,7 +55,7 @@ export function createDeviceTokens(secret: KeyObject, { now = Date.now }: { now?
       if (given.toString('base64url') !== tag) return null;
       const body = token.slice(PREFIX.length, token.length - tag.length - 1);
       if (!timingSafeEqual(mac(account, body), given)) return null;
-      return { deviceId, userId: fullUuid(user), passwordMark: mark };
+      return { deviceId, userId: uuidFromHex(user), passwordMark: mark };
     },
 
     /** Whether the user's password is still the one the device was trusted under. */

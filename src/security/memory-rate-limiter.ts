@@ -13,7 +13,7 @@ const SWEEP_EVERY_HITS = 1000;
  * Most counters held: each distinct client address (or account) counted adds one for its
  * window, so without a cap a flood of distinct addresses (IPv6 networks) would fill memory.
  */
-export const MAX_COUNTERS = 100_000;
+const MAX_COUNTERS = 100_000;
 
 /**
  * The embedded, single-process limiter with the semantics of the Redis one. Each method runs

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuthEvent } from '../audit/events.js';
 import type { Config } from '../config/schema.js';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createBoundedCache } from '../util/bounded-cache.js';
 import { clientBucket } from './client-bucket.js';
@@ -9,10 +9,10 @@ import { accountSubject, type DeviceTokens } from './device-token.js';
 import type { LimitKey, LimitPolicy, RateLimiter } from './rate-limiter.js';
 
 export const LIMITS = ['login_account', 'login_device', 'login_ip', 'register_ip', 'refresh_ip'] as const;
-export type LimitName = (typeof LIMITS)[number];
+type LimitName = (typeof LIMITS)[number];
 
 /** The `limits:` section of the config. */
-export type LimitsConfig = Config['limits'];
+type LimitsConfig = Config['limits'];
 
 /**
  * The service's brute-force limits on top of a `RateLimiter`: failed logins per account (or per

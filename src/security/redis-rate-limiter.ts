@@ -1,5 +1,4 @@
-import { UnavailableError } from '../http/errors.js';
-import type { RedisClient } from '../sessions/redis-connection.js';
+import { defineScript, redisGuarded as guarded, type RedisClient } from '../sessions/redis-client.js';
 import { retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limiter.js';
 
 /**
@@ -48,8 +47,6 @@ const REFUND = `for i, key in ipairs(KEYS) do
 end
 return 1`;
 
-type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-
 /**
  * Key layout: `<prefix>{rl:<group>}:<limit>:<subject>`, or `<prefix>{rl:<limit>:<subject>}` for a
  * key without a group. Keys hit together share their group's hash tag, so every script touches
@@ -59,23 +56,9 @@ export function rateLimitKey(prefix: string, key: LimitKey): string {
   return key.group === undefined ? `${prefix}{rl:${key.limit}:${key.subject}}` : `${prefix}{rl:${key.group}}:${key.limit}:${key.subject}`;
 }
 
-async function guarded<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    throw new UnavailableError('session store', error);
-  }
-}
-
 /** The shared limiter on the service's Redis connection (`redis` is not closed here: the session store owns it). */
 export function createRedisRateLimiter({ redis, prefix }: { redis: RedisClient; prefix: string }) {
-  const define = (name: string, lua: string): ScriptFn => {
-    redis.defineCommand(name, { lua });
-    const fn = (redis as unknown as Record<string, ScriptFn>)[name];
-    if (!fn) throw new Error(`script ${name} was not defined`);
-    return fn.bind(redis);
-  };
-  const scripts = { hit: define('jwtRateLimitHit', HIT), refund: define('jwtRateLimitRefund', REFUND) };
+  const scripts = { hit: defineScript(redis, 'jwtRateLimitHit', HIT), refund: defineScript(redis, 'jwtRateLimitRefund', REFUND) };
   const names = (keys: readonly LimitKey[]) => {
     const groups = new Set(keys.map((key) => key.group ?? `${key.limit}:${key.subject}`));
     if (groups.size > 1) throw new Error(`keys hit together must share a group, got ${[...groups].join(', ')}`);

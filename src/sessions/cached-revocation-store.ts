@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
-import { closeRedis, type RedisClient } from './redis-connection.js';
+import { closeRedis } from './redis-connection.js';
+import type { RedisClient } from './redis-client.js';
 import type { Logger } from 'pino';
 import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
@@ -247,7 +248,7 @@ export function createCachedRevocationStore({
     },
     // Creating a session may evict the user's oldest one.
     create: (input) => revoking(input.userId, store.create(input)),
-    endSession: (userId, sessionId, deny) => revoking(userId, store.endSession(userId, sessionId, deny)),
+    endSession: (userId, sessionId) => revoking(userId, store.endSession(userId, sessionId)),
     logout: (userId, sessionId, token) => revoking(userId, store.logout(userId, sessionId, token)),
     logoutWithRefreshToken: (userId, sessionId, generation) => revoking(userId, store.logoutWithRefreshToken(userId, sessionId, generation)),
     deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs)),

@@ -175,7 +175,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return { outcome, ...grant(session) };
     },
 
-    endSession: async (userId, sessionId, deny) => endOne(userId, sessionId, deny) === 'ended',
+    endSession: async (userId, sessionId) => endOne(userId, sessionId) === 'ended',
 
     async logout(userId, sessionId, token) {
       const session = liveSession(users.get(userId), sessionId, Date.now());

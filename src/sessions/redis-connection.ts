@@ -4,11 +4,10 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
 import { readSecretFile } from '../config/secret-file.js';
 import type { Config } from '../config/schema.js';
-import { UnavailableError } from '../http/errors.js';
+import { UnavailableError } from '../errors.js';
+import { createLogThrottle } from '../observability/log-throttle.js';
+import type { RedisClient } from './redis-client.js';
 import { checkRedisServer } from './redis-server-checks.js';
-
-/** A standalone/Sentinel connection or a Redis Cluster client: the session store works with either. */
-export type RedisClient = Redis | Cluster;
 
 interface ConnectOptions {
   logger: Logger;
@@ -17,8 +16,6 @@ interface ConnectOptions {
    * re-subscription has no error handler: a connection closing during it is an unhandled rejection.
    */
   subscriber?: boolean;
-  /** How long a first connection may take (`FIRST_CONNECTION_MS`; a test waits less). */
-  firstConnectionMs?: number;
 }
 
 /**
@@ -29,9 +26,7 @@ interface ConnectOptions {
  */
 export async function connectRedis(cache: Config['cache'], options: ConnectOptions): Promise<RedisClient> {
   const redis = createRedis(cache, options);
-  const { firstConnectionMs = FIRST_CONNECTION_MS } = options;
-  await connectClient(redis, firstConnectionMs);
-  if (redis instanceof Cluster) await mastersReady(redis, firstConnectionMs);
+  await connectCommandClient(redis);
   await databaseSelected(redis, cache)
     .then(() => checkRedisServer(redis, cache, options.logger))
     .catch(async (error: unknown) => {
@@ -101,6 +96,15 @@ export async function connectClient(redis: RedisClient, deadlineMs = FIRST_CONNE
     redis.off('error', remember);
     redis.off('connect', connected);
   }
+}
+
+/**
+ * `connectClient` for a client that sends commands: on a Cluster, also waits for every master's
+ * connection (`mastersReady`). @throws {UnavailableError}
+ */
+export async function connectCommandClient(redis: RedisClient): Promise<void> {
+  await connectClient(redis, FIRST_CONNECTION_MS);
+  if (redis instanceof Cluster) await mastersReady(redis, FIRST_CONNECTION_MS);
 }
 
 /**
@@ -185,13 +189,9 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     throw new Error('createRedis needs cache.url, cache.sentinel or cache.cluster');
   }
   if (redis instanceof Redis) reconnectAfterEnd(redis, logger);
-  let lastLogged = 0;
-  redis.on('error', (error: Error) => {
-    if (Date.now() - lastLogged < 5000) return;
-    lastLogged = Date.now();
-    // The message only (not `err`, whose serializer wants an Error and adds its stack): one line every 5 s at most.
-    logger.warn({ reason: error.message }, 'redis connection error');
-  });
+  const throttle = createLogThrottle(5_000);
+  // The message only (not `err`, whose serializer wants an Error and adds its stack): one line every 5 s at most.
+  redis.on('error', (error: Error) => throttle((suppressed) => logger.warn({ reason: error.message, suppressed }, 'redis connection error')));
   return redis;
 }
 

@@ -2,7 +2,7 @@ import { Cluster, type Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
 import type { Config } from '../config/schema.js';
-import type { RedisClient } from './redis-connection.js';
+import type { RedisClient } from './redis-client.js';
 
 /**
  * What the service refuses, or warns about, in the Redis it connects to at start-up (every node of

@@ -1,8 +1,9 @@
 import { Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { closeRedis, type RedisClient } from './redis-connection.js';
+import { closeRedis } from './redis-connection.js';
+import { defineScript, redisGuarded as guarded, type RedisClient } from './redis-client.js';
 import { microBatch } from '../util/micro-batch.js';
-import { UnavailableError } from '../http/errors.js';
+import { UnavailableError } from '../errors.js';
 import * as lua from './lua/scripts.js';
 import { redisKeys } from './redis-keys.js';
 import {
@@ -17,7 +18,6 @@ import {
 } from './session-store.js';
 
 type Arg = string | number;
-type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
 const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { [-1]: 'no_session', [-2]: 'stale_version', [-3]: 'denied' };
 
@@ -42,12 +42,7 @@ const MAX_AUTHENTICATE_BATCH = 16;
 
 /** Registers each script once per connection (EVALSHA, falling back to EVAL on NOSCRIPT there). */
 function defineScripts(redis: RedisClient) {
-  const define = (name: string, lua: string, numberOfKeys?: number): ScriptFn => {
-    redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
-    const fn = (redis as unknown as Record<string, ScriptFn>)[name];
-    if (!fn) throw new Error(`script ${name} was not defined`);
-    return fn.bind(redis);
-  };
+  const define = (name: string, lua: string, numberOfKeys?: number) => defineScript(redis, name, lua, numberOfKeys);
   return {
     createSession: define('jwtCreateSession', lua.createSession),
     // Takes 3 keys per check, so the key count is passed per call.
@@ -71,15 +66,6 @@ function masterConnection(cluster: Cluster, nodeKey: string | undefined, purpose
   const node = nodeKey === undefined ? undefined : cluster.nodes('master').find(({ options }) => `${options.host}:${options.port}` === nodeKey);
   if (!node) throw new UnavailableError('session store', new Error(`no master is known for ${purpose}`));
   return node;
-}
-
-/** Any failure to get an answer from Redis becomes a 503, never a 500 or a 200. */
-async function guarded<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    throw new UnavailableError('session store', error);
-  }
 }
 
 const parseRoles = (json: string | undefined): string[] => {
@@ -290,9 +276,10 @@ export function createRedisSessionStore({
       );
       const [tv, expiresAt, evicted] = reply as [number, number, string[]];
       if (replicated && evicted.length > 0) {
-        // An eviction is a revocation: repeated on the revocations' connection (see rotate) and
-        // answered once replicas hold it. Unacknowledged, the login fails and its own session goes
-        // too (nobody holds its tokens); the eviction stays pending, so a retry waits for it again.
+        // An eviction is a revocation: repeated on the revocations' connection (as a reuse's end
+        // is, in auth/refresh.ts) and answered once replicas hold it. Unacknowledged, the login
+        // fails and its own session goes too (nobody holds its tokens); the eviction stays
+        // pending, so a retry waits for it again.
         await revoke(userId, (on) => Promise.all(evicted.map((id) => endScript(on, userId, id)))).catch(async (error: unknown) => {
           await guarded(endScript(scripts, userId, sessionId)).catch(() => {});
           throw error;
@@ -317,7 +304,7 @@ export function createRedisSessionStore({
       return result;
     },
 
-    endSession: async (userId, sessionId, deny) => (await endOne(userId, sessionId, deny)) === 'ended',
+    endSession: async (userId, sessionId) => (await endOne(userId, sessionId)) === 'ended',
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token),
     logoutWithRefreshToken: (userId, sessionId, generation) => endOne(userId, sessionId, undefined, { generation }),
 

@@ -85,8 +85,8 @@ export interface SessionStore {
    */
   rotate(input: { userId: string; sessionId: string; generation: number; salt: string }): Promise<RotateResult>;
 
-  /** Ends one session and, when given, denies an access token's jti for `ttlMs`. Returns whether the session existed. */
-  endSession(userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }): Promise<boolean>;
+  /** Ends one session. Returns whether it existed. */
+  endSession(userId: string, sessionId: string): Promise<boolean>;
 
   /**
    * A logout with an access token, checked and done in one step: ends its session and denies its

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { compactUuid, uuidFromHex } from '../util/uuid.js';
 
 /** What a refresh token carries. The token is opaque to clients. */
 export interface RefreshTokenPayload {
@@ -18,11 +19,8 @@ const BODY_BYTES = 16 + 16 + 4;
 const MAC_BYTES = 32;
 const SHAPE = /^rt1\.([A-Za-z0-9_-]{48})\.([A-Za-z0-9_-]{43})$/;
 
-const uuidToBytes = (uuid: string) => Buffer.from(uuid.replaceAll('-', ''), 'hex');
-const bytesToUuid = (bytes: Buffer) => {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-};
+const uuidToBytes = (uuid: string) => Buffer.from(compactUuid(uuid), 'hex');
+const bytesToUuid = (bytes: Buffer) => uuidFromHex(bytes.toString('hex'));
 
 /**
  * Refresh tokens: `rt1.<body>.<mac>`, body = user id, session id and generation,

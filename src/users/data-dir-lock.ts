@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { linkSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors.js';
 import { readProcStat } from '../util/proc-stat.js';
 
 const LOCK_FILE = 'jwt-cluster.pid';

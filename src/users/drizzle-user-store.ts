@@ -1,11 +1,11 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import { UnavailableError } from '../http/errors.js';
 import { normaliseEmail } from './email.js';
-import { isConnectionError, isUniqueViolation } from './pg-errors.js';
+import { isUniqueViolation } from './pg-errors.js';
 import { users } from './schema.js';
-import { QueryDeadlineError, type User, type UserChange, type UserStore } from './user-store.js';
+import { queryWithDeadline, type QueryGate } from './query-deadline.js';
+import type { User, UserChange, UserStore } from './user-store.js';
 import { isUuid } from '../util/uuid.js';
 
 /** The advisory lock every `changeAs` holds for its transaction (a constant of this service's own). */
@@ -18,44 +18,6 @@ const CHANGE_AS_LOCK = 0x6a77_7461;
  */
 export const MAX_QUERIES_WAITING = 1_000;
 
-/** Counts a store's queries that have not been answered yet, deadline or not (see `guarded`). */
-export interface QueryGate {
-  waiting: number;
-  readonly max: number;
-}
-
-/**
- * Rethrows connection failures as `UnavailableError`, and so does a query with no answer within
- * `deadlineMs` (a frozen or partitioned server never errors on its own). Anything else is a bug
- * and passes through. With a `gate`, a query finding `gate.max` still unanswered is not sent:
- * `UnavailableError` at once.
- */
-export async function guarded<T>(operation: () => Promise<T>, deadlineMs: number, gate?: QueryGate): Promise<T> {
-  if (gate && gate.waiting >= gate.max) {
-    throw new UnavailableError('database', new Error(`${gate.waiting} queries are still waiting for an answer`));
-  }
-  let timer: NodeJS.Timeout | undefined;
-  // A real promise, so the query runs once whoever awaits it (a drizzle query runs on each
-  // `then`), and a synchronous throw is a rejection like any other.
-  const running = Promise.resolve().then(operation);
-  if (gate) {
-    gate.waiting += 1;
-    const answered = () => void (gate.waiting -= 1);
-    running.then(answered, answered);
-  }
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueryDeadlineError(`no answer within ${deadlineMs} ms`, running)), deadlineMs);
-  });
-  try {
-    return await Promise.race([running, deadline]);
-  } catch (error) {
-    if (error instanceof QueryDeadlineError || isConnectionError(error)) throw new UnavailableError('database', error);
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The `UserStore` queries, shared by every drizzle PostgreSQL driver (postgres.js, PGlite).
  * Ids that are not UUIDs are treated as unknown users rather than sent to the database,
@@ -67,7 +29,7 @@ export function createDrizzleUserStore<TQueryResult extends PgQueryResultHKT>(
   { deadlineMs = 2000, maxWaiting = MAX_QUERIES_WAITING }: { deadlineMs?: number; maxWaiting?: number | undefined } = {},
 ): UserStore {
   const gate: QueryGate = { waiting: 0, max: maxWaiting };
-  const guard = <T>(operation: () => Promise<T>) => guarded(operation, deadlineMs, gate);
+  const guard = <T>(operation: () => Promise<T>) => queryWithDeadline(operation, deadlineMs, gate);
   // The lookups of every login, built once: drizzle renders the SQL of an ad-hoc query on each
   // call, which measured as the largest part of a login's CPU outside argon2.
   const one = (where: SQL) => db.select().from(users).where(where).limit(1);

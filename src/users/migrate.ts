@@ -5,7 +5,7 @@ import { migrate as migratePgliteDatabase } from 'drizzle-orm/pglite/migrator';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgresDatabase } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { UnavailableError } from '../http/errors.js';
+import { UnavailableError } from '../errors.js';
 import { isConnectionError } from './pg-errors.js';
 
 /** `drizzle/` at the repository root, from `src/users/` (tsx, vitest) and `dist/users/` alike. */

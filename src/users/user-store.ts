@@ -1,5 +1,3 @@
-import { UnavailableError } from '../http/errors.js';
-import { isLostInFlight } from './pg-errors.js';
 
 /** A user as the service sees it. `email` is in its canonical form (`normaliseEmail`). */
 export interface User {
@@ -15,38 +13,11 @@ export interface User {
 /** What `changeAs` changes: the roles, or whether the account is disabled. */
 export type UserChange = { roles: string[] } | { disabled: boolean };
 
-/** A query that got no answer within the store's deadline. Nothing cancels it: a write may still commit. */
-export class QueryDeadlineError extends Error {
-  override name = 'QueryDeadlineError';
-
-  /** `late`: the query, still running. */
-  constructor(
-    message: string,
-    readonly late: Promise<unknown>,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * For the store's `UnavailableError` of a write that may have been made or may still be: a
- * promise that resolves once the query has settled at last, whatever its outcome, with what the
- * write answered (`undefined` if that is not known). Such a write either got no answer in time
- * (the promise waits for it: an error then, a connection reset say, may come after a commit), or
- * lost its connection while on it (settled: it may have committed just before). `undefined` for
- * any other error.
- */
-export function lateWrite(error: unknown): Promise<unknown> | undefined {
-  if (!(error instanceof UnavailableError)) return undefined;
-  if (error.cause instanceof QueryDeadlineError) return error.cause.late.catch(() => undefined);
-  return isLostInFlight(error.cause) ? Promise.resolve(undefined) : undefined;
-}
-
 /**
  * Persistent user storage (PostgreSQL, or PGlite in the embedded default).
  * Expected misses return `null`; only infrastructure failures throw
  * (as `UnavailableError` when the database cannot be reached or does not answer in time:
- * `lateWrite`).
+ * `lateWrite` in query-deadline.ts).
  */
 export interface UserStore {
   /** Inserts a user; returns `null` when the (normalised) e-mail is already taken. */

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { childPids } from '../../scripts/cluster/child-pids.js';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, type Exchange, login, refresh, register, report, request } from './http.js';

@@ -1,5 +1,6 @@
-import { UnavailableError } from '../../src/http/errors.js';
-import { QueryDeadlineError, type UserStore } from '../../src/users/user-store.js';
+import { UnavailableError } from '../../src/errors.js';
+import { QueryDeadlineError } from '../../src/users/query-deadline.js';
+import type { UserStore } from '../../src/users/user-store.js';
 
 /**
  * Makes the next call of `users[method]` (only the next) what a write past the store's deadline

@@ -1,6 +1,6 @@
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { landingLate } from '../helpers/late-write.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 

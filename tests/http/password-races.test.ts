@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { disableUser, setUserRoles } from '../../src/admin/users.js';
 import type { AuthEvent } from '../../src/audit/events.js';
-import { OverloadedError, UnavailableError } from '../../src/http/errors.js';
+import { OverloadedError, UnavailableError } from '../../src/errors.js';
 import { argon2Options, type PasswordHasher } from '../../src/passwords/hasher.js';
 import { landingLate } from '../helpers/late-write.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';

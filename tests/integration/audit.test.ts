@@ -10,7 +10,7 @@ import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { migratePostgres } from '../../src/users/migrate.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
 import { freshDatabase } from '../helpers/services.js';

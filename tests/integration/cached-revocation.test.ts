@@ -98,7 +98,7 @@ describe('cached revocation mode', () => {
     expect(await b.authenticate(claims)).toBe('ok'); // cached: Redis no longer has the session
 
     const started = performance.now();
-    await a.endSession(userId, sessionId, { jti: claims.jti, ttlMs: 60_000 });
+    await a.logout(userId, sessionId, { jti: claims.jti, tokenVersion: claims.tokenVersion, ttlMs: 60_000 });
     await expect.poll(() => b.authenticate(claims), { interval: 1, timeout: 3000 }).toBe('denied');
     expect(performance.now() - started).toBeLessThan(3000); // far below the 60 s max age: only pub/sub explains it
   });

@@ -8,7 +8,7 @@ import { redisCli, redisServerBinary, startRedis } from '../../scripts/cluster/r
 import { tcpProbe } from '../../scripts/cluster/tcp-probe.js';
 import { ConfigError } from '../../src/config/loader.js';
 import { configSchema } from '../../src/config/schema.js';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { closeRedis, connectClient, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { testRedisUrl } from '../helpers/services.js';

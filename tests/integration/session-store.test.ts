@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, test, type TestContext } from 'vitest';
 import { pino } from 'pino';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
 import { createMemorySessionStore } from '../../src/sessions/memory-session-store.js';
 import { redisKeys } from '../../src/sessions/redis-keys.js';
@@ -105,7 +105,7 @@ describe.concurrent('Redis session store keys', () => {
     const denyTtl = await inspector.pttl(`${tag}d:${jti}`);
     ctx.expect(denyTtl).toBeGreaterThan(0);
     ctx.expect(denyTtl).toBeLessThanOrEqual(5_000);
-    await store.endSession(session.userId, session.sessionId, { jti: randomUUID(), ttlMs: 3_000 });
+    await store.logout(session.userId, session.sessionId, { jti: randomUUID(), tokenVersion: session.grant.tokenVersion, ttlMs: 3_000 });
     const denied = (await scanKeys(inspector, `${tag}d:`)).filter((key) => key !== `${tag}d:${jti}`);
     ctx.expect(denied).toHaveLength(1);
     ctx.expect(await inspector.pttl(denied[0] ?? '')).toBeGreaterThan(0);
@@ -180,7 +180,7 @@ describe.concurrent('Redis session store keys', () => {
     const userId = randomUUID();
     const revoked = await login(store, { userId });
     const revokedJti = randomUUID();
-    await store.endSession(userId, revoked.sessionId, { jti: revokedJti, ttlMs: 60_000 });
+    await store.logout(userId, revoked.sessionId, { jti: revokedJti, tokenVersion: revoked.grant.tokenVersion, ttlMs: 60_000 });
     const beforeEndAll = await login(store, { userId });
     const tokenVersion = await store.endAll(userId);
     const live = await login(store, { userId });

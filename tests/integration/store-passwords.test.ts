@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { startPostgres } from '../../scripts/cluster/postgres.js';
 import { startRedis } from '../../scripts/cluster/redis.js';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { call, PASSWORD, stopTestInstances, testCluster, uniqueEmail } from '../helpers/test-app.js';
 
 /**

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UnavailableError } from '../../src/http/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import { migratePostgres, migrationsFolder } from '../../src/users/migrate.js';
 import { createPgliteUserStore } from '../../src/users/pglite-user-store.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
-import { lateWrite, type UserStore } from '../../src/users/user-store.js';
+import { lateWrite } from '../../src/users/query-deadline.js';
+import type { UserStore } from '../../src/users/user-store.js';
 import { freshDatabase } from '../helpers/services.js';
 
 interface StoreUnderTest {

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../src/http/errors.js';
+import { AppError } from '../../src/errors.js';
 import { createArgon2Threads } from '../../src/passwords/argon2-threads.js';
 import { argon2Options, createPasswordHasher } from '../../src/passwords/hasher.js';
 import { verifiesFor } from '../../src/passwords/normal-form.js';

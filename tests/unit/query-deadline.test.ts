@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UnavailableError } from '../../src/http/errors.js';
-import { guarded } from '../../src/users/drizzle-user-store.js';
-import { lateWrite } from '../../src/users/user-store.js';
+import { UnavailableError } from '../../src/errors.js';
+import { lateWrite, queryWithDeadline } from '../../src/users/query-deadline.js';
 
 /** A query as drizzle builds one: a thenable that runs (and counts a run) on every `then`. */
 function queryAnsweringAfter(ms: number, outcome: 'ok' | 'fail') {
@@ -18,11 +17,11 @@ function queryAnsweringAfter(ms: number, outcome: 'ok' | 'fail') {
 const settledWithin = (promise: Promise<unknown>, ms: number) =>
   Promise.race([promise.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), ms))]);
 
-describe('a query past its deadline (guarded)', () => {
+describe('a query past its deadline (queryWithDeadline)', () => {
   it('is unavailable at the deadline; lateWrite resolves once the database answers it at last, with its answer, and the query ran once', async () => {
     const { query, runs } = queryAnsweringAfter(400, 'ok');
     const started = Date.now();
-    const error = await guarded(() => query as unknown as Promise<string>, 10).catch((caught: unknown) => caught);
+    const error = await queryWithDeadline(() => query as unknown as Promise<string>, 10).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnavailableError);
     expect(Date.now() - started).toBeLessThan(300);
     const landing = lateWrite(error);
@@ -36,7 +35,7 @@ describe('a query past its deadline (guarded)', () => {
 
   it('a late query that fails has settled too (a connection reset may come after a commit); other errors are no late write', async () => {
     const { query } = queryAnsweringAfter(400, 'fail');
-    const error = await guarded(() => query as unknown as Promise<string>, 5).catch((caught: unknown) => caught);
+    const error = await queryWithDeadline(() => query as unknown as Promise<string>, 5).catch((caught: unknown) => caught);
     const landing = lateWrite(error) as Promise<unknown>;
     expect(await settledWithin(landing, 20)).toBe(false);
     expect(await settledWithin(landing, 2_000)).toBe(true);
@@ -47,7 +46,7 @@ describe('a query past its deadline (guarded)', () => {
 
   it('an answer within the deadline is the answer', async () => {
     const { query, runs } = queryAnsweringAfter(5, 'ok');
-    expect(await guarded(() => query as unknown as Promise<string>, 500)).toBe('written');
+    expect(await queryWithDeadline(() => query as unknown as Promise<string>, 500)).toBe('written');
     expect(runs.count).toBe(1);
   });
 });

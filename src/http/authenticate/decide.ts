@@ -2,7 +2,7 @@ import type { AppDeps } from '../../app-deps.js';
 import type { AuthenticateOutcome } from '../../observability/metrics.js';
 import type { AccessClaims } from '../../tokens/access-token.js';
 import { bearerToken } from '../bearer.js';
-import { TOKEN_REQUIRED, UnavailableError } from '../errors.js';
+import { TOKEN_REQUIRED, UnavailableError } from '../../errors.js';
 import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
 import { baseHeaderList, requestIdFrom } from '../response-headers.js';

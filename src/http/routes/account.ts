@@ -5,7 +5,7 @@ import { endOwnSession } from '../../auth/revocation.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { canonicalCase, isUuid } from '../../util/uuid.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { sessionView } from '../session-view.js';
 
 /** `/me`, `/sessions`, `DELETE /sessions/:id`: the caller's own account. */

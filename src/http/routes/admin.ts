@@ -20,7 +20,7 @@ import { MAX_ROLES, ROLE } from '../../tokens/access-token.js';
 import { canonicalCase } from '../../util/uuid.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { readJson } from '../json-body.js';
 import { sessionView } from '../session-view.js';
 

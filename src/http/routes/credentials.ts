@@ -4,13 +4,11 @@ import { type AttemptLimiter, changePassword, login, register } from '../../auth
 import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
-import type { createClientIp } from '../client-ip.js';
+import type { ClientIp } from '../client-ip.js';
 import { presentedDeviceToken } from '../device-cookie.js';
 import { readJson } from '../json-body.js';
 import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
 import { sendProvenTokens } from '../send-tokens.js';
-
-type ClientIp = ReturnType<typeof createClientIp>;
 
 /** Session metadata shown in `GET /sessions`. */
 const sessionMeta = (c: Context, clientIp: ClientIp, device?: string): SessionMeta => ({

@@ -6,19 +6,18 @@ import { logoutAll, logoutWithAccessToken, logoutWithRefreshToken, revokeToken }
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { bearerToken } from '../bearer.js';
-import { createClientIp } from '../client-ip.js';
-import { AppError } from '../errors.js';
+import type { ClientIp } from '../client-ip.js';
+import { AppError } from '../../errors.js';
 import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
 import { logoutBody, refreshBody, revokeBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
 
 /** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
-export function sessionTokenRoutes(deps: AppDeps) {
+export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   const limit = deps.config.server.body_limit;
   const tolerance = deps.config.auth.clock_tolerance;
   const cookies = deps.config.auth.refresh_cookie;
-  const clientIp = createClientIp(deps.config.server.trust_proxy);
   const refreshTokenOf = (c: Parameters<typeof cookieRefreshToken>[0], fromBody: string | undefined) =>
     fromBody ?? (cookies ? cookieRefreshToken(c) : undefined);
   /**

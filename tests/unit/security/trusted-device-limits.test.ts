@@ -2,7 +2,7 @@ import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/schema.js';
-import { AppError } from '../../../src/http/errors.js';
+import { AppError } from '../../../src/errors.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { accountSubject, createDeviceTokens } from '../../../src/security/device-token.js';
 import { createMemoryRateLimiter } from '../../../src/security/memory-rate-limiter.js';
