@@ -118,7 +118,7 @@ ${servers}
         error_page 405 /_nginx/405;
         error_page 414 /_nginx/414;
 
-        location = /metrics {
+        location ^~ /metrics {
             default_type "application/json; charset=utf-8";
             return 404 '{"error":"not_found","error_description":"not found"}\\n';
         }

@@ -126,9 +126,12 @@ describe('3 instances behind nginx', () => {
     const headerTooLarge = await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(20_000) } });
     expect(headerTooLarge).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
     fromNginx(headerTooLarge);
-    const metrics = await call(cluster.url, 'GET', '/metrics');
-    expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });
-    fromNginx(metrics);
+    // The service answers /metrics/ as /metrics (strict: false), so nginx refuses every path below it.
+    for (const path of ['/metrics', '/metrics/', '//metrics', '/%6Detrics/']) {
+      const metrics = await call(cluster.url, 'GET', path);
+      expect(metrics, path).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      fromNginx(metrics);
+    }
     // nginx forwards it as HTTP/1.1, where a missing Host is a 400: its server_name is sent instead.
     const ping = await rawSocket(cluster.url, 'GET /ping HTTP/1.0\r\n\r\n');
     expect(ping.status).toBe(200);
@@ -294,9 +297,11 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
     // Header lines up to the service's 16 KiB reach it; longer ones get nginx's JSON 431.
     expect((await call(gateway.url, 'GET', '/auth/ping', { headers: { 'x-big': 'a'.repeat(10_000) } })).status).toBe(200);
     expect(await call(gateway.url, 'GET', '/auth/ping', { headers: { 'x-big': 'a'.repeat(20_000) } })).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
-    const metrics = await call(gateway.url, 'GET', '/auth/metrics');
-    expect(metrics).toMatchObject({ status: 404, body: { error: 'not_found' } });
-    fromNginx(metrics);
+    for (const path of ['/auth/metrics', '/auth/metrics/']) {
+      const metrics = await call(gateway.url, 'GET', path);
+      expect(metrics, path).toMatchObject({ status: 404, body: { error: 'not_found' } });
+      fromNginx(metrics);
+    }
     // Refused before any location: the gateway's server-level pages, as deploy/nginx.conf's.
     // Past routing, /auth/'s own: a malformed chunked body.
     const refusals = [
