@@ -53,6 +53,24 @@ describe.each([
     expect((await call(two.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
   });
 
+  it("logout with an access token and another session's refresh token in the body ends both; a body token that does not verify changes nothing more", async () => {
+    const user = await registerUser(one.url);
+    const other = await login(user.email);
+    const bystander = await login(user.email);
+    const both = await call(one.url, 'POST', '/logout', { token: user.accessToken, body: { refresh_token: other.refresh_token } });
+    expect(both.status).toBe(204);
+    await expectRevokedHere(two, user.accessToken);
+    await expectRevokedHere(two, other.access_token);
+    expect(await call(two.url, 'POST', '/refresh', { body: { refresh_token: other.refresh_token } })).toMatchObject({ status: 401, body: { error: 'invalid_grant' } });
+    // An altered one (or the logged-out session's own) is ignored: the access token's logout stands.
+    const tampered = `${bystander.refresh_token.slice(0, -4)}AAAA`;
+    const third = await login(user.email);
+    expect((await call(one.url, 'POST', '/logout', { token: third.access_token, body: { refresh_token: tampered } })).status).toBe(204);
+    await expectRevokedHere(two, third.access_token);
+    expect((await authenticate(two, bystander.access_token)).status).toBe(200);
+    expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: bystander.refresh_token } })).status).toBe(200);
+  });
+
   it('logout with the refresh token ends the session', async () => {
     const user = await registerUser(one.url);
     const other = await login(user.email);

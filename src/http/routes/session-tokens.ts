@@ -49,6 +49,17 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       },
     );
 
+  /**
+   * After a logout by access token: a refresh token the body names too is the client's, so its
+   * session ends as well when it is another one (not the cookie's, which the browser sends by
+   * itself). A body that cannot be read, or a token that does not verify, changes nothing more.
+   */
+  const logoutNamedInBodyToo = async (c: Parameters<typeof readJson>[0], sessionId: string) => {
+    const body = await readJson(c, logoutBody, limit, { optional: true }).catch(() => undefined);
+    const token = body?.refresh_token;
+    if (token !== undefined && deps.refreshTokens.decode(token)?.sessionId !== sessionId) await logoutWithRefreshToken(deps, token);
+  };
+
   /** The browser's refresh cookie is one of ours naming a session other than `sessionId`. */
   const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], sessionId: string) => {
     const decoded = deps.refreshTokens.decode(getCookie(c, REFRESH_COOKIE) ?? '');
@@ -74,7 +85,10 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
         const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
-        if (loggedOut) endedSession = result.claims.sessionId;
+        if (loggedOut) {
+          endedSession = result.claims.sessionId;
+          await logoutNamedInBodyToo(c, endedSession);
+        }
         // A refused one (say, of the version before a password change made in another tab) must
         // not keep alive the session a refresh token sent with it names: that one logs out.
         else if (!(await loggedOutByRefreshTokenToo(c))) {
