@@ -17,7 +17,7 @@ import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
 import { atLoad, bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
 import { REPO_ROOT, startBareServer, startService } from './service.js';
-import { runMain } from './run-main.js';
+import { runMain, UsageError } from './run-main.js';
 import { makePool, startStack } from './stack.js';
 import { median } from './stats.js';
 
@@ -126,8 +126,17 @@ async function measureAll(ctx: BenchContext) {
   return series;
 }
 
+const USAGE = 'usage: npm run bench -- [--quick]   (full: about 4½ minutes; --quick: under one)';
+
 runMain('bench', async (cleanup) => {
-  const plan = PLANS[process.argv.includes('--quick') ? 'quick' : 'full'];
+  const args = process.argv.slice(2);
+  if (args.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const unknown = args.filter((arg) => arg !== '--quick');
+  if (unknown.length > 0) throw new UsageError(`${unknown.join(' ')}: not understood\n${USAGE}`);
+  const plan = PLANS[args.includes('--quick') ? 'quick' : 'full'];
   const machine = machineInfo();
   const startedAt = new Date();
   log(`${plan.name} run on ${machine.cpus} × ${machine.model}, node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);

@@ -1,9 +1,12 @@
 import { CleanupStack } from '../scripts/cluster/cleanup.js';
 
+/** Arguments not understood: told in one line with the usage (exit 2), not as a failure with a stack. */
+export class UsageError extends Error {}
+
 /**
  * Runs `body` as the program `name`: on SIGINT/SIGTERM everything registered on `cleanup`
  * is stopped before exiting 130; otherwise it is stopped when `body` settles, then the exit
- * code is 0 (results are reported, never asserted) or 1 for a harness error.
+ * code is 0 (results are reported, never asserted), 1 for a harness error or 2 for a `UsageError`.
  */
 export function runMain(name: string, body: (cleanup: CleanupStack) => Promise<void>): void {
   const cleanup = new CleanupStack();
@@ -23,6 +26,10 @@ export function runMain(name: string, body: (cleanup: CleanupStack) => Promise<v
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
   const fail = (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`${name}: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   };

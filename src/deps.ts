@@ -1,5 +1,5 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AppDeps } from './app-deps.js';
 import { lateWritesSettled } from './auth/late-writes.js';
@@ -11,7 +11,7 @@ import { readSecretFile } from './config/secret-file.js';
 import { createLogThrottle } from './observability/log-throttle.js';
 import { createMetrics } from './observability/metrics.js';
 import { loadCommonPasswords } from './passwords/common-passwords.js';
-import { createPasswordHasher } from './passwords/hasher.js';
+import { createPasswordHasher, defaultHashConcurrency } from './passwords/hasher.js';
 import { createMemorySessionStore } from './sessions/memory-session-store.js';
 import { createCachedRevocationStore } from './sessions/cached-revocation-store.js';
 import { createMemoryRateLimiter } from './security/memory-rate-limiter.js';
@@ -36,8 +36,6 @@ import type { UserStore } from './users/user-store.js';
 
 /** Session salts one instance remembers (a few hundred bytes each, so at most some tens of MiB). */
 const SESSION_SALTS_REMEMBERED = 100_000;
-/** argon2 threads when `passwords.hash_concurrency` is 0 (one fewer than cores, at most this). */
-const DEFAULT_MAX_HASH_THREADS = 4;
 
 /** Whether this instance runs on the embedded, single-instance default (no shared session store). */
 export const isEmbedded = ({ cache }: Config) => !cache.url && !cache.sentinel && !cache.cluster;
@@ -148,10 +146,8 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     throw error;
   });
   const hasher = createPasswordHasher({
-    // argon2 runs on threads of its own at low priority; leaving a core to the event loop keeps
-    // /authenticate fast during a login storm. At most 4 by default: each thread holds ~19 MiB
-    // while hashing, and a container without a CPU limit sees every core of its node.
-    concurrency: config.passwords.hash_concurrency || Math.min(DEFAULT_MAX_HASH_THREADS, Math.max(1, availableParallelism() - 1)),
+    // argon2 runs on threads of its own at low priority (see defaultHashConcurrency).
+    concurrency: config.passwords.hash_concurrency || defaultHashConcurrency(),
     onThreadFailure: threadFailureLog(logger),
   });
   const audit = buildAuditLog(config, users, logger);

@@ -4,9 +4,8 @@
  */
 import { createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { hash, verify as argon2Verify } from '@node-rs/argon2';
-import { argon2Options } from '../../src/passwords/hasher.js';
+import { argon2Options, defaultHashConcurrency } from '../../src/passwords/hasher.js';
 import { createAccessTokens } from '../../src/tokens/access-token.js';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
 import type { CeilingJob } from './jobs.js';
@@ -40,9 +39,9 @@ async function signRate(job: Extract<CeilingJob, { kind: 'sign' }>): Promise<num
   return loopFor(job.ms, () => tokens.sign(job.claims));
 }
 
-/** As the service's hasher: `availableParallelism() - 1` verifies at once (at least 1), here on the pinned core. */
+/** As the service's hasher: `defaultHashConcurrency()` verifies at once, here on the pinned core. */
 async function argon2Rate(job: Extract<CeilingJob, { kind: 'argon2' }>): Promise<{ perSecond: number; concurrency: number }> {
-  const concurrency = Math.max(1, availableParallelism() - 1);
+  const concurrency = defaultHashConcurrency();
   const password = 'bench password that is long enough';
   const passwordHash = await hash(password, argon2Options);
   await argon2Verify(passwordHash, password);

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster } from '../../scripts/cluster/cluster.js';
 import { createHttpClient } from '../load/http.js';
 import { machineInfo, rssBytes } from '../machine.js';
-import { runMain } from '../run-main.js';
+import { runMain, UsageError } from '../run-main.js';
 import { createRecorder } from './record.js';
 import { formatReport, memory, MAX_GROWTH, type RssSample } from './report.js';
 import { createPacer, gateway, gatewayPool, virtualUser } from './traffic.js';
@@ -26,12 +26,16 @@ const log = (message: string) => process.stderr.write(`soak: ${message}\n`);
 function parseArgs(argv: readonly string[]) {
   const options = { minutes: 5, users: 24, rate: 300, loginRate: 4, mode: 'cached' as 'exact' | 'cached' };
   const limits = { minutes: [1, 30], users: [1, 500], rate: [1, 20_000], loginRate: [0.1, 100] } as const;
+  if (argv.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i]!, argv[i + 1]];
     const key = ({ '--minutes': 'minutes', '--users': 'users', '--rate': 'rate', '--login-rate': 'loginRate' } as const)[flag];
     if (flag === '--mode' && (value === 'exact' || value === 'cached')) options.mode = value;
     else if (key && Number(value) >= limits[key][0] && Number(value) <= limits[key][1]) options[key] = Number(value);
-    else throw new Error(`${flag} ${value ?? ''}: not understood\n${USAGE}`);
+    else throw new UsageError(`${flag} ${value ?? ''}: not understood\n${USAGE}`);
   }
   return options;
 }

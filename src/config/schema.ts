@@ -281,7 +281,7 @@ export const configSchema = z.strictObject({
        * crash (RDB snapshots, or AOF not fsynced on every write): revoked tokens could be valid
        * again. Off: the service refuses to start on one. See `checkPersistence`.
        */
-      allow_rollback: z.boolean().default(false),
+      allow_rollback: flag(false),
       /**
        * A file holding the Redis password (a mounted Docker/Kubernetes secret; surrounding
        * whitespace is ignored), for `url`, the data nodes of `sentinel` or `cluster`.

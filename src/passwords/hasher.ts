@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { parseOptions } from '@node-rs/argon2';
 import type { Algorithm } from '@node-rs/argon2';
 import { AppError, OverloadedError } from '../errors.js';
@@ -28,6 +29,13 @@ const MAX_BATCH = 8;
 const argon2id: Algorithm = 2;
 /** Argon2 version 0x13 (the package's `Version.V0x13`). */
 const version0x13 = 1;
+
+/**
+ * argon2 threads when `passwords.hash_concurrency` is 0: one fewer than cores, so a core is left
+ * to the event loop (/authenticate stays fast during a login storm), from 1 to 4 (each thread
+ * holds ~19 MiB while hashing, and a container without a CPU limit sees every core of its node).
+ */
+export const defaultHashConcurrency = (): number => Math.min(4, Math.max(1, availableParallelism() - 1));
 
 /** OWASP Password Storage Cheat Sheet minimum for argon2id. */
 export const argon2Options = { algorithm: argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;

@@ -387,7 +387,10 @@ describe('bad files', () => {
 
   it('takes every boolean as true/false text too (from ${VAR})', () => {
     const env = { ON: 'true', OFF: 'false' };
-    const config = load('auth:\n  refresh_cookie: ${ON}\npasswords:\n  reject_common: ${OFF}\naudit:\n  enabled: ${OFF}\nserver:\n  cors:\n    origins: ["https://a.example"]\n    credentials: ${ON}\n', env);
-    expect([config.auth.refresh_cookie, config.passwords.reject_common, config.audit.enabled, config.server.cors.credentials]).toEqual([true, false, false, true]);
+    const config = load(
+      'auth:\n  refresh_cookie: ${ON}\npasswords:\n  reject_common: ${OFF}\naudit:\n  enabled: ${OFF}\nserver:\n  cors:\n    origins: ["https://a.example"]\n    credentials: ${ON}\ncache:\n  allow_rollback: ${ON}\nlogging:\n  authenticate_successes: ${ON}\n',
+      env,
+    );
+    expect([config.auth.refresh_cookie, config.passwords.reject_common, config.audit.enabled, config.server.cors.credentials, config.cache.allow_rollback, config.logging.authenticate_successes]).toEqual([true, false, false, true, true, true]);
   });
 });
