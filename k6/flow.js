@@ -5,6 +5,9 @@
 //
 //   k6 run -e BASE_URL=http://localhost:4000 -e VUS=20 -e DURATION=2m k6/flow.js
 //
+// Env: BASE_URL (default http://localhost:4000), VUS (default 20), DURATION (default 1m),
+// PASSWORD (of every user created; must pass the password policy).
+//
 // The stack must run with its brute-force limits off (all load comes from one address):
 //   export RATE_LIMITS=false && docker compose up --build -d --scale jwt=3
 // (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack;
