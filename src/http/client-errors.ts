@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -91,14 +92,22 @@ export function createConnectHandler(instanceId: string) {
  * status line. A timeout is a 408 with the same headers and no body.
  */
 export function createClientErrorHandler(instanceId: string) {
-  return (error: NodeJS.ErrnoException, socket: Duplex) => {
+  const handle = (error: NodeJS.ErrnoException, socket: Duplex) => {
     // An errored parser refuses every later chunk again: the connection is answered and lingering.
     if (answered.has(socket) && error.code !== 'ECONNRESET') return;
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } | null })._httpMessage;
-    // Nothing is written once the answer on the connection has started (that would corrupt it),
-    // nor while a whole earlier request is still being answered (a pipelined one after it failed):
-    // this answer would be read as that request's, which the app carries out all the same.
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent || inFlight?.req?.complete) {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const inFlight = (socket as Duplex & { _httpMessage?: (EventEmitter & { headersSent?: boolean; req?: { complete?: boolean } }) | null })._httpMessage;
+    // A request pipelined behind a whole one still being answered: that answer goes first (the app
+    // carries the request out, so its answer must not be lost), then this one, in order.
+    if (inFlight?.req?.complete) {
+      inFlight.once('finish', () => handle(error, socket));
+      return;
+    }
+    // Nothing is written once the answer on the connection has started (that would corrupt it).
+    if (inFlight?.headersSent) {
       socket.destroy();
       return;
     }
@@ -119,6 +128,7 @@ export function createClientErrorHandler(instanceId: string) {
     const { status, headers, body } = errorParts(known[0], known[1], instanceId);
     answerAndClose(socket, closingAnswer(status, headers, body));
   };
+  return handle;
 }
 
 /**
