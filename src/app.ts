@@ -51,7 +51,7 @@ export function createApp(deps: AppDeps, { record, authenticate }: AppParts = cr
   app.route('/', credentialRoutes(deps, clientIp));
   app.route('/', sessionTokenRoutes(deps, clientIp));
   app.route('/', accountRoutes(deps));
-  app.route('/admin', adminRoutes(deps));
+  app.route('/admin', adminRoutes(deps, cors));
   if (!deps.config.server.metrics_port) app.route('/', metricsRoutes(deps.metrics));
 
   app.notFound(unmatched(app, cors));

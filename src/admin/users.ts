@@ -37,12 +37,13 @@ export const adminUserView = (user: User) => ({
  * @throws {AppError} `invalid_request` naming the first bad role
  */
 export function parseRoles(roles: readonly string[]): string[] {
-  if (roles.length > MAX_ROLES) throw new AppError('invalid_request', `roles: at most ${MAX_ROLES} roles`);
-  const bad = roles.find((role) => !ROLE.test(role));
+  const unique = [...new Set(roles)];
+  if (unique.length > MAX_ROLES) throw new AppError('invalid_request', `roles: at most ${MAX_ROLES} roles`);
+  const bad = unique.find((role) => !ROLE.test(role));
   if (bad !== undefined) {
     throw new AppError('invalid_request', `roles: ${JSON.stringify(bad.slice(0, 80))} is not a role (1-64 of A-Z a-z 0-9 _ . : -)`);
   }
-  return [...new Set(roles)];
+  return unique;
 }
 
 /** Logs an admin action and queues it for the audit trail. */

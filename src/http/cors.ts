@@ -19,6 +19,8 @@ export interface Cors {
    * for a path whose methods are `allowed`; `undefined` when it is not one (the caller answers 405).
    */
   preflight(c: Context<AppEnv>, allowed: readonly string[]): Response | undefined;
+  /** The request is a preflight (`OPTIONS` + `Access-Control-Request-Method`) from an allowed origin. */
+  isPreflight(c: Context<AppEnv>): boolean;
 }
 
 /**
@@ -52,9 +54,11 @@ export function createCors({ origins, credentials, max_age: maxAge }: CorsConfig
     await next();
   });
 
+  const isPreflight = (c: Context<AppEnv>) =>
+    c.req.method === 'OPTIONS' && Boolean(c.req.header('access-control-request-method')) && allowOrigin(c.req.header('origin')) !== undefined;
+
   function preflight(c: Context<AppEnv>, allowed: readonly string[]): Response | undefined {
-    const requested = c.req.header('access-control-request-method');
-    if (c.req.method !== 'OPTIONS' || !requested || !allowOrigin(c.req.header('origin'))) return undefined;
+    if (!isPreflight(c)) return undefined;
     c.header('Access-Control-Allow-Methods', allowed.join(', '));
     c.header('Access-Control-Allow-Headers', ALLOW_HEADERS);
     c.header('Access-Control-Max-Age', maxAgeSeconds);
@@ -62,5 +66,5 @@ export function createCors({ origins, credentials, max_age: maxAge }: CorsConfig
     return c.body(null, 204);
   }
 
-  return { middleware, preflight };
+  return { middleware, preflight, isPreflight };
 }

@@ -33,6 +33,13 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect(forbidden.body).toMatchObject({ error: 'forbidden' });
     expect((await call(one.url, 'POST', `/admin/users/${admin.userId}/disable`, { token: user.accessToken })).status).toBe(403);
     expect((await call(one.url, 'GET', `/admin/users/${user.userId}`)).status).toBe(401);
+    // OPTIONS too (not a CORS preflight: CORS is off here): the paths are told only to an admin.
+    for (const path of [`/admin/users/${user.userId}/roles`, '/admin/nope']) {
+      expect((await call(one.url, 'OPTIONS', path)).status, path).toBe(401);
+      expect((await call(one.url, 'OPTIONS', path, { token: user.accessToken })).status, path).toBe(403);
+    }
+    expect((await call(one.url, 'OPTIONS', `/admin/users/${user.userId}/roles`, { token: admin.token })).status).toBe(405);
+    expect((await call(one.url, 'OPTIONS', '/admin/nope', { token: admin.token })).status).toBe(404);
   });
 
   it('shows a user by id and by e-mail, never the password hash; unknown users are 404', async () => {
@@ -211,7 +218,8 @@ describe('admin controls (redis + postgres, two instances)', () => {
 
   it('setting roles kills old tokens; the next login carries the new roles', async () => {
     const user = await registerUser(one.url);
-    const response = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['editor', 'billing:read', 'editor'] });
+    // Duplicates are dropped before the roles are counted: 40 of one role are one role.
+    const response = await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['editor', 'billing:read', ...Array<string>(40).fill('editor')] });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ roles: ['editor', 'billing:read'] });
     expect((await authenticate(user.accessToken)).status).toBe(401);
