@@ -15,8 +15,8 @@ import { startSession, tokenResponse, type TokenResponse } from './token-respons
 export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Promise<T>;
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
-/** The account changed while a login or password change was under way: a retry sees the change. */
-const changedMeanwhile = (during: string) => new AppError('unavailable', `the account changed during ${during}, retry`, { retryAfter: 1 });
+/** The account changed while a login or password change was under way: a retry sees the change (a race, not an outage). */
+const changedMeanwhile = (during: string) => new AppError('unavailable', `the account changed during ${during}, retry`, { retryAfter: 1, shown: true });
 
 /** The client side of an audit event. */
 const client = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });

@@ -9,8 +9,17 @@ import { domainLabels, normaliseEmail, punycodeIsReal } from '../users/email.js'
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const wellFormed = (schema: z.ZodString) => schema.refine((value) => !LONE_SURROGATE.test(value), 'must be valid Unicode text (an unpaired surrogate is not)');
 
-/** Printable text: control characters cannot be stored in PostgreSQL text (NUL) or shown safely. */
-const printable = (max: number) => wellFormed(z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'));
+/** The message of a length limit, in the API's words (`device: must be at most 128 characters`). */
+const atMost = (max: number) => `must be at most ${max} characters`;
+
+/**
+ * C0 and C1 controls, the line and paragraph separators, and the bidirectional embeddings,
+ * overrides and isolates: NUL cannot be stored in PostgreSQL text, and the rest cannot be shown
+ * safely (a device label `\u202Egnp.exe` reads as `exe.png` in a session list).
+ */
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+/** Printable text: no `UNSHOWABLE` character. */
+const printable = (max: number) => wellFormed(z.string().max(max, atMost(max)).refine((text) => !UNSHOWABLE.test(text), 'must not contain control or text-direction characters'));
 
 /**
  * RFC 5321 §4.5.3.1 lengths, which the address pattern does not check: at most 254 characters
@@ -35,13 +44,13 @@ const email = z
       .refine(punycodeIsReal, 'must be an e-mail address (an xn-- label must be a valid internationalised name)'),
   );
 /** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */
-const password = wellFormed(z.string().min(1, 'is required').max(4096));
+const password = wellFormed(z.string().min(1, 'is required').max(4096, atMost(4096)));
 /** A password to set: every length rule is the policy's (`weak_password`, however long). */
 const newPassword = wellFormed(z.string().min(1, 'is required'));
 const device = printable(128).optional();
-const token = z.string().min(1, 'is required').max(8192);
+const token = z.string().min(1, 'is required').max(8192, atMost(8192));
 /** A trusted-device token from an earlier login; one that does not verify is ignored (counted as none). */
-const deviceToken = z.string().min(1, 'must not be empty').max(256).optional();
+const deviceToken = z.string().min(1, 'must not be empty').max(256, atMost(256)).optional();
 
 /** `POST /register` */
 export const registerBody = z.object({ email, password: newPassword, device });

@@ -77,6 +77,16 @@ describe.each([
     expect(await call(base, 'POST', path, { body })).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: description } });
   });
 
+  it('a field over its length limit: 400 saying the limit in plain words', async () => {
+    for (const [path, body, description] of [
+      ['/register', { email: 'a@b.io', password: PASSWORD, device: 'd'.repeat(129) }, 'device: must be at most 128 characters'],
+      ['/login', { email: 'a@b.io', password: 'p'.repeat(4097) }, 'password: must be at most 4096 characters'],
+      ['/refresh', { refresh_token: 'r'.repeat(8193) }, 'refresh_token: must be at most 8192 characters'],
+    ] as const) {
+      expect(await call(base, 'POST', path, { body }), path).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: description } });
+    }
+  });
+
   it('registers an address at the RFC 5321 limits: 64 characters before the @, 63 in a label', async () => {
     const email = `${randomUUID().replaceAll('-', '').repeat(2)}@${'b'.repeat(63)}.io`;
     expect(email.indexOf('@')).toBe(64);
@@ -196,6 +206,15 @@ describe.each([
   it('refuses control characters in the login e-mail with 400, not a database error', async () => {
     const response = await call(base, 'POST', '/login', { body: { email: 'a\u0000b@x.io', password: PASSWORD } });
     expect(response).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+  });
+
+  it('refuses a device label that could not be shown as sent (C0/C1 controls, line separators, text-direction overrides) with 400', async () => {
+    for (const device of ['phone\u0007', 'phone\u0085', 'line\u2028two', '\u202egnp.exe', 'a\u2067b']) {
+      const response = await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD, device } });
+      expect(response, JSON.stringify(device)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'device: must not contain control or text-direction characters' } });
+    }
+    // Other scripts, right-to-left ones included, and emoji are labels like any other.
+    expect((await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD, device: 'هاتف 📱 Café' } })).status).toBe(201);
   });
 
   it('refuses an unpaired UTF-16 surrogate in a password or device name with 400: encoded, it would become U+FFFD and match other passwords', async () => {

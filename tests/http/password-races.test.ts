@@ -86,8 +86,9 @@ describe('password change races (redis + postgres, two instances)', () => {
     });
     const raced = await login(user.email);
     expect(changed?.status).toBe(200);
-    // The hash changed under it: a retry, which checks the password against the current hash.
-    expect(raced).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    // The hash changed under it: a retry, which checks the password against the current hash (a
+    // race, not an outage: the client is told why).
+    expect(raced).toMatchObject({ status: 503, body: { error: 'unavailable', error_description: 'the account changed during login, retry' } });
     expect(raced.headers.get('retry-after')).toBe('1');
     expect(await login(user.email)).toMatchObject({ status: 401, body: { error: 'invalid_credentials' } });
     const sessions = await call(one.url, 'GET', '/sessions', { token: changed?.body?.access_token as string });
