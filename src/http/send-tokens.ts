@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { AppDeps } from '../app-deps.js';
-import type { ProvenTokens } from '../auth/credentials.js';
+import type { ProvenTokens } from '../auth/account-proof.js';
 import type { TokenResponse } from '../auth/token-response.js';
 import { setDeviceCookie } from './device-cookie.js';
 import { setRefreshCookies } from './refresh-cookie.js';

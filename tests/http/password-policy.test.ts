@@ -1,6 +1,7 @@
 import { hash } from '@node-rs/argon2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type AttemptLimiter, authenticateUser, login } from '../../src/auth/credentials.js';
+import type { AttemptLimiter } from '../../src/auth/account-proof.js';
+import { authenticateUser, login } from '../../src/auth/login.js';
 import { argon2Options, createPasswordHasher, type HashPlace } from '../../src/passwords/hasher.js';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 

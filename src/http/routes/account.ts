@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
-import { publicUser } from '../../auth/credentials.js';
+import { publicUser } from '../../auth/account-proof.js';
 import { endOwnSession } from '../../auth/revocation.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';

@@ -1,6 +1,9 @@
 import { Hono, type Context } from 'hono';
 import type { AppDeps } from '../../app-deps.js';
-import { type AttemptLimiter, changePassword, login, register } from '../../auth/credentials.js';
+import type { AttemptLimiter } from '../../auth/account-proof.js';
+import { login } from '../../auth/login.js';
+import { changePassword } from '../../auth/password-change.js';
+import { register } from '../../auth/register.js';
 import type { SessionMeta } from '../../sessions/session-store.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
