@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, urlHasPassword } from './schema.js';
+import { urlHasPassword } from './fields.js';
+import { configSchema } from './schema.js';
 import type { Config } from './schema.js';
 
 /** Thrown for any unusable configuration; the message is one line naming the file, key path and problem. */

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { Cluster, Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { MAX_TIMER } from '../config/fields.js';
 import { ConfigError } from '../config/loader.js';
 import { readSecretFile } from '../config/secret-file.js';
 import type { Config } from '../config/schema.js';
@@ -62,8 +63,6 @@ const CONNECT_TIMEOUT_MS = 2000;
 const FIRST_CONNECTION_MS = 30_000;
 /** `socketTimeout` over `command_timeout`. */
 const SOCKET_TIMEOUT_FACTOR = 2;
-/** The longest timer Node keeps (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Connects a client made by `createRedis`, giving up if no connection is made within
@@ -148,7 +147,7 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     // one until the process ran out of memory. No byte back for twice the command timeout while
     // commands wait (the first of them has failed by then; the others fail with the connection)
     // drops the connection, and its queue with it; until it is made again, commands fail at once.
-    socketTimeout: Math.min(SOCKET_TIMEOUT_FACTOR * cache.command_timeout, MAX_TIMER_MS),
+    socketTimeout: Math.min(SOCKET_TIMEOUT_FACTOR * cache.command_timeout, MAX_TIMER.ms),
     connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   };
