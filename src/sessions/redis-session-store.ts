@@ -1,11 +1,11 @@
 import { Cluster } from 'ioredis';
-import calculateSlot from 'cluster-key-slot';
 import { closeRedis } from './redis-connection.js';
 import { defineScript, redisGuarded as guarded, type RedisClient } from './redis-client.js';
 import { microBatch } from '../util/micro-batch.js';
 import { UnavailableError } from '../errors.js';
 import * as lua from './lua/scripts.js';
 import { redisKeys } from './redis-keys.js';
+import { createRevoke, masterConnection, type ReplicatedRevocations } from './replicated-revocations.js';
 import {
   activityThrottleMs,
   MAX_DENIED_PER_SESSION,
@@ -61,13 +61,6 @@ function defineScripts(redis: RedisClient) {
 
 type Scripts = ReturnType<typeof defineScripts>;
 
-/** The connection to the master `nodeKey` (`host:port`) of `cluster`, or a 503 if the client knows none. */
-function masterConnection(cluster: Cluster, nodeKey: string | undefined, purpose: string): RedisClient {
-  const node = nodeKey === undefined ? undefined : cluster.nodes('master').find(({ options }) => `${options.host}:${options.port}` === nodeKey);
-  if (!node) throw new UnavailableError('session store', new Error(`no master is known for ${purpose}`));
-  return node;
-}
-
 const parseRoles = (json: string | undefined): string[] => {
   const roles: unknown = json ? JSON.parse(json) : [];
   return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [];
@@ -77,9 +70,6 @@ const text = (value: unknown) => (typeof value === 'string' && value !== '' ? va
 
 /** Most rotations in one script call (each writes; a batch of refreshes is smaller than one of checks). */
 const MAX_ROTATE_BATCH = 32;
-
-/** Life of the mark written before each WAIT (nothing reads it; it only has to reach the replicas). */
-const ACKNOWLEDGEMENT_MARK_TTL_MS = 10_000;
 
 type RotateInput = Parameters<SessionStore['rotate']>[0];
 type RotateReply = [string, number?, number?, string?, number?];
@@ -91,19 +81,6 @@ function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): Rota
   }
   if (outcome === 'error') return null;
   return { outcome: outcome === 'reused' || outcome === 'superseded' ? outcome : 'invalid' };
-}
-
-/**
- * Revocations acknowledged by replicas (`cache.revocation_replicas`): they run on a connection of
- * their own, each followed by `WAIT replicas waitMs`, which blocks that connection (never the hot
- * path's) until that many replicas hold every write made on it so far. On a Cluster, `redis` is a
- * client of its own, and a user's revocations and their WAIT go down its connection to the master
- * serving the user's slot (WAIT answers only for writes made on the connection it is sent on).
- */
-export interface ReplicatedRevocations {
-  redis: RedisClient;
-  replicas: number;
-  waitMs: number;
 }
 
 /**
@@ -124,59 +101,7 @@ export function createRedisSessionStore({
 }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
-  /** Scripts defined on each connection replicated revocations run on (a Cluster's node connections come and go). */
-  const scriptsByConnection = new WeakMap<RedisClient, Scripts>();
-  const scriptsOn = (connection: RedisClient): Scripts => {
-    let defined = scriptsByConnection.get(connection);
-    if (!defined) scriptsByConnection.set(connection, (defined = defineScripts(connection)));
-    return defined;
-  };
-  /** Where `userId`'s replicated revocations run: `replicated`'s connection (on a Cluster, to the slot's master). */
-  const revocationConnection = ({ redis: connection }: ReplicatedRevocations, userId: string): RedisClient => {
-    if (!(connection instanceof Cluster)) return connection;
-    return masterConnection(connection, connection.slots[calculateSlot(keys.tokenVersion(userId))]?.[0], `the slot of user ${userId}`);
-  };
-  /**
-   * Once enough replicas hold every write made so far on the master of `userId`'s slot (see
-   * ReplicatedRevocations). WAIT answers for its connection's last write that reached the
-   * replication stream, and a revocation may write nothing: a retried logout whose session is
-   * already gone (ended by another instance, whose WAIT timed out), the repeated end of a family
-   * already deleted, a PUBLISH (not replicated on a Cluster). So a write of its own goes first.
-   */
-  const acknowledged = async ({ replicas, waitMs }: ReplicatedRevocations, connection: RedisClient, userId: string, revoked: boolean): Promise<void> => {
-    const mark = keys.acknowledgementMark(userId);
-    // Both sent at once, in order on the one connection: no round trip more than WAIT's own. After
-    // a revoking script the mark is a script too, so that it is written when Redis is full as the
-    // revocation was, sent whole (EVAL): an EVALSHA answered NOSCRIPT would be sent again after
-    // the WAIT. A confirmation alone (`confirmRevocations`, which anyone can ask for with any user
-    // id in a well-formed refresh token) writes a plain SET, refused when Redis is full.
-    const [, waited] = await Promise.all([
-      guarded(revoked ? connection.eval(lua.acknowledgementMark, 1, mark, ACKNOWLEDGEMENT_MARK_TTL_MS) : connection.set(mark, '1', 'PX', ACKNOWLEDGEMENT_MARK_TTL_MS)),
-      guarded(connection.wait(replicas, waitMs)),
-    ]);
-    const holding = Number(waited);
-    if (holding < replicas) {
-      throw new UnavailableError('session store', new Error(`a revocation reached ${holding} of ${replicas} replicas within ${waitMs} ms`));
-    }
-  };
-  /**
-   * The reply of `userId`'s revoking script(s) run by `work`, once enough replicas hold it; with no
-   * `work`, once they hold the user's earlier revocations.
-   */
-  const revoke = async <T>(userId: string, work?: (on: Scripts) => Promise<T>): Promise<T | undefined> => {
-    if (!replicated) return work && guarded(work(scripts));
-    try {
-      const connection = revocationConnection(replicated, userId);
-      const reply = work && (await guarded(work(scriptsOn(connection))));
-      await acknowledged(replicated, connection, userId, work !== undefined);
-      return reply;
-    } catch (error) {
-      // After a failover the slot's master has moved, and nothing this client routes itself would
-      // tell it (a MOVED reply): it learns the new owners before the client's retry.
-      if (replicated.redis instanceof Cluster) replicated.redis.refreshSlotsCache();
-      throw error;
-    }
-  };
+  const revoke = createRevoke({ scripts, defineScripts, keys, replicated });
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
