@@ -86,24 +86,75 @@ export function createConnectHandler(instanceId: string) {
   return (request: IncomingMessage, socket: Duplex) => answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
 }
 
+/** The longest a refusal waits for the answer to a whole request ahead of it on its connection. */
+const IN_FLIGHT_WAIT_MS = 30_000;
+
+/** Connections whose refusal waits for that answer: what they still send is not looked at. */
+const waiting = new WeakSet<Duplex>();
+
+/** The response on a connection (Node's `socket._httpMessage`), if one is under way. */
+type InFlight = EventEmitter & { headersSent?: boolean; req?: { complete?: boolean } };
+
+/** Writes the refusal of `error`, computed at once: nothing of the request is kept while it waits. */
+function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Duplex) => void {
+  const known = classify(error);
+  if (!known) {
+    // A request not complete in time: no error code of the contract fits, so no body. The parser
+    // has not failed, so the connection goes at once, as Node's own handler does: bytes read on
+    // could complete a request (or the body of one in the app) that would then be carried out
+    // after the client was told 408.
+    const answer = closingAnswer(408, outsideHeaders(instanceId));
+    return (socket) => {
+      socket.end(answer);
+      socket.destroy();
+    };
+  }
+  if (known[0] === 'invalid_request') {
+    const answer = refusedRequestLine(requestTarget(error), known[1], instanceId);
+    return (socket) => answerAndClose(socket, answer);
+  }
+  const { status, headers, body } = errorParts(known[0], known[1], instanceId);
+  const answer = closingAnswer(status, headers, body);
+  return (socket) => answerAndClose(socket, answer);
+}
+
+/**
+ * Refuses once the answer to the whole request ahead on the connection (pipelined) has gone: the
+ * app carries that request out, so its answer must not be lost, and answers go in order. Nothing
+ * more is read meanwhile (a failed parser would refuse each chunk again, and no later request
+ * may complete); past `IN_FLIGHT_WAIT_MS` without that answer the connection goes.
+ */
+function refuseAfter(inFlight: InFlight, socket: Duplex, refuse: (socket: Duplex) => void): void {
+  waiting.add(socket);
+  socket.pause();
+  const timer = setTimeout(() => socket.destroy(), IN_FLIGHT_WAIT_MS);
+  const stopWaiting = () => clearTimeout(timer);
+  socket.once('close', stopWaiting);
+  inFlight.once('finish', () => {
+    stopWaiting();
+    socket.off('close', stopWaiting);
+    if (socket.writable) refuse(socket);
+    else socket.destroy();
+  });
+}
+
 /**
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
  * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
  * status line. A timeout is a 408 with the same headers and no body.
  */
 export function createClientErrorHandler(instanceId: string) {
-  const handle = (error: NodeJS.ErrnoException, socket: Duplex) => {
-    // An errored parser refuses every later chunk again: the connection is answered and lingering.
-    if (answered.has(socket) && error.code !== 'ECONNRESET') return;
+  return (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // An errored parser refuses every later chunk again: the connection is answered (or waits to
+    // be) and lingering.
+    if ((answered.has(socket) || waiting.has(socket)) && error.code !== 'ECONNRESET') return;
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const inFlight = (socket as Duplex & { _httpMessage?: (EventEmitter & { headersSent?: boolean; req?: { complete?: boolean } }) | null })._httpMessage;
-    // A request pipelined behind a whole one still being answered: that answer goes first (the app
-    // carries the request out, so its answer must not be lost), then this one, in order.
+    const inFlight = (socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage;
     if (inFlight?.req?.complete) {
-      inFlight.once('finish', () => handle(error, socket));
+      refuseAfter(inFlight, socket, refusal(error, instanceId));
       return;
     }
     // Nothing is written once the answer on the connection has started (that would corrupt it).
@@ -111,24 +162,8 @@ export function createClientErrorHandler(instanceId: string) {
       socket.destroy();
       return;
     }
-    const known = classify(error);
-    if (!known) {
-      // A request not complete in time: no error code of the contract fits, so no body. The parser
-      // has not failed, so the connection goes at once, as Node's own handler does: bytes read on
-      // could complete a request (or the body of one in the app) that would then be carried out
-      // after the client was told 408.
-      socket.end(closingAnswer(408, outsideHeaders(instanceId)));
-      socket.destroy();
-      return;
-    }
-    if (known[0] === 'invalid_request') {
-      answerAndClose(socket, refusedRequestLine(requestTarget(error), known[1], instanceId));
-      return;
-    }
-    const { status, headers, body } = errorParts(known[0], known[1], instanceId);
-    answerAndClose(socket, closingAnswer(status, headers, body));
+    refusal(error, instanceId)(socket);
   };
-  return handle;
 }
 
 /**
