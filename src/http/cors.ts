@@ -19,8 +19,6 @@ export interface Cors {
    * for a path whose methods are `allowed`; `undefined` when it is not one (the caller answers 405).
    */
   preflight(c: Context<AppEnv>, allowed: readonly string[]): Response | undefined;
-  /** The request is a preflight (`OPTIONS` + `Access-Control-Request-Method`) from an allowed origin. */
-  isPreflight(c: Context<AppEnv>): boolean;
 }
 
 /**
@@ -66,5 +64,5 @@ export function createCors({ origins, credentials, max_age: maxAge }: CorsConfig
     return c.body(null, 204);
   }
 
-  return { middleware, preflight, isPreflight };
+  return { middleware, preflight };
 }

@@ -1,5 +1,4 @@
 import { type Context, Hono } from 'hono';
-import { except } from 'hono/combine';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import {
@@ -27,6 +26,9 @@ import { sessionView } from '../session-view.js';
 /** The list only: `setUserRoles` checks each role and the count once duplicates are dropped (`parseRoles`). */
 const rolesBody = z.object({ roles: z.array(z.string()) });
 
+/** Every method the admin routes answer, named alike by every admin preflight. */
+const ADMIN_METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
+
 /**
  * `/admin/…`: account controls for users whose access token carries the `admin` role.
  * Roles in a token are those of a live session, and any role change ends the user's sessions,
@@ -41,13 +43,17 @@ export function adminRoutes(deps: AppDeps, cors: Cors | undefined) {
   });
   const actor = (c: { var: AppEnv['Variables'] }): Actor => ({ userId: c.var.claims.userId });
   const userIdOf = (c: Context) => canonicalCase(c.req.param('id') ?? '');
-  // No route here answers OPTIONS: a CORS preflight from an allowed origin (which never carries a
-  // token) goes on to the unmatched-route handler (its 204), as on every other path. Any other
-  // OPTIONS needs the admin token like every method, so the paths are told only to an admin.
-  const isPreflight = (c: Context<AppEnv>) => cors?.isPreflight(c) ?? false;
+  // A CORS preflight from an allowed origin carries no token (browsers send none): every path
+  // here gets the same 204 naming every method of these routes, so a preflight tells nothing of
+  // which paths exist. Any other request, OPTIONS included, needs the admin token first.
+  const preflight = createMiddleware<AppEnv>(async (c, next) => {
+    const answer = cors?.preflight(c, ADMIN_METHODS);
+    if (answer) return answer;
+    await next();
+  });
 
   return new Hono<AppEnv>()
-    .use(except(isPreflight, requireAccessToken(deps.accessTokens, deps.sessions), adminOnly))
+    .use(preflight, requireAccessToken(deps.accessTokens, deps.sessions), adminOnly)
     .get('/users', async (c) => {
       const [email, ...more] = c.req.queries('email') ?? [];
       if (!email) throw new AppError('invalid_request', 'email: the query parameter is required (GET /admin/users?email=…)');
