@@ -61,6 +61,18 @@ export class OverloadedError extends AppError {
   }
 }
 
+/**
+ * A request that raced a change of the same account (a password change, an admin's): 503 with
+ * its message and `Retry-After`, for the client to retry or log in again. Nothing is down, so it
+ * is not reported as an outage.
+ */
+export class ChangedMeanwhileError extends AppError {
+  constructor(message: string) {
+    super('unavailable', message, { retryAfter: 1, shown: true });
+    this.name = 'ChangedMeanwhileError';
+  }
+}
+
 /** Thrown by stores when a backing service (Redis, PostgreSQL) cannot answer. */
 export class UnavailableError extends AppError {
   readonly dependency: 'cache' | 'database';

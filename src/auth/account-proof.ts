@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, ChangedMeanwhileError } from '../errors.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
 import type { User } from '../users/user-store.js';
@@ -13,7 +13,7 @@ export type AttemptLimiter = <T>(email: string, attempt: () => Promise<T>) => Pr
 
 export const invalidCredentials = () => new AppError('invalid_credentials', 'e-mail or password is wrong');
 /** The account changed while a login or password change was under way: a retry sees the change (a race, not an outage). */
-export const changedMeanwhile = (during: string) => new AppError('unavailable', `the account changed during ${during}, retry`, { retryAfter: 1, shown: true });
+export const changedMeanwhile = (during: string) => new ChangedMeanwhileError(`the account changed during ${during}, retry`);
 
 /** The client side of an audit event. */
 export const auditClient = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, ChangedMeanwhileError } from '../errors.js';
 import type { HashPlace } from '../passwords/hasher.js';
 import { verifiesFor } from '../passwords/normal-form.js';
 import { requireStrongPassword } from '../passwords/policy.js';
@@ -72,13 +72,21 @@ export async function changePassword(
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
-  const tokens = kept
-    ? tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles })
-    : await restartAfterChange(deps, user.id, meta);
-  deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
-  deps.audit.record({ event: 'password_changed', userId: user.id, sessionId: tokens.session_id, ...auditClient(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+  const recordChange = (sessionId: string | undefined) => {
+    deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
+    deps.audit.record({ event: 'password_changed', userId: user.id, sessionId, ...auditClient(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+  };
   // Every device token of the old password is dead; this client proved the new one.
-  return proven(deps, { ...user, passwordHash }, tokens);
+  const changed = { ...user, passwordHash };
+  if (kept) {
+    const tokens = tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
+    recordChange(tokens.session_id);
+    return proven(deps, changed, tokens);
+  }
+  // The caller's session ended meanwhile: the change stands and is recorded first, whatever
+  // becomes of the session started in its place.
+  recordChange(undefined);
+  return proven(deps, changed, await restartAfterChange(deps, user.id, meta));
 }
 
 /**
@@ -121,7 +129,7 @@ async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionM
     deps,
     current,
     tokens.session_id,
-    () => new AppError('unavailable', 'the password was changed, but the account changed again meanwhile: log in again', { retryAfter: 1, shown: true }),
+    () => new ChangedMeanwhileError('the password was changed, but the account changed again meanwhile: log in again'),
   );
   return tokens;
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { AppError, errorStatus, OverloadedError, UnavailableError, type ErrorCode } from '../errors.js';
+import { AppError, ChangedMeanwhileError, errorStatus, OverloadedError, type ErrorCode } from '../errors.js';
 import { createOutageLog } from './outage-log.js';
 
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
@@ -24,10 +24,10 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
     }
     if (error instanceof AppError && error.code === 'unavailable') {
       // Shed load is counted, not logged: under a login storm that would be a warning with a
-      // stack per refused request. A race the service saw (the account changed meanwhile: no
-      // cause) is the client's to retry. Anything else unavailable is reported as an outage.
+      // stack per refused request. A race with a change of the account is the client's to retry.
+      // Anything else unavailable is reported as an outage.
       if (error instanceof OverloadedError) metrics.passwordHashRejected();
-      else if (error instanceof UnavailableError || error.cause !== undefined) outage(error, 'dependency unavailable', { path: c.req.path });
+      else if (!(error instanceof ChangedMeanwhileError)) outage(error, 'dependency unavailable', { path: c.req.path });
       return errorResponse(c, 'unavailable', error.shown ? error.message : 'the service is temporarily unavailable, retry shortly', error.retryAfter ?? 1);
     }
     // Hono's own HTTP errors (e.g. a malformed request it refused) are client errors.

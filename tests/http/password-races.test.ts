@@ -273,11 +273,14 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect((await refresh(changed.body?.refresh_token as string)).status).toBe(200);
   });
 
-  it('an admin disabling the account during a change leaves no live session', async () => {
+  it('an admin disabling the account during a change leaves no live session; the change, made, is recorded', async () => {
     const user = await registerUser(one.url);
+    const recorded = recordedFor(user.userId);
     beforeNextPasswordWrite(() => disableUser(one.deps, admin, user.userId));
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    // The new hash was written before the account was found disabled: the trail says so.
+    expect(recorded).toMatchObject([{ event: 'password_changed', details: { sessions_ended: 'all' } }]);
     expect(await one.deps.sessions.list(user.userId)).toEqual([]);
     await expectDead({ access_token: user.accessToken, refresh_token: user.refreshToken });
   });
