@@ -376,6 +376,18 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect(own.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;'))).toBe(true);
   });
 
+  it('is cleared when the refresh token named in the body ends its session too', async () => {
+    const email = `cookie-${crypto.randomUUID()}@example.com`;
+    const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
+    const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
+    const jar = cookiesOf(second.headers);
+    const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
+    const both = await call(app.url, 'POST', '/logout', { token: first.body?.access_token as string, headers: { cookie }, body: { refresh_token: jar['__Host-rt'] } });
+    expect(both.status).toBe(204);
+    expect(both.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;'))).toBe(true);
+    expect((await call(app.url, 'POST', '/refresh', { body: { refresh_token: jar['__Host-rt'] } })).status).toBe(401);
+  });
+
   it('is left alone when a password change replaced it: another tab may hold the new cookie by then', async () => {
     const registered = await call(app.url, 'POST', '/register', { body: { email: `cookie-${crypto.randomUUID()}@example.com`, password: PASSWORD } });
     const cookies = cookiesOf(registered.headers);

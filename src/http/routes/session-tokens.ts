@@ -53,17 +53,20 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
    * After a logout by access token: a refresh token the body names too is the client's, so its
    * session ends as well when it is another one (not the cookie's, which the browser sends by
    * itself). A body that cannot be read, or a token that does not verify, changes nothing more.
+   * Returns the session it ended, if any.
    */
-  const logoutNamedInBodyToo = async (c: Parameters<typeof readJson>[0], sessionId: string) => {
+  const logoutNamedInBodyToo = async (c: Parameters<typeof readJson>[0], sessionId: string): Promise<string | undefined> => {
     const body = await readJson(c, logoutBody, limit, { optional: true }).catch(() => undefined);
     const token = body?.refresh_token;
-    if (token !== undefined && deps.refreshTokens.decode(token)?.sessionId !== sessionId) await logoutWithRefreshToken(deps, token);
+    const named = token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId;
+    if (token === undefined || named === undefined || named === sessionId) return undefined;
+    return (await logoutWithRefreshToken(deps, token)) ? named : undefined;
   };
 
-  /** The browser's refresh cookie is one of ours naming a session other than `sessionId`. */
-  const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], sessionId: string) => {
+  /** The browser's refresh cookie is one of ours naming a session other than those `ended`. */
+  const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], ended: readonly (string | undefined)[]) => {
     const decoded = deps.refreshTokens.decode(getCookie(c, REFRESH_COOKIE) ?? '');
-    return decoded !== null && decoded.sessionId !== sessionId;
+    return decoded !== null && !ended.includes(decoded.sessionId);
   };
 
   return new Hono<AppEnv>()
@@ -79,16 +82,13 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
     })
     .post('/logout', async (c) => {
       const accessToken = bearerToken(c.req.header('authorization'));
-      /** The session whose refresh cookie this logout clears; `undefined`: whichever the cookie names. */
-      let endedSession: string | undefined;
+      /** The sessions whose refresh cookie this logout clears; none: whichever the cookie names. */
+      let endedSessions: (string | undefined)[] = [];
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
         const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
-        if (loggedOut) {
-          endedSession = result.claims.sessionId;
-          await logoutNamedInBodyToo(c, endedSession);
-        }
+        if (loggedOut) endedSessions = [result.claims.sessionId, await logoutNamedInBodyToo(c, result.claims.sessionId)];
         // A refused one (say, of the version before a password change made in another tab) must
         // not keep alive the session a refresh token sent with it names: that one logs out.
         else if (!(await loggedOutByRefreshTokenToo(c))) {
@@ -102,7 +102,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       }
       // An access token of another session logs that one out: a refresh cookie naming a different
       // session stays (that session lives on).
-      if (cookies && !(endedSession !== undefined && otherSessionsCookie(c, endedSession))) clearRefreshCookies(c);
+      if (cookies && !(endedSessions.length > 0 && otherSessionsCookie(c, endedSessions))) clearRefreshCookies(c);
       return c.body(null, 204);
     })
     .post('/logout-all', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
