@@ -17,7 +17,8 @@ import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
 import { atLoad, bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
 import { REPO_ROOT, startBareServer, startService } from './service.js';
-import { runMain, UsageError } from './run-main.js';
+import { UsageError } from '../src/util/cli-args.js';
+import { runMain } from './run-main.js';
 import { makePool, startStack } from './stack.js';
 import { median } from './stats.js';
 

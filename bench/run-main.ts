@@ -1,7 +1,5 @@
 import { CleanupStack } from '../scripts/cluster/cleanup.js';
-
-/** Arguments not understood: told in one line with the usage (exit 2), not as a failure with a stack. */
-export class UsageError extends Error {}
+import { UsageError } from '../src/util/cli-args.js';
 
 /**
  * Runs `body` as the program `name`: on SIGINT/SIGTERM everything registered on `cleanup`

@@ -13,11 +13,11 @@ const wellFormed = (schema: z.ZodString) => schema.refine((value) => !LONE_SURRO
 const atMost = (max: number) => `must be at most ${max} characters`;
 
 /**
- * C0 and C1 controls, the line and paragraph separators, and the bidirectional embeddings,
- * overrides and isolates: NUL cannot be stored in PostgreSQL text, and the rest cannot be shown
- * safely (a device label `\u202Egnp.exe` reads as `exe.png` in a session list).
+ * C0 and C1 controls, the line and paragraph separators, and the bidirectional marks,
+ * embeddings, overrides and isolates: NUL cannot be stored in PostgreSQL text, and the rest cannot
+ * be shown safely (a device label `\u202Egnp.exe` reads as `exe.png` in a session list).
  */
-const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSHOWABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 /** Printable text: no `UNSHOWABLE` character. */
 const printable = (max: number) => wellFormed(z.string().max(max, atMost(max)).refine((text) => !UNSHOWABLE.test(text), 'must not contain control or text-direction characters'));
 

@@ -19,7 +19,6 @@ export interface TrustedDevice {
   passwordMark: string;
 }
 
-
 /**
  * Trusted-device tokens (OWASP's "device cookies"): a client that proves the password gets one,
  * bound to the account; a later login of that account presenting it is counted on the device's

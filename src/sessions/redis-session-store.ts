@@ -42,7 +42,7 @@ const MAX_AUTHENTICATE_BATCH = 16;
 
 /** Registers each script once per connection (EVALSHA, falling back to EVAL on NOSCRIPT there). */
 function defineScripts(redis: RedisClient) {
-  const define = (name: string, lua: string, numberOfKeys?: number) => defineScript(redis, name, lua, numberOfKeys);
+  const define = defineScript.bind(null, redis);
   return {
     createSession: define('jwtCreateSession', lua.createSession),
     // Takes 3 keys per check, so the key count is passed per call.

@@ -1,4 +1,3 @@
-
 /** A user as the service sees it. `email` is in its canonical form (`normaliseEmail`). */
 export interface User {
   id: string;

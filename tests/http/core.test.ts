@@ -209,7 +209,7 @@ describe.each([
   });
 
   it('refuses a device label that could not be shown as sent (C0/C1 controls, line separators, text-direction overrides) with 400', async () => {
-    for (const device of ['phone\u0007', 'phone\u0085', 'line\u2028two', '\u202egnp.exe', 'a\u2067b']) {
+    for (const device of ['phone\u0007', 'phone\u0085', 'line\u2028two', '\u202egnp.exe', 'a\u2067b', 'a\u200fb']) {
       const response = await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD, device } });
       expect(response, JSON.stringify(device)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'device: must not contain control or text-direction characters' } });
     }
