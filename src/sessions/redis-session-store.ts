@@ -61,7 +61,7 @@ function defineScripts(redis: RedisClient) {
 
 type Scripts = ReturnType<typeof defineScripts>;
 
-const parseRoles = (json: string | undefined): string[] => {
+const rolesFromJson = (json: string | undefined): string[] => {
   const roles: unknown = json ? JSON.parse(json) : [];
   return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [];
 };
@@ -77,7 +77,7 @@ type RotateReply = [string, number?, number?, string?, number?];
 /** One rotation's answer; `null` when the script failed for that rotation alone. */
 function toRotateResult([outcome, gen, tv, roles, expiresAt]: RotateReply): RotateResult | null {
   if (outcome === 'rotated' || outcome === 'replayed') {
-    return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: parseRoles(roles), expiresAt: Number(expiresAt) };
+    return { outcome, generation: Number(gen), tokenVersion: Number(tv), roles: rolesFromJson(roles), expiresAt: Number(expiresAt) };
   }
   if (outcome === 'error') return null;
   return { outcome: outcome === 'reused' || outcome === 'superseded' ? outcome : 'invalid' };
@@ -270,7 +270,7 @@ export function createRedisSessionStore({
       )) as [number, number?, string?, string?, number?];
       const [tv, gen, salt, roles, expiresAt] = reply;
       if (gen === undefined || salt === undefined) return null;
-      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: parseRoles(roles), expiresAt: Number(expiresAt) };
+      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: rolesFromJson(roles), expiresAt: Number(expiresAt) };
     },
 
     async list(userId) {
