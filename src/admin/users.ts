@@ -1,4 +1,5 @@
 import type { AdminEventName } from '../audit/events.js';
+import { reportEvent } from '../audit/report.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { endAllAroundLateWrite } from '../auth/late-writes.js';
 import { AppError } from '../errors.js';
@@ -49,8 +50,7 @@ export function parseRoles(roles: readonly string[]): string[] {
 /** Logs an admin action and queues it for the audit trail. */
 function reportAdminAction(deps: AdminDeps, event: AdminEventName, actor: Actor, userId: string, details: Record<string, unknown> = {}) {
   const facts = { ...details, actor: actor.userId ?? 'cli' };
-  deps.logger.info({ event, userId, ...facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`);
-  deps.audit.record({ event, userId, details: facts });
+  reportEvent(deps, { event, userId, details: facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`, facts);
 }
 
 /** The user with this id. @throws {AppError} `not_found` */

@@ -1,3 +1,4 @@
+import { reportEvent } from '../audit/report.js';
 import { AppError, OverloadedError } from '../errors.js';
 import type { HashPlace } from '../passwords/hasher.js';
 import { verifiesFor } from '../passwords/normal-form.js';
@@ -89,7 +90,6 @@ async function checkedLogin(deps: AuthDeps, input: { email: string; password: st
       throw error;
     });
   deps.metrics.login('ok');
-  deps.logger.info({ event: 'login', userId: user.id }, 'login');
-  deps.audit.record({ event: 'login', userId: user.id, sessionId: tokens.session_id, ...auditClient(meta) });
+  reportEvent(deps, { event: 'login', userId: user.id, sessionId: tokens.session_id, ...auditClient(meta) }, 'login');
   return proven(deps, user, tokens);
 }

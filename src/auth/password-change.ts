@@ -1,3 +1,4 @@
+import { reportEvent } from '../audit/report.js';
 import { AppError, ChangedMeanwhileError } from '../errors.js';
 import type { HashPlace } from '../passwords/hasher.js';
 import { verifiesFor } from '../passwords/normal-form.js';
@@ -24,8 +25,7 @@ async function provenCaller(
   // Guessing the current password is guessing a login: the same per-account limits apply.
   await limitAttempt(user.email, async () => {
     if ((await deps.hasher.match(user.passwordHash, password, place)) !== false) return;
-    deps.logger.info({ event: 'password_change_failed', userId: user.id }, 'password change refused');
-    deps.audit.record({ event: 'password_change_failed', userId: user.id, sessionId: caller.sessionId, ...auditClient(meta), details: { reason: 'wrong_password' } });
+    reportEvent(deps, { event: 'password_change_failed', userId: user.id, sessionId: caller.sessionId, ...auditClient(meta), details: { reason: 'wrong_password' } }, 'password change refused');
     throw invalidCredentials();
   });
   return user;
@@ -73,8 +73,7 @@ export async function changePassword(
   // account (confirmUnchanged) between the first end and the write.
   const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
   const recordChange = (sessionId: string | undefined) => {
-    deps.logger.info({ event: 'password_changed', userId: user.id }, 'password changed');
-    deps.audit.record({ event: 'password_changed', userId: user.id, sessionId, ...auditClient(meta), details: { sessions_ended: kept ? 'others' : 'all' } });
+    reportEvent(deps, { event: 'password_changed', userId: user.id, sessionId, ...auditClient(meta), details: { sessions_ended: kept ? 'others' : 'all' } }, 'password changed');
   };
   // Every device token of the old password is dead; this client proved the new one.
   const changed = { ...user, passwordHash };

@@ -1,3 +1,4 @@
+import { reportEvent } from '../audit/report.js';
 import { AppError } from '../errors.js';
 import { requireStrongPassword } from '../passwords/policy.js';
 import type { SessionMeta } from '../sessions/session-store.js';
@@ -31,7 +32,6 @@ export async function register(deps: AuthDeps, input: { email: string; password:
     await deps.users.delete(user.id).catch((cause: unknown) => deps.logger.error({ err: cause, userId: user.id }, 'register: could not remove the half-created user'));
     throw error;
   }
-  deps.logger.info({ event: 'register', userId: user.id }, 'user registered');
-  deps.audit.record({ event: 'register', userId: user.id, sessionId: tokens.session_id, ...auditClient(meta) });
+  reportEvent(deps, { event: 'register', userId: user.id, sessionId: tokens.session_id, ...auditClient(meta) }, 'user registered');
   return { ...proven(deps, user, tokens), user: publicUser(user) };
 }

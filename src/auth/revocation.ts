@@ -1,3 +1,4 @@
+import { reportEvent } from '../audit/report.js';
 import type { AccessClaims } from '../tokens/access-token.js';
 import type { AuthDeps } from './deps.js';
 
@@ -26,8 +27,7 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
   // Recorded once, when the session ends: a replay (of an old token, `/logout` has no rate
   // limit) ends nothing and must not fill the audit trail, whose queue drops its oldest events.
   if (outcome === 'ended') {
-    deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
-    deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'access_token' } });
+    reportEvent(deps, { event: 'logout', userId, sessionId, details: { via: 'access_token' } }, 'logout');
   }
   return true;
 }
@@ -54,8 +54,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   const outcome = await deps.sessions.logoutWithRefreshToken(userId, sessionId, decoded.generation);
   if (outcome === 'refused') return false;
   if (outcome === 'ended') {
-    deps.logger.info({ event: 'logout', userId, sessionId }, 'logout');
-    deps.audit.record({ event: 'logout', userId, sessionId, details: { via: 'refresh_token' } });
+    reportEvent(deps, { event: 'logout', userId, sessionId, details: { via: 'refresh_token' } }, 'logout');
   }
   return true;
 }
@@ -66,16 +65,14 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
  */
 export async function endOwnSession(deps: AuthDeps, caller: { userId: string; sessionId: string }, sessionId: string): Promise<boolean> {
   if (!(await deps.sessions.endSession(caller.userId, sessionId))) return false;
-  deps.logger.info({ event: 'logout', userId: caller.userId, sessionId }, 'logout');
-  deps.audit.record({ event: 'logout', userId: caller.userId, sessionId, details: { via: 'session_list', by_session: caller.sessionId } });
+  reportEvent(deps, { event: 'logout', userId: caller.userId, sessionId, details: { via: 'session_list', by_session: caller.sessionId } }, 'logout');
   return true;
 }
 
 /** Ends every session of the user and invalidates every access token already issued. */
 export async function logoutAll(deps: AuthDeps, userId: string) {
   await deps.sessions.endAll(userId);
-  deps.logger.info({ event: 'logout_all', userId }, 'logout from all sessions');
-  deps.audit.record({ event: 'logout_all', userId });
+  reportEvent(deps, { event: 'logout_all', userId }, 'logout from all sessions');
 }
 
 /**
@@ -93,8 +90,7 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     if (outcome !== 'repeated') {
       // A session holding the most revoked access tokens ends with the next one (see MAX_DENIED_PER_SESSION).
       const ended = outcome === 'session_ended' ? { session_ended: 'too_many_revoked_tokens' } : {};
-      deps.logger.info({ event: 'token_revoked', userId, ...ended }, 'access token revoked');
-      deps.audit.record({ event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token', ...ended } });
+      reportEvent(deps, { event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token', ...ended } }, 'access token revoked', ended);
     }
     return true;
   };
