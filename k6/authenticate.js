@@ -8,11 +8,14 @@
 // (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack;
 // without Docker: npm run cluster -- --instances 3 --no-rate-limits)
 //
-// Env: BASE_URL, POOL (users registered in setup, default 200), VUS (default 50),
-// DURATION (default 1m; setup refuses one that outlasts the tokens it got, auth.access_lifetime).
+// Env: BASE_URL (default http://localhost:4000), POOL (users registered in setup, default 200),
+// VUS (default 50), DURATION (default 1m; setup refuses one that outlasts the tokens it got,
+// auth.access_lifetime), PASSWORD (of every user created; must pass the password policy).
+// Give them with -e, never k6's -d/-u/-i (those replace the script's scenario; setup refuses).
+// Teardown logs the pool out; its k6-auth-* users stay (the API cannot delete an account).
 import { check } from 'k6';
 import exec from 'k6/execution';
-import { assertTokensOutlast, authenticate, envInt, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
+import { assertOwnScenarios, assertTokensOutlast, authenticate, envInt, logoutPool, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
 
 const POOL = envInt('POOL', 200);
 const DURATION = __ENV.DURATION || '1m';
@@ -37,9 +40,15 @@ export const options = {
 };
 
 export function setup() {
+  assertOwnScenarios(['authenticate']);
   const users = registerPool('auth', runId(), POOL);
   assertTokensOutlast(users, DURATION);
   return { users };
+}
+
+/** @param {ReturnType<typeof setup>} data */
+export function teardown(data) {
+  logoutPool(data.users);
 }
 
 /** @param {ReturnType<typeof setup>} data */

@@ -10,22 +10,26 @@
 // (and `docker compose --profile load-test run --rm --no-deps k6 …` to run it in the stack;
 // without Docker: npm run cluster -- --instances 3 --no-rate-limits)
 //
-// Env: LOGIN_RATE (logins/s, default 200), AUTH_RATE (authenticate/s, default 500),
-// POOL (login users, default 50), AUTH_POOL (authenticate users, default 50), DURATION
-// (default 1m; setup refuses one that outlasts the authenticate pool's tokens).
+// Env: BASE_URL (default http://localhost:4000), LOGIN_RATE (logins/s, default 200), AUTH_RATE
+// (authenticate/s, default 500), POOL (login users, default 50), AUTH_POOL (authenticate users,
+// default 50), DURATION (default 1m; setup refuses one that outlasts the authenticate pool's
+// tokens), PASSWORD (of every user created; must pass the password policy). Give them with -e,
+// never k6's -d/-u/-i (those replace the script's scenarios; setup refuses). Teardown ends every
+// session the run began; its k6-storm-* users stay (the API cannot delete an account).
+// The authenticate thresholds assume k6 runs on cores of its own, not beside the instances.
 // The two pools are separate: piling logins on one user ends its oldest sessions
 // (auth.max_sessions), which must not revoke the tokens the authenticate scenario uses.
 import http from 'k6/http';
 import { check } from 'k6';
 import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
-import { assertTokensOutlast, authenticate, envInt, login, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
+import { assertOwnScenarios, assertTokensOutlast, authenticate, envInt, login, logoutEverywhere, logoutPool, POOL_BATCH_OPTIONS, registerPool, runId } from './lib/api.js';
 
 const DURATION = __ENV.DURATION || '1m';
 const LOGIN_RATE = envInt('LOGIN_RATE', 200);
 const AUTH_RATE = envInt('AUTH_RATE', 500);
 
-/** Share of logins shed with 503 + Retry-After: informative, not a failure. */
+/** Share of logins shed with 503 + Retry-After (a storm beyond capacity sheds; see the threshold). */
 const shed = new Rate('login_shed');
 
 /** @type {import('k6/options').Options} */
@@ -39,8 +43,10 @@ export const options = {
       rate: LOGIN_RATE,
       timeUnit: '1s',
       duration: DURATION,
-      // A login waits up to about a second in a full queue: enough VUs for 5 s of waiting.
-      preAllocatedVUs: LOGIN_RATE,
+      // A login waits up to about a second in a full queue (measured: 1.25 s at most): VUs for 2 s of
+      // logins in flight from the start, more up to 5 s (k6 starts those during the test and
+      // drops the iterations that find none free meanwhile: dropped_iterations below).
+      preAllocatedVUs: 2 * LOGIN_RATE,
       maxVUs: Math.max(1000, 5 * LOGIN_RATE),
     },
     authenticate: {
@@ -61,7 +67,8 @@ export const options = {
     'http_req_failed{scenario:authenticate}': ['rate<0.001'],
     'http_req_duration{scenario:authenticate}': ['p(95)<50', 'p(99)<100'],
     'checks{scenario:authenticate}': ['rate>0.999'],
-    // Shedding is a safety valve, not the normal answer.
+    // Shedding is a safety valve: a storm beyond capacity sheds most logins, but a service that
+    // let through fewer than 1 in 10 would not be logging anyone in.
     login_shed: ['rate<0.9'],
     // The load asked for was sent: k6 drops iterations that find no free VU, quietly lowering the rate.
     dropped_iterations: ['count==0'],
@@ -71,11 +78,19 @@ export const options = {
 const LOGIN_EXPECTED = { responseCallback: http.expectedStatuses(200, 503) };
 
 export function setup() {
+  assertOwnScenarios(['logins', 'authenticate']);
   const run = runId();
   const loginUsers = registerPool('storm', run, envInt('POOL', 50));
   const authUsers = registerPool('storm-auth', run, envInt('AUTH_POOL', 50));
   assertTokensOutlast(authUsers, DURATION);
   return { loginUsers, authUsers };
+}
+
+/** @param {ReturnType<typeof setup>} data */
+export function teardown(data) {
+  logoutPool(data.authUsers);
+  // The storm's logins piled sessions on these users (up to auth.max_sessions each).
+  logoutEverywhere(data.loginUsers);
 }
 
 /**

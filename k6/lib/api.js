@@ -1,6 +1,7 @@
 // Shared helpers for the k6 scripts: the jwt-cluster HTTP API and test-user pools.
 import { check, fail } from 'k6';
 import http from 'k6/http';
+import exec from 'k6/execution';
 import { durationMs } from './duration.js';
 
 /** Where the service (or nginx in front of it) listens; no trailing slash. */
@@ -117,6 +118,9 @@ export function registerOnce(email) {
   if (!check(res, { 'register 201 (409: an earlier try created it)': (r) => r.status === 201 || r.status === 409 })) {
     fail(`register: ${res.status} ${String(res.body)}`);
   }
+  // The VU logs in afresh each iteration: the session its registration began is not left behind.
+  const tokens = tokensOf(res);
+  if (tokens) logout(tokens.access_token);
   return email;
 }
 
@@ -148,6 +152,9 @@ export function authenticate(accessToken, params = {}) {
 export function logout(accessToken) {
   return http.post(`${BASE_URL}/logout`, null, { headers: bearer(accessToken), tags: { name: 'logout' } });
 }
+
+/** How much longer than the load the setup's access tokens must live (`assertTokensOutlast`). */
+const TOKEN_MARGIN_MS = 30_000;
 
 /** Registrations `registerPool` sends at once. */
 const POOL_BATCH = 20;
@@ -197,13 +204,74 @@ export function registerPool(label, run, count, batchSize = POOL_BATCH) {
 }
 
 /**
- * An integer from env `name`, else `fallback`.
+ * A whole number above 0 from env `name`, else `fallback` when it is unset. Anything else set
+ * (`0`, `1e3`, `ten`) stops the script with a message instead of quietly running at the default.
  * @param {string} name
  * @param {number} fallback
  */
 export function envInt(name, fallback) {
-  const value = Number.parseInt(__ENV[name] || '', 10);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
+  const text = __ENV[name];
+  if (text === undefined || text === '') return fallback;
+  if (!/^[1-9][0-9]*$/.test(text)) throw new Error(`env ${name}=${text}: must be a whole number above 0`);
+  return Number(text);
+}
+
+/**
+ * Ends the sessions `users` began in setup (call it from teardown), so a run leaves no live
+ * sessions behind in Redis; the users stay (the API cannot delete an account).
+ * @param {PoolUser[]} users
+ */
+export function logoutPool(users) {
+  for (let start = 0; start < users.length; start += POOL_BATCH) {
+    http.batch(
+      users.slice(start, start + POOL_BATCH).map((user) => ({
+        method: 'POST',
+        url: `${BASE_URL}/logout`,
+        body: null,
+        params: { headers: bearer(user.access_token), tags: { name: 'logout' } },
+      })),
+    );
+  }
+}
+
+/**
+ * Ends every session of `users` (call it from teardown after logins piled up sessions on them):
+ * each logs in once more and logs out everywhere (`/logout-all`).
+ * @param {PoolUser[]} users
+ */
+export function logoutEverywhere(users) {
+  for (let start = 0; start < users.length; start += POOL_BATCH) {
+    const batch = users.slice(start, start + POOL_BATCH);
+    const logins = http.batch(
+      batch.map((user) => ({
+        method: 'POST',
+        url: `${BASE_URL}/login`,
+        body: JSON.stringify({ email: user.email, password: PASSWORD }),
+        params: { headers: JSON_HEADERS, tags: { name: 'login' } },
+      })),
+    );
+    /** @type {string[]} */
+    const tokens = [];
+    for (const res of logins) {
+      const answer = tokensOf(res);
+      if (answer) tokens.push(answer.access_token);
+    }
+    http.batch(tokens.map((token) => ({ method: 'POST', url: `${BASE_URL}/logout-all`, body: null, params: { headers: bearer(token), tags: { name: 'logout' } } })));
+  }
+}
+
+/**
+ * Stops the script in setup when k6 runs it without its own scenarios: k6's `-d`, `-u` or `-i`
+ * replace every scenario with one `default` one, and thresholds filtered by `scenario` then see
+ * no samples and pass. Use `-e DURATION=… -e VUS=…` instead.
+ * @param {string[]} names the script's scenarios
+ */
+export function assertOwnScenarios(names) {
+  const scenarios = exec.test.options.scenarios || {};
+  const missing = names.filter((name) => !(name in scenarios));
+  if (missing.length > 0) {
+    throw new Error(`setup: scenario ${missing.join(', ')} is not running: give durations and VUs with -e DURATION=… -e VUS=…, not k6's -d/-u/-i (they replace the script's scenarios)`);
+  }
 }
 
 /**
@@ -217,7 +285,8 @@ export function envInt(name, fallback) {
 export function assertTokensOutlast(users, duration) {
   const firstExpiry = users.reduce((first, user) => Math.min(first, user.expires_at), Infinity);
   const left = firstExpiry - Date.now();
-  if (left < durationMs(duration)) {
+  // With a margin: `expires_at` is read on this machine's clock, after the response's trip.
+  if (left < durationMs(duration) + TOKEN_MARGIN_MS) {
     throw new Error(`setup: DURATION ${duration} outlasts the access tokens issued in setup (${Math.floor(left / 1000)} s left): shorten DURATION or raise auth.access_lifetime for this run`);
   }
 }
