@@ -118,24 +118,35 @@ function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Dup
   return (socket) => answerAndClose(socket, answer);
 }
 
+/** The response on `socket` (Node's `socket._httpMessage`) of a whole request, if one is under way. */
+const inFlightOn = (socket: Duplex): InFlight | undefined => {
+  const response = (socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage;
+  return response?.req?.complete ? response : undefined;
+};
+
 /**
- * Refuses once the answer to the whole request ahead on the connection (pipelined) has gone: the
- * app carries that request out, so its answer must not be lost, and answers go in order. Nothing
- * more is read meanwhile (a failed parser would refuse each chunk again, and no later request
- * may complete); past `IN_FLIGHT_WAIT_MS` without that answer the connection goes.
+ * Refuses once the answers to the whole requests ahead on the connection (pipelined) have gone:
+ * the app carries those requests out, so their answers must not be lost, and answers go in order
+ * (when one finishes, Node puts the next one queued on the socket: that one is waited for too).
+ * Nothing more is read meanwhile (a failed parser would refuse each chunk again, and no later
+ * request may complete); past `IN_FLIGHT_WAIT_MS` without those answers the connection goes.
  */
 function refuseAfter(inFlight: InFlight, socket: Duplex, refuse: (socket: Duplex) => void): void {
   waiting.add(socket);
   socket.pause();
-  const timer = setTimeout(() => socket.destroy(), IN_FLIGHT_WAIT_MS);
+  const timer = setTimeout(() => socket.destroy(), IN_FLIGHT_WAIT_MS).unref();
   const stopWaiting = () => clearTimeout(timer);
   socket.once('close', stopWaiting);
-  inFlight.once('finish', () => {
-    stopWaiting();
-    socket.off('close', stopWaiting);
-    if (socket.writable) refuse(socket);
-    else socket.destroy();
-  });
+  const after = (response: InFlight) =>
+    response.once('finish', () => {
+      const next = socket.writable ? inFlightOn(socket) : undefined;
+      if (next && next !== response) return after(next);
+      stopWaiting();
+      socket.off('close', stopWaiting);
+      if (socket.writable) refuse(socket);
+      else socket.destroy();
+    });
+  after(inFlight);
 }
 
 /**
@@ -152,13 +163,13 @@ export function createClientErrorHandler(instanceId: string) {
       socket.destroy();
       return;
     }
-    const inFlight = (socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage;
-    if (inFlight?.req?.complete) {
+    const inFlight = inFlightOn(socket);
+    if (inFlight) {
       refuseAfter(inFlight, socket, refusal(error, instanceId));
       return;
     }
     // Nothing is written once the answer on the connection has started (that would corrupt it).
-    if (inFlight?.headersSent) {
+    if ((socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage?.headersSent) {
       socket.destroy();
       return;
     }

@@ -174,6 +174,32 @@ describe('security headers on every kind of response (CORS off)', () => {
     }
   });
 
+  it('a malformed request pipelined behind two whole ones waits for both answers, in order', async () => {
+    const { hostname, port } = new URL(app.url);
+    // The registration (second) is held, so the first answer goes while it still runs.
+    const { users } = app.deps;
+    const create = users.create;
+    users.create = async (...args) => {
+      await new Promise((wait) => setTimeout(wait, 200));
+      return create(...args);
+    };
+    onTestFinished(() => void (users.create = create));
+    const register = JSON.stringify({ email: uniqueEmail(), password: PASSWORD });
+    const received = await new Promise<string>((resolve) => {
+      let text = '';
+      const requests = [
+        'GET /ping HTTP/1.1\r\nHost: a\r\n\r\n',
+        `POST /register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(register)}\r\n\r\n${register}`,
+        'FOO /login HTTP/1.1\r\nHost: a\r\n\r\n',
+      ];
+      const socket = connect(Number(port), hostname, () => socket.write(requests.join('')));
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('error', () => resolve(text));
+      socket.on('close', () => resolve(text));
+    });
+    expect([...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))).toEqual([200, 201, 400]);
+  });
+
   it('while it waits, a refused pipelined request reads nothing more: later chunks are neither parsed nor answered', async () => {
     const { hostname, port } = new URL(app.url);
     const warnings: string[] = [];
