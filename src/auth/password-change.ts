@@ -82,10 +82,7 @@ export async function changePassword(
     recordChange(tokens.session_id);
     return proven(deps, changed, tokens);
   }
-  // The caller's session ended meanwhile: the change stands and is recorded first, whatever
-  // becomes of the session started in its place.
-  recordChange(undefined);
-  return proven(deps, changed, await restartAfterChange(deps, user.id, meta));
+  return proven(deps, changed, await restartAfterChange(deps, user.id, meta, () => recordChange(undefined)));
 }
 
 /**
@@ -118,8 +115,11 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
  * one — from the account as it is now, confirmed like a login's, never from what the change read
  * before an admin disabled the account or changed its roles.
  */
-async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta): Promise<TokenResponse> {
-  await deps.sessions.endAll(userId);
+async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionMeta, recordChange: () => void): Promise<TokenResponse> {
+  await deps.sessions.endAll(userId).catch((error: unknown) => endAllAfterFailure(deps, userId, meta, error));
+  // Every session has ended: the change is recorded now, whatever becomes of the session
+  // started in the caller's place (an admin may have disabled the account meanwhile).
+  recordChange();
   const current = await deps.users.findById(userId);
   if (!current || current.disabledAt) throw new AppError('invalid_token', 'the account is disabled or gone');
   const tokens = await startSession(deps, current, meta);
