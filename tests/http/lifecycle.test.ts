@@ -376,6 +376,18 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect(own.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;'))).toBe(true);
   });
 
+  it('is left alone by a logout with the body refresh token of another session', async () => {
+    const email = `cookie-${crypto.randomUUID()}@example.com`;
+    const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
+    const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
+    const jar = cookiesOf(second.headers);
+    const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
+    const old = await call(app.url, 'POST', '/logout', { headers: { cookie }, body: { refresh_token: first.body?.refresh_token } });
+    expect(old.status).toBe(204);
+    expect(old.headers.getSetCookie()).toEqual([]);
+    expect((await call(app.url, 'POST', '/refresh', { headers: { cookie, 'x-csrf-token': jar['__Host-csrf'] as string } })).status).toBe(200);
+  });
+
   it('is cleared when the refresh token named in the body ends its session too', async () => {
     const email = `cookie-${crypto.randomUUID()}@example.com`;
     const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });

@@ -99,6 +99,8 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
         // Like every route that needs a credential (`/logout-all`, `/me`): none at all is a 401.
         if (!token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: 'Bearer' });
         if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
+        // A body token of another session than the cookie's leaves the cookie, as an access token does.
+        if (!fromCookie) endedSessions = [deps.refreshTokens.decode(token)?.sessionId];
       }
       // An access token of another session logs that one out: a refresh cookie naming a different
       // session stays (that session lives on).
