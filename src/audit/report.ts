@@ -7,7 +7,7 @@ import type { AuthEvent } from './events.js';
  * user and session, plus `logged`) and the event queued for the audit trail (with the client and
  * details the log line leaves out).
  */
-export function reportEvent(deps: { logger: Logger; audit: AuditLog }, event: AuthEvent, message: string, logged: Record<string, unknown> = {}): void {
+export function reportEvent(deps: { logger: Logger; audit: Pick<AuditLog, 'record'> }, event: AuthEvent, message: string, logged: Record<string, unknown> = {}): void {
   deps.logger.info({ event: event.event, userId: event.userId, sessionId: event.sessionId, ...logged }, message);
   deps.audit.record(event);
 }

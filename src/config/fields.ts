@@ -6,7 +6,7 @@ import { parseDuration, parseSize } from './units.js';
 // each a zod schema that names what it wants when a value is refused.
 
 /** The longest duration anything takes: ten years. */
-export const MAX_DURATION = { ms: 87_600 * 3_600_000, text: '87600h' };
+const MAX_DURATION = { ms: 87_600 * 3_600_000, text: '87600h' };
 /** The longest a Node timer waits (2^31 − 1 ms): a longer one fires at once. */
 export const MAX_TIMER = { ms: 2 ** 31 - 1, text: '596h' };
 
@@ -84,7 +84,7 @@ export const flag = (fallback: boolean) =>
     .default(fallback);
 
 /** A TCP port as written in a node or URL: digits, 1–65535. */
-export const isPort = (text: string | undefined): boolean => text !== undefined && /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+const isPort = (text: string | undefined): boolean => text !== undefined && /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
 
 /** `host:port` or `[ipv6]:port`, port 1–65535. */
 export const hostPort = z
@@ -97,14 +97,14 @@ export const optionalText = z
   .nullish()
   .transform((value) => (value ? value : undefined));
 
-export const INVALID_URL = 'is not a valid URL (a port above 65535? / # ? @ or % in the password must be percent-encoded)';
+const INVALID_URL = 'is not a valid URL (a port above 65535? / # ? @ or % in the password must be percent-encoded)';
 
 /**
  * What postgres.js would make of a url's hosts, if it cannot use them; and the url with only its
  * first host, for `new URL`. postgres.js takes the hosts after the first `@`, comma-separated, each
  * `host[:port]` split at `:` (so no IPv6 address: `[::1]` would be the host `[`).
  */
-export function postgresHosts(url: string): { problem?: string; firstOnly: string } {
+function postgresHosts(url: string): { problem?: string; firstOnly: string } {
   const authority = url.slice(url.indexOf('://') + 3).split(/[?/]/)[0] ?? '';
   const list = authority.slice(authority.indexOf('@') + 1);
   const hosts = list.split(',');

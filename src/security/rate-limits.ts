@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuthEvent } from '../audit/events.js';
+import { reportEvent } from '../audit/report.js';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -97,8 +98,8 @@ export function createRateLimits({
     const now = Date.now();
     if (recordedLocks.get(lockId, now) === undefined) {
       recordedLocks.set(lockId, true, now + decision.retryAfterSeconds * 1000);
-      logger.info({ event: 'rate_limited', limit: decision.limit, ip, retryAfter: decision.retryAfterSeconds }, 'rate limited');
-      audit.record({ event: 'rate_limited', ip, details: { scope: decision.limit, retry_after: decision.retryAfterSeconds } });
+      const details = { scope: decision.limit, retry_after: decision.retryAfterSeconds };
+      reportEvent({ logger, audit }, { event: 'rate_limited', ip, details }, 'rate limited', { limit: decision.limit, ip, retryAfter: decision.retryAfterSeconds });
     }
     throw new AppError('rate_limited', `too many attempts, retry in ${decision.retryAfterSeconds} s`, {
       retryAfter: decision.retryAfterSeconds,

@@ -110,7 +110,7 @@ export function createRedisSessionStore({
   /** What a logout presented, checked against the session: an access token's version (and jti), or a refresh token's generation. */
   type Presented = { tokenVersion: number } | { generation: number };
 
-  /** The endSession script on `on`, not yet acknowledged (see `revoke`). */
+  /** The endSession script on `on`, not yet acknowledged (see `createRevoke`). */
   const endScript = (on: Scripts, userId: string, sessionId: string, deny?: { jti: string; ttlMs: number }, presented?: Presented) => {
     const sessionKeys = [keys.session(userId, sessionId), keys.sessionSet(userId)];
     const denying = deny !== undefined && deny.ttlMs > 0;
