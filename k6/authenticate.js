@@ -9,8 +9,8 @@
 // without Docker: npm run cluster -- --instances 3 --no-rate-limits)
 //
 // Env: BASE_URL (default http://localhost:4000), POOL (users registered in setup, default 200),
-// VUS (default 50), DURATION (default 1m; setup refuses one that outlasts the tokens it got,
-// auth.access_lifetime), PASSWORD (of every user created; must pass the password policy).
+// VUS (default 50), DURATION (default 1m; setup refuses one the tokens it got, auth.access_lifetime,
+// do not outlast by 30 s), PASSWORD (of every user created; must pass the password policy).
 // Give them with -e, never k6's -d/-u/-i (those replace the script's scenario; setup refuses).
 // Teardown logs the pool out; its k6-auth-* users stay (the API cannot delete an account).
 import { check } from 'k6';
@@ -23,6 +23,7 @@ const DURATION = __ENV.DURATION || '1m';
 /** @type {import('k6/options').Options} */
 export const options = {
   setupTimeout: '5m',
+  teardownTimeout: '5m',
   ...POOL_BATCH_OPTIONS,
   scenarios: {
     authenticate: {

@@ -12,8 +12,8 @@
 //
 // Env: BASE_URL (default http://localhost:4000), LOGIN_RATE (logins/s, default 200), AUTH_RATE
 // (authenticate/s, default 500), POOL (login users, default 50), AUTH_POOL (authenticate users,
-// default 50), DURATION (default 1m; setup refuses one that outlasts the authenticate pool's
-// tokens), PASSWORD (of every user created; must pass the password policy). Give them with -e,
+// default 50), DURATION (default 1m; setup refuses one the authenticate pool's tokens do not
+// outlast by 30 s), PASSWORD (of every user created; must pass the password policy). Give them with -e,
 // never k6's -d/-u/-i (those replace the script's scenarios; setup refuses). Teardown ends every
 // session the run began; its k6-storm-* users stay (the API cannot delete an account).
 // The authenticate thresholds assume k6 runs on cores of its own, not beside the instances.
@@ -35,6 +35,8 @@ const shed = new Rate('login_shed');
 /** @type {import('k6/options').Options} */
 export const options = {
   setupTimeout: '5m',
+  // Teardown logs every login user in once more (argon2, as the registrations in setup).
+  teardownTimeout: '5m',
   ...POOL_BATCH_OPTIONS,
   scenarios: {
     logins: {

@@ -222,8 +222,9 @@ export function envInt(name, fallback) {
  * @param {PoolUser[]} users
  */
 export function logoutPool(users) {
+  let failed = 0;
   for (let start = 0; start < users.length; start += POOL_BATCH) {
-    http.batch(
+    const responses = http.batch(
       users.slice(start, start + POOL_BATCH).map((user) => ({
         method: 'POST',
         url: `${BASE_URL}/logout`,
@@ -231,7 +232,9 @@ export function logoutPool(users) {
         params: { headers: bearer(user.access_token), tags: { name: 'logout' } },
       })),
     );
+    failed += responses.filter((res) => res.status !== 204).length;
   }
+  if (failed > 0) console.warn(`teardown: ${failed} of ${users.length} logouts failed: their sessions stay until they expire`);
 }
 
 /**
@@ -240,6 +243,7 @@ export function logoutPool(users) {
  * @param {PoolUser[]} users
  */
 export function logoutEverywhere(users) {
+  let failed = 0;
   for (let start = 0; start < users.length; start += POOL_BATCH) {
     const batch = users.slice(start, start + POOL_BATCH);
     const logins = http.batch(
@@ -256,8 +260,11 @@ export function logoutEverywhere(users) {
       const answer = tokensOf(res);
       if (answer) tokens.push(answer.access_token);
     }
-    http.batch(tokens.map((token) => ({ method: 'POST', url: `${BASE_URL}/logout-all`, body: null, params: { headers: bearer(token), tags: { name: 'logout' } } })));
+    failed += batch.length - tokens.length;
+    const ends = http.batch(tokens.map((token) => ({ method: 'POST', url: `${BASE_URL}/logout-all`, body: null, params: { headers: bearer(token), tags: { name: 'logout-all' } } })));
+    failed += ends.filter((res) => res.status !== 204).length;
   }
+  if (failed > 0) console.warn(`teardown: ${failed} of ${users.length} users could not log out everywhere: their sessions stay until they expire`);
 }
 
 /**
@@ -287,6 +294,6 @@ export function assertTokensOutlast(users, duration) {
   const left = firstExpiry - Date.now();
   // With a margin: `expires_at` is read on this machine's clock, after the response's trip.
   if (left < durationMs(duration) + TOKEN_MARGIN_MS) {
-    throw new Error(`setup: DURATION ${duration} outlasts the access tokens issued in setup (${Math.floor(left / 1000)} s left): shorten DURATION or raise auth.access_lifetime for this run`);
+    throw new Error(`setup: the access tokens issued in setup must outlast DURATION ${duration} by ${TOKEN_MARGIN_MS / 1000} s (${Math.floor(left / 1000)} s left): shorten DURATION or raise auth.access_lifetime for this run`);
   }
 }
