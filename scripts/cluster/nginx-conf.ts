@@ -140,22 +140,28 @@ ${servers}
             return 431 '{"error":"headers_too_large","error_description":"the request headers are too large"}\\n';
         }
 ${REFUSAL_PAGES}
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $host;
+        # nginx is the edge and the instances trust 127.0.0.1 as a proxy: replace, never append.
+        proxy_set_header X-Forwarded-For $remote_addr;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Request-Id $jwt_request_id;
+        proxy_connect_timeout 2s;
+        proxy_read_timeout 30s;
+        proxy_next_upstream error timeout http_502;
+        proxy_next_upstream_tries 3;
+        proxy_next_upstream_timeout 10s;
+
         location / {
             proxy_pass http://jwt;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            # nginx is the edge and the instances trust 127.0.0.1 as a proxy: replace, never append.
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Request-Id $jwt_request_id;
+        }
 
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 30s;
-            proxy_next_upstream error timeout http_502;
-            proxy_next_upstream_tries 3;
-            proxy_next_upstream_timeout 10s;
+        # As in deploy/nginx.conf: requests safe to send twice are retried even once sent.
+        location ~ ^/(refresh|logout|logout-all|revoke)/?$ {
+            proxy_next_upstream error timeout http_502 non_idempotent;
+            proxy_pass http://jwt;
         }
     }
 }

@@ -209,8 +209,10 @@ describe('failures under load', () => {
     const victim = instance(1);
     let exit: ExitStatus | undefined;
     let drainMs = 0;
-    // nginx never retries a POST it has sent: one written onto a pooled connection just as the
-    // instance closes it would fail (stopServer closes idle connections only after a while).
+    // A POST nginx may retry once sent (as it does /refresh, /logout, /logout-all): one written
+    // onto a pooled connection just as the stopping instance closes it goes to another instance.
+    // (stopServer closes idle connections only after a while, so that /login and /register,
+    // never retried once sent, rarely meet that race.)
     const posts = runLoad({ url: cluster.url, path: '/revoke', method: 'POST', body: { token: 'not-a-token' }, ...LOAD });
     const result = await authenticateLoadWhile(async () => {
       const started = Date.now();

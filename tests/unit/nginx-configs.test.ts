@@ -46,7 +46,7 @@ describe('nginx configs kept in step', () => {
   it("npm run cluster's nginx answers its own refusals as deploy/nginx.conf does", () => {
     const deployed = readFileSync('deploy/nginx.conf', 'utf8');
     const local = renderBalancerConf({ listen: '127.0.0.1:4000', dir: '/tmp/nginx', upstreams: ['127.0.0.1:8080'] });
-    for (const header of ['location ^~ /metrics {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {', ...refusalPages]) {
+    for (const header of ['location ^~ /metrics {', 'location ~ ^/(refresh|logout|logout-all|revoke)/?$ {', 'location @unavailable {', 'location @too_large {', 'location @headers_too_large {', ...refusalPages]) {
       expect(block(local, header), header).toEqual(block(deployed, header));
     }
     for (const directive of ['error_page 502 504 = @unavailable;', 'error_page 413 = @too_large;', 'error_page 494 = @headers_too_large;', ...refusalDirectives]) {
