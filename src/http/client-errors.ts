@@ -118,9 +118,12 @@ function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Dup
   return (socket) => answerAndClose(socket, answer);
 }
 
-/** The response on `socket` (Node's `socket._httpMessage`) of a whole request, if one is under way. */
+/** The response under way on `socket` (Node's `socket._httpMessage`), if any. */
+const responseOn = (socket: Duplex): InFlight | null | undefined => (socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage;
+
+/** The response on `socket` of a whole request, if one is under way. */
 const inFlightOn = (socket: Duplex): InFlight | undefined => {
-  const response = (socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage;
+  const response = responseOn(socket);
   return response?.req?.complete ? response : undefined;
 };
 
@@ -169,7 +172,7 @@ export function createClientErrorHandler(instanceId: string) {
       return;
     }
     // Nothing is written once the answer on the connection has started (that would corrupt it).
-    if ((socket as Duplex & { _httpMessage?: InFlight | null })._httpMessage?.headersSent) {
+    if (responseOn(socket)?.headersSent) {
       socket.destroy();
       return;
     }

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { startMetricsServer } from '../../src/server.js';
@@ -154,82 +154,69 @@ describe('security headers on every kind of response (CORS off)', () => {
     expect(text).toMatch(/^HTTP\/1\.1 400 /);
   });
 
-  it('a malformed request pipelined behind one still being answered is answered after it: the first answer is not lost', async () => {
-    const { hostname, port } = new URL(app.url);
-    const register = JSON.stringify({ email: uniqueEmail(), password: PASSWORD });
-    for (const second of ['FOO /login HTTP/1.1\r\nHost: a\r\n\r\n', `GET /ping HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]) {
-      const received = await new Promise<string>((resolve) => {
-        let text = '';
-        const first = `POST /register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(register)}\r\n\r\n${register}`;
-        const socket = connect(Number(port), hostname, () => socket.write(first + second));
-        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        // Closed (or reset) by the server: whatever arrived is the answer.
-        socket.on('error', () => resolve(text));
-        socket.on('close', () => resolve(text));
-      });
-      // The registration (carried out) is answered first, then the refused request: 201 (409 the
-      // second time round, the account exists), then 400 or 431 and the connection closes.
-      const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
-      expect(statuses).toEqual(second.startsWith('FOO') ? [201, 400] : [409, 431]);
-    }
-  });
-
-  it('a malformed request pipelined behind two whole ones waits for both answers, in order', async () => {
-    const { hostname, port } = new URL(app.url);
-    // The registration (second) is held, so the first answer goes while it still runs.
+  /** A whole `POST /register` of a new account, as raw bytes. */
+  const registerRequest = () => {
+    const body = JSON.stringify({ email: uniqueEmail(), password: PASSWORD });
+    return `POST /register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  /** Holds every registration `ms` before it writes its user, until the test ends. */
+  const holdRegistrations = (ms: number) => {
     const { users } = app.deps;
     const create = users.create;
     users.create = async (...args) => {
-      await new Promise((wait) => setTimeout(wait, 200));
+      await new Promise((wait) => setTimeout(wait, ms));
       return create(...args);
     };
     onTestFinished(() => void (users.create = create));
-    const register = JSON.stringify({ email: uniqueEmail(), password: PASSWORD });
-    const received = await new Promise<string>((resolve) => {
+  };
+  /**
+   * Writes `bytes` on a fresh connection (then `more`, if given) and reads until the server closes
+   * it (or resets it): the statuses of every answer that arrived, in order.
+   */
+  const pipelined = (bytes: string, more?: (socket: Socket) => Promise<void>) => {
+    const { hostname, port } = new URL(app.url);
+    return new Promise<number[]>((resolve) => {
       let text = '';
-      const requests = [
-        'GET /ping HTTP/1.1\r\nHost: a\r\n\r\n',
-        `POST /register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(register)}\r\n\r\n${register}`,
-        'FOO /login HTTP/1.1\r\nHost: a\r\n\r\n',
-      ];
-      const socket = connect(Number(port), hostname, () => socket.write(requests.join('')));
+      const done = () => resolve([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1])));
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(bytes);
+        void more?.(socket);
+      });
       socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      socket.on('error', () => resolve(text));
-      socket.on('close', () => resolve(text));
+      socket.on('error', done);
+      socket.on('close', done);
     });
-    expect([...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))).toEqual([200, 201, 400]);
+  };
+
+  it('a malformed request pipelined behind one still being answered is answered after it: the first answer is not lost', async () => {
+    const register = registerRequest();
+    // The registration (carried out) is answered first, then the refused request: 201 (409 the
+    // second time round, the account exists), then 400 or 431 and the connection closes.
+    expect(await pipelined(`${register}FOO /login HTTP/1.1\r\nHost: a\r\n\r\n`)).toEqual([201, 400]);
+    expect(await pipelined(`${register}GET /ping HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toEqual([409, 431]);
+  });
+
+  it('a malformed request pipelined behind two whole ones waits for both answers, in order', async () => {
+    // The registration (second) is held, so the first answer goes while it still runs.
+    holdRegistrations(200);
+    expect(await pipelined(`GET /ping HTTP/1.1\r\nHost: a\r\n\r\n${registerRequest()}FOO /login HTTP/1.1\r\nHost: a\r\n\r\n`)).toEqual([200, 201, 400]);
   });
 
   it('while it waits, a refused pipelined request reads nothing more: later chunks are neither parsed nor answered', async () => {
-    const { hostname, port } = new URL(app.url);
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(warning.name);
     process.on('warning', onWarning);
     onTestFinished(() => void process.off('warning', onWarning));
     // The registration is held 300 ms, so every chunk below arrives while its answer is awaited.
-    const { users } = app.deps;
-    const create = users.create;
-    users.create = async (...args) => {
-      await new Promise((wait) => setTimeout(wait, 300));
-      return create(...args);
-    };
-    onTestFinished(() => void (users.create = create));
-    const register = JSON.stringify({ email: uniqueEmail(), password: PASSWORD });
-    const received = await new Promise<string>((resolve) => {
-      let text = '';
-      const socket = connect(Number(port), hostname, async () => {
-        socket.write(`POST /register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(register)}\r\n\r\n${register}FOO / HTTP/1.1\r\n\r\n`);
-        // During the registration's argon2 work: chunks a failed parser would refuse one by one.
-        for (let i = 0; i < 20 && !socket.destroyed; i++) {
-          socket.write('GET /ping HTTP/1.1\r\nHost: a\r\n\r\n');
-          await new Promise((wait) => setTimeout(wait, 2));
-        }
-      });
-      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      socket.on('error', () => resolve(text));
-      socket.on('close', () => resolve(text));
+    holdRegistrations(300);
+    const statuses = await pipelined(`${registerRequest()}FOO / HTTP/1.1\r\n\r\n`, async (socket) => {
+      // During the registration's work: chunks a failed parser would refuse one by one.
+      for (let i = 0; i < 20 && !socket.destroyed; i++) {
+        socket.write('GET /ping HTTP/1.1\r\nHost: a\r\n\r\n');
+        await new Promise((wait) => setTimeout(wait, 2));
+      }
     });
-    expect([...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]))).toEqual([201, 400]);
+    expect(statuses).toEqual([201, 400]);
     // One wait per connection, not one listener per refused chunk (past 10, Node warns).
     expect(warnings).not.toContain('MaxListenersExceededWarning');
   });

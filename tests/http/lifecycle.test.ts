@@ -360,13 +360,17 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect(body.headers.getSetCookie()).toEqual([]);
   });
 
-  it('is left alone by a logout with the access token of another session, and cleared by one of its own', async () => {
+  /** An account registered (its session: `first`), then logged in again in this browser: its cookie names the second session. */
+  const twoSessionsInOneBrowser = async () => {
     const email = `cookie-${crypto.randomUUID()}@example.com`;
     const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
-    // A later login in this browser: its cookie now names the second session.
     const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
     const jar = cookiesOf(second.headers);
-    const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
+    return { first, second, jar, cookie: `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}` };
+  };
+
+  it('is left alone by a logout with the access token of another session, and cleared by one of its own', async () => {
+    const { first, second, jar, cookie } = await twoSessionsInOneBrowser();
     const old = await call(app.url, 'POST', '/logout', { token: first.body?.access_token as string, headers: { cookie } });
     expect(old.status).toBe(204);
     expect(old.headers.getSetCookie()).toEqual([]);
@@ -377,11 +381,7 @@ describe('cookie mode: a refused refresh cookie', () => {
   });
 
   it('is left alone by a logout with the body refresh token of another session', async () => {
-    const email = `cookie-${crypto.randomUUID()}@example.com`;
-    const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
-    const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
-    const jar = cookiesOf(second.headers);
-    const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
+    const { first, jar, cookie } = await twoSessionsInOneBrowser();
     const old = await call(app.url, 'POST', '/logout', { headers: { cookie }, body: { refresh_token: first.body?.refresh_token } });
     expect(old.status).toBe(204);
     expect(old.headers.getSetCookie()).toEqual([]);
@@ -389,11 +389,7 @@ describe('cookie mode: a refused refresh cookie', () => {
   });
 
   it('is cleared when the refresh token named in the body ends its session too', async () => {
-    const email = `cookie-${crypto.randomUUID()}@example.com`;
-    const first = await call(app.url, 'POST', '/register', { body: { email, password: PASSWORD } });
-    const second = await call(app.url, 'POST', '/login', { body: { email, password: PASSWORD } });
-    const jar = cookiesOf(second.headers);
-    const cookie = `__Host-rt=${jar['__Host-rt']}; __Host-csrf=${jar['__Host-csrf']}`;
+    const { first, jar, cookie } = await twoSessionsInOneBrowser();
     const both = await call(app.url, 'POST', '/logout', { token: first.body?.access_token as string, headers: { cookie }, body: { refresh_token: jar['__Host-rt'] } });
     expect(both.status).toBe(204);
     expect(both.headers.getSetCookie().some((line) => line.startsWith('__Host-rt=;'))).toBe(true);
