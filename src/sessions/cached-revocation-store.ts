@@ -204,13 +204,22 @@ export function createCachedRevocationStore({
     heartbeat.refresh();
   };
 
-  /** Forgets the user's answers once a revoking call has settled (the script also announces it). */
+  /**
+   * Forgets the user's answers once a revoking call has settled (the script also announces it),
+   * and answers once Redis has written the announcement to every subscription (`published`): a
+   * check sent to another instance after the revoking response then finds the message there, and
+   * is answered only after it (see `authenticate`). If that confirming read fails, the revocation
+   * stands all the same, and an instance that cannot hear it turns its cache off within two beats.
+   */
   const revoking = async <R>(userId: string, call: Promise<R>): Promise<R> => {
+    let result: R;
     try {
-      return await call;
+      result = await call;
     } finally {
       forgetUser(userId);
     }
+    await store.published(userId).catch(() => {});
+    return result;
   };
 
   return {

@@ -311,7 +311,19 @@ export function createRedisSessionStore({
     }
     await guarded(via.publish(channel, message));
   };
-  return Object.assign(store, { authenticateUntil, announce });
+  /**
+   * Resolves once Redis has written out every message published for `userId` so far, to every
+   * subscriber (`cache.revocation: cached`): Redis writes a command's reply and the messages it
+   * published in the same pass, before it reads another command, so the reply to a command sent
+   * after a revoking script's reply comes only once each subscription's socket holds the message.
+   * Without it, a client could see the revoking response and ask another instance before that
+   * instance's message had left Redis (a Redis descheduled between the two writes). On a Cluster
+   * this holds for subscriptions on the master of the user's slot, where the command goes.
+   */
+  const published = async (userId: string) => {
+    await guarded(redis.exists(keys.tokenVersion(userId)));
+  };
+  return Object.assign(store, { authenticateUntil, announce, published });
 }
 
 export type RedisSessionStore = ReturnType<typeof createRedisSessionStore>;
