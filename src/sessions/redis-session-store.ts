@@ -313,9 +313,10 @@ export function createRedisSessionStore({
   };
   /**
    * Resolves once Redis has written out every message published for `userId` so far, to every
-   * subscriber (`cache.revocation: cached`): Redis writes a command's reply and the messages it
-   * published in the same pass, before it reads another command, so the reply to a command sent
-   * after a revoking script's reply comes only once each subscription's socket holds the message.
+   * subscriber (`cache.revocation: cached`): Redis writes out the replies and published messages
+   * of the commands it has run before it reads new ones, so the reply to a command sent after a
+   * revoking script's reply comes only once each subscription's socket holds the message (unless
+   * that socket is backed up: Redis then writes the rest later).
    * Without it, a client could see the revoking response and ask another instance before that
    * instance's message had left Redis (a Redis descheduled between the two writes). On a Cluster
    * this holds for subscriptions on the master of the user's slot, where the command goes.
