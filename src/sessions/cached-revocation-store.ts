@@ -264,6 +264,9 @@ export function createCachedRevocationStore({
     endAll: (userId) => revoking(userId, store.endAll(userId)),
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
     endOthersKeepingTokens: (userId, keepSessionId) => revoking(userId, store.endOthersKeepingTokens(userId, keepSessionId)),
+    // A logout finding its session already ended answers as done: the message of the revocation
+    // that ended it (on another instance, maybe a moment ago) must be out by then too.
+    confirmRevocations: (userId) => revoking(userId, store.confirmRevocations(userId)),
     /** Whether answers are currently being served from the cache. */
     isLive: () => live,
     async close() {

@@ -316,7 +316,9 @@ export function createRedisSessionStore({
    * subscriber (`cache.revocation: cached`): Redis writes out the replies and published messages
    * of the commands it has run before it reads new ones, so the reply to a command sent after a
    * revoking script's reply comes only once each subscription's socket holds the message (unless
-   * that socket is backed up: Redis then writes the rest later).
+   * that socket is backed up: Redis then writes the rest later; and on Redis 8 / Valkey 8 with
+   * io-threads > 1, whose threads may each write their own clients in their own time, it may only
+   * narrow the window).
    * Without it, a client could see the revoking response and ask another instance before that
    * instance's message had left Redis (a Redis descheduled between the two writes). On a Cluster
    * this holds for subscriptions on the master of the user's slot, where the command goes.
