@@ -6,13 +6,10 @@ import { isAuthenticatePath } from './authenticate/node-listener.js';
 import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from '../errors.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
-/** The baseline headers of every answer written outside Hono. */
-const outsideHeaders = (instanceId: string) => ({ ...baseHeaders(requestIdFrom(undefined), instanceId), 'Cache-Control': 'no-store' });
-
 /** The contract's JSON error with the baseline headers, for answers written outside Hono. */
 function errorParts(code: ErrorCode, description: string, instanceId: string) {
   const body = JSON.stringify({ error: code, error_description: description });
-  const headers = { ...outsideHeaders(instanceId), 'Content-Type': 'application/json; charset=utf-8' };
+  const headers = { ...baseHeaders(requestIdFrom(undefined), instanceId), 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8' };
   return { status: errorStatus[code], headers, body };
 }
 
@@ -47,14 +44,14 @@ function answerAndClose(socket: Duplex, answer: string): void {
 }
 
 /** Node's parser errors (`HPE_*`) and timeouts, mapped like Node's own defaults but with the contract's body. */
-function classify(error: NodeJS.ErrnoException): [ErrorCode, string] | undefined {
+function classify(error: NodeJS.ErrnoException): [ErrorCode, string] {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
       return ['headers_too_large', 'the request line and headers are too large'];
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return ['payload_too_large', 'the chunk extensions are too large'];
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return undefined;
+      return ['request_timeout', 'the request did not arrive in time'];
     default:
       return ['invalid_request', 'the request is malformed'];
   }
@@ -97,24 +94,22 @@ type InFlight = EventEmitter & { headersSent?: boolean; req?: { complete?: boole
 
 /** Writes the refusal of `error`, computed at once: nothing of the request is kept while it waits. */
 function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Duplex) => void {
-  const known = classify(error);
-  if (!known) {
-    // A request not complete in time: no error code of the contract fits, so no body. The parser
-    // has not failed, so the connection goes at once, as Node's own handler does: bytes read on
-    // could complete a request (or the body of one in the app) that would then be carried out
-    // after the client was told 408.
-    const answer = closingAnswer(408, outsideHeaders(instanceId));
+  const [code, description] = classify(error);
+  if (code === 'invalid_request') {
+    const answer = refusedRequestLine(requestTarget(error), description, instanceId);
+    return (socket) => answerAndClose(socket, answer);
+  }
+  const { status, headers, body } = errorParts(code, description, instanceId);
+  const answer = closingAnswer(status, headers, body);
+  if (code === 'request_timeout') {
+    // The parser has not failed, so the connection goes at once, as Node's own handler does: bytes
+    // read on could complete a request (or the body of one in the app) that would then be carried
+    // out after the client was told 408.
     return (socket) => {
       socket.end(answer);
       socket.destroy();
     };
   }
-  if (known[0] === 'invalid_request') {
-    const answer = refusedRequestLine(requestTarget(error), known[1], instanceId);
-    return (socket) => answerAndClose(socket, answer);
-  }
-  const { status, headers, body } = errorParts(known[0], known[1], instanceId);
-  const answer = closingAnswer(status, headers, body);
   return (socket) => answerAndClose(socket, answer);
 }
 
@@ -155,7 +150,7 @@ function refuseAfter(inFlight: InFlight, socket: Duplex, refuse: (socket: Duplex
 /**
  * `clientError` listener: a request Node's parser refuses (headers past `maxHeaderSize` → 431,
  * malformed → 400) gets the JSON error body and the security headers instead of Node's bare
- * status line. A timeout is a 408 with the same headers and no body.
+ * status line. A request too slow to arrive gets the JSON 408 `request_timeout` the same way.
  */
 export function createClientErrorHandler(instanceId: string) {
   return (error: NodeJS.ErrnoException, socket: Duplex) => {

@@ -331,8 +331,8 @@ describe('request timeouts are configurable', () => {
     app = await (await testCluster({ server: { headers_timeout: '1s', request_timeout: '4s' } })).start();
   });
 
-  /** Writes `parts` on a fresh connection, one every `everyMs`, and resolves with the first status line and when it came. */
-  function slowRequest(parts: string[], everyMs: number): Promise<{ status: number; afterMs: number }> {
+  /** Writes `parts` on a fresh connection, one every `everyMs`, and resolves with the answer's status, its body and when it came. */
+  function slowRequest(parts: string[], everyMs: number): Promise<{ status: number; body: string; afterMs: number }> {
     const { hostname, port } = new URL(app.url);
     const started = performance.now();
     return new Promise((resolve, reject) => {
@@ -353,7 +353,7 @@ describe('request timeouts are configurable', () => {
       socket.on('error', (error) => (text ? undefined : reject(error)));
       socket.on('close', () => {
         clearTimeout(timer);
-        resolve({ status: Number(text.split(' ')[1]), afterMs: performance.now() - started });
+        resolve({ status: Number(text.split(' ')[1]), body: text.split('\r\n\r\n')[1] ?? '', afterMs: performance.now() - started });
       });
     });
   }
@@ -370,6 +370,7 @@ describe('request timeouts are configurable', () => {
     expect(trickle.afterMs).toBeGreaterThanOrEqual(1_000);
     expect(trickle.afterMs).toBeLessThan(4_000);
     expect(stalled.status).toBe(408);
+    for (const { body } of [trickle, stalled]) expect(JSON.parse(body)).toEqual({ error: 'request_timeout', error_description: 'the request did not arrive in time' });
     expect(stalled.afterMs).toBeGreaterThanOrEqual(4_000);
     expect(stalled.afterMs).toBeLessThan(8_000);
   });

@@ -11,7 +11,7 @@ function answerTo(code: string): string {
   return Buffer.concat(written).toString('latin1');
 }
 
-test('a request that timed out gets a 408 with the headers of every answer, no body, and the connection closed', () => {
+test('a request that timed out gets the JSON 408 with the headers of every answer, and the connection closed', () => {
   const answer = answerTo('ERR_HTTP_REQUEST_TIMEOUT');
   const [head, body] = answer.split('\r\n\r\n');
   expect(head).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
@@ -19,9 +19,10 @@ test('a request that timed out gets a 408 with the headers of every answer, no b
   expect(head).toContain('\r\nX-Instance-Id: instance-1\r\n');
   expect(head).toContain('\r\nX-Content-Type-Options: nosniff\r\n');
   expect(head).toContain('\r\nCache-Control: no-store\r\n');
-  expect(head).toContain('\r\nContent-Length: 0\r\n');
+  expect(head).toContain('\r\nContent-Type: application/json; charset=utf-8\r\n');
+  expect(head).toContain(`\r\nContent-Length: ${Buffer.byteLength(body ?? '')}\r\n`);
   expect(head).toContain('\r\nConnection: close');
-  expect(body).toBe('');
+  expect(JSON.parse(body ?? '')).toEqual({ error: 'request_timeout', error_description: 'the request did not arrive in time' });
 });
 
 test('a request Node cannot parse gets the JSON 400 with the same headers', () => {
