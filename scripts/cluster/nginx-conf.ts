@@ -91,6 +91,14 @@ ${servers}
         default                     $request_id;
     }
 
+    # As in deploy/nginx.conf: nginx's own answers carry the headers of an instance's answers.
+    map $upstream_http_x_instance_id $own_request_id  { "" $jwt_request_id; default ""; }
+    map $upstream_http_x_instance_id $own_no_store    { "" "no-store";    default ""; }
+    map $upstream_http_x_instance_id $own_nosniff     { "" "nosniff";     default ""; }
+    map $upstream_http_x_instance_id $own_frame       { "" "DENY";        default ""; }
+    map $upstream_http_x_instance_id $own_referrer    { "" "no-referrer"; default ""; }
+    map "$upstream_http_x_instance_id:$status" $own_retry_after { ":503" 1; default ""; }
+
     # The instances' defaults: server.body_limit (16 KiB) and a header line as long as
     # server.max_header_size (16 KiB; the instances answer 431 past it in all).
     client_max_body_size 16k;
@@ -103,7 +111,13 @@ ${servers}
         server_name localhost;
         access_log ${join(dir, 'access.log')} upstreamlog;
 
-        # nginx's own refusals in the API's error format, as in deploy/nginx.conf.
+        # nginx's own refusals in the API's error format and headers, as in deploy/nginx.conf.
+        add_header X-Request-Id $own_request_id always;
+        add_header Cache-Control $own_no_store always;
+        add_header X-Content-Type-Options $own_nosniff always;
+        add_header X-Frame-Options $own_frame always;
+        add_header Referrer-Policy $own_referrer always;
+        add_header Retry-After $own_retry_after always;
         error_page 502 504 = @unavailable;
         error_page 413 = @too_large;
         error_page 494 = @headers_too_large;
@@ -125,8 +139,6 @@ ${servers}
 
         location @unavailable {
             default_type "application/json; charset=utf-8";
-            add_header Retry-After 1 always;
-            add_header Cache-Control no-store always;
             return 503 '{"error":"unavailable","error_description":"no service instance is available, retry shortly"}\\n';
         }
 

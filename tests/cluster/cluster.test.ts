@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, type ClusterInstance, type ExitStatus, startCluster } from '../../scripts/cluster/cluster.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
+import { renderBalancerConf } from '../../scripts/cluster/nginx-conf.js';
+import { startNginx } from '../../scripts/cluster/nginx.js';
 import { rawSocket } from '../helpers/raw-socket.js';
 import { freshDatabase, testRedisUrl, uniquePrefix } from '../helpers/services.js';
 import { call, PASSWORD, registerUser } from '../helpers/test-app.js';
@@ -28,13 +33,23 @@ function fromNginx(response: { headers: Headers }): void {
 }
 
 /** `request` sent raw gets nginx's own refusal: `status`, the API's JSON error `error`, no instance's header. */
-async function expectNginxRefusal(base: string, request: string, status: number, error: string): Promise<void> {
+async function expectNginxRefusal(base: string, request: string, status: number, error: string): Promise<string> {
   const answer = await rawSocket(base, request);
   const label = request.slice(0, 40);
   expect(answer.status, label).toBe(status);
   expect(answer.head, label).toMatch(/^content-type: application\/json; charset=utf-8$/im);
   expect(answer.head, label).not.toMatch(/^x-instance-id:/im);
   expect(JSON.parse(answer.body), label).toEqual({ error, error_description: expect.any(String) });
+  return answer.head;
+}
+
+/** The headers of every instance's answer, each once: npm run cluster's nginx (as deploy/nginx.conf) gives its own answers these too. */
+const ANSWER_HEADERS = [/^x-request-id: [\w.:-]{1,128}$/gim, /^cache-control: no-store$/gim, /^x-content-type-options: nosniff$/gim, /^x-frame-options: DENY$/gim, /^referrer-policy: no-referrer$/gim];
+
+/** `head` (raw, or a fetch response's headers, where a header sent twice is one joined value) holds each of ANSWER_HEADERS once. */
+function expectAnswerHeaders(head: string | { headers: Headers }, label: string): void {
+  const text = typeof head === 'string' ? head : [...head.headers].map(([name, value]) => `${name}: ${value}`).join('\r\n');
+  for (const header of ANSWER_HEADERS) expect(text.match(header), `${label}: ${header.source}`).toHaveLength(1);
 }
 
 function instanceOf(response: { headers: Headers }): string {
@@ -121,16 +136,20 @@ describe('3 instances behind nginx', () => {
     const tooLarge = await call(cluster.url, 'POST', '/login', { body: { email: 'big@example.test', password: 'x'.repeat(20_000) } });
     expect(tooLarge).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
     fromNginx(tooLarge);
+    expectAnswerHeaders(tooLarge, '413');
     // A header line past nginx's default 8 KiB buffer reaches the service; one past 16 KiB is nginx's JSON 431.
     expect((await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(10_000) } })).status).toBe(200);
     const headerTooLarge = await call(cluster.url, 'GET', '/ping', { headers: { 'x-big': 'a'.repeat(20_000) } });
     expect(headerTooLarge).toMatchObject({ status: 431, body: { error: 'headers_too_large' } });
     fromNginx(headerTooLarge);
+    expectAnswerHeaders(headerTooLarge, '431');
     // The service answers /metrics/ as /metrics (strict: false), so nginx refuses every path below it.
     for (const path of ['/metrics', '/metrics/', '//metrics', '/%6Detrics/']) {
-      const metrics = await call(cluster.url, 'GET', path);
+      const metrics = await call(cluster.url, 'GET', path, { headers: { 'x-request-id': 'trace-metrics' } });
       expect(metrics, path).toMatchObject({ status: 404, body: { error: 'not_found' } });
       fromNginx(metrics);
+      expectAnswerHeaders(metrics, path);
+      expect(metrics.headers.get('x-request-id'), path).toBe('trace-metrics');
     }
     // nginx forwards it as HTTP/1.1, where a missing Host is a 400: its server_name is sent instead.
     const ping = await rawSocket(cluster.url, 'GET /ping HTTP/1.0\r\n\r\n');
@@ -152,7 +171,7 @@ describe('3 instances behind nginx', () => {
       [`GET /ping?${'q'.repeat(20_000)} HTTP/1.1\r\n${close}`, 414, 'uri_too_long'],
       [`GET /_nginx/400 HTTP/1.1\r\n${close}`, 404, 'not_found'],
     ];
-    for (const [request, status, error] of refusals) await expectNginxRefusal(cluster.url, request, status, error);
+    for (const [request, status, error] of refusals) expectAnswerHeaders(await expectNginxRefusal(cluster.url, request, status, error), request.slice(0, 40));
   });
 
   it('nginx passes a well-formed X-Request-Id through and makes one up otherwise', async () => {
@@ -160,6 +179,36 @@ describe('3 instances behind nginx', () => {
     expect(given.headers.get('x-request-id')).toBe('trace-42');
     const made = await call(cluster.url, 'GET', '/ping', { headers: { 'x-request-id': 'bad id!' } });
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it("nginx's 503 when no instance answers: Retry-After and the headers of an instance's answers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jwt-nginx-down-'));
+    try {
+      const listen = `127.0.0.1:${await freePort()}`;
+      const nginx = await startNginx(dir, renderBalancerConf({ listen, dir, upstreams: [`127.0.0.1:${await freePort()}`] }), listen);
+      try {
+        const down = await call(`http://${listen}`, 'GET', '/ping', { headers: { 'x-request-id': 'trace-503' } });
+        expect(down).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+        fromNginx(down);
+        expectAnswerHeaders(down, '503');
+        expect(down.headers.get('x-request-id')).toBe('trace-503');
+        expect(down.headers.get('retry-after')).toBe('1');
+      } finally {
+        await nginx.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("an instance's answers pass nginx with their own headers, none added (nginx adds them to its own answers only)", async () => {
+    for (const request of ['GET /ping HTTP/1.1\r\n', 'GET /me HTTP/1.1\r\n', 'GET /nowhere HTTP/1.1\r\n']) {
+      const answer = await rawSocket(cluster.url, `${request}Host: x\r\nX-Request-Id: trace-7\r\nConnection: close\r\n\r\n`);
+      expect(answer.head, request).toMatch(/^x-instance-id: jwt-\d+$/im);
+      expectAnswerHeaders(answer.head, request);
+      expect(answer.head, request).toMatch(/^x-request-id: trace-7$/im);
+      expect(answer.head, request).not.toMatch(/^retry-after:/im);
+    }
   });
 
   it('a token and a refresh token issued by one instance work on every other, directly', async () => {
