@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ClusterOptions } from './cluster.js';
 
 export const USAGE = `Usage: npm run cluster -- [--instances N] [--port 4000] [--redis-url URL] [--database-url URL] [--key-prefix PREFIX]
-                          [--log-level LEVEL] [--shutdown-grace D] [--no-rate-limits]
+                          [--log-level LEVEL] [--shutdown-grace D] [--revocation MODE] [--no-rate-limits]
 
 Starts N jwt-cluster instances behind nginx on 127.0.0.1:PORT, with throwaway Redis and
 PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops what it started.
@@ -14,6 +14,7 @@ PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops what it started.
   --key-prefix PREFIX  Redis key prefix (default jwt:)
   --log-level LEVEL    instances' log level (default warn; info logs every request)
   --shutdown-grace D   instances' drain time on SIGTERM (default 10s)
+  --revocation MODE    instances' cache.revocation: exact (default) or cached
   --no-rate-limits     turn the brute-force limits off (load tests from one address)`;
 
 /** Thrown for a bad command line; the message is one line. */
@@ -42,6 +43,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
         'key-prefix': { type: 'string' },
         'log-level': { type: 'string' },
         'shutdown-grace': { type: 'string' },
+        revocation: { type: 'string' },
         'no-rate-limits': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -51,6 +53,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
   }
   const { values } = parsed;
   if (values.help) return undefined;
+  const { revocation } = values;
+  if (revocation !== undefined && revocation !== 'exact' && revocation !== 'cached') throw new UsageError(`--revocation: expected exact or cached, got "${revocation}"`);
   return {
     instances: wholeNumber('instances', values.instances, 1, 64),
     port: wholeNumber('port', values.port, 0, 65535),
@@ -59,6 +63,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
     keyPrefix: values['key-prefix'],
     logLevel: values['log-level'],
     shutdownGrace: values['shutdown-grace'],
+    revocation,
     rateLimits: !values['no-rate-limits'],
   };
 }
