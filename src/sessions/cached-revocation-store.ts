@@ -205,20 +205,18 @@ export function createCachedRevocationStore({
   };
 
   /**
-   * Forgets the user's answers once a revoking call has settled (the script also announces it),
-   * and answers once Redis has written the announcement to every subscription (`published`): a
-   * check sent to another instance after the revoking response then finds the message there, and
-   * is answered only after it (see `authenticate`). If that confirming read fails, the revocation
-   * stands all the same, and an instance that cannot hear it turns its cache off within two beats.
+   * Once Redis has written out the user's revocation messages to every subscription (see
+   * `awaitPublished`): a check sent to another instance after the revoking response then finds the
+   * message there, and is answered only after it (see `authenticate`). If that read fails, the
+   * revocation stands all the same, and an instance that cannot hear it turns its cache off
+   * within two beats.
    */
+  const published = (userId: string) => store.awaitPublished(userId).catch(() => {});
+
+  /** Forgets the user's answers once a revoking call has settled (the script also announces it), and answers once that is out. */
   const revoking = async <R>(userId: string, call: Promise<R>): Promise<R> => {
-    let result: R;
-    try {
-      result = await call;
-    } finally {
-      forgetUser(userId);
-    }
-    await store.published(userId).catch(() => {});
+    const result = await call.finally(() => forgetUser(userId));
+    await published(userId);
     return result;
   };
 
@@ -265,8 +263,12 @@ export function createCachedRevocationStore({
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
     endOthersKeepingTokens: (userId, keepSessionId) => revoking(userId, store.endOthersKeepingTokens(userId, keepSessionId)),
     // A logout finding its session already ended answers as done: the message of the revocation
-    // that ended it (on another instance, maybe a moment ago) must be out by then too.
-    confirmRevocations: (userId) => revoking(userId, store.confirmRevocations(userId)),
+    // that ended it (on another instance, maybe a moment ago) must be out by then too. It revokes
+    // nothing itself, so it forgets nothing: anyone may ask it, with any user id (no MAC to check).
+    async confirmRevocations(userId) {
+      await store.confirmRevocations(userId);
+      await published(userId);
+    },
     /** Whether answers are currently being served from the cache. */
     isLive: () => live,
     async close() {

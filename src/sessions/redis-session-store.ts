@@ -312,21 +312,20 @@ export function createRedisSessionStore({
     await guarded(via.publish(channel, message));
   };
   /**
-   * Resolves once Redis has written out every message published for `userId` so far, to every
-   * subscriber (`cache.revocation: cached`): Redis writes out the replies and published messages
-   * of the commands it has run before it reads new ones, so the reply to a command sent after a
-   * revoking script's reply comes only once each subscription's socket holds the message (unless
-   * that socket is backed up: Redis then writes the rest later; and on Redis 8 / Valkey 8 with
-   * io-threads > 1, whose threads may each write their own clients in their own time, it may only
-   * narrow the window).
+   * Waits, with one read of `userId`'s slot sent after a revoking script has replied, until Redis
+   * has written that script's messages to every subscription (`cache.revocation: cached`). Redis
+   * writes out the replies and published messages of the commands it has run before it reads new
+   * ones, so this read's reply comes once each subscription's socket holds them; except for a
+   * backed-up socket (Redis writes the rest later), on Redis 8 / Valkey 8 with io-threads > 1
+   * (threads may each write their own clients in their own time), and on a Cluster for
+   * subscriptions on nodes other than the slot's master (the message takes the cluster bus).
    * Without it, a client could see the revoking response and ask another instance before that
-   * instance's message had left Redis (a Redis descheduled between the two writes). On a Cluster
-   * this holds for subscriptions on the master of the user's slot, where the command goes.
+   * instance's message had left Redis (a Redis descheduled between the two writes).
    */
-  const published = async (userId: string) => {
+  const awaitPublished = async (userId: string) => {
     await guarded(redis.exists(keys.tokenVersion(userId)));
   };
-  return Object.assign(store, { authenticateUntil, announce, published });
+  return Object.assign(store, { authenticateUntil, announce, awaitPublished });
 }
 
 export type RedisSessionStore = ReturnType<typeof createRedisSessionStore>;
