@@ -28,6 +28,11 @@ function wholeNumber(flag: string, text: string, min: number, max: number): numb
   return value;
 }
 
+function oneOf<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T | undefined {
+  if (text === undefined || (allowed as readonly string[]).includes(text)) return text as T | undefined;
+  throw new UsageError(`--${flag}: expected ${allowed.join(' or ')}, got "${text}"`);
+}
+
 /** Parses the CLI flags; `undefined` means `--help` was asked for. */
 export function parseClusterArgs(argv: readonly string[]): ClusterOptions | undefined {
   let parsed;
@@ -53,8 +58,6 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
   }
   const { values } = parsed;
   if (values.help) return undefined;
-  const { revocation } = values;
-  if (revocation !== undefined && revocation !== 'exact' && revocation !== 'cached') throw new UsageError(`--revocation: expected exact or cached, got "${revocation}"`);
   return {
     instances: wholeNumber('instances', values.instances, 1, 64),
     port: wholeNumber('port', values.port, 0, 65535),
@@ -63,7 +66,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterOptions | unde
     keyPrefix: values['key-prefix'],
     logLevel: values['log-level'],
     shutdownGrace: values['shutdown-grace'],
-    revocation,
+    revocation: oneOf('revocation', values.revocation, ['exact', 'cached'] as const),
     rateLimits: !values['no-rate-limits'],
   };
 }

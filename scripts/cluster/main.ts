@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   process.off('SIGTERM', earlyStop);
 
   const lines = [
-    `jwt-cluster: ${cluster.url}  (nginx round-robin over ${cluster.instances.length} instances, revocation ${options.revocation ?? 'exact'})`,
+    `jwt-cluster: ${cluster.url}  (nginx round-robin over ${cluster.instances.length} instances, revocation ${options.revocation ?? 'as the service defaults'})`,
     ...cluster.instances.map((instance) => `  ${instance.id.padEnd(7)} ${instance.url}  pid ${instance.pid}  log ${instance.logFile}`),
     `  redis    ${options.redisUrl ? 'given' : 'throwaway'}  ${redact(cluster.redisUrl)}`,
     `  postgres ${options.databaseUrl ? 'given' : 'throwaway'}  ${redact(cluster.databaseUrl)}`,

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -183,9 +184,12 @@ describe('3 instances behind nginx', () => {
 
   it("nginx's 503 when no instance answers: Retry-After and the headers of an instance's answers", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jwt-nginx-down-'));
+    // The only instance resets every connection (a port merely free could be taken by a test file running beside this one).
+    const broken = createServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
     try {
       const listen = `127.0.0.1:${await freePort()}`;
-      const nginx = await startNginx(dir, renderBalancerConf({ listen, dir, upstreams: [`127.0.0.1:${await freePort()}`] }), listen);
+      const nginx = await startNginx(dir, renderBalancerConf({ listen, dir, upstreams: [`127.0.0.1:${(broken.address() as AddressInfo).port}`] }), listen);
       try {
         const down = await call(`http://${listen}`, 'GET', '/ping', { headers: { 'x-request-id': 'trace-503' } });
         expect(down).toMatchObject({ status: 503, body: { error: 'unavailable' } });
@@ -197,6 +201,7 @@ describe('3 instances behind nginx', () => {
         await nginx.stop();
       }
     } finally {
+      broken.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
