@@ -205,7 +205,7 @@ export function createCachedRevocationStore({
   };
 
   /**
-   * Once Redis has written out the user's revocation messages to every subscription (see
+   * Resolves once Redis has written out the user's revocation messages to every subscription (see
    * `awaitPublished`): a check sent to another instance after the revoking response then finds the
    * message there, and is answered only after it (see `authenticate`). If that read fails, the
    * revocation stands all the same, and an instance that cannot hear it turns its cache off
