@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type CleanupStack, settleAll, tempDir } from './cleanup.js';
 import { freePort } from './free-port.js';
 import { logTail } from './process.js';
-import { type LocalRedis, redisCli, redisCliBinary, startRedis } from './redis.js';
+import { type LocalRedis, redisCli, redisCliBinary, retryWhilePortTaken, startRedis } from './redis.js';
 
 /** A throwaway Redis Cluster on loopback: masters, and as many replicas of each as asked for. */
 export interface LocalRedisCluster {
@@ -32,6 +32,15 @@ async function replicaInSync(port: number): Promise<boolean> {
   return replication['role'] === 'master' || replication['master_link_status'] === 'up';
 }
 
+/** One cluster-enabled `redis-server` in `dir`, on a free port and a free bus port (started again on new ones if they were taken meanwhile). */
+function startNode(dir: string, name: string): Promise<LocalRedis> {
+  return retryWhilePortTaken(async () => {
+    // An explicit bus port: the default, port + 10000, can be past 65535 for an ephemeral port.
+    const busPort = await freePort();
+    return startRedis(dir, { name, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'] });
+  });
+}
+
 /**
  * Starts `masters` (≥ 3) × (1 + `replicas`) cluster-enabled `redis-server`s, each in its own dir
  * under one temp dir (no persistence, `noeviction`), joins them with `redis-cli --cluster create
@@ -47,12 +56,7 @@ export async function startRedisCluster(cleanup: CleanupStack, { masters = 3, re
     Array.from({ length: total }, async (_, index) => {
       const dir = join(root, `node${index}`);
       mkdirSync(dir);
-      // An explicit bus port: the default, port + 10000, can be past 65535 for an ephemeral port.
-      const busPort = await freePort();
-      const server = await startRedis(dir, {
-        name: `redis-cluster-node${index}`,
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'],
-      });
+      const server = await startNode(dir, `redis-cluster-node${index}`);
       cleanup.add(() => server.stop());
       return server;
     }),

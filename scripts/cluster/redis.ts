@@ -54,6 +54,23 @@ export interface RedisServerOptions {
   sentinel?: boolean;
 }
 
+/**
+ * `start()`, again (up to `attempts` in all) while it fails because a port it was given is in use.
+ * Ports are only found free, then given to a server: another process (a test file beside this one,
+ * a client's ephemeral port) may take one in between, and `redis-server` then exits at start-up
+ * saying so; `start` picks new ones each time.
+ */
+export async function retryWhilePortTaken<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (error) {
+      const portTaken = error instanceof Error && error.message.includes('Address already in use');
+      if (!portTaken || attempt >= attempts) throw error;
+    }
+  }
+}
+
 /** Starts `redis-server` on a free loopback port with its files in `dir`. */
 export async function startRedis(dir: string, options: RedisServerOptions = {}): Promise<LocalRedis> {
   const binary = redisServerBinary();
