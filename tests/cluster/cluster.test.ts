@@ -1,18 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, type ClusterInstance, type ExitStatus, startCluster } from '../../scripts/cluster/cluster.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { renderBalancerConf } from '../../scripts/cluster/nginx-conf.js';
-import { startNginx } from '../../scripts/cluster/nginx.js';
 import { rawSocket } from '../helpers/raw-socket.js';
 import { freshDatabase, testRedisUrl, uniquePrefix } from '../helpers/services.js';
 import { call, PASSWORD, registerUser } from '../helpers/test-app.js';
 import { type EchoUpstream, startEchoUpstream } from './echo-upstream.js';
-import { type Gateway, startGateway } from './gateway.js';
+import { type Gateway, startGateway, startLocalNginx } from './gateway.js';
 import { runLoad } from './load.js';
 
 // Three real instances behind a real nginx on loopback, sharing the global setup's Redis and PostgreSQL.
@@ -183,26 +179,24 @@ describe('3 instances behind nginx', () => {
   });
 
   it("nginx's 503 when no instance answers: Retry-After and the headers of an instance's answers", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'jwt-nginx-down-'));
     // The only instance resets every connection (a port merely free could be taken by a test file running beside this one).
     const broken = createServer((socket) => socket.resetAndDestroy());
     await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
-    try {
-      const listen = `127.0.0.1:${await freePort()}`;
-      const nginx = await startNginx(dir, renderBalancerConf({ listen, dir, upstreams: [`127.0.0.1:${(broken.address() as AddressInfo).port}`] }), listen);
-      try {
-        const down = await call(`http://${listen}`, 'GET', '/ping', { headers: { 'x-request-id': 'trace-503' } });
-        expect(down).toMatchObject({ status: 503, body: { error: 'unavailable' } });
-        fromNginx(down);
-        expectAnswerHeaders(down, '503');
-        expect(down.headers.get('x-request-id')).toBe('trace-503');
-        expect(down.headers.get('retry-after')).toBe('1');
-      } finally {
-        await nginx.stop();
-      }
-    } finally {
+    const upstreams = [`127.0.0.1:${(broken.address() as AddressInfo).port}`];
+    const nginx = await startLocalNginx('jwt-nginx-down-', (listen, dir) => renderBalancerConf({ listen, dir, upstreams })).catch((error: unknown) => {
       broken.close();
-      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    });
+    try {
+      const down = await call(nginx.url, 'GET', '/ping', { headers: { 'x-request-id': 'trace-503' } });
+      expect(down).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+      fromNginx(down);
+      expectAnswerHeaders(down, '503');
+      expect(down.headers.get('x-request-id')).toBe('trace-503');
+      expect(down.headers.get('retry-after')).toBe('1');
+    } finally {
+      await nginx.stop();
+      broken.close();
     }
   });
 

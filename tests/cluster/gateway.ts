@@ -24,11 +24,17 @@ export function renderTemplate(template: string, values: Record<string, string>)
 /** Starts nginx from the gateway template in front of `apiUpstream`, authenticating through `jwtUpstream`. */
 export async function startGateway(jwtUpstream: string, apiUpstream: string): Promise<Gateway> {
   if (!existsSync(GATEWAY_TEMPLATE)) throw new Error(`${GATEWAY_TEMPLATE} is missing`);
+  const template = readFileSync(GATEWAY_TEMPLATE, 'utf8');
+  const values = (listen: string) => ({ JWT_UPSTREAM: jwtUpstream, RESOLVER: '127.0.0.1' /* unused: loopback upstreams */, API_UPSTREAM: apiUpstream, LISTEN: listen });
+  return startLocalNginx('jwt-gateway-', (listen) => renderTemplate(template, values(listen)), 'daemon off;');
+}
+
+/** Starts nginx on a free loopback port with `confFor(listen, dir)`, its files in a temp dir that `stop` removes. */
+export async function startLocalNginx(prefix: string, confFor: (listen: string, dir: string) => string, globals?: string): Promise<Gateway> {
   const listen = `127.0.0.1:${await freePort()}`;
-  const conf = renderTemplate(readFileSync(GATEWAY_TEMPLATE, 'utf8'), { JWT_UPSTREAM: jwtUpstream, RESOLVER: '127.0.0.1' /* unused: loopback upstreams */, API_UPSTREAM: apiUpstream, LISTEN: listen });
-  const dir = mkdtempSync(join(tmpdir(), 'jwt-gateway-'));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
-    const nginx = await startNginx(dir, conf, listen, 'daemon off;');
+    const nginx = await startNginx(dir, confFor(listen, dir), listen, globals);
     return {
       url: `http://${listen}`,
       async stop() {

@@ -53,18 +53,18 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
    * After a logout by access token: a refresh token the body names too is the client's, so its
    * session ends as well when it is another one (not the cookie's, which the browser sends by
    * itself). A body that cannot be read, or a token that does not verify, changes nothing more.
-   * Returns the session it ended, if any.
+   * Returns the session it ended, if any, as a list.
    */
-  const logoutNamedInBodyToo = async (c: Parameters<typeof readJson>[0], sessionId: string): Promise<string | undefined> => {
+  const logoutNamedInBodyToo = async (c: Parameters<typeof readJson>[0], sessionId: string): Promise<string[]> => {
     const body = await readJson(c, logoutBody, limit, { optional: true }).catch(() => undefined);
     const token = body?.refresh_token;
     const named = token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId;
-    if (token === undefined || named === undefined || named === sessionId) return undefined;
-    return (await logoutWithRefreshToken(deps, token)) ? named : undefined;
+    if (token === undefined || named === undefined || named === sessionId) return [];
+    return (await logoutWithRefreshToken(deps, token)) ? [named] : [];
   };
 
   /** The browser's refresh cookie is one of ours naming a session other than those `ended`. */
-  const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], ended: readonly (string | undefined)[]) => {
+  const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], ended: readonly string[]) => {
     const decoded = deps.refreshTokens.decode(getCookie(c, REFRESH_COOKIE) ?? '');
     return decoded !== null && !ended.includes(decoded.sessionId);
   };
@@ -83,12 +83,12 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
     .post('/logout', async (c) => {
       const accessToken = bearerToken(c.req.header('authorization'));
       /** The sessions whose refresh cookie this logout clears; none: whichever the cookie names. */
-      let endedSessions: (string | undefined)[] = [];
+      let endedSessions: string[] = [];
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
         const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
-        if (loggedOut) endedSessions = [result.claims.sessionId, await logoutNamedInBodyToo(c, result.claims.sessionId)];
+        if (loggedOut) endedSessions = [result.claims.sessionId, ...(await logoutNamedInBodyToo(c, result.claims.sessionId))];
         // A refused one (say, of the version before a password change made in another tab) must
         // not keep alive the session a refresh token sent with it names: that one logs out.
         else if (!(await loggedOutByRefreshTokenToo(c))) {
@@ -100,7 +100,8 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
         if (!token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: 'Bearer' });
         if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
         // A body token of another session than the cookie's leaves the cookie, as an access token does.
-        if (!fromCookie) endedSessions = [deps.refreshTokens.decode(token)?.sessionId];
+        const named = deps.refreshTokens.decode(token)?.sessionId;
+        if (!fromCookie && named !== undefined) endedSessions = [named];
       }
       // An access token of another session logs that one out: a refresh cookie naming a different
       // session stays (that session lives on).
