@@ -253,8 +253,13 @@ export function createCachedRevocationStore({
       if (result.outcome === 'reused' || result.outcome === 'invalid') forgetUser(input.userId);
       return result;
     },
-    // Creating a session may evict the user's oldest one.
-    create: (input) => revoking(input.userId, store.create(input)),
+    // Creating a session revokes only when it evicts the user's oldest (the script then announces
+    // it); a failed one may have, unseen.
+    async create(input) {
+      const creating = store.create(input);
+      const grant = await creating.catch(() => undefined);
+      return grant?.evictedOthers === false ? grant : revoking(input.userId, creating);
+    },
     endSession: (userId, sessionId) => revoking(userId, store.endSession(userId, sessionId)),
     logout: (userId, sessionId, token) => revoking(userId, store.logout(userId, sessionId, token)),
     logoutWithRefreshToken: (userId, sessionId, generation) => revoking(userId, store.logoutWithRefreshToken(userId, sessionId, generation)),

@@ -111,9 +111,11 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const state = userState(userId);
       for (const [id, session] of state.sessions) if (session.expiresAt <= now) state.sessions.delete(id);
       // Map iteration order is insertion order, i.e. oldest first.
+      let evictedOthers = false;
       for (const id of state.sessions.keys()) {
         if (state.sessions.size < policy.maxSessions) break;
         state.sessions.delete(id);
+        evictedOthers = true;
       }
       const absoluteExpiresAt = now + policy.refreshLifetimeMs;
       const expiresAt = Math.min(absoluteExpiresAt, now + policy.autoLogoutMs);
@@ -131,7 +133,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
         absoluteExpiresAt,
         expiresAt,
       });
-      return { generation: 0, tokenVersion: state.tokenVersion, roles, expiresAt };
+      return { generation: 0, tokenVersion: state.tokenVersion, roles, expiresAt, evictedOthers };
     },
 
     async authenticate({ userId, sessionId, jti, tokenVersion }) {

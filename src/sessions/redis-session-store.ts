@@ -212,7 +212,8 @@ export function createRedisSessionStore({
         // Unrecorded, they stay pending: the next login has them acknowledged once more, harmlessly.
         await guarded(replicated.redis.srem(keys.pendingEvictions(userId), ...evicted)).catch(() => {});
       }
-      return { generation: 0, tokenVersion: Number(tv), roles, expiresAt: Number(expiresAt) };
+      // In replicated mode `evicted` also holds earlier evictions still pending: a superset.
+      return { generation: 0, tokenVersion: Number(tv), roles, expiresAt: Number(expiresAt), evictedOthers: evicted.length > 0 };
     },
 
     async authenticate(input) {

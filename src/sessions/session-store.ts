@@ -37,6 +37,12 @@ export interface SessionGrant {
   expiresAt: number;
 }
 
+/** A new session's grant. */
+export interface NewSession extends SessionGrant {
+  /** Whether older sessions of the user were ended to make room (`maxSessions`): a revocation. */
+  evictedOthers: boolean;
+}
+
 /**
  * `superseded`: a generation from before the password change that kept the session (`endOthers`
  * moved it on): refused, and the session lives on. `invalid`: no such session (or no longer), or a
@@ -64,10 +70,10 @@ export interface SessionPolicy {
 export interface SessionStore {
   /**
    * Records a new session at generation 0, evicting the user's oldest beyond `maxSessions`.
-   * Returns the user's token version. With replicated revocations an eviction no replica
+   * Returns the user's token version, and whether any session was evicted. With replicated revocations an eviction no replica
    * acknowledged in time throws `UnavailableError`, the new session ended again.
    */
-  create(input: { userId: string; sessionId: string; salt: string; roles: string[]; meta: SessionMeta }): Promise<SessionGrant>;
+  create(input: { userId: string; sessionId: string; salt: string; roles: string[]; meta: SessionMeta }): Promise<NewSession>;
 
   /**
    * The hot-path check: session alive, token version current, jti not denied.

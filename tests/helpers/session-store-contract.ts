@@ -518,6 +518,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const sessions = await loginMany(store, userId, 5);
         const outcomes = await Promise.all(sessions.map((session) => session.authenticate()));
         ctx.expect(outcomes).toEqual(['no_session', 'no_session', 'ok', 'ok', 'ok']);
+        ctx.expect(sessions.map((session) => session.grant.evictedOthers)).toEqual([false, false, false, true, true]);
         const newestFirst = sessions.slice(2).reverse().map((session) => session.sessionId);
         ctx.expect((await store.list(userId)).map((info) => info.id)).toEqual(newestFirst);
       });

@@ -9,7 +9,7 @@ import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { createRedisSessionStore, type RedisSessionStore } from '../../src/sessions/redis-session-store.js';
 import type { SessionPolicy } from '../../src/sessions/session-store.js';
 import { faultRedis } from '../faults/servers.js';
-import { monitorRedis } from '../helpers/redis-monitor.js';
+import { monitorRedis, type RedisMonitor } from '../helpers/redis-monitor.js';
 import { uniquePrefix } from '../helpers/services.js';
 
 const policy: SessionPolicy = { refreshLifetimeMs: 60_000, autoLogoutMs: 60_000, refreshReuseGraceMs: 1000, maxSessions: 50 };
@@ -89,6 +89,17 @@ async function remembered(store: Instance, claims: Claims) {
 /** Deletes a session behind the caches' back (no publish): only a cached answer can still say ok. */
 const deleteSilently = (prefix: string, userId: string, sessionId: string) => raw.del(redisKeys(prefix).session(userId, sessionId));
 
+/**
+ * The commands `monitor` saw between two marks, lower-cased and joined, of this prefix only: other
+ * tests' instances, still open, beat on channels of their own.
+ */
+function sentOnPrefix(monitor: RedisMonitor, prefix: string, from: number, to: number) {
+  return monitor.commands
+    .slice(from + 1, to)
+    .map(([name = '', ...args]) => [name.toLowerCase(), ...args].join(' '))
+    .filter((command) => command.includes(prefix));
+}
+
 describe('cached revocation mode', () => {
   it('serves repeated answers from the cache, and drops them when another instance revokes', async () => {
     const prefix = uniquePrefix();
@@ -142,12 +153,7 @@ describe('cached revocation mode', () => {
     const monitor = await monitorRedis(redisUrl);
     opened.push(async () => monitor.close());
     const confirmation = `exists ${redisKeys(prefix).tokenVersion(userId)}`;
-    // This test's commands only: other tests' instances, still open, beat on channels of their own.
-    const sentBetween = (from: number, to: number) =>
-      monitor.commands
-        .slice(from + 1, to)
-        .map(([name = '', ...args]) => [name.toLowerCase(), ...args].join(' '))
-        .filter((command) => command.includes(prefix));
+    const sentBetween = (from: number, to: number) => sentOnPrefix(monitor, prefix, from, to);
     const revocations = [
       { scripted: true, revoke: () => a.logout(userId, sessionId, { jti: claims.jti, tokenVersion: claims.tokenVersion, ttlMs: 60_000 }) },
       {
@@ -172,6 +178,35 @@ describe('cached revocation mode', () => {
       expect(sent.at(-1)).toBe(confirmation);
       expect(sent.slice(0, -1).some((command) => /^eval(sha)? /.test(command))).toBe(scripted);
     }
+  });
+
+  it('waits for a login\'s message only when it evicted an older session, and keeps cached answers when it did not', async () => {
+    const prefix = uniquePrefix();
+    const a = await instance(prefix, { ...PUB_SUB_ONLY, policy: { ...policy, maxSessions: 2 } });
+    const { userId, claims } = await session(a);
+    await remembered(a, claims);
+    const monitor = await monitorRedis(redisUrl);
+    opened.push(async () => monitor.close());
+    const confirmation = `exists ${redisKeys(prefix).tokenVersion(userId)}`;
+    const sentDuring = async <R>(work: () => Promise<R>) => {
+      const from = await monitor.mark('before');
+      const result = await work();
+      return { result, sent: sentOnPrefix(monitor, prefix, from, await monitor.mark('after')) };
+    };
+    const login = () => sentDuring(() => a.create({ userId, sessionId: randomUUID(), salt: randomBytes(8).toString('hex'), roles: [], meta: {} }));
+
+    const roomy = await login();
+    expect(roomy.result.evictedOthers).toBe(false);
+    expect(roomy.sent.some((command) => /^eval(sha)? /.test(command))).toBe(true);
+    expect(roomy.sent).not.toContain(confirmation);
+    const cached = await sentDuring(() => a.authenticate(claims));
+    expect(cached.result).toBe('ok');
+    expect(cached.sent).toEqual([]); // answered from the cache, still there
+
+    const evicting = await login(); // the third of two: the first session goes
+    expect(evicting.result.evictedOthers).toBe(true);
+    expect(evicting.sent.at(-1)).toBe(confirmation);
+    expect(await a.authenticate(claims)).not.toBe('ok');
   });
 
   it('forgets no cached answer for a confirmation alone, which anyone may ask for with any user id', async () => {
