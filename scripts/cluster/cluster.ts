@@ -4,7 +4,7 @@ import { parseDuration } from '../../src/config/units.js';
 import { startBackingServices } from './backing-services.js';
 import { CleanupStack, settleAll, tempDir } from './cleanup.js';
 import { type ClusterConfig, writeClusterConfig } from './cluster-config.js';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 import { type ClusterInstance, type InstanceEnv, startInstance } from './instance.js';
 import { renderBalancerConf } from './nginx-conf.js';
 import { type LocalNginx, startNginx } from './nginx.js';
@@ -91,11 +91,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // Migrations run under an advisory lock, so the instances may start all at once.
     await settleAll(Array.from({ length: options.instances }, launch));
 
-    const port = options.port || (await freePort());
-    const listen = `127.0.0.1:${port}`;
-    const conf = () =>
+    const conf = (listen: string) =>
       renderBalancerConf({ listen, dir: nginxDir, upstreams: instances.filter((instance) => instance.running()).map((instance) => `127.0.0.1:${instance.port}`) });
-    const nginx: LocalNginx = await startNginx(nginxDir, conf(), listen);
+    const startOn = async (port: number) => ({ listen: `127.0.0.1:${port}`, nginx: await startNginx(nginxDir, conf(`127.0.0.1:${port}`), `127.0.0.1:${port}`) });
+    // A port asked for is the caller's: no other is tried.
+    const { listen, nginx }: { listen: string; nginx: LocalNginx } = options.port ? await startOn(options.port) : await onFreePort(startOn);
     cleanup.add(() => nginx.stop());
 
     let stopping: Promise<void> | undefined;
@@ -107,10 +107,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       instances,
       async addInstance() {
         const instance = await launch();
-        await nginx.reload(conf());
+        await nginx.reload(conf(listen));
         return instance;
       },
-      reload: () => nginx.reload(conf()),
+      reload: () => nginx.reload(conf(listen)),
       stop: () => (stopping ??= cleanup.run()),
     };
   } catch (error) {

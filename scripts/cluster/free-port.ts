@@ -21,7 +21,7 @@ const handedOut = new Set<number>();
  */
 export async function freePort(): Promise<number> {
   const highest = ephemeralRangeStart() - 1;
-  if (highest - LOWEST >= ENOUGH) {
+  if (roomBelowEphemeralRange()) {
     if (handedOut.size > (highest - LOWEST) / 2) handedOut.clear();
     for (let attempt = 0; attempt < 100; attempt += 1) {
       const port = randomInt(LOWEST, highest + 1);
@@ -32,6 +32,35 @@ export async function freePort(): Promise<number> {
   }
   return kernelPickedPort();
 }
+
+/**
+ * `start()`, again (up to `attempts` in all) while it fails because a port it was given is in use.
+ * Ports are only found free, then given to a server: another process (a test file beside this
+ * one that picked the same port) may take one in between, and the server then exits at start-up
+ * saying so (`isPortTaken`); `start` picks new ones each time. Any other failure fails at once.
+ */
+export async function retryWhilePortTaken<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!isPortTaken(error) || attempt >= attempts) throw error;
+    }
+  }
+}
+
+/**
+ * Whether a server's start-up failed on a port in use: Redis, PostgreSQL and nginx log "Address
+ * already in use" (`startNginx` says so too when something answers on its port first), the
+ * service "cannot listen on … (EADDRINUSE)".
+ */
+export const isPortTaken = (error: unknown): boolean => error instanceof Error && /address already in use|EADDRINUSE/i.test(error.message);
+
+/** `start(port)` on a free port, and again on another while the one it had was taken meanwhile. */
+export const onFreePort = <T>(start: (port: number) => Promise<T>): Promise<T> => retryWhilePortTaken(async () => start(await freePort()));
+
+/** Whether `freePort` picks below the ephemeral range; if not (a range that starts low), the kernel picks. */
+export const roomBelowEphemeralRange = (): boolean => ephemeralRangeStart() - 1 - LOWEST >= ENOUGH;
 
 let ephemeralStart: number | undefined;
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/node-flags.js';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,10 +59,13 @@ function wrap(id: string, port: number, proc: ManagedProcess, stopGraceMs: numbe
 /**
  * Starts `src/main.ts` (one node process, `--import tsx`, so the pid is the server's own and
  * signals reach it directly; with the image's runtime flags, `NODE_FLAGS`) with instance id
- * `id`, and waits for `/health/ready`.
+ * `id` on a free port (another if that one was taken meanwhile), and waits for `/health/ready`.
  */
-export async function startInstance(id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
-  const port = await freePort();
+export function startInstance(id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
+  return onFreePort((port) => startInstanceOn(port, id, env, logDir));
+}
+
+async function startInstanceOn(port: number, id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     CONFIG_FILE: env.configFile,

@@ -61,7 +61,7 @@ function pidFromFile(dir: string): number | undefined {
 export async function startNginx(dir: string, conf: string, listen: string, globals?: string): Promise<LocalNginx> {
   const [host = '127.0.0.1', port = '0'] = listen.split(':');
   // Otherwise the readiness probe could be answered by whoever holds the port.
-  if (await tcpProbe(host, Number(port))) throw new Error(`${listen} is already in use`);
+  if (await tcpProbe(host, Number(port))) throw new Error(`${listen}: address already in use`);
   const confFile = join(dir, 'nginx.conf');
   writeFileSync(confFile, conf);
   await nginxCommand(confFile, dir, ['-t', '-q'], globals);

@@ -3,7 +3,7 @@ import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { postgresBinDirs, requireBinary } from './binaries.js';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { asUser, postgresRunAs } from './run-as.js';
 
@@ -32,25 +32,30 @@ export function postgresBinaries(): PostgresBinaries {
   return { initdb: requireBinary('initdb', 'postgresql', binDirs), server: requireBinary('postgres', 'postgresql', binDirs) };
 }
 
-/** Whether a PostgreSQL at `url` answers `select 1` within about a second. */
-export async function postgresAnswers(url: string): Promise<boolean> {
+/**
+ * Whether a PostgreSQL at `url` answers `select 1` within `timeoutMs`. Bounded as a whole:
+ * postgres.js connects again and again to a port whose server closes every connection (another
+ * server on it), and its `connect_timeout` bounds only each attempt.
+ */
+export async function postgresAnswers(url: string, timeoutMs = 2_000): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 1, onnotice: () => {} });
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
   try {
-    await sql`select 1`;
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([sql`select 1`.then(() => true, () => false), gaveUp]);
   } finally {
-    await sql.end({ timeout: 1 });
+    clearTimeout(timer);
+    await sql.end({ timeout: 0 });
   }
 }
 
 /**
- * Initialises a cluster in `dir` and starts `postgres` on a free loopback port. As root it
+ * Initialises a cluster in `dir` and starts `postgres` on `options.port`, or else on a free
+ * loopback port (another if that one was taken meanwhile). As root it
  * runs as an unprivileged user (see `postgresRunAs`), so `dir` must be reachable by that user
  * (e.g. under /tmp).
  */
-export async function startPostgres(dir: string): Promise<LocalPostgres> {
+export async function startPostgres(dir: string, options: { port?: number } = {}): Promise<LocalPostgres> {
   const { initdb, server } = postgresBinaries();
   const runAs = postgresRunAs();
   const dataDir = join(dir, 'data');
@@ -66,24 +71,27 @@ export async function startPostgres(dir: string): Promise<LocalPostgres> {
     throw new Error(`initdb failed: ${stderr || String(error)}`);
   }
 
-  const port = await freePort();
-  const [command, args] = asUser(runAs, server, [
-    '-D', dataDir,
-    '-p', String(port),
-    '-k', socketDir,
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off',
-    '-c', 'max_connections=200',
-  ]);
-  const proc = spawnLogged('postgres', command, args, { logFile: join(dir, 'postgres.log') });
-  const url = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
-  try {
-    await waitUntilReady(proc, () => postgresAnswers(url), 20_000);
-  } catch (error) {
-    await proc.stop('SIGKILL');
-    throw error;
-  }
-  return { url, process: proc, stop: () => proc.stop('SIGINT', 10_000) };
+  const start = async (port: number): Promise<LocalPostgres> => {
+    const [command, args] = asUser(runAs, server, [
+      '-D', dataDir,
+      '-p', String(port),
+      '-k', socketDir,
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+      '-c', 'max_connections=200',
+    ]);
+    const proc = spawnLogged('postgres', command, args, { logFile: join(dir, 'postgres.log') });
+    const url = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
+    try {
+      await waitUntilReady(proc, () => postgresAnswers(url), 20_000);
+    } catch (error) {
+      await proc.stop('SIGKILL');
+      throw error;
+    }
+    return { url, process: proc, stop: () => proc.stop('SIGINT', 10_000) };
+  };
+  // initdb is not repeated for another port.
+  return options.port === undefined ? onFreePort(start) : start(options.port);
 }

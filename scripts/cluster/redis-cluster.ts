@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CleanupStack, settleAll, tempDir } from './cleanup.js';
-import { freePort } from './free-port.js';
+import { freePort, retryWhilePortTaken } from './free-port.js';
 import { logTail } from './process.js';
-import { type LocalRedis, redisCli, redisCliBinary, retryWhilePortTaken, startRedis } from './redis.js';
+import { type LocalRedis, redisCli, redisCliBinary, startRedis } from './redis.js';
 
 /** A throwaway Redis Cluster on loopback: masters, and as many replicas of each as asked for. */
 export interface LocalRedisCluster {
@@ -36,8 +36,8 @@ async function replicaInSync(port: number): Promise<boolean> {
 function startNode(dir: string, name: string): Promise<LocalRedis> {
   return retryWhilePortTaken(async () => {
     // An explicit bus port: the default, port + 10000, can be past 65535 for an ephemeral port.
-    const busPort = await freePort();
-    return startRedis(dir, { name, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'] });
+    const [port, busPort] = [await freePort(), await freePort()];
+    return startRedis(dir, { name, port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'] });
   });
 }
 

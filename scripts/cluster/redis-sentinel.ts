@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CleanupStack, settleAll, tempDir } from './cleanup.js';
-import { freePort } from './free-port.js';
 import { type LocalRedis, redisCli, redisCliBinary, startRedis } from './redis.js';
 
 /** A throwaway Sentinel group on loopback: one master, one replica, three sentinels. */
@@ -85,7 +84,7 @@ export async function startRedisSentinel(cleanup: CleanupStack, { name = 'mymast
           '',
         ].join('\n'),
       );
-      const sentinel = await startRedis(dir, { name: `redis-sentinel${index}`, port: await freePort(), configFile, sentinel: true });
+      const sentinel = await startRedis(dir, { name: `redis-sentinel${index}`, configFile, sentinel: true });
       cleanup.add(() => sentinel.stop());
       return sentinel;
     }),

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requireBinary } from './binaries.js';
-import { freePort } from './free-port.js';
+import { onFreePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { tcpProbe } from './tcp-probe.js';
 
@@ -55,26 +55,15 @@ export interface RedisServerOptions {
 }
 
 /**
- * `start()`, again (up to `attempts` in all) while it fails because a port it was given is in use.
- * Ports are only found free, then given to a server: another process (a test file beside this one,
- * a client's ephemeral port) may take one in between, and `redis-server` then exits at start-up
- * saying so; `start` picks new ones each time.
+ * Starts `redis-server` with its files in `dir`, on `options.port` or else on a free loopback
+ * port (another one if that was taken meanwhile).
  */
-export async function retryWhilePortTaken<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await start();
-    } catch (error) {
-      const portTaken = error instanceof Error && error.message.includes('Address already in use');
-      if (!portTaken || attempt >= attempts) throw error;
-    }
-  }
+export function startRedis(dir: string, options: RedisServerOptions = {}): Promise<LocalRedis> {
+  return options.port === undefined ? onFreePort((port) => startRedisOn(port, dir, options)) : startRedisOn(options.port, dir, options);
 }
 
-/** Starts `redis-server` on a free loopback port with its files in `dir`. */
-export async function startRedis(dir: string, options: RedisServerOptions = {}): Promise<LocalRedis> {
+async function startRedisOn(port: number, dir: string, options: RedisServerOptions): Promise<LocalRedis> {
   const binary = redisServerBinary();
-  const port = options.port ?? (await freePort());
   const name = options.name ?? 'redis-server';
   const args = [
     ...(options.configFile ? [options.configFile] : []),

@@ -13,6 +13,8 @@ export function tcpProbe(host: string, port: number, exchange?: { send: string; 
     };
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
+    // A peer that closes without answering (another server on the port) ends the timeout too.
+    socket.once('close', () => done(false));
     socket.once('connect', () => (exchange ? socket.write(exchange.send) : done(true)));
     socket.once('data', (data) => done(exchange !== undefined && data.toString().startsWith(exchange.expect)));
   });

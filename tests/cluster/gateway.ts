@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../scripts/cluster/free-port.js';
+import { onFreePort } from '../../scripts/cluster/free-port.js';
 import { startNginx } from '../../scripts/cluster/nginx.js';
 
 /** The operators' example, rendered as documented in its header. */
@@ -31,10 +31,12 @@ export async function startGateway(jwtUpstream: string, apiUpstream: string): Pr
 
 /** Starts nginx on a free loopback port with `confFor(listen, dir)`, its files in a temp dir that `stop` removes. */
 export async function startLocalNginx(prefix: string, confFor: (listen: string, dir: string) => string, globals?: string): Promise<Gateway> {
-  const listen = `127.0.0.1:${await freePort()}`;
   const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
-    const nginx = await startNginx(dir, confFor(listen, dir), listen, globals);
+    const { listen, nginx } = await onFreePort(async (port) => {
+      const listen = `127.0.0.1:${port}`;
+      return { listen, nginx: await startNginx(dir, confFor(listen, dir), listen, globals) };
+    });
     return {
       url: `http://${listen}`,
       async stop() {
