@@ -254,7 +254,8 @@ export function createCachedRevocationStore({
       return result;
     },
     // Creating a session revokes only when it evicts the user's oldest (the script then announces
-    // it); a failed one may have, unseen.
+    // it). One that failed may have evicted unseen: the user's answers go all the same (as after
+    // any failed revoking call, the error goes out without waiting: it hands out no token).
     async create(input) {
       const creating = store.create(input);
       const grant = await creating.catch(() => undefined);

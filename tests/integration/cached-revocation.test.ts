@@ -65,7 +65,7 @@ async function instance(
     rememberFrom: options.rememberFrom ?? 'second-read',
   });
   await subscriber.connect();
-  await expect.poll(() => store.isLive()).toBe(true);
+  await expect.poll(() => store.isLive(), { timeout: 5_000 }).toBe(true);
   opened.push(() => store.close());
   return Object.assign(store, { subscriber });
 }
@@ -117,7 +117,7 @@ describe('cached revocation mode', () => {
 
   it('remembers a token\'s answer from its second read on, so tokens used once never fill the cache', async () => {
     const prefix = uniquePrefix();
-    const store = await instance(prefix);
+    const store = await instance(prefix, PUB_SUB_ONLY);
     const once = await session(store);
     expect(await store.authenticate(once.claims)).toBe('ok');
     await deleteSilently(prefix, once.userId, once.sessionId);
@@ -206,6 +206,30 @@ describe('cached revocation mode', () => {
     const evicting = await login(); // the third of two: the first session goes
     expect(evicting.result.evictedOthers).toBe(true);
     expect(evicting.sent.at(-1)).toBe(confirmation);
+    expect(await a.authenticate(claims)).not.toBe('ok');
+  });
+
+  it('forgets the user\'s cached answers when a login fails: it may have evicted a session unseen', async () => {
+    const prefix = uniquePrefix();
+    const lost = new Error('the reply was lost');
+    let failing = false;
+    // A failing login here ends the user's session behind the cache's back (no message), as a
+    // script that evicted before its reply was lost would, were its message slow.
+    const a = await instance(prefix, {
+      ...PUB_SUB_ONLY,
+      wrap: (store) => ({
+        ...store,
+        create: async (input) => {
+          if (!failing) return store.create(input);
+          await deleteSilently(prefix, userId, sessionId);
+          throw lost;
+        },
+      }),
+    });
+    const { userId, sessionId, claims } = await session(a);
+    await remembered(a, claims);
+    failing = true;
+    await expect(a.create({ userId, sessionId: randomUUID(), salt: 'salt', roles: [], meta: {} })).rejects.toBe(lost);
     expect(await a.authenticate(claims)).not.toBe('ok');
   });
 
