@@ -29,7 +29,8 @@ describe('cached revocation, two instances: a warm cache on the other instance n
   async function expectRevokedEverywhere(token: string, revoke: () => Promise<unknown>) {
     await expectAccepted(two.url, token);
     // Otherwise `two` reads Redis on every request, and the test would prove nothing about pub/sub.
-    expect((two.deps.sessions as { isLive?: () => boolean }).isLive?.()).toBe(true);
+    // (Polled: a stalled test process can miss a heartbeat, which turns it off for a moment.)
+    await expect.poll(() => (two.deps.sessions as { isLive?: () => boolean }).isLive?.(), { timeout: 5_000 }).toBe(true);
     await revoke();
     const started = performance.now();
     while ((await authenticateOnTwo(token)) === 200) {

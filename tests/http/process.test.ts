@@ -236,9 +236,11 @@ describe('the service as a process', () => {
       held.on('error', () => {});
       await sleep(1000); // the server has read the request's head: it is in flight
       service.child.kill('SIGTERM');
-      await expect.poll(() => service.output().stdout.includes('shutting down'), { timeout: 10_000, interval: 10 }).toBe(true);
-      // One Ctrl-C can arrive twice, milliseconds apart (relayed by npm and tsx): not a second signal.
+      // One Ctrl-C can arrive twice, milliseconds apart (relayed by npm and tsx): not a second
+      // signal. Sent at once, not after the first's log line, which the log's buffer may hold back.
+      await sleep(50);
       service.child.kill('SIGTERM');
+      await expect.poll(() => service.output().stdout.includes('shutting down'), { timeout: 10_000, interval: 10 }).toBe(true);
       await sleep(1200);
       expect(service.output().stdout).not.toContain('second signal');
       expect(service.child.exitCode).toBeNull();

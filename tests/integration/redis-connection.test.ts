@@ -177,8 +177,8 @@ describe('Redis at start-up', () => {
     onTestFinished(() => cleanup.run());
     const dir = tempDir(cleanup, 'jwt-loading-');
     const first = await startRedis(dir, { args: ['--enable-debug-command', 'yes'] });
-    await redisCli(first.port, ['DEBUG', 'POPULATE', '3000000']);
-    await redisCli(first.port, ['SAVE']);
+    await redisCli(first.port, ['DEBUG', 'POPULATE', '3000000'], 25_000); // seconds on a loaded machine
+    await redisCli(first.port, ['SAVE'], 25_000);
     await first.stop();
     // Started again on that data: it takes connections at once and answers LOADING for a second or two.
     const again = spawnLogged('redis-loading', redisServerBinary(), ['--port', String(first.port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { redisCli } from '../../scripts/cluster/redis.js';
@@ -136,8 +137,14 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     } finally {
       group.replica.process.signal('SIGCONT');
     }
-    // The refused logins left no session behind, so the retry evicts nothing more and goes through.
-    const retry = await call(one.url, 'POST', '/login', credentials);
+    // The refused logins left no session behind, so the retry evicts nothing more and goes through
+    // once the resumed replica has acknowledged the pending eviction (each refused try undoes its session).
+    const deadline = Date.now() + 10_000;
+    let retry = await call(one.url, 'POST', '/login', credentials);
+    while (retry.status === 503 && Date.now() < deadline) {
+      await sleep(100);
+      retry = await call(one.url, 'POST', '/login', credentials);
+    }
     expect(retry.status).toBe(200);
     const listed = await call(one.url, 'GET', '/sessions', { token: retry.body?.access_token as string });
     expect((listed.body?.sessions as unknown[]).length).toBe(2);
