@@ -1,6 +1,7 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import type { AdminDeps } from './admin/users.js';
 import type { AppDeps } from './app-deps.js';
 import { lateWritesSettled } from './auth/late-writes.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
@@ -128,12 +129,13 @@ function threadFailureLog(logger: Logger) {
     throttle((suppressed) => logger.error({ err: error, suppressed }, 'argon2 thread failed (a batch it ran answers 503); a new one starts, later each time while they keep failing'));
 }
 
-/** Builds every dependency from the configuration: stores, keys, hasher. */
-export async function createDeps(config: Config, logger: Logger): Promise<AppDeps> {
-  const { auth } = config;
+function requireSharedUsers(config: Config) {
   if (!isEmbedded(config) && !config.database.url) throw new ConfigError('database.url: required with a shared Redis (every instance must see the same users)');
-  const keyRing = await buildKeyRing(config, logger);
-  const refreshKey = refreshSecret(config, logger);
+}
+
+/** The stores and what works on them, shared by the service and the admin CLI: users, sessions, the hasher, the audit trail. */
+async function buildStores(config: Config, logger: Logger) {
+  const { auth } = config;
   const policy: SessionPolicy = {
     refreshLifetimeMs: auth.refresh_lifetime,
     autoLogoutMs: auth.auto_logout,
@@ -150,22 +152,45 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     concurrency: config.passwords.hash_concurrency || defaultHashConcurrency(),
     onThreadFailure: threadFailureLog(logger),
   });
-  const audit = buildAuditLog(config, users, logger);
-  const deps: Omit<AppDeps, 'rateLimits'> = {
+  const stores = {
     config,
-    keyRing,
+    logger,
     users,
     sessions,
-    logger,
     hasher,
-    metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats() }),
-    instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
-    lifecycle: { draining: false },
+    audit: buildAuditLog(config, users, logger),
     passwordPolicy: {
       minLength: config.passwords.min_length,
       maxLength: config.passwords.max_length,
       commonPasswords: config.passwords.reject_common ? loadCommonPasswords() : undefined,
     },
+  } satisfies AdminDeps & { config: Config };
+  return { stores, redis };
+}
+
+/**
+ * What the admin CLI works with: the stores, without the signing keys and the refresh secret,
+ * which it never uses (an operator running it needs only the stores' URLs and passwords).
+ */
+export async function createAdminDeps(config: Config, logger: Logger): Promise<AdminDeps & { config: Config }> {
+  requireSharedUsers(config);
+  return (await buildStores(config, logger)).stores;
+}
+
+/** Builds every dependency from the configuration: stores, keys, hasher. */
+export async function createDeps(config: Config, logger: Logger): Promise<AppDeps> {
+  const { auth } = config;
+  requireSharedUsers(config);
+  const keyRing = await buildKeyRing(config, logger);
+  const refreshKey = refreshSecret(config, logger);
+  const { stores, redis } = await buildStores(config, logger);
+  const { users, hasher, audit } = stores;
+  const deps: Omit<AppDeps, 'rateLimits'> = {
+    ...stores,
+    keyRing,
+    metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats() }),
+    instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
+    lifecycle: { draining: false },
     accessTokens: createAccessTokens({
       keyRing,
       issuer: auth.issuer,
@@ -177,7 +202,6 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     refreshTokens: createRefreshTokenCodec(refreshKey),
     devices: createDeviceTokens(refreshKey),
     sessionSalts: createBoundedCache<string>(SESSION_SALTS_REMEMBERED),
-    audit,
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
   const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();
@@ -200,7 +224,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
  * settles or cuts off what is left), the second ends this released run, Redis closes, and the
  * argon2 threads stop. Each wait is bounded; failures to close are ignored, as at every shutdown.
  */
-export async function closeDeps(deps: AppDeps): Promise<void> {
+export async function closeDeps(deps: Pick<AppDeps, 'sessions' | 'audit' | 'users' | 'hasher'>): Promise<void> {
   await lateWritesSettled(deps.sessions);
   await deps.audit.close();
   await deps.users.close().catch(() => {});

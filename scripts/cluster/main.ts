@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     `  postgres ${options.databaseUrl ? 'given' : 'throwaway'}  ${redact(cluster.databaseUrl)}`,
     `  files    ${cluster.dir} (removed on exit)`,
     // The refresh secret stays in the instances' environment; the CLI signs nothing, so any will do.
-    `  admin    CONFIG_FILE=${join(cluster.dir, 'config.yml')} REDIS_URL=${forShell(cluster.redisUrl)} DATABASE_URL=${forShell(cluster.databaseUrl)} REFRESH_SECRET=$(openssl rand -hex 32) npm run admin -- …`,
+    `  admin    CONFIG_FILE=${join(cluster.dir, 'config.yml')} REDIS_URL=${forShell(cluster.redisUrl)} DATABASE_URL=${forShell(cluster.databaseUrl)} npm run admin -- …`,
     'Ctrl-C stops everything.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,15 +1,14 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { AppDeps } from '../app-deps.js';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import type { Config } from '../config/schema.js';
-import { closeDeps, createDeps, isEmbedded } from '../deps.js';
+import { closeDeps, createAdminDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../errors.js';
 import { safeError } from '../observability/safe-error.js';
 import { KeyError } from '../tokens/key-ring.js';
 import { parseCommandLine, UsageError } from '../util/cli-args.js';
 import { PasswordEntryCancelled, readPasswordLine } from './password-input.js';
-import { createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles, type Actor } from './users.js';
+import { type Actor, type AdminDeps, createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles } from './users.js';
 
 const USAGE = `Usage: npm run admin -- <command> [options]
 
@@ -45,7 +44,7 @@ const MEMORY_SESSIONS_NOTE = {
 
 
 type Options = { email?: string | undefined; password?: string | undefined; 'password-stdin'?: boolean | undefined; role?: string[] | undefined };
-type Command = (deps: AppDeps, options: Options) => Promise<string>;
+type Command = (deps: AdminDeps & { config: Config }, options: Options) => Promise<string>;
 
 /** Sessions live in the memory of a server that may be running (no `cache.url`, users in PostgreSQL). */
 const sessionsElsewhere = (config: Config) => isEmbedded(config) && Boolean(config.database.url);
@@ -167,7 +166,7 @@ async function run(argv: string[]): Promise<number> {
   if (sessionsElsewhere(config) && ENDS_SESSIONS.has(name)) {
     throw new AppError('forbidden', `${name}: sessions live in the memory of the server (no cache.url), which this command cannot reach; use the server's /admin API`);
   }
-  const deps = await createDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
+  const deps = await createAdminDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
   try {
     const message = await command(deps, values);
     process.stdout.write(`${message}\n`);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
@@ -122,6 +122,24 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('create-user');
   }, 30_000);
+
+  it('needs only the stores: without signing keys or a refresh secret, which it never uses, every command runs', async () => {
+    const storesOnly = join(work, 'stores-only.yml');
+    const { cache, database } = JSON.parse(readFileSync(configFile, 'utf8')) as { cache: unknown; database: unknown };
+    writeFileSync(storesOnly, JSON.stringify({ logging: { level: 'silent' }, cache, database }));
+    const email = uniqueEmail();
+    const run = (args: string[]) => admin([...args, '--config', storesOnly]);
+    expect(await run(['create-user', '--email', email, '--password', PASSWORD])).toMatchObject({ code: 0, stderr: '' });
+    const token = (await login(email)).body?.access_token as string;
+    expect((await run(['set-roles', '--email', email, '--role', 'ops'])).code).toBe(0);
+    expect((await call(instance.url, 'GET', '/authenticate', { token })).status).toBe(401);
+    expect((await run(['revoke-all', '--email', email])).code).toBe(0);
+    expect((await run(['disable', '--email', email])).code).toBe(0);
+    expect((await run(['enable', '--email', email])).code).toBe(0);
+    const shown = await run(['show', '--email', email]);
+    expect(shown).toMatchObject({ code: 0, stderr: '' });
+    expect(shown.stdout).toContain('roles: ops; enabled');
+  }, 60_000);
 
   /**
    * Runs `command` on a terminal of its own (`script`), whose output — echo included — is what a
