@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { freePort } from '../scripts/cluster/free-port.js';
+import { onFreePort } from '../scripts/cluster/free-port.js';
 import { isReady } from '../scripts/cluster/instance.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
 import { tcpProbe } from '../scripts/cluster/tcp-probe.js';
@@ -71,8 +71,12 @@ function asServer(name: string, url: string, proc: ManagedProcess, signal: NodeJ
  * Starts `node <NODE_FLAGS> dist/main.js` (as the Docker image does) pinned to `cpu` (if given)
  * with its own config file; waits for `/health/ready`.
  */
-export async function startService(env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
-  const port = await freePort();
+export function startService(env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
+  // On another port if this one was taken before the server bound it.
+  return onFreePort((port) => startServiceOn(port, env, name, revocation, cpu));
+}
+
+async function startServiceOn(port: number, env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
   const configFile = writeConfig(env, name, port, revocation);
   const main = join(REPO_ROOT, 'dist', 'main.js');
   const nodeArgs = [...NODE_FLAGS, main];
@@ -92,8 +96,11 @@ export async function startService(env: ServiceEnv, name: string, revocation: Re
 }
 
 /** Starts a `node:http` baseline or bound (see bare-server.ts) pinned to `cpu`; the bounds need `signing`. */
-export async function startBareServer(dir: string, cpu: number, shape: 'bare' | 'shaped' | 'verify' | 'sign' = 'bare', signing?: SigningSetup): Promise<Server> {
-  const port = await freePort();
+export function startBareServer(dir: string, cpu: number, shape: 'bare' | 'shaped' | 'verify' | 'sign' = 'bare', signing?: SigningSetup): Promise<Server> {
+  return onFreePort((port) => startBareServerOn(port, dir, cpu, shape, signing));
+}
+
+async function startBareServerOn(port: number, dir: string, cpu: number, shape: 'bare' | 'shaped' | 'verify' | 'sign', signing?: SigningSetup): Promise<Server> {
   const script = join(REPO_ROOT, 'bench', 'bare-server.ts');
   const scriptArgs = [script, String(port), shape, ...(signing ? [JSON.stringify(signing)] : [])];
   // The bounds stand for the service minus its logic, so they run with the service's flags; the

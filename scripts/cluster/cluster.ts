@@ -4,10 +4,9 @@ import { parseDuration } from '../../src/config/units.js';
 import { startBackingServices } from './backing-services.js';
 import { CleanupStack, settleAll, tempDir } from './cleanup.js';
 import { type ClusterConfig, writeClusterConfig } from './cluster-config.js';
-import { onFreePort } from './free-port.js';
 import { type ClusterInstance, type InstanceEnv, startInstance } from './instance.js';
 import { renderBalancerConf } from './nginx-conf.js';
-import { type LocalNginx, startNginx } from './nginx.js';
+import { startNginxOnLoopback } from './nginx.js';
 import { tcpProbe } from './tcp-probe.js';
 
 export type { ClusterInstance } from './instance.js';
@@ -93,9 +92,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
     const conf = (listen: string) =>
       renderBalancerConf({ listen, dir: nginxDir, upstreams: instances.filter((instance) => instance.running()).map((instance) => `127.0.0.1:${instance.port}`) });
-    const startOn = async (port: number) => ({ listen: `127.0.0.1:${port}`, nginx: await startNginx(nginxDir, conf(`127.0.0.1:${port}`), `127.0.0.1:${port}`) });
     // A port asked for is the caller's: no other is tried.
-    const { listen, nginx }: { listen: string; nginx: LocalNginx } = options.port ? await startOn(options.port) : await onFreePort(startOn);
+    const { listen, nginx } = await startNginxOnLoopback(nginxDir, conf, { port: options.port || undefined });
     cleanup.add(() => nginx.stop());
 
     let stopping: Promise<void> | undefined;

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     `  redis    ${options.redisUrl ? 'given' : 'throwaway'}  ${redact(cluster.redisUrl)}`,
     `  postgres ${options.databaseUrl ? 'given' : 'throwaway'}  ${redact(cluster.databaseUrl)}`,
     `  files    ${cluster.dir} (removed on exit)`,
-    // The refresh secret stays in the instances' environment; the CLI signs nothing, so any will do.
+    // The CLI needs only the stores: no signing key or refresh secret.
     `  admin    CONFIG_FILE=${join(cluster.dir, 'config.yml')} REDIS_URL=${forShell(cluster.redisUrl)} DATABASE_URL=${forShell(cluster.databaseUrl)} npm run admin -- …`,
     'Ctrl-C stops everything.',
   ];

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { requireBinary } from './binaries.js';
 import { childPids } from './child-pids.js';
+import { onFreePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { tcpProbe } from './tcp-probe.js';
 
@@ -98,4 +99,16 @@ export async function startNginx(dir: string, conf: string, listen: string, glob
       return (await proc.waitForExit(QUIT_GRACE_MS)) ?? proc.stop('SIGTERM', QUIT_GRACE_MS);
     },
   };
+}
+
+/**
+ * `startNginx` on 127.0.0.1:`options.port`, or else on a free loopback port (another if that one
+ * was taken meanwhile), with the config `confFor` renders for that address.
+ */
+export function startNginxOnLoopback(dir: string, confFor: (listen: string) => string, options: { port?: number; globals?: string } = {}): Promise<{ listen: string; nginx: LocalNginx }> {
+  const start = async (port: number) => {
+    const listen = `127.0.0.1:${port}`;
+    return { listen, nginx: await startNginx(dir, confFor(listen), listen, options.globals) };
+  };
+  return options.port ? start(options.port) : onFreePort(start);
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { reapIfOrphaned } from './orphan-reaper.js';
 
@@ -14,6 +14,8 @@ export interface ManagedProcess {
   readonly name: string;
   readonly pid: number;
   readonly logFile: string;
+  /** Where this process's output begins in `logFile` (bytes): a process started again appends to the same file. */
+  readonly logOffset: number;
   /** Settles once, when the process has exited (or failed to spawn: code `null`, signal `null`). */
   readonly exited: Promise<ExitStatus>;
   /** Whether the process is still running. */
@@ -48,6 +50,7 @@ export function spawnLogged(name: string, command: string, args: readonly string
     exitHookInstalled = true;
   }
   const log = openSync(options.logFile, 'a');
+  const logOffset = fstatSync(log).size;
   // Own process group: a terminal's Ctrl-C reaches only the parent, which stops children in order.
   const child = spawn(command, args, { stdio: ['ignore', log, log], env: options.env ?? process.env, cwd: options.cwd, detached: true });
   closeSync(log);
@@ -72,6 +75,7 @@ export function spawnLogged(name: string, command: string, args: readonly string
     name,
     pid: child.pid ?? -1,
     logFile: options.logFile,
+    logOffset,
     exited,
     running: () => !done,
     signal,
@@ -84,10 +88,10 @@ export function spawnLogged(name: string, command: string, args: readonly string
   };
 }
 
-/** The last lines of a log file, for error messages. */
-export function logTail(logFile: string, lines = 15): string {
+/** The last lines of a log file (of what was written from byte `from` on), for error messages. */
+export function logTail(logFile: string, lines = 15, from = 0): string {
   try {
-    return readFileSync(logFile, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    return readFileSync(logFile).subarray(from).toString('utf8').trim().split('\n').slice(-lines).join('\n');
   } catch {
     return '(no log)';
   }
@@ -95,17 +99,18 @@ export function logTail(logFile: string, lines = 15): string {
 
 /**
  * Polls `ready` every 100 ms until it answers true; fails at once if the process exits and
- * after `timeoutMs` otherwise, quoting the end of its log.
+ * after `timeoutMs` otherwise, quoting the end of its log (this start's lines only). A `ready`
+ * answered while the process has exited came from another server on its port: not ready.
  */
 export async function waitUntilReady(proc: ManagedProcess, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!proc.running()) {
       const { code, signal } = await proc.exited;
-      throw new Error(`${proc.name} exited during start-up (${signal ?? `code ${code}`}):\n${logTail(proc.logFile)}`);
+      throw new Error(`${proc.name} exited during start-up (${signal ?? `code ${code}`}):\n${logTail(proc.logFile, 15, proc.logOffset)}`);
     }
-    if (await ready()) return;
+    if ((await ready()) && proc.running()) return;
     await sleep(100);
   }
-  throw new Error(`${proc.name} was not ready within ${timeoutMs / 1000}s:\n${logTail(proc.logFile)}`);
+  throw new Error(`${proc.name} was not ready within ${timeoutMs / 1000}s:\n${logTail(proc.logFile, 15, proc.logOffset)}`);
 }

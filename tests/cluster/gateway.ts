@@ -2,8 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onFreePort } from '../../scripts/cluster/free-port.js';
-import { startNginx } from '../../scripts/cluster/nginx.js';
+import { startNginxOnLoopback } from '../../scripts/cluster/nginx.js';
 
 /** The operators' example, rendered as documented in its header. */
 export const GATEWAY_TEMPLATE = fileURLToPath(new URL('../../deploy/gateway/nginx.conf.template', import.meta.url));
@@ -33,10 +32,7 @@ export async function startGateway(jwtUpstream: string, apiUpstream: string): Pr
 export async function startLocalNginx(prefix: string, confFor: (listen: string, dir: string) => string, globals?: string): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
-    const { listen, nginx } = await onFreePort(async (port) => {
-      const listen = `127.0.0.1:${port}`;
-      return { listen, nginx: await startNginx(dir, confFor(listen, dir), listen, globals) };
-    });
+    const { listen, nginx } = await startNginxOnLoopback(dir, (listen) => confFor(listen, dir), { globals });
     return {
       url: `http://${listen}`,
       async stop() {

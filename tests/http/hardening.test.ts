@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { freePort } from '../../scripts/cluster/free-port.js';
+import { onFreePort } from '../../scripts/cluster/free-port.js';
 import { startMetricsServer } from '../../src/server.js';
 import { rawSocket } from '../helpers/raw-socket.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
@@ -281,8 +281,10 @@ describe('security headers on every kind of response (CORS off)', () => {
   });
 
   it('the separate metrics listener: 200, 404, 405, 431 and a missing Host hardened', async () => {
-    const port = await freePort();
-    const server = (await startMetricsServer({ ...app.deps, config: { ...app.deps.config, server: { ...app.deps.config.server, metrics_port: port, host: '127.0.0.1' } } })) as Server;
+    const { port, server } = await onFreePort(async (port) => {
+      const metricsOn = { ...app.deps.config.server, metrics_port: port, host: '127.0.0.1' };
+      return { port, server: (await startMetricsServer({ ...app.deps, config: { ...app.deps.config, server: metricsOn } })) as Server };
+    });
     const base = `http://127.0.0.1:${port}`;
     try {
       const ok = await raw(base, 'GET', '/metrics');

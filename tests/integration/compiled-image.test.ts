@@ -3,7 +3,7 @@ import { copyFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
-import { freePort } from '../../scripts/cluster/free-port.js';
+import { onFreePort } from '../../scripts/cluster/free-port.js';
 import { spawnLogged, waitUntilReady } from '../../scripts/cluster/process.js';
 import { NODE_FLAGS } from '../../src/node-flags.js';
 import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
@@ -27,13 +27,15 @@ describe('the compiled service, laid out as the image runs it', () => {
     for (const file of ['package.json', 'config.yml']) copyFileSync(join(root, file), join(app, file));
     for (const dir of ['node_modules', 'drizzle', 'assets']) symlinkSync(join(root, dir), join(app, dir));
 
-    const port = await freePort();
-    const env = { PATH: process.env['PATH'] ?? '', HOME: app, NODE_ENV: 'production', PORT: String(port), LOG_MODE: 'json', LOG_LEVEL: 'warn' };
-    const server = spawnLogged('dist/main.js', process.execPath, [...NODE_FLAGS, 'dist/main.js'], { logFile: join(app, 'server.log'), env, cwd: app });
-    cleanup.add(() => server.stop('SIGKILL'));
-    const base = `http://127.0.0.1:${port}`;
-    const ready = () => fetch(`${base}/health/ready`).then((response) => response.ok, () => false);
-    await waitUntilReady(server, ready, 60_000);
+    // On another port if this one was taken before the server bound it.
+    const { server, base } = await onFreePort(async (port) => {
+      const env = { PATH: process.env['PATH'] ?? '', HOME: app, NODE_ENV: 'production', PORT: String(port), LOG_MODE: 'json', LOG_LEVEL: 'warn' };
+      const server = spawnLogged('dist/main.js', process.execPath, [...NODE_FLAGS, 'dist/main.js'], { logFile: join(app, 'server.log'), env, cwd: app });
+      cleanup.add(() => server.stop('SIGKILL'));
+      const base = `http://127.0.0.1:${port}`;
+      await waitUntilReady(server, () => fetch(`${base}/health/ready`).then((response) => response.ok, () => false), 60_000);
+      return { server, base };
+    });
 
     const registered = await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } });
     expect(registered.status).toBe(201);

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
-import { freePort } from '../../scripts/cluster/free-port.js';
+import { onFreePort } from '../../scripts/cluster/free-port.js';
 import { spawnLogged, waitUntilReady } from '../../scripts/cluster/process.js';
 
 const ping = (port: number) =>
@@ -24,20 +24,23 @@ describe('npm start', () => {
     const dir = tempDir(cleanup, 'npm-start-');
     const config = join(dir, 'config.yml');
     writeFileSync(config, `database:\n  data_dir: ${join(dir, 'data')}\n`);
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CONFIG_FILE: config, LOG_LEVEL: 'warn' };
-    for (const name of ['REDIS_URL', 'DATABASE_URL', 'REFRESH_SECRET']) delete env[name];
-    // Its own process group (reaped should this run be killed first); what is left of it when the
-    // test ends (the server, had npm exited alone) goes with it, before the dir.
-    const npm = spawnLogged('npm start', 'npm', ['start'], { logFile: join(dir, 'npm-start.log'), env });
-    cleanup.add(() => {
-      try {
-        process.kill(-npm.pid, 'SIGKILL');
-      } catch {
-        // The group is gone already.
-      }
+    // On another port if this one was taken before the server bound it.
+    const { npm, port } = await onFreePort(async (port) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CONFIG_FILE: config, LOG_LEVEL: 'warn' };
+      for (const name of ['REDIS_URL', 'DATABASE_URL', 'REFRESH_SECRET']) delete env[name];
+      // Its own process group (reaped should this run be killed first); what is left of it when the
+      // test ends (the server, had npm exited alone) goes with it, before the dir.
+      const npm = spawnLogged('npm start', 'npm', ['start'], { logFile: join(dir, 'npm-start.log'), env });
+      cleanup.add(() => {
+        try {
+          process.kill(-npm.pid, 'SIGKILL');
+        } catch {
+          // The group is gone already.
+        }
+      });
+      await waitUntilReady(npm, async () => (await ping(port)) === 200, 45_000);
+      return { npm, port };
     });
-    await waitUntilReady(npm, async () => (await ping(port)) === 200, 45_000);
     npm.signal('SIGTERM');
     expect(await npm.waitForExit(20_000), 'npm exited within 20 s of SIGTERM').toBeDefined();
     await expect.poll(() => ping(port), { timeout: 15_000, interval: 250 }).toBe('refused');

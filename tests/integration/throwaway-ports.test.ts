@@ -39,7 +39,8 @@ describe('throwaway servers and the ports they are given', () => {
     const failures: unknown[] = [];
     const server = await retryWhilePortTaken(async () => {
       const busPort = busPorts.shift() ?? (await freePort());
-      return startRedis(dir, { name: 'redis-retry', args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort)] }).catch((error: unknown) => {
+      // Both ports given, as a Redis Cluster node's are (startRedis retries only a port it picked itself).
+      return startRedis(dir, { name: 'redis-retry', port: await freePort(), args: ['--cluster-enabled', 'yes', '--cluster-port', String(busPort)] }).catch((error: unknown) => {
         failures.push(error);
         throw error;
       });
@@ -56,6 +57,7 @@ describe('throwaway servers and the ports they are given', () => {
     const postgres = await failure(startPostgres(tempDir(cleanup, 'jwt-pg-taken-', '/tmp'), { port }));
     const nginxDir = tempDir(cleanup, 'jwt-nginx-taken-');
     const conf = `pid ${nginxDir}/nginx.pid; error_log stderr; events {} http { server { listen 127.0.0.1:${port}; return 204; } }`;
+    // startNginx finds the port answering before it starts nginx; nginx's own bind error ("Address already in use") also matches.
     const nginx = await failure(startNginx(nginxDir, conf, `127.0.0.1:${port}`));
     for (const error of [redis, postgres, nginx]) expect(isPortTaken(error), String(error)).toBe(true);
     // The service says it as tests/http/process.test.ts checks: "cannot listen on 127.0.0.1:<port> (EADDRINUSE)".
