@@ -142,6 +142,12 @@ async function buildStores(config: Config, logger: Logger) {
     refreshReuseGraceMs: auth.refresh_reuse_grace,
     maxSessions: auth.max_sessions,
   };
+  // What may fail comes before anything is opened (the list of common passwords is a file).
+  const passwordPolicy = {
+    minLength: config.passwords.min_length,
+    maxLength: config.passwords.max_length,
+    commonPasswords: config.passwords.reject_common ? loadCommonPasswords() : undefined,
+  };
   const users = await buildUserStore(config, logger);
   const { sessions, redis } = await buildSessionStore(config, policy, logger).catch(async (error: unknown) => {
     await users.close();
@@ -159,20 +165,19 @@ async function buildStores(config: Config, logger: Logger) {
     sessions,
     hasher,
     audit: buildAuditLog(config, users, logger),
-    passwordPolicy: {
-      minLength: config.passwords.min_length,
-      maxLength: config.passwords.max_length,
-      commonPasswords: config.passwords.reject_common ? loadCommonPasswords() : undefined,
-    },
-  } satisfies AdminDeps & { config: Config };
+    passwordPolicy,
+  } satisfies AdminCliDeps;
   return { stores, redis };
 }
+
+/** What the admin CLI works with (`createAdminDeps`). */
+export type AdminCliDeps = AdminDeps & { config: Config };
 
 /**
  * What the admin CLI works with: the stores, without the signing keys and the refresh secret,
  * which it never uses (an operator running it needs only the stores' URLs and passwords).
  */
-export async function createAdminDeps(config: Config, logger: Logger): Promise<AdminDeps & { config: Config }> {
+export async function createAdminDeps(config: Config, logger: Logger): Promise<AdminCliDeps> {
   requireSharedUsers(config);
   return (await buildStores(config, logger)).stores;
 }
@@ -218,7 +223,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
 }
 
 /**
- * Closes what `createDeps` opened, in the order late writes need: they get a while to settle on
+ * Closes what `createDeps` (or `createAdminDeps`) opened, in the order late writes need: they get a while to settle on
  * their own (their second ends run and their changes are audited while everything is open); then
  * the audit trail writes its last events (it needs the database), the user store closes (which
  * settles or cuts off what is left), the second ends this released run, Redis closes, and the

@@ -2,13 +2,12 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ConfigError, loadConfig } from '../config/loader.js';
 import type { Config } from '../config/schema.js';
-import { closeDeps, createAdminDeps, isEmbedded } from '../deps.js';
+import { type AdminCliDeps, closeDeps, createAdminDeps, isEmbedded } from '../deps.js';
 import { AppError } from '../errors.js';
 import { safeError } from '../observability/safe-error.js';
-import { KeyError } from '../tokens/key-ring.js';
 import { parseCommandLine, UsageError } from '../util/cli-args.js';
 import { PasswordEntryCancelled, readPasswordLine } from './password-input.js';
-import { type Actor, type AdminDeps, createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles } from './users.js';
+import { type Actor, createUser, disableUser, enableUser, getUserByEmail, parseRoles, revokeUserSessions, setUserRoles } from './users.js';
 
 const USAGE = `Usage: npm run admin -- <command> [options]
 
@@ -44,7 +43,7 @@ const MEMORY_SESSIONS_NOTE = {
 
 
 type Options = { email?: string | undefined; password?: string | undefined; 'password-stdin'?: boolean | undefined; role?: string[] | undefined };
-type Command = (deps: AdminDeps & { config: Config }, options: Options) => Promise<string>;
+type Command = (deps: AdminCliDeps, options: Options) => Promise<string>;
 
 /** Sessions live in the memory of a server that may be running (no `cache.url`, users in PostgreSQL). */
 const sessionsElsewhere = (config: Config) => isEmbedded(config) && Boolean(config.database.url);
@@ -126,13 +125,10 @@ function parse(argv: string[]) {
   });
 }
 
-/**
- * Warnings (a Redis without noeviction) go to stderr; stdout is the result. Embedded mode only
- * warns about development keys, which this command never signs with: errors only there.
- */
-const stderrLogger = (level: 'warn' | 'error'): Logger =>
+/** Warnings (a Redis without noeviction, a data directory others can read) go to stderr; stdout is the result. */
+const stderrLogger = (): Logger =>
   pino(
-    { level, base: null, serializers: { err: safeError } },
+    { level: 'warn', base: null, serializers: { err: safeError } },
     pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname' }),
   );
 
@@ -166,7 +162,7 @@ async function run(argv: string[]): Promise<number> {
   if (sessionsElsewhere(config) && ENDS_SESSIONS.has(name)) {
     throw new AppError('forbidden', `${name}: sessions live in the memory of the server (no cache.url), which this command cannot reach; use the server's /admin API`);
   }
-  const deps = await createAdminDeps(config, stderrLogger(isEmbedded(config) ? 'error' : 'warn'));
+  const deps = await createAdminDeps(config, stderrLogger());
   try {
     const message = await command(deps, values);
     process.stdout.write(`${message}\n`);
@@ -187,7 +183,7 @@ run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     // One line, never a stack trace: the operator needs what is wrong, not where.
-    const known = error instanceof UsageError || error instanceof AppError || error instanceof ConfigError || error instanceof KeyError || error instanceof PasswordEntryCancelled;
+    const known = error instanceof UsageError || error instanceof AppError || error instanceof ConfigError || error instanceof PasswordEntryCancelled;
     const hint = error instanceof UsageError ? ' (see --help)' : '';
     process.stderr.write(`admin: ${known ? (error as Error).message : `${oneLine(error)} (unexpected)`}${hint}\n`);
     process.exit(exitCode(error));
