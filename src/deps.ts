@@ -170,7 +170,7 @@ async function buildStores(config: Config, logger: Logger) {
   return { stores, redis };
 }
 
-/** What the admin CLI works with (`createAdminDeps`). */
+/** The stores and the configuration: what the admin CLI works with. */
 export type AdminCliDeps = AdminDeps & { config: Config };
 
 /**
@@ -223,8 +223,8 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
 }
 
 /**
- * Closes what `createDeps` (or `createAdminDeps`) opened, in the order late writes need: they get a while to settle on
- * their own (their second ends run and their changes are audited while everything is open); then
+ * Closes what `createDeps` (or `createAdminDeps`) opened, in the order late writes need: they get
+ * a while to settle on their own (their second ends run and their changes are audited while everything is open); then
  * the audit trail writes its last events (it needs the database), the user store closes (which
  * settles or cuts off what is left), the second ends this released run, Redis closes, and the
  * argon2 threads stop. Each wait is bounded; failures to close are ignored, as at every shutdown.

@@ -70,8 +70,9 @@ export interface SessionPolicy {
 export interface SessionStore {
   /**
    * Records a new session at generation 0, evicting the user's oldest beyond `maxSessions`.
-   * Returns the user's token version, and whether any session was evicted. With replicated revocations an eviction no replica
-   * acknowledged in time throws `UnavailableError`, the new session ended again.
+   * Returns the user's token version, and whether any session was evicted. With replicated
+   * revocations an eviction no replica acknowledged in time throws `UnavailableError`, the new
+   * session ended again.
    */
   create(input: { userId: string; sessionId: string; salt: string; roles: string[]; meta: SessionMeta }): Promise<NewSession>;
 
