@@ -92,7 +92,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
     const conf = (listen: string) =>
       renderBalancerConf({ listen, dir: nginxDir, upstreams: instances.filter((instance) => instance.running()).map((instance) => `127.0.0.1:${instance.port}`) });
-    // A port asked for is the caller's: no other is tried.
     const { listen, nginx } = await startNginxOnLoopback(nginxDir, conf, { port: options.port || undefined });
     cleanup.add(() => nginx.stop());
 

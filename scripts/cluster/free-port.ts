@@ -59,6 +59,9 @@ export const isPortTaken = (error: unknown): boolean => error instanceof Error &
 /** `start(port)` on a free port, and again on another while the one it had was taken meanwhile. */
 export const onFreePort = <T>(start: (port: number) => Promise<T>): Promise<T> => retryWhilePortTaken(async () => start(await freePort()));
 
+/** `start(port)` on the port asked for (the caller's: no other is tried), or else `onFreePort(start)`. */
+export const onPortOrFree = <T>(port: number | undefined, start: (port: number) => Promise<T>): Promise<T> => (port === undefined ? onFreePort(start) : start(port));
+
 /** Whether `freePort` picks below the ephemeral range; if not (a range that starts low), the kernel picks. */
 export const roomBelowEphemeralRange = (): boolean => ephemeralRangeStart() - 1 - LOWEST >= ENOUGH;
 

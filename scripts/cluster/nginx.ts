@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { requireBinary } from './binaries.js';
 import { childPids } from './child-pids.js';
-import { onFreePort } from './free-port.js';
+import { onPortOrFree } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { tcpProbe } from './tcp-probe.js';
 
@@ -110,5 +110,5 @@ export function startNginxOnLoopback(dir: string, confFor: (listen: string) => s
     const listen = `127.0.0.1:${port}`;
     return { listen, nginx: await startNginx(dir, confFor(listen), listen, options.globals) };
   };
-  return options.port ? start(options.port) : onFreePort(start);
+  return onPortOrFree(options.port, start);
 }

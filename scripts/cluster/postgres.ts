@@ -3,7 +3,7 @@ import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { postgresBinDirs, requireBinary } from './binaries.js';
-import { onFreePort } from './free-port.js';
+import { onPortOrFree } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { asUser, postgresRunAs } from './run-as.js';
 
@@ -93,5 +93,5 @@ export async function startPostgres(dir: string, options: { port?: number } = {}
     return { url, process: proc, stop: () => proc.stop('SIGINT', 10_000) };
   };
   // initdb is not repeated for another port.
-  return options.port === undefined ? onFreePort(start) : start(options.port);
+  return onPortOrFree(options.port, start);
 }

@@ -35,7 +35,8 @@ async function replicaInSync(port: number): Promise<boolean> {
 /** One cluster-enabled `redis-server` in `dir`, on a free port and a free bus port (started again on new ones if they were taken meanwhile). */
 function startNode(dir: string, name: string): Promise<LocalRedis> {
   return retryWhilePortTaken(async () => {
-    // An explicit bus port: the default, port + 10000, can be past 65535 for an ephemeral port.
+    // An explicit bus port, picked as the port is: the default, port + 10000, would fall in the
+    // ephemeral range (or past 65535 for a port the kernel picked).
     const [port, busPort] = [await freePort(), await freePort()];
     return startRedis(dir, { name, port, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000'] });
   });

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requireBinary } from './binaries.js';
-import { onFreePort } from './free-port.js';
+import { onPortOrFree } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 import { tcpProbe } from './tcp-probe.js';
 
@@ -59,7 +59,7 @@ export interface RedisServerOptions {
  * port (another one if that was taken meanwhile).
  */
 export function startRedis(dir: string, options: RedisServerOptions = {}): Promise<LocalRedis> {
-  return options.port === undefined ? onFreePort((port) => startRedisOn(port, dir, options)) : startRedisOn(options.port, dir, options);
+  return onPortOrFree(options.port, (port) => startRedisOn(port, dir, options));
 }
 
 async function startRedisOn(port: number, dir: string, options: RedisServerOptions): Promise<LocalRedis> {
