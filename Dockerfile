@@ -2,7 +2,7 @@
 # Nothing secret or local is baked in (see .dockerignore): signing keys, REFRESH_SECRET and
 # the Redis/PostgreSQL URLs come from the environment, Docker secrets or Kubernetes Secrets.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: full dependency tree, compile TypeScript to dist/ ----------------------------
 FROM ${NODE_IMAGE} AS build
