@@ -33,5 +33,5 @@ export PATH="$PWD/$cache/package/bin:$PATH"
 echo "node $(node --version), the image's major"
 
 unset TEST_REDIS_URL TEST_DATABASE_URL
-npx vitest run tests/unit tests/http tests/security tests/integration/compiled-image.test.ts --exclude tests/security/login-timing.test.ts </dev/null
+npx vitest run tests/unit tests/http tests/security tests/integration/compiled-image.test.ts --exclude tests/security/login-timing.test.ts --exclude tests/http/admin-cli.test.ts </dev/null
 npx vitest run --no-file-parallelism tests/cluster </dev/null
