@@ -26,8 +26,10 @@ case $(uname -m) in
 esac
 cache=node_modules/.cache/image-node/$arch-$image_major
 if [[ ! -x $cache/package/bin/node ]]; then
-  rm -rf "$cache" && mkdir -p "$cache"
-  (cd "$cache" && timeout -k 30s 5m npm pack --silent "node-linux-$arch@$image_major" </dev/null >/dev/null && tar xzf node-linux-*.tgz && rm node-linux-*.tgz)
+  # Unpacked beside the cache and moved into place whole: an interrupted run leaves no half binary.
+  rm -rf "$cache" "$cache.part" && mkdir -p "$cache.part"
+  (cd "$cache.part" && timeout -k 30s 5m npm pack --silent "node-linux-$arch@$image_major" </dev/null >/dev/null && tar xzf node-linux-*.tgz && rm node-linux-*.tgz)
+  mv "$cache.part" "$cache"
 fi
 export PATH="$PWD/$cache/package/bin:$PATH"
 echo "node $(node --version), the image's major"
