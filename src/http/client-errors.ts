@@ -57,21 +57,32 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] {
   }
 }
 
-/** The request target of the request line Node refused (`METHOD target HTTP/x`), as far as it got. */
-const requestTarget = (error: NodeJS.ErrnoException) => (error as { rawPacket?: Buffer }).rawPacket?.toString('latin1', 0, 256).split('\r\n', 1)[0]?.split(' ')[1];
+/** What Node's parser had been given when it refused the request (as far as it got). */
+const rawPacket = (error: NodeJS.ErrnoException) => (error as { rawPacket?: Buffer }).rawPacket;
+
+/** The request target of the request line Node refused (`METHOD target HTTP/x`). */
+const requestTarget = (packet: Buffer | undefined) => packet?.toString('latin1', 0, 256).split('\r\n', 1)[0]?.split(' ')[1];
+
+/** Whether the refused request carries an `Authorization` header line. */
+const carriesAuthorization = (packet: Buffer | undefined) => packet !== undefined && /\r?\nauthorization[ \t]*:/i.test(packet.toString('latin1'));
 
 /**
  * The answer to a request line the app never sees (a method Node cannot parse, or CONNECT): 400
  * `invalid_request`, except at `/authenticate`, which answers only 200, 401 or 503 whatever the
- * method (a gateway turns every other status into a 500): there it carries no valid token.
+ * method (a gateway turns every other status into a 500): there it is a 401 whose challenge says,
+ * as every other 401 there does, whether a token was sent; that token was not checked.
  */
-function refusedRequestLine(target: string | undefined, description: string, instanceId: string): string {
+function refusedRequestLine(target: string | undefined, description: string, tokenSent: boolean, instanceId: string): string {
   if (!isAuthenticatePath(target)) {
     const { status, headers, body } = errorParts('invalid_request', description, instanceId);
     return closingAnswer(status, headers, body);
   }
-  const { status, headers, body } = errorParts('invalid_token', TOKEN_REQUIRED, instanceId);
-  return closingAnswer(status, { ...headers, 'WWW-Authenticate': 'Bearer' }, body);
+  if (!tokenSent) {
+    const { status, headers, body } = errorParts('invalid_token', TOKEN_REQUIRED, instanceId);
+    return closingAnswer(status, { ...headers, 'WWW-Authenticate': 'Bearer' }, body);
+  }
+  const { status, headers, body } = errorParts('invalid_token', `${description}, so its token was not checked`, instanceId);
+  return closingAnswer(status, { ...headers, 'WWW-Authenticate': 'Bearer error="invalid_token"' }, body);
 }
 
 /**
@@ -80,7 +91,8 @@ function refusedRequestLine(target: string | undefined, description: string, ins
  * answer of any other method the service does not serve.
  */
 export function createConnectHandler(instanceId: string) {
-  return (request: IncomingMessage, socket: Duplex) => answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', instanceId));
+  return (request: IncomingMessage, socket: Duplex) =>
+    answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', request.headers.authorization !== undefined, instanceId));
 }
 
 /** The longest a refusal waits for the answer to a whole request ahead of it on its connection. */
@@ -96,7 +108,8 @@ type InFlight = EventEmitter & { headersSent?: boolean; req?: { complete?: boole
 function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Duplex) => void {
   const [code, description] = classify(error);
   if (code === 'invalid_request') {
-    const answer = refusedRequestLine(requestTarget(error), description, instanceId);
+    const packet = rawPacket(error);
+    const answer = refusedRequestLine(requestTarget(packet), description, carriesAuthorization(packet), instanceId);
     return (socket) => answerAndClose(socket, answer);
   }
   const { status, headers, body } = errorParts(code, description, instanceId);

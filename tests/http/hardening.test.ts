@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'n
 import { connect, type Socket } from 'node:net';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { onFreePort } from '../../scripts/cluster/free-port.js';
+import { TOKEN_REQUIRED } from '../../src/errors.js';
 import { startMetricsServer } from '../../src/server.js';
 import { rawSocket } from '../helpers/raw-socket.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
@@ -134,6 +135,24 @@ describe('security headers on every kind of response (CORS off)', () => {
     const login = await rawSocket(app.url, 'FOO /login HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(login.status).toBe(400);
     expect(JSON.parse(login.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('a request Node refuses at /authenticate with a token (a method it cannot parse, a raw byte in the path, a space before a colon, CONNECT): 401 invalid_token, saying the token was not checked', async () => {
+    const requests = [
+      `FOO /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      `GET /authenticate/\u00e9 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      `GET /authenticate HTTP/1.1\r\nHost: a\r\nauthorization : Bearer ${token}\r\n\r\n`,
+      `CONNECT /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+    ];
+    for (const request of requests) {
+      const answer = await rawSocket(app.url, request);
+      expect(answer.status, request).toBe(401);
+      expect(answer.head).toMatch(/\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n/i);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/token was not checked$/) });
+    }
+    const without = await rawSocket(app.url, 'GET /authenticate/\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(without.head).toMatch(/\r\nWWW-Authenticate: Bearer\r\n/i);
+    expect(JSON.parse(without.body)).toMatchObject({ error: 'invalid_token', error_description: TOKEN_REQUIRED });
   });
 
   it('a refused request whose client goes on sending gets its answer, and the connection is not reset at once', async () => {
