@@ -78,6 +78,10 @@ http {
 
     # Keep this below Node's server.keep_alive_timeout (75s), or nginx may reuse a connection Node is closing.
     keepalive_timeout 60s;
+    # A client's slow request or slow read, as in deploy/nginx.conf (nginx closes it without an answer).
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 10s;
 
     upstream jwt {
 ${servers}
