@@ -3,6 +3,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { isAuthenticatePath } from './authenticate/node-listener.js';
+import { bearerToken } from './bearer.js';
 import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from '../errors.js';
 import { baseHeaders, requestIdFrom } from './response-headers.js';
 
@@ -57,32 +58,42 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] {
   }
 }
 
-/** What Node's parser had been given when it refused the request (as far as it got). */
-const rawPacket = (error: NodeJS.ErrnoException) => (error as { rawPacket?: Buffer }).rawPacket;
+/**
+ * The head of the request Node's parser refused, as far as it got: the part of what the parser
+ * had been given (`rawPacket`) from the end of the last head before the error (at `bytesParsed`;
+ * a request pipelined ahead of it in the same read is not this one) to the end of its own.
+ */
+function refusedHead(error: NodeJS.ErrnoException): string | undefined {
+  const { rawPacket, bytesParsed } = error as { rawPacket?: Buffer; bytesParsed?: number };
+  if (!rawPacket) return undefined;
+  const text = rawPacket.toString('latin1');
+  const at = typeof bytesParsed === 'number' ? Math.min(bytesParsed, text.length) : 0;
+  const previousEnd = at >= 4 ? text.lastIndexOf('\r\n\r\n', at - 4) : -1;
+  const start = previousEnd === -1 ? 0 : previousEnd + 4;
+  const end = text.indexOf('\r\n\r\n', start);
+  return text.slice(start, end === -1 ? text.length : end);
+}
 
-/** The request target of the request line Node refused (`METHOD target HTTP/x`). */
-const requestTarget = (packet: Buffer | undefined) => packet?.toString('latin1', 0, 256).split('\r\n', 1)[0]?.split(' ')[1];
+/** The request target of a request line (`METHOD target HTTP/x`). */
+const requestTarget = (head: string | undefined) => head?.split('\r\n', 1)[0]?.split(' ')[1];
 
-/** Whether the refused request carries an `Authorization` header line. */
-const carriesAuthorization = (packet: Buffer | undefined) => packet !== undefined && /\r?\nauthorization[ \t]*:/i.test(packet.toString('latin1'));
+/** An `Authorization` line with a bearer token, as `bearerToken` reads the header. */
+const BEARER_LINE = /\nauthorization[ \t]*:[ \t]*bearer [ \t]*[^\s]/i;
 
 /**
  * The answer to a request line the app never sees (a method Node cannot parse, or CONNECT): 400
  * `invalid_request`, except at `/authenticate`, which answers only 200, 401 or 503 whatever the
  * method (a gateway turns every other status into a 500): there it is a 401 whose challenge says,
- * as every other 401 there does, whether a token was sent; that token was not checked.
+ * as every other 401 there does, whether a bearer token was sent; that token was not checked.
  */
-function refusedRequestLine(target: string | undefined, description: string, tokenSent: boolean, instanceId: string): string {
+function refusedRequestLine(target: string | undefined, description: string, tokenSent: () => boolean, instanceId: string): string {
   if (!isAuthenticatePath(target)) {
     const { status, headers, body } = errorParts('invalid_request', description, instanceId);
     return closingAnswer(status, headers, body);
   }
-  if (!tokenSent) {
-    const { status, headers, body } = errorParts('invalid_token', TOKEN_REQUIRED, instanceId);
-    return closingAnswer(status, { ...headers, 'WWW-Authenticate': 'Bearer' }, body);
-  }
-  const { status, headers, body } = errorParts('invalid_token', `${description}, so its token was not checked`, instanceId);
-  return closingAnswer(status, { ...headers, 'WWW-Authenticate': 'Bearer error="invalid_token"' }, body);
+  const [text, challenge] = tokenSent() ? [`${description}, so its token was not checked`, 'Bearer error="invalid_token"'] : [TOKEN_REQUIRED, 'Bearer'];
+  const { status, headers, body } = errorParts('invalid_token', text, instanceId);
+  return closingAnswer(status, { ...headers, 'WWW-Authenticate': challenge }, body);
 }
 
 /**
@@ -92,7 +103,7 @@ function refusedRequestLine(target: string | undefined, description: string, tok
  */
 export function createConnectHandler(instanceId: string) {
   return (request: IncomingMessage, socket: Duplex) =>
-    answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', request.headers.authorization !== undefined, instanceId));
+    answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', () => bearerToken(request.headers.authorization) !== null, instanceId));
 }
 
 /** The longest a refusal waits for the answer to a whole request ahead of it on its connection. */
@@ -108,8 +119,8 @@ type InFlight = EventEmitter & { headersSent?: boolean; req?: { complete?: boole
 function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Duplex) => void {
   const [code, description] = classify(error);
   if (code === 'invalid_request') {
-    const packet = rawPacket(error);
-    const answer = refusedRequestLine(requestTarget(packet), description, carriesAuthorization(packet), instanceId);
+    const head = refusedHead(error);
+    const answer = refusedRequestLine(requestTarget(head), description, () => head !== undefined && BEARER_LINE.test(head), instanceId);
     return (socket) => answerAndClose(socket, answer);
   }
   const { status, headers, body } = errorParts(code, description, instanceId);

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 
-/** Writes `request` as is on a fresh connection and reads the answer until the server closes it (`Connection: close`). */
-export function rawSocket(base: string, request: string): Promise<{ status: number; head: string; body: string }> {
+/** Writes `request` as is on a fresh connection and reads the answer until the server closes it (`Connection: close`); `text` is all it read. */
+export function rawSocket(base: string, request: string): Promise<{ status: number; head: string; body: string; text: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     let text = '';
@@ -11,7 +11,7 @@ export function rawSocket(base: string, request: string): Promise<{ status: numb
     socket.on('error', reject);
     socket.on('close', () => {
       const [head = '', body = ''] = text.split('\r\n\r\n');
-      resolve({ status: Number(head.split(' ')[1]), head, body });
+      resolve({ status: Number(head.split(' ')[1]), head, body, text });
     });
   });
 }

@@ -150,6 +150,10 @@ describe('security headers on every kind of response (CORS off)', () => {
       expect(answer.head).toMatch(/\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n/i);
       expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/token was not checked$/) });
     }
+    // Pipelined behind a request with a token, in one write: that token is not the refused request's.
+    const pipelined = await rawSocket(app.url, `GET /ping HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\nFOO /authenticate HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expect(pipelined.status).toBe(200);
+    expect(pipelined.text).toMatch(/\}HTTP\/1\.1 401 [^]*\r\nWWW-Authenticate: Bearer\r\n/);
     const without = await rawSocket(app.url, 'GET /authenticate/\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(without.head).toMatch(/\r\nWWW-Authenticate: Bearer\r\n/i);
     expect(JSON.parse(without.body)).toMatchObject({ error: 'invalid_token', error_description: TOKEN_REQUIRED });
