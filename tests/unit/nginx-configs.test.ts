@@ -53,7 +53,7 @@ describe('nginx configs kept in step', () => {
       expect(serverLevel(local), directive).toContain(directive);
       expect(serverLevel(deployed), directive).toContain(directive);
     }
-    for (const directive of ['client_max_body_size 16k;', 'large_client_header_buffers 4 16k;']) {
+    for (const directive of ['client_max_body_size 16k;', 'large_client_header_buffers 4 16k;', 'client_header_timeout 10s;', 'client_body_timeout 10s;', 'send_timeout 10s;']) {
       expect(directives(local), directive).toContain(directive);
       expect(directives(deployed), directive).toContain(directive);
     }
