@@ -58,27 +58,39 @@ function classify(error: NodeJS.ErrnoException): [ErrorCode, string] {
   }
 }
 
+/** What a refusal looks at: the request's target, and whether it carries a bearer token. */
+interface Refused {
+  target: string | undefined;
+  tokenSent: boolean;
+}
+
+/** A request whose head Node has parsed. */
+type ParsedHead = Pick<IncomingMessage, 'url' | 'headers' | 'complete'>;
+
+/** A refused request whose head Node parsed (a CONNECT, or one whose body was refused). */
+const parsedRequest = (request: ParsedHead): Refused => ({ target: request.url, tokenSent: bearerToken(request.headers.authorization) !== null });
+
+/** An `Authorization` line with a bearer token, as `bearerToken` reads the header. */
+const BEARER_LINE = /\nauthorization[ \t]*:[ \t]*bearer [ \t]*[^\s]/i;
+
 /**
- * The head of the request Node's parser refused, as far as it got: the part of what the parser
- * had been given (`rawPacket`) from the end of the last head before the error (at `bytesParsed`;
- * a request pipelined ahead of it in the same read is not this one) to the end of its own.
+ * A refused request whose head Node's parser could not read, as far as it got: the part of what
+ * the parser had been given (`rawPacket`) from the end of the last head before the error (at
+ * `bytesParsed`; a request pipelined ahead of it in the same read is not this one) to the end of
+ * its own.
  */
-function refusedHead(error: NodeJS.ErrnoException): string | undefined {
+function packetRequest(error: NodeJS.ErrnoException): Refused {
   const { rawPacket, bytesParsed } = error as { rawPacket?: Buffer; bytesParsed?: number };
-  if (!rawPacket) return undefined;
+  if (!rawPacket) return { target: undefined, tokenSent: false };
   const text = rawPacket.toString('latin1');
   const at = typeof bytesParsed === 'number' ? Math.min(bytesParsed, text.length) : 0;
   const previousEnd = at >= 4 ? text.lastIndexOf('\r\n\r\n', at - 4) : -1;
   const start = previousEnd === -1 ? 0 : previousEnd + 4;
   const end = text.indexOf('\r\n\r\n', start);
-  return text.slice(start, end === -1 ? text.length : end);
+  const head = text.slice(start, end === -1 ? text.length : end);
+  // The request line: `METHOD target HTTP/x`.
+  return { target: head.split('\r\n', 1)[0]?.split(' ')[1], tokenSent: BEARER_LINE.test(head) };
 }
-
-/** The request target of a request line (`METHOD target HTTP/x`). */
-const requestTarget = (head: string | undefined) => head?.split('\r\n', 1)[0]?.split(' ')[1];
-
-/** An `Authorization` line with a bearer token, as `bearerToken` reads the header. */
-const BEARER_LINE = /\nauthorization[ \t]*:[ \t]*bearer [ \t]*[^\s]/i;
 
 /**
  * The answer to a request line the app never sees (a method Node cannot parse, or CONNECT): 400
@@ -86,12 +98,12 @@ const BEARER_LINE = /\nauthorization[ \t]*:[ \t]*bearer [ \t]*[^\s]/i;
  * method (a gateway turns every other status into a 500): there it is a 401 whose challenge says,
  * as every other 401 there does, whether a bearer token was sent; that token was not checked.
  */
-function refusedRequestLine(target: string | undefined, description: string, tokenSent: () => boolean, instanceId: string): string {
+function refusedRequestLine({ target, tokenSent }: Refused, description: string, instanceId: string): string {
   if (!isAuthenticatePath(target)) {
     const { status, headers, body } = errorParts('invalid_request', description, instanceId);
     return closingAnswer(status, headers, body);
   }
-  const [text, challenge] = tokenSent() ? [`${description}, so its token was not checked`, 'Bearer error="invalid_token"'] : [TOKEN_REQUIRED, 'Bearer'];
+  const [text, challenge] = tokenSent ? [`${description}, so its token was not checked`, 'Bearer error="invalid_token"'] : [TOKEN_REQUIRED, 'Bearer'];
   const { status, headers, body } = errorParts('invalid_token', text, instanceId);
   return closingAnswer(status, { ...headers, 'WWW-Authenticate': challenge }, body);
 }
@@ -103,7 +115,7 @@ function refusedRequestLine(target: string | undefined, description: string, tok
  */
 export function createConnectHandler(instanceId: string) {
   return (request: IncomingMessage, socket: Duplex) =>
-    answerAndClose(socket, refusedRequestLine(request.url, 'CONNECT is not supported', () => bearerToken(request.headers.authorization) !== null, instanceId));
+    answerAndClose(socket, refusedRequestLine(parsedRequest(request), 'CONNECT is not supported', instanceId));
 }
 
 /** The longest a refusal waits for the answer to a whole request ahead of it on its connection. */
@@ -111,9 +123,6 @@ const IN_FLIGHT_WAIT_MS = 30_000;
 
 /** Connections whose refusal waits for that answer: what they still send is not looked at. */
 const waiting = new WeakSet<Duplex>();
-
-/** A request whose head Node has parsed. */
-type ParsedHead = Pick<IncomingMessage, 'url' | 'headers' | 'complete'>;
 
 /** The response on a connection (Node's `socket._httpMessage`), if one is under way. */
 type InFlight = EventEmitter & { headersSent?: boolean; req?: ParsedHead };
@@ -126,10 +135,7 @@ type InFlight = EventEmitter & { headersSent?: boolean; req?: ParsedHead };
 function refusal(error: NodeJS.ErrnoException, instanceId: string, parsed?: ParsedHead): (socket: Duplex) => void {
   const [code, description] = classify(error);
   if (code === 'invalid_request') {
-    const head = parsed ? undefined : refusedHead(error);
-    const answer = parsed
-      ? refusedRequestLine(parsed.url, description, () => bearerToken(parsed.headers.authorization) !== null, instanceId)
-      : refusedRequestLine(requestTarget(head), description, () => head !== undefined && BEARER_LINE.test(head), instanceId);
+    const answer = refusedRequestLine(parsed ? parsedRequest(parsed) : packetRequest(error), description, instanceId);
     return (socket) => answerAndClose(socket, answer);
   }
   const { status, headers, body } = errorParts(code, description, instanceId);
