@@ -149,6 +149,10 @@ export function createRedis(cache: Config['cache'], { logger, subscriber = false
     // drops the connection, and its queue with it; until it is made again, commands fail at once.
     socketTimeout: Math.min(SOCKET_TIMEOUT_FACTOR * cache.command_timeout, MAX_TIMER.ms),
     connectTimeout: CONNECT_TIMEOUT_MS,
+    // ioredis (6.1) by default heeds a managed Redis's maintenance notices (MIGRATING,
+    // FAILING_OVER, MOVING) by stretching both timeouts to 10 s until the maintenance ends:
+    // `/authenticate` would hang where it must answer 503 within command_timeout.
+    maintNotifications: 'disabled',
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   };
   // The schema refuses a password_file beside a password in the url, sentinel or cluster.

@@ -1,3 +1,4 @@
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -194,3 +195,59 @@ describe('Redis at start-up', () => {
   }, 30_000);
 });
 
+
+/**
+ * A TCP relay to the shared test Redis, as a client sees a server through it: `push` slips a
+ * message of the server's in between its replies (call it while no reply is under way), and
+ * `hold` stops passing replies on, as a frozen server would.
+ */
+async function relayToRedis({ onTestFinished }: TestContext) {
+  const target = new URL(testRedisUrl());
+  const clients = new Set<Socket>();
+  let holding = false;
+  const relay = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    clients.add(client);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holding) client.write(chunk);
+    });
+    const close = () => {
+      clients.delete(client);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const socket of [client, upstream]) socket.on('error', close).on('close', close);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => {
+    for (const client of clients) client.destroy();
+    relay.close();
+  });
+  const { port } = relay.address() as { port: number };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    push: (bytes: string) => clients.forEach((client) => client.write(bytes)),
+    hold: () => {
+      holding = true;
+    },
+  };
+}
+
+describe('Redis maintenance notices', () => {
+  test('a MIGRATING notice (Smart Client Handoff, RESP3) does not stretch the command timeout: a stuck server is still a quick failure', async (context) => {
+    const { expect, onTestFinished } = context;
+    const relay = await relayToRedis(context);
+    const { cache } = configSchema.parse({ cache: { url: relay.url, command_timeout: '200ms' } });
+    const redis = await connectRedis(cache, { logger: pino({ level: 'silent' }) });
+    onTestFinished(() => closeRedis(redis, { hard: true }));
+    // Managed Redis sends this before moving a shard; ioredis's default then waits up to 10 s.
+    relay.push('>3\r\n$9\r\nMIGRATING\r\n:1\r\n:15\r\n');
+    expect(await redis.ping()).toBe('PONG'); // its reply comes after the notice: the notice was read
+    relay.hold();
+    const started = performance.now();
+    const failure = await redis.ping().then(() => undefined, (error: unknown) => error);
+    expect(String(failure)).toMatch(/timed out/i);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  }, 15_000);
+});
