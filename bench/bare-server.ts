@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, randomUUID, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
-import { requestIdFrom } from '../src/http/response-headers.js';
+import { writeAnswer } from '../src/http/authenticate/write-answer.js';
+import { renderHeadLines, requestIdFrom } from '../src/http/response-headers.js';
 import { createAccessTokens } from '../src/tokens/access-token.js';
 import { createKeyRing } from '../src/tokens/key-ring.js';
 import type { SigningSetup } from './load/jobs.js';
@@ -32,23 +33,22 @@ const sessionId = randomUUID();
 const exp = String(Math.floor(Date.now() / 1000) + 900);
 const body = JSON.stringify({ sub: userId, sid: sessionId, jti: randomUUID(), roles: ['user'], iat: Number(exp) - 900, exp: Number(exp) });
 const bodyLength = String(Buffer.byteLength(body));
-const shaped: RequestListener = (_request, response) => {
-  response.writeHead(200, [
-    'X-Request-Id', requestIdFrom(undefined),
-    'X-Instance-Id', 'shaped',
-    'X-Content-Type-Options', 'nosniff',
-    'X-Frame-Options', 'DENY',
-    'Referrer-Policy', 'no-referrer',
-    'Content-Type', 'application/json; charset=utf-8',
-    'Cache-Control', 'no-store',
-    'Content-Length', bodyLength,
-    'X-User-Id', userId,
-    'X-User-Roles', 'user',
-    'X-Session-Id', sessionId,
-    'X-Token-Expires', exp,
-  ]);
-  response.end(body);
-};
+/** The headers after the request id, rendered once, as the service renders its answers' (decide.ts). */
+const shapedLines = renderHeadLines([
+  'X-Instance-Id', 'shaped',
+  'X-Content-Type-Options', 'nosniff',
+  'X-Frame-Options', 'DENY',
+  'Referrer-Policy', 'no-referrer',
+  'Content-Type', 'application/json; charset=utf-8',
+  'Cache-Control', 'no-store',
+  'X-User-Id', userId,
+  'X-User-Roles', 'user',
+  'X-Session-Id', sessionId,
+  'X-Token-Expires', exp,
+]);
+/** Written as the service writes `/authenticate`'s answers. */
+const shaped: RequestListener = (_request, response) =>
+  writeAnswer(response, { status: 200, head: `X-Request-Id: ${requestIdFrom(undefined)}\r\n${shapedLines}`, contentLength: bodyLength, body });
 
 function verifyBound(setup: SigningSetup): RequestListener {
   const key = createPublicKey(createPrivateKey(readFileSync(setup.keyFile, 'utf8')));

@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 
 const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -35,10 +36,41 @@ export function baseHeaderList(requestId: string, instanceId: string, more: read
   return ['X-Request-Id', requestId, 'X-Instance-Id', instanceId, ...HARDENING, ...more];
 }
 
+/** `baseHeaderList` but the request id, as head lines (`renderHeadLines`). */
+export const baselineLines = (instanceId: string) => renderHeadLines(['X-Instance-Id', instanceId, ...HARDENING]);
+
 /** `baseHeaderList` as an object. */
 export function baseHeaders(requestId: string, instanceId: string): Record<string, string> {
   const list = baseHeaderList(requestId, instanceId);
   const headers: Record<string, string> = {};
   for (let i = 0; i < list.length; i += 2) headers[list[i] as string] = list[i + 1] as string;
   return headers;
+}
+
+/**
+ * A flat name/value list as the lines of a response head (`Name: value\r\n` each), every name
+ * and value checked as Node's `writeHead` checks them (no line break can slip in): rendered
+ * once, a head costs nothing per request. @throws {TypeError} for a name or value Node refuses
+ */
+export function renderHeadLines(list: readonly string[]): string {
+  let lines = '';
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    const value = list[i + 1] as string;
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    lines += `${name}: ${value}\r\n`;
+  }
+  return lines;
+}
+
+/** `renderHeadLines` read back as a flat name/value list. */
+export function headLinesList(lines: string): string[] {
+  const list: string[] = [];
+  for (const line of lines.split('\r\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(': ');
+    list.push(line.slice(0, colon), line.slice(colon + 2));
+  }
+  return list;
 }

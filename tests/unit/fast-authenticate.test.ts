@@ -21,12 +21,12 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
 
-const ok: AuthenticateAnswer = { status: 200, headers: ['Content-Length', '2'], body: 'ok' };
+const ok: AuthenticateAnswer = { status: 200, head: '', contentLength: '2', body: 'ok' };
 
 describe('the fast /authenticate listener when answering fails', () => {
   it.each([
     ['the decision rejects', () => Promise.reject(new Error('a bug'))],
-    ['a header cannot be written', () => Promise.resolve({ ...ok, headers: ['X-Bad', 'line\nbreak'] })],
+    ['the answer cannot be written', () => Promise.resolve({ ...ok, status: 1000 as 200 })],
   ])('%s: 503 for that request (fail closed), logged, and the process serves on', async (_name, failing) => {
     let calls = 0;
     const { base, logged } = await serve(() => (calls++ === 0 ? failing() : Promise.resolve(ok)));

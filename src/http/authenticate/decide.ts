@@ -5,21 +5,23 @@ import { bearerToken } from '../bearer.js';
 import { TOKEN_REQUIRED, UnavailableError } from '../../errors.js';
 import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
-import { baseHeaderList, requestIdFrom } from '../response-headers.js';
+import { baselineLines, headLinesList, renderHeadLines, requestIdFrom } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: TOKEN_REQUIRED });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
 export const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
-/**
- * Every answer is JSON that no cache may keep, with its length: a `Content-Length` lets Node
- * send the answer as one write instead of chunked framing (fewer bytes and less work on both ends).
- */
-const jsonNoStore = (body: string) => ['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', 'Content-Length', String(Buffer.byteLength(body))];
 
-/** What `/authenticate` answers: status, headers as one flat name/value list (Node writes it as is), body. */
+/** What `/authenticate` answers. */
 export interface AuthenticateAnswer {
   status: 200 | 401 | 503;
-  headers: string[];
+  /**
+   * Every header but `Content-Length`, as the lines of a response head (`Name: value\r\n`),
+   * each checked as Node's `writeHead` checks them: written as they are (node-listener.ts).
+   */
+  head: string;
+  /** The body's length in bytes (a HEAD's answer carries its GET's): sent as one write, not chunked. */
+  contentLength: string;
+  /** Empty for HEAD. */
   body: string;
 }
 
@@ -30,28 +32,34 @@ export interface AuthenticateRequest {
   requestId: string | undefined;
 }
 
-/** The identity a valid token's answer carries, rendered once per verified token. */
-interface Identity {
-  headers: string[];
+/** One answer rendered once (the identity of a verified token, each refusal): all but the baseline headers. */
+interface Reply {
+  status: AuthenticateAnswer['status'];
+  lines: string;
   body: string;
+  length: string;
 }
 
-function renderIdentity(claims: AccessClaims): Identity {
+/** Every answer is JSON that no cache may keep. @throws {TypeError} for a header Node would refuse */
+function reply(status: Reply['status'], body: string, headers: readonly string[]): Reply {
+  const lines = renderHeadLines(['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', ...headers]);
+  return { status, lines, body, length: String(Buffer.byteLength(body)) };
+}
+
+function renderIdentity(claims: AccessClaims): Reply {
   const { userId, sessionId, jti, roles, issuedAt, expiresAt } = claims;
   const body = JSON.stringify({ sub: userId, sid: sessionId, jti, roles, iat: issuedAt, exp: expiresAt });
-  return {
-    headers: [...jsonNoStore(body), 'X-User-Id', userId, 'X-User-Roles', roles.join(','), 'X-Session-Id', sessionId, 'X-Token-Expires', String(expiresAt)],
-    body,
-  };
+  return reply(200, body, ['X-User-Id', userId, 'X-User-Roles', roles.join(','), 'X-Session-Id', sessionId, 'X-Token-Expires', String(expiresAt)]);
 }
 
-/** Status, the answer's own headers (after the baseline), body, outcome for the metrics. */
-type Decision = [AuthenticateAnswer['status'], extra: readonly string[], body: string, AuthenticateOutcome];
+const CHALLENGE = reply(401, MISSING, ['WWW-Authenticate', 'Bearer']);
+const INVALID_TOKEN = reply(401, INVALID, ['WWW-Authenticate', 'Bearer error="invalid_token"']);
+/** Fail closed, retry shortly. */
+const RETRY = reply(503, UNAVAILABLE, ['Retry-After', '1']);
+/** The 503's headers as a list (with `UNAVAILABLE` as its body), for a listener whose answer failed. */
+export const RETRY_HEADERS = [...headLinesList(RETRY.lines), 'Content-Length', RETRY.length];
 
-const CHALLENGE = [...jsonNoStore(MISSING), 'WWW-Authenticate', 'Bearer'];
-const INVALID_TOKEN = [...jsonNoStore(INVALID), 'WWW-Authenticate', 'Bearer error="invalid_token"'];
-/** The 503's own headers (with `UNAVAILABLE` as its body): fail closed, retry shortly. */
-export const RETRY = [...jsonNoStore(UNAVAILABLE), 'Retry-After', '1'];
+type Decision = [Reply, AuthenticateOutcome];
 
 /**
  * The gateway hot path (nginx `auth_request`, Traefik ForwardAuth, Envoy ext_authz): one local
@@ -62,23 +70,24 @@ export const RETRY = [...jsonNoStore(UNAVAILABLE), 'Retry-After', '1'];
 export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
   const { accessTokens, sessions, logger, instanceId, metrics } = deps;
   // Verified tokens come back from the token cache as the same claims object: render each once.
-  const identities = new WeakMap<AccessClaims, Identity>();
+  const identities = new WeakMap<AccessClaims, Reply>();
+  const baseline = baselineLines(instanceId);
   const outage = createOutageLog(logger, metrics);
 
   async function decide(authorization: string | undefined): Promise<Decision> {
     const token = bearerToken(authorization);
-    if (!token) return [401, CHALLENGE, MISSING, 'missing'];
+    if (!token) return [CHALLENGE, 'missing'];
     const result = accessTokens.verify(token);
-    if (!result.ok) return [401, INVALID_TOKEN, INVALID, result.reason];
+    if (!result.ok) return [INVALID_TOKEN, result.reason];
     let state;
     try {
       state = await sessions.authenticate(result.claims);
     } catch (error) {
       if (error instanceof UnavailableError) outage(error, 'authenticate: session store unavailable');
       else logger.error({ err: error }, 'authenticate: unexpected error from the session store');
-      return [503, RETRY, UNAVAILABLE, 'unavailable'];
+      return [RETRY, 'unavailable'];
     }
-    if (state !== 'ok') return [401, INVALID_TOKEN, INVALID, state];
+    if (state !== 'ok') return [INVALID_TOKEN, state];
     const { claims } = result;
     // Only cached claims come back: a token verified afresh gets no memo (nor the GC work of one).
     let identity = result.cached ? identities.get(claims) : undefined;
@@ -86,7 +95,7 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
       identity = renderIdentity(claims);
       if (result.cached) identities.set(claims, identity);
     }
-    return [200, identity.headers, identity.body, 'ok'];
+    return [identity, 'ok'];
   }
 
   return async (request: AuthenticateRequest): Promise<AuthenticateAnswer> => {
@@ -97,13 +106,14 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
       decision = await decide(request.authorization);
     } catch (error) {
       logger.error({ err: error }, 'authenticate: unexpected error');
-      decision = [503, RETRY, UNAVAILABLE, 'unavailable'];
+      decision = [RETRY, 'unavailable'];
     }
-    const [status, extra, body, outcome] = decision;
-    const headers = baseHeaderList(requestId, instanceId, extra);
+    const [{ status, lines, body, length }, outcome] = decision;
     metrics.authenticate(outcome);
     record(requestId, request.method, '/authenticate', status, started);
-    return { status, headers, body: request.method === 'HEAD' ? '' : body };
+    // A request id is either a well-formed one given or made here: safe in a head line.
+    const head = `X-Request-Id: ${requestId}\r\n${baseline}${lines}`;
+    return { status, head, contentLength: length, body: request.method === 'HEAD' ? '' : body };
   };
 }
 

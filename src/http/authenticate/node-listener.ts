@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { RETRY, UNAVAILABLE, type Authenticate } from './decide.js';
+import { RETRY_HEADERS, UNAVAILABLE, type Authenticate } from './decide.js';
+import { writeAnswer } from './write-answer.js';
 
 /**
  * `/authenticate` and every path below it, with or without a query string: Envoy's `ext_authz`
@@ -19,7 +20,7 @@ const single = (value: string | string[] | undefined) => (typeof value === 'stri
 function answerFailed(logger: Logger, response: ServerResponse, error: unknown) {
   logger.error({ err: error }, 'authenticate: the answer could not be written');
   if (response.headersSent) response.destroy();
-  else response.writeHead(503, RETRY).end(UNAVAILABLE);
+  else response.writeHead(503, RETRY_HEADERS).end(UNAVAILABLE);
 }
 
 /**
@@ -41,8 +42,7 @@ export function withFastAuthenticate(authenticate: Authenticate, fallback: Reque
     }).then(
       (answer) => {
         try {
-          response.writeHead(answer.status, answer.headers);
-          response.end(answer.body);
+          writeAnswer(response, answer);
         } catch (error) {
           answerFailed(logger, response, error);
         }
