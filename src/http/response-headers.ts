@@ -23,8 +23,14 @@ function newRequestId(): string {
   return pool.toString('hex', used - ID_BYTES, used);
 }
 
+/** A request id `requestIdFrom` gave: well-formed, so safe in a response head as it is. */
+export type RequestId = string & { readonly __requestId: true };
+
 /** Honours a well-formed `X-Request-Id`, otherwise makes one. */
-export const requestIdFrom = (given: string | undefined) => (given && SAFE_REQUEST_ID.test(given) ? given : newRequestId());
+export const requestIdFrom = (given: string | undefined) => (given && SAFE_REQUEST_ID.test(given) ? given : newRequestId()) as RequestId;
+
+/** The request id as a head line (`renderHeadLines`), unchecked: `requestIdFrom` checked it. */
+export const requestIdLine = (requestId: RequestId) => `X-Request-Id: ${requestId}\r\n`;
 
 const HARDENING = ['X-Content-Type-Options', 'nosniff', 'X-Frame-Options', 'DENY', 'Referrer-Policy', 'no-referrer'] as const;
 
@@ -47,10 +53,15 @@ export function baseHeaders(requestId: string, instanceId: string): Record<strin
   return headers;
 }
 
+/** Headers Node writes itself from what it knows of the answer and the connection. */
+const NODE_WRITES = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'upgrade', 'trailer']);
+
 /**
  * A flat name/value list as the lines of a response head (`Name: value\r\n` each), every name
- * and value checked as Node's `writeHead` checks them (no line break can slip in): rendered
- * once, a head costs nothing per request. @throws {TypeError} for a name or value Node refuses
+ * and value checked as Node's `writeHead` checks them (no line break can slip in), and none of
+ * the headers Node writes itself (a second `Content-Length` or a `Connection` Node does not
+ * honour would make a gateway misread the answer): rendered once, a head costs nothing per
+ * request. @throws {TypeError} for a name or value Node refuses, or a header Node writes
  */
 export function renderHeadLines(list: readonly string[]): string {
   let lines = '';
@@ -59,6 +70,7 @@ export function renderHeadLines(list: readonly string[]): string {
     const value = list[i + 1] as string;
     validateHeaderName(name);
     validateHeaderValue(name, value);
+    if (NODE_WRITES.has(name.toLowerCase())) throw new TypeError(`${name} is written by Node, not in head lines`);
     lines += `${name}: ${value}\r\n`;
   }
   return lines;

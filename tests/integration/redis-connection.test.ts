@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -203,10 +204,11 @@ describe('Redis at start-up', () => {
  */
 async function relayToRedis({ onTestFinished }: TestContext) {
   const target = new URL(testRedisUrl());
+  const targetPort = Number(target.port || 6379);
   const clients = new Set<Socket>();
   let holding = false;
   const relay = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
+    const upstream = connect(targetPort, target.hostname);
     clients.add(client);
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
@@ -224,9 +226,12 @@ async function relayToRedis({ onTestFinished }: TestContext) {
     for (const client of clients) client.destroy();
     relay.close();
   });
-  const { port } = relay.address() as { port: number };
+  // The test Redis's url (its password and database too), to the relay instead.
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((relay.address() as { port: number }).port);
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: url.toString(),
     push: (bytes: string) => clients.forEach((client) => client.write(bytes)),
     hold: () => {
       holding = true;
@@ -241,9 +246,15 @@ describe('Redis maintenance notices', () => {
     const { cache } = configSchema.parse({ cache: { url: relay.url, command_timeout: '200ms' } });
     const redis = await connectRedis(cache, { logger: pino({ level: 'silent' }) });
     onTestFinished(() => closeRedis(redis, { hard: true }));
+    // ioredis announces every maintenance notice it reads here, whether it heeds them or not.
+    const notices: string[] = [];
+    const announced = (notice: unknown) => notices.push((notice as { type: string }).type);
+    diagnostics.subscribe('ioredis:maintenance', announced);
+    onTestFinished(() => void diagnostics.unsubscribe('ioredis:maintenance', announced));
     // Managed Redis sends this before moving a shard; ioredis's default then waits up to 10 s.
     relay.push('>3\r\n$9\r\nMIGRATING\r\n:1\r\n:15\r\n');
-    expect(await redis.ping()).toBe('PONG'); // its reply comes after the notice: the notice was read
+    expect(await redis.ping()).toBe('PONG'); // its reply comes after the notice
+    expect(notices).toEqual(['MIGRATING']);
     relay.hold();
     const started = performance.now();
     const failure = await redis.ping().then(() => undefined, (error: unknown) => error);

@@ -5,18 +5,19 @@ import { bearerToken } from '../bearer.js';
 import { TOKEN_REQUIRED, UnavailableError } from '../../errors.js';
 import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
-import { baselineLines, headLinesList, renderHeadLines, requestIdFrom } from '../response-headers.js';
+import { baselineLines, headLinesList, renderHeadLines, requestIdFrom, requestIdLine } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: TOKEN_REQUIRED });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
-export const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
+const UNAVAILABLE = JSON.stringify({ error: 'unavailable', error_description: 'revocation state cannot be read, retry shortly' });
 
 /** What `/authenticate` answers. */
 export interface AuthenticateAnswer {
   status: 200 | 401 | 503;
   /**
    * Every header but `Content-Length`, as the lines of a response head (`Name: value\r\n`),
-   * each checked as Node's `writeHead` checks them: written as they are (node-listener.ts).
+   * each checked as Node's `writeHead` checks them (`renderHeadLines`): written as they are
+   * (write-answer.ts).
    */
   head: string;
   /** The body's length in bytes (a HEAD's answer carries its GET's): sent as one write, not chunked. */
@@ -35,15 +36,16 @@ export interface AuthenticateRequest {
 /** One answer rendered once (the identity of a verified token, each refusal): all but the baseline headers. */
 interface Reply {
   status: AuthenticateAnswer['status'];
+  /** Head lines but the baseline's. */
   lines: string;
   body: string;
-  length: string;
+  contentLength: string;
 }
 
 /** Every answer is JSON that no cache may keep. @throws {TypeError} for a header Node would refuse */
 function reply(status: Reply['status'], body: string, headers: readonly string[]): Reply {
   const lines = renderHeadLines(['Content-Type', 'application/json; charset=utf-8', 'Cache-Control', 'no-store', ...headers]);
-  return { status, lines, body, length: String(Buffer.byteLength(body)) };
+  return { status, lines, body, contentLength: String(Buffer.byteLength(body)) };
 }
 
 function renderIdentity(claims: AccessClaims): Reply {
@@ -56,8 +58,11 @@ const CHALLENGE = reply(401, MISSING, ['WWW-Authenticate', 'Bearer']);
 const INVALID_TOKEN = reply(401, INVALID, ['WWW-Authenticate', 'Bearer error="invalid_token"']);
 /** Fail closed, retry shortly. */
 const RETRY = reply(503, UNAVAILABLE, ['Retry-After', '1']);
-/** The 503's headers as a list (with `UNAVAILABLE` as its body), for a listener whose answer failed. */
-export const RETRY_HEADERS = [...headLinesList(RETRY.lines), 'Content-Length', RETRY.length];
+/** The 503 of a listener whose answer could not be written. */
+export const UNAVAILABLE_ANSWER: AuthenticateAnswer = { status: 503, head: RETRY.lines, contentLength: RETRY.contentLength, body: UNAVAILABLE };
+
+/** All of an answer's headers as one flat name/value list. */
+export const answerHeaderList = (answer: AuthenticateAnswer) => [...headLinesList(answer.head), 'Content-Length', answer.contentLength];
 
 type Decision = [Reply, AuthenticateOutcome];
 
@@ -108,12 +113,11 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
       logger.error({ err: error }, 'authenticate: unexpected error');
       decision = [RETRY, 'unavailable'];
     }
-    const [{ status, lines, body, length }, outcome] = decision;
+    const [{ status, lines, body, contentLength }, outcome] = decision;
     metrics.authenticate(outcome);
     record(requestId, request.method, '/authenticate', status, started);
-    // A request id is either a well-formed one given or made here: safe in a head line.
-    const head = `X-Request-Id: ${requestId}\r\n${baseline}${lines}`;
-    return { status, head, contentLength: length, body: request.method === 'HEAD' ? '' : body };
+    const head = requestIdLine(requestId) + baseline + lines;
+    return { status, head, contentLength, body: request.method === 'HEAD' ? '' : body };
   };
 }
 

@@ -1,6 +1,5 @@
 import type { Context } from 'hono';
-import { headLinesList } from '../response-headers.js';
-import type { Authenticate } from './decide.js';
+import { answerHeaderList, type Authenticate } from './decide.js';
 
 /** `/authenticate` as a Hono handler, for requests that reach the app directly (e.g. `app.request`). */
 export function authenticateRoute(authenticate: Authenticate) {
@@ -11,7 +10,7 @@ export function authenticateRoute(authenticate: Authenticate) {
       requestId: c.req.header('x-request-id'),
     });
     const headers = new Headers();
-    const list = [...headLinesList(answer.head), 'Content-Length', answer.contentLength];
+    const list = answerHeaderList(answer);
     for (let i = 0; i < list.length; i += 2) headers.append(list[i] as string, list[i + 1] as string);
     return new Response(answer.body === '' ? null : answer.body, { status: answer.status, headers });
   };

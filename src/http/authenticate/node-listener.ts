@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { RETRY_HEADERS, UNAVAILABLE, type Authenticate } from './decide.js';
+import { UNAVAILABLE_ANSWER, type Authenticate } from './decide.js';
 import { writeAnswer } from './write-answer.js';
 
 /**
@@ -16,11 +16,15 @@ export function isAuthenticatePath(url: string | undefined): boolean {
 
 const single = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
 
-/** A bug while answering must cost this request (503, fail closed), never the process: an unhandled rejection would end it. */
+/**
+ * A bug while answering must cost this request (503, fail closed), never the process: an
+ * unhandled rejection would end it. Once a head is rendered (`headersSent`, even when not one
+ * byte left) the connection is dropped instead: no second head can follow it.
+ */
 function answerFailed(logger: Logger, response: ServerResponse, error: unknown) {
   logger.error({ err: error }, 'authenticate: the answer could not be written');
   if (response.headersSent) response.destroy();
-  else response.writeHead(503, RETRY_HEADERS).end(UNAVAILABLE);
+  else writeAnswer(response, UNAVAILABLE_ANSWER, false);
 }
 
 /**
