@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { UNAVAILABLE_ANSWER, type Authenticate } from './decide.js';
-import { writeAnswer } from './write-answer.js';
+import { SPLICES_HEAD, writeAnswer } from './write-answer.js';
 
 /**
  * `/authenticate` and every path below it, with or without a query string: Envoy's `ext_authz`
@@ -33,6 +33,7 @@ function answerFailed(logger: Logger, response: ServerResponse, error: unknown) 
  * gives, for a fraction of the CPU. Every other path goes to `fallback` (the Hono app).
  */
 export function withFastAuthenticate(authenticate: Authenticate, fallback: RequestListener, logger: Logger): RequestListener {
+  if (!SPLICES_HEAD) logger.warn(`authenticate: this Node (${process.version}) does not send a head with lines put in; every header goes through writeHead (~2 µs a request more)`);
   return (request: IncomingMessage, response: ServerResponse) => {
     if (!isAuthenticatePath(request.url)) {
       fallback(request, response);

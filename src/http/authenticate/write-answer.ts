@@ -35,7 +35,7 @@ export function nodeSendsSplicedHead(): boolean {
 }
 
 /** Checked once, at start: a Node that does not gets every header through `writeHead`. */
-const SPLICES_HEAD = nodeSendsSplicedHead();
+export const SPLICES_HEAD = nodeSendsSplicedHead();
 
 /**
  * Writes an answer whose head lines were rendered and checked once (decide.ts). Node's
