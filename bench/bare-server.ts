@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, randomUUID, verify } from 'node:cryp
 import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
 import { writeAnswer } from '../src/http/authenticate/write-answer.js';
-import { renderHeadLines, requestIdFrom } from '../src/http/response-headers.js';
+import { renderHeadLines, requestIdFrom, requestIdLine } from '../src/http/response-headers.js';
 import { createAccessTokens } from '../src/tokens/access-token.js';
 import { createKeyRing } from '../src/tokens/key-ring.js';
 import type { SigningSetup } from './load/jobs.js';
@@ -48,7 +48,7 @@ const shapedLines = renderHeadLines([
 ]);
 /** Written as the service writes `/authenticate`'s answers. */
 const shaped: RequestListener = (_request, response) =>
-  writeAnswer(response, { status: 200, head: `X-Request-Id: ${requestIdFrom(undefined)}\r\n${shapedLines}`, contentLength: bodyLength, body });
+  writeAnswer(response, { status: 200, head: requestIdLine(requestIdFrom(undefined)) + shapedLines, contentLength: bodyLength, body });
 
 function verifyBound(setup: SigningSetup): RequestListener {
   const key = createPublicKey(createPrivateKey(readFileSync(setup.keyFile, 'utf8')));
