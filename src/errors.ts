@@ -24,6 +24,11 @@ export type ErrorCode = keyof typeof errorStatus;
 /** The `invalid_token` description of a request that carries no access token at all. */
 export const TOKEN_REQUIRED = 'an access token is required';
 
+/** `WWW-Authenticate` when no token was sent (RFC 6750 §3.1: no error code then). */
+export const BEARER_CHALLENGE = 'Bearer';
+/** `WWW-Authenticate` when a token was sent and refused (malformed, forged, expired, revoked alike). */
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
 /**
  * The one error type use cases throw. `code` is stable and maps to an HTTP status;
  * `message` is shown to clients below 500, and at 503 only when written for them (`shown`).
@@ -31,7 +36,7 @@ export const TOKEN_REQUIRED = 'an access token is required';
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
-  /** `WWW-Authenticate` for `invalid_token` (RFC 6750 §3); defaults to `Bearer error="invalid_token"`. */
+  /** `WWW-Authenticate` for `invalid_token` (RFC 6750 §3); defaults to `INVALID_TOKEN_CHALLENGE`. */
   readonly challenge: string | undefined;
   /** A 503 whose message tells the client what to do (no internals in it). */
   readonly shown: boolean;

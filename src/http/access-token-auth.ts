@@ -3,7 +3,7 @@ import type { SessionStore } from '../sessions/session-store.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { AppEnv } from './app-env.js';
 import { bearerToken } from './bearer.js';
-import { AppError, TOKEN_REQUIRED } from '../errors.js';
+import { AppError, BEARER_CHALLENGE, TOKEN_REQUIRED } from '../errors.js';
 
 /**
  * Requires a valid, unrevoked access token (signature, claims, session alive, token version
@@ -12,7 +12,7 @@ import { AppError, TOKEN_REQUIRED } from '../errors.js';
 export function requireAccessToken(accessTokens: AccessTokens, sessions: SessionStore) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
-    if (!token) throw new AppError('invalid_token', TOKEN_REQUIRED, { challenge: 'Bearer' });
+    if (!token) throw new AppError('invalid_token', TOKEN_REQUIRED, { challenge: BEARER_CHALLENGE });
     const result = accessTokens.verify(token);
     const state = result.ok ? await sessions.authenticate(result.claims) : undefined;
     if (!result.ok || state !== 'ok') throw new AppError('invalid_token', 'the access token is invalid, expired or revoked');

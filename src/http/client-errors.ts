@@ -4,8 +4,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { isAuthenticatePath } from './authenticate/node-listener.js';
 import { bearerToken } from './bearer.js';
-import { errorStatus, type ErrorCode, TOKEN_REQUIRED } from '../errors.js';
-import { baseHeaders, requestIdFrom } from './response-headers.js';
+import { BEARER_CHALLENGE, errorStatus, type ErrorCode, INVALID_TOKEN_CHALLENGE, TOKEN_REQUIRED } from '../errors.js';
+import { baseHeaders, renderHeadLines, requestIdFrom } from './response-headers.js';
 
 /** The contract's JSON error with the baseline headers, for answers written outside Hono. */
 function errorParts(code: ErrorCode, description: string, instanceId: string) {
@@ -14,10 +14,10 @@ function errorParts(code: ErrorCode, description: string, instanceId: string) {
   return { status: errorStatus[code], headers, body };
 }
 
-/** A whole HTTP/1.1 answer that closes the connection. */
+/** A whole HTTP/1.1 answer that closes the connection, written to the socket as it is (no Node to write its own headers). */
 function closingAnswer(status: number, headers: Record<string, string>, body = ''): string {
-  const lines = Object.entries({ ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines.join('')}\r\n${body}`;
+  const lines = renderHeadLines(Object.entries(headers).flat());
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** How long a connection answered outside Hono stays open for the client to read the answer. */
@@ -103,7 +103,7 @@ function refusedRequestLine({ target, tokenSent }: Refused, description: string,
     const { status, headers, body } = errorParts('invalid_request', description, instanceId);
     return closingAnswer(status, headers, body);
   }
-  const [text, challenge] = tokenSent ? [`${description}, so its token was not checked`, 'Bearer error="invalid_token"'] : [TOKEN_REQUIRED, 'Bearer'];
+  const [text, challenge] = tokenSent ? [`${description}, so its token was not checked`, INVALID_TOKEN_CHALLENGE] : [TOKEN_REQUIRED, BEARER_CHALLENGE];
   const { status, headers, body } = errorParts('invalid_token', text, instanceId);
   return closingAnswer(status, { ...headers, 'WWW-Authenticate': challenge }, body);
 }

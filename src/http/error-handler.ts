@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { AppError, ChangedMeanwhileError, errorStatus, OverloadedError, type ErrorCode } from '../errors.js';
+import { AppError, ChangedMeanwhileError, errorStatus, INVALID_TOKEN_CHALLENGE, OverloadedError, type ErrorCode } from '../errors.js';
 import { createOutageLog } from './outage-log.js';
 
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
@@ -19,7 +19,7 @@ export function createErrorHandler(logger: Logger, metrics: Metrics) {
   const outage = createOutageLog(logger, metrics);
   return (error: Error, c: Context) => {
     if (error instanceof AppError && error.status < 500) {
-      if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? 'Bearer error="invalid_token"');
+      if (error.code === 'invalid_token') c.header('WWW-Authenticate', error.challenge ?? INVALID_TOKEN_CHALLENGE);
       return errorResponse(c, error.code, error.message, error.retryAfter);
     }
     if (error instanceof AppError && error.code === 'unavailable') {

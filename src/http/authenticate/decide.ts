@@ -2,7 +2,7 @@ import type { AppDeps } from '../../app-deps.js';
 import type { AuthenticateOutcome } from '../../observability/metrics.js';
 import type { AccessClaims } from '../../tokens/access-token.js';
 import { bearerToken } from '../bearer.js';
-import { TOKEN_REQUIRED, UnavailableError } from '../../errors.js';
+import { BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE, TOKEN_REQUIRED, UnavailableError } from '../../errors.js';
 import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
 import { baselineLines, headLinesList, renderHeadLines, requestIdFrom, requestIdLine } from '../response-headers.js';
@@ -54,8 +54,8 @@ function renderIdentity(claims: AccessClaims): Reply {
   return reply(200, body, ['X-User-Id', userId, 'X-User-Roles', roles.join(','), 'X-Session-Id', sessionId, 'X-Token-Expires', String(expiresAt)]);
 }
 
-const CHALLENGE = reply(401, MISSING, ['WWW-Authenticate', 'Bearer']);
-const INVALID_TOKEN = reply(401, INVALID, ['WWW-Authenticate', 'Bearer error="invalid_token"']);
+const CHALLENGE = reply(401, MISSING, ['WWW-Authenticate', BEARER_CHALLENGE]);
+const INVALID_TOKEN = reply(401, INVALID, ['WWW-Authenticate', INVALID_TOKEN_CHALLENGE]);
 /** Fail closed, retry shortly. */
 const RETRY = reply(503, UNAVAILABLE, ['Retry-After', '1']);
 /** The 503 of a listener whose answer could not be written. */

@@ -7,7 +7,7 @@ import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { bearerToken } from '../bearer.js';
 import type { ClientIp } from '../client-ip.js';
-import { AppError } from '../../errors.js';
+import { AppError, BEARER_CHALLENGE } from '../../errors.js';
 import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
 import { logoutBody, refreshBody, revokeBody } from '../request-schemas.js';
@@ -97,7 +97,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       } else {
         const { token, fromCookie, ended } = await logoutByRefreshToken(c);
         // Like every route that needs a credential (`/logout-all`, `/me`): none at all is a 401.
-        if (!token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: 'Bearer' });
+        if (!token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: BEARER_CHALLENGE });
         if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
         // A body token of another session than the cookie's leaves the cookie, as an access token does.
         const named = deps.refreshTokens.decode(token)?.sessionId;
