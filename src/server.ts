@@ -38,11 +38,26 @@ function listen(server: Server, port: number, host: string, key: string, logger:
   });
 }
 
+/**
+ * A request carrying `Upgrade` (a WebSocket's, say, forwarded as is by a gateway), which no
+ * `upgrade` listener takes here, is answered like any other, but where `Connection: upgrade` came
+ * with it Node's parser drops whatever followed it in the same read (every Node from 20 to 26):
+ * a request pipelined behind it would never be answered, and its client would wait until
+ * `keep_alive_timeout` closed the connection. So its answer says `Connection: close`, and the
+ * connection ends with it: a client resends what it pipelined after a close (RFC 9112 §9.3.2).
+ */
+function closesAfterUpgradeRequest(listener: RequestListener): RequestListener {
+  return (request, response) => {
+    if (request.headers.upgrade !== undefined) response.setHeader('Connection', 'close');
+    listener(request, response);
+  };
+}
+
 /** How often Node looks for requests past `server.headers_timeout` / `request_timeout`. */
 const TIMEOUT_CHECK_MS = 1_000;
 
 /**
- * A `node:http` server for `handle` whose refusals are the app's JSON errors, not Node's bare ones:
+ * A `node:http` server for `listener` whose refusals are the app's JSON errors, not Node's bare ones:
  * - maxHeaderSize bounds the request line plus headers: past it Node's parser refuses the request
  *   (431 from the clientError handler) before any of our code runs, on every path.
  * - Duplicated headers are joined, never reduced to the first: two Authorization headers make one
@@ -53,10 +68,13 @@ const TIMEOUT_CHECK_MS = 1_000;
  * - An `Expect` other than 100-continue is ignored, as RFC 9110 §10.1.1 allows, instead of Node's
  *   bodiless 417: the request is answered as if it had none.
  * - CONNECT, which Node hands to its own event, is answered (not closed without a word).
+ * - A request asking to upgrade the connection is answered as any other, then the connection
+ *   closes (`closesAfterUpgradeRequest`).
  * - A request must arrive within `server.headers_timeout` (line and headers) and
  *   `request_timeout` (the whole), else 408, checked every `TIMEOUT_CHECK_MS`.
  */
-function hardenedServer(handle: RequestListener, config: Config['server'], instanceId: string): Server {
+function hardenedServer(listener: RequestListener, config: Config['server'], instanceId: string): Server {
+  const handle = closesAfterUpgradeRequest(listener);
   const server = createServer(
     {
       maxHeaderSize: config.max_header_size,

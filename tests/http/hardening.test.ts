@@ -261,6 +261,27 @@ describe('security headers on every kind of response (CORS off)', () => {
     expect(JSON.parse(tunnel.body)).toMatchObject({ error: 'invalid_request', error_description: 'CONNECT is not supported' });
   });
 
+  it('a request asking to upgrade is answered, with Connection: close, so that a request pipelined behind it (which Node drops) is resent, not left waiting', async () => {
+    const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\n';
+    const ping = 'GET /ping HTTP/1.1\r\nHost: a\r\n\r\n';
+    for (const [request, status] of [
+      [`GET /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n${upgrade}\r\n${ping}`, 200],
+      [`GET /authenticate HTTP/1.1\r\nHost: a\r\n${upgrade}\r\n${ping}`, 401],
+      [`GET /me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n${upgrade}\r\n${ping}`, 200],
+      [`GET /ping HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n${ping}`, 200],
+    ] as const) {
+      // rawSocket reads until the server closes the connection: without the close it would wait for keep_alive_timeout.
+      const answer = await rawSocket(app.url, request);
+      expect(answer.status, request).toBe(status);
+      expect(answer.head, request).toMatch(/\r\nConnection: close\r\n/i);
+      expect(answer.text.match(/HTTP\/1\.1 \d{3} /g), request).toHaveLength(1);
+    }
+    // A request without Upgrade keeps its connection: the two pipelined ones are both answered.
+    const plain = await rawSocket(app.url, `GET /authenticate HTTP/1.1\r\nHost: a\r\n\r\nGET /ping HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    expect(plain.head).toMatch(/\r\nConnection: keep-alive\r\n/i);
+    expect(plain.text.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 401 ', 'HTTP/1.1 200 ']);
+  });
+
   it('a connection answered outside the app (a refused request line, CONNECT) is closed on our side too, though the client keeps its own open', async () => {
     // The server runs in this process: its sockets are this process's file descriptors.
     const open = () => readdirSync('/proc/self/fd').length;
