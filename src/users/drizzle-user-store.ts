@@ -13,8 +13,8 @@ const CHANGE_AS_LOCK = 0x6a77_7461;
 
 /**
  * Most queries of one store sent and not yet answered (`QueryGate`). A query past its deadline
- * still waits in the driver (postgres.js cannot cancel one its pool has queued, nor bound that
- * queue): with the server frozen, each request would add one until memory ran out.
+ * is not cancelled and still waits in the driver (postgres.js's pool does not count its queue):
+ * with the server frozen, each request would add one until memory ran out.
  */
 export const MAX_QUERIES_WAITING = 1_000;
 
