@@ -99,19 +99,24 @@ export const optionalText = z
 
 const INVALID_URL = 'is not a valid URL (a port above 65535? / # ? @ or % in the password must be percent-encoded)';
 
+/** A url's host as an IPv6 address: `[address]` or `[address]:port`. */
+const BRACKETED_HOST = /^\[([^\]]*)\](?::(.*))?$/;
+
 /**
  * What postgres.js would make of a url's hosts, if it cannot use them; and the url with only its
- * first host, for `new URL`. postgres.js takes the hosts after the first `@`, comma-separated, each
- * `host[:port]` split at `:` (so no IPv6 address: `[::1]` would be the host `[`).
+ * first host, for `new URL`. postgres.js takes the hosts after the userinfo, comma-separated, each
+ * `host[:port]` or `[ipv6]:port`. An `@` left in the password is refused (drivers disagree where
+ * the userinfo ends: postgres.js 3 took the first, 4 the last).
  */
 function postgresHosts(url: string): { problem?: string; firstOnly: string } {
   const authority = url.slice(url.indexOf('://') + 3).split(/[?/]/)[0] ?? '';
   const list = authority.slice(authority.indexOf('@') + 1);
   const hosts = list.split(',');
   for (const entry of hosts) {
-    if (entry.startsWith('[')) return { problem: 'names an IPv6 address, which postgres.js cannot reach from a url: use a host name', firstOnly: url };
-    const [host = '', port, extra] = entry.split(':');
-    if (host.includes('@') || extra !== undefined || (port !== undefined && !isPort(port)) || (host === '' && hosts.length > 1)) return { problem: INVALID_URL, firstOnly: url };
+    const bracketed = BRACKETED_HOST.exec(entry);
+    const [host = '', port, extra] = bracketed ? [bracketed[1], bracketed[2]] : entry.split(':');
+    const badHost = bracketed ? isIP(host) !== 6 : host.includes('@') || host.includes('[') || (host === '' && hosts.length > 1);
+    if (badHost || extra !== undefined || (port !== undefined && !isPort(port))) return { problem: INVALID_URL, firstOnly: url };
   }
   return { firstOnly: hosts.length > 1 ? url.replace(list, hosts[0] ?? '') : url };
 }

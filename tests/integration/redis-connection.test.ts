@@ -1,5 +1,4 @@
 import diagnostics from 'node:diagnostics_channel';
-import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -14,6 +13,7 @@ import { UnavailableError } from '../../src/errors.js';
 import { closeRedis, connectClient, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { testRedisUrl } from '../helpers/services.js';
+import { relayTo } from '../helpers/tcp-relay.js';
 
 /** A connected client made as the service makes it. */
 async function serviceClient({ onTestFinished }: TestContext): Promise<Redis> {
@@ -197,52 +197,10 @@ describe('Redis at start-up', () => {
 });
 
 
-/**
- * A TCP relay to the shared test Redis, as a client sees a server through it: `push` slips a
- * message of the server's in between its replies (call it while no reply is under way), and
- * `hold` stops passing replies on, as a frozen server would.
- */
-async function relayToRedis({ onTestFinished }: TestContext) {
-  const target = new URL(testRedisUrl());
-  const targetPort = Number(target.port || 6379);
-  const clients = new Set<Socket>();
-  let holding = false;
-  const relay = createServer((client) => {
-    const upstream = connect(targetPort, target.hostname);
-    clients.add(client);
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
-      if (!holding) client.write(chunk);
-    });
-    const close = () => {
-      clients.delete(client);
-      client.destroy();
-      upstream.destroy();
-    };
-    for (const socket of [client, upstream]) socket.on('error', close).on('close', close);
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  onTestFinished(() => {
-    for (const client of clients) client.destroy();
-    relay.close();
-  });
-  // The test Redis's url (its password and database too), to the relay instead.
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String((relay.address() as { port: number }).port);
-  return {
-    url: url.toString(),
-    push: (bytes: string) => clients.forEach((client) => client.write(bytes)),
-    hold: () => {
-      holding = true;
-    },
-  };
-}
-
 describe('Redis maintenance notices', () => {
   test('a MIGRATING notice (Smart Client Handoff, RESP3) does not stretch the command timeout: a stuck server is still a quick failure', async (context) => {
     const { expect, onTestFinished } = context;
-    const relay = await relayToRedis(context);
+    const relay = await relayTo(testRedisUrl(), context);
     const { cache } = configSchema.parse({ cache: { url: relay.url, command_timeout: '200ms' } });
     const redis = await connectRedis(cache, { logger: pino({ level: 'silent' }) });
     onTestFinished(() => closeRedis(redis, { hard: true }));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
 import { UnavailableError } from '../../src/errors.js';
 import { migratePostgres, migrationsFolder } from '../../src/users/migrate.js';
 import { createPgliteUserStore } from '../../src/users/pglite-user-store.js';
@@ -12,6 +13,7 @@ import { createPostgresUserStore } from '../../src/users/postgres-user-store.js'
 import { lateWrite } from '../../src/users/query-deadline.js';
 import type { UserStore } from '../../src/users/user-store.js';
 import { freshDatabase } from '../helpers/services.js';
+import { relayTo } from '../helpers/tcp-relay.js';
 
 interface StoreUnderTest {
   store: UserStore;
@@ -233,6 +235,21 @@ describe('PostgreSQL migrations', () => {
 
   it('reports an unreachable server as UnavailableError', async () => {
     await expect(migratePostgres('postgres://postgres@127.0.0.1:1/none')).rejects.toBeInstanceOf(UnavailableError);
+  });
+});
+
+describe('PostgreSQL at an IPv6 address', () => {
+  it('a database.url naming the server [::1] is taken, migrated and queried', async (context) => {
+    // The test server listens on 127.0.0.1 alone: it is reached through a relay on ::1.
+    const relay = await relayTo(await freshDatabase(), context, '::1');
+    const url = configSchema.parse({ database: { url: relay.url } }).database.url ?? '';
+    expect(url).toMatch(/^postgres:\/\/\w+@\[::1\]:\d+\/test_\w+$/);
+    await migratePostgres(url);
+    const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 2000 });
+    context.onTestFinished(() => store.close());
+    const email = uniqueEmail();
+    const created = await store.create({ email, passwordHash: 'h' });
+    expect(await store.findByEmail(email)).toMatchObject({ id: created?.id, email });
   });
 });
 

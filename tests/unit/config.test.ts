@@ -292,7 +292,10 @@ describe('bad files', () => {
     ['a password with @ left unencoded (postgres.js 3 split at the first, 4 at the last)', 'database:\n  url: "postgres://u:p@x@h1/db"\n', 'database.url: is not a valid URL'],
     ['a second PostgreSQL host with a bad port', 'database:\n  url: "postgres://u@h1:5432,h2:99999/db"\n', 'database.url: is not a valid URL'],
     ['an empty second PostgreSQL host', 'database:\n  url: "postgres://u@h1,/db"\n', 'database.url: is not a valid URL'],
-    ['an IPv6 PostgreSQL host (postgres.js reads [::1] as the host [)', 'database:\n  url: "postgres://u@[::1]:5432/db"\n', 'database.url: names an IPv6 address'],
+    ['an IPv6 PostgreSQL host with no closing bracket', 'database:\n  url: "postgres://u@[::1:5432/db"\n', 'database.url: is not a valid URL'],
+    ['an IPv6 PostgreSQL host with no brackets', 'database:\n  url: "postgres://u@::1/db"\n', 'database.url: is not a valid URL'],
+    ['a PostgreSQL host in brackets that is no IPv6 address', 'database:\n  url: "postgres://u@[db]:5432/db"\n', 'database.url: is not a valid URL'],
+    ['a second IPv6 PostgreSQL host with a bad port', 'database:\n  url: "postgres://u@[::1]:5432,[::2]:99999/db"\n', 'database.url: is not a valid URL'],
     ['a Redis database path of two slashes', 'cache:\n  url: "redis://h:6379//"\n', 'cache.url: the database after the host must be a number'],
     ['a Redis database that is no number', 'cache:\n  url: "redis://h:6379/abc"\n', 'cache.url: the database after the host must be a number'],
     ['an empty host', 'server:\n  host: ""\n', 'server.host: must not be empty'],
@@ -322,7 +325,7 @@ describe('bad files', () => {
   });
 
   it('takes the URLs drivers take: several PostgreSQL hosts, query options, IPv6 hosts, encoded passwords, a trailing slash', () => {
-    for (const url of ['postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write', 'postgresql://u:p%2Fw%23d%40@db:5432/db', 'postgres://u@h', 'postgres:///jwt']) {
+    for (const url of ['postgres://u@h1:5432,h2:5433/db?target_session_attrs=read-write', 'postgresql://u:p%2Fw%23d%40@db:5432/db', 'postgres://u@h', 'postgres:///jwt', 'postgres://u@[::1]:5432/db', 'postgres://u@[fd00::5],h2:5433,[fd00::6]:5434/db']) {
       expect(load(`database:\n  url: "${url}"\n`).database.url).toBe(url);
     }
     for (const url of ['rediss://u:p%40x@h:6380/1?family=6', 'redis://h:6379/0/', 'redis://h:6379/', 'redis://[::1]:6379', 'redis://h']) {
