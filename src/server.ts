@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -6,7 +6,6 @@ import type { AppDeps } from './app-deps.js';
 import { createApp, createAppParts } from './app.js';
 import { ConfigError } from './config/loader.js';
 import { closeDeps } from './deps.js';
-import type { Config } from './config/schema.js';
 import { withFastAuthenticate } from './http/authenticate/node-listener.js';
 import { createClientErrorHandler, createConnectHandler, createRequestErrorResponse } from './http/client-errors.js';
 import { metricsServerApp } from './http/routes/metrics.js';
@@ -39,16 +38,19 @@ function listen(server: Server, port: number, host: string, key: string, logger:
 }
 
 /**
- * A request carrying `Upgrade` (a WebSocket's, say, forwarded as is by a gateway), which no
- * `upgrade` listener takes here, is answered like any other, but where `Connection: upgrade` came
- * with it Node's parser drops whatever followed it in the same read (every Node from 20 to 26):
- * a request pipelined behind it would never be answered, and its client would wait until
- * `keep_alive_timeout` closed the connection. So its answer says `Connection: close`, and the
- * connection ends with it: a client resends what it pipelined after a close (RFC 9112 §9.3.2).
+ * Answers with `Connection: close` (and Node ends the connection after the answer):
+ * - every request while this instance drains (`stopServer`): requests still arriving on a proxy's
+ *   pooled connections are answered, and the proxy moves to another replica;
+ * - a request carrying `Upgrade` (a WebSocket's, say, forwarded as is by a gateway), which no
+ *   `upgrade` listener takes here: where `Connection: upgrade` came with it, Node's parser drops
+ *   whatever followed it in the same read (every Node from 20 to 26), so a request pipelined
+ *   behind it would never be answered, and its client would wait until `keep_alive_timeout`
+ *   closed the connection. After the close, a client resends what it pipelined (RFC 9112 §9.3.2).
+ *   Any `Upgrade` closes, with or without `Connection: upgrade`: one rule, and a rare request.
  */
-function closesAfterUpgradeRequest(listener: RequestListener): RequestListener {
+function closesWhenDue(listener: RequestListener, lifecycle: AppDeps['lifecycle']): RequestListener {
   return (request, response) => {
-    if (request.headers.upgrade !== undefined) response.setHeader('Connection', 'close');
+    if (lifecycle.draining || request.headers.upgrade !== undefined) response.setHeader('Connection', 'close');
     listener(request, response);
   };
 }
@@ -69,12 +71,12 @@ const TIMEOUT_CHECK_MS = 1_000;
  *   bodiless 417: the request is answered as if it had none.
  * - CONNECT, which Node hands to its own event, is answered (not closed without a word).
  * - A request asking to upgrade the connection is answered as any other, then the connection
- *   closes (`closesAfterUpgradeRequest`).
+ *   closes, as does every connection while the instance drains (`closesWhenDue`).
  * - A request must arrive within `server.headers_timeout` (line and headers) and
  *   `request_timeout` (the whole), else 408, checked every `TIMEOUT_CHECK_MS`.
  */
-function hardenedServer(listener: RequestListener, config: Config['server'], instanceId: string): Server {
-  const handle = closesAfterUpgradeRequest(listener);
+function hardenedServer(listener: RequestListener, { config: { server: config }, instanceId, lifecycle }: AppDeps): Server {
+  const handle = closesWhenDue(listener, lifecycle);
   const server = createServer(
     {
       maxHeaderSize: config.max_header_size,
@@ -116,7 +118,7 @@ export async function startServer(deps: AppDeps): Promise<{ server: Server; port
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
-  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), config, deps.instanceId);
+  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), deps);
   const port = await listen(server, config.port, config.host, 'server.port', deps.logger);
   return { server, port };
 }
@@ -125,7 +127,7 @@ export async function startServer(deps: AppDeps): Promise<{ server: Server; port
 export async function startMetricsServer(deps: AppDeps): Promise<Server | undefined> {
   const { metrics_port: port, host } = deps.config.server;
   if (!port) return undefined;
-  const server = hardenedServer(honoListener(metricsServerApp(deps), deps), deps.config.server, deps.instanceId);
+  const server = hardenedServer(honoListener(metricsServerApp(deps), deps), deps);
   await listen(server, port, host, 'server.metrics_port', deps.logger);
   return server;
 }
@@ -148,8 +150,7 @@ const IDLE_CLOSE_AFTER_MS = 500;
  * is out; idle connections close `IDLE_CLOSE_AFTER_MS` after the listener.
  */
 export async function stopServer(server: Server, deps: AppDeps, grace: number) {
-  deps.lifecycle.draining = true;
-  server.prependListener('request', (_request, response: ServerResponse) => response.setHeader('Connection', 'close'));
+  deps.lifecycle.draining = true; // from now on every answer closes its connection (closesWhenDue)
   // The listener alone: http.Server's close() would also close the idle connections at once.
   const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
   // Later, http.Server's close() (the listener is closed already: it closes the idle connections

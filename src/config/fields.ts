@@ -115,7 +115,8 @@ function postgresHosts(url: string): { problem?: string; firstOnly: string } {
   for (const entry of hosts) {
     const bracketed = BRACKETED_HOST.exec(entry);
     const [host = '', port, extra] = bracketed ? [bracketed[1], bracketed[2]] : entry.split(':');
-    const badHost = bracketed ? isIP(host) !== 6 : host.includes('@') || host.includes('[') || (host === '' && hosts.length > 1);
+    // A zone (`%25eth0`) is refused: `new URL` takes none, so a first host with one could not be checked.
+    const badHost = bracketed ? isIP(host) !== 6 || host.includes('%') : host.includes('@') || host.includes('[') || (host === '' && hosts.length > 1);
     if (badHost || extra !== undefined || (port !== undefined && !isPort(port))) return { problem: INVALID_URL, firstOnly: url };
   }
   return { firstOnly: hosts.length > 1 ? url.replace(list, hosts[0] ?? '') : url };

@@ -13,8 +13,9 @@ const CHANGE_AS_LOCK = 0x6a77_7461;
 
 /**
  * Most queries of one store sent and not yet answered (`QueryGate`). A query past its deadline
- * is not cancelled and still waits in the driver (postgres.js's pool does not count its queue):
- * with the server frozen, each request would add one until memory ran out.
+ * is not cancelled (a write may commit all the same) and still waits in the driver, whose queue
+ * has no bound on its length: with the server frozen, each request would add one until memory
+ * ran out.
  */
 export const MAX_QUERIES_WAITING = 1_000;
 

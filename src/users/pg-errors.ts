@@ -12,6 +12,12 @@ const connectionCodes = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  // postgres.js's own bounds, off unless the url or PG* environment sets them (?queue_timeout=,
+  // PGQUERY_TIMEOUT): no connection free in time, a query cancelled at its timeout, a cancel the
+  // server did not answer.
+  'QUEUE_TIMEOUT',
+  'QUERY_TIMEOUT',
+  'CANCEL_UNANSWERED',
   '53300', // too_many_connections
   // Refused at connection: a wrong or rotated password (database.password_file), a role not allowed
   // in. Nothing the request did: 503 like an unreachable server, and at start-up the one line
@@ -54,7 +60,7 @@ export function isUniqueViolation(error: unknown): boolean {
  * The connection went while a query may have been on it (reset, closed, the server terminating
  * its session): a write may have committed before, with no answer to say so.
  */
-const lostInFlightCodes = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', '57P01', '57P02']);
+const lostInFlightCodes = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CANCEL_UNANSWERED', '57P01', '57P02']);
 
 /** Whether a failed query may have been carried out all the same (see `lostInFlightCodes`). */
 export function isLostInFlight(error: unknown): boolean {

@@ -1,19 +1,21 @@
 import { connect, createServer, type Socket } from 'node:net';
 import type { TestContext } from 'vitest';
 
+const DEFAULT_PORTS: Record<string, number> = { 'redis:': 6379, 'rediss:': 6379, 'postgres:': 5432, 'postgresql:': 5432 };
+
 /**
- * A TCP relay listening on `host` (a free port) to the server of `serverUrl` (which names its
- * port), as a client sees that server through it; it closes when the test ends. `url` is
+ * A TCP relay listening on `host` (a free port) to the server of `serverUrl`, as a client sees that server through it; it closes when the test ends. `url` is
  * `serverUrl` with the relay's host and port (its user, password and path kept); `push` slips
  * bytes of the server's in between its replies (call it while no reply is under way), and `hold`
  * stops passing replies on, as a frozen server would.
  */
 export async function relayTo(serverUrl: string, { onTestFinished }: Pick<TestContext, 'onTestFinished'>, host = '127.0.0.1') {
   const target = new URL(serverUrl);
+  const port = Number(target.port || DEFAULT_PORTS[target.protocol]);
   const clients = new Set<Socket>();
   let holding = false;
   const relay = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
+    const upstream = connect(port, target.hostname.replace(/^\[(.*)\]$/, '$1'));
     clients.add(client);
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {

@@ -268,12 +268,13 @@ describe('security headers on every kind of response (CORS off)', () => {
       [`GET /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n${upgrade}\r\n${ping}`, 200],
       [`GET /authenticate HTTP/1.1\r\nHost: a\r\n${upgrade}\r\n${ping}`, 401],
       [`GET /me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n${upgrade}\r\n${ping}`, 200],
+      [`HEAD /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n${upgrade}\r\n${ping}`, 200],
       [`GET /ping HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n${ping}`, 200],
     ] as const) {
       // rawSocket reads until the server closes the connection: without the close it would wait for keep_alive_timeout.
       const answer = await rawSocket(app.url, request);
       expect(answer.status, request).toBe(status);
-      expect(answer.head, request).toMatch(/\r\nConnection: close\r\n/i);
+      expect(answer.head.match(/^Connection: .*$/gim), request).toEqual(['Connection: close']);
       expect(answer.text.match(/HTTP\/1\.1 \d{3} /g), request).toHaveLength(1);
     }
     // A request without Upgrade keeps its connection: the two pipelined ones are both answered.
@@ -317,12 +318,23 @@ describe('security headers on every kind of response (CORS off)', () => {
     expectHardened(response);
   });
 
-  it('503 while draining carries them too', async () => {
+  it('503 while draining carries them too, and every answer then closes its connection (a proxy moves on to another replica)', async () => {
     app.deps.lifecycle.draining = true;
     try {
       const response = await raw(app.url, 'GET', '/health/ready');
       expect(response.status).toBe(503);
       expectHardened(response);
+      expect(response.headers.connection).toBe('close');
+      for (const [request, status] of [
+        [`GET /authenticate HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`, 200],
+        // Node hands a request with an Expect other than 100-continue to its checkExpectation event, not to the request listener.
+        ['POST /login HTTP/1.1\r\nHost: a\r\nExpect: x-custom\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}', 400],
+      ] as const) {
+        // rawSocket reads until the server closes the connection.
+        const answer = await rawSocket(app.url, request);
+        expect(answer.status, request).toBe(status);
+        expect(answer.head.match(/^Connection: .*$/gim), request).toEqual(['Connection: close']);
+      }
     } finally {
       app.deps.lifecycle.draining = false;
     }

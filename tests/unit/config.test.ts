@@ -294,6 +294,7 @@ describe('bad files', () => {
     ['an empty second PostgreSQL host', 'database:\n  url: "postgres://u@h1,/db"\n', 'database.url: is not a valid URL'],
     ['an IPv6 PostgreSQL host with no closing bracket', 'database:\n  url: "postgres://u@[::1:5432/db"\n', 'database.url: is not a valid URL'],
     ['an IPv6 PostgreSQL host with no brackets', 'database:\n  url: "postgres://u@::1/db"\n', 'database.url: is not a valid URL'],
+    ['an IPv6 PostgreSQL host with a zone', 'database:\n  url: "postgres://u@h1,[fe80::1%25eth0]:5432/db"\n', 'database.url: is not a valid URL'],
     ['a PostgreSQL host in brackets that is no IPv6 address', 'database:\n  url: "postgres://u@[db]:5432/db"\n', 'database.url: is not a valid URL'],
     ['a second IPv6 PostgreSQL host with a bad port', 'database:\n  url: "postgres://u@[::1]:5432,[::2]:99999/db"\n', 'database.url: is not a valid URL'],
     ['a Redis database path of two slashes', 'cache:\n  url: "redis://h:6379//"\n', 'cache.url: the database after the host must be a number'],
