@@ -4,9 +4,10 @@ import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePgliteDatabase } from 'drizzle-orm/pglite/migrator';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgresDatabase } from 'drizzle-orm/postgres-js/migrator';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { UnavailableError } from '../errors.js';
 import { isConnectionError } from './pg-errors.js';
+import { postgresClient } from './postgres-client.js';
 
 /** `drizzle/` at the repository root, from `src/users/` (tsx, vitest) and `dist/users/` alike. */
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
@@ -36,7 +37,7 @@ export interface MigrateOptions {
  */
 export async function migratePostgres(url: string, { log, connectTimeoutMs = 10_000, lockWaitMs = LOCK_WAIT_MS, password }: MigrateOptions = {}): Promise<void> {
   // max: 1 keeps the lock, the migrator's statements and the unlock on one session.
-  const client = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeoutMs / 1000, ...(password === undefined ? {} : { password }) });
+  const client = postgresClient(url, { max: 1, connectTimeoutMs, password });
   try {
     await takeLock(client, lockWaitMs, log);
     try {

@@ -1,7 +1,7 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
 import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
 import { createDrizzleUserStore } from './drizzle-user-store.js';
+import { postgresClient } from './postgres-client.js';
 import type { UserStore } from './user-store.js';
 
 export interface PostgresUserStoreOptions {
@@ -22,13 +22,7 @@ export interface PostgresUserStoreOptions {
  * pool. Run `migratePostgres` first.
  */
 export function createPostgresUserStore({ url, password, poolSize, connectTimeoutMs, maxWaiting }: PostgresUserStoreOptions): UserStore & AuditEventsSink {
-  const client = postgres(url, {
-    ...(password === undefined ? {} : { password }),
-    max: poolSize,
-    connect_timeout: connectTimeoutMs / 1000,
-    idle_timeout: 60,
-    onnotice: () => {},
-  });
+  const client = postgresClient(url, { password, max: poolSize, connectTimeoutMs, idleTimeoutS: 60 });
   // Queries get the same bound as connecting: a frozen server answers 503, never a hang.
   const db = drizzle({ client });
   return {

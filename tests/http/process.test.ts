@@ -171,6 +171,17 @@ describe('the service as a process', () => {
     }
   }, 60_000);
 
+  it('refuses to start, in one line naming database.url, when a certificate file the url names cannot be read (exit 2: a configuration mistake)', async () => {
+    const cwd = mkdtempSync(join(work, 'pg-cert-'));
+    const url = `${await freshDatabase()}?sslmode=verify-full&sslrootcert=${join(cwd, 'missing-ca.pem')}`;
+    writeFileSync(join(cwd, 'config.yml'), `database:\n  url: "${url}"\n`);
+    const service = run([join(root, 'src/main.ts')], { cwd });
+    const [code] = await service.exited;
+    const { stderr } = service.output();
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toEqual([`jwt-cluster: cannot start: database.url: ENOENT: no such file or directory, open '${join(cwd, 'missing-ca.pem')}'`]);
+  }, 60_000);
+
   it('refuses to start, with one line naming the key, when the metrics port is taken', async () => {
     const taken = createNetServer();
     await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
