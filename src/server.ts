@@ -153,13 +153,13 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   deps.lifecycle.draining = true; // from now on every answer closes its connection (closesWhenDue)
   // The listener alone: http.Server's close() would also close the idle connections at once.
   const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-  // Later, http.Server's close() (the listener is closed already: it closes the idle connections
-  // and stops Node's connection-checking timer), then each connection that turns idle once its
-  // in-flight response is out.
+  // Later, the idle connections, then each connection that turns idle once its in-flight response
+  // is out. Not http.Server's close(), which would also stop Node's connection-checking timer: a
+  // request still arriving too slowly would then get no 408 and hold the drain until `grace`.
   let sweeper: NodeJS.Timeout | undefined;
   const sweep = setTimeout(
     () => {
-      server.close();
+      server.closeIdleConnections();
       sweeper = setInterval(() => server.closeIdleConnections(), 100);
     },
     Math.min(IDLE_CLOSE_AFTER_MS, grace / 2),
@@ -175,6 +175,6 @@ export async function stopServer(server: Server, deps: AppDeps, grace: number) {
   clearTimeout(timer);
   clearTimeout(sweep);
   clearInterval(sweeper);
-  server.close(); // the connection-checking timer, if the connections ended before the sweep
+  server.close(); // Node's connection-checking timer
   await closeDeps(deps);
 }

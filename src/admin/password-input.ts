@@ -29,6 +29,8 @@ async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
     if ((chunk as Buffer).includes(0x0a)) break;
   }
   const bytes = Buffer.concat(chunks);
+  // Nothing at all (`< /dev/null`, an empty variable piped in), not an empty password to refuse as short.
+  if (bytes.length === 0) throw new AppError('invalid_request', 'no password on stdin (--password-stdin reads its first line)');
   const end = bytes.indexOf(0x0a);
   let line: string;
   try {

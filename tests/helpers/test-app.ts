@@ -14,7 +14,8 @@ type DeepPartialInput = { [K in keyof Config]?: Record<string, unknown> };
 export interface TestInstance {
   url: string;
   deps: AppDeps;
-  stop(): Promise<void>;
+  /** A graceful stop (`stopServer`), in-flight requests given `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** A shared backend (one Redis key prefix, one fresh database, one key ring) for one or more instances. */
@@ -78,11 +79,11 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
       const instance: TestInstance = {
         url: `http://127.0.0.1:${port}`,
         deps,
-        async stop() {
+        async stop(graceMs = 1000) {
           if (stopped) return;
           stopped = true;
           running.delete(instance);
-          await stopServer(server as Server, deps, 1000);
+          await stopServer(server as Server, deps, graceMs);
         },
       };
       running.add(instance);

@@ -107,6 +107,10 @@ describe('npm run admin (cluster mode, against the test Redis and PostgreSQL)', 
     expect(refused.code).toBe(2);
     expect(refused.stderr).toBe('admin: the password is not valid UTF-8 text\n');
     expect((await admin(['show', '--email', email])).code).toBe(1);
+    // Nothing on stdin is said so, not refused as a short password.
+    const empty = await admin(['create-user', '--email', email, '--password-stdin'], '');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe('admin: no password on stdin (--password-stdin reads its first line)\n');
     // A CRLF line ending is still not part of the password.
     expect((await admin(['create-user', '--email', email, '--password-stdin'], `${PASSWORD}\r\n`)).code).toBe(0);
     expect((await login(email)).status).toBe(200);

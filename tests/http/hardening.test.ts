@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { onFreePort } from '../../scripts/cluster/free-port.js';
 import { TOKEN_REQUIRED } from '../../src/errors.js';
@@ -353,6 +354,7 @@ describe('security headers on every kind of response (CORS off)', () => {
       const missing = await raw(base, 'GET', '/ping');
       expect(missing).toMatchObject({ status: 404, body: { error: 'not_found' } });
       expectHardened(missing);
+      expect(missing.headers['content-type']).toBe('application/json; charset=utf-8');
       const wrong = await raw(base, 'POST', '/metrics');
       expect(wrong).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
       expect(wrong.headers.allow).toContain('GET');
@@ -396,8 +398,8 @@ describe('request timeouts are configurable', () => {
   });
 
   /** Writes `parts` on a fresh connection, one every `everyMs`, and resolves with the answer's status, its body and when it came. */
-  function slowRequest(parts: string[], everyMs: number): Promise<{ status: number; body: string; afterMs: number }> {
-    const { hostname, port } = new URL(app.url);
+  function slowRequest(parts: string[], everyMs: number, url = app.url): Promise<{ status: number; body: string; afterMs: number }> {
+    const { hostname, port } = new URL(url);
     const started = performance.now();
     return new Promise((resolve, reject) => {
       let text = '';
@@ -437,6 +439,19 @@ describe('request timeouts are configurable', () => {
     for (const { body } of [trickle, stalled]) expect(JSON.parse(body)).toEqual({ error: 'request_timeout', error_description: 'the request did not arrive in time' });
     expect(stalled.afterMs).toBeGreaterThanOrEqual(4_000);
     expect(stalled.afterMs).toBeLessThan(8_000);
+  });
+
+  it('a body that stalls while the instance drains still gets its 408 at request_timeout, and the drain ends with it, not at shutdown_grace', async () => {
+    const draining = await (await testCluster({ server: { headers_timeout: '1s', request_timeout: '2s' } })).start();
+    const stalled = slowRequest(['POST /login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n', '{"email"'], 10, draining.url);
+    await sleep(300);
+    const stopping = performance.now();
+    const stopped = draining.stop(15_000);
+    const answer = await stalled;
+    expect(answer.status).toBe(408);
+    expect(answer.afterMs).toBeLessThan(6_000);
+    await stopped;
+    expect(performance.now() - stopping).toBeLessThan(8_000);
   });
 
   it('a request whose rest arrives after its 408 is never carried out', async () => {

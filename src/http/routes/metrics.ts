@@ -1,11 +1,10 @@
 import { Hono } from 'hono';
-import { createMiddleware } from 'hono/factory';
 import type { AppDeps } from '../../app-deps.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { unmatched } from '../allowed-methods.js';
 import type { AppEnv } from '../app-env.js';
 import { createErrorHandler } from '../error-handler.js';
-import { baseHeaders, requestIdFrom } from '../response-headers.js';
+import { requestContext } from '../request-context.js';
 
 /** `GET /metrics`: Prometheus text exposition (on the main port, or alone on `server.metrics_port`). */
 export function metricsRoutes(metrics: Metrics) {
@@ -18,17 +17,12 @@ export function metricsRoutes(metrics: Metrics) {
 
 /**
  * The app of the separate metrics listener (`server.metrics_port`): `/metrics` only, with the
- * same baseline headers and JSON 404/405/500 as the main app, but no access log or request
- * metric (scrapes would drown them).
+ * same baseline headers and JSON 404/405/500 as the main app (`requestContext`), but no access
+ * log or request metric (scrapes would drown them).
  */
 export function metricsServerApp({ metrics, instanceId, logger }: Pick<AppDeps, 'metrics' | 'instanceId' | 'logger'>) {
   const app = new Hono<AppEnv>();
-  app.use(
-    createMiddleware<AppEnv>(async (c, next) => {
-      for (const [name, value] of Object.entries(baseHeaders(requestIdFrom(c.req.header('x-request-id')), instanceId))) c.header(name, value);
-      await next();
-    }),
-  );
+  app.use(requestContext(() => {}, instanceId));
   app.route('/', metricsRoutes(metrics));
   app.notFound(unmatched(app));
   app.onError(createErrorHandler(logger, metrics));
