@@ -37,7 +37,7 @@ export interface MigrateOptions {
  */
 export async function migratePostgres(url: string, { log, connectTimeoutMs = 10_000, lockWaitMs = LOCK_WAIT_MS, password }: MigrateOptions = {}): Promise<void> {
   // max: 1 keeps the lock, the migrator's statements and the unlock on one session.
-  const client = postgresClient(url, { max: 1, connectTimeoutMs, password });
+  const client = postgresClient(url, { max: 1, connectTimeoutMs, password, driverTimeouts: false });
   try {
     await takeLock(client, lockWaitMs, log);
     try {

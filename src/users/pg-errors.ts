@@ -8,6 +8,13 @@ const connectionCodes = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'EPIPE',
+  'ECONNABORTED',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+  // This process out of file descriptors: no new connection now.
+  'EMFILE',
+  'ENFILE',
   'CONNECT_TIMEOUT',
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
@@ -18,7 +25,6 @@ const connectionCodes = new Set([
   'QUEUE_TIMEOUT',
   'QUERY_TIMEOUT',
   'CANCEL_UNANSWERED',
-  '53300', // too_many_connections
   // Refused at connection: a wrong or rotated password (database.password_file), a role not allowed
   // in. Nothing the request did: 503 like an unreachable server, and at start-up the one line
   // that names it.
@@ -26,17 +32,19 @@ const connectionCodes = new Set([
   '28P01', // invalid_password
   '3D000', // invalid_catalog_name: the url's database does not exist (yet: an init job may create it)
   // The server answers but cannot do the work now: a read-only standby (a failover not yet seen
-  // by DNS), a full disk, memory exhausted, a statement cancelled at its timeout. Retried (503,
-  // audit events kept), not taken for a query the database refuses.
+  // by DNS), a lock not granted in time (and the classes below). Retried (503, audit events
+  // kept), not taken for a query the database refuses.
   '25006', // read_only_sql_transaction
-  '53100', // disk_full
-  '53200', // out_of_memory
   '55P03', // lock_not_available: a lock not granted within lock_timeout
-  '57014', // query_canceled
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
 ]);
+
+/**
+ * Whole SQLSTATE classes meaning the same: 08 connection exception; 53 insufficient resources (a
+ * full disk, memory exhausted, too many connections, a configured limit); 57 operator intervention
+ * (a statement cancelled at its timeout, a shutdown, a server not accepting connections yet, an
+ * idle session ended); 58 system error (I/O). None is about the query itself.
+ */
+const UNAVAILABLE_CLASSES = /^(?:08|53|57|58)[0-9A-Z]{3}$/;
 
 /** Every `code` on an error, its `cause` chain and any `AggregateError` members. */
 function errorCodes(error: unknown, seen = new Set<unknown>()): string[] {
@@ -69,6 +77,5 @@ export function isLostInFlight(error: unknown): boolean {
 
 /** The failure is about reaching the database (network, timeout, shutdown, credentials), not the query. */
 export function isConnectionError(error: unknown): boolean {
-  // Class 08 is "connection exception".
-  return errorCodes(error).some((code) => connectionCodes.has(code) || code.startsWith('08'));
+  return errorCodes(error).some((code) => connectionCodes.has(code) || UNAVAILABLE_CLASSES.test(code));
 }

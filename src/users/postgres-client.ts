@@ -10,15 +10,24 @@ export interface PostgresClientOptions {
   connectTimeoutMs: number;
   /** Seconds an idle connection is kept open (postgres.js's default: for ever). */
   idleTimeoutS?: number;
+  /**
+   * Whether postgres.js's own `queue_timeout`/`query_timeout`, from the url or the `PG*`
+   * environment, apply (default). The migrator's statements take as long as they take.
+   */
+  driverTimeouts?: boolean;
 }
+
+/** A file the url names that cannot be read: the operator's to fix. Other file system errors (EMFILE, EIO) may pass, and stay as they are. */
+const UNREADABLE_FILE = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR']);
 
 /**
  * A postgres.js client for `url`, with the server's notices dropped. postgres.js reads the files
- * the url names (`sslrootcert`, `sslcert`, `sslkey`) as it makes the client: one it cannot read is
- * a configuration mistake, named in one line (start-up exits 2), not an unexpected failure.
+ * the url names (`sslrootcert`, `sslcert`, `sslkey`) and checks its settings as it makes the
+ * client: a file it cannot read or a setting it refuses is a configuration mistake, named in one
+ * line (start-up exits 2), not an unexpected failure.
  * @throws {ConfigError}
  */
-export function postgresClient(url: string, { password, max, connectTimeoutMs, idleTimeoutS }: PostgresClientOptions): postgres.Sql {
+export function postgresClient(url: string, { password, max, connectTimeoutMs, idleTimeoutS, driverTimeouts = true }: PostgresClientOptions): postgres.Sql {
   try {
     return postgres(url, {
       max,
@@ -26,8 +35,11 @@ export function postgresClient(url: string, { password, max, connectTimeoutMs, i
       onnotice: () => {},
       ...(password === undefined ? {} : { password }),
       ...(idleTimeoutS === undefined ? {} : { idle_timeout: idleTimeoutS }),
+      ...(driverTimeouts ? {} : { queue_timeout: 0, query_timeout: 0 }),
     });
   } catch (error) {
-    throw new ConfigError(`database.url: ${error instanceof Error ? error.message : String(error)}`);
+    const { code } = error as NodeJS.ErrnoException;
+    if (code !== undefined && !UNREADABLE_FILE.has(code)) throw error;
+    throw new ConfigError(`database.url (or the PG* environment): ${error instanceof Error ? error.message : String(error)}`);
   }
 }

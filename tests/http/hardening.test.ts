@@ -447,6 +447,7 @@ describe('request timeouts are configurable', () => {
     await sleep(300);
     const stopping = performance.now();
     const stopped = draining.stop(15_000);
+    onTestFinished(() => stopped);
     const answer = await stalled;
     expect(answer.status).toBe(408);
     expect(answer.afterMs).toBeLessThan(6_000);

@@ -5,7 +5,7 @@ import { type AddressInfo, connect, createServer as createNetServer } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generateKeyMaterial } from '../../src/tokens/generate-key.js';
 import { createKeyRing } from '../../src/tokens/key-ring.js';
 import { freshDatabase } from '../helpers/services.js';
@@ -176,10 +176,11 @@ describe('the service as a process', () => {
     const url = `${await freshDatabase()}?sslmode=verify-full&sslrootcert=${join(cwd, 'missing-ca.pem')}`;
     writeFileSync(join(cwd, 'config.yml'), `database:\n  url: "${url}"\n`);
     const service = run([join(root, 'src/main.ts')], { cwd });
+    onTestFinished(() => void service.child.kill('SIGKILL'));
     const [code] = await service.exited;
     const { stderr } = service.output();
     expect(code).toBe(2);
-    expect(stderr.trim().split('\n')).toEqual([`jwt-cluster: cannot start: database.url: ENOENT: no such file or directory, open '${join(cwd, 'missing-ca.pem')}'`]);
+    expect(stderr.trim().split('\n')).toEqual([`jwt-cluster: cannot start: database.url (or the PG* environment): ENOENT: no such file or directory, open '${join(cwd, 'missing-ca.pem')}'`]);
   }, 60_000);
 
   it('refuses to start, with one line naming the key, when the metrics port is taken', async () => {

@@ -336,16 +336,21 @@ describe('PostgreSQL user store: the driver\'s own bounds, set in database.url',
   it('a query that found no free connection within ?queue_timeout answers UnavailableError, never sent (no late write)', async () => {
     const url = await freshDatabase();
     await migratePostgres(url);
-    const store = createPostgresUserStore({ url: `${url}?queue_timeout=0.1`, poolSize: 1, connectTimeoutMs: 4000 });
+    // The users made on a store with no bound of the driver's: 0.1 s would count a cold pool's connecting too.
+    const plain = createPostgresUserStore({ url, poolSize: 1, connectTimeoutMs: 4000 });
+    const [actor, target] = await Promise.all([0, 1].map(() => plain.create({ email: uniqueEmail(), passwordHash: 'h', roles: ['admin'] })));
+    await plain.close();
+    // Its one connection opened first (a try may time out while it opens), so that only the lease below holds it up.
+    const store = createPostgresUserStore({ url: `${url}?queue_timeout=0.1`, poolSize: 1, connectTimeoutMs: 12_000 });
     const holder = postgres(url, { max: 1, onnotice: () => {} });
     const watcher = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      const [actor, target] = await Promise.all([0, 1].map(() => store.create({ email: uniqueEmail(), passwordHash: 'h', roles: ['admin'] })));
-      const { released } = await holdLock(holder, (tx) => tx`select pg_advisory_xact_lock(${0x6a777461})`, 3000);
-      // The store's one connection, leased by a change that waits for that lock (a quarter of its deadline: 1 s).
+      await expect.poll(() => store.ping().then(() => true, () => false), { timeout: 10_000 }).toBe(true);
+      const { released } = await holdLock(holder, (tx) => tx`select pg_advisory_xact_lock(${0x6a777461})`, 5000);
+      // The store's one connection, leased by a change that waits for that lock (a quarter of its deadline: 3 s).
       const change = store.changeAs({ userId: actor?.id ?? '', role: 'admin' }, target?.id ?? '', { disabled: true }).catch((error: unknown) => error);
       const waiting = async () => (await watcher`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`)[0]?.['n'];
-      await expect.poll(waiting, { interval: 20 }).toBe(1);
+      await expect.poll(waiting, { interval: 20, timeout: 2_500 }).toBe(1);
       const error = await store.findById(target?.id ?? '').catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(UnavailableError);
       // drizzle's error, and the driver's under it.
@@ -356,7 +361,7 @@ describe('PostgreSQL user store: the driver\'s own bounds, set in database.url',
     } finally {
       await Promise.all([holder.end({ timeout: 5 }), watcher.end({ timeout: 5 }), store.close()]);
     }
-  });
+  }, 30_000);
 });
 
 describe('PGlite user store', () => {
