@@ -4,10 +4,11 @@ import type { TestContext } from 'vitest';
 const DEFAULT_PORTS: Record<string, number> = { 'redis:': 6379, 'rediss:': 6379, 'postgres:': 5432, 'postgresql:': 5432 };
 
 /**
- * A TCP relay listening on `host` (a free port) to the server of `serverUrl`, as a client sees that server through it; it closes when the test ends. `url` is
- * `serverUrl` with the relay's host and port (its user, password and path kept); `push` slips
- * bytes of the server's in between its replies (call it while no reply is under way), and `hold`
- * stops passing replies on, as a frozen server would.
+ * A TCP relay listening on `host` (a free port) to the server of `serverUrl`, as a client sees
+ * that server through it; it closes when the test ends. `url` is `serverUrl` with the relay's
+ * host and port (its user, password and path kept); `push` slips bytes of the server's in between
+ * its replies (call it while no reply is under way), and `hold` stops passing replies on, as a
+ * frozen server would.
  */
 export async function relayTo(serverUrl: string, { onTestFinished }: Pick<TestContext, 'onTestFinished'>, host = '127.0.0.1') {
   const target = new URL(serverUrl);
