@@ -46,7 +46,7 @@ function listen(server: Server, port: number, host: string, key: string, logger:
  *   whatever followed it in the same read (every Node from 20 to 26), so a request pipelined
  *   behind it would never be answered, and its client would wait until `keep_alive_timeout`
  *   closed the connection. After the close, a client resends what it pipelined (RFC 9112 §9.3.2).
- *   Any `Upgrade` closes, with or without `Connection: upgrade`: one rule, and a rare request.
+ *   An `Upgrade` closes with or without `Connection: upgrade`: one rule, and a rare request.
  */
 function closesWhenDue(listener: RequestListener, lifecycle: AppDeps['lifecycle']): RequestListener {
   return (request, response) => {
@@ -70,7 +70,7 @@ const TIMEOUT_CHECK_MS = 1_000;
  * - An `Expect` other than 100-continue is ignored, as RFC 9110 §10.1.1 allows, instead of Node's
  *   bodiless 417: the request is answered as if it had none.
  * - CONNECT, which Node hands to its own event, is answered (not closed without a word).
- * - A request asking to upgrade the connection is answered as any other, then the connection
+ * - A request asking to upgrade the connection is answered like the rest, then the connection
  *   closes, as does every connection while the instance drains (`closesWhenDue`).
  * - A request must arrive within `server.headers_timeout` (line and headers) and
  *   `request_timeout` (the whole), else 408, checked every `TIMEOUT_CHECK_MS`.

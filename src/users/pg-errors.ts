@@ -1,4 +1,4 @@
-/** SQLSTATE classes and driver codes meaning "the database cannot answer right now". */
+/** Driver and socket codes and single SQLSTATEs meaning "the database cannot answer right now" (whole classes: `UNAVAILABLE_CLASSES`). */
 const connectionCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
