@@ -1,16 +1,21 @@
 import { Cluster, type Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
-import type { Config } from '../config/schema.js';
+import { type Config, revocationReplicas } from '../config/schema.js';
 import type { RedisClient } from './redis-client.js';
 
 /**
  * What the service refuses, or warns about, in the Redis it connects to at start-up (every node of
- * a Cluster): a server that cannot run flagged scripts, an eviction policy or a persistence that
- * could make revoked tokens valid again. @throws {ConfigError}
+ * a Cluster): a server that cannot run flagged scripts, an eviction policy, a persistence or
+ * replicas that could make revoked tokens valid again. @throws {ConfigError}
  */
 export async function checkRedisServer(redis: RedisClient, cache: Config['cache'], logger: Logger): Promise<void> {
-  await Promise.all([checkScriptFlags(redis, logger), checkEvictionPolicy(redis, logger), checkPersistence(redis, cache, logger)]);
+  await Promise.all([
+    checkScriptFlags(redis, logger),
+    checkEvictionPolicy(redis, logger),
+    checkPersistence(redis, cache, logger),
+    checkReplicas(redis, cache, logger),
+  ]);
 }
 
 /** Where `node` is connected (a Sentinel client's options name no server of its own). */
@@ -119,5 +124,40 @@ async function checkPersistence(redis: RedisClient, cache: Config['cache'], logg
     const problem = `redis at ${read.address} may restart from an older state after a crash (${risk}), which would make tokens revoked since valid again; run it with appendonly yes and appendfsync always, or with no persistence at all (save "" and appendonly no: a restart logs everyone out)`;
     if (!cache.allow_rollback) throw new ConfigError(`${problem}, or set cache.allow_rollback: true to accept the risk`);
     logger.warn(`${problem} (cache.allow_rollback: true)`);
+  }
+}
+
+/** A node's role and, for a master, how many replicas it has (`INFO replication`). */
+async function readReplication(node: Redis): Promise<{ master: boolean; replicas: number }> {
+  const info = await node.info('replication');
+  const role = /^role:(\w+)/m.exec(info)?.[1];
+  const replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1]);
+  if (role === undefined || !Number.isInteger(replicas)) throw new Error('INFO replication answered no role or replica count');
+  return { master: role === 'master', replicas: role === 'master' ? replicas : 0 };
+}
+
+/**
+ * Replication is asynchronous: a failover may promote a replica that missed the master's last
+ * writes, and a revocation already answered would be undone (DESIGN: a revoked token never
+ * becomes valid again). `cache.revocation_replicas` makes each revocation wait for that many
+ * replicas. Left unset (0 with `url` and `cluster`), a master with replicas stops the start:
+ * set it to the master's replica count for the guarantee, or to 0 to accept the risk. Set, or
+ * Sentinel's default of 1, below a master's replica count: warned about (the promoted replica may
+ * be one that did not acknowledge). @throws {ConfigError}
+ */
+async function checkReplicas(redis: RedisClient, cache: Config['cache'], logger: Logger) {
+  const reads = await readEveryNode(redis, readReplication);
+  const unread = unreadable(reads);
+  if (unread.length > 0) logger.warn(`cannot read redis replication of ${unread.join(', ')}: if a master has replicas, set cache.revocation_replicas to their number`);
+  const acknowledging = revocationReplicas(cache);
+  for (const read of reads) {
+    if (!read.ok || !read.value.master || read.value.replicas <= acknowledging) continue;
+    const { replicas } = read.value;
+    const problem = `redis at ${read.address} has ${replicas} replica${replicas === 1 ? '' : 's'} and revocations wait for ${acknowledging}: a failover may promote one that missed the last revocations, which would make revoked tokens valid again`;
+    if (cache.revocation_replicas === undefined && acknowledging === 0) {
+      throw new ConfigError(`${problem}; set cache.revocation_replicas: ${replicas} (revocations answer once every replica holds them), or 0 to accept the risk`);
+    }
+    const choice = cache.revocation_replicas === undefined ? `set cache.revocation_replicas: ${replicas} for the guarantee` : `cache.revocation_replicas: ${acknowledging} accepts the risk`;
+    logger.warn(`${problem} (${choice})`);
   }
 }

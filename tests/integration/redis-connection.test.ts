@@ -141,6 +141,34 @@ describe('Redis persistence at start-up', () => {
   });
 });
 
+describe('Redis replicas at start-up', () => {
+  test('a master with a replica refuses to start while cache.revocation_replicas is unset (a failover could undo a revocation); 0 warns, 1 starts quietly', async (context) => {
+    const { expect, onTestFinished } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, []);
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    const replica = await startRedis(tempDir(cleanup, 'jwt-replica-'), { args: ['--replicaof', '127.0.0.1', String(server.port)] });
+    cleanup.add(() => replica.stop());
+    await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:1\r?$/m);
+    const connect = async (options: Partial<typeof cache> = {}) => closeRedis(await connectRedis({ ...cache, ...options }, { logger }));
+    const problem = `redis at 127.0.0.1:${server.port} has 1 replica and revocations wait for 0: a failover may promote one that missed the last revocations, which would make revoked tokens valid again`;
+
+    await expect(connect()).rejects.toThrow(new ConfigError(`${problem}; set cache.revocation_replicas: 1 (revocations answer once every replica holds them), or 0 to accept the risk`));
+    expect(warnings).toEqual([]);
+    await connect({ revocation_replicas: 0 });
+    expect(warnings.join('')).toContain(`${problem} (cache.revocation_replicas: 0 accepts the risk)`);
+
+    warnings.length = 0;
+    await connect({ revocation_replicas: 1 });
+    expect(warnings).toEqual([]);
+
+    await replica.stop();
+    await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:0\r?$/m);
+    await connect();
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe('Redis at start-up', () => {
   const logger = pino({ level: 'silent' });
 

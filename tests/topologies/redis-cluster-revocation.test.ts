@@ -37,7 +37,7 @@ sessionStoreContract('Redis Cluster with replicas, revocations acknowledged', as
   // Generous waits: a replica on a loaded test machine once took longer than the service's 250 ms
   // (a 503 the contract does not expect). WAIT, like every command, must end within the command
   // timeout. The 503 itself is tested below, with a replica stopped.
-  const cache = clusterCache({ command_timeout: '5s' });
+  const cache = clusterCache({ command_timeout: '5s', revocation_replicas: 1 });
   const [redis, revocations] = await Promise.all([connectRedis(cache, { logger }), connectRedis(cache, { logger })]);
   const store = createRedisSessionStore({ redis, prefix: uniquePrefix(), policy, replicated: { redis: revocations, replicas: 1, waitMs: 2_000 } });
   return { store, cleanup: () => store.close() };
@@ -51,7 +51,7 @@ describe('revocations on Redis Cluster wait for a replica of the user’s master
     const app = await testCluster({ cache: { url: undefined, cluster: { nodes: group.nodes }, command_timeout: '500ms', revocation_replicas: 1 } });
     expect(revocationReplicas(app.config.cache)).toBe(1);
     one = await app.start();
-    topology = (await connectRedis(clusterCache(), { logger })) as Cluster;
+    topology = (await connectRedis(clusterCache({ revocation_replicas: 1 }), { logger })) as Cluster;
     cleanup.add(async () => void topology.disconnect());
   }, 30_000);
 
