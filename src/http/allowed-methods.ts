@@ -5,24 +5,25 @@ import { errorResponse } from './error-handler.js';
 
 /**
  * Builds, once, a lookup from path to the methods registered for it, so an unknown method
- * on a known path answers 405 with `Allow` instead of 404.
+ * on a known path answers 405 with `Allow` instead of 404: every route whose path matches
+ * counts (`/sessions/:id` and a literal `/sessions/current` both match `/sessions/current`).
  */
 function allowedMethods(app: Hono<AppEnv>) {
-  const table: { pattern: RegExp; methods: Set<string> }[] = [];
+  const table = new Map<string, { pattern: RegExp; methods: Set<string> }>();
   for (const route of app.routes) {
     if (route.path === '*' || route.path.endsWith('/*')) continue;
-    const source = `^${route.path.replace(/[.]/g, '\\.').replace(/:[^/]+/g, '[^/]+')}$`;
-    let entry = table.find((row) => row.pattern.source === source);
+    let entry = table.get(route.path);
     if (!entry) {
-      entry = { pattern: new RegExp(source), methods: new Set() };
-      table.push(entry);
+      const pattern = new RegExp(`^${route.path.replace(/[.]/g, '\\.').replace(/:[^/]+/g, '[^/]+')}$`);
+      table.set(route.path, (entry = { pattern, methods: new Set() }));
     }
     entry.methods.add(route.method);
     if (route.method === 'GET') entry.methods.add('HEAD');
   }
+  const rows = [...table.values()];
   return (path: string): string[] | undefined => {
-    const entry = table.find((row) => row.pattern.test(path));
-    return entry ? [...entry.methods] : undefined;
+    const methods = new Set(rows.flatMap((row) => (row.pattern.test(path) ? [...row.methods] : [])));
+    return methods.size > 0 ? [...methods] : undefined;
   };
 }
 
@@ -40,6 +41,7 @@ export function unmatched(app: Hono<AppEnv>, cors?: Cors) {
     const preflight = cors?.preflight(c, allowed);
     if (preflight) return preflight;
     c.header('Allow', allowed.join(', '));
-    return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here; use ${allowed.join(' or ')}`);
+    const choices = allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}` : allowed.join('');
+    return errorResponse(c, 'method_not_allowed', `${c.req.method} is not allowed here; use ${choices}`);
   };
 }

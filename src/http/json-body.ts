@@ -3,6 +3,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { AppError } from '../errors.js';
+import { duplicateJsonKey } from './json-duplicate-keys.js';
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
@@ -60,7 +61,7 @@ const IDENTITY = /^\s*(identity)?\s*$/i;
  * Reads and validates a JSON body: 415 unless it is uncompressed JSON, 413 past `limit` bytes (also for
  * chunked bodies, counted while streaming), 400 `invalid_request` naming the bad field. With `form`,
  * an `application/x-www-form-urlencoded` body is read too, as an object of its fields (OAuth's
- * format, RFC 6749 §3.1: a field given twice is a 400).
+ * format, RFC 6749 §3.1). A field or JSON key given twice (in one object) is a 400.
  */
 export async function readJson<S extends z.ZodType>(
   c: Context,
@@ -92,12 +93,20 @@ export async function readJson<S extends z.ZodType>(
   try {
     const bytes = incoming ? await readIncoming(incoming, limit) : await readLimited(body as ReadableStream<Uint8Array>, limit);
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    value = form ? formFields(text) : JSON.parse(text);
+    value = form ? formFields(text) : jsonValue(text);
   } catch (error) {
     if (error instanceof AppError) throw error;
     throw new AppError('invalid_request', `the body is not valid ${form ? 'form data' : 'JSON'}`);
   }
   return validate(schema, value);
+}
+
+/** A JSON body's value; a key given twice in one object is refused, as a form field given twice is. */
+function jsonValue(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== undefined) throw new AppError('invalid_request', `${duplicate.slice(0, 64)}: given more than once`);
+  return value;
 }
 
 /** A form's fields as an object with no prototype (a field named `__proto__` is then an ordinary field). */

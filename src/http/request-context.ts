@@ -1,4 +1,6 @@
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { routePath } from 'hono/route';
 import type { AccessLog } from '../observability/access-log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AppEnv } from './app-env.js';
@@ -16,6 +18,17 @@ export function createRequestRecorder(log: AccessLog, metrics: Metrics, logs: (s
 }
 
 /**
+ * The route pattern a request matched (`/sessions/:id`), whether its handler answered (a 404 for
+ * another user's session included) or a middleware did first (401 on an admin route);
+ * `unmatched` when only middleware (`*`, `/admin/*`) matched: an unknown path or method. The
+ * label's values are the app's routes, never raw paths.
+ */
+function routeLabel(c: Context<AppEnv>): string {
+  const route = routePath(c, -1);
+  return route === '*' || route.endsWith('/*') ? 'unmatched' : route;
+}
+
+/**
  * Per request: the request id (echoed), baseline headers, JSON with an explicit charset,
  * `Cache-Control: no-store` unless the route set its own,
  * and the request's log line and metric when done (labelled by route pattern, not raw path).
@@ -29,7 +42,6 @@ export function requestContext(record: RequestRecorder, instanceId: string) {
     if (c.res.headers.get('content-type') === 'application/json') c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
     // Responses of an auth service carry tokens or personal data: never stored unless a route says otherwise (JWKS).
     if (!c.res.headers.has('cache-control')) c.res.headers.set('Cache-Control', 'no-store');
-    const route = c.res.status === 404 ? 'unmatched' : c.req.routePath;
-    record(requestId, c.req.method, route, c.res.status, started);
+    record(requestId, c.req.method, routeLabel(c), c.res.status, started);
   });
 }

@@ -26,6 +26,8 @@ const printable = (max: number) => wellFormed(z.string().max(max, atMost(max)).r
  * in all, 64 before the `@`, 63 in each label of the domain. A longer address cannot receive mail.
  */
 const withinMailLimits = (address: string) => address.lastIndexOf('@') <= 64 && domainLabels(address).every((label) => label.length <= 63);
+/** A host name's labels may not end with a hyphen (RFC 1123 §2.1; the pattern already refuses one at the start). */
+const hostLabels = (address: string) => domainLabels(address).every((label) => !label.endsWith('-'));
 /** zod's e-mail pattern, but for a top-level domain that may be internationalised too (`.рф` is `.xn--p1ai`). */
 const MAIL_ADDRESS = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]+)$/;
 const TOO_LONG = 'must be an e-mail address (at most 254 characters)';
@@ -41,6 +43,7 @@ const email = z
       .max(254, TOO_LONG)
       .email({ pattern: MAIL_ADDRESS, message: 'must be an e-mail address' })
       .refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)')
+      .refine(hostLabels, 'must be an e-mail address (no part of the domain may end with a hyphen)')
       .refine(punycodeIsReal, 'must be an e-mail address (an xn-- label must be a valid internationalised name)'),
   );
 /** A password to check against a hash; one this long was never accepted (`passwords.max_length` is at most 1024). */

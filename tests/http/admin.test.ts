@@ -67,7 +67,12 @@ describe('admin controls (redis + postgres, two instances)', () => {
       expect(response.body).toMatchObject({ error: 'invalid_request' });
     }
     expect((await asAdmin('POST', '/users/00000000-0000-4000-8000-000000000000/disable')).status).toBe(404);
-    expect((await asAdmin('DELETE', `/users/${user.userId}`)).status).toBe(405);
+    const deleted = await asAdmin('DELETE', `/users/${user.userId}`);
+    expect([deleted.status, deleted.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    // A path with routes of two methods lists both (and GET's HEAD).
+    const patched = await asAdmin('PATCH', `/users/${user.userId}/sessions`);
+    expect([patched.status, patched.headers.get('allow')]).toEqual([405, 'GET, HEAD, DELETE']);
+    expect(patched.body).toMatchObject({ error: 'method_not_allowed', error_description: 'PATCH is not allowed here; use GET, HEAD or DELETE' });
   });
 
   it('a change saved whose end of sessions fails says so (503), and repeating it ends them', async () => {

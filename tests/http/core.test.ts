@@ -109,9 +109,9 @@ describe.each([
     expect(russian).toMatchObject({ status: 201, body: { user: { email: `${local}@xn--e1afmkfd.xn--p1ai` } } });
     // A domain IDNA refuses stays as given, and is no e-mail address, nor is one that only a URL
     // host parser would clean up (a tab dropped, %41 decoded, the rest after / cut), nor a label with a
-    // hyphen at an edge (its punycode would hide it; fullwidth ones too), nor an xn-- label that is no
+    // hyphen at an edge (its punycode would hide it; fullwidth ones too; ASCII ones alike), nor an xn-- label that is no
     // real punycode (xn--com- shows as com); a label's length counts in its DNS form.
-    for (const domain of ['bü cher.example', 'bü\tcher.example', 'bü%41cher.example', 'bücher.example/x', '-bücher.example', 'bücher-.example', '－bücher.example', 'bücher-。example', 'ex.xn--com-', 'b.xn---', `${'ü'.repeat(60)}.example`]) {
+    for (const domain of ['bü cher.example', 'bü\tcher.example', 'bü%41cher.example', 'bücher.example/x', '-bücher.example', 'bücher-.example', 'bad-.example', 'ok.bad-.example', '－bücher.example', 'bücher-。example', 'ex.xn--com-', 'b.xn---', `${'ü'.repeat(60)}.example`]) {
       expect(await call(base, 'POST', '/register', { body: { email: `${local}@${domain}`, password: PASSWORD } }), domain).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     }
   });
@@ -271,6 +271,9 @@ describe.each([
     expect(form).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
     expect(await call(base, 'POST', '/login', { body: '{"email":' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(await call(base, 'POST', '/login', { body: '\u00ff\u00fe' })).toMatchObject({ status: 400 });
+    // A key given twice: which one counts would depend on the reader.
+    const twice = await call(base, 'POST', '/register', { body: `{"email":"${uniqueEmail()}","email":"${uniqueEmail()}","password":"${PASSWORD}"}` });
+    expect(twice).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'email: given more than once' } });
     const big = JSON.stringify({ email: 'a@b.io', password: 'x'.repeat(20_000) });
     expect(await call(base, 'POST', '/login', { body: big })).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
   });

@@ -265,6 +265,12 @@ describe.each([
     // Longer than any token of ours, or with an unknown hint: not found, like any other (RFC 7009 §2.2).
     expect((await call(one.url, 'POST', '/revoke', { body: { token: 'x'.repeat(9000), token_type_hint: 'h'.repeat(100) } })).status).toBe(200);
     expect(await call(one.url, 'POST', '/revoke', { body: {} })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    // A key given twice is refused, not read as its last (which a proxy or log would not): the
+    // token stays valid.
+    const live = await login(user.email);
+    const twice = await call(one.url, 'POST', '/revoke', { body: `{"token":${JSON.stringify(live.access_token)},"token":"x"}` });
+    expect(twice).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'token: given more than once' } });
+    expect((await authenticate(two, live.access_token)).status).toBe(200);
   });
 
   it('revoke takes RFC 7009’s own form encoding too, as OAuth client libraries send it', async () => {

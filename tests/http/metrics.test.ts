@@ -22,6 +22,12 @@ describe('GET /metrics', () => {
     await call(app.url, 'POST', '/refresh', { body: { refresh_token: 'rt1.forged' } });
     await call(app.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } });
     await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'wrong password' } });
+    // A route's own 404 counts under the route; an unknown path or method under `unmatched`.
+    const unknownSession = await call(app.url, 'DELETE', '/sessions/00000000-0000-4000-8000-000000000000', { token: user.accessToken });
+    expect(unknownSession.status).toBe(404);
+    expect((await call(app.url, 'GET', '/nope')).status).toBe(404);
+    expect((await call(app.url, 'GET', '/login')).status).toBe(405);
+    expect((await call(app.url, 'GET', '/me')).status).toBe(401);
     expect(rotated.status).toBe(200);
     await app.deps.audit.flush();
 
@@ -39,6 +45,10 @@ describe('GET /metrics', () => {
     expect(sample(text, 'jwt_login_total', 'outcome="invalid_credentials"')).toBe(1);
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/authenticate",method="GET",status="200"')).toBe(1);
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/refresh",method="POST",status="401"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/sessions/:id",method="DELETE",status="404"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="unmatched",method="GET",status="404"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="unmatched",method="GET",status="405"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/me",method="GET",status="401"')).toBe(1);
     expect(text).toContain('jwt_password_hash_queue_depth');
     // The audit trail's counts, as its own stats give them (register, login, failed login: written).
     const audit = app.deps.audit.stats();
