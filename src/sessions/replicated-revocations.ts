@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster } from 'ioredis';
 import { UnavailableError } from '../errors.js';
+import { nextRun } from '../util/next-run.js';
 import * as lua from './lua/scripts.js';
 import { redisGuarded as guarded, type RedisClient } from './redis-client.js';
 import type { redisKeys } from './redis-keys.js';
@@ -79,12 +80,23 @@ export function createRevoke<S>({
       throw new UnavailableError('session store', new Error(`a revocation reached ${holding} of ${replicas} replicas within ${waitMs} ms`));
     }
   };
+  /**
+   * Confirmations alone (no work) asked for together share one mark and WAIT per connection: it
+   * answers for every write before its mark, whoever's. Anyone can ask for one (a well-formed
+   * refresh token of no session at `/logout`, no login needed); one WAIT each would queue on the
+   * connection real revocations use, each blocking it in turn, and write a mark each.
+   */
+  const confirmation = nextRun<RedisClient>();
   return async <T>(userId: string, work?: (on: S) => Promise<T>): Promise<T | undefined> => {
     if (!replicated) return work && guarded(work(scripts));
     try {
       const connection = revocationConnection(replicated, userId);
-      const reply = work && (await guarded(work(scriptsOn(connection))));
-      await acknowledged(replicated, connection, userId, work !== undefined);
+      if (!work) {
+        await confirmation(connection, () => acknowledged(replicated, connection, userId, false));
+        return undefined;
+      }
+      const reply = await guarded(work(scriptsOn(connection)));
+      await acknowledged(replicated, connection, userId, true);
       return reply;
     } catch (error) {
       // After a failover the slot's master has moved, and nothing this client routes itself would

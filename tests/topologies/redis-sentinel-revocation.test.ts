@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
@@ -70,6 +71,27 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
       group.replica.process.signal('SIGCONT');
     }
     await expect.poll(async () => (await call(two.url, 'POST', '/logout', { body: { refresh_token: user.refreshToken } })).status, { timeout: 10_000 }).toBe(204);
+  });
+
+  it('logouts with refresh tokens of no session (anyone can make one) asked for together share a WAIT: a flood while the replica lags does not queue one blocking WAIT each ahead of real revocations', async () => {
+    const user = await registerUser(one.url);
+    const forged = () => `rt1.${randomBytes(36).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+    const masterPort = await group.masterPort();
+    const waits = async () => Number(/^cmdstat_wait:calls=(\d+)/m.exec(await redisCli(masterPort, ['INFO', 'commandstats']))?.[1] ?? 0);
+    const before = await waits();
+    group.replica.process.signal('SIGSTOP');
+    try {
+      const answers = await Promise.all(Array.from({ length: 200 }, () => call(one.url, 'POST', '/logout', { body: { refresh_token: forged() } })));
+      expect(new Set(answers.map((answer) => answer.status))).toEqual(new Set([503]));
+    } finally {
+      group.replica.process.signal('SIGCONT');
+    }
+    // A real logout, on the same connection behind whatever the flood left there.
+    await expect.poll(async () => (await call(one.url, 'POST', '/logout', { token: user.accessToken })).status, { timeout: 10_000 }).toBe(204);
+    expect((await call(two.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(401);
+    // One WAIT each would be over 200 (each blocking the connection for up to 250 ms while the
+    // replica is stopped); shared, a few per 250 ms of the flood.
+    expect(await waits() - before).toBeLessThanOrEqual(20);
   });
 
   it('with the master full (maxmemory), revocations complete and are acknowledged; a login is refused', async () => {
