@@ -1,4 +1,4 @@
-import { Cluster, type Redis, ReplyError } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
 import { type Config, revocationReplicas } from '../config/schema.js';
@@ -6,16 +6,56 @@ import type { RedisClient } from './redis-client.js';
 
 /**
  * What the service refuses, or warns about, in the Redis it connects to at start-up (every node of
- * a Cluster): a server that cannot run flagged scripts, an eviction policy, a persistence or
- * replicas that could make revoked tokens valid again. @throws {ConfigError}
+ * a Cluster; the master and the replicas it lists otherwise): a server that cannot run flagged
+ * scripts, an eviction policy, a persistence or replicas that could make revoked tokens valid
+ * again. A replica is checked as its master is: a failover makes it the master. @throws {ConfigError}
  */
 export async function checkRedisServer(redis: RedisClient, cache: Config['cache'], logger: Logger): Promise<void> {
-  await Promise.all([
-    checkScriptFlags(redis, logger),
-    checkEvictionPolicy(redis, logger),
-    checkPersistence(redis, cache, logger),
-    checkReplicas(redis, cache, logger),
-  ]);
+  const replicas = redis instanceof Cluster ? [] : await replicasOf(redis);
+  try {
+    const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis, ...replicas];
+    await Promise.all([
+      checkScriptFlags(nodes, logger),
+      checkEvictionPolicy(nodes, logger),
+      checkPersistence(nodes, cache, logger),
+      checkReplicas(nodes, cache, logger),
+    ]);
+  } finally {
+    for (const replica of replicas) replica.disconnect();
+  }
+}
+
+/** Longest wait for a replica's connection: one that cannot be reached is warned about. */
+const REPLICA_CONNECT_MS = 2_000;
+
+/**
+ * A client of its own (connected, or failed: its reads fail) for each replica `master` lists
+ * (`INFO replication`: `slave0:ip=…,port=…`), with the master's credentials and TLS. A master
+ * that cannot say has none here: `checkReplicas` warns about it.
+ */
+async function replicasOf(master: Redis): Promise<Redis[]> {
+  const info = await master.info('replication').catch(() => '');
+  const { username, password, tls } = master.options;
+  const replicas = [...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host, port]) => {
+    const replica = new Redis({
+      host,
+      port: Number(port),
+      username,
+      password,
+      tls,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: REPLICA_CONNECT_MS,
+      commandTimeout: REPLICA_CONNECT_MS,
+      retryStrategy: () => null,
+    });
+    // Its failures come back as failed reads (warned about), not as ioredis's console lines.
+    replica.on('error', () => {});
+    return replica;
+  });
+  await Promise.allSettled(replicas.map((replica) => replica.connect()));
+  return replicas;
 }
 
 /** Where `node` is connected (a Sentinel client's options name no server of its own). */
@@ -23,12 +63,8 @@ const addressOf = (node: Redis) => (node.stream?.remoteAddress ? `${node.stream.
 
 type NodeRead<T> = { address: string } & ({ ok: true; value: T } | { ok: false; error: unknown });
 
-/**
- * `read` on every node at once, replicas too (one becomes a master at a failover). A node that
- * cannot answer does not keep the others from being read.
- */
-async function readEveryNode<T>(redis: RedisClient, read: (node: Redis) => Promise<T>): Promise<NodeRead<T>[]> {
-  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+/** `read` on every node at once. A node that cannot answer does not keep the others from being read. */
+async function readEveryNode<T>(nodes: Redis[], read: (node: Redis) => Promise<T>): Promise<NodeRead<T>[]> {
   const reads = await Promise.allSettled(nodes.map(read));
   return reads.map((result, i) => ({
     address: nodes[i] ? addressOf(nodes[i]) : '?',
@@ -44,11 +80,10 @@ const unreadable = (reads: NodeRead<unknown>[]) => reads.flatMap((read) => (read
  * The revoking scripts declare `allow-oom` in a shebang line (Redis 7.0's script flags), so that
  * a revocation holds when Redis is full. A server that refuses a flagged script (Redis 6, or an
  * ACL without EVAL) would fail every revocation: the service refuses to start on it. A node that
- * cannot answer now (unreachable, loading) is only warned about. On Sentinel only the master is
- * checked: a replica older than its master cannot replicate from it. @throws {ConfigError}
+ * cannot answer now (unreachable, loading) is only warned about. @throws {ConfigError}
  */
-async function checkScriptFlags(redis: RedisClient, logger: Logger) {
-  const reads = await readEveryNode(redis, (node) => node.eval('#!lua flags=no-writes\nreturn 1', 0));
+async function checkScriptFlags(nodes: Redis[], logger: Logger) {
+  const reads = await readEveryNode(nodes, (node) => node.eval('#!lua flags=no-writes\nreturn 1', 0));
   // Redis 6's compile error and an unknown command are ERR, an ACL's refusal NOPERM; a node still
   // LOADING, BUSY with a script or MASTERDOWN could run it later, and is only warned about.
   const refused = reads.find((read) => !read.ok && read.error instanceof ReplyError && /^(ERR|NOPERM)\b/.test(reasonOf(read.error) ?? ''));
@@ -64,10 +99,10 @@ async function checkScriptFlags(redis: RedisClient, logger: Logger) {
  * keys with a TTL (sessions: users are logged out; rate-limit counters), which never revives a
  * revoked token. An `allkeys-*` policy may also evict a user's token version (`tv`, no TTL): after
  * a logout-all whose session list had been evicted, losing `tv` too would make the sessions it
- * missed valid again. The service refuses to start on such a Redis (every node of a Cluster).
+ * missed valid again. The service refuses to start on such a Redis (any node checked).
  */
-async function checkEvictionPolicy(redis: RedisClient, logger: Logger) {
-  const reads = await readEveryNode(redis, async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction');
+async function checkEvictionPolicy(nodes: Redis[], logger: Logger) {
+  const reads = await readEveryNode(nodes, async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction');
   const policies = reads.flatMap((read) => (read.ok ? [read.value] : []));
   const unread = unreadable(reads);
   if (unread.length > 0) logger.warn(`cannot read redis maxmemory-policy of ${unread.join(', ')}: make sure it is noeviction or volatile-*, never allkeys-*`);
@@ -110,11 +145,11 @@ function persistenceRisk({ appendonly, appendfsync, 'no-appendfsync-on-rewrite':
  * as it was (AOF fsynced on every write: `appendfsync always`, not skipped during a rewrite or
  * snapshot: `no-appendfsync-on-rewrite no`) is safe; RDB snapshots, or AOF fsynced every second,
  * restart a crashed Redis from a moment before its last acknowledged writes. The service refuses
- * to start on one (every node of a Cluster) unless `cache.allow_rollback` accepts that risk, with
+ * to start on one (any node checked) unless `cache.allow_rollback` accepts that risk, with
  * a warning. @throws {ConfigError}
  */
-async function checkPersistence(redis: RedisClient, cache: Config['cache'], logger: Logger) {
-  const reads = await readEveryNode(redis, readPersistence);
+async function checkPersistence(nodes: Redis[], cache: Config['cache'], logger: Logger) {
+  const reads = await readEveryNode(nodes, readPersistence);
   const unread = unreadable(reads);
   if (unread.length > 0) logger.warn(`cannot read redis persistence settings of ${unread.join(', ')}: make sure it runs with appendonly yes and appendfsync always, or with no persistence at all`);
   for (const read of reads) {
@@ -145,8 +180,8 @@ async function readReplication(node: Redis): Promise<{ master: boolean; replicas
  * Sentinel's default of 1, below a master's replica count: warned about (the promoted replica may
  * be one that did not acknowledge). @throws {ConfigError}
  */
-async function checkReplicas(redis: RedisClient, cache: Config['cache'], logger: Logger) {
-  const reads = await readEveryNode(redis, readReplication);
+async function checkReplicas(nodes: Redis[], cache: Config['cache'], logger: Logger) {
+  const reads = await readEveryNode(nodes, readReplication);
   const unread = unreadable(reads);
   if (unread.length > 0) logger.warn(`cannot read redis replication of ${unread.join(', ')}: if a master has replicas, set cache.revocation_replicas to their number`);
   const acknowledging = revocationReplicas(cache);

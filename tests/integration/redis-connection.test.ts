@@ -162,10 +162,38 @@ describe('Redis replicas at start-up', () => {
     await connect({ revocation_replicas: 1 });
     expect(warnings).toEqual([]);
 
+    // The replica is checked as its master is: a failover makes it the master.
+    await redisCli(replica.port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
+    await expect(connect({ revocation_replicas: 1 })).rejects.toThrow(/^redis maxmemory-policy is "allkeys-lru"/);
+    await redisCli(replica.port, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
+    await redisCli(replica.port, ['CONFIG', 'SET', 'save', '3600 1']);
+    await expect(connect({ revocation_replicas: 1 })).rejects.toThrow(`redis at 127.0.0.1:${replica.port} may restart from an older state after a crash`);
+    await redisCli(replica.port, ['CONFIG', 'SET', 'save', '']);
+    await connect({ revocation_replicas: 1 });
+    expect(warnings).toEqual([]);
+
     await replica.stop();
     await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:0\r?$/m);
     await connect();
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('Redis replicas that cannot be reached', () => {
+  test('a replica its master lists at an address this instance cannot reach (NAT, another network) is warned about, not refused', async (context) => {
+    const { expect, onTestFinished } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, []);
+    const cleanup = new CleanupStack();
+    onTestFinished(() => cleanup.run());
+    const unreachable = await freePort();
+    const args = ['--replicaof', '127.0.0.1', String(server.port), '--replica-announce-port', String(unreachable)];
+    const replica = await startRedis(tempDir(cleanup, 'jwt-replica-'), { args });
+    cleanup.add(() => replica.stop());
+    await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(new RegExp(`^slave0:ip=127\\.0\\.0\\.1,port=${unreachable},`, 'm'));
+    await closeRedis(await connectRedis({ ...cache, revocation_replicas: 1 }, { logger }));
+    for (const check of ['maxmemory-policy', 'persistence settings', 'replication']) {
+      expect(warnings.join('')).toMatch(new RegExp(`cannot read redis ${check} of 127\\.0\\.0\\.1:${unreachable} \\(`));
+    }
   });
 });
 
