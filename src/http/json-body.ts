@@ -61,7 +61,7 @@ const IDENTITY = /^\s*(identity)?\s*$/i;
  * Reads and validates a JSON body: 415 unless it is uncompressed JSON, 413 past `limit` bytes (also for
  * chunked bodies, counted while streaming), 400 `invalid_request` naming the bad field. With `form`,
  * an `application/x-www-form-urlencoded` body is read too, as an object of its fields (OAuth's
- * format, RFC 6749 §3.1). A field or JSON key given twice (in one object) is a 400.
+ * format, RFC 6749 §3.1). A field given twice (a form's, or a key of the JSON body's object) is a 400.
  */
 export async function readJson<S extends z.ZodType>(
   c: Context,
@@ -101,7 +101,7 @@ export async function readJson<S extends z.ZodType>(
   return validate(schema, value);
 }
 
-/** A JSON body's value; a key given twice in one object is refused, as a form field given twice is. */
+/** A JSON body's value; a key of its object given twice is refused, as a form field given twice is. */
 function jsonValue(text: string): unknown {
   const value: unknown = JSON.parse(text);
   const duplicate = duplicateJsonKey(text);
