@@ -175,10 +175,10 @@ async function readReplication(node: Redis): Promise<{ master: boolean; replicas
  * Replication is asynchronous: a failover may promote a replica that missed the master's last
  * writes, and a revocation already answered would be undone (DESIGN: a revoked token never
  * becomes valid again). `cache.revocation_replicas` makes each revocation wait for that many
- * replicas. Left unset (0 with `url` and `cluster`), a master with replicas stops the start:
- * set it to the master's replica count for the guarantee, or to 0 to accept the risk. Set, or
- * Sentinel's default of 1, below a master's replica count: warned about (the promoted replica may
- * be one that did not acknowledge). @throws {ConfigError}
+ * replicas. Left unset (0 with `url` and `cluster`, 1 with `sentinel`), a master with more
+ * replicas than that stops the start: set it to the master's replica count for the guarantee, or
+ * lower to accept the risk (warned about). A master with fewer replicas than revocations wait for
+ * (one down, say) is warned about: every revocation answers 503 until they are back. @throws {ConfigError}
  */
 async function checkReplicas(nodes: Redis[], cache: Config['cache'], logger: Logger) {
   const reads = await readEveryNode(nodes, readReplication);
@@ -186,13 +186,17 @@ async function checkReplicas(nodes: Redis[], cache: Config['cache'], logger: Log
   if (unread.length > 0) logger.warn(`cannot read redis replication of ${unread.join(', ')}: if a master has replicas, set cache.revocation_replicas to their number`);
   const acknowledging = revocationReplicas(cache);
   for (const read of reads) {
-    if (!read.ok || !read.value.master || read.value.replicas <= acknowledging) continue;
+    if (!read.ok || !read.value.master || read.value.replicas === acknowledging) continue;
     const { replicas } = read.value;
-    const problem = `redis at ${read.address} has ${replicas} replica${replicas === 1 ? '' : 's'} and revocations wait for ${acknowledging}: a failover may promote one that missed the last revocations, which would make revoked tokens valid again`;
-    if (cache.revocation_replicas === undefined && acknowledging === 0) {
-      throw new ConfigError(`${problem}; set cache.revocation_replicas: ${replicas} (revocations answer once every replica holds them), or 0 to accept the risk`);
+    const has = `redis at ${read.address} has ${replicas} replica${replicas === 1 ? '' : 's'} and revocations wait for ${acknowledging}`;
+    if (replicas < acknowledging) {
+      logger.warn(`${has}: every revocation answers 503 (unavailable) until enough replicas are connected`);
+      continue;
     }
-    const choice = cache.revocation_replicas === undefined ? `set cache.revocation_replicas: ${replicas} for the guarantee` : `cache.revocation_replicas: ${acknowledging} accepts the risk`;
-    logger.warn(`${problem} (${choice})`);
+    const problem = `${has}: a failover may promote one that missed the last revocations, which would make revoked tokens valid again`;
+    if (cache.revocation_replicas === undefined) {
+      throw new ConfigError(`${problem}; set cache.revocation_replicas: ${replicas} (revocations answer once every replica holds them), or fewer (0 for none) to accept the risk`);
+    }
+    logger.warn(`${problem} (cache.revocation_replicas: ${acknowledging} accepts the risk)`);
   }
 }

@@ -153,11 +153,14 @@ describe('Redis replicas at start-up', () => {
     const connect = async (options: Partial<typeof cache> = {}) => closeRedis(await connectRedis({ ...cache, ...options }, { logger }));
     const problem = `redis at 127.0.0.1:${server.port} has 1 replica and revocations wait for 0: a failover may promote one that missed the last revocations, which would make revoked tokens valid again`;
 
-    await expect(connect()).rejects.toThrow(new ConfigError(`${problem}; set cache.revocation_replicas: 1 (revocations answer once every replica holds them), or 0 to accept the risk`));
+    await expect(connect()).rejects.toThrow(new ConfigError(`${problem}; set cache.revocation_replicas: 1 (revocations answer once every replica holds them), or fewer (0 for none) to accept the risk`));
     expect(warnings).toEqual([]);
     await connect({ revocation_replicas: 0 });
     expect(warnings.join('')).toContain(`${problem} (cache.revocation_replicas: 0 accepts the risk)`);
 
+    warnings.length = 0;
+    await connect({ revocation_replicas: 2 });
+    expect(warnings.join('')).toContain(`redis at 127.0.0.1:${server.port} has 1 replica and revocations wait for 2: every revocation answers 503 (unavailable) until enough replicas are connected`);
     warnings.length = 0;
     await connect({ revocation_replicas: 1 });
     expect(warnings).toEqual([]);
@@ -176,6 +179,18 @@ describe('Redis replicas at start-up', () => {
     await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:0\r?$/m);
     await connect();
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('Redis replication that cannot be read', () => {
+  test('a user not allowed INFO (an ACL) starts with a warning: its replicas cannot be known', async (context) => {
+    const { expect } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, []);
+    await redisCli(server.port, ['ACL', 'SETUSER', 'noinfo', 'on', '>secret-password', '~*', '&*', '+@all', '-info']);
+    const url = new URL(cache.url as string);
+    [url.username, url.password] = ['noinfo', 'secret-password'];
+    await closeRedis(await connectRedis({ ...cache, url: url.toString() }, { logger }));
+    expect(warnings.join('')).toContain(`cannot read redis replication of 127.0.0.1:${server.port} (NOPERM`);
   });
 });
 
