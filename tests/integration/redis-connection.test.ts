@@ -71,6 +71,16 @@ async function ownRedis({ onTestFinished }: TestContext, args: string[]) {
   return { server, cache, warnings, logger };
 }
 
+/** A replica of the server on `masterPort` (stopped when the test ends), once that master counts it connected. */
+async function ownReplica({ onTestFinished, expect }: TestContext, masterPort: number, args: string[] = []) {
+  const cleanup = new CleanupStack();
+  onTestFinished(() => cleanup.run());
+  const replica = await startRedis(tempDir(cleanup, 'jwt-replica-'), { args: ['--replicaof', '127.0.0.1', String(masterPort), ...args] });
+  cleanup.add(() => replica.stop());
+  await expect.poll(() => redisCli(masterPort, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:1\r?$/m);
+  return replica;
+}
+
 describe('Redis eviction policy at start-up', () => {
   test('allkeys-* refuses to start (a token version could be evicted); volatile-* warns; noeviction says nothing', async (context) => {
     const { expect } = context;
@@ -143,13 +153,9 @@ describe('Redis persistence at start-up', () => {
 
 describe('Redis replicas at start-up', () => {
   test('a master with a replica refuses to start while cache.revocation_replicas is unset (a failover could undo a revocation); 0 warns, 1 starts quietly', async (context) => {
-    const { expect, onTestFinished } = context;
+    const { expect } = context;
     const { server, cache, warnings, logger } = await ownRedis(context, []);
-    const cleanup = new CleanupStack();
-    onTestFinished(() => cleanup.run());
-    const replica = await startRedis(tempDir(cleanup, 'jwt-replica-'), { args: ['--replicaof', '127.0.0.1', String(server.port)] });
-    cleanup.add(() => replica.stop());
-    await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:1\r?$/m);
+    const replica = await ownReplica(context, server.port);
     const connect = async (options: Partial<typeof cache> = {}) => closeRedis(await connectRedis({ ...cache, ...options }, { logger }));
     const problem = `redis at 127.0.0.1:${server.port} has 1 replica and revocations wait for 0: a failover may promote one that missed the last revocations, which would make revoked tokens valid again`;
 
@@ -196,15 +202,11 @@ describe('Redis replication that cannot be read', () => {
 
 describe('Redis replicas that cannot be reached', () => {
   test('a replica its master lists at an address this instance cannot reach (NAT, another network) is warned about, not refused', async (context) => {
-    const { expect, onTestFinished } = context;
+    const { expect } = context;
     const { server, cache, warnings, logger } = await ownRedis(context, []);
-    const cleanup = new CleanupStack();
-    onTestFinished(() => cleanup.run());
     const unreachable = await freePort();
-    const args = ['--replicaof', '127.0.0.1', String(server.port), '--replica-announce-port', String(unreachable)];
-    const replica = await startRedis(tempDir(cleanup, 'jwt-replica-'), { args });
-    cleanup.add(() => replica.stop());
-    await expect.poll(() => redisCli(server.port, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(new RegExp(`^slave0:ip=127\\.0\\.0\\.1,port=${unreachable},`, 'm'));
+    await ownReplica(context, server.port, ['--replica-announce-port', String(unreachable)]);
+    expect(await redisCli(server.port, ['INFO', 'replication'])).toMatch(new RegExp(`^slave0:ip=127\\.0\\.0\\.1,port=${unreachable},`, 'm'));
     await closeRedis(await connectRedis({ ...cache, revocation_replicas: 1 }, { logger }));
     for (const check of ['maxmemory-policy', 'persistence settings', 'replication']) {
       expect(warnings.join('')).toMatch(new RegExp(`cannot read redis ${check} of 127\\.0\\.0\\.1:${unreachable} \\(`));
