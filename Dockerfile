@@ -1,6 +1,8 @@
 # jwt-cluster image: one stateless service instance. Build: docker build -t jwt-cluster .
 # Nothing secret or local is baked in (see .dockerignore): signing keys, REFRESH_SECRET and
 # the Redis/PostgreSQL URLs come from the environment, Docker secrets or Kubernetes Secrets.
+# The config.yml baked in names no signing key: a cluster member mounts a config file naming
+# its key files (CONFIG_FILE), as docker-compose.yml and deploy/k8s do.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
