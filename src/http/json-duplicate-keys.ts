@@ -6,10 +6,14 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 
-/** Where the string opened at `open` closes: the next quote not escaped (not after an odd run of backslashes). */
+/**
+ * Where the string opened at `open` closes: the next quote not escaped (not after an odd run of
+ * backslashes); the text's end if none does (not JSON: never so after `JSON.parse`).
+ */
 function stringEnd(text: string, open: number): number {
   let close = text.indexOf('"', open + 1);
   for (;;) {
+    if (close === -1) return text.length;
     let backslashes = 0;
     while (text.charCodeAt(close - 1 - backslashes) === BACKSLASH) backslashes++;
     if (backslashes % 2 === 0) return close;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/loader.js';
@@ -11,9 +12,12 @@ import type { RedisClient } from './redis-client.js';
  * again. A replica is checked as its master is: a failover makes it the master. @throws {ConfigError}
  */
 export async function checkRedisServer(redis: RedisClient, cache: Config['cache'], logger: Logger): Promise<void> {
-  const replicas = redis instanceof Cluster ? [] : await replicasOf(redis);
+  const replicas = redis instanceof Cluster ? { reached: [], unreached: [] } : await replicasOf(redis);
   try {
-    const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis, ...replicas];
+    if (replicas.unreached.length > 0) {
+      logger.warn(`cannot check redis replica ${replicas.unreached.join(', ')}: a failover would make it the master; make sure it runs as its master must (noeviction, persistence, Redis 7)`);
+    }
+    const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis, ...replicas.reached];
     await Promise.all([
       checkScriptFlags(nodes, logger),
       checkEvictionPolicy(nodes, logger),
@@ -21,41 +25,70 @@ export async function checkRedisServer(redis: RedisClient, cache: Config['cache'
       checkReplicas(nodes, cache, logger),
     ]);
   } finally {
-    for (const replica of replicas) replica.disconnect();
+    for (const replica of replicas.reached) replica.disconnect();
   }
 }
 
 /** Longest wait for a replica's connection: one that cannot be reached is warned about. */
 const REPLICA_CONNECT_MS = 2_000;
 
+const replicationId = (info: string) => /^master_replid:(\w+)/m.exec(info)?.[1];
+
 /**
- * A client of its own (connected, or failed: its reads fail) for each replica `master` lists
- * (`INFO replication`: `slave0:ip=…,port=…`), with the master's credentials and TLS. A master
- * that cannot say has none here: `checkReplicas` warns about it.
+ * Whether a server (`own`: its `INFO replication`) is a replica of the master whose `INFO
+ * replication` is `master`: it shares the master's replication id, or is still syncing (its
+ * link down: it takes the master's id once its first copy has arrived).
  */
-async function replicasOf(master: Redis): Promise<Redis[]> {
+const replicating = (own: string, master: string) =>
+  /^role:slave\r?$/m.test(own) && (replicationId(own) === replicationId(master) || /^master_link_status:down\r?$/m.test(own));
+
+/**
+ * A client of its own for each replica `master` lists (`INFO replication`: `slave0:ip=…,port=…`),
+ * with the master's credentials and TLS (certificates checked against the master's host name: a
+ * replica is reached at an address). `reached`: connected, and replicating this master
+ * (`replicating`: behind NAT an address may lead elsewhere); `unreached`: each other one, with why. No ready check: a replica still loading its data answers the checks'
+ * reads with LOADING (warned about) instead of holding the start up. A master that cannot say
+ * lists none here: `checkReplicas` warns about it.
+ */
+async function replicasOf(master: Redis): Promise<{ reached: Redis[]; unreached: string[] }> {
   const info = await master.info('replication').catch(() => '');
-  const { username, password, tls } = master.options;
-  const replicas = [...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host, port]) => {
+  const { username, password, tls, host: masterHost } = master.options;
+  const servername = masterHost !== undefined && isIP(masterHost) === 0 ? masterHost : undefined;
+  const addresses = new Set([...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host, port]) => `${host}|${port}`));
+  const attempts = [...addresses].map(async (address) => {
+    const [host = '', port = ''] = address.split('|');
     const replica = new Redis({
       host,
       port: Number(port),
       username,
       password,
-      tls,
+      tls: tls ? { ...(typeof tls === 'object' ? tls : {}), ...(servername ? { servername } : {}) } : undefined,
       lazyConnect: true,
+      enableReadyCheck: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: REPLICA_CONNECT_MS,
       commandTimeout: REPLICA_CONNECT_MS,
       retryStrategy: () => null,
     });
-    // Its failures come back as failed reads (warned about), not as ioredis's console lines.
-    replica.on('error', () => {});
-    return replica;
+    // Its connection's failure is the reason it was not reached (connect() rejects with ioredis's
+    // bare "Connection is closed."), not an ioredis console line.
+    let failure: unknown;
+    replica.on('error', (error: unknown) => {
+      failure = error;
+    });
+    try {
+      await replica.connect();
+      const own = await replica.info('replication');
+      if (!replicating(own, info)) throw new Error('another server answers there, not a replica of this master');
+      return { replica };
+    } catch (error) {
+      replica.disconnect();
+      return { unreached: `${isIP(host) === 6 ? `[${host}]` : host}:${port} (${reasonOf(failure ?? error)})` };
+    }
   });
-  await Promise.allSettled(replicas.map((replica) => replica.connect()));
-  return replicas;
+  const results = await Promise.all(attempts);
+  return { reached: results.flatMap((result) => (result.replica ? [result.replica] : [])), unreached: results.flatMap((result) => (result.unreached ? [result.unreached] : [])) };
 }
 
 /** Where `node` is connected (a Sentinel client's options name no server of its own). */
@@ -103,16 +136,16 @@ async function checkScriptFlags(nodes: Redis[], logger: Logger) {
  */
 async function checkEvictionPolicy(nodes: Redis[], logger: Logger) {
   const reads = await readEveryNode(nodes, async (node) => ((await node.config('GET', 'maxmemory-policy')) as string[])[1] ?? 'noeviction');
-  const policies = reads.flatMap((read) => (read.ok ? [read.value] : []));
   const unread = unreadable(reads);
   if (unread.length > 0) logger.warn(`cannot read redis maxmemory-policy of ${unread.join(', ')}: make sure it is noeviction or volatile-*, never allkeys-*`);
-  for (const policy of new Set(policies)) {
+  const nodesByPolicy = new Map<string, string[]>();
+  for (const read of reads) if (read.ok) nodesByPolicy.set(read.value, [...(nodesByPolicy.get(read.value) ?? []), read.address]);
+  for (const [policy, addresses] of nodesByPolicy) {
+    const setting = `redis at ${addresses.join(', ')}: maxmemory-policy is "${policy}"`;
     if (policy.startsWith('allkeys-')) {
-      throw new ConfigError(
-        `redis maxmemory-policy is "${policy}": it may evict users' token versions, which would make revoked tokens valid again; set noeviction (or a volatile-* policy)`,
-      );
+      throw new ConfigError(`${setting}: it may evict users' token versions, which would make revoked tokens valid again; set noeviction (or a volatile-* policy)`);
     }
-    if (policy !== 'noeviction') logger.warn(`redis maxmemory-policy is "${policy}": set it to noeviction, or under memory pressure evicted sessions will log users out and evicted rate-limit counters reset`);
+    if (policy !== 'noeviction') logger.warn(`${setting}: set it to noeviction, or under memory pressure evicted sessions will log users out and evicted rate-limit counters reset`);
   }
 }
 

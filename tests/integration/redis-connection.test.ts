@@ -173,7 +173,7 @@ describe('Redis replicas at start-up', () => {
 
     // The replica is checked as its master is: a failover makes it the master.
     await redisCli(replica.port, ['CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru']);
-    await expect(connect({ revocation_replicas: 1 })).rejects.toThrow(/^redis maxmemory-policy is "allkeys-lru"/);
+    await expect(connect({ revocation_replicas: 1 })).rejects.toThrow(new RegExp(`^redis at 127\\.0\\.0\\.1:${replica.port}: maxmemory-policy is "allkeys-lru"`));
     await redisCli(replica.port, ['CONFIG', 'SET', 'maxmemory-policy', 'noeviction']);
     await redisCli(replica.port, ['CONFIG', 'SET', 'save', '3600 1']);
     await expect(connect({ revocation_replicas: 1 })).rejects.toThrow(`redis at 127.0.0.1:${replica.port} may restart from an older state after a crash`);
@@ -208,9 +208,19 @@ describe('Redis replicas that cannot be reached', () => {
     await ownReplica(context, server.port, ['--replica-announce-port', String(unreachable)]);
     expect(await redisCli(server.port, ['INFO', 'replication'])).toMatch(new RegExp(`^slave0:ip=127\\.0\\.0\\.1,port=${unreachable},`, 'm'));
     await closeRedis(await connectRedis({ ...cache, revocation_replicas: 1 }, { logger }));
-    for (const check of ['maxmemory-policy', 'persistence settings', 'replication']) {
-      expect(warnings.join('')).toMatch(new RegExp(`cannot read redis ${check} of 127\\.0\\.0\\.1:${unreachable} \\(`));
-    }
+    // One warning, with the connection's own error.
+    expect(warnings.join('').match(/cannot check redis replica/g)).toHaveLength(1);
+    expect(warnings.join('')).toContain(`cannot check redis replica 127.0.0.1:${unreachable} (connect ECONNREFUSED 127.0.0.1:${unreachable})`);
+  });
+
+  test('another server at the address a replica announces is not checked as the replica (its settings neither refuse nor pass the start)', async (context) => {
+    const { expect } = context;
+    const { server, cache, warnings, logger } = await ownRedis(context, []);
+    const other = await ownRedis(context, ['--maxmemory-policy', 'allkeys-lru']);
+    await ownReplica(context, server.port, ['--replica-announce-port', String(other.server.port)]);
+    await closeRedis(await connectRedis({ ...cache, revocation_replicas: 1 }, { logger }));
+    expect(warnings.join('')).toContain(`cannot check redis replica 127.0.0.1:${other.server.port} (another server answers there, not a replica of this master)`);
+    expect(warnings.join('')).not.toContain('maxmemory-policy');
   });
 });
 

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CleanupStack } from '../../scripts/cluster/cleanup.js';
-import { redisCli } from '../../scripts/cluster/redis.js';
+import { pino } from 'pino';
+import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
+import { redisCli, startRedis } from '../../scripts/cluster/redis.js';
 import { type LocalRedisSentinel, startRedisSentinel } from '../../scripts/cluster/redis-sentinel.js';
-import { revocationReplicas } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/config/loader.js';
+import { configSchema, revocationReplicas } from '../../src/config/schema.js';
+import { closeRedis, connectRedis } from '../../src/sessions/redis-connection.js';
 import { call, registerUser, stopTestInstances, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 /**
@@ -92,6 +95,23 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     // One WAIT each would be over 200 (each blocking the connection for up to 250 ms while the
     // replica is stopped); shared, a few per 250 ms of the flood.
     expect(await waits() - before).toBeLessThanOrEqual(20);
+  });
+
+  it('a second replica stops the start of an instance whose revocation_replicas is unset (Sentinel waits for 1: the promoted one may not hold a revocation); 2 starts', async ({ onTestFinished }) => {
+    const extra = new CleanupStack();
+    onTestFinished(() => extra.run());
+    const masterPort = await group.masterPort();
+    const second = await startRedis(tempDir(extra, 'jwt-second-replica-'), { args: ['--replicaof', '127.0.0.1', String(masterPort)] });
+    extra.add(() => second.stop());
+    await expect.poll(() => redisCli(masterPort, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:2\r?$/m);
+    const cache = configSchema.parse({ cache: { sentinel: { name: group.name, nodes: group.nodes } } }).cache;
+    const logger = pino({ level: 'silent' });
+    await expect(connectRedis(cache, { logger })).rejects.toThrow(
+      new ConfigError(
+        `redis at 127.0.0.1:${masterPort} has 2 replicas and revocations wait for 1: a failover may promote one that missed the last revocations, which would make revoked tokens valid again; set cache.revocation_replicas: 2 (revocations answer once every replica holds them), or fewer (0 for none) to accept the risk`,
+      ),
+    );
+    await closeRedis(await connectRedis({ ...cache, revocation_replicas: 2 }, { logger }));
   });
 
   it('with the master full (maxmemory), revocations complete and are acknowledged; a login is refused', async () => {

@@ -23,6 +23,11 @@ describe('duplicateJsonKey', () => {
     expect(duplicateJsonKey('{}')).toBeUndefined();
   });
 
+  it('ends on text that is not JSON (a string never closed) instead of scanning for ever', () => {
+    expect(duplicateJsonKey('{"a":1,"b')).toBeUndefined();
+    expect(duplicateJsonKey('{"a":"\\"}')).toBeUndefined();
+  });
+
   it('agrees with JSON.parse on which keys the top level holds', () => {
     const bodies = ['{"a":1,"b":"\\\\","c":"\\"","d":{"a":1,"b":2},"e":["\\\\\\"",{"f":1}]}', '{"a\\\\":1,"a":2,"\\"a":3}'];
     for (const body of bodies) {
