@@ -42,53 +42,62 @@ const replicationId = (info: string) => /^master_replid:(\w+)/m.exec(info)?.[1];
 const replicating = (own: string, master: string) =>
   /^role:slave\r?$/m.test(own) && (replicationId(own) === replicationId(master) || /^master_link_status:down\r?$/m.test(own));
 
+/** A replica reached and replicating this master (a client of its own), or why not. */
+type ReplicaReach = { replica: Redis } | { unreached: string };
+
 /**
- * A client of its own for each replica `master` lists (`INFO replication`: `slave0:ip=…,port=…`),
- * with the master's credentials and TLS (certificates checked against the master's host name: a
- * replica is reached at an address). `reached`: connected, and replicating this master
- * (`replicating`: behind NAT an address may lead elsewhere); `unreached`: each other one, with why. No ready check: a replica still loading its data answers the checks'
- * reads with LOADING (warned about) instead of holding the start up. A master that cannot say
- * lists none here: `checkReplicas` warns about it.
+ * Reaches the replica at `host:port` with the master's credentials and TLS (its certificate
+ * checked against the master's host name: the replica is reached at an address), and keeps it
+ * only if it replicates this master (`replicating`: behind NAT an address may lead elsewhere). No
+ * ready check: a replica still loading its data answers the checks' reads with LOADING (warned
+ * about) instead of holding the start up.
+ */
+async function reachReplica(master: Redis, masterInfo: string, host: string, port: number): Promise<ReplicaReach> {
+  const { username, password, tls, host: masterHost } = master.options;
+  const servername = masterHost !== undefined && isIP(masterHost) === 0 ? masterHost : undefined;
+  const replica = new Redis({
+    host,
+    port,
+    username,
+    password,
+    tls: tls ? { ...(typeof tls === 'object' ? tls : {}), ...(servername ? { servername } : {}) } : undefined,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: REPLICA_CONNECT_MS,
+    commandTimeout: REPLICA_CONNECT_MS,
+    retryStrategy: () => null,
+  });
+  // Its connection's failure is the reason it was not reached (connect() rejects with ioredis's
+  // bare "Connection is closed."), not an ioredis console line.
+  let failure: unknown;
+  replica.on('error', (error: unknown) => {
+    failure = error;
+  });
+  try {
+    await replica.connect();
+    if (!replicating(await replica.info('replication'), masterInfo)) throw new Error('another server answers there, not a replica of this master');
+    return { replica };
+  } catch (error) {
+    replica.disconnect();
+    return { unreached: `${isIP(host) === 6 ? `[${host}]` : host}:${port} (${reasonOf(failure ?? error)})` };
+  }
+}
+
+/**
+ * The replicas `master` lists (`INFO replication`: `slave0:ip=…,port=…`), each reached
+ * (`reachReplica`) or not, with why. A master that cannot say lists none here: `checkReplicas`
+ * warns about it.
  */
 async function replicasOf(master: Redis): Promise<{ reached: Redis[]; unreached: string[] }> {
   const info = await master.info('replication').catch(() => '');
-  const { username, password, tls, host: masterHost } = master.options;
-  const servername = masterHost !== undefined && isIP(masterHost) === 0 ? masterHost : undefined;
-  const addresses = new Set([...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host, port]) => `${host}|${port}`));
-  const attempts = [...addresses].map(async (address) => {
-    const [host = '', port = ''] = address.split('|');
-    const replica = new Redis({
-      host,
-      port: Number(port),
-      username,
-      password,
-      tls: tls ? { ...(typeof tls === 'object' ? tls : {}), ...(servername ? { servername } : {}) } : undefined,
-      lazyConnect: true,
-      enableReadyCheck: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: REPLICA_CONNECT_MS,
-      commandTimeout: REPLICA_CONNECT_MS,
-      retryStrategy: () => null,
-    });
-    // Its connection's failure is the reason it was not reached (connect() rejects with ioredis's
-    // bare "Connection is closed."), not an ioredis console line.
-    let failure: unknown;
-    replica.on('error', (error: unknown) => {
-      failure = error;
-    });
-    try {
-      await replica.connect();
-      const own = await replica.info('replication');
-      if (!replicating(own, info)) throw new Error('another server answers there, not a replica of this master');
-      return { replica };
-    } catch (error) {
-      replica.disconnect();
-      return { unreached: `${isIP(host) === 6 ? `[${host}]` : host}:${port} (${reasonOf(failure ?? error)})` };
-    }
-  });
-  const results = await Promise.all(attempts);
-  return { reached: results.flatMap((result) => (result.replica ? [result.replica] : [])), unreached: results.flatMap((result) => (result.unreached ? [result.unreached] : [])) };
+  const listed = new Map([...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host = '', port = '']) => [`${host} ${port}`, { host, port: Number(port) }]));
+  const reaches = await Promise.all([...listed.values()].map(({ host, port }) => reachReplica(master, info, host, port)));
+  return {
+    reached: reaches.flatMap((reach) => ('replica' in reach ? [reach.replica] : [])),
+    unreached: reaches.flatMap((reach) => ('unreached' in reach ? [reach.unreached] : [])),
+  };
 }
 
 /** Where `node` is connected (a Sentinel client's options name no server of its own). */
