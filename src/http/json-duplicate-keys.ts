@@ -30,15 +30,16 @@ function stringEnd(text: string, open: number): number {
  * parsing it.
  */
 export function duplicateJsonKey(text: string): string | undefined {
+  // A body whose value is no object has no keys of its own (JSON allows whitespace before it).
+  if (!text.trimStart().startsWith('{')) return undefined;
   const keys = new Set<string>();
   let depth = 0;
-  let inObject = false;
   let expectsKey = false;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code === QUOTE) {
       const end = stringEnd(text, i);
-      if (depth === 1 && inObject && expectsKey) {
+      if (depth === 1 && expectsKey) {
         const raw = text.slice(i + 1, end);
         const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
         if (keys.has(key)) return key;
@@ -47,13 +48,9 @@ export function duplicateJsonKey(text: string): string | undefined {
       }
       i = end;
     } else if (code === OPEN_OBJECT || code === OPEN_ARRAY) {
-      depth++;
-      if (depth === 1) {
-        inObject = code === OPEN_OBJECT;
-        expectsKey = inObject;
-      }
+      if (++depth === 1) expectsKey = true;
     } else if (code === CLOSE_OBJECT || code === CLOSE_ARRAY) depth--;
-    else if (code === COMMA && depth === 1) expectsKey = inObject;
+    else if (code === COMMA && depth === 1) expectsKey = true;
   }
   return undefined;
 }

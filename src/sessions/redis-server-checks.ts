@@ -12,21 +12,21 @@ import type { RedisClient } from './redis-client.js';
  * again. A replica is checked as its master is: a failover makes it the master. @throws {ConfigError}
  */
 export async function checkRedisServer(redis: RedisClient, cache: Config['cache'], logger: Logger): Promise<void> {
-  const replicas = redis instanceof Cluster ? { reached: [], unreached: [] } : await replicasOf(redis);
+  if (redis instanceof Cluster) return checkNodes(redis.nodes('all'), cache, logger);
+  const replicas = await replicasOf(redis);
   try {
     if (replicas.unreached.length > 0) {
       logger.warn(`cannot check redis replica ${replicas.unreached.join(', ')}: a failover would make it the master; make sure it runs as its master must (noeviction, persistence, Redis 7)`);
     }
-    const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis, ...replicas.reached];
-    await Promise.all([
-      checkScriptFlags(nodes, logger),
-      checkEvictionPolicy(nodes, logger),
-      checkPersistence(nodes, cache, logger),
-      checkReplicas(nodes, cache, logger),
-    ]);
+    await checkNodes([redis, ...replicas.reached], cache, logger);
   } finally {
     for (const replica of replicas.reached) replica.disconnect();
   }
+}
+
+/** Every check on `nodes` at once. @throws {ConfigError} */
+async function checkNodes(nodes: Redis[], cache: Config['cache'], logger: Logger): Promise<void> {
+  await Promise.all([checkScriptFlags(nodes, logger), checkEvictionPolicy(nodes, logger), checkPersistence(nodes, cache, logger), checkReplicas(nodes, cache, logger)]);
 }
 
 /** Longest wait for a replica's connection: one that cannot be reached is warned about. */
