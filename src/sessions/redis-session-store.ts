@@ -4,6 +4,7 @@ import { defineScript, redisGuarded as guarded, type RedisClient } from './redis
 import { microBatch } from '../util/micro-batch.js';
 import { UnavailableError } from '../errors.js';
 import * as lua from './lua/scripts.js';
+import { createAuthenticateCall } from './authenticate-command.js';
 import { redisKeys } from './redis-keys.js';
 import { createRevoke, masterConnection, type ReplicatedRevocations } from './replicated-revocations.js';
 import {
@@ -104,6 +105,7 @@ export function createRedisSessionStore({
   const revoke = createRevoke({ scripts, defineScripts, keys, replicated });
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
+  const sendChecks = createAuthenticateCall({ redis, script: scripts.authenticate, keys, throttleMs: throttle, idleMs: policy.autoLogoutMs });
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
@@ -133,20 +135,7 @@ export function createRedisSessionStore({
    */
   const authenticateUntil = microBatch(
     async (checks: AuthenticateInput[]): Promise<AuthenticateReply[]> => {
-      const n = checks.length;
-      const args: Arg[] = new Array<Arg>(1 + 5 * n + 2);
-      args[0] = 3 * n;
-      args[1 + 3 * n] = throttle;
-      args[2 + 3 * n] = policy.autoLogoutMs;
-      for (let i = 0; i < n; i++) {
-        const { userId, sessionId, jti, tokenVersion } = checks[i] as AuthenticateInput;
-        args[1 + 3 * i] = keys.session(userId, sessionId);
-        args[2 + 3 * i] = keys.tokenVersion(userId);
-        args[3 + 3 * i] = keys.denied(userId, jti);
-        args[3 + 3 * n + 2 * i] = tokenVersion;
-        args[4 + 3 * n + 2 * i] = jti;
-      }
-      const replies = (await guarded(scripts.authenticate(...args))) as unknown[];
+      const replies = (await guarded(sendChecks(checks))) as unknown[];
       return replies.map(toAuthenticateReply);
     },
     { maxBatch: MAX_AUTHENTICATE_BATCH, groupOf: redis instanceof Cluster ? (check) => check.userId : undefined },
