@@ -46,8 +46,6 @@ function defineScripts(redis: RedisClient) {
   const define = defineScript.bind(null, redis);
   return {
     createSession: define('jwtCreateSession', lua.createSession),
-    // Takes 3 keys per check, so the key count is passed per call.
-    authenticate: define('jwtAuthenticate', lua.authenticate),
     // Takes 3 keys per rotation, so the key count is passed per call.
     rotate: define('jwtRotate', lua.rotate),
     // endSession takes 2 or 3 keys, so the key count is passed per call.
@@ -105,7 +103,7 @@ export function createRedisSessionStore({
   const revoke = createRevoke({ scripts, defineScripts, keys, replicated });
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
-  const sendChecks = createAuthenticateCall({ redis, script: scripts.authenticate, keys, throttleMs: throttle, idleMs: policy.autoLogoutMs });
+  const sendChecks = createAuthenticateCall({ redis, keys, throttleMs: throttle, idleMs: policy.autoLogoutMs });
   /** The trailing ARGV of every revoking script: where to announce it, and for which user. */
   const revoked = (userId: string): [string, string] => [channel, userId];
 
