@@ -64,16 +64,17 @@ const NODE_WRITES = new Set(['content-length', 'transfer-encoding', 'connection'
  * request. @throws {TypeError} for a name or value Node refuses, or a header Node writes
  */
 export function renderHeadLines(list: readonly string[]): string {
-  let lines = '';
+  const lines: string[] = [];
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i] as string;
     const value = list[i + 1] as string;
     validateHeaderName(name);
     validateHeaderValue(name, value);
     if (NODE_WRITES.has(name.toLowerCase())) throw new TypeError(`${name} is written by Node, not in head lines`);
-    lines += `${name}: ${value}\r\n`;
+    lines.push(name, ': ', value, '\r\n');
   }
-  return lines;
+  // Joined, not appended: one flat string, not a tree of pieces that every answer's write walks again.
+  return lines.join('');
 }
 
 /** `renderHeadLines` read back as a flat name/value list. */
