@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Command } from 'ioredis';
-import type { RedisClient } from './redis-client.js';
+import type { RedisArg, RedisClient } from './redis-client.js';
 import * as lua from './lua/scripts.js';
 import type { redisKeys } from './redis-keys.js';
 import type { AuthenticateInput } from './session-store.js';
@@ -11,9 +11,7 @@ type Bulk = (value: string) => string;
 const asciiBulk: Bulk = (value) => `$${value.length}\r\n${value}\r\n`;
 const utf8Bulk: Bulk = (value) => `$${Buffer.byteLength(value)}\r\n${value}\r\n`;
 
-type Arg = string | number;
-
-function joined(name: string, args: readonly Arg[], bulk: Bulk): string {
+function joined(name: string, args: readonly RedisArg[], bulk: Bulk): string {
   const parts = new Array<string>(args.length + 1);
   parts[0] = `*${args.length + 1}\r\n${bulk(name)}`;
   for (let i = 0; i < args.length; i++) parts[i + 1] = bulk(String(args[i]));
@@ -26,17 +24,17 @@ function joined(name: string, args: readonly Arg[], bulk: Bulk): string {
  * the usual key prefix), each argument's length is its byte length; otherwise it is joined again
  * measuring each argument (a string's UTF-8 length equals its length only when all of it is ASCII).
  */
-export function joinedCommand(name: string, args: readonly Arg[]): string {
+export function joinedCommand(name: string, args: readonly RedisArg[]): string {
   const wire = joined(name, args, asciiBulk);
   return Buffer.byteLength(wire) === wire.length ? wire : joined(name, args, utf8Bulk);
 }
 
 /**
- * An ioredis command sent as the RESP given. ioredis's own copies its arguments (`flat`), converts
- * them and measures each with `Buffer.byteLength` (a native call per argument), ~4 µs for a batch
- * of ten `/authenticate` checks (five arguments each) before `toWritable` and as much in it here:
- * the largest share of the hot path's Redis work. Timeouts, replies and errors stay ioredis's; it
- * lists no arguments (errors and debug output show no keys), so a Cluster could not route it.
+ * An ioredis command sent as the RESP given (`joinedCommand`). ioredis's own copies and converts
+ * its arguments when made and measures each with `Buffer.byteLength` when written: for a batch of
+ * ten `/authenticate` checks (five arguments each) that, and the socket's encoding, cost ~13 µs
+ * here against ~4.5 µs joined (bench/RESULTS.md). Timeouts, replies and errors stay ioredis's; it
+ * lists no arguments (errors, debug output and tracing show no keys), so a Cluster cannot route it.
  */
 class JoinedCommand extends Command {
   constructor(
@@ -51,20 +49,23 @@ class JoinedCommand extends Command {
   }
 }
 
-/** The authenticate script's arguments for `checks`: the key count, KEYS and ARGV as lua/scripts.ts lays them out. */
+/**
+ * The authenticate script's arguments for `checks` after a free first slot (the script or its
+ * SHA, set when sent): the key count, then KEYS and ARGV as lua/scripts.ts lays them out.
+ */
 function authenticateArgs(keys: ReturnType<typeof redisKeys>, throttleMs: number, idleMs: number, checks: readonly AuthenticateInput[]) {
   const n = checks.length;
-  const args = new Array<Arg>(1 + 5 * n + 2);
-  args[0] = 3 * n;
-  args[1 + 3 * n] = throttleMs;
-  args[2 + 3 * n] = idleMs;
+  const args = new Array<RedisArg>(2 + 5 * n + 2);
+  args[1] = 3 * n;
+  args[2 + 3 * n] = throttleMs;
+  args[3 + 3 * n] = idleMs;
   for (let i = 0; i < n; i++) {
     const { userId, sessionId, jti, tokenVersion } = checks[i] as AuthenticateInput;
-    args[1 + 3 * i] = keys.session(userId, sessionId);
-    args[2 + 3 * i] = keys.tokenVersion(userId);
-    args[3 + 3 * i] = keys.denied(userId, jti);
-    args[3 + 3 * n + 2 * i] = tokenVersion;
-    args[4 + 3 * n + 2 * i] = jti;
+    args[2 + 3 * i] = keys.session(userId, sessionId);
+    args[3 + 3 * i] = keys.tokenVersion(userId);
+    args[4 + 3 * i] = keys.denied(userId, jti);
+    args[4 + 3 * n + 2 * i] = tokenVersion;
+    args[5 + 3 * n + 2 * i] = jti;
   }
   return args;
 }
@@ -83,18 +84,20 @@ interface AuthenticateCallOptions {
 
 /**
  * Sends a batch of `/authenticate` checks to the authenticate script as an EVALSHA whose RESP is
- * joined once (`JoinedCommand`) and answers its reply, one entry per check. A NOSCRIPT (a server
+ * joined once (`JoinedCommand`) and answers its reply, one integer per check. A NOSCRIPT (a server
  * that never ran it: new, restarted, failed over to, or its scripts flushed) sends the batch once
  * more as an EVAL, which also loads the script for the next EVALSHA: nothing ran the first time.
+ * (ioredis's script call sent an EVAL first on each new connection; here the first batch on a
+ * server without the script takes that one round trip more, and Redis counts a NOSCRIPT.)
  */
 export function createAuthenticateCall({ redis, keys, throttleMs, idleMs }: AuthenticateCallOptions) {
   const cluster = redis instanceof Cluster;
   return (checks: readonly AuthenticateInput[]): Promise<unknown> => {
     const args = authenticateArgs(keys, throttleMs, idleMs, checks);
     const send = (name: 'evalsha' | 'eval', script: string) => {
-      const withScript = [script, ...args];
+      args[0] = script;
       // A Cluster routes a command by the keys it lists: there ioredis writes it.
-      const command = cluster ? new Command(name, withScript) : new JoinedCommand(name, joinedCommand(name, withScript));
+      const command = cluster ? new Command(name, args) : new JoinedCommand(name, joinedCommand(name, args));
       void redis.sendCommand(command);
       return command.promise;
     };

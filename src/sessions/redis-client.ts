@@ -4,7 +4,10 @@ import { UnavailableError } from '../errors.js';
 /** A standalone/Sentinel connection or a Redis Cluster client: the session store works with either. */
 export type RedisClient = Redis | Cluster;
 
-export type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+/** A command argument as the session store passes them: numbers go as their decimal strings. */
+export type RedisArg = string | number;
+
+export type ScriptFn = (...args: RedisArg[]) => Promise<unknown>;
 
 /**
  * Registers a Lua script on `redis` under `name` (EVALSHA, falling back to EVAL on NOSCRIPT) and

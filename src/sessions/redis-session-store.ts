@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
 import { closeRedis } from './redis-connection.js';
-import { defineScript, redisGuarded as guarded, type RedisClient } from './redis-client.js';
+import { defineScript, redisGuarded as guarded, type RedisArg, type RedisClient } from './redis-client.js';
 import { microBatch } from '../util/micro-batch.js';
 import { UnavailableError } from '../errors.js';
 import * as lua from './lua/scripts.js';
@@ -17,8 +17,6 @@ import {
   type SessionPolicy,
   type SessionStore,
 } from './session-store.js';
-
-type Arg = string | number;
 
 const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { [-1]: 'no_session', [-2]: 'stale_version', [-3]: 'denied' };
 
@@ -143,7 +141,7 @@ export function createRedisSessionStore({
   const rotateBatch = microBatch(
     async (rotations: RotateInput[]): Promise<(RotateResult | null)[]> => {
       const n = rotations.length;
-      const args: Arg[] = new Array<Arg>(1 + 7 * n + 3);
+      const args: RedisArg[] = new Array<RedisArg>(1 + 7 * n + 3);
       args[0] = 3 * n;
       args[1 + 3 * n] = policy.refreshReuseGraceMs;
       args[2 + 3 * n] = policy.autoLogoutMs;

@@ -182,6 +182,23 @@ describe('Redis Cluster eviction policy', () => {
   });
 });
 
+describe('authenticate on Redis Cluster', () => {
+  it('answers the checks of users on every master after they all lost their scripts (EVALSHA refused, sent again as EVAL)', async () => {
+    const { store, redis, cleanup: close } = await openClusterStore(basePolicy);
+    try {
+      const sessions = await Promise.all(Array.from({ length: 12 }, () => login(store)));
+      const denied = randomUUID();
+      await store.deny(sessions[0]!.userId, sessions[0]!.sessionId, denied, 60_000);
+      expect(await Promise.all(sessions.map((session) => session.authenticate()))).toEqual(sessions.map(() => 'ok'));
+      for (const node of redis.nodes('master')) await node.script('FLUSH');
+      const answers = await Promise.all([...sessions.map((session) => session.authenticate()), sessions[0]!.authenticate(undefined, denied)]);
+      expect(answers).toEqual([...sessions.map(() => 'ok'), 'denied']);
+    } finally {
+      await close();
+    }
+  });
+});
+
 describe('Redis Cluster key placement', () => {
   it('spreads users over the masters, each user’s keys on one node', async () => {
     const { store, prefix, redis, cleanup: close } = await openClusterStore(basePolicy);
