@@ -87,8 +87,9 @@ interface AuthenticateCallOptions {
  * joined once (`JoinedCommand`) and answers its reply, one integer per check. A NOSCRIPT (a server
  * that never ran it: new, restarted, failed over to, or its scripts flushed) sends the batch once
  * more as an EVAL, which also loads the script for the next EVALSHA: nothing ran the first time.
- * (ioredis's script call sent an EVAL first on each new connection; here the first batch on a
- * server without the script takes that one round trip more, and Redis counts a NOSCRIPT.)
+ * So after a server starts, restarts or is failed over to, each batch an instance sends before the
+ * first EVAL loads the script takes one round trip more, and Redis counts its NOSCRIPT
+ * (`errorstat_NOSCRIPT`).
  */
 export function createAuthenticateCall({ redis, keys, throttleMs, idleMs }: AuthenticateCallOptions) {
   const cluster = redis instanceof Cluster;
