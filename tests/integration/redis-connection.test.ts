@@ -13,6 +13,7 @@ import { UnavailableError } from '../../src/errors.js';
 import { closeRedis, connectClient, connectRedis, createRedis } from '../../src/sessions/redis-connection.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
 import { testRedisUrl } from '../helpers/services.js';
+import { startReplica } from '../helpers/redis-replica.js';
 import { relayTo } from '../helpers/tcp-relay.js';
 
 /** A connected client made as the service makes it. */
@@ -75,10 +76,7 @@ async function ownRedis({ onTestFinished }: TestContext, args: string[]) {
 async function ownReplica({ onTestFinished, expect }: TestContext, masterPort: number, args: string[] = []) {
   const cleanup = new CleanupStack();
   onTestFinished(() => cleanup.run());
-  const replica = await startRedis(tempDir(cleanup, 'jwt-replica-'), { args: ['--replicaof', '127.0.0.1', String(masterPort), ...args] });
-  cleanup.add(() => replica.stop());
-  await expect.poll(() => redisCli(masterPort, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:1\r?$/m);
-  return replica;
+  return startReplica(expect, cleanup, masterPort, { args });
 }
 
 describe('Redis eviction policy at start-up', () => {

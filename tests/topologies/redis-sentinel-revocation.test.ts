@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
-import { redisCli, startRedis } from '../../scripts/cluster/redis.js';
+import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { redisCli } from '../../scripts/cluster/redis.js';
 import { type LocalRedisSentinel, startRedisSentinel } from '../../scripts/cluster/redis-sentinel.js';
 import { ConfigError } from '../../src/config/loader.js';
 import { configSchema, revocationReplicas } from '../../src/config/schema.js';
 import { closeRedis, connectRedis } from '../../src/sessions/redis-connection.js';
+import { startReplica } from '../helpers/redis-replica.js';
 import { call, registerUser, stopTestInstances, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 /**
@@ -101,9 +102,7 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     const extra = new CleanupStack();
     onTestFinished(() => extra.run());
     const masterPort = await group.masterPort();
-    const second = await startRedis(tempDir(extra, 'jwt-second-replica-'), { args: ['--replicaof', '127.0.0.1', String(masterPort)] });
-    extra.add(() => second.stop());
-    await expect.poll(() => redisCli(masterPort, ['INFO', 'replication']), { timeout: 10_000 }).toMatch(/^connected_slaves:2\r?$/m);
+    await startReplica(expect, extra, masterPort, { connected: 2 });
     const cache = configSchema.parse({ cache: { sentinel: { name: group.name, nodes: group.nodes } } }).cache;
     const logger = pino({ level: 'silent' });
     await expect(connectRedis(cache, { logger })).rejects.toThrow(
