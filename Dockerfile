@@ -63,4 +63,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # Runtime flags: src/node-flags.ts (a test keeps this line and that list the same).
-CMD ["node", "--single-threaded-gc", "dist/main.js"]
+CMD ["node", "--single-threaded-gc", "--min-semi-space-size=16", "--max-semi-space-size=16", "dist/main.js"]

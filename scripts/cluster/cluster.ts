@@ -31,6 +31,8 @@ export interface ClusterOptions {
   rateLimits?: boolean;
   /** Instances' `cache.revocation`; absent: the service default (`exact`). */
   revocation?: 'exact' | 'cached';
+  /** `true`: instances run the compiled `dist/main.js` (build it first), as the image does; default: `src/main.ts` through tsx. */
+  compiled?: boolean;
 }
 
 /** A running local cluster: N instances behind one nginx, sharing Redis, PostgreSQL and keys. */
@@ -76,7 +78,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       revocation: options.revocation,
       rateLimits: options.rateLimits ?? true,
     });
-    const env: InstanceEnv = { configFile: config.configFile, redisUrl, databaseUrl, refreshSecret: config.refreshSecret, shutdownGraceMs };
+    const env: InstanceEnv = { configFile: config.configFile, redisUrl, databaseUrl, refreshSecret: config.refreshSecret, shutdownGraceMs, compiled: options.compiled ?? false };
 
     const instances: ClusterInstance[] = [];
     cleanup.add(() => Promise.all(instances.map((instance) => instance.stop('SIGTERM'))));

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/node-flags.js';
@@ -30,6 +31,8 @@ export interface InstanceEnv {
   refreshSecret: string;
   /** The instances' `server.shutdown_grace` in ms. */
   shutdownGraceMs: number;
+  /** Run the compiled `dist/main.js`, as the image does, instead of `src/main.ts` through tsx. */
+  compiled: boolean;
 }
 
 /** Whether an instance at `url` answers `/health/ready` with 200 within a second. */
@@ -58,14 +61,16 @@ function wrap(id: string, port: number, proc: ManagedProcess, stopGraceMs: numbe
 
 /**
  * Starts `src/main.ts` (one node process, `--import tsx`, so the pid is the server's own and
- * signals reach it directly; with the image's runtime flags, `NODE_FLAGS`) with instance id
- * `id` on a free port (another if that one was taken meanwhile), and waits for `/health/ready`.
+ * signals reach it directly), or `dist/main.js` when `env.compiled`, with the image's runtime
+ * flags (`NODE_FLAGS`) and instance id `id` on a free port (another if that one was taken
+ * meanwhile), and waits for `/health/ready`.
  */
 export function startInstance(id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
   return onFreePort((port) => startInstanceOn(port, id, env, logDir));
 }
 
 async function startInstanceOn(port: number, id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
+  if (env.compiled && !existsSync(join(REPO_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: build it first (npm run build)');
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     CONFIG_FILE: env.configFile,
@@ -77,7 +82,8 @@ async function startInstanceOn(port: number, id: string, env: InstanceEnv, logDi
   };
   delete childEnv['LOG_LEVEL'];
   delete childEnv['LOG_MODE'];
-  const proc = spawnLogged(id, process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], {
+  const entry = env.compiled ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const proc = spawnLogged(id, process.execPath, [...NODE_FLAGS, ...entry], {
     logFile: join(logDir, `${id}.log`),
     env: childEnv,
     cwd: REPO_ROOT,
