@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,17 +35,6 @@ export type RevocationMode = 'exact' | 'cached';
 /** Issuer and audience the bench configures, so that tokens it signs itself match. */
 export const ISSUER = 'jwt-bench';
 export const AUDIENCE = 'bench-api';
-
-/** Compiles the service (`npm run build`'s tsc), so instances run `dist/main.js`, not tsx. */
-export function buildService(): void {
-  const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
-  try {
-    execFileSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (error) {
-    const output = (error as { stdout?: Buffer }).stdout?.toString().trim() ?? String(error);
-    throw new Error(`build failed:\n${output}`);
-  }
-}
 
 function writeConfig(env: ServiceEnv, name: string, port: number, revocation: RevocationMode): string {
   const config = {

@@ -6,7 +6,8 @@ import { type CleanupStack, tempDir } from '../scripts/cluster/cleanup.js';
 import { generateKeyMaterial } from '../src/tokens/generate-key.js';
 import { accounts, type Account, mapLimit, register, type Session, tokenPool } from './fixtures.js';
 import type { SigningSetup } from './load/jobs.js';
-import { AUDIENCE, buildService, ISSUER, type ServiceEnv } from './service.js';
+import { buildService } from '../scripts/cluster/build.js';
+import { AUDIENCE, ISSUER, type ServiceEnv } from './service.js';
 
 /** Builds the service, starts throwaway Redis and PostgreSQL, writes a fresh Ed25519 key; `cleanup` undoes it all. */
 export async function startStack(cleanup: CleanupStack, log: (message: string) => void): Promise<{ env: ServiceEnv; signing: SigningSetup }> {

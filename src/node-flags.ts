@@ -11,15 +11,17 @@
  * request), `cached` +5%; logins, cold tokens and /refresh unchanged. Incremental marking still
  * splits major collections into steps.
  *
- * `--min-semi-space-size=16 --max-semi-space-size=16`: the young generation stays at two 16 MiB
- * semi-spaces. Left to itself V8 sizes it by recent traffic: shrunk to 1 MiB semi-spaces after
- * start-up or a quiet spell, doubled back under load up to 16 MiB on Node 20 and 64 MiB on Node
- * 24 (the image's). So an instance's RSS followed its traffic (+14 MiB over a soak's first
- * minutes as the young generation grew back) and was larger in the image than where it was
- * measured (Node 24, one instance under load: 337 against 228 MiB RSS). Fixed at the size Node 20
- * reaches under load, it is the same on every Node and at any traffic, and `/authenticate` costs
- * the same CPU within noise (A/B on one pinned core, medians of 8–16 runs of 5 s, µs a request,
- * unpinned → pinned: Node 20 exact 23.5 → 22.1, cached 17.5 → 17.8; Node 24 exact 20.6 → 20.8,
- * cached 14.5 → 14.7; 32 or 64 MiB semi-spaces no faster).
+ * `--min-semi-space-size=16 --max-semi-space-size=16`: the young generation is two 16 MiB
+ * semi-spaces, always. Left to itself V8 sizes it from the memory limit, then by traffic. Under
+ * the containers' 512 MiB limit (docker-compose.yml, deploy/k8s) its new space reached at most 2
+ * MiB on Node 20 and 6 MiB on Node 24 (an allocating loop in a 512 MiB cgroup), so it collects
+ * many times as often: in a 512 MiB cgroup, one pinned core, medians of 8 runs of 5 s, CPU µs a
+ * request V8's sizing → fixed: Node 24 (the image's) cached 23.1 → 18.1 (+27% req/s), exact 29.3
+ * → 27.0; Node 20 cached 20.7 → 18.6, exact 34.8 → 29.6. Without a limit it shrinks to 1 MiB
+ * semi-spaces after start-up or a quiet spell and grows back under load, up to 16 MiB on Node 20
+ * and 64 MiB on Node 24, so RSS followed recent traffic (+14 MiB over a soak's first minutes;
+ * Node 24 under load 337 against 228 MiB) at the same CPU within noise; 32 or 64 MiB semi-spaces
+ * were no faster. The heap limit under 512 MiB grows from 259 to 304 MiB (the young generation
+ * reserves 3 × 16 MiB).
  */
 export const NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'];

@@ -3,20 +3,21 @@
  * through nginx over 3 instances (`scripts/cluster`, running the compiled service as the image
  * does: tsx's transpiler would hold memory of its own) for N minutes (default 5, 1–30), sampling
  * each instance's RSS every 2 s. Prints errors, latency per endpoint and RSS growth after
- * warm-up (medians of one-minute windows; target ≤ 15%), writes `bench/soak-results.json`;
+ * warm-up (medians of 30 s windows; target ≤ 15%), writes `bench/soak-results.json`;
  * exits 0 unless the harness fails.
  */
 import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildService } from '../../scripts/cluster/build.js';
 import { startCluster } from '../../scripts/cluster/cluster.js';
 import { createHttpClient } from '../load/http.js';
 import { machineInfo, rssBytes } from '../machine.js';
-import { buildService } from '../service.js';
 import { UsageError } from '../../src/util/cli-args.js';
 import { runMain } from '../run-main.js';
 import { createRecorder } from './record.js';
-import { formatReport, memory, MAX_GROWTH, type RssSample, windows, WINDOW_S } from './report.js';
+import { MAX_GROWTH, memory, type RssSample, WINDOW_S } from './memory.js';
+import { formatReport } from './report.js';
 import { createPacer, gateway, gatewayPool, virtualUser } from './traffic.js';
 
 const INSTANCES = 3;
@@ -106,7 +107,6 @@ runMain('soak', async (cleanup) => {
     endpoints,
     errors,
     warmupS: samples[warmIndex]!.atS,
-    windowS: Math.round(windows(samples, warmIndex).seconds),
     memory: mem,
     pass: errors.count === 0 && mem.every((m) => m.pass),
   };

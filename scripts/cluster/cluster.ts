@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../../src/config/units.js';
+import { DIST_MAIN } from './build.js';
 import { startBackingServices } from './backing-services.js';
 import { CleanupStack, settleAll, tempDir } from './cleanup.js';
 import { type ClusterConfig, writeClusterConfig } from './cluster-config.js';
@@ -31,7 +32,10 @@ export interface ClusterOptions {
   rateLimits?: boolean;
   /** Instances' `cache.revocation`; absent: the service default (`exact`). */
   revocation?: 'exact' | 'cached';
-  /** `true`: instances run the compiled `dist/main.js` (build it first), as the image does; default: `src/main.ts` through tsx. */
+  /**
+   * `true`: instances run the compiled `dist/main.js`, as the image does (built before, e.g. by
+   * `buildService`: only its presence is checked); default: `src/main.ts` through tsx.
+   */
   compiled?: boolean;
 }
 
@@ -64,6 +68,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const shutdownGrace = options.shutdownGrace ?? '10s';
   const shutdownGraceMs = parseDuration(shutdownGrace);
   if (shutdownGraceMs === null) throw new Error(`shutdownGrace: "${shutdownGrace}" is not a duration (use e.g. 10s)`);
+  if (options.compiled && !existsSync(DIST_MAIN)) throw new Error('compiled: dist/main.js is missing (npm run build)');
   if (options.port && (await tcpProbe('127.0.0.1', options.port))) throw new Error(`127.0.0.1:${options.port} is already in use (--port 0 picks a free port)`);
   const cleanup = new CleanupStack();
   try {

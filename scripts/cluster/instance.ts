@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/node-flags.js';
@@ -70,7 +69,6 @@ export function startInstance(id: string, env: InstanceEnv, logDir: string): Pro
 }
 
 async function startInstanceOn(port: number, id: string, env: InstanceEnv, logDir: string): Promise<ClusterInstance> {
-  if (env.compiled && !existsSync(join(REPO_ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: build it first (npm run build)');
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
     CONFIG_FILE: env.configFile,

@@ -1,18 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { buildService } from '../../scripts/cluster/build.js';
 import { startCluster } from '../../scripts/cluster/cluster.js';
 import { NODE_FLAGS } from '../../src/node-flags.js';
 import { freshDatabase, testRedisUrl, uniquePrefix } from '../helpers/services.js';
 import { call, registerUser } from '../helpers/test-app.js';
 
-const root = resolve(import.meta.dirname, '../..');
-
 /** The soak's cluster: instances started from `dist/main.js` (as the image runs them), not through tsx. */
 describe('a cluster of compiled instances', () => {
   it('runs node NODE_FLAGS dist/main.js behind nginx', async () => {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'pipe' });
+    buildService(); // the repository's dist/, which `compiled` runs
     const cluster = await startCluster({
       instances: 1,
       port: 0,

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { buildService } from '../../scripts/cluster/build.js';
 import { CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { onFreePort } from '../../scripts/cluster/free-port.js';
 import { spawnLogged, waitUntilReady } from '../../scripts/cluster/process.js';
@@ -11,7 +11,7 @@ import { call, PASSWORD, uniqueEmail } from '../helpers/test-app.js';
 const root = resolve(import.meta.dirname, '../..');
 
 /**
- * The image runs `node --single-threaded-gc dist/main.js`, compiled code beside `drizzle/`,
+ * The image runs `node <NODE_FLAGS> dist/main.js`, compiled code beside `drizzle/`,
  * `assets/` and `config.yml`, where every other test runs the TypeScript sources: a path that
  * resolves from `src/` but not from `dist/` (migrations, the common-password list) would pass
  * them all and fail only in the image. The Dockerfile's two stages, laid out in a temp dir.
@@ -22,7 +22,7 @@ describe('the compiled service, laid out as the image runs it', () => {
     onTestFinished(() => cleanup.run());
     const app = tempDir(cleanup, 'compiled-image-');
     // The build stage: `npm run build`, into this copy's dist/.
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { stdio: 'pipe' });
+    buildService(join(app, 'dist'));
     // The runtime stage's COPY lines (package.json marks dist/ as ES modules).
     for (const file of ['package.json', 'config.yml']) copyFileSync(join(root, file), join(app, file));
     for (const dir of ['node_modules', 'drizzle', 'assets']) symlinkSync(join(root, dir), join(app, dir));
