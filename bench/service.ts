@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { DIST_MAIN } from '../scripts/cluster/build.js';
 import { onFreePort } from '../scripts/cluster/free-port.js';
 import { isReady } from '../scripts/cluster/instance.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
@@ -66,8 +67,7 @@ export function startService(env: ServiceEnv, name: string, revocation: Revocati
 
 async function startServiceOn(port: number, env: ServiceEnv, name: string, revocation: RevocationMode, cpu?: number): Promise<Server> {
   const configFile = writeConfig(env, name, port, revocation);
-  const main = join(REPO_ROOT, 'dist', 'main.js');
-  const nodeArgs = [...NODE_FLAGS, main];
+  const nodeArgs = [...NODE_FLAGS, DIST_MAIN];
   const [command, args] = cpu === undefined ? [process.execPath, nodeArgs] : pinned(cpu, process.execPath, nodeArgs);
   // The refresh secret travels by env, never to disk; other overrides are cleared so the file decides.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, CONFIG_FILE: configFile, REFRESH_SECRET: env.refreshSecret };

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBackingServices } from '../scripts/cluster/backing-services.js';
+import { buildService } from '../scripts/cluster/build.js';
 import { type CleanupStack, tempDir } from '../scripts/cluster/cleanup.js';
 import { generateKeyMaterial } from '../src/tokens/generate-key.js';
 import { accounts, type Account, mapLimit, register, type Session, tokenPool } from './fixtures.js';
 import type { SigningSetup } from './load/jobs.js';
-import { buildService } from '../scripts/cluster/build.js';
 import { AUDIENCE, ISSUER, type ServiceEnv } from './service.js';
 
 /** Builds the service, starts throwaway Redis and PostgreSQL, writes a fresh Ed25519 key; `cleanup` undoes it all. */

@@ -13,15 +13,16 @@
  *
  * `--min-semi-space-size=16 --max-semi-space-size=16`: the young generation is two 16 MiB
  * semi-spaces, always. Left to itself V8 sizes it from the memory limit, then by traffic. Under
- * the containers' 512 MiB limit (docker-compose.yml, deploy/k8s) its new space reached at most 2
- * MiB on Node 20 and 6 MiB on Node 24 (an allocating loop in a 512 MiB cgroup), so it collects
- * many times as often: in a 512 MiB cgroup, one pinned core, medians of 8 runs of 5 s, CPU µs a
- * request V8's sizing → fixed: Node 24 (the image's) cached 23.1 → 18.1 (+27% req/s), exact 29.3
- * → 27.0; Node 20 cached 20.7 → 18.6, exact 34.8 → 29.6. Without a limit it shrinks to 1 MiB
- * semi-spaces after start-up or a quiet spell and grows back under load, up to 16 MiB on Node 20
- * and 64 MiB on Node 24, so RSS followed recent traffic (+14 MiB over a soak's first minutes;
- * Node 24 under load 337 against 228 MiB) at the same CPU within noise; 32 or 64 MiB semi-spaces
- * were no faster. The heap limit under 512 MiB grows from 259 to 304 MiB (the young generation
- * reserves 3 × 16 MiB).
+ * the containers' 512 MiB limit (docker-compose.yml, deploy/k8s) an allocating loop's new space
+ * (both semi-spaces) reached at most 2 MiB on Node 20 and 6 MiB on Node 24, against 32 MiB fixed,
+ * so it is collected more often. In a 512 MiB cgroup, one pinned core, medians of 8 runs of 5 s,
+ * CPU µs a request V8's sizing → fixed: Node 24 (the image's) cached 23.1 → 18.1 (+27% req/s),
+ * exact 29.3 → 27.0; Node 20 cached 20.7 → 18.6, exact 34.8 → 29.6. The cost is memory where V8
+ * would have kept less: RSS under that load on Node 20 125–138 → 158–212 MiB (Node 24: 228–258 →
+ * 172–249), and the heap limit under 512 MiB grows from 259 to 304 MiB (3 × 16 MiB reserved).
+ * Without a limit V8 shrinks it to 1 MiB semi-spaces after start-up or a quiet spell and grows it
+ * back under load, up to 16 MiB on Node 20 and 64 MiB on Node 24, so RSS followed recent traffic
+ * (+14 MiB over a soak's first minutes; Node 24 under load 337 against 228 MiB) at the same CPU
+ * within noise; 32 or 64 MiB semi-spaces were no faster.
  */
 export const NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'];

@@ -1,7 +1,7 @@
 /**
  * `npm run soak [-- --minutes N]`: mixed register/login/authenticate/refresh/logout traffic
  * through nginx over 3 instances (`scripts/cluster`, running the compiled service as the image
- * does: tsx's transpiler would hold memory of its own) for N minutes (default 5, 1–30), sampling
+ * does: tsx's transpiler would hold memory of its own) for N minutes (default 5, 2–30), sampling
  * each instance's RSS every 2 s. Prints errors, latency per endpoint and RSS growth after
  * warm-up (medians of 30 s windows; target ≤ 15%), writes `bench/soak-results.json`;
  * exits 0 unless the harness fails.
@@ -25,12 +25,12 @@ const SAMPLE_MS = 2_000;
 const WARMUP_S = 30;
 const REQUEST_TIMEOUT_MS = 5_000;
 const RESULTS = fileURLToPath(new URL('../soak-results.json', import.meta.url));
-const USAGE = 'usage: npm run soak -- [--minutes 1-30] [--users N] [--rate REQ_PER_S] [--login-rate PER_S] [--mode exact|cached]';
+const USAGE = 'usage: npm run soak -- [--minutes 2-30] [--users N] [--rate REQ_PER_S] [--login-rate PER_S] [--mode exact|cached]';
 const log = (message: string) => process.stderr.write(`soak: ${message}\n`);
 
 function parseArgs(argv: readonly string[]) {
   const options = { minutes: 5, users: 24, rate: 300, loginRate: 4, mode: 'cached' as 'exact' | 'cached' };
-  const limits = { minutes: [1, 30], users: [1, 500], rate: [1, 20_000], loginRate: [0.1, 100] } as const;
+  const limits = { minutes: [2, 30], users: [1, 500], rate: [1, 20_000], loginRate: [0.1, 100] } as const;
   if (argv.includes('--help')) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
@@ -115,7 +115,7 @@ runMain('soak', async (cleanup) => {
   const results = {
     date: new Date(started).toISOString(),
     machine: machineInfo(),
-    options: { ...options, instances: INSTANCES, warmupTargetS: WARMUP_S, sampleMs: SAMPLE_MS, windowTargetS: WINDOW_S, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxGrowth: MAX_GROWTH },
+    options: { ...options, instances: INSTANCES, warmupTargetS: WARMUP_S, sampleMs: SAMPLE_MS, windowS: WINDOW_S, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxGrowth: MAX_GROWTH },
     ...report,
     usersPastFirstRound: usersDone.size,
     rssSamplesMiB: samples.map((s) => ({ atS: s.atS, rss: s.rss.map((bytes) => (bytes === null ? null : Math.round((bytes / 2 ** 20) * 10) / 10)) })),

@@ -13,6 +13,8 @@ export const MAX_GROWTH = 0.15;
 export const WINDOW_S = 30;
 /** Memory is judged only when at least this long follows warm-up: the first window and a later one. */
 export const MIN_JUDGED_S = 2 * WINDOW_S;
+/** A window with fewer samples (half of one at the soak's 2 s, after a stall of the harness) is left out. */
+export const MIN_WINDOW_SAMPLES = 8;
 
 export interface InstanceMemory {
   id: string;
@@ -42,7 +44,8 @@ function median(values: readonly number[]): number {
 /**
  * The sliding windows after warm-up, as sample indexes: one ending at each sample at least
  * `WINDOW_S` after the warm-up's (`warm`), holding the samples of the `WINDOW_S` before it and
- * none before warm-up. Empty when less than `MIN_JUDGED_S` follows warm-up.
+ * none before warm-up, if they are at least `MIN_WINDOW_SAMPLES`. Empty when less than
+ * `MIN_JUDGED_S` follows warm-up.
  */
 export function windows(samples: readonly RssSample[], warm: number): number[][] {
   const t0 = samples[warm]?.atS;
@@ -53,7 +56,7 @@ export function windows(samples: readonly RssSample[], warm: number): number[][]
     const endS = samples[end]!.atS;
     if (endS - t0 < WINDOW_S) continue;
     while (endS - samples[first]!.atS > WINDOW_S) first++;
-    result.push(Array.from({ length: end - first + 1 }, (_, k) => first + k));
+    if (end - first + 1 >= MIN_WINDOW_SAMPLES) result.push(Array.from({ length: end - first + 1 }, (_, k) => first + k));
   }
   return result;
 }
@@ -61,8 +64,9 @@ export function windows(samples: readonly RssSample[], warm: number): number[][]
 /**
  * Per instance: RSS growth after warm-up as the highest window median over the first window's
  * (≤ 15%). Medians of 30 s, not single samples: a sample taken while a hash holds its memory
- * stands ~19 MiB above its neighbours, while a leak (a climb, a step, a rise that comes back
- * down, in its last 15 s too) moves the windows' medians.
+ * stands ~19 MiB above its neighbours, while a leak (a climb, a step lasting 16 s or more, a
+ * rise that comes back down) moves the windows' medians. A steady climb counts between the
+ * first and the last window's middles: ~90% of it in a 5-minute soak.
  */
 export function memory(instances: readonly { id: string; pid: number }[], samples: readonly RssSample[], warm: number): InstanceMemory[] {
   const cuts = windows(samples, warm);

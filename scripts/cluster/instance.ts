@@ -1,6 +1,7 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/node-flags.js';
+import { DIST_MAIN } from './build.js';
 import { onFreePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 
@@ -80,7 +81,7 @@ async function startInstanceOn(port: number, id: string, env: InstanceEnv, logDi
   };
   delete childEnv['LOG_LEVEL'];
   delete childEnv['LOG_MODE'];
-  const entry = env.compiled ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const entry = env.compiled ? [relative(REPO_ROOT, DIST_MAIN)] : ['--import', 'tsx', 'src/main.ts'];
   const proc = spawnLogged(id, process.execPath, [...NODE_FLAGS, ...entry], {
     logFile: join(logDir, `${id}.log`),
     env: childEnv,
