@@ -73,6 +73,11 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** `/proc/<pid>/smaps` (every mapping with its resident size), or undefined when the process is gone. */
+export function smapsText(pid: number): string | undefined {
+  return readText(`/proc/${pid}/smaps`);
+}
+
 /** Resident set size of a process in bytes, from /proc (Linux only). */
 export function rssBytes(pid: number): number | undefined {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readText(`/proc/${pid}/status`) ?? '');

@@ -2,13 +2,40 @@
 export interface RssSample {
   atS: number;
   rss: (number | null)[];
+  /**
+   * Of each instance's RSS, bytes in argon2's working memory at that moment (`argon2Resident`);
+   * `null` where it could not be read. Absent in results recorded before it was sampled.
+   */
+  argon2?: (number | null)[];
+}
+
+/**
+ * Resident bytes of the private read-write anonymous mappings in `smaps` (a `/proc/<pid>/smaps`)
+ * whose length is a whole number of `blockKiB` (the kernel may merge adjacent ones): argon2's
+ * working memory, one block of `memoryCost` KiB mapped for each hash and unmapped after it (an
+ * `smaps` diff of an instance's highest and lowest samples: that one mapping). A login's argon2
+ * thread runs at the lowest CPU priority, and in a soak a block was resident in up to ~60% of
+ * one instance's samples over half a minute. `memory` leaves out at most one block per argon2
+ * thread, so blocks that pile up beyond that still count as growth.
+ */
+export function argon2Resident(smaps: string, blockKiB: number): number {
+  let total = 0;
+  let inBlock = false;
+  for (const line of smaps.split('\n')) {
+    const mapping = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(\S*)/.exec(line);
+    if (mapping) {
+      const kib = (parseInt(mapping[2]!, 16) - parseInt(mapping[1]!, 16)) / 1024;
+      inBlock = mapping[3] === 'rw-p' && mapping[4] === '' && kib > 0 && kib % blockKiB === 0;
+    } else if (inBlock && line.startsWith('Rss:')) total += Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
+  }
+  return total;
 }
 
 export const MAX_GROWTH = 0.15;
 /**
- * Length of the sliding windows whose medians stand for RSS. A login's argon2 hash holds ~19 MiB
- * while it runs, and its allocator may keep it a few seconds more: up to 3 consecutive samples
- * (2 s apart) stood 19–20 MiB above the rest, never near half of a window's 16.
+ * Length of the sliding windows whose medians stand for RSS (16 samples, 2 s apart): anything that
+ * comes and goes in fewer than 8 samples does not move a median; argon2's blocks, which can stay
+ * longer, are left out of RSS before (`argon2Resident`).
  */
 export const WINDOW_S = 30;
 /** Memory is judged only when at least this long follows warm-up: the first window and a later one. */
@@ -19,17 +46,17 @@ export const MIN_WINDOW_SAMPLES = 8;
 export interface InstanceMemory {
   id: string;
   pid: number;
-  /** MiB: the first sample (boot), then window medians after warm-up: the first, the highest, the last. */
+  /** MiB: the first sample (boot), then window medians after warm-up of RSS without argon2's blocks: the first, the highest, the last. */
   bootMiB: number | null;
   startMiB: number | null;
   highestMiB: number | null;
   endMiB: number | null;
-  /** MiB: the highest single sample after warm-up (transient working memory included). */
+  /** MiB: the highest single sample of RSS after warm-up (argon2's blocks included). */
   peakMiB: number | null;
   /** The highest window median over the first; the criterion. */
   growthPct: number | null;
-  /** Why there is no growth: an instance gone after warm-up, or too little run after it. */
-  unjudged: 'gone' | 'too short' | null;
+  /** Why there is no growth: an instance gone after warm-up, its argon2 blocks unreadable, or too little run after it. */
+  unjudged: 'gone' | 'argon2 unknown' | 'too short' | null;
   pass: boolean;
 }
 
@@ -63,19 +90,27 @@ export function windows(samples: readonly RssSample[], warm: number): number[][]
 
 /**
  * Per instance: RSS growth after warm-up as the highest window median over the first window's
- * (≤ 15%). Medians of 30 s, not single samples: a sample taken while a hash holds its memory
- * stands ~19 MiB above its neighbours, while a leak (a climb, a step lasting 16 s or more, a
- * rise that comes back down) moves the windows' medians. A steady climb counts between the
- * first and the last window's middles: ~90% of it in a 5-minute soak.
+ * (≤ 15%), of RSS without argon2's blocks (`argon2Resident`), up to `argon2Cap` bytes of them (one
+ * block per argon2 thread: working memory of the hashes running at once, not growth). Medians of 30 s, not single samples, against what else
+ * comes and goes in a sample or two; a leak (a climb, a step lasting 16 s or more, a rise that
+ * comes back down) moves the windows' medians. A steady climb counts between the first and the
+ * last window's middles: ~85% of it in a 5-minute soak (90 s warm-up).
  */
-export function memory(instances: readonly { id: string; pid: number }[], samples: readonly RssSample[], warm: number): InstanceMemory[] {
+export function memory(
+  instances: readonly { id: string; pid: number }[],
+  samples: readonly RssSample[],
+  warm: number,
+  argon2Cap = 0,
+): InstanceMemory[] {
   const cuts = windows(samples, warm);
   return instances.map(({ id, pid }, i) => {
     const series = samples.map((sample) => sample.rss[i] ?? null);
+    const kept = samples.map((sample, k) => (series[k] === null ? null : series[k]! - Math.min(argon2Cap, sample.argon2?.[i] ?? 0)));
     const after = series.slice(warm);
     const gone = after.length === 0 || after.some((value) => value === null);
-    const unjudged = gone ? 'gone' : cuts.length === 0 ? 'too short' : null;
-    const medians = unjudged ? [] : cuts.map((cut) => median(cut.map((index) => series[index]!)));
+    const unread = samples.slice(warm).some((sample) => sample.argon2 !== undefined && sample.argon2[i] === null);
+    const unjudged = gone ? 'gone' : unread ? 'argon2 unknown' : cuts.length === 0 ? 'too short' : null;
+    const medians = unjudged ? [] : cuts.map((cut) => median(cut.map((index) => kept[index]!)));
     const start = medians[0];
     const highest = unjudged ? undefined : Math.max(...medians);
     const growth = start === undefined || highest === undefined ? null : (highest - start) / start;

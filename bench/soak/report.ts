@@ -31,8 +31,8 @@ export function formatReport(report: SoakReport, setup: string): string {
   }
   lines.push(
     '',
-    `RSS per instance (MiB): at boot; medians of ${WINDOW_S} s sliding windows after the ${report.warmupS} s warm-up: first, highest,`,
-    `last; highest single sample; growth = highest window / first window (target ≤ ${MAX_GROWTH * 100}%; needs ${MIN_JUDGED_S} s after warm-up)`,
+    `RSS per instance (MiB): at boot; without argon2's blocks, medians of ${WINDOW_S} s sliding windows after the ${report.warmupS} s warm-up:`,
+    `first, highest, last; highest single sample (blocks included); growth = highest window / first (target ≤ ${MAX_GROWTH * 100}%; needs ${MIN_JUDGED_S} s after warm-up)`,
   );
   for (const m of report.memory) {
     lines.push(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memory, type RssSample, windows } from '../../bench/soak/memory.js';
+import { argon2Resident, memory, type RssSample, windows } from '../../bench/soak/memory.js';
 
 const MiB = 2 ** 20;
 const instance = [{ id: 'jwt-1', pid: 1 }];
@@ -64,5 +64,43 @@ describe('the soak’s RSS growth (medians of 30 s windows after warm-up)', () =
 
   it('an instance gone after warm-up fails', () => {
     expect(judge((atS) => (atS > 200 ? null : 130))).toMatchObject({ unjudged: 'gone', growthPct: null, peakMiB: null, pass: false });
+  });
+
+  it('leaves argon2’s blocks out of the windows, up to one per thread, however long held; keeps them in the highest sample', () => {
+    // A hash's 19 MiB resident from 100 to 160 s: twice a window.
+    const held = (atS: number) => atS >= 100 && atS <= 160;
+    const samples = series(300, (atS) => (held(atS) ? 139 : 120)).map((sample) => ({ ...sample, argon2: [held(sample.atS) ? 19 * MiB : 0] }));
+    const warm = samples.findIndex((sample) => sample.atS >= 30);
+    expect(memory(instance, samples, warm, 19 * MiB)[0]).toMatchObject({ highestMiB: 120, peakMiB: 139, growthPct: 0, pass: true });
+    const unknown = samples.map(({ atS, rss }) => ({ atS, rss }));
+    expect(memory(instance, unknown, warm, 19 * MiB)[0]).toMatchObject({ highestMiB: 139, growthPct: 15.8, pass: false });
+    // Two blocks held where the instance has one thread: the second is growth.
+    const piled = series(300, (atS) => (held(atS) ? 158 : 120)).map((sample) => ({ ...sample, argon2: [held(sample.atS) ? 38 * MiB : 0] }));
+    expect(memory(instance, piled, warm, 19 * MiB)[0]).toMatchObject({ highestMiB: 139, growthPct: 15.8, pass: false });
+  });
+
+  it('an instance whose blocks could not be read is not judged', () => {
+    const samples = series(300, () => 130).map((sample) => ({ ...sample, argon2: [sample.atS === 200 ? null : 0] }));
+    expect(memory(instance, samples, 15, 19 * MiB)[0]).toMatchObject({ unjudged: 'argon2 unknown', growthPct: null, pass: false });
+  });
+});
+
+describe('argon2’s working memory in /proc/<pid>/smaps', () => {
+  const mapping = (range: string, perms: string, path: string, rssKiB: number) =>
+    `${range} ${perms} 00000000 00:00 0 ${path}\nSize:              19456 kB\nRss:               ${rssKiB} kB\nPss:               ${rssKiB} kB\nVmFlags: rd wr mr mw me ac\n`;
+
+  it('counts the resident part of private read-write anonymous mappings a whole number of blocks long, nothing else', () => {
+    const smaps = [
+      mapping('7faf52c00000-7faf53f00000', 'rw-p', '', 19456), // 19456 KiB: a hash's block
+      mapping('7faf40000000-7faf41300000', 'rw-p', '', 1024), // another block, mostly not yet touched
+      mapping('7faf60000000-7faf62600000', 'rw-p', '', 38912), // two blocks the kernel merged
+      mapping('7faf30000000-7faf31300000', 'rw-p', '/tmp/some-file', 19456), // the same size, but a file
+      mapping('7faf70000000-7faf71300000', '---p', '', 19456), // the same size, reserved only
+      mapping('7faf20000000-7faf21400000', 'rw-p', '', 20480), // anonymous, another size
+      mapping('242f0000000-242f2000000', 'rw-p', '[heap]', 2048),
+    ].join('');
+    expect(argon2Resident(smaps, 19456)).toBe((19456 + 1024 + 38912) * 1024);
+    expect(argon2Resident(smaps, 4000)).toBe(0);
+    expect(argon2Resident('', 19456)).toBe(0);
   });
 });
