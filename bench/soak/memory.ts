@@ -46,7 +46,7 @@ export const MIN_WINDOW_SAMPLES = 8;
 export interface InstanceMemory {
   id: string;
   pid: number;
-  /** MiB: the first sample (boot), then window medians after warm-up of RSS without argon2's blocks: the first, the highest, the last. */
+  /** MiB: the first sample (boot), then window medians after warm-up of RSS without argon2's blocks (first, highest, last). */
   bootMiB: number | null;
   startMiB: number | null;
   highestMiB: number | null;
@@ -90,11 +90,12 @@ export function windows(samples: readonly RssSample[], warm: number): number[][]
 
 /**
  * Per instance: RSS growth after warm-up as the highest window median over the first window's
- * (≤ 15%), of RSS without argon2's blocks (`argon2Resident`), up to `argon2Cap` bytes of them (one
- * block per argon2 thread: working memory of the hashes running at once, not growth). Medians of 30 s, not single samples, against what else
- * comes and goes in a sample or two; a leak (a climb, a step lasting 16 s or more, a rise that
- * comes back down) moves the windows' medians. A steady climb counts between the first and the
- * last window's middles: ~85% of it in a 5-minute soak (90 s warm-up).
+ * (≤ 15%), of RSS without argon2's blocks (`argon2Resident`), up to `argon2Cap` bytes of them
+ * (one block per argon2 thread: working memory of the hashes running at once, not growth).
+ * Medians of 30 s, not single samples, against what else comes and goes in a sample or two; a
+ * leak (a climb, a step lasting 16 s or more, a rise that comes back down) moves the windows'
+ * medians. A steady climb counts between the first and the last window's middles: ~85% of it in a
+ * 5-minute soak (90 s warm-up).
  */
 export function memory(
   instances: readonly { id: string; pid: number }[],
