@@ -17,7 +17,7 @@ import { machineInfo, rssBytes, smapsText } from '../machine.js';
 import { UsageError } from '../../src/util/cli-args.js';
 import { runMain } from '../run-main.js';
 import { createRecorder } from './record.js';
-import { argon2Resident, MAX_GROWTH, memory, type RssSample, WINDOW_S } from './memory.js';
+import { argon2Resident, MAX_GROWTH, memory, mib, type RssSample, WINDOW_S } from './memory.js';
 import { formatReport } from './report.js';
 import { createPacer, gateway, gatewayPool, virtualUser } from './traffic.js';
 
@@ -32,7 +32,6 @@ const REQUEST_TIMEOUT_MS = 5_000;
 const RESULTS = fileURLToPath(new URL('../soak-results.json', import.meta.url));
 const USAGE = 'usage: npm run soak -- [--minutes 3-30] [--users N] [--rate REQ_PER_S] [--login-rate PER_S] [--mode exact|cached]';
 const log = (message: string) => process.stderr.write(`soak: ${message}\n`);
-const inMiB = (bytes: number | null) => (bytes === null ? null : Math.round((bytes / 2 ** 20) * 10) / 10);
 
 function parseArgs(argv: readonly string[]) {
   const options = { minutes: 5, users: 24, rate: 300, loginRate: 4, mode: 'cached' as 'exact' | 'cached' };
@@ -131,7 +130,7 @@ runMain('soak', async (cleanup) => {
     options: { ...options, instances: INSTANCES, warmupTargetS: WARMUP_S, sampleMs: SAMPLE_MS, windowS: WINDOW_S, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxGrowth: MAX_GROWTH },
     ...report,
     usersPastFirstRound: usersDone.size,
-    rssSamplesMiB: samples.map((s) => ({ atS: s.atS, rss: s.rss.map(inMiB), argon2: (s.argon2 ?? []).map(inMiB) })),
+    rssSamplesMiB: samples.map((s) => ({ atS: s.atS, rss: s.rss.map(mib), argon2: (s.argon2 ?? []).map(mib) })),
   };
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
   log(`wrote ${RESULTS}`);

@@ -60,7 +60,8 @@ export interface InstanceMemory {
   pass: boolean;
 }
 
-const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? null : Math.round((bytes / 2 ** 20) * 10) / 10);
+/** Bytes as MiB to one decimal; `null` stays `null`. */
+export const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? null : Math.round((bytes / 2 ** 20) * 10) / 10);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** What the image runs, once built. */
-export const DIST_MAIN = join(REPO_ROOT, 'dist', 'main.js');
+/** The repository's root directory (the instances' and the build's working directory). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** What the image runs, once built, relative to `REPO_ROOT`. */
+export const DIST_ENTRY = 'dist/main.js';
+export const DIST_MAIN = join(REPO_ROOT, DIST_ENTRY);
 
 /**
  * Compiles the service as `npm run build` does (tsc -p tsconfig.build.json) into `outDir`, the

@@ -1,11 +1,9 @@
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { NODE_FLAGS } from '../../src/node-flags.js';
-import { DIST_MAIN } from './build.js';
+import { DIST_ENTRY, REPO_ROOT } from './build.js';
 import { onFreePort } from './free-port.js';
 import { type ExitStatus, type ManagedProcess, spawnLogged, waitUntilReady } from './process.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Beyond the instance's own `server.shutdown_grace`, before a stop turns into SIGKILL. */
 const STOP_MARGIN_MS = 5_000;
 
@@ -81,7 +79,7 @@ async function startInstanceOn(port: number, id: string, env: InstanceEnv, logDi
   };
   delete childEnv['LOG_LEVEL'];
   delete childEnv['LOG_MODE'];
-  const entry = env.compiled ? [relative(REPO_ROOT, DIST_MAIN)] : ['--import', 'tsx', 'src/main.ts'];
+  const entry = env.compiled ? [DIST_ENTRY] : ['--import', 'tsx', 'src/main.ts'];
   const proc = spawnLogged(id, process.execPath, [...NODE_FLAGS, ...entry], {
     logFile: join(logDir, `${id}.log`),
     env: childEnv,
