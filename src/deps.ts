@@ -83,7 +83,11 @@ async function connectRevocations(config: Config, logger: Logger, main: RedisCli
 }
 
 /** The session store, and the Redis connection it owns (shared with the rate limiter), if any. */
-async function buildSessionStore(config: Config, policy: SessionPolicy, logger: Logger): Promise<{ sessions: SessionStore; redis?: RedisClient }> {
+async function buildSessionStore(
+  config: Config,
+  policy: SessionPolicy,
+  logger: Logger,
+): Promise<{ sessions: SessionStore; redis?: RedisClient; answersHeld?: () => number }> {
   const { key_prefix, revocation, revocation_cache_max_age, revocation_cache_size } = config.cache;
   if (isEmbedded(config)) return { sessions: createMemorySessionStore({ policy }) };
   const redis = await connectRedis(config.cache, { logger });
@@ -104,7 +108,7 @@ async function buildSessionStore(config: Config, policy: SessionPolicy, logger: 
     await cached.close();
     throw error;
   });
-  return { sessions: cached, redis };
+  return { sessions: cached, redis, answersHeld: cached.answersHeld };
 }
 
 async function buildUserStore(config: Config, logger: Logger): Promise<UserStore & AuditEventsSink> {
@@ -149,7 +153,7 @@ async function buildStores(config: Config, logger: Logger) {
     commonPasswords: config.passwords.reject_common ? loadCommonPasswords() : undefined,
   };
   const users = await buildUserStore(config, logger);
-  const { sessions, redis } = await buildSessionStore(config, policy, logger).catch(async (error: unknown) => {
+  const { sessions, redis, answersHeld } = await buildSessionStore(config, policy, logger).catch(async (error: unknown) => {
     await users.close();
     throw error;
   });
@@ -167,7 +171,7 @@ async function buildStores(config: Config, logger: Logger) {
     audit: buildAuditLog(config, users, logger),
     passwordPolicy,
   } satisfies AdminCliDeps;
-  return { stores, redis };
+  return { stores, redis, answersHeld };
 }
 
 /** The stores and the configuration: what the admin CLI works with. */
@@ -188,25 +192,28 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
   requireSharedUsers(config);
   const keyRing = await buildKeyRing(config, logger);
   const refreshKey = refreshSecret(config, logger);
-  const { stores, redis } = await buildStores(config, logger);
+  const { stores, redis, answersHeld } = await buildStores(config, logger);
   const { users, hasher, audit } = stores;
+  const accessTokens = createAccessTokens({
+    keyRing,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    lifetimeMs: auth.access_lifetime,
+    clockToleranceMs: auth.clock_tolerance,
+    cacheSize: auth.token_cache_size,
+  });
+  const sessionSalts = createBoundedCache<string>(SESSION_SALTS_REMEMBERED);
+  const cacheEntries = () => ({ access_tokens: accessTokens.cachedTokens, session_salts: sessionSalts.size, revocation_answers: answersHeld?.() });
   const deps: Omit<AppDeps, 'rateLimits'> = {
     ...stores,
     keyRing,
-    metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats() }),
+    metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats(), cacheEntries }),
     instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
     lifecycle: { draining: false },
-    accessTokens: createAccessTokens({
-      keyRing,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      lifetimeMs: auth.access_lifetime,
-      clockToleranceMs: auth.clock_tolerance,
-      cacheSize: auth.token_cache_size,
-    }),
+    accessTokens,
     refreshTokens: createRefreshTokenCodec(refreshKey),
     devices: createDeviceTokens(refreshKey),
-    sessionSalts: createBoundedCache<string>(SESSION_SALTS_REMEMBERED),
+    sessionSalts,
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
   const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();

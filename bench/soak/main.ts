@@ -16,6 +16,7 @@ import { argon2Options, defaultHashConcurrency } from '../../src/passwords/hashe
 import { machineInfo, rssBytes, smapsText } from '../machine.js';
 import { UsageError } from '../../src/util/cli-args.js';
 import { runMain } from '../run-main.js';
+import { cacheEntries } from './caches.js';
 import { createRecorder } from './record.js';
 import { argon2Resident, MAX_GROWTH, memory, mib, type RssSample, WINDOW_S } from './memory.js';
 import { formatReport } from './report.js';
@@ -57,7 +58,7 @@ runMain('soak', async (cleanup) => {
   log(`starting Redis, PostgreSQL, ${INSTANCES} instances (${options.mode} revocation, dist/main.js) and nginx`);
   const cluster = await startCluster({ instances: INSTANCES, port: 0, revocation: options.mode, rateLimits: false, compiled: true });
   cleanup.add(() => cluster.stop());
-  const instances = cluster.instances.map(({ id, pid }) => ({ id, pid }));
+  const instances = cluster.instances.map(({ id, pid, url }) => ({ id, pid, url }));
   log(`${cluster.url}: ${instances.map(({ id, pid }) => `${id} pid ${pid}`).join(', ')}`);
   const client = createHttpClient(options.users + 16, REQUEST_TIMEOUT_MS);
   cleanup.add(() => client.close());
@@ -108,6 +109,7 @@ runMain('soak', async (cleanup) => {
   clearInterval(progress);
   sample();
   const durationS = (Date.now() - started) / 1000;
+  const caches = await Promise.all(instances.map(({ url }) => cacheEntries(url)));
 
   const warmIndex = warm ?? Math.max(0, samples.findIndex((s) => s.atS >= WARMUP_S));
   const { endpoints, errors } = rec.summary();
@@ -120,6 +122,7 @@ runMain('soak', async (cleanup) => {
     errors,
     warmupS: samples[warmIndex]!.atS,
     memory: mem,
+    caches,
     pass: errors.count === 0 && mem.every((m) => m.pass),
   };
   const setup = `${options.minutes} min, ${INSTANCES} instances behind nginx, ${options.mode} revocation, ${options.users} users, gateway ${options.rate} req/s, logins ≤ ${options.loginRate}/s`;

@@ -1,4 +1,4 @@
-import { type InstanceMemory, MAX_GROWTH, MIN_JUDGED_S, WINDOW_S } from './memory.js';
+import { BASELINE_S, type InstanceMemory, MAX_GROWTH, MIN_JUDGED_S, WINDOW_S } from './memory.js';
 import { ENDPOINTS, type EndpointSummary, type ErrorDetail, type Endpoint } from './record.js';
 
 const pad = (text: string, width: number) => text.padStart(width);
@@ -12,6 +12,8 @@ export interface SoakReport {
   errors: { count: number; first: ErrorDetail[] };
   warmupS: number;
   memory: InstanceMemory[];
+  /** Per instance, each cache's entries at the end (`null`: not read). */
+  caches: (Record<string, number> | null)[];
   pass: boolean;
 }
 
@@ -31,14 +33,20 @@ export function formatReport(report: SoakReport, setup: string): string {
   }
   lines.push(
     '',
-    `RSS per instance (MiB): at boot; without argon2's blocks, medians of ${WINDOW_S} s sliding windows after the ${report.warmupS} s warm-up:`,
-    `first, highest, last; highest single sample (blocks included); growth = highest window / first (target ≤ ${MAX_GROWTH * 100}%; needs ${MIN_JUDGED_S} s after warm-up)`,
+    `RSS per instance (MiB): at boot; without argon2's blocks, after the ${report.warmupS} s warm-up: the first ${BASELINE_S} s's median, then medians of`,
+    `${WINDOW_S} s sliding windows: highest, last; highest single sample (blocks included); growth = highest window / first ${BASELINE_S} s`,
+    `(target ≤ ${MAX_GROWTH * 100}%; needs ${MIN_JUDGED_S} s after warm-up)`,
   );
   for (const m of report.memory) {
     lines.push(
       `  ${m.id.padEnd(6)} pid ${String(m.pid).padEnd(8)} ${pad(num(m.bootMiB), 6)} ${pad(num(m.startMiB), 6)} ${pad(num(m.highestMiB), 6)} ${pad(num(m.endMiB), 6)}` +
         ` ${pad(num(m.peakMiB), 6)}  growth ${growth(m)}: ${m.pass ? 'pass' : 'FAIL'}`,
     );
+  }
+  lines.push('', 'cache entries at the end (jwt_cache_entries):');
+  for (const [i, m] of report.memory.entries()) {
+    const entries = report.caches[i];
+    lines.push(`  ${m.id.padEnd(6)} ${entries ? Object.entries(entries).map(([cache, count]) => `${cache} ${count}`).join(', ') : 'not read'}`);
   }
   const failed = report.memory.filter((m) => !m.pass).map((m) => `${m.id} RSS ${m.unjudged ?? `+${m.growthPct}%`}`);
   const reasons = [...(report.errors.count > 0 ? [`${report.errors.count} errors`] : []), ...failed];

@@ -70,7 +70,7 @@ async function rotateRefreshToken(deps: AuthDeps, token: string, count: (outcome
     throw new SupersededRefreshToken();
   }
   count(result.outcome);
-  if (result.outcome === 'rotated' || result.outcome === 'replayed') deps.sessionSalts.set(sessionId, salt, result.expiresAt);
+  if (result.outcome === 'rotated' || result.outcome === 'replayed') deps.sessionSalts.set(sessionId, salt, result.expiresAt, Date.now());
   else deps.sessionSalts.delete(sessionId);
   if (result.outcome === 'reused') {
     deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');

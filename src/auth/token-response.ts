@@ -37,6 +37,6 @@ export async function startSession(deps: AuthDeps, user: User, meta: SessionMeta
   const sessionId = randomUUID();
   const salt = randomBytes(16).toString('base64url');
   const grant = await deps.sessions.create({ userId: user.id, sessionId, salt, roles: user.roles, meta });
-  deps.sessionSalts.set(sessionId, salt, grant.expiresAt);
+  deps.sessionSalts.set(sessionId, salt, grant.expiresAt, Date.now());
   return tokenResponse(deps, user.id, sessionId, salt, grant);
 }

@@ -10,6 +10,9 @@ const REFRESH_OUTCOMES = ['rotated', 'replayed', 'reused', 'invalid', 'unavailab
 const LOGIN_OUTCOMES = ['ok', 'invalid_credentials', 'unavailable'] as const;
 const DEPENDENCIES = ['cache', 'database'] as const;
 
+/** Entries held by each of an instance's caches (`revocation_answers` in `cached` mode only). */
+export type CacheEntries = { access_tokens: number; session_salts: number; revocation_answers?: number };
+
 export type AuthenticateOutcome = (typeof AUTHENTICATE_OUTCOMES)[number];
 export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number];
 export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
@@ -19,7 +22,7 @@ export type LoginOutcome = (typeof LOGIN_OUTCOMES)[number];
  * request records — its duration, and `/authenticate`'s outcome — is kept in plain numbers
  * (label sets bound once, see hot-histogram.ts) and handed to prom-client when scraped.
  */
-export function createMetrics(options: { queueDepth: () => number; auditStats?: () => AuditStats }) {
+export function createMetrics(options: { queueDepth: () => number; auditStats?: () => AuditStats; cacheEntries?: () => CacheEntries }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requestDuration = createHotHistogram({
@@ -87,6 +90,17 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
     registers: [registry],
     collect() {
       this.set(options.auditStats?.().queued ?? 0);
+    },
+  });
+
+  new Gauge({
+    name: 'jwt_cache_entries',
+    help: "Entries in each of this instance's caches: verified access tokens, session salts, cached-mode revocation answers (each capped; expired entries leave as new ones come)",
+    labelNames: ['cache'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [cache, entries] of Object.entries(options.cacheEntries?.() ?? {})) if (entries !== undefined) this.labels(cache).set(entries);
     },
   });
 

@@ -97,7 +97,7 @@ export function createRateLimits({
     const lockId = `${decision.limit}:${locked?.subject ?? ''}`;
     const now = Date.now();
     if (recordedLocks.get(lockId, now) === undefined) {
-      recordedLocks.set(lockId, true, now + decision.retryAfterSeconds * 1000);
+      recordedLocks.set(lockId, true, now + decision.retryAfterSeconds * 1000, now);
       const details = { scope: decision.limit, retry_after: decision.retryAfterSeconds };
       reportEvent({ logger, audit }, { event: 'rate_limited', ip, details }, 'rate limited', { limit: decision.limit, ip, retryAfter: decision.retryAfterSeconds });
     }

@@ -7,6 +7,7 @@ import type { RedisSessionStore } from './redis-session-store.js';
 import type { SessionStore } from './session-store.js';
 import { doorkeeperFor } from '../util/doorkeeper.js';
 import { afterIoRound } from '../util/io-round.js';
+import { createRevocationAnswers } from './revocation-answers.js';
 
 /** Revocation messages are user ids (UUIDs); heartbeats start with this. */
 const HEARTBEAT = 'hb:';
@@ -65,45 +66,26 @@ export function createCachedRevocationStore({
   logger,
   heartbeatMs = 250,
   rememberFrom = 'second-read',
-}: CachedRevocationOptions): SessionStore & { isLive(): boolean } {
-  const answers = new Map<string, Map<string, number>>();
+}: CachedRevocationOptions): SessionStore & { isLive(): boolean; answersHeld(): number } {
+  const answers = createRevocationAnswers(maxEntries);
   // First reads are remembered here (see `rememberFrom`), as the verified-token cache does.
   const doorkeeper = rememberFrom === 'second-read' ? doorkeeperFor(2 * maxEntries) : undefined;
-  let size = 0;
   let live = false;
   let epoch = 0;
 
-  const drop = (userId: string) => {
-    const entries = answers.get(userId);
-    if (!entries) return;
-    size -= entries.size;
-    answers.delete(userId);
-  };
   /** A revocation: the user's answers go, and answers still in flight are not stored (epoch). */
   const forgetUser = (userId: string) => {
     epoch += 1;
-    drop(userId);
+    answers.forget(userId);
   };
   const reset = () => {
     epoch += 1;
     answers.clear();
-    size = 0;
   };
   const stop = (reason: string) => {
     reset();
     if (live) logger.warn({ reason }, 'revocation cache off: reading Redis on every request until the subscription is back');
     live = false;
-  };
-  const remember = (userId: string, jti: string, until: number) => {
-    if (size >= maxEntries) {
-      // Making room is no revocation: in-flight answers may still be stored.
-      const oldest = answers.keys().next();
-      if (!oldest.done) drop(oldest.value);
-    }
-    let entries = answers.get(userId);
-    if (!entries) answers.set(userId, (entries = new Map()));
-    if (!entries.has(jti)) size += 1;
-    entries.set(jti, until);
   };
 
   // Heartbeats travel the same path as revocations: published on this instance's command
@@ -226,12 +208,12 @@ export function createCachedRevocationStore({
       // The monotonic clock: a wall clock stepped back (NTP) would keep answers past their end.
       const now = performance.now();
       if (live) {
-        const until = answers.get(input.userId)?.get(input.jti);
+        const until = answers.until(input.userId, input.jti);
         if (until !== undefined && until > now) {
           // Let every I/O callback already due run first: a revocation message that reached this
           // process before this request did is then applied before we answer.
           await afterIoRound();
-          if (live && answers.get(input.userId)?.get(input.jti) === until) return 'ok';
+          if (live && answers.until(input.userId, input.jti) === until) return 'ok';
         }
       }
       const before = epoch;
@@ -245,7 +227,7 @@ export function createCachedRevocationStore({
       // Relative to this instance's clock, from before the round trip: never past the session's end
       // however far this clock is from Redis's.
       const { outcome, validForMs } = reply;
-      if (outcome === 'ok' && live && epoch === before && (doorkeeper?.seen(input.jti) ?? true)) remember(input.userId, input.jti, now + Math.min(validForMs, maxAgeMs));
+      if (outcome === 'ok' && live && epoch === before && (doorkeeper?.seen(input.jti) ?? true)) answers.remember(input.userId, input.jti, now + Math.min(validForMs, maxAgeMs), now);
       return outcome;
     },
     async rotate(input) {
@@ -277,6 +259,8 @@ export function createCachedRevocationStore({
     },
     /** Whether answers are currently being served from the cache. */
     isLive: () => live,
+    /** How many answers are held (for the metrics). */
+    answersHeld: () => answers.size,
     async close() {
       closed = true;
       clearInterval(heartbeat);

@@ -125,6 +125,10 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
 
   return {
     lifetimeSeconds,
+    /** How many verified tokens are cached (for the metrics). */
+    get cachedTokens() {
+      return cache.size;
+    },
 
     /** Signs a fresh access token; returns it with its claims. */
     sign(input: { userId: string; sessionId: string; tokenVersion: number; roles: string[] }) {
@@ -160,7 +164,7 @@ export function createAccessTokens({ keyRing, issuer, audience, lifetimeMs, cloc
       const hit = cache.get(key, nowMs);
       if (hit?.token === token) return { ok: true, claims: hit.claims, cached: true };
       const result = verifyFresh(token, nowMs / 1000, false);
-      if (result.ok && doorkeeper.seen(key)) cache.set(key, { token, claims: result.claims }, (result.claims.expiresAt + tolerance) * 1000);
+      if (result.ok && doorkeeper.seen(key)) cache.set(key, { token, claims: result.claims }, (result.claims.expiresAt + tolerance) * 1000, nowMs);
       return result;
     },
   };

@@ -57,5 +57,27 @@ describe('GET /metrics', () => {
     expect(text).toContain('jwt_audit_events_total{outcome="dropped"} 0');
     expect(text).toMatch(/^jwt_audit_queue_depth 0$/m);
     expect(text).not.toContain(user.accessToken);
+    // Exact mode keeps no revocation answers: no series for them.
+    expect(text).not.toContain('jwt_cache_entries{cache="revocation_answers"}');
+  });
+
+  it("counts each cache's entries: a token and its answer from their second read, a salt per session; a logout drops the user's answers", async () => {
+    const cached = await (await testCluster({ cache: { revocation: 'cached' } })).start();
+    try {
+      await expect.poll(() => (cached.deps.sessions as { isLive?: () => boolean }).isLive?.(), { timeout: 5_000 }).toBe(true);
+      const entries = async () => {
+        const text = await (await fetch(`${cached.url}/metrics`)).text();
+        return ['access_tokens', 'session_salts', 'revocation_answers'].map((cache) => sample(text, 'jwt_cache_entries', `cache="${cache}"`));
+      };
+      const user = await registerUser(cached.url);
+      await call(cached.url, 'GET', '/authenticate', { token: user.accessToken });
+      expect(await entries()).toEqual([0, 1, 0]);
+      for (let read = 0; read < 2; read += 1) expect((await call(cached.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(200);
+      expect(await entries()).toEqual([1, 1, 1]);
+      expect((await call(cached.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
+      expect(await entries()).toEqual([1, 1, 0]);
+    } finally {
+      await cached.stop();
+    }
   });
 });

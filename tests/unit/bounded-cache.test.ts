@@ -4,7 +4,7 @@ import { createBoundedCache } from '../../src/util/bounded-cache.js';
 describe('bounded cache', () => {
   it('serves an entry only before its deadline, then forgets it', () => {
     const cache = createBoundedCache<string>(10);
-    cache.set('a', 'salt', 1_000);
+    cache.set('a', 'salt', 1_000, 0);
     expect(cache.get('a', 999)).toBe('salt');
     expect(cache.get('a', 1_000)).toBeUndefined();
     expect(cache.size).toBe(0);
@@ -12,14 +12,14 @@ describe('bounded cache', () => {
 
   it('never holds more than its cap: the entry set longest ago goes first, updating one evicts nothing and keeps it longest', () => {
     const cache = createBoundedCache<number>(3);
-    for (const [i, key] of ['a', 'b', 'c'].entries()) cache.set(key, i, 10_000);
-    cache.set('b', 20, 10_000);
+    for (const [i, key] of ['a', 'b', 'c'].entries()) cache.set(key, i, 10_000, 0);
+    cache.set('b', 20, 10_000, 0);
     expect(cache.size).toBe(3);
-    cache.set('d', 3, 10_000);
+    cache.set('d', 3, 10_000, 0);
     expect(cache.size).toBe(3);
     expect(cache.get('a', 0)).toBeUndefined();
     expect([cache.get('b', 0), cache.get('c', 0), cache.get('d', 0)]).toEqual([20, 2, 3]);
-    cache.set('e', 4, 10_000);
+    cache.set('e', 4, 10_000, 0);
     expect(cache.get('c', 0)).toBeUndefined();
     expect(cache.get('b', 0)).toBe(20);
     cache.delete('c');
@@ -28,7 +28,31 @@ describe('bounded cache', () => {
 
   it('remembers nothing with a cap of 0', () => {
     const cache = createBoundedCache<number>(0);
-    cache.set('a', 1, 10_000);
+    cache.set('a', 1, 10_000, 0);
     expect(cache.get('a', 0)).toBeUndefined();
+  });
+
+  it('holds what is still valid, not its cap: each set drops up to two expired entries from the oldest end', () => {
+    const cache = createBoundedCache<number>(1_000);
+    // One entry a second, each valid for 60 s, for 10 minutes: never more than a minute's worth.
+    for (let second = 0; second < 600; second++) cache.set(`k${second}`, second, (second + 60) * 1000, second * 1000);
+    expect(cache.size).toBe(60);
+    expect(cache.get('k539', 599_000)).toBeUndefined();
+    expect(cache.get('k540', 599_000)).toBe(540);
+    // A backlog (nothing set for a while) drains two a set, and never takes a valid entry.
+    cache.set('late', 0, 2_000_000, 700_000);
+    expect(cache.size).toBe(59);
+    for (let i = 0; i < 29; i++) cache.set(`late${i}`, i, 2_000_000, 700_000);
+    expect(cache.size).toBe(30);
+    expect(cache.get('late', 700_000)).toBe(0);
+  });
+
+  it('stops at the first entry still valid (the sweep looks only at the oldest end)', () => {
+    const cache = createBoundedCache<number>(10);
+    cache.set('long', 1, 10_000, 0);
+    cache.set('short', 2, 100, 0);
+    cache.set('next', 3, 10_000, 200);
+    expect(cache.size).toBe(3);
+    expect(cache.get('short', 200)).toBeUndefined();
   });
 });

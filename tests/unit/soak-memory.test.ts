@@ -38,6 +38,14 @@ describe('the soak’s RSS growth (medians of 30 s windows after warm-up)', () =
     expect(m).toMatchObject({ startMiB: 130, highestMiB: 130, endMiB: 130, peakMiB: 149, growthPct: 0, unjudged: null, pass: true });
   });
 
+  it('measures from the first minute after warm-up, which start-up’s 16 s release of memory does not move', () => {
+    // 18 MiB released from 36 to 52 s: more than half of the first 30 s window, a quarter of the first minute.
+    const m = judge((atS) => (atS >= 36 && atS <= 52 ? 112 : 130));
+    expect(m).toMatchObject({ startMiB: 130, highestMiB: 130, growthPct: 0, pass: true });
+    // The first minute's median still follows a level that holds through it.
+    expect(judge((atS) => (atS >= 36 && atS <= 90 ? 112 : 130))).toMatchObject({ startMiB: 112, growthPct: 16.1, pass: false });
+  });
+
   it('a steady climb fails, though no single sample stands out', () => {
     const m = judge((atS) => 120 + atS * 0.1); // +22% from warm-up's end to the last sample; +19% between the windows' middles
     expect(m.growthPct).toBeGreaterThan(15);
