@@ -8,7 +8,7 @@ export function parseCacheEntries(metrics: string): Record<string, number> {
 /**
  * An instance's cache entries, read from its own port (not through nginx), or `null` when they
  * cannot be read: they tell how much of the RSS growth is caches filling towards their steady
- * state (access tokens stay until they expire, session salts until their session would end).
+ * state (access tokens stay until they expire, session salts up to two access lifetimes).
  */
 export async function cacheEntries(instanceUrl: string): Promise<Record<string, number> | null> {
   try {

@@ -2,9 +2,9 @@
  * `npm run soak [-- --minutes N]`: mixed register/login/authenticate/refresh/logout traffic
  * through nginx over 3 instances (`scripts/cluster`, running the compiled service as the image
  * does: tsx's transpiler would hold memory of its own) for N minutes (default 5, 3–30), sampling
- * each instance's RSS every 2 s. Prints errors, latency per endpoint and RSS growth after
- * warm-up (medians of 30 s windows; target ≤ 15%), writes `bench/soak-results.json`;
- * exits 0 unless the harness fails.
+ * each instance's RSS every 2 s. Prints errors, latency per endpoint, RSS growth after warm-up
+ * (the highest 30 s window's median over the first minute's; target ≤ 15%) and each instance's
+ * cache entries at the end, writes `bench/soak-results.json`; exits 0 unless the harness fails.
  */
 import { setMaxListeners } from 'node:events';
 import { writeFileSync } from 'node:fs';

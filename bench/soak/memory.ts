@@ -42,8 +42,8 @@ export const WINDOW_S = 30;
 export const MIN_JUDGED_S = 2 * WINDOW_S;
 /**
  * Growth is measured from the median of the first minute after warm-up. Start-up ends with a
- * one-off release of memory: RSS 15–20 MiB lower for ~15 s, on every instance at once, seen from
- * 17 to 103 s after the start. Half of a 30 s window's samples could fall into it (a 30-minute
+ * one-off release of memory: RSS 15–40 MiB lower for 15–20 s, on every instance at once, seen
+ * from 17 to 103 s after the start. Half of a 30 s window's samples could fall into it (a 30-minute
  * soak judged +21% so, from a first window 10 MiB low); a quarter of a minute's cannot move its
  * median past the rest.
  */
@@ -106,8 +106,8 @@ export function windows(samples: readonly RssSample[], warm: number): number[][]
  * (one block per argon2 thread: working memory of the hashes running at once, not growth).
  * Medians of 30 s, not single samples, against what else comes and goes in a sample or two; a
  * leak (a climb, a step lasting 16 s or more, a rise that comes back down) moves the windows'
- * medians. A steady climb counts between the first and the last window's middles: ~85% of it in a
- * 5-minute soak (90 s warm-up).
+ * medians. A steady climb counts between the first minute's and the last window's middles: ~79%
+ * of it in a 5-minute soak (90 s warm-up).
  */
 export function memory(
   instances: readonly { id: string; pid: number }[],

@@ -24,6 +24,7 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
   const { userId, sessionId, jti, tokenVersion } = claims;
   const outcome = await deps.sessions.logout(userId, sessionId, { jti, tokenVersion, ttlMs: remainingLifetimeMs(claims, toleranceMs) });
   if (outcome === 'refused') return false;
+  deps.sessionSalts.delete(sessionId); // the session is gone: its salt would only take room
   // Recorded once, when the session ends: a replay (of an old token, `/logout` has no rate
   // limit) ends nothing and must not fill the audit trail, whose queue drops its oldest events.
   if (outcome === 'ended') {
@@ -53,6 +54,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   // A token from before a password change is only refused: the session the change kept goes on.
   const outcome = await deps.sessions.logoutWithRefreshToken(userId, sessionId, decoded.generation);
   if (outcome === 'refused') return false;
+  deps.sessionSalts.delete(sessionId);
   if (outcome === 'ended') {
     reportEvent(deps, { event: 'logout', userId, sessionId, details: { via: 'refresh_token' } }, 'logout');
   }
@@ -65,6 +67,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
  */
 export async function endOwnSession(deps: AuthDeps, caller: { userId: string; sessionId: string }, sessionId: string): Promise<boolean> {
   if (!(await deps.sessions.endSession(caller.userId, sessionId))) return false;
+  deps.sessionSalts.delete(sessionId);
   reportEvent(deps, { event: 'logout', userId: caller.userId, sessionId, details: { via: 'session_list', by_session: caller.sessionId } }, 'logout');
   return true;
 }

@@ -95,7 +95,7 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
 
   new Gauge({
     name: 'jwt_cache_entries',
-    help: "Entries in each of this instance's caches: verified access tokens, session salts, cached-mode revocation answers (each capped; expired entries leave as new ones come)",
+    help: "Entries in this instance's caches of verified access tokens, session salts and (cached mode) revocation answers; each is capped, and drops expired entries from its oldest end as new ones come",
     labelNames: ['cache'] as const,
     registers: [registry],
     collect() {

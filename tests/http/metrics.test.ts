@@ -61,7 +61,7 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('jwt_cache_entries{cache="revocation_answers"}');
   });
 
-  it("counts each cache's entries: a token and its answer from their second read, a salt per session; a logout drops the user's answers", async () => {
+  it("counts each cache's entries: a token and its answer from their second read, a salt per session; a logout drops its salt and the user's answers", async () => {
     const cached = await (await testCluster({ cache: { revocation: 'cached' } })).start();
     try {
       await expect.poll(() => (cached.deps.sessions as { isLive?: () => boolean }).isLive?.(), { timeout: 5_000 }).toBe(true);
@@ -72,10 +72,18 @@ describe('GET /metrics', () => {
       const user = await registerUser(cached.url);
       await call(cached.url, 'GET', '/authenticate', { token: user.accessToken });
       expect(await entries()).toEqual([0, 1, 0]);
-      for (let read = 0; read < 2; read += 1) expect((await call(cached.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(200);
-      expect(await entries()).toEqual([1, 1, 1]);
+      expect((await call(cached.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(200);
+      expect((await entries())[0]).toBe(1);
+      // The answer is remembered at this read unless a heartbeat was missed meanwhile (the cache
+      // then starts empty again): read until it is.
+      await expect
+        .poll(async () => {
+          expect((await call(cached.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(200);
+          return entries();
+        })
+        .toEqual([1, 1, 1]);
       expect((await call(cached.url, 'POST', '/logout', { token: user.accessToken })).status).toBe(204);
-      expect(await entries()).toEqual([1, 1, 0]);
+      expect(await entries()).toEqual([1, 0, 0]);
     } finally {
       await cached.stop();
     }

@@ -32,7 +32,7 @@ describe('bounded cache', () => {
     expect(cache.get('a', 0)).toBeUndefined();
   });
 
-  it('holds what is still valid, not its cap: each set drops up to two expired entries from the oldest end', () => {
+  it('holds what is still valid, not its cap: a set drops up to two expired entries from the oldest end', () => {
     const cache = createBoundedCache<number>(1_000);
     // One entry a second, each valid for 60 s, for 10 minutes: never more than a minute's worth.
     for (let second = 0; second < 600; second++) cache.set(`k${second}`, second, (second + 60) * 1000, second * 1000);
@@ -42,17 +42,33 @@ describe('bounded cache', () => {
     // A backlog (nothing set for a while) drains two a set, and never takes a valid entry.
     cache.set('late', 0, 2_000_000, 700_000);
     expect(cache.size).toBe(59);
-    for (let i = 0; i < 29; i++) cache.set(`late${i}`, i, 2_000_000, 700_000);
+    for (let i = 1; i < 30; i++) cache.set(`late${i}`, i, 2_000_000, 700_000 + i * 1000);
     expect(cache.size).toBe(30);
-    expect(cache.get('late', 700_000)).toBe(0);
+    expect(cache.get('late', 800_000)).toBe(0);
+  });
+
+  it('sweeps at most once a second, for every set since the last time', () => {
+    const cache = createBoundedCache<number>(1_000);
+    for (let i = 0; i < 10; i++) cache.set(`e${i}`, i, 500, 0);
+    cache.set('n0', 0, 10_000, 600); // expired entries, but swept less than a second ago
+    expect(cache.size).toBe(11);
+    cache.set('n1', 1, 10_000, 1_000); // 11 sets since: up to 22 go
+    expect(cache.size).toBe(2);
+  });
+
+  it('serves an entry at most maxAgeMs after it was set', () => {
+    const cache = createBoundedCache<number>(10, 1_000);
+    cache.set('a', 1, 10_000, 0);
+    expect(cache.get('a', 999)).toBe(1);
+    expect(cache.get('a', 1_000)).toBeUndefined();
   });
 
   it('stops at the first entry still valid (the sweep looks only at the oldest end)', () => {
     const cache = createBoundedCache<number>(10);
     cache.set('long', 1, 10_000, 0);
     cache.set('short', 2, 100, 0);
-    cache.set('next', 3, 10_000, 200);
+    cache.set('next', 3, 10_000, 2_000);
     expect(cache.size).toBe(3);
-    expect(cache.get('short', 200)).toBeUndefined();
+    expect(cache.get('short', 2_000)).toBeUndefined();
   });
 });

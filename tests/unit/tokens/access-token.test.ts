@@ -468,4 +468,21 @@ describe('access tokens: the verified-token cache', () => {
       vi.useRealTimers();
     }
   });
+
+  it('drops expired tokens as new ones come, so it holds the tokens still valid', async () => {
+    vi.useFakeTimers({ now: Date.now() });
+    try {
+      const fresh = await ringOf('EdDSA', [keyConfig('main', pem(edMain.privateKey))]);
+      const twice = (token: string) => [fresh.verify(token), fresh.verify(token)].every((result) => result.ok);
+      const exp = nowSeconds() + 60;
+      for (let i = 0; i < 5; i++) expect(twice(genuine(validClaims({ exp, jti: randomUUID() })))).toBe(true);
+      expect(fresh.cachedTokens).toBe(5);
+      vi.setSystemTime((exp + TOLERANCE_SECONDS + 1) * 1000);
+      // A token cached: the expired ones go with it (up to two for each of the 6 set since the last sweep).
+      expect(twice(genuine(validClaims({ exp: exp + 600, jti: randomUUID() })))).toBe(true);
+      expect(fresh.cachedTokens).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
