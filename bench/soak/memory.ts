@@ -38,14 +38,14 @@ export const MAX_GROWTH = 0.15;
  * longer, are left out of RSS before (`argon2Resident`).
  */
 export const WINDOW_S = 30;
-/** Memory is judged only when at least this long follows warm-up: the first window and a later one. */
+/** Memory is judged only when at least this long follows warm-up: the baseline's minute. */
 export const MIN_JUDGED_S = 2 * WINDOW_S;
 /**
  * Growth is measured from the median of the first minute after warm-up. Start-up ends with a
  * one-off release of memory: RSS 15–40 MiB lower for 15–20 s, on every instance at once, seen
  * from 17 to 103 s after the start. Half of a 30 s window's samples could fall into it (a 30-minute
- * soak judged +21% so, from a first window 10 MiB low); a quarter of a minute's cannot move its
- * median past the rest.
+ * soak judged +21% so, from a first window 10 MiB low); fewer than half of a minute's cannot move
+ * its median past the rest.
  */
 export const BASELINE_S = 60;
 /** A window with fewer samples (half of one at the soak's 2 s, after a stall of the harness) is left out. */

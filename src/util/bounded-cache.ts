@@ -1,27 +1,39 @@
+import { createFifoQueue } from './fifo-queue.js';
+
 /**
- * How often a cache drops expired entries from its oldest end: at most once a second, up to two
- * for each `set` since the last time. Entries mostly expire in the order they were set, so a
- * cache holds about what is still valid, not its cap. Not on every `set`: a Map iterator steps
- * over the slots its deleted entries leave at the front until the table is rebuilt.
+ * Expired entries each `set` drops from the oldest end. Entries mostly expire in the order they
+ * were set (verified tokens, session salts; less so recorded rate-limit locks, whose lengths
+ * differ), so a cache holds about what is still valid, not its cap.
  */
-const SWEEP_INTERVAL_MS = 1_000;
 const SWEPT_PER_SET = 2;
+/** Entries deleted or set again leave their place in the queue; past this many, the queue is rebuilt. */
+const STALE_ALLOWED = 1024;
+
+interface Entry<T> {
+  key: string;
+  value: T;
+  validUntilMs: number;
+}
 
 /**
  * A bounded map whose entries are served only until their own deadline, and at most `maxAgeMs`
  * after they were set: when the cap is reached the entry set longest ago goes first. Used for
- * what an instance may remember but never decides alone (verified tokens, session salts): a miss
- * just means asking the source.
+ * what an instance may remember but never decides alone (verified tokens, session salts, recorded
+ * rate-limit locks): a miss just means asking the source.
  */
 export function createBoundedCache<T>(maxEntries: number, maxAgeMs = Infinity) {
-  const entries = new Map<string, { value: T; validUntilMs: number }>();
-  let setsSinceSweep = 0;
-  let nextSweepMs = -Infinity;
-  const sweep = (nowMs: number, budget: number) => {
-    for (const [key, entry] of entries) {
-      if (entry.validUntilMs > nowMs || budget-- === 0) return;
-      entries.delete(key);
+  const entries = new Map<string, Entry<T>>();
+  // Every entry in the order set; one deleted or set again stays behind, stale, until it is reached.
+  const queue = createFifoQueue<Entry<T>>();
+  const live = (entry: Entry<T>) => entries.get(entry.key) === entry;
+  /** The oldest entry still held, past stale places. */
+  const oldest = () => {
+    let first = queue.peek();
+    while (first !== undefined && !live(first)) {
+      queue.shift();
+      first = queue.peek();
     }
+    return first;
   };
   return {
     get(key: string, nowMs: number): T | undefined {
@@ -35,23 +47,26 @@ export function createBoundedCache<T>(maxEntries: number, maxAgeMs = Infinity) {
       if (maxEntries <= 0) return;
       // A key set again becomes the newest, so what is refreshed stays longest.
       const known = entries.delete(key);
-      setsSinceSweep += 1;
-      if (nowMs >= nextSweepMs) {
-        sweep(nowMs, SWEPT_PER_SET * setsSinceSweep);
-        setsSinceSweep = 0;
-        nextSweepMs = nowMs + SWEEP_INTERVAL_MS;
+      for (let swept = 0; swept < SWEPT_PER_SET; swept++) {
+        const first = oldest();
+        if (first === undefined || first.validUntilMs > nowMs) break;
+        entries.delete(queue.shift()!.key);
       }
-      if (!known && entries.size >= maxEntries) {
-        const oldest = entries.keys().next();
-        if (!oldest.done) entries.delete(oldest.value);
-      }
-      entries.set(key, { value, validUntilMs: Math.min(validUntilMs, nowMs + maxAgeMs) });
+      if (!known && entries.size >= maxEntries) entries.delete(oldest()!.key);
+      if (queue.length >= 2 * entries.size + STALE_ALLOWED) queue.retain(live);
+      const entry = { key, value, validUntilMs: Math.min(validUntilMs, nowMs + maxAgeMs) };
+      entries.set(key, entry);
+      queue.push(entry);
     },
     delete(key: string) {
       entries.delete(key);
     },
     get size() {
       return entries.size;
+    },
+    /** Places in the queue, stale ones included (at most twice the entries, plus `STALE_ALLOWED`). */
+    get queued() {
+      return queue.length;
     },
   };
 }

@@ -88,4 +88,27 @@ describe('GET /metrics', () => {
       await cached.stop();
     }
   });
+
+  it('forgets a salt when this instance logs its session out (by refresh token, or DELETE /sessions/:id), or two access lifetimes after it was set', async () => {
+    const short = await (await testCluster({ auth: { access_lifetime: '2s', clock_tolerance: '0s' } })).start();
+    try {
+      const salts = async () => sample(await (await fetch(`${short.url}/metrics`)).text(), 'jwt_cache_entries', 'cache="session_salts"');
+      const user = await registerUser(short.url);
+      const login = async () => (await call(short.url, 'POST', '/login', { body: { email: user.email, password: PASSWORD } })).body as { refresh_token: string; session_id: string };
+      const [second, third] = [await login(), await login()];
+      expect(await salts()).toBe(3);
+      expect((await call(short.url, 'POST', '/logout', { body: { refresh_token: second.refresh_token } })).status).toBe(204);
+      expect(await salts()).toBe(2);
+      const session = await call(short.url, 'POST', '/refresh', { body: { refresh_token: third.refresh_token } });
+      const token = (session.body as { access_token: string }).access_token;
+      expect((await call(short.url, 'DELETE', `/sessions/${user.sessionId}`, { token })).status).toBe(204);
+      expect(await salts()).toBe(1);
+      // The last salt is 4 s old by now: the next one set (a new session) takes it out.
+      await new Promise((resolve) => setTimeout(resolve, 4_100));
+      await login();
+      expect(await salts()).toBe(1);
+    } finally {
+      await short.stop();
+    }
+  });
 });

@@ -42,33 +42,36 @@ describe('bounded cache', () => {
     // A backlog (nothing set for a while) drains two a set, and never takes a valid entry.
     cache.set('late', 0, 2_000_000, 700_000);
     expect(cache.size).toBe(59);
-    for (let i = 1; i < 30; i++) cache.set(`late${i}`, i, 2_000_000, 700_000 + i * 1000);
+    for (let i = 1; i < 30; i++) cache.set(`late${i}`, i, 2_000_000, 700_000);
     expect(cache.size).toBe(30);
     expect(cache.get('late', 800_000)).toBe(0);
   });
 
-  it('sweeps at most once a second, for every set since the last time', () => {
-    const cache = createBoundedCache<number>(1_000);
-    for (let i = 0; i < 10; i++) cache.set(`e${i}`, i, 500, 0);
-    cache.set('n0', 0, 10_000, 600); // expired entries, but swept less than a second ago
-    expect(cache.size).toBe(11);
-    cache.set('n1', 1, 10_000, 1_000); // 11 sets since: up to 22 go
-    expect(cache.size).toBe(2);
+  it('queues at most twice its entries plus 1,024 stale places, and drops none held for them', () => {
+    const cache = createBoundedCache<number>(10);
+    cache.set('idle', 0, 1_000_000, 0);
+    let mostQueued = 0;
+    for (let i = 0; i < 5_000; i++) {
+      cache.set('busy', i, 1_000_000, 0); // each set leaves the previous place stale
+      mostQueued = Math.max(mostQueued, cache.queued);
+    }
+    // Rebuilt when the places reach twice the entries (1 while 'busy' is being set again) plus 1,024.
+    expect([cache.size, cache.get('idle', 0), cache.get('busy', 0), mostQueued]).toEqual([2, 0, 4_999, 2 * 1 + 1_024]);
   });
 
   it('serves an entry at most maxAgeMs after it was set', () => {
     const cache = createBoundedCache<number>(10, 1_000);
-    cache.set('a', 1, 10_000, 0);
-    expect(cache.get('a', 999)).toBe(1);
-    expect(cache.get('a', 1_000)).toBeUndefined();
+    cache.set('a', 1, 10_000, 5_000);
+    expect(cache.get('a', 5_999)).toBe(1);
+    expect(cache.get('a', 6_000)).toBeUndefined();
   });
 
   it('stops at the first entry still valid (the sweep looks only at the oldest end)', () => {
     const cache = createBoundedCache<number>(10);
     cache.set('long', 1, 10_000, 0);
     cache.set('short', 2, 100, 0);
-    cache.set('next', 3, 10_000, 2_000);
+    cache.set('next', 3, 10_000, 200);
     expect(cache.size).toBe(3);
-    expect(cache.get('short', 2_000)).toBeUndefined();
+    expect(cache.get('short', 200)).toBeUndefined();
   });
 });
