@@ -1,4 +1,4 @@
-import { createFifoQueue } from './fifo-queue.js';
+import { createInsertionList, type ListNode } from './insertion-list.js';
 
 /**
  * Expired entries each `set` drops from the oldest end. Entries mostly expire in the order they
@@ -6,10 +6,8 @@ import { createFifoQueue } from './fifo-queue.js';
  * differ), so a cache holds about what is still valid, not its cap.
  */
 const SWEPT_PER_SET = 2;
-/** Entries deleted or set again leave their place in the queue; past this many, the queue is rebuilt. */
-const STALE_ALLOWED = 1024;
 
-interface Entry<T> {
+interface Entry<T> extends ListNode<Entry<T>> {
   key: string;
   value: T;
   validUntilMs: number;
@@ -23,50 +21,40 @@ interface Entry<T> {
  */
 export function createBoundedCache<T>(maxEntries: number, maxAgeMs = Infinity) {
   const entries = new Map<string, Entry<T>>();
-  // Every entry in the order set; one deleted or set again stays behind, stale, until it is reached.
-  const queue = createFifoQueue<Entry<T>>();
-  const live = (entry: Entry<T>) => entries.get(entry.key) === entry;
-  /** The oldest entry still held, past stale places. */
-  const oldest = () => {
-    let first = queue.peek();
-    while (first !== undefined && !live(first)) {
-      queue.shift();
-      first = queue.peek();
-    }
-    return first;
+  const order = createInsertionList<Entry<T>>();
+  const remove = (entry: Entry<T>) => {
+    entries.delete(entry.key);
+    order.remove(entry);
   };
   return {
     get(key: string, nowMs: number): T | undefined {
       const entry = entries.get(key);
       if (!entry) return undefined;
       if (entry.validUntilMs > nowMs) return entry.value;
-      entries.delete(key);
+      remove(entry);
       return undefined;
     },
     set(key: string, value: T, validUntilMs: number, nowMs: number) {
       if (maxEntries <= 0) return;
       // A key set again becomes the newest, so what is refreshed stays longest.
-      const known = entries.delete(key);
+      const known = entries.get(key);
+      if (known) remove(known);
       for (let swept = 0; swept < SWEPT_PER_SET; swept++) {
-        const first = oldest();
-        if (first === undefined || first.validUntilMs > nowMs) break;
-        entries.delete(queue.shift()!.key);
+        const oldest = order.first;
+        if (oldest === undefined || oldest.validUntilMs > nowMs) break;
+        remove(oldest);
       }
-      if (!known && entries.size >= maxEntries) entries.delete(oldest()!.key);
-      if (queue.length >= 2 * entries.size + STALE_ALLOWED) queue.retain(live);
-      const entry = { key, value, validUntilMs: Math.min(validUntilMs, nowMs + maxAgeMs) };
+      if (entries.size >= maxEntries) remove(order.first!);
+      const entry: Entry<T> = { key, value, validUntilMs: Math.min(validUntilMs, nowMs + maxAgeMs), prev: undefined, next: undefined };
       entries.set(key, entry);
-      queue.push(entry);
+      order.append(entry);
     },
     delete(key: string) {
-      entries.delete(key);
+      const entry = entries.get(key);
+      if (entry) remove(entry);
     },
     get size() {
       return entries.size;
-    },
-    /** Places in the queue, stale ones included (at most twice the entries, plus `STALE_ALLOWED`). */
-    get queued() {
-      return queue.length;
     },
   };
 }

@@ -39,41 +39,41 @@ describe('revocation answers (cached mode)', () => {
     const answers = createRevocationAnswers(100_000);
     // A new user's answer every 10 ms for a minute, each valid 10 s: 1,000 are valid at any time.
     for (let ms = 0; ms < 60_000; ms += 10) answers.remember(`u${ms}`, 'j', ms + 10_000, ms);
-    expect([answers.size, answers.users, answers.queued]).toEqual([1_000, 1_000, 1_000]);
+    expect([answers.size, answers.users]).toEqual([1_000, 1_000]);
     expect(answers.until('u49990', 'j')).toBeUndefined();
     expect(answers.until('u50000', 'j')).toBe(60_000);
   });
 
-  it('sweeps a busy user’s expired answers as they come to the oldest end, a backlog at most four a call, forgotten ones at once', () => {
+  it('sweeps a busy user’s expired answers as they come to the oldest end, and a backlog at most four a call', () => {
     const answers = createRevocationAnswers(100_000);
     for (let ms = 0; ms < 60_000; ms += 10) answers.remember('busy', `j${ms}`, ms + 10_000, ms);
     expect(answers.size).toBe(1_000);
     answers.remember('other', 'j', 200_000, 100_000);
     expect(answers.size).toBe(1_000 - 4 + 1);
     answers.forget('busy');
-    // The forgotten answers are still queued, and are passed over at the next call.
-    expect([answers.size, answers.queued]).toEqual([1, 1_000 - 4 + 1]);
+    expect(answers.size).toBe(1);
     answers.remember('late', 'j', 200_000, 100_000);
-    expect([answers.size, answers.queued, answers.until('other', 'j')]).toEqual([2, 2, 200_000]);
+    expect([answers.size, answers.users, answers.until('other', 'j')]).toEqual([2, 2, 200_000]);
   });
 
-  it('keeps no user without answers, and queues at most twice its answers plus 1,024 stale places, dropping none held for them', () => {
+  it('keeps no user without answers; forgetting again and again leaves the others alone', () => {
     const answers = createRevocationAnswers(2);
     answers.remember('u1', 'j1', 10, 0);
     answers.remember('u2', 'j2', 5_000, 1_000); // the sweep drops u1's only answer
     expect([answers.size, answers.users]).toEqual([1, 1]);
-    // Revoked again and again: what is queued for the forgotten answers stays bounded, and u2's
-    // answer, first in the queue, stays.
-    let mostQueued = 0;
     for (let i = 0; i < 5_000; i++) {
       answers.remember('u3', `j${i}`, 5_000, 1_000);
       answers.forget('u3');
-      mostQueued = Math.max(mostQueued, answers.queued);
     }
-    expect([answers.size, answers.until('u2', 'j2'), mostQueued]).toEqual([1, 5_000, 2 * 1 + 1_024]);
+    expect([answers.size, answers.users, answers.until('u2', 'j2')]).toEqual([1, 1, 5_000]);
+    // At the cap with the user's own answer the oldest: it makes room, and the user stays.
+    const alone = createRevocationAnswers(1);
+    alone.remember('u1', 'j1', 5_000, 0);
+    alone.remember('u1', 'j2', 5_000, 0);
+    expect([alone.size, alone.users, alone.until('u1', 'j1'), alone.until('u1', 'j2')]).toEqual([1, 1, undefined, 5_000]);
   });
 
-  it('passes over an answer remembered again where it was first queued', () => {
+  it('moves an answer remembered again to the newest end', () => {
     const answers = createRevocationAnswers(100);
     answers.remember('u1', 'j1', 100, 0);
     answers.remember('u1', 'j2', 100, 0);
@@ -82,10 +82,12 @@ describe('revocation answers (cached mode)', () => {
     expect([answers.size, answers.until('u1', 'j2'), answers.until('u1', 'j1')]).toEqual([2, undefined, 5_000]);
   });
 
-  it('clear() empties the queue too', () => {
+  it('clear() forgets everything', () => {
     const answers = createRevocationAnswers(10);
     answers.remember('u1', 'j1', 5_000, 0);
     answers.clear();
-    expect([answers.size, answers.users, answers.queued, answers.until('u1', 'j1')]).toEqual([0, 0, 0, undefined]);
+    // After u1's answer would have expired: nothing of it is left to sweep.
+    answers.remember('u2', 'j2', 9_000, 6_000);
+    expect([answers.size, answers.users, answers.until('u1', 'j1'), answers.until('u2', 'j2')]).toEqual([1, 1, undefined, 9_000]);
   });
 });
