@@ -38,8 +38,6 @@ export const MAX_GROWTH = 0.15;
  * longer, are left out of RSS before (`argon2Resident`).
  */
 export const WINDOW_S = 30;
-/** Memory is judged only when at least this long follows warm-up: the baseline's minute. */
-export const MIN_JUDGED_S = 2 * WINDOW_S;
 /**
  * Growth is measured from the median of the first minute after warm-up. Start-up ends with a
  * one-off release of memory: RSS 15–40 MiB lower for 15–20 s, on every instance at once, seen
@@ -48,6 +46,8 @@ export const MIN_JUDGED_S = 2 * WINDOW_S;
  * its median past the rest.
  */
 export const BASELINE_S = 60;
+/** Memory is judged only when at least this long follows warm-up: the baseline's minute. */
+export const MIN_JUDGED_S = BASELINE_S;
 /** A window with fewer samples (half of one at the soak's 2 s, after a stall of the harness) is left out. */
 export const MIN_WINDOW_SAMPLES = 8;
 
