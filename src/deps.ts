@@ -202,7 +202,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     clockToleranceMs: auth.clock_tolerance,
     cacheSize: auth.token_cache_size,
   });
-  // A client refreshes about once per access lifetime: a salt unused for two is read again if needed.
+  // A client refreshes about once per access lifetime: a salt set two lifetimes ago is read again if needed.
   const sessionSalts = createBoundedCache<string>(SESSION_SALTS_REMEMBERED, 2 * auth.access_lifetime);
   const cacheEntries = () => ({ access_tokens: accessTokens.cachedTokens, session_salts: sessionSalts.size, revocation_answers: answersHeld?.() });
   const deps: Omit<AppDeps, 'rateLimits'> = {
