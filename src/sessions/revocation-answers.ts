@@ -37,7 +37,6 @@ export function createRevocationAnswers(maxEntries: number) {
     /** Until when `jti` of `userId` may be answered 'ok' from here, if remembered. */
     until: (userId: string, jti: string) => answers.get(userId)?.get(jti)?.until,
     remember(userId: string, jti: string, until: number, now: number) {
-      if (maxEntries <= 0) return;
       // Remembered again, an answer is the newest.
       const known = answers.get(userId)?.get(jti);
       if (known) drop(known);
