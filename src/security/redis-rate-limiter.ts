@@ -1,3 +1,4 @@
+import { NOW } from '../sessions/lua/scripts.js';
 import { defineScript, redisGuarded as guarded, type RedisClient } from '../sessions/redis-client.js';
 import { retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limiter.js';
 
@@ -8,8 +9,7 @@ import { retryAfterSeconds, type LimitKey, type RateLimiter } from './rate-limit
  * key is locked (nothing counted). Times come from Redis `TIME`, one clock for every instance.
  * Mirrors `lockMs` in rate-limiter.ts.
  */
-const HIT = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const HIT = `${NOW}
 local wait, which = 0, 0
 for i, key in ipairs(KEYS) do
   local locked = tonumber(redis.call('HGET', key, 'l') or '0') - now

@@ -86,11 +86,14 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
   const denyKey = (userId: string, jti: string) => `${userId}:${jti}`;
   const isDenied = (userId: string, jti: string, now = Date.now()) => (denied.get(denyKey(userId, jti)) ?? 0) > now;
 
-  /** Ends every session of the user but `keepSessionId`, and returns it; undefined (nothing changed) if it has ended. */
+  /**
+   * Ends every session of the user but `keepSessionId`, and returns it; undefined (nothing
+   * changed) if it has ended or is of an older token version (revoked), as the Redis store's.
+   */
   const keepOnly = (userId: string, keepSessionId: string, now: number) => {
     const state = users.get(userId);
     const kept = liveSession(state, keepSessionId, now);
-    if (!state || !kept) return undefined;
+    if (!state || !kept || kept.tokenVersion !== state.tokenVersion) return undefined;
     state.sessions.clear();
     state.sessions.set(keepSessionId, kept);
     return kept;

@@ -11,16 +11,16 @@ import {
   activityThrottleMs,
   MAX_DENIED_PER_SESSION,
   type AuthenticateInput,
-  type AuthenticateOutcome,
+  type SessionState,
   type RotateResult,
   type SessionInfo,
   type SessionPolicy,
   type SessionStore,
 } from './session-store.js';
 
-const FAILURES: Readonly<Record<number, AuthenticateOutcome>> = { [-1]: 'no_session', [-2]: 'stale_version', [-3]: 'denied' };
+const FAILURES: Readonly<Record<number, SessionState>> = { [-1]: 'no_session', [-2]: 'stale_version', [-3]: 'denied' };
 
-type AuthenticateReply = { outcome: AuthenticateOutcome; validForMs: number };
+type AuthenticateReply = { outcome: SessionState; validForMs: number };
 
 /**
  * The script's answer for one check: a failure code (negative), or the ms left until the session
@@ -51,7 +51,7 @@ function defineScripts(redis: RedisClient) {
     deny: define('jwtDeny', lua.deny, 3),
     endAll: define('jwtEndAll', lua.endAll, 2),
     endOthers: define('jwtEndOthers', lua.endOthers, 3),
-    endOthersKeepingTokens: define('jwtEndOthersKeepingTokens', lua.endOthersKeepingTokens, 2),
+    endOthersKeepingTokens: define('jwtEndOthersKeepingTokens', lua.endOthersKeepingTokens, 3),
     listSessions: define('jwtListSessions', lua.listSessions, 1),
   };
 }
@@ -237,7 +237,14 @@ export function createRedisSessionStore({
 
     async endOthersKeepingTokens(userId, keepSessionId) {
       const kept = await revoke(userId, (on) =>
-        on.endOthersKeepingTokens(keys.sessionSet(userId), keys.session(userId, keepSessionId), keys.sessionPrefix(userId), keepSessionId, ...revoked(userId)),
+        on.endOthersKeepingTokens(
+          keys.sessionSet(userId),
+          keys.session(userId, keepSessionId),
+          keys.tokenVersion(userId),
+          keys.sessionPrefix(userId),
+          keepSessionId,
+          ...revoked(userId),
+        ),
       );
       return Number(kept) === 1;
     },

@@ -25,7 +25,7 @@ export interface AuthenticateInput {
 }
 
 /** What `/authenticate` learns about a verified access token's revocation state. */
-export type AuthenticateOutcome = 'ok' | 'no_session' | 'stale_version' | 'denied';
+export type SessionState = 'ok' | 'no_session' | 'stale_version' | 'denied';
 
 /** What a token response needs from the store: the state the new tokens are minted for. */
 export interface SessionGrant {
@@ -80,7 +80,7 @@ export interface SessionStore {
    * The hot-path check: session alive, token version current, jti not denied.
    * Counts as activity (idle window slides; writes throttled to one per `max(1s, auto_logout/100)`).
    */
-  authenticate(input: AuthenticateInput): Promise<AuthenticateOutcome>;
+  authenticate(input: AuthenticateInput): Promise<SessionState>;
 
   /** The session's refresh salt, or `null` when it does not exist. Read-only. */
   getSalt(userId: string, sessionId: string): Promise<string | null>;
@@ -130,14 +130,16 @@ export interface SessionStore {
   /**
    * Bumps the token version and ends every session but `keepSessionId`, which moves to the new
    * version and a new generation (its older refresh tokens are refused as `invalid`, without
-   * ending it). `null`, changing nothing, if it no longer exists: a request of an ended session
-   * has no effect.
+   * ending it). `null`, changing nothing, if it no longer exists or is of an older token version
+   * than the user's (revoked: a logout-all that missed it): a request of an ended session has no
+   * effect.
    */
   endOthers(userId: string, keepSessionId: string): Promise<(SessionGrant & { salt: string }) | null>;
 
   /**
    * Ends every session but `keepSessionId`, which stays as it is: same version, generation and
-   * tokens. `false`, changing nothing, if it no longer exists.
+   * tokens. `false`, changing nothing, if it no longer exists or is of an older token version
+   * than the user's (as `endOthers`).
    */
   endOthersKeepingTokens(userId: string, keepSessionId: string): Promise<boolean>;
 

@@ -153,6 +153,25 @@ describe.concurrent('Redis session store keys', () => {
     ctx.expect(await inspector.zscore(`${prefix}{${userId}}:ss`, kept.sessionId)).toBeNull();
   });
 
+  test('a session a logout-all missed (its session set lost, as a volatile-* policy may evict it) stays revoked: a password change cannot keep it', async (ctx) => {
+    const { store, prefix, inspector } = await setup(ctx);
+    const userId = randomUUID();
+    const [missed] = await loginMany(store, userId, 2);
+    if (!missed) throw new Error('session missing');
+    const tag = `${prefix}{${userId}}:`;
+    await inspector.del(`${tag}ss`);
+    await store.endAll(userId);
+    ctx.expect(await inspector.exists(`${tag}s:${missed.sessionId}`)).toBe(1);
+    ctx.expect(await missed.authenticate()).toBe('stale_version');
+    // The password change this session's request began before the logout-all goes on.
+    ctx.expect(await store.endOthersKeepingTokens(userId, missed.sessionId)).toBe(false);
+    ctx.expect(await store.endOthers(userId, missed.sessionId)).toBeNull();
+    ctx.expect(await inspector.get(`${tag}tv`)).toBe('1');
+    ctx.expect(await inspector.hget(`${tag}s:${missed.sessionId}`, 'tv')).toBe('0');
+    for (const tokenVersion of [0, 1, 2]) ctx.expect(await missed.authenticate(tokenVersion)).toBe('stale_version');
+    ctx.expect(await missed.rotate(0)).toEqual({ outcome: 'invalid' });
+  });
+
   test('losing only the deny keys or only the token version never revives a revoked token; losing the version logs the user out', async (ctx) => {
     const { store, prefix, inspector } = await setup(ctx);
     const revoked = await login(store);

@@ -33,7 +33,8 @@ const endAllBut = (set: string) => `for _, id in ipairs(redis.call('ZRANGE', ${s
   end
 end`;
 
-const NOW = `local t = redis.call('TIME')
+/** Lua: `now`, Redis's clock in epoch ms (one clock for every instance). */
+export const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
@@ -211,11 +212,20 @@ ${PUBLISH}
 return tv`;
 
 /**
- * KEYS: session-set, kept session. ARGV: session key prefix, kept sid, +revocation. Ends every
- * session but the kept one, which keeps its version, generation and tokens. Returns 1, or 0 and
- * changes nothing when the kept session no longer exists.
+ * Lua: `live`, whether session `ks` exists at its user's token version (key `ktv`). A session of an
+ * older version was revoked (a logout-all that missed it: its session set lost, say to a
+ * volatile-* eviction), and must stay so: a password change never keeps it.
  */
-export const endOthersKeepingTokens = `${REVOKES}if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+const liveAtVersion = (ks: string, ktv: string) => `local kept_tv = redis.call('HGET', ${ks}, 'tv')
+local live = kept_tv and tonumber(kept_tv) == tonumber(redis.call('GET', ${ktv}) or '0')`;
+
+/**
+ * KEYS: session-set, kept session, tv. ARGV: session key prefix, kept sid, +revocation. Ends every
+ * session but the kept one, which keeps its version, generation and tokens. Returns 1, or 0 and
+ * changes nothing when the kept session no longer exists or is of an older token version.
+ */
+export const endOthersKeepingTokens = `${REVOKES}${liveAtVersion('KEYS[2]', 'KEYS[3]')}
+if not live then return 0 end
 ${endAllBut('KEYS[1]')}
 ${PUBLISH}
 return 1`;
@@ -223,9 +233,11 @@ return 1`;
 /**
  * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, +revocation.
  * The kept session counts as active. Returns {tv, gen, salt, roles, expires at}, or {} and
- * changes nothing when the kept session no longer exists (a request of an ended session).
+ * changes nothing when the kept session no longer exists or is of an older token version (a
+ * request of a revoked session).
  */
-export const endOthers = `${REVOKES}if redis.call('EXISTS', KEYS[3]) == 0 then return {} end
+export const endOthers = `${REVOKES}${liveAtVersion('KEYS[3]', 'KEYS[1]')}
+if not live then return {} end
 local tv = redis.call('INCR', KEYS[1])
 ${PUBLISH}
 ${endAllBut('KEYS[2]')}
