@@ -2,10 +2,9 @@ import { createPrivateKey, createPublicKey, randomUUID, verify } from 'node:cryp
 import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
 import { writeAnswer } from '../src/http/authenticate/write-answer.js';
-import { renderHeadLines, requestIdFrom, requestIdLine } from '../src/http/response-headers.js';
-import { createAccessTokens } from '../src/tokens/access-token.js';
-import { createKeyRing } from '../src/tokens/key-ring.js';
+import { baselineLines, renderHeadLines, requestIdFrom, requestIdLine } from '../src/http/response-headers.js';
 import type { SigningSetup } from './load/jobs.js';
+import { benchSigner } from './signer.js';
 
 /**
  * The baselines, no logic behind any: `bare` answers 200 `ok` to everything (the issue's
@@ -33,12 +32,8 @@ const sessionId = randomUUID();
 const exp = String(Math.floor(Date.now() / 1000) + 900);
 const body = JSON.stringify({ sub: userId, sid: sessionId, jti: randomUUID(), roles: ['user'], iat: Number(exp) - 900, exp: Number(exp) });
 const bodyLength = String(Buffer.byteLength(body));
-/** The headers after the request id, rendered once, as the service renders its answers' (decide.ts). */
-const shapedLines = renderHeadLines([
-  'X-Instance-Id', 'shaped',
-  'X-Content-Type-Options', 'nosniff',
-  'X-Frame-Options', 'DENY',
-  'Referrer-Policy', 'no-referrer',
+/** The headers after the request id, rendered once, as the service renders its answers' (authenticate.ts). */
+const shapedLines = baselineLines('shaped') + renderHeadLines([
   'Content-Type', 'application/json; charset=utf-8',
   'Cache-Control', 'no-store',
   'X-User-Id', userId,
@@ -62,8 +57,7 @@ function verifyBound(setup: SigningSetup): RequestListener {
 }
 
 async function signBound(setup: SigningSetup): Promise<RequestListener> {
-  const keyRing = await createKeyRing('EdDSA', [{ kid: setup.kid, file: setup.keyFile, value: undefined, sign: true }]);
-  const tokens = createAccessTokens({ keyRing, issuer: setup.issuer, audience: setup.audience, lifetimeMs: 900_000, clockToleranceMs: 5_000 });
+  const tokens = await benchSigner(setup);
   const claims = { userId, sessionId, tokenVersion: 0, roles: ['user'] };
   return (request, response) => {
     const chunks: Buffer[] = [];

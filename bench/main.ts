@@ -5,6 +5,7 @@
  * same run, and writes bench/results.json. Exits 0 whether or not targets are met.
  */
 import { join } from 'node:path';
+import { REPO_ROOT } from '../scripts/cluster/build.js';
 import type { CleanupStack } from '../scripts/cluster/cleanup.js';
 import { accounts, mapLimit, register } from './fixtures.js';
 import { startLoadWorker } from './load/driver.js';
@@ -16,7 +17,7 @@ import { argon2Ceiling, loginsAlone, loginStorm, pacedFloor, stormBeside } from 
 import { revocationPropagation } from './scenarios/propagation.js';
 import { refreshRate, signCeiling } from './scenarios/refresh.js';
 import { atLoad, bare, cold, gateway, verifyCeiling } from './scenarios/throughput.js';
-import { REPO_ROOT, startBareServer, startService } from './service.js';
+import { startBareServer, startService } from './service.js';
 import { UsageError } from '../src/util/cli-args.js';
 import { runMain } from './run-main.js';
 import { makePool, startStack } from './stack.js';

@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { DIST_MAIN } from '../scripts/cluster/build.js';
+import { DIST_MAIN, REPO_ROOT } from '../scripts/cluster/build.js';
 import { onFreePort } from '../scripts/cluster/free-port.js';
 import { isReady } from '../scripts/cluster/instance.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../scripts/cluster/process.js';
@@ -10,8 +9,6 @@ import { tcpProbe } from '../scripts/cluster/tcp-probe.js';
 import { NODE_FLAGS } from '../src/node-flags.js';
 import type { SigningSetup } from './load/jobs.js';
 import { pinned } from './machine.js';
-
-export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** What every benchmarked instance shares: one signing key, one refresh secret, one Redis, one PostgreSQL. */
 export interface ServiceEnv {

@@ -9,7 +9,7 @@ import { unmatched } from './http/allowed-methods.js';
 import { createRequestRecorder, requestContext, type RequestRecorder } from './http/request-context.js';
 import { accountRoutes } from './http/routes/account.js';
 import { adminRoutes } from './http/routes/admin.js';
-import { createAuthenticate, type Authenticate } from './http/authenticate/decide.js';
+import { createAuthenticate, type Authenticate } from './http/authenticate/authenticate.js';
 import { authenticateRoute } from './http/authenticate/hono-route.js';
 import { credentialRoutes } from './http/routes/credentials.js';
 import { healthRoutes } from './http/routes/health.js';

@@ -41,6 +41,9 @@ const SESSION_SALTS_REMEMBERED = 100_000;
 /** Whether this instance runs on the embedded, single-instance default (no shared session store). */
 export const isEmbedded = ({ cache }: Config) => !cache.url && !cache.sentinel && !cache.cluster;
 
+/** This replica's name in `X-Instance-Id` and in its logs: `server.instance_id`, else `host:pid`. */
+export const instanceIdOf = (server: Config['server']) => server.instance_id ?? `${hostname()}:${process.pid}`;
+
 async function buildKeyRing(config: Config, logger: Logger): Promise<KeyRing> {
   const { algorithm, keys } = config.auth;
   if (keys.length > 0) return createKeyRing(algorithm, keys);
@@ -209,7 +212,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     ...stores,
     keyRing,
     metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats(), cacheEntries }),
-    instanceId: config.server.instance_id ?? `${hostname()}:${process.pid}`,
+    instanceId: instanceIdOf(config.server),
     lifecycle: { draining: false },
     accessTokens,
     refreshTokens: createRefreshTokenCodec(refreshKey),

@@ -1,10 +1,9 @@
 import { ConfigError, loadConfig } from './config/loader.js';
-import { createDeps, isEmbedded } from './deps.js';
+import { createDeps, instanceIdOf, isEmbedded } from './deps.js';
 import { AppError, UnavailableError } from './errors.js';
 import { flushAccessLogs } from './observability/access-log.js';
 import { createLogger } from './observability/logger.js';
 import { startMetricsServer, startServer, stopServer } from './server.js';
-import { KeyError } from './tokens/key-ring.js';
 import { parseCommandLine, UsageError } from './util/cli-args.js';
 
 /** A signal this long after the first stops at once; sooner, it is taken for the same one. */
@@ -24,7 +23,7 @@ async function main() {
   }
   const warnings: string[] = [];
   const config = loadConfig({ file: values.config, warnings });
-  const logger = createLogger(config.logging);
+  const logger = createLogger(config.logging, instanceIdOf(config.server));
   for (const warning of warnings) logger.warn(warning);
   const deps = await createDeps(config, logger);
   const { server, port } = await startServer(deps);
@@ -36,7 +35,7 @@ async function main() {
     const users = config.database.url ? 'PostgreSQL' : `PGlite in ${config.database.data_dir}`;
     logger.warn(`EMBEDDED MODE: in-process session store and ${users} — single instance only; to run a cluster set REDIS_URL and DATABASE_URL (cache.url, database.url), REFRESH_SECRET and auth.keys (README: Configuration)`);
   }
-  logger.info({ port, instance: deps.instanceId, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port}`);
+  logger.info({ port, algorithm: config.auth.algorithm }, `jwt-cluster listening on http://${config.server.host}:${port} as ${deps.instanceId}`);
 
   /** The access-log lines held back, then the last line, then the exit once the log is written. */
   const exitWith = (code: number, lastLine: () => void) => {
@@ -80,7 +79,8 @@ main().catch((error: unknown) => {
     process.stderr.write(`jwt-cluster: cannot start: ${unreachable(error)}\n`);
     process.exit(1);
   }
-  const known = error instanceof ConfigError || error instanceof KeyError || error instanceof AppError || error instanceof UsageError;
+  // A key that cannot be used (KeyError) is a ConfigError too.
+  const known = error instanceof ConfigError || error instanceof AppError || error instanceof UsageError;
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`jwt-cluster: cannot start: ${known ? message : `${message} (unexpected)`}\n`);
   process.exit(known ? 2 : 1);

@@ -118,7 +118,7 @@ export async function startServer(deps: AppDeps): Promise<{ server: Server; port
   const { server: config } = deps.config;
   const parts = createAppParts(deps);
   const app = createApp(deps, parts);
-  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger), deps);
+  const server = hardenedServer(withFastAuthenticate(parts.authenticate, honoListener(app, deps), deps.logger, deps.instanceId), deps);
   const port = await listen(server, config.port, config.host, 'server.port', deps.logger);
   return { server, port };
 }

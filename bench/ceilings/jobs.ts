@@ -1,15 +1,9 @@
+import type { SigningSetup } from '../load/jobs.js';
+
 /** What a ceiling worker measures, for how long (`ms`), with what material. */
 export type CeilingJob =
   | { kind: 'verify'; ms: number; keyFile: string; token: string }
-  | {
-      kind: 'sign';
-      ms: number;
-      keyFile: string;
-      kid: string;
-      issuer: string;
-      audience: string;
-      claims: { userId: string; sessionId: string; tokenVersion: number; roles: string[] };
-    }
+  | (SigningSetup & { kind: 'sign'; ms: number; claims: { userId: string; sessionId: string; tokenVersion: number; roles: string[] } })
   | { kind: 'argon2'; ms: number };
 
 export interface CeilingResult {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pinned, SERVER_CPU } from '../machine.js';
-import { REPO_ROOT } from '../service.js';
+import { REPO_ROOT } from '../../scripts/cluster/build.js';
 import type { CeilingJob, CeilingResult } from './jobs.js';
 
 const run = promisify(execFile);

@@ -6,8 +6,7 @@ import { createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hash, verify as argon2Verify } from '@node-rs/argon2';
 import { argon2Options, defaultHashConcurrency } from '../../src/passwords/hasher.js';
-import { createAccessTokens } from '../../src/tokens/access-token.js';
-import { createKeyRing } from '../../src/tokens/key-ring.js';
+import { benchSigner } from '../signer.js';
 import type { CeilingJob } from './jobs.js';
 
 function loopFor(ms: number, step: () => void): number {
@@ -34,8 +33,7 @@ async function verifyRate(job: Extract<CeilingJob, { kind: 'verify' }>): Promise
 }
 
 async function signRate(job: Extract<CeilingJob, { kind: 'sign' }>): Promise<number> {
-  const keyRing = await createKeyRing('EdDSA', [{ kid: job.kid, file: job.keyFile, value: undefined, sign: true }]);
-  const tokens = createAccessTokens({ keyRing, issuer: job.issuer, audience: job.audience, lifetimeMs: 900_000, clockToleranceMs: 5_000 });
+  const tokens = await benchSigner(job);
   return loopFor(job.ms, () => tokens.sign(job.claims));
 }
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLIENT_CPU, pinned } from '../machine.js';
-import { REPO_ROOT } from '../service.js';
+import { REPO_ROOT } from '../../scripts/cluster/build.js';
 import type { ColdSummary, LoadJob, LoadSummary, PropagationSummary, StormSummary } from './jobs.js';
 
 type ResultOf<J extends LoadJob> = J extends { kind: 'cold' }

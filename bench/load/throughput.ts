@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type autocannon from 'autocannon';
-import { createAccessTokens } from '../../src/tokens/access-token.js';
-import { createKeyRing } from '../../src/tokens/key-ring.js';
+import { benchSigner } from '../signer.js';
 import { runAutocannon } from './autocannon-run.js';
 import type { ColdSummary, LoadJob, LoadSummary } from './jobs.js';
 import { pacedLoad } from './paced.js';
@@ -45,8 +44,7 @@ export function httpLoad(job: Job<'http'>): Promise<LoadSummary> {
 export async function coldLoad(job: Job<'cold'>): Promise<ColdSummary> {
   const { signing } = job;
   const signStarted = performance.now();
-  const keyRing = await createKeyRing('EdDSA', [{ kid: signing.kid, file: signing.keyFile, value: undefined, sign: true }]);
-  const tokens = createAccessTokens({ keyRing, issuer: signing.issuer, audience: signing.audience, lifetimeMs: 900_000, clockToleranceMs: 5_000 });
+  const tokens = await benchSigner(signing);
   const signed = Array.from({ length: job.count }, (_, i) => {
     const session = job.sessions[i % job.sessions.length];
     if (!session) throw new Error('cold load needs at least one session');

@@ -1,3 +1,5 @@
+import { median } from '../stats.js';
+
 /** RSS of every instance at one moment (`null`: the process was gone). */
 export interface RssSample {
   atS: number;
@@ -73,12 +75,6 @@ export interface InstanceMemory {
 
 /** Bytes as MiB to one decimal; `null` stays `null`. */
 export const mib = (bytes: number | null | undefined) => (bytes === null || bytes === undefined ? null : Math.round((bytes / 2 ** 20) * 10) / 10);
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /**
  * The sliding windows after warm-up, as sample indexes: one ending at each sample at least

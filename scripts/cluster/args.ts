@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from '../../src/util/cli-args.js';
 import type { ClusterOptions } from './cluster.js';
 
 export const USAGE = `Usage: npm run cluster -- [--instances N] [--port 4000] [--redis-url URL] [--database-url URL] [--key-prefix PREFIX]
@@ -17,11 +17,6 @@ PostgreSQL unless their URLs are given. Ctrl-C or SIGTERM stops what it started.
   --revocation MODE    instances' cache.revocation: exact (default) or cached
   --no-rate-limits     turn the brute-force limits off (load tests from one address)`;
 
-/** Thrown for a bad command line; the message is one line. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 function wholeNumber(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`--${flag}: expected a whole number from ${min} to ${max}, got "${text}"`);
@@ -35,28 +30,22 @@ function oneOf<T extends string>(flag: string, text: string | undefined, allowed
 
 /** Parses the CLI flags; `undefined` means `--help` was asked for. */
 export function parseClusterArgs(argv: readonly string[]): ClusterOptions | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      options: {
-        instances: { type: 'string', short: 'n', default: '3' },
-        port: { type: 'string', short: 'p', default: '4000' },
-        'redis-url': { type: 'string' },
-        'database-url': { type: 'string' },
-        'key-prefix': { type: 'string' },
-        'log-level': { type: 'string' },
-        'shutdown-grace': { type: 'string' },
-        revocation: { type: 'string' },
-        'no-rate-limits': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const { values } = parsed;
+  const { values } = parseCommandLine({
+    args: [...argv],
+    strict: true,
+    options: {
+      instances: { type: 'string', short: 'n', default: '3' },
+      port: { type: 'string', short: 'p', default: '4000' },
+      'redis-url': { type: 'string' },
+      'database-url': { type: 'string' },
+      'key-prefix': { type: 'string' },
+      'log-level': { type: 'string' },
+      'shutdown-grace': { type: 'string' },
+      revocation: { type: 'string' },
+      'no-rate-limits': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return undefined;
   return {
     instances: wholeNumber('instances', values.instances, 1, 64),

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { startCluster } from './cluster.js';
-import { parseClusterArgs, USAGE, UsageError } from './args.js';
+import { UsageError } from '../../src/util/cli-args.js';
+import { parseClusterArgs, USAGE } from './args.js';
 
 /** `npm run cluster -- --instances N`: start, print the URLs, stop everything on Ctrl-C / SIGTERM. */
 async function main(): Promise<void> {

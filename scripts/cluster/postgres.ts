@@ -49,6 +49,20 @@ export async function postgresAnswers(url: string, timeoutMs = 2_000): Promise<b
   }
 }
 
+/** The server's arguments for a throwaway cluster in `dir` (`data/`, `socket/`): fast, never durable. */
+export function postgresServerArgs(dir: string, port: number | string): string[] {
+  return [
+    '-D', join(dir, 'data'),
+    '-p', String(port),
+    '-k', join(dir, 'socket'),
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'fsync=off',
+    '-c', 'synchronous_commit=off',
+    '-c', 'full_page_writes=off',
+    '-c', 'max_connections=200',
+  ];
+}
+
 /**
  * Initialises a cluster in `dir` and starts `postgres` on `options.port`, or else on a free
  * loopback port (another if that one was taken meanwhile). As root it
@@ -72,16 +86,7 @@ export async function startPostgres(dir: string, options: { port?: number } = {}
   }
 
   const start = async (port: number): Promise<LocalPostgres> => {
-    const [command, args] = asUser(runAs, server, [
-      '-D', dataDir,
-      '-p', String(port),
-      '-k', socketDir,
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'fsync=off',
-      '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200',
-    ]);
+    const [command, args] = asUser(runAs, server, postgresServerArgs(dir, port));
     const proc = spawnLogged('postgres', command, args, { logFile: join(dir, 'postgres.log') });
     const url = `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres`;
     try {

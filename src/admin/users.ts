@@ -3,10 +3,9 @@ import { reportEvent } from '../audit/report.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { endAllAroundLateWrite } from '../auth/late-writes.js';
 import { AppError } from '../errors.js';
-import { emailLookup, registerBody } from '../http/request-schemas.js';
 import { requireStrongPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
-import { normaliseEmail } from '../users/email.js';
+import { emailAddress, emailLookup, normaliseEmail } from '../users/email.js';
 import { lateWrite } from '../users/query-deadline.js';
 import type { User, UserChange } from '../users/user-store.js';
 import { isUuid } from '../util/uuid.js';
@@ -75,7 +74,7 @@ export async function getUserByEmail(deps: AdminDeps, email: string): Promise<Us
  */
 export async function createUser(deps: AdminDeps, actor: Actor, input: { email: string; password: string; roles?: readonly string[] | undefined }) {
   const email = normaliseEmail(input.email);
-  if (!registerBody.shape.email.safeParse(email).success) throw new AppError('invalid_request', 'email: must be an e-mail address');
+  if (!emailAddress.safeParse(email).success) throw new AppError('invalid_request', 'email: must be an e-mail address');
   const roles = input.roles && input.roles.length > 0 ? parseRoles(input.roles) : undefined;
   requireStrongPassword(input.password, deps.passwordPolicy, email);
   const user = await deps.users.create({ email, passwordHash: await deps.hasher.hash(input.password), ...(roles ? { roles } : {}) });

@@ -7,7 +7,6 @@ import { createOutageLog } from './outage-log.js';
 /** Writes the contract's error body `{error, error_description}` (plus `Retry-After` when given). */
 export function errorResponse(c: Context, code: ErrorCode, description: string, retryAfter?: number) {
   if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
-  c.header('Cache-Control', 'no-store');
   return c.json({ error: code, error_description: description }, errorStatus[code]);
 }
 

@@ -32,26 +32,18 @@ export const requestIdFrom = (given: string | undefined) => (given && SAFE_REQUE
 /** The request id as a head line (`renderHeadLines`), unchecked: `requestIdFrom` checked it. */
 export const requestIdLine = (requestId: RequestId) => `X-Request-Id: ${requestId}\r\n`;
 
-const HARDENING = ['X-Content-Type-Options', 'nosniff', 'X-Frame-Options', 'DENY', 'Referrer-Policy', 'no-referrer'] as const;
+/** Baseline hardening on every response. */
+const HARDENING = { 'X-Content-Type-Options': 'nosniff', 'X-Frame-Options': 'DENY', 'Referrer-Policy': 'no-referrer' } as const;
 
-/**
- * Headers on every response — request correlation, which replica answered, baseline hardening —
- * followed by `more`, as one flat name/value list (the form Node's `writeHead` takes as is).
- */
-export function baseHeaderList(requestId: string, instanceId: string, more: readonly string[] = []): string[] {
-  return ['X-Request-Id', requestId, 'X-Instance-Id', instanceId, ...HARDENING, ...more];
-}
+/** Headers on every response: request correlation, which replica answered, baseline hardening. */
+export const baseHeaders = (requestId: string, instanceId: string): Record<string, string> => ({
+  'X-Request-Id': requestId,
+  'X-Instance-Id': instanceId,
+  ...HARDENING,
+});
 
-/** `baseHeaderList` but the request id, as head lines (`renderHeadLines`). */
-export const baselineLines = (instanceId: string) => renderHeadLines(['X-Instance-Id', instanceId, ...HARDENING]);
-
-/** `baseHeaderList` as an object. */
-export function baseHeaders(requestId: string, instanceId: string): Record<string, string> {
-  const list = baseHeaderList(requestId, instanceId);
-  const headers: Record<string, string> = {};
-  for (let i = 0; i < list.length; i += 2) headers[list[i] as string] = list[i + 1] as string;
-  return headers;
-}
+/** `baseHeaders` but the request id, as head lines (`renderHeadLines`). */
+export const baselineLines = (instanceId: string) => renderHeadLines(Object.entries({ 'X-Instance-Id': instanceId, ...HARDENING }).flat());
 
 /** Headers Node writes itself from what it knows of the answer and the connection. */
 const NODE_WRITES = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'upgrade', 'trailer']);

@@ -21,7 +21,8 @@ const REDACT = [
   'req.headers.cookie',
 ];
 
-const FLUSH_INTERVAL_MS = 250;
+/** How often buffered log lines are handed on: the destination's flush, and the access log's batches (access-log.ts). */
+export const FLUSH_INTERVAL_MS = 250;
 
 /**
  * Most JSON log bytes held while the output does not take them (a stalled log shipper, a full
@@ -35,21 +36,22 @@ export function jsonDestination(fd: number) {
 }
 
 /**
- * The service logger: pretty text for people, JSON lines for machines. JSON lines are
- * buffered (4 KiB, flushed at least every 250 ms and on shutdown) rather than written with
- * one syscall each, and at most 16 MiB are held while stdout blocks.
+ * The service logger: pretty text for people, JSON lines for machines, every JSON line naming
+ * its replica (`instance`: `server.instance_id`, as `X-Instance-Id`). JSON lines are buffered
+ * (4 KiB, flushed at least every 250 ms and on shutdown) rather than written with one syscall
+ * each, and at most 16 MiB are held while stdout blocks.
  */
-export function createLogger(config: Config['logging']): Logger {
+export function createLogger(config: Config['logging'], instance: string): Logger {
   const options = {
     level: config.level,
     redact: { paths: REDACT, censor: '[redacted]' },
     serializers: { err: safeError },
-    base: { pid: process.pid },
+    base: { pid: process.pid, instance },
   };
   if (config.mode === 'json') {
     const logger = pino(options, jsonDestination(1));
     setInterval(() => logger.flush(), FLUSH_INTERVAL_MS).unref();
     return logger;
   }
-  return pino(options, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname' }));
+  return pino(options, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname,instance' }));
 }

@@ -41,6 +41,9 @@ export interface RateLimits {
   refresh(ip: string | undefined): Promise<void>;
 }
 
+/** The counter subject of a client address (none without one). */
+const bucketOf = (ip: string | undefined) => (ip === undefined ? undefined : clientBucket(ip));
+
 const policyOf = ({ max, window, backoff, max_backoff }: LimitsConfig[LimitName]): LimitPolicy => ({
   max,
   windowMs: window,
@@ -144,8 +147,7 @@ export function createRateLimits({
 
   return {
     async login<T>(email: string, { ip, deviceToken }: { ip: string | undefined; deviceToken?: string | undefined }, attempt: () => Promise<T>): Promise<T> {
-      const bucket = ip === undefined ? undefined : clientBucket(ip);
-      const client = key('login_ip', bucket, LOGIN_GROUP);
+      const client = key('login_ip', bucketOf(ip), LOGIN_GROUP);
       // Success clears this counter only: a trusted device's login leaves a stranger's lock on the account in place.
       const account = await countAttempt(accountSubject(email), client, deviceToken, ip);
       let result: T;
@@ -160,13 +162,11 @@ export function createRateLimits({
     },
 
     async register(ip) {
-      const bucket = ip === undefined ? undefined : clientBucket(ip);
-      await hit(key('register_ip', bucket), ip);
+      await hit(key('register_ip', bucketOf(ip)), ip);
     },
 
     async refresh(ip) {
-      const bucket = ip === undefined ? undefined : clientBucket(ip);
-      await hit(key('refresh_ip', bucket), ip);
+      await hit(key('refresh_ip', bucketOf(ip)), ip);
     },
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Cluster, Command } from 'ioredis';
 import type { RedisArg, RedisClient } from './redis-client.js';
 import * as lua from './lua/scripts.js';
-import type { redisKeys } from './redis-keys.js';
+import type { RedisKeys } from './redis-keys.js';
 import type { AuthenticateInput } from './session-store.js';
 
 type Bulk = (value: string) => string;
@@ -53,7 +53,7 @@ class JoinedCommand extends Command {
  * The authenticate script's arguments for `checks` after a free first slot (the script or its
  * SHA, set when sent): the key count, then KEYS and ARGV as lua/scripts.ts lays them out.
  */
-function authenticateArgs(keys: ReturnType<typeof redisKeys>, throttleMs: number, idleMs: number, checks: readonly AuthenticateInput[]) {
+function authenticateArgs(keys: RedisKeys, throttleMs: number, idleMs: number, checks: readonly AuthenticateInput[]) {
   const n = checks.length;
   const args = new Array<RedisArg>(2 + 5 * n + 2);
   args[1] = 3 * n;
@@ -77,7 +77,7 @@ const SHA = createHash('sha1').update(lua.authenticate).digest('hex');
 
 interface AuthenticateCallOptions {
   redis: RedisClient;
-  keys: ReturnType<typeof redisKeys>;
+  keys: RedisKeys;
   throttleMs: number;
   idleMs: number;
 }

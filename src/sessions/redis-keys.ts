@@ -26,3 +26,6 @@ export function redisKeys(prefix: string) {
     revocationChannel: `${prefix}revoked`,
   };
 }
+
+/** The Redis key names of one prefix. */
+export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -4,7 +4,7 @@ import { UnavailableError } from '../errors.js';
 import { nextRun } from '../util/next-run.js';
 import * as lua from './lua/scripts.js';
 import { redisGuarded as guarded, type RedisClient } from './redis-client.js';
-import type { redisKeys } from './redis-keys.js';
+import type { RedisKeys } from './redis-keys.js';
 
 /**
  * Revocations acknowledged by replicas (`cache.revocation_replicas`): they run on a connection of
@@ -42,7 +42,7 @@ export function createRevoke<S>({
 }: {
   scripts: S;
   defineScripts: (connection: RedisClient) => S;
-  keys: ReturnType<typeof redisKeys>;
+  keys: RedisKeys;
   replicated: ReplicatedRevocations | undefined;
 }) {
   /** Scripts defined on each connection replicated revocations run on (a Cluster's node connections come and go). */

@@ -77,5 +77,3 @@ export function createRevocationAnswers(maxEntries: number) {
     },
   };
 }
-
-export type RevocationAnswers = ReturnType<typeof createRevocationAnswers>;

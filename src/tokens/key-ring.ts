@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { exportJWK, type JWK } from 'jose';
+import { ConfigError } from '../config/loader.js';
 import type { KeyConfig } from '../config/schema.js';
 import { readKeyFile } from '../config/secret-file.js';
 
@@ -11,7 +12,6 @@ export interface RingKey {
   kid: string;
   verifyKey: KeyObject;
   signKey: KeyObject | undefined;
-  publicJwk: JWK | undefined;
 }
 
 /** Keys imported once at start-up: the first signing key signs, every key verifies. */
@@ -25,8 +25,8 @@ export interface KeyRing {
 
 const MIN_HMAC_SECRET_BYTES = 32;
 
-/** Thrown when configured key material is unusable; the message names the kid. */
-export class KeyError extends Error {
+/** Thrown when configured key material is unusable (a configuration mistake); the message names the kid. */
+export class KeyError extends ConfigError {
   override name = 'KeyError';
 }
 
@@ -107,12 +107,8 @@ export async function createKeyRing(algorithm: Algorithm, keys: readonly KeyConf
     if (byKid.has(config.kid)) throw new KeyError(`auth.keys[${config.kid}]: duplicate kid`);
     const material = readMaterial(config);
     const imported = algorithm === 'HS256' ? importSecret(config.kid, material) : importAsymmetric(config.kid, material, algorithm);
-    let publicJwk: JWK | undefined;
-    if (algorithm !== 'HS256') {
-      publicJwk = { ...(await exportJWK(imported.verifyKey)), kid: config.kid, alg: algorithm, use: 'sig' };
-      jwks.push(publicJwk);
-    }
-    const ringKey: RingKey = { kid: config.kid, ...imported, publicJwk };
+    if (algorithm !== 'HS256') jwks.push({ ...(await exportJWK(imported.verifyKey)), kid: config.kid, alg: algorithm, use: 'sig' });
+    const ringKey: RingKey = { kid: config.kid, ...imported };
     if (!config.sign) ringKey.signKey = undefined;
     byKid.set(config.kid, ringKey);
     signer ??= ringKey.signKey ? ringKey : undefined;

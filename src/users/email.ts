@@ -1,4 +1,6 @@
 import { domainToASCII, domainToUnicode } from 'node:url';
+import { z } from 'zod';
+import { printable } from '../util/text-schemas.js';
 
 const NON_ASCII = /[^\u0000-\u007f]/;
 /**
@@ -43,3 +45,31 @@ export const punycodeIsReal = (address: string) =>
 
 /** The labels of an address's domain (after its last `@`). */
 export const domainLabels = (address: string) => address.slice(address.lastIndexOf('@') + 1).split('.');
+
+/**
+ * RFC 5321 §4.5.3.1 lengths, which the address pattern does not check: at most 254 characters
+ * in all, 64 before the `@`, 63 in each label of the domain. A longer address cannot receive mail.
+ */
+const withinMailLimits = (address: string) => address.lastIndexOf('@') <= 64 && domainLabels(address).every((label) => label.length <= 63);
+/** A host name's labels may not end with a hyphen (RFC 1123 §2.1; the pattern already refuses one at the start). */
+const hostLabels = (address: string) => domainLabels(address).every((label) => !label.endsWith('-'));
+/** zod's e-mail pattern, but for a top-level domain that may be internationalised too (`.рф` is `.xn--p1ai`). */
+const MAIL_ADDRESS = /^(?:[A-Za-z0-9_'+\-]+\.)*[A-Za-z0-9_'+\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\-]*\.)+(?:[A-Za-z]{2,}|xn--[A-Za-z0-9-]+)$/;
+const TOO_LONG = 'must be an e-mail address (at most 254 characters)';
+/** An address to register, checked in its canonical form (`normaliseEmail`): an internationalised domain counts in its DNS form. */
+export const emailAddress = z
+  .string()
+  .trim()
+  .max(254, TOO_LONG)
+  .transform(normaliseEmail)
+  .pipe(
+    z
+      .string()
+      .max(254, TOO_LONG)
+      .email({ pattern: MAIL_ADDRESS, message: 'must be an e-mail address' })
+      .refine(withinMailLimits, 'must be an e-mail address (at most 64 characters before the @, 63 in each part of the domain)')
+      .refine(hostLabels, 'must be an e-mail address (no part of the domain may end with a hyphen)')
+      .refine(punycodeIsReal, 'must be an e-mail address (an xn-- label must be a valid internationalised name)'),
+  );
+/** An e-mail to look up (login, admin search): printable text once trimmed, as at registration; a malformed one simply matches no user. */
+export const emailLookup = z.string().trim().pipe(printable(254));

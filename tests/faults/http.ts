@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { PASSWORD, uniqueEmail } from '../helpers/test-app.js';
 
 /** One HTTP exchange with the service under test, and how long it took. */
@@ -46,6 +47,13 @@ export async function request(
     body = { raw: text };
   }
   return { status: response.status, headers: response.headers, body, ms };
+}
+
+/** The contract's fail-closed answer: 503 `unavailable` with `Retry-After`. */
+export function expectUnavailable(response: Exchange, what: string) {
+  expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
+  expect(response.body?.error, what).toBe('unavailable');
+  expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
 }
 
 /** The parts of a token response the fault tests use. */

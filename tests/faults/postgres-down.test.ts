@@ -11,19 +11,13 @@ import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { UnavailableError } from '../../src/errors.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
-import { authenticate, type Exchange, login, refresh, register, report, request } from './http.js';
+import { authenticate, expectUnavailable, type Exchange, login, refresh, register, report, request } from './http.js';
 import { type FaultPostgres, faultPostgres, pollUntil, summary, timed } from './servers.js';
 
 /** database.connect_timeout is 2 s; a refused connection should be far quicker. */
 const DATABASE_BUDGET_MS = 2_500;
 const AUTHENTICATE_REQUESTS = 300;
 const CONCURRENCY = 10;
-
-function expectUnavailable(response: Exchange, what: string) {
-  expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
-  expect(response.body?.error, what).toBe('unavailable');
-  expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
-}
 
 /** `pid` has exited: no such process, or a zombie not yet reaped. */
 function exited(pid: number): boolean {

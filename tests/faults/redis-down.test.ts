@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
-import { authenticate, type Exchange, login, refresh, register, report, request } from './http.js';
+import { authenticate, expectUnavailable, type Exchange, login, refresh, register, report, request } from './http.js';
 import { type FaultRedis, faultRedis, pollUntil, summary } from './servers.js';
 
 /** CI slack over the 500 ms target for one `/authenticate` while Redis is down. */
@@ -17,12 +17,6 @@ const WRITE_BUDGET_MS = 2_000;
 /** Service usable again this long after Redis answers PING again. */
 const RECOVERY_BUDGET_MS = 2_000;
 const MIN_OUTAGE_MS = 3_000;
-
-function expectUnavailable(response: Exchange, what: string) {
-  expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
-  expect(response.body?.error, what).toBe('unavailable');
-  expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
-}
 
 describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s', (revocation) => {
   const cleanup = new CleanupStack();

@@ -12,7 +12,7 @@ import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { configSchema } from '../../src/config/schema.js';
 import { closeRedis, connectRedis } from '../../src/sessions/redis-connection.js';
 import { PASSWORD, testCluster, type TestInstance } from '../helpers/test-app.js';
-import { authenticate, type Exchange, refresh, register, report, request } from './http.js';
+import { authenticate, expectUnavailable, type Exchange, refresh, register, report, request } from './http.js';
 import { type FaultRedis, faultRedis, pollUntil, summary, timed } from './servers.js';
 
 const FREEZE_MS = 2_000;
@@ -23,12 +23,6 @@ const WRITE_BUDGET_MS = 2_000;
 const RECOVERY_BUDGET_MS = 2_000;
 /** cached mode: how long after the freeze a valid token may still be answered from the cache. */
 const CACHE_GRACE_MS = 1_000;
-
-function expectUnavailable(response: Exchange, what: string) {
-  expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
-  expect(response.body?.error, what).toBe('unavailable');
-  expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
-}
 
 describe.each(['exact', 'cached'] as const)('Redis frozen (SIGSTOP), cache.revocation: %s', (revocation) => {
   const cleanup = new CleanupStack();

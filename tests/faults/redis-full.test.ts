@@ -11,17 +11,11 @@ import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { activityThrottleMs } from '../../src/sessions/session-store.js';
 import { PASSWORD, testCluster, type TestInstance, uniqueEmail } from '../helpers/test-app.js';
-import { authenticate, type Exchange, login, type Login, refresh, register, request } from './http.js';
+import { authenticate, expectUnavailable, login, type Login, refresh, register, request } from './http.js';
 import { faultRedis } from './servers.js';
 
 const LATE_EMAIL = uniqueEmail();
 const NEW_PASSWORD = 'a brand new passphrase';
-
-function expectUnavailable(response: Exchange, what: string) {
-  expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(503);
-  expect(response.body?.error, what).toBe('unavailable');
-  expect(response.headers.get('retry-after'), what).toMatch(/^\d+$/);
-}
 
 describe('Redis full (maxmemory reached, noeviction)', () => {
   const cleanup = new CleanupStack();

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { childPids } from '../../scripts/cluster/child-pids.js';
 import { type CleanupStack, tempDir } from '../../scripts/cluster/cleanup.js';
 import { freePort } from '../../scripts/cluster/free-port.js';
-import { postgresAnswers, postgresBinaries, startPostgres } from '../../scripts/cluster/postgres.js';
+import { postgresAnswers, postgresBinaries, postgresServerArgs, startPostgres } from '../../scripts/cluster/postgres.js';
 import { type ManagedProcess, spawnLogged, waitUntilReady } from '../../scripts/cluster/process.js';
 import { redisServerBinary } from '../../scripts/cluster/redis.js';
 import { asUser, postgresRunAs } from '../../scripts/cluster/run-as.js';
@@ -151,17 +151,8 @@ export async function faultPostgres(cleanup: CleanupStack): Promise<FaultPostgre
     },
     async start() {
       if (current.running()) throw new Error('fault postgres is already running');
-      // The same arguments as `startPostgres`, on the existing data directory.
-      const [command, args] = asUser(postgresRunAs(), server, [
-        '-D', join(dir, 'data'),
-        '-p', port,
-        '-k', join(dir, 'socket'),
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'fsync=off',
-        '-c', 'synchronous_commit=off',
-        '-c', 'full_page_writes=off',
-        '-c', 'max_connections=200',
-      ]);
+      // As `startPostgres` starts it, on the existing data directory.
+      const [command, args] = asUser(postgresRunAs(), server, postgresServerArgs(dir, port));
       current = spawnLogged('postgres', command, args, { logFile: join(dir, 'postgres.log') });
       await waitUntilReady(current, () => postgresAnswers(first.url), 20_000);
     },

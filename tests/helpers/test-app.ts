@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { afterAll, expect } from 'vitest';
 import type { AppDeps } from '../../src/app-deps.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { createDeps } from '../../src/deps.js';
+import { createDeps, instanceIdOf } from '../../src/deps.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startServer, stopServer } from '../../src/server.js';
 import { generateKeyMaterial } from '../../src/tokens/generate-key.js';
@@ -73,7 +73,7 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
     config,
     async start(variant) {
       const instanceConfig = variant ? configSchema.parse(merge(input, variant)) : config;
-      const deps = await createDeps(instanceConfig, createLogger(instanceConfig.logging));
+      const deps = await createDeps(instanceConfig, createLogger(instanceConfig.logging, instanceIdOf(instanceConfig.server)));
       const { server, port } = await startServer(deps);
       let stopped = false;
       const instance: TestInstance = {

@@ -89,18 +89,24 @@ describe('the service as a process', () => {
     for (const line of requests) expect(line.reqId).toMatch(/^[\w.:-]+$/);
   }, 120_000);
 
-  it('logs the 200s of /authenticate too with logging.authenticate_successes', async () => {
+  it('logs the 200s of /authenticate too with logging.authenticate_successes; every line names the instance', async () => {
     const yaml = 'server:\n  host: 127.0.0.1\n  port: 0\nlogging:\n  authenticate_successes: true\n';
-    const { service, port } = await started('successes-', yaml);
+    const { service, port } = await started('successes-', yaml, { INSTANCE_ID: 'replica-7' });
     try {
       const base = `http://127.0.0.1:${port}`;
       const registered = await call(base, 'POST', '/register', { body: { email: uniqueEmail(), password: PASSWORD } });
-      expect((await call(base, 'GET', '/authenticate', { token: registered.body?.access_token as string })).status).toBe(200);
+      const authenticated = await call(base, 'GET', '/authenticate', { token: registered.body?.access_token as string });
+      expect(authenticated.status).toBe(200);
+      expect(authenticated.headers.get('x-instance-id')).toBe('replica-7');
     } finally {
       service.child.kill('SIGTERM');
     }
     expect((await service.exited)[0]).toBe(0);
-    expect(jsonLines(service)).toContainEqual(expect.objectContaining({ msg: 'request', method: 'GET', path: '/authenticate', status: 200 }));
+    const lines = jsonLines(service);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'request', method: 'GET', path: '/authenticate', status: 200 }));
+    // The access lines (written by hand) and the logger's own alike.
+    expect(lines.filter((line) => line.msg === 'request').length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatchObject({ instance: 'replica-7', pid: service.child.pid });
   }, 120_000);
 
   it.each([

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, registerUser, testCluster } from '../helpers/test-app.js';
 import { authenticate } from './authenticate-client.js';
-import { b64url, craft, craftRaw, isEquivalentSpelling, lenientVariants, trailingBitVariants, withSegment, type Json } from './jws.js';
+import { b64url, craft, craftRaw, isEquivalentSpelling, lenientVariants, trailingBitVariants, withSegment, type Json } from '../helpers/jws.js';
 
 /**
  * The attack catalogue of RFC 8725 / RFC 9068 against the real `/authenticate` over HTTP, on

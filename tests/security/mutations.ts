@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { trailingBitVariants } from './jws.js';
+import { trailingBitVariants } from '../helpers/jws.js';
 
 /** Token mutations for the fast-check properties: each is a pure string → string edit. */
 export type Mutation = (token: string) => string;

@@ -1,16 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, test } from 'vitest';
-import { createAccessLog, FLUSH_CHARS, FLUSH_MS, flushAccessLogs } from '../../src/observability/access-log.js';
+import { createAccessLog, FLUSH_CHARS, flushAccessLogs } from '../../src/observability/access-log.js';
+import { FLUSH_INTERVAL_MS } from '../../src/observability/logger.js';
 
 function capture(level = 'info') {
   const writes: string[] = [];
-  const logger = pino({ level, base: { pid: process.pid } }, { write: (chunk: string) => writes.push(chunk) });
+  const logger = pino({ level, base: { pid: process.pid, instance: 'replica-1' } }, { write: (chunk: string) => writes.push(chunk) });
   return { writes, log: createAccessLog(logger, 'json') };
 }
 
 /** Long enough for a pending flush to have run. */
-const afterFlush = () => sleep(FLUSH_MS * 2);
+const afterFlush = () => sleep(FLUSH_INTERVAL_MS * 2);
 
 describe('access log (JSON)', () => {
   test('lines logged together reach the destination as one write, each a pino-shaped JSON line', async () => {
@@ -24,8 +25,8 @@ describe('access log (JSON)', () => {
     expect(lines.pop()).toBe('');
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries).toEqual([
-      { level: 30, time: expect.any(Number), pid: process.pid, reqId: 'req-1', method: 'GET', path: '/authenticate', status: 200, ms: 0.12, msg: 'request' },
-      { level: 30, time: expect.any(Number), pid: process.pid, reqId: 'req-2', method: 'POST', path: '/login', status: 401, ms: 12.5, msg: 'request' },
+      { level: 30, time: expect.any(Number), pid: process.pid, instance: 'replica-1', reqId: 'req-1', method: 'GET', path: '/authenticate', status: 200, ms: 0.12, msg: 'request' },
+      { level: 30, time: expect.any(Number), pid: process.pid, instance: 'replica-1', reqId: 'req-2', method: 'POST', path: '/login', status: 401, ms: 12.5, msg: 'request' },
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseClusterArgs, UsageError } from '../../scripts/cluster/args.js';
+import { parseClusterArgs } from '../../scripts/cluster/args.js';
+import { UsageError } from '../../src/util/cli-args.js';
 
 describe('npm run cluster arguments', () => {
   it('passes --revocation exact or cached to the instances, and leaves the service default otherwise', () => {

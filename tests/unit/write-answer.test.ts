@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AuthenticateAnswer } from '../../src/http/authenticate/decide.js';
+import type { AuthenticateAnswer } from '../../src/http/authenticate/authenticate.js';
 import { nodeSendsSplicedHead, writeAnswer } from '../../src/http/authenticate/write-answer.js';
 import { headLinesList, renderHeadLines } from '../../src/http/response-headers.js';
 import { rawSocket } from '../helpers/raw-socket.js';

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
-import { answerHeaderList, type Authenticate } from './decide.js';
+import { requestIdFrom } from '../response-headers.js';
+import { answerHeaderList, type Authenticate } from './authenticate.js';
 
 /** `/authenticate` as a Hono handler, for requests that reach the app directly (e.g. `app.request`). */
 export function authenticateRoute(authenticate: Authenticate) {
@@ -7,7 +8,7 @@ export function authenticateRoute(authenticate: Authenticate) {
     const answer = await authenticate({
       method: c.req.method,
       authorization: c.req.header('authorization'),
-      requestId: c.req.header('x-request-id'),
+      requestId: requestIdFrom(c.req.header('x-request-id')),
     });
     const headers = new Headers();
     const list = answerHeaderList(answer);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { UNAVAILABLE_ANSWER, type Authenticate } from './decide.js';
+import { requestIdFrom, type RequestId } from '../response-headers.js';
+import { failedAnswer, type Authenticate, type AuthenticateAnswer } from './authenticate.js';
 import { SPLICES_HEAD, writeAnswer } from './write-answer.js';
 
 /**
@@ -21,10 +22,10 @@ const single = (value: string | string[] | undefined) => (typeof value === 'stri
  * unhandled rejection would end it. Once a head is rendered (`headersSent`, even when not one
  * byte left) the connection is dropped instead: no second head can follow it.
  */
-function answerFailed(logger: Logger, response: ServerResponse, error: unknown) {
-  logger.error({ err: error }, 'authenticate: the answer could not be written');
+function answerFailed(logger: Logger, response: ServerResponse, error: unknown, reqId: RequestId, failed: AuthenticateAnswer) {
+  logger.error({ err: error, reqId }, 'authenticate: the answer could not be written');
   if (response.headersSent) response.destroy();
-  else writeAnswer(response, UNAVAILABLE_ANSWER, false);
+  else writeAnswer(response, failed, false);
 }
 
 /**
@@ -32,7 +33,8 @@ function answerFailed(logger: Logger, response: ServerResponse, error: unknown) 
  * `Request`/`Response` objects, no routing, no middleware — the same answer the Hono route
  * gives, for a fraction of the CPU. Every other path goes to `fallback` (the Hono app).
  */
-export function withFastAuthenticate(authenticate: Authenticate, fallback: RequestListener, logger: Logger): RequestListener {
+export function withFastAuthenticate(authenticate: Authenticate, fallback: RequestListener, logger: Logger, instanceId: string): RequestListener {
+  const failed = failedAnswer(instanceId);
   if (!SPLICES_HEAD) logger.warn(`authenticate: this Node (${process.version}) does not send a head with lines put in; every header goes through writeHead (~2 µs a request more)`);
   return (request: IncomingMessage, response: ServerResponse) => {
     if (!isAuthenticatePath(request.url)) {
@@ -40,19 +42,16 @@ export function withFastAuthenticate(authenticate: Authenticate, fallback: Reque
       return;
     }
     const { headers } = request;
-    authenticate({
-      method: request.method ?? 'GET',
-      authorization: single(headers.authorization),
-      requestId: single(headers['x-request-id']),
-    }).then(
+    const requestId = requestIdFrom(single(headers['x-request-id']));
+    authenticate({ method: request.method ?? 'GET', authorization: single(headers.authorization), requestId }).then(
       (answer) => {
         try {
           writeAnswer(response, answer);
         } catch (error) {
-          answerFailed(logger, response, error);
+          answerFailed(logger, response, error, requestId, failed(requestId));
         }
       },
-      (error: unknown) => answerFailed(logger, response, error),
+      (error: unknown) => answerFailed(logger, response, error, requestId, failed(requestId)),
     );
   };
 }

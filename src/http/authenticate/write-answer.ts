@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { answerHeaderList, type AuthenticateAnswer } from './decide.js';
+import { answerHeaderList, type AuthenticateAnswer } from './authenticate.js';
 
 /** Node's own state: the head `writeHead` rendered, unsent until the first write; output kept while there is no socket. */
 type NodeResponse = ServerResponse & { _header?: unknown; outputData?: { data: unknown }[] };
@@ -38,7 +38,7 @@ export function nodeSendsSplicedHead(): boolean {
 export const SPLICES_HEAD = nodeSendsSplicedHead();
 
 /**
- * Writes an answer whose head lines were rendered and checked once (decide.ts). Node's
+ * Writes an answer whose head lines were rendered and checked once (authenticate.ts). Node's
  * `writeHead` checks and renders every header of every response anew: for `/authenticate`'s
  * twelve that cost ~2 µs a request, where a bare `node:http` answer costs 13–20 µs here. So
  * Node is given only `Content-Length` (`spliceHead`).

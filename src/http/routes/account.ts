@@ -15,13 +15,11 @@ export function accountRoutes(deps: AppDeps) {
     .get('/me', authenticated, async (c) => {
       const user = await deps.users.findById(c.var.claims.userId);
       if (!user || user.disabledAt) throw new AppError('invalid_token', 'the account no longer exists');
-      c.header('Cache-Control', 'no-store');
       return c.json(publicUser(user));
     })
     .get('/sessions', authenticated, async (c) => {
       const { userId, sessionId } = c.var.claims;
       const sessions = await deps.sessions.list(userId);
-      c.header('Cache-Control', 'no-store');
       return c.json({
         sessions: sessions.map((session) => ({ ...sessionView(session), current: session.id === sessionId })),
       });

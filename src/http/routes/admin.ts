@@ -38,7 +38,6 @@ export function adminRoutes(deps: AppDeps, cors: Cors | undefined) {
   const limit = deps.config.server.body_limit;
   const adminOnly = createMiddleware<AppEnv>(async (c, next) => {
     if (!c.var.claims.roles.includes(ADMIN_ROLE)) throw new AppError('forbidden', 'the admin role is required');
-    c.header('Cache-Control', 'no-store');
     await next();
   });
   const actor = (c: { var: AppEnv['Variables'] }): Actor => ({ userId: c.var.claims.userId });

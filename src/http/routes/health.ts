@@ -18,7 +18,6 @@ export function healthRoutes(deps: AppDeps) {
     .get('/health/ready', async (c) => {
       const [cache, database] = await Promise.all([check(() => deps.sessions.ping()), check(() => deps.users.ping())]);
       const ready = !deps.lifecycle.draining && cache === 'ok' && database === 'ok';
-      c.header('Cache-Control', 'no-store');
       if (!ready) c.header('Retry-After', '1');
       return c.json(
         { status: ready ? 'ok' : deps.lifecycle.draining ? 'draining' : 'unavailable', checks: { cache, database } },

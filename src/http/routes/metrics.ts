@@ -10,7 +10,6 @@ import { requestContext } from '../request-context.js';
 export function metricsRoutes(metrics: Metrics) {
   return new Hono<AppEnv>().get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
-    c.header('Cache-Control', 'no-store');
     return c.body(await metrics.registry.metrics());
   });
 }

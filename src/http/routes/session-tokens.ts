@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppDeps } from '../../app-deps.js';
 import { refresh, SupersededRefreshToken } from '../../auth/refresh.js';
@@ -10,7 +10,7 @@ import type { ClientIp } from '../client-ip.js';
 import { AppError, BEARER_CHALLENGE } from '../../errors.js';
 import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
-import { logoutBody, refreshBody, revokeBody } from '../request-schemas.js';
+import { refreshTokenBody, revokeBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
 
 /** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
@@ -18,21 +18,21 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   const limit = deps.config.server.body_limit;
   const tolerance = deps.config.auth.clock_tolerance;
   const cookies = deps.config.auth.refresh_cookie;
-  const refreshTokenOf = (c: Parameters<typeof cookieRefreshToken>[0], fromBody: string | undefined) =>
+  const refreshTokenOf = (c: Context, fromBody: string | undefined) =>
     fromBody ?? (cookies ? cookieRefreshToken(c) : undefined);
   /**
    * A refresh cookie the service refuses (`invalid_grant`) is cleared with the answer, not left in
    * the browser; one a password change replaced is not (the browser may hold the new one by then).
    */
-  const refusedGrant = (c: Parameters<typeof clearRefreshCookies>[0], error: unknown, fromCookie: boolean) => {
+  const refusedGrant = (c: Context, error: unknown, fromCookie: boolean) => {
     const dead = error instanceof AppError && error.code === 'invalid_grant' && !(error instanceof SupersededRefreshToken);
     if (cookies && fromCookie && dead) clearRefreshCookies(c);
     return error;
   };
 
   /** `/logout` with the refresh token of the body (or the cookie in cookie mode): the token, where it came from, and whether it logged out. */
-  const logoutByRefreshToken = async (c: Parameters<typeof cookieRefreshToken>[0]) => {
-    const body = await readJson(c, logoutBody, limit, { optional: true });
+  const logoutByRefreshToken = async (c: Context) => {
+    const body = await readJson(c, refreshTokenBody, limit, { optional: true });
     const token = refreshTokenOf(c, body.refresh_token);
     return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token)) };
   };
@@ -40,7 +40,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
    * `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An
    * outage is an outage, and a refresh cookie sent without its CSRF header is refused as ever (403).
    */
-  const loggedOutByRefreshTokenToo = (c: Parameters<typeof cookieRefreshToken>[0]) =>
+  const loggedOutByRefreshTokenToo = (c: Context) =>
     logoutByRefreshToken(c).then(
       ({ ended }) => ended,
       (error: unknown) => {
@@ -55,8 +55,8 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
    * itself). A body that cannot be read, or a token that does not verify, changes nothing more.
    * Returns the session it ended, if any, as a list.
    */
-  const logoutNamedInBodyToo = async (c: Parameters<typeof readJson>[0], sessionId: string): Promise<string[]> => {
-    const body = await readJson(c, logoutBody, limit, { optional: true }).catch(() => undefined);
+  const logoutNamedInBodyToo = async (c: Context, sessionId: string): Promise<string[]> => {
+    const body = await readJson(c, refreshTokenBody, limit, { optional: true }).catch(() => undefined);
     const token = body?.refresh_token;
     const named = token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId;
     if (token === undefined || named === undefined || named === sessionId) return [];
@@ -64,7 +64,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   };
 
   /** The browser's refresh cookie is one of ours naming a session other than those `ended`. */
-  const otherSessionsCookie = (c: Parameters<typeof getCookie>[0], ended: readonly string[]) => {
+  const otherSessionsCookie = (c: Context, ended: readonly string[]) => {
     const decoded = deps.refreshTokens.decode(getCookie(c, REFRESH_COOKIE) ?? '');
     return decoded !== null && !ended.includes(decoded.sessionId);
   };
@@ -72,7 +72,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   return new Hono<AppEnv>()
     .post('/refresh', async (c) => {
       await deps.rateLimits.refresh(clientIp(c));
-      const body = await readJson(c, refreshBody, limit, { optional: true });
+      const body = await readJson(c, refreshTokenBody, limit, { optional: true });
       const token = refreshTokenOf(c, body.refresh_token);
       if (!token) throw new AppError('invalid_request', 'refresh_token is required');
       const tokens = await refresh(deps, token).catch((error: unknown) => {
@@ -117,7 +117,6 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       // JSON, or the form encoding RFC 7009 itself uses (what OAuth client libraries send).
       const body = await readJson(c, revokeBody, limit, { form: true });
       await revokeToken(deps, body.token, body.token_type_hint, tolerance);
-      c.header('Cache-Control', 'no-store');
       return c.json({}, 200);
     });
 }

@@ -1,12 +1,12 @@
-import { createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { CompactSign, SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import type { KeyConfig } from '../../../src/config/schema.js';
 import { MAX_TOKEN_LENGTH, createAccessTokens, type VerifyResult } from '../../../src/tokens/access-token.js';
 import { createKeyRing, type Algorithm } from '../../../src/tokens/key-ring.js';
+import { b64url, craft, craftRaw, type Json } from '../../helpers/jws.js';
 
 type Reason = Extract<VerifyResult, { ok: false }>['reason'];
-type Json = Record<string, unknown>;
 
 const ISSUER = 'https://auth.example.test';
 const AUDIENCE = 'api';
@@ -15,28 +15,9 @@ const TOLERANCE_SECONDS = 5;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-const b64url = (value: Json | string | Buffer) =>
-  Buffer.from(typeof value === 'string' || Buffer.isBuffer(value) ? value : JSON.stringify(value)).toString('base64url');
 const pem = (key: KeyObject) =>
   key.export(key.type === 'private' ? { type: 'pkcs8', format: 'pem' } : { type: 'spki', format: 'pem' }).toString();
 const keyConfig = (kid: string, value: string, sign = true): KeyConfig => ({ kid, value, file: undefined, sign });
-
-/** Signs `input` the way JWS `alg` does (RFC 7518 §3), with node:crypto only. */
-function jwsSignature(alg: string, key: KeyObject | Buffer, input: string): Buffer {
-  if (alg === 'HS256') return createHmac('sha256', key).update(input).digest();
-  if (Buffer.isBuffer(key)) throw new Error('asymmetric algorithms need a KeyObject');
-  if (alg === 'EdDSA') return sign(null, Buffer.from(input), key);
-  if (alg === 'ES256') return sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  throw new Error(`unsupported alg ${alg}`);
-}
-
-/** A compact JWS built by hand: any header, any payload segment, a real signature. */
-function craftRaw(header: Json, payloadSegment: string, key: KeyObject | Buffer): string {
-  const input = `${b64url(header)}.${payloadSegment}`;
-  return `${input}.${jwsSignature(String(header['alg']), key, input).toString('base64url')}`;
-}
-
-const craft = (header: Json, payload: Json, key: KeyObject | Buffer) => craftRaw(header, b64url(payload), key);
 
 function validClaims(overrides: Json = {}, omit: readonly string[] = []): Json {
   const iat = nowSeconds();

@@ -5,7 +5,7 @@ import { bearerToken } from '../bearer.js';
 import { BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE, TOKEN_REQUIRED, UnavailableError } from '../../errors.js';
 import { createOutageLog } from '../outage-log.js';
 import type { RequestRecorder } from '../request-context.js';
-import { baselineLines, headLinesList, renderHeadLines, requestIdFrom, requestIdLine } from '../response-headers.js';
+import { baselineLines, headLinesList, renderHeadLines, requestIdLine, type RequestId } from '../response-headers.js';
 
 const MISSING = JSON.stringify({ error: 'invalid_token', error_description: TOKEN_REQUIRED });
 const INVALID = JSON.stringify({ error: 'invalid_token', error_description: 'the access token is invalid, expired or revoked' });
@@ -30,7 +30,8 @@ export interface AuthenticateAnswer {
 export interface AuthenticateRequest {
   method: string;
   authorization: string | undefined;
-  requestId: string | undefined;
+  /** The client's `X-Request-Id` if well-formed, else a new one (`requestIdFrom`). */
+  requestId: RequestId;
 }
 
 /** One answer rendered once (the identity of a verified token, each refusal): all but the baseline headers. */
@@ -58,8 +59,14 @@ const CHALLENGE = reply(401, MISSING, ['WWW-Authenticate', BEARER_CHALLENGE]);
 const INVALID_TOKEN = reply(401, INVALID, ['WWW-Authenticate', INVALID_TOKEN_CHALLENGE]);
 /** Fail closed, retry shortly. */
 const RETRY = reply(503, UNAVAILABLE, ['Retry-After', '1']);
-/** The 503 of a listener whose answer could not be written. */
-export const UNAVAILABLE_ANSWER: AuthenticateAnswer = { status: 503, head: RETRY.lines, contentLength: RETRY.contentLength, body: UNAVAILABLE };
+/**
+ * The 503 of a listener whose answer could not be written, by the request's id: with the headers
+ * of every response, as any other answer.
+ */
+export function failedAnswer(instanceId: string): (requestId: RequestId) => AuthenticateAnswer {
+  const lines = baselineLines(instanceId) + RETRY.lines;
+  return (requestId) => ({ status: 503, head: requestIdLine(requestId) + lines, contentLength: RETRY.contentLength, body: UNAVAILABLE });
+}
 
 /** All of an answer's headers as one flat name/value list. */
 export const answerHeaderList = (answer: AuthenticateAnswer) => [...headLinesList(answer.head), 'Content-Length', answer.contentLength];
@@ -105,7 +112,7 @@ export function createAuthenticate(deps: AppDeps, record: RequestRecorder) {
 
   return async (request: AuthenticateRequest): Promise<AuthenticateAnswer> => {
     const started = performance.now();
-    const requestId = requestIdFrom(request.requestId);
+    const { requestId } = request;
     let decision: Decision;
     try {
       decision = await decide(request.authorization);

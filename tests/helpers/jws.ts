@@ -1,7 +1,7 @@
 import { createHmac, sign, type KeyObject } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 
-/** Shared by the security suites: hand-built JWS tokens, an equivalence oracle, header-safe text. */
+/** Shared by the security suites and the token unit tests: hand-built JWS tokens, an equivalence oracle, header-safe text. */
 
 export type Json = Record<string, unknown>;
 
