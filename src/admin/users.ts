@@ -1,7 +1,7 @@
 import type { AdminEventName } from '../audit/events.js';
 import { reportEvent } from '../audit/report.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { endAllAroundLateWrite } from '../auth/late-writes.js';
+import { endAllAroundLateWrite, endAllRetried } from '../auth/late-writes.js';
 import { AppError } from '../errors.js';
 import { requireStrongPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
@@ -104,9 +104,10 @@ async function write(deps: AdminDeps, actor: Actor, userId: string, change: User
  * The write happens first, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
  * the old state survives. The change is recorded once written (a late write: once it lands). A
- * failed second step answers a 503 that says the change is saved but the sessions live on:
- * repeating the call is safe, and needed (refreshes take their roles from the session, not the
- * database).
+ * failed second step answers a 503 that says the change is saved but the sessions live on: this
+ * instance tries again for five minutes (`endAllRetried`; not the CLI, which exits), and
+ * repeating the call is safe, and needed if Redis stays away longer (refreshes take their roles
+ * from the session, not the database).
  */
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
   await write(deps, actor, userId, change).catch(async (error: unknown) => {
@@ -123,7 +124,12 @@ async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: strin
   try {
     await deps.sessions.endAll(userId);
   } catch (error) {
-    throw new AppError('unavailable', "the change is saved, but the user's sessions could not be ended yet: repeat this request", { retryAfter: 1, shown: true, cause: error });
+    endAllRetried(deps, userId, 'admin change');
+    throw new AppError('unavailable', "the change is saved, but the user's sessions could not be ended yet (this instance retries for 5 minutes): repeat this request", {
+      retryAfter: 1,
+      shown: true,
+      cause: error,
+    });
   }
   return getUser(deps, userId);
 }

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
+import { disableUser } from '../../src/admin/users.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, expectUnavailable, type Exchange, login, refresh, register, report, request } from './http.js';
 import { type FaultRedis, faultRedis, pollUntil, summary } from './servers.js';
@@ -159,6 +160,26 @@ describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s'
     const newcomer = await register(a.url);
     expect(await statusesEverywhere(newcomer.accessToken)).toEqual([200, 200]);
     expect(await statusesEverywhere(alive.accessToken)).toEqual([401, 401]);
+  }, 30_000);
+
+  // An admin's disable is written to PostgreSQL, then ends the sessions in Redis. With Redis down
+  // the admin is told 503 ("saved, sessions not ended yet"); the instance ends them once Redis is
+  // back, without waiting for the repeat. Independent of the revocation mode: defined once.
+  if (revocation === 'exact') it('an admin change answered 503 during the outage ends the user\'s sessions once Redis is back, unrepeated', async () => {
+    const [a, b] = instances as [TestInstance, TestInstance];
+    const user = await register(a.url);
+    expect(await statusesEverywhere(user.accessToken)).toEqual([200, 200]);
+    await redis.kill();
+    const refused = await disableUser(a.deps, {}, user.userId).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: 'unavailable', message: expect.stringContaining('the change is saved') });
+    expect((await a.deps.users.findById(user.userId))?.disabledAt).not.toBeNull();
+    await redis.start({ persistence: true });
+    const endedAfterMs = await pollUntil(async () => (await statusesEverywhere(user.accessToken)).every((status) => status === 401), 15_000);
+    report(`admin disable answered 503 while Redis was down: the user's tokens refused ${endedAfterMs.toFixed(0)} ms after Redis was started again`);
+    expect((await refresh(b.url, user.refreshToken)).status).toBe(401);
   }, 30_000);
 
   // Register writes the user to PostgreSQL, then creates the session in Redis. With Redis down
