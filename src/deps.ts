@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { AdminDeps } from './admin/users.js';
 import type { AppDeps } from './app-deps.js';
+import { createEndRetries } from './auth/end-retries.js';
 import { lateWritesSettled } from './auth/late-writes.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
@@ -218,6 +219,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
     refreshTokens: createRefreshTokenCodec(refreshKey),
     devices: createDeviceTokens(refreshKey),
     sessionSalts,
+    endRetries: createEndRetries({ sessions: stores.sessions, logger }),
   };
   // Brute-force limits on the session store's Redis connection (no pool of their own): shared by every instance.
   const limiter = redis ? createRedisRateLimiter({ redis, prefix: config.cache.key_prefix }) : createMemoryRateLimiter();
@@ -237,14 +239,16 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
  * Closes what `createDeps` (or `createAdminDeps`) opened, in the order late writes need: they get
  * a while to settle on their own (their second ends run and their changes are audited while everything is open); then
  * the audit trail writes its last events (it needs the database), the user store closes (which
- * settles or cuts off what is left), the second ends this released run, Redis closes, and the
- * argon2 threads stop. Each wait is bounded; failures to close are ignored, as at every shutdown.
+ * settles or cuts off what is left), the second ends this released run, the ends still being
+ * retried get one last try, Redis closes, and the argon2 threads stop. Each wait is bounded;
+ * failures to close are ignored, as at every shutdown.
  */
-export async function closeDeps(deps: Pick<AppDeps, 'sessions' | 'audit' | 'users' | 'hasher'>): Promise<void> {
+export async function closeDeps(deps: Pick<AppDeps, 'sessions' | 'audit' | 'users' | 'hasher'> & Partial<Pick<AppDeps, 'endRetries'>>): Promise<void> {
   await lateWritesSettled(deps.sessions);
   await deps.audit.close();
   await deps.users.close().catch(() => {});
   await lateWritesSettled(deps.sessions);
+  await deps.endRetries?.settle();
   await deps.sessions.close().catch(() => {});
   await deps.hasher.close();
 }

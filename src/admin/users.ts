@@ -1,7 +1,7 @@
 import type { AdminEventName } from '../audit/events.js';
 import { reportEvent } from '../audit/report.js';
 import type { AuthDeps } from '../auth/deps.js';
-import { endAllAroundLateWrite, endAllRetried } from '../auth/late-writes.js';
+import { endAllAroundLateWrite } from '../auth/late-writes.js';
 import { AppError } from '../errors.js';
 import { requireStrongPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
@@ -13,8 +13,11 @@ import { isUuid } from '../util/uuid.js';
 /** The role that may use `/admin`. */
 export const ADMIN_ROLE = 'admin';
 
-/** What the admin use cases work with (the CLI and the HTTP routes build it the same way). */
-export type AdminDeps = Pick<AuthDeps, 'users' | 'sessions' | 'hasher' | 'passwordPolicy' | 'logger' | 'audit'>;
+/**
+ * What the admin use cases work with (the CLI and the HTTP routes build it the same way), but
+ * the retries of ending sessions: a service's only (the CLI exits).
+ */
+export type AdminDeps = Pick<AuthDeps, 'users' | 'sessions' | 'hasher' | 'passwordPolicy' | 'logger' | 'audit'> & Partial<Pick<AuthDeps, 'endRetries'>>;
 
 /** Who acts: the admin's user id through the API; absent for the CLI (an operator on the host). */
 export interface Actor {
@@ -100,12 +103,15 @@ async function write(deps: AdminDeps, actor: Actor, userId: string, change: User
   if (outcome === 'not_found') throw new AppError('not_found', 'no such user');
 }
 
+/** What the logs say of an admin change's ends of sessions. */
+const ADMIN_CHANGE = 'admin change';
+
 /**
  * The write happens first, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
  * the old state survives. The change is recorded once written (a late write: once it lands). A
- * failed second step answers a 503 that says the change is saved but the sessions live on: this
- * instance tries again for five minutes (`endAllRetried`; not the CLI, which exits), and
+ * failed second step answers a 503 that says the change is saved but the sessions live on: a
+ * service instance tries again for five minutes (`endRetries`; the CLI cannot, and says so), and
  * repeating the call is safe, and needed if Redis stays away longer (refreshes take their roles
  * from the session, not the database).
  */
@@ -115,22 +121,23 @@ async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: strin
     // change as made): the sessions end anyway, which is harmless if it never lands, and the
     // change is recorded if it lands as one.
     const landing = lateWrite(error);
-    if (landing) {
-      await endAllAroundLateWrite(deps, userId, landing, 'admin change', record);
-    }
+    if (landing && !(await endAllAroundLateWrite(deps, userId, landing, ADMIN_CHANGE, record))) deps.endRetries?.schedule(userId, ADMIN_CHANGE);
     throw error;
   });
   record();
   try {
     await deps.sessions.endAll(userId);
   } catch (error) {
-    endAllRetried(deps, userId, 'admin change');
-    throw new AppError('unavailable', "the change is saved, but the user's sessions could not be ended yet (this instance retries for 5 minutes): repeat this request", {
+    deps.endRetries?.schedule(userId, ADMIN_CHANGE);
+    const retrying = deps.endRetries ? ' (this instance retries for 5 minutes)' : '';
+    throw new AppError('unavailable', `the change is saved, but the user's sessions could not be ended yet${retrying}: repeat this request`, {
       retryAfter: 1,
       shown: true,
       cause: error,
     });
   }
+  // A repeat that worked: an earlier attempt's retries are done.
+  deps.endRetries?.cancel(userId);
   return getUser(deps, userId);
 }
 
@@ -166,6 +173,7 @@ export async function listUserSessions(deps: AdminDeps, userId: string) {
 export async function revokeUserSessions(deps: AdminDeps, actor: Actor, userId: string): Promise<void> {
   await getUser(deps, userId);
   await deps.sessions.endAll(userId);
+  deps.endRetries?.cancel(userId);
   reportAdminAction(deps, 'admin_sessions_revoked', actor, userId);
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { EndRetries } from './end-retries.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
@@ -29,4 +30,6 @@ export interface AuthDeps {
   metrics: Metrics;
   /** The audit trail (`auth_events`): `record` queues and returns at once, never throws. */
   audit: AuditLog;
+  /** Ends of every session an outage refused after a saved change, tried again in the background. */
+  endRetries: EndRetries;
 }

@@ -11,34 +11,6 @@ export function endAllLogged(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId
   );
 }
 
-/** A failed end of every session is tried again after this, doubling up to `RETRY_MAX_MS`... */
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
-/** ...for this long at most: a Redis down longer is an outage whose repeat the 503 asked for. */
-const RETRY_FOR_MS = 5 * 60_000;
-
-/**
- * Ends every session of `userId` that a saved change must end and an outage kept from ending
- * (the caller answered 503): tried again in the background, after 1 s doubling to 30 s, for five
- * minutes, so the sessions end when Redis is back without waiting for the repeat the 503 asks
- * for. Ending them more than once only logs the user out again.
- */
-export function endAllRetried(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, why: string): void {
-  const giveUpAt = Date.now() + RETRY_FOR_MS;
-  let delayMs = RETRY_FIRST_MS;
-  const attempt = () => {
-    deps.sessions.endAll(userId).then(
-      () => deps.logger.warn({ userId }, `${why}: every session ended on a retry`),
-      (error: unknown) => {
-        delayMs = Math.min(2 * delayMs, RETRY_MAX_MS);
-        if (Date.now() + delayMs <= giveUpAt) setTimeout(attempt, delayMs).unref();
-        else deps.logger.error({ err: error, userId }, `${why}: ending every session still failed after ${RETRY_FOR_MS / 60_000} minutes of retries`);
-      },
-    );
-  };
-  setTimeout(attempt, delayMs).unref();
-}
-
 /** Per session store (one per instance): the second ends of `endAllAroundLateWrite` still to come. */
 const pendingEnds = new WeakMap<object, Set<Promise<unknown>>>();
 

@@ -8,7 +8,7 @@ import { lateWrite } from '../users/query-deadline.js';
 import type { User } from '../users/user-store.js';
 import { type AttemptLimiter, changedMeanwhile, auditClient, confirmUnchanged, invalidCredentials, proven, type ProvenTokens } from './account-proof.js';
 import type { AuthDeps } from './deps.js';
-import { endAllAroundLateWrite, endAllLogged, endAllRetried } from './late-writes.js';
+import { endAllAroundLateWrite, endAllLogged } from './late-writes.js';
 import { startSession, tokenResponse, type TokenResponse } from './token-response.js';
 
 /** The caller's account once its current password is proven, checked in `place` under the login limits. */
@@ -97,7 +97,7 @@ async function endAllAfterFailure(deps: AuthDeps, userId: string, meta: SessionM
   // set (the sessions end again as it lands; this says only that it landed).
   const recordLanded = () => deps.audit.record({ event: 'password_changed', userId, ...auditClient(meta), details: { written: 'late' } });
   const ended = await (landing ? endAllAroundLateWrite(deps, userId, landing, 'password change', recordLanded) : endAllLogged(deps, userId, 'password changed'));
-  if (!ended) endAllRetried(deps, userId, 'password change');
+  if (!ended) deps.endRetries.schedule(userId, 'password change');
   const said = landing
     ? { cause: 'its write got no answer (it may have landed, or still land)', state: 'the database did not confirm the new password', next: 'log in with the new password (the old one if that is refused)' }
     : { cause: 'its other sessions could not be ended after the write', state: 'the password was changed', next: 'log in with the new password' };

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
-import { disableUser } from '../../src/admin/users.js';
+import { type AdminDeps, disableUser } from '../../src/admin/users.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, expectUnavailable, type Exchange, login, refresh, register, report, request } from './http.js';
 import { type FaultRedis, faultRedis, pollUntil, summary } from './servers.js';
@@ -170,11 +170,16 @@ describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s'
     const user = await register(a.url);
     expect(await statusesEverywhere(user.accessToken)).toEqual([200, 200]);
     await redis.kill();
-    const refused = await disableUser(a.deps, {}, user.userId).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(refused).toMatchObject({ code: 'unavailable', message: expect.stringContaining('the change is saved') });
+    const refusal = (deps: AdminDeps) =>
+      disableUser(deps, {}, user.userId).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    // The CLI's deps have no retries (it exits): its 503 promises none.
+    const { endRetries, ...cliDeps } = a.deps;
+    expect(endRetries).toBeDefined();
+    expect(await refusal(cliDeps)).toMatchObject({ code: 'unavailable', message: "the change is saved, but the user's sessions could not be ended yet: repeat this request" });
+    expect(await refusal(a.deps)).toMatchObject({ code: 'unavailable', message: expect.stringContaining('(this instance retries for 5 minutes)') });
     expect((await a.deps.users.findById(user.userId))?.disabledAt).not.toBeNull();
     await redis.start({ persistence: true });
     const endedAfterMs = await pollUntil(async () => (await statusesEverywhere(user.accessToken)).every((status) => status === 401), 15_000);
