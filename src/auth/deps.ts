@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
-import type { EndRetries } from './end-retries.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { PasswordPolicy } from '../passwords/policy.js';
@@ -10,6 +9,7 @@ import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokenCodec } from '../tokens/refresh-token.js';
 import type { BoundedCache } from '../util/bounded-cache.js';
 import type { UserStore } from '../users/user-store.js';
+import type { EndRetries } from './end-retries.js';
 
 /** What the auth use cases work with; built once by `createDeps`. */
 export interface AuthDeps {

@@ -5,7 +5,7 @@ import type { SessionStore } from '../sessions/session-store.js';
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 /** ...for this long at most: a Redis down longer is an outage whose repeat the 503 asked for. */
-export const RETRY_FOR_MS = 5 * 60_000;
+const RETRY_FOR_MS = 5 * 60_000;
 
 /**
  * The ends of every session of a user that a saved change needs (an admin's disable or role

@@ -12,11 +12,12 @@ interface Writable {
  * Lines are written at the latest `FLUSH_INTERVAL_MS` after the first of them was logged (the
  * logger's own flush interval), or at once when this many characters are waiting: under
  * saturation these fill first (every ~10 ms). At a paced 1,000 req/s a 10 ms timer woke the
- * event loop 100 times a second and the destination wrote its 4 KiB every ~27 ms; at 250 ms both happen ~5 times a second (server CPU −12%, A/B of 4 ×
- * 10 s; logins during a login storm +2 to +5 points of argon2 alone, 3 storms each). The
- * logger's destination may hold a batch up to 250 ms more (its 4 KiB buffer), so a line reaches
- * stdout within about 500 ms; a process killed outright (SIGKILL, out of memory) loses the lines
- * of that last half second, as it loses the logger's own.
+ * event loop 100 times a second and the destination wrote its 4 KiB every ~27 ms; at 250 ms
+ * both happen ~5 times a second (server CPU −12%, A/B of 4 × 10 s; logins during a login storm
+ * +2 to +5 points of argon2 alone, 3 storms each). The logger's destination may hold a batch up
+ * to 250 ms more (its 4 KiB buffer), so a line reaches stdout within about 500 ms; a process
+ * killed outright (SIGKILL, out of memory) loses the lines of that last half second, as it loses
+ * the logger's own.
  */
 export const FLUSH_CHARS = 32_768;
 
