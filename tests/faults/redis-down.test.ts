@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
-import { type AdminDeps, disableUser } from '../../src/admin/users.js';
+import { type AdminDeps, disableUser, setUserRoles } from '../../src/admin/users.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, expectUnavailable, type Exchange, login, refresh, register, report, request } from './http.js';
 import { type FaultRedis, faultRedis, pollUntil, summary } from './servers.js';
@@ -185,6 +185,25 @@ describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s'
     const endedAfterMs = await pollUntil(async () => (await statusesEverywhere(user.accessToken)).every((status) => status === 401), 15_000);
     report(`admin disable answered 503 while Redis was down: the user's tokens refused ${endedAfterMs.toFixed(0)} ms after Redis was started again`);
     expect((await refresh(b.url, user.refreshToken)).status).toBe(401);
+  }, 30_000);
+
+  if (revocation === 'exact') it('a repeat of the admin change that worked stops the retries: a session begun after it lives on', async () => {
+    const [a] = instances as [TestInstance];
+    const user = await register(a.url);
+    await redis.kill();
+    const scheduledAt = performance.now();
+    await expect(setUserRoles(a.deps, {}, user.userId, ['user', 'auditor'])).rejects.toMatchObject({ code: 'unavailable' });
+    // The first retry (after 1 s) fails too; the next would come 2 s later.
+    await sleep(1_500);
+    await redis.start({ persistence: true });
+    await pollUntil(async () => (await request(a.url, 'GET', '/health/ready')).status === 200, 5_000);
+    expect((await setUserRoles(a.deps, {}, user.userId, ['user', 'auditor'])).roles).toEqual(['user', 'auditor']);
+    const fresh = await login(a.url, user);
+    const beforeNextRetryMs = 3_000 - (performance.now() - scheduledAt);
+    report(`admin change repeated and a new login made ${beforeNextRetryMs.toFixed(0)} ms before the retry a cancel must stop`);
+    await sleep(Math.max(0, beforeNextRetryMs) + 1_500);
+    expect((await authenticate(a.url, fresh.accessToken)).status).toBe(200);
+    expect((await authenticate(a.url, user.accessToken)).status).toBe(401);
   }, 30_000);
 
   // Register writes the user to PostgreSQL, then creates the session in Redis. With Redis down
