@@ -121,7 +121,11 @@ async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: strin
     // change as made): the sessions end anyway, which is harmless if it never lands, and the
     // change is recorded if it lands as one.
     const landing = lateWrite(error);
-    if (landing && !(await endAllAroundLateWrite(deps, userId, landing, ADMIN_CHANGE, record))) deps.endRetries?.schedule(userId, ADMIN_CHANGE);
+    if (landing) {
+      // Ended: an earlier attempt's retries are done (the write still landing ends them again).
+      if (await endAllAroundLateWrite(deps, userId, landing, ADMIN_CHANGE, record)) deps.endRetries?.cancel(userId);
+      else deps.endRetries?.schedule(userId, ADMIN_CHANGE);
+    }
     throw error;
   });
   record();

@@ -6,6 +6,8 @@ const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 /** ...for this long at most: a Redis down longer is an outage whose repeat the 503 asked for. */
 const RETRY_FOR_MS = 5 * 60_000;
+/** How long a shutdown waits for the last tries (as for late writes: the drain's grace is short). */
+const SETTLE_WAIT_MS = 2_000;
 
 /**
  * The ends of every session of a user that a saved change needs (an admin's disable or role
@@ -19,7 +21,10 @@ export interface EndRetries {
   schedule(userId: string, why: string): void;
   /** The user's sessions were ended meanwhile (a repeat that worked): no more tries. */
   cancel(userId: string): void;
-  /** At shutdown: one last try of each pending end, now; each that fails is logged by user. */
+  /**
+   * At shutdown: one last try of each pending end, now (waited for up to 2 s); each that fails is
+   * logged by user, as is an end scheduled afterwards.
+   */
   settle(): Promise<void>;
 }
 
@@ -30,6 +35,7 @@ interface Chain {
 
 export function createEndRetries({ sessions, logger }: { sessions: Pick<SessionStore, 'endAll'>; logger: Logger }): EndRetries {
   const chains = new Map<string, Chain>();
+  let stopping = false;
 
   const cancel = (userId: string) => {
     const chain = chains.get(userId);
@@ -41,7 +47,12 @@ export function createEndRetries({ sessions, logger }: { sessions: Pick<SessionS
   return {
     schedule(userId, why) {
       cancel(userId);
-      const giveUpAt = Date.now() + RETRY_FOR_MS;
+      if (stopping) {
+        logger.error({ userId }, `${why}: ending every session failed, and this instance is stopping: repeat the change`);
+        return;
+      }
+      // The monotonic clock: a wall clock stepped back would stretch the five minutes.
+      const giveUpAt = performance.now() + RETRY_FOR_MS;
       let delayMs = RETRY_FIRST_MS;
       // Only the user's current chain goes on: one cancelled or restarted meanwhile stops here.
       const attempt = (chain: Chain) => {
@@ -54,7 +65,7 @@ export function createEndRetries({ sessions, logger }: { sessions: Pick<SessionS
           (error: unknown) => {
             if (chains.get(userId) !== chain) return;
             delayMs = Math.min(2 * delayMs, RETRY_MAX_MS);
-            if (Date.now() + delayMs <= giveUpAt) {
+            if (performance.now() + delayMs <= giveUpAt) {
               chain.timer = setTimeout(() => attempt(chain), delayMs).unref();
               return;
             }
@@ -68,13 +79,17 @@ export function createEndRetries({ sessions, logger }: { sessions: Pick<SessionS
     },
     cancel,
     async settle() {
+      stopping = true;
       const pending = [...chains];
       for (const [userId] of pending) cancel(userId);
-      await Promise.all(
+      const lastTries = Promise.all(
         pending.map(([userId, { why }]) =>
           sessions.endAll(userId).catch((error: unknown) => logger.error({ err: error, userId }, `${why}: ending every session failed, and this instance is stopping: repeat the change`)),
         ),
       );
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([lastTries, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS)))]);
+      clearTimeout(timer);
     },
   };
 }

@@ -74,8 +74,40 @@ describe('endRetries: ends of every session an outage refused, tried again in th
     expect(log()).toContain('"userId":"user-1"');
     expect(log()).toContain('admin change: ending every session failed, and this instance is stopping');
     expect(log()).not.toContain('"userId":"user-2"');
-    // Nothing is left to retry.
+    // Nothing is left to retry, and an end that fails after the shutdown began is only logged.
     await retries.settle();
+    retries.schedule('user-3', 'admin change');
     expect(calls).toHaveLength(2);
+    expect(log()).toContain('"userId":"user-3"');
+  });
+
+  it('a try still in flight when its chain is restarted neither goes on nor ends the new chain', async () => {
+    vi.useFakeTimers();
+    const calls: number[] = [];
+    const pending: ((error: Error) => void)[] = [];
+    const started = Date.now();
+    const sessions = {
+      endAll: (_userId: string) =>
+        new Promise<number>((_resolve, reject) => {
+          calls.push(Date.now() - started);
+          pending.push(reject);
+        }),
+    };
+    const retries = createEndRetries({ sessions, logger: pino({ level: 'silent' }) });
+    retries.schedule('user-1', 'admin change');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toEqual([1_000]);
+    retries.schedule('user-1', 'admin change');
+    pending.shift()?.(new Error('redis down'));
+    await vi.advanceTimersByTimeAsync(1_000);
+    // Only the new chain's first try, 1 s after it began; then its own second, 2 s later.
+    expect(calls).toEqual([1_000, 2_000]);
+    pending.shift()?.(new Error('redis down'));
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls).toEqual([1_000, 2_000, 4_000]);
+    retries.cancel('user-1');
+    pending.shift()?.(new Error('redis down'));
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(calls).toHaveLength(3);
   });
 });
