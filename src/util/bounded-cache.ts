@@ -1,9 +1,9 @@
 import { createInsertionList, type ListNode } from './insertion-list.js';
 
 /**
- * Expired entries each `set` drops from the oldest end. Entries mostly expire in the order they
- * were set (verified tokens, session salts; less so recorded rate-limit locks, whose lengths
- * differ), so a cache holds about what is still valid, not its cap.
+ * Expired entries each `set` drops from the oldest end (`makeRoom`). Entries mostly expire in the
+ * order they were set (verified tokens, session salts; less so recorded rate-limit locks, whose
+ * lengths differ).
  */
 const SWEPT_PER_SET = 2;
 
@@ -39,12 +39,7 @@ export function createBoundedCache<T>(maxEntries: number, maxAgeMs = Infinity) {
       // A key set again becomes the newest, so what is refreshed stays longest.
       const known = entries.get(key);
       if (known) remove(known);
-      for (let swept = 0; swept < SWEPT_PER_SET; swept++) {
-        const oldest = order.first;
-        if (oldest === undefined || oldest.validUntilMs > nowMs) break;
-        remove(oldest);
-      }
-      if (entries.size >= maxEntries) remove(order.first!);
+      order.makeRoom(maxEntries, SWEPT_PER_SET, (oldest) => oldest.validUntilMs <= nowMs, remove);
       const entry: Entry<T> = { key, value, validUntilMs: Math.min(validUntilMs, nowMs + maxAgeMs), prev: undefined, next: undefined };
       entries.set(key, entry);
       order.append(entry);

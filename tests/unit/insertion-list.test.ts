@@ -32,6 +32,24 @@ describe('insertion list', () => {
     list.append(nodes[4]!);
     expect(order()).toEqual([4]);
     list.clear();
-    expect(list.first).toBeUndefined();
+    expect([list.first, list.size]).toEqual([undefined, 0]);
+  });
+
+  it('counts its entries, and makes room by sweeping expired ones from the oldest end, then the oldest at the cap', () => {
+    const list = createInsertionList<Node>();
+    const nodes = [0, 1, 2, 3, 4].map(node);
+    for (const item of nodes) list.append(item);
+    expect(list.size).toBe(5);
+    const dropped: number[] = [];
+    const drop = (item: Node) => {
+      dropped.push(item.n);
+      list.remove(item);
+    };
+    // Nodes 0-2 are over: at most two are swept; below the cap nothing more goes.
+    list.makeRoom(10, 2, (item) => item.n < 3, drop);
+    expect([dropped, list.size]).toEqual([[0, 1], 3]);
+    // The sweep stops at the first entry not over; at the cap the oldest goes.
+    list.makeRoom(3, 2, (item) => item.n === 3, drop);
+    expect([dropped, list.size, list.first?.n]).toEqual([[0, 1, 2], 2, 3]);
   });
 });

@@ -61,7 +61,7 @@ const INVALID_TOKEN = reply(401, INVALID, ['WWW-Authenticate', INVALID_TOKEN_CHA
 const RETRY = reply(503, UNAVAILABLE, ['Retry-After', '1']);
 /**
  * The 503 of a listener whose answer could not be written, by the request's id: with the headers
- * of every response, as any other answer.
+ * of every response, like every other answer.
  */
 export function failedAnswer(instanceId: string): (requestId: RequestId) => AuthenticateAnswer {
   const lines = baselineLines(instanceId) + RETRY.lines;
