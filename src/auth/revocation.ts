@@ -39,7 +39,8 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
  * stolen old token must not log its owner out). A well-formed token of a session that no longer exists cannot
  * be checked (its salt ended with it), so it writes nothing — a forged one must change nothing —
  * and is answered as done once the earlier revocations are confirmed: a retried or doubled
- * logout gets the same answer as the first (on Sentinel, after the replica's acknowledgement).
+ * logout gets the same answer as the first (on Sentinel, after the replica's acknowledgement, and
+ * only if the master revocations are written to has no such session either).
  */
 export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Promise<boolean> {
   const decoded = deps.refreshTokens.decode(token);
@@ -47,7 +48,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   const { userId, sessionId } = decoded;
   const salt = await deps.sessions.getSalt(userId, sessionId);
   if (salt === null) {
-    await deps.sessions.confirmRevocations(userId);
+    await deps.sessions.confirmRevocations(userId, sessionId);
     return true;
   }
   if (!deps.refreshTokens.verify(decoded, salt)) return false;

@@ -98,7 +98,7 @@ export function createRedisSessionStore({
 }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
-  const revoke = createRevoke({ scripts, defineScripts, keys, replicated });
+  const { revoke, confirmEnded } = createRevoke({ scripts, defineScripts, keys, replicated });
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
   const sendChecks = createAuthenticateCall({ redis, keys, throttleMs: throttle, idleMs: policy.autoLogoutMs });
@@ -219,9 +219,7 @@ export function createRedisSessionStore({
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token),
     logoutWithRefreshToken: (userId, sessionId, generation) => endOne(userId, sessionId, undefined, { generation }),
 
-    confirmRevocations: async (userId) => {
-      await revoke(userId);
-    },
+    confirmRevocations: (userId, sessionId) => confirmEnded(userId, keys.session(userId, sessionId)),
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';
@@ -290,17 +288,24 @@ export function createRedisSessionStore({
     },
   } satisfies SessionStore;
   /**
-   * Publishes `message` on the revocation channel: the cached mode's end-to-end heartbeat. On a
-   * Cluster a revocation is published by the master owning its user's slot, so a beat must be able
-   * to take each of those masters' way to the subscription: `turn` picks one of the slot owners
-   * (ioredis would send a PUBLISH, which names no key, to a random master).
+   * The client revocations are written and published through: with replicated revocations their
+   * own, which in a failover may follow the new master at another moment than the main one.
+   */
+  const revocations = replicated?.redis ?? redis;
+  /**
+   * Publishes `message` on the revocation channel: the cached mode's end-to-end heartbeat, the
+   * way revocations take (behind a replicated revocation's WAIT, a beat may come late: the cache
+   * then turns off, which is safe). On a Cluster a revocation is published by the master owning
+   * its user's slot, so a beat must be able to take each of those masters' way to the
+   * subscription: `turn` picks one of the slot owners (ioredis would send a PUBLISH, which names
+   * no key, to a random master).
    */
   const announce = async (message: string, turn = 0) => {
-    let via: RedisClient = redis;
-    if (redis instanceof Cluster) {
-      const owners = [...new Set(redis.slots.map((slotNodes) => slotNodes?.[0]))].filter((owner) => owner !== undefined).sort();
+    let via: RedisClient = revocations;
+    if (revocations instanceof Cluster) {
+      const owners = [...new Set(revocations.slots.map((slotNodes) => slotNodes?.[0]))].filter((owner) => owner !== undefined).sort();
       if (owners.length === 0) throw new UnavailableError('session store', new Error('the Cluster slot table is not loaded yet'));
-      via = masterConnection(redis, owners[turn % owners.length], `heartbeat turn ${turn % owners.length}`);
+      via = masterConnection(revocations, owners[turn % owners.length], `heartbeat turn ${turn % owners.length}`);
     }
     await guarded(via.publish(channel, message));
   };
@@ -316,7 +321,7 @@ export function createRedisSessionStore({
    * instance's message had left Redis (a Redis descheduled between the two writes).
    */
   const awaitPublished = async (userId: string) => {
-    await guarded(redis.exists(keys.tokenVersion(userId)));
+    await guarded(revocations.exists(keys.tokenVersion(userId)));
   };
   return Object.assign(store, { authenticateUntil, announce, awaitPublished });
 }

@@ -32,7 +32,8 @@ const ACKNOWLEDGEMENT_MARK_TTL_MS = 10_000;
 /**
  * `revoke(userId, work)`: runs `userId`'s revoking script(s) (`work`, given the scripts defined on
  * the connection they run on) and answers with their reply; with `replicated`, only once enough
- * replicas hold it (else 503), and with no `work` once they hold the user's earlier revocations.
+ * replicas hold it (else 503). `confirmEnded(userId, sessionKey)`: once they hold the user's
+ * earlier revocations, and the session is gone there too.
  */
 export function createRevoke<S>({
   scripts,
@@ -87,22 +88,40 @@ export function createRevoke<S>({
    * connection real revocations use, each blocking it in turn, and write a mark each.
    */
   const confirmation = nextRun<RedisClient>();
-  return async <T>(userId: string, work?: (on: S) => Promise<T>): Promise<T | undefined> => {
-    if (!replicated) return work && guarded(work(scripts));
+  /** Runs `step` on the connection `userId`'s replicated revocations take. */
+  const onRevocationConnection = async <T>(settings: ReplicatedRevocations, userId: string, step: (connection: RedisClient) => Promise<T>): Promise<T> => {
     try {
-      const connection = revocationConnection(replicated, userId);
-      if (!work) {
-        await confirmation(connection, () => acknowledged(replicated, connection, userId, false));
-        return undefined;
-      }
-      const reply = await guarded(work(scriptsOn(connection)));
-      await acknowledged(replicated, connection, userId, true);
-      return reply;
+      return await step(revocationConnection(settings, userId));
     } catch (error) {
       // After a failover the slot's master has moved, and nothing this client routes itself would
       // tell it (a MOVED reply): it learns the new owners before the client's retry.
-      if (replicated.redis instanceof Cluster) replicated.redis.refreshSlotsCache();
+      if (settings.redis instanceof Cluster) settings.redis.refreshSlotsCache();
       throw error;
     }
+  };
+  return {
+    revoke: async <T>(userId: string, work: (on: S) => Promise<T>): Promise<T> => {
+      if (!replicated) return guarded(work(scripts));
+      return onRevocationConnection(replicated, userId, async (connection) => {
+        const reply = await guarded(work(scriptsOn(connection)));
+        await acknowledged(replicated, connection, userId, true);
+        return reply;
+      });
+    },
+    /**
+     * A session found gone on the main connection must be gone where revocations are written: in
+     * a failover the main connection may still read the old master, which never saw a session
+     * created on the new one. Acknowledging its logout would leave it alive: 503 instead (the
+     * client's retry then finds it, once this instance follows the new master).
+     */
+    confirmEnded: async (userId: string, sessionKey: string): Promise<void> => {
+      if (!replicated) return;
+      await onRevocationConnection(replicated, userId, async (connection) => {
+        await confirmation(connection, () => acknowledged(replicated, connection, userId, false));
+        if (Number(await guarded(connection.exists(sessionKey))) > 0) {
+          throw new UnavailableError('session store', new Error(`session ${sessionKey} is gone on the main connection's master only`));
+        }
+      });
+    },
   };
 }

@@ -110,11 +110,12 @@ export interface SessionStore {
   logoutWithRefreshToken(userId: string, sessionId: string, generation: number): Promise<'ended' | 'gone' | 'refused'>;
 
   /**
-   * Resolves once the replicas that must hold revocations hold every one this instance made of
-   * `userId`'s (replicated revocations; on a Cluster, those of the user's master; at once
-   * elsewhere). @throws {UnavailableError} otherwise
+   * For a logout whose session was found gone: resolves once the replicas that must hold
+   * revocations hold every one this instance made of `userId`'s, and the session is gone on the
+   * master they are written to (replicated revocations; on a Cluster, those of the user's master;
+   * at once elsewhere). @throws {UnavailableError} otherwise
    */
-  confirmRevocations(userId: string): Promise<void>;
+  confirmRevocations(userId: string, sessionId: string): Promise<void>;
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its

@@ -12,8 +12,8 @@ import { basePolicy, login, loginMany, sessionStoreContract } from '../helpers/s
 import { testRedisUrl, uniquePrefix } from '../helpers/services.js';
 
 /** A connected client the way the service uses it: no offline queue, so an outage fails fast. */
-async function connectRedis() {
-  const redis = new Redis(testRedisUrl(), { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+async function connectRedis(db = 0) {
+  const redis = new Redis(testRedisUrl(), { db, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   await redis.connect();
   return redis;
 }
@@ -170,6 +170,22 @@ describe.concurrent('Redis session store keys', () => {
     ctx.expect(await inspector.hget(`${tag}s:${missed.sessionId}`, 'tv')).toBe('0');
     for (const tokenVersion of [0, 1, 2]) ctx.expect(await missed.authenticate(tokenVersion)).toBe('stale_version');
     ctx.expect(await missed.rotate(0)).toEqual({ outcome: 'invalid' });
+  });
+
+  test('with replicated revocations, a session gone on the main connection only (a stale master in a failover) is not confirmed ended: 503 until it is gone there too', async (ctx) => {
+    const { store: current, prefix, inspector } = await setup(ctx);
+    // The revocations' connection follows the new master (database 0, where the session was
+    // created); the main connection still reads the old one (database 1, which never saw it).
+    const [stale, revocations] = await Promise.all([connectRedis(1), connectRedis()]);
+    const split = createRedisSessionStore({ redis: stale, prefix, policy: basePolicy, replicated: { redis: revocations, replicas: 0, waitMs: 100 } });
+    ctx.onTestFinished(() => split.close());
+    const session = await login(current);
+    ctx.expect(await split.getSalt(session.userId, session.sessionId)).toBeNull();
+    await ctx.expect(split.confirmRevocations(session.userId, session.sessionId)).rejects.toBeInstanceOf(UnavailableError);
+    ctx.expect(await session.authenticate()).toBe('ok');
+    ctx.expect(await inspector.exists(`${prefix}{${session.userId}}:ack`)).toBe(1); // the shared confirmation ran first
+    ctx.expect(await current.endSession(session.userId, session.sessionId)).toBe(true);
+    await split.confirmRevocations(session.userId, session.sessionId);
   });
 
   test('losing only the deny keys or only the token version never revives a revoked token; losing the version logs the user out', async (ctx) => {
