@@ -21,16 +21,24 @@ async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Pro
   return Buffer.concat(chunks);
 }
 
+const unreadable = () => new AppError('invalid_request', 'the request body could not be read');
+
 /**
  * Reads the body straight from Node's request (no web stream in between). Past `limit` it stops
  * collecting but lets the rest drain, so the 413 still reaches the client on a usable connection.
+ * A request aborted before or while it is read (its client closed its side: Node then drops the
+ * request) is refused at once, never waited for: it would hold its handler for ever.
  */
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
+    if (incoming.destroyed) {
+      reject(unreadable());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     const done = () => {
-      incoming.off('data', onData).off('end', onEnd).off('error', onError);
+      incoming.off('data', onData).off('end', onEnd).off('error', onError).off('close', onError);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -48,9 +56,9 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
     };
     const onError = () => {
       done();
-      reject(new AppError('invalid_request', 'the request body could not be read'));
+      reject(unreadable());
     };
-    incoming.on('data', onData).on('end', onEnd).on('error', onError);
+    incoming.on('data', onData).on('end', onEnd).on('error', onError).on('close', onError);
   });
 }
 

@@ -16,6 +16,8 @@ const connectionCodes = new Set([
   'EMFILE',
   'ENFILE',
   'CONNECT_TIMEOUT',
+  'SSL_NOT_SUPPORTED', // the url asks for TLS (sslmode=require), the server has it off
+  'EPROTO', // a TLS handshake the server broke off
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
@@ -45,6 +47,13 @@ const connectionCodes = new Set([
  * idle session ended); 58 system error (I/O). None is about the query itself.
  */
 const UNAVAILABLE_CLASSES = /^(?:08|53|57|58)[0-9A-Z]{3}$/;
+
+/**
+ * Node's TLS refusals of the server's certificate (expired, not yet valid, self-signed, of an
+ * unknown issuer, for another host) and OpenSSL's handshake errors: a certificate rotated wrongly
+ * on the server is an outage (503), as `/health/ready` reports it, not a bug in the request.
+ */
+const TLS_CODES = /^(?:ERR_SSL_|ERR_TLS_|UNABLE_TO_|CRL_)|CERT|^(?:HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED)$/;
 
 /** Every `code` on an error, its `cause` chain and any `AggregateError` members. */
 function errorCodes(error: unknown, seen = new Set<unknown>()): string[] {
@@ -77,5 +86,5 @@ export function isLostInFlight(error: unknown): boolean {
 
 /** The failure is about reaching the database (network, timeout, shutdown, credentials), not the query. */
 export function isConnectionError(error: unknown): boolean {
-  return errorCodes(error).some((code) => connectionCodes.has(code) || UNAVAILABLE_CLASSES.test(code));
+  return errorCodes(error).some((code) => connectionCodes.has(code) || UNAVAILABLE_CLASSES.test(code) || TLS_CODES.test(code));
 }

@@ -342,6 +342,18 @@ describe('gateway example (deploy/gateway): nginx auth_request in front of an AP
     expect(revoked.headers.get('www-authenticate')).toMatch(/^Bearer/);
   });
 
+  it('asks /authenticate with only what it reads: large client headers, a long URI or an oversized Authorization never become a 503', async () => {
+    const user = await registerUser(cluster.url);
+    // Each within nginx's limits (16 KiB a line, 64 KiB in all), together past the service's 16 KiB.
+    const path = `/orders/${'p'.repeat(9_000)}`;
+    const large = await call(gateway.url, 'GET', path, { token: user.accessToken, headers: { 'x-big': 'a'.repeat(9_000), 'x-big-2': 'b'.repeat(9_000) } });
+    expect(large.status).toBe(200);
+    expect(large.body).toMatchObject({ path, headers: { 'x-user-id': user.userId, 'x-big': 'a'.repeat(9_000) } });
+    const oversized = await call(gateway.url, 'GET', '/orders', { headers: { authorization: `Bearer ${'x'.repeat(16_300)}` } });
+    expect(oversized.status).toBe(401);
+    expect(oversized.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+  });
+
   it("/auth/ reaches the service; nginx's own refusals there answer in the service's JSON", async () => {
     expect(await call(gateway.url, 'GET', '/auth/ping')).toMatchObject({ status: 200, body: { status: 'ok' } });
     // Header lines up to the service's 16 KiB reach it; longer ones get nginx's JSON 431.

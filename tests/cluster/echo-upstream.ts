@@ -1,7 +1,10 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A tiny API behind the gateway: answers 200 with the headers it received, and remembers them. */
+/**
+ * A tiny API behind the gateway: answers 200 with the headers it received, and remembers them.
+ * It takes headers as large as the gateway lets through (64 KiB): the API's limits are its own.
+ */
 export interface EchoUpstream {
   /** `127.0.0.1:PORT`, for an nginx `server` line. */
   address: string;
@@ -12,7 +15,7 @@ export interface EchoUpstream {
 
 export function startEchoUpstream(): Promise<EchoUpstream> {
   const received: IncomingHttpHeaders[] = [];
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     received.push(req.headers);
     req.resume();
     req.once('end', () => {

@@ -313,6 +313,41 @@ describe('security headers on every kind of response (CORS off)', () => {
     expectHardened(response);
   });
 
+  it('finishes a request whose client closed its side while the body waited to be read: its handler never hangs', async () => {
+    const user = await registerUser(app.url);
+    const logoutsRecorded = async () => {
+      const rows = (await (await fetch(`${app.url}/metrics`)).text()).split('\n');
+      const counts = rows.filter((row) => row.startsWith('jwt_http_request_duration_seconds_count{') && row.includes('route="/logout"'));
+      return counts.reduce((sum, row) => sum + Number(row.split(' ').at(-1)), 0);
+    };
+    const before = await logoutsRecorded();
+    // The logout ends the session before it reads the body (a refresh token it may name too):
+    // held there until Node, having read the client's FIN, has dropped the request (and closed).
+    const { sessions } = app.deps;
+    const logout = sessions.logout;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reached!: () => void;
+    const waiting = new Promise<void>((resolve) => (reached = resolve));
+    sessions.logout = async (...args) => {
+      reached();
+      await held;
+      return logout.apply(sessions, args);
+    };
+    onTestFinished(() => void (sessions.logout = logout));
+    const body = JSON.stringify({ refresh_token: 'rt1.other' });
+    const socket = connect(Number(new URL(app.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    onTestFinished(() => void socket.destroy());
+    socket.end(`POST /logout HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${user.accessToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await waiting;
+    await closed;
+    release();
+    await expect.poll(logoutsRecorded, { timeout: 5_000 }).toBe(before + 1);
+    expect((await call(app.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(401);
+  });
+
   it('/authenticate ignores the URL length (gateways get only 200/401/503)', async () => {
     const response = await raw(app.url, 'GET', `/authenticate?q=${'x'.repeat(5000)}`, { authorization: `Bearer ${token}` });
     expect(response.status).toBe(200);

@@ -27,13 +27,11 @@ describe.each([
    * A token revoked on the other instance is refused here: at once in `exact` mode; in `cached`
    * mode once the revocation message arrives (the README promises that in practice only: these
    * instances share one event loop, where it was seen to lag the next request in about 2 of 100
-   * tries), within 1 s, and from then on.
+   * tries), well within the 10 s an answer may be cached (so only the message explains it; how
+   * fast is the bench's g), and from then on.
    */
   const expectRevokedHere = async (instance: TestInstance, token: string) => {
-    const started = performance.now();
-    while (revocation === 'cached' && (await authenticate(instance, token)).status === 200) {
-      expect(performance.now() - started, 'still 200 on the other instance').toBeLessThan(1000);
-    }
+    if (revocation === 'cached') await expect.poll(async () => (await authenticate(instance, token)).status, { interval: 5, timeout: 5_000 }).toBe(401);
     expect((await authenticate(instance, token)).status).toBe(401);
   };
   const login = async (email: string, device?: string) => {
@@ -394,6 +392,15 @@ describe('cookie mode: a refused refresh cookie', () => {
     expect((await call(app.url, 'POST', '/refresh', { headers: { cookie, 'x-csrf-token': jar['__Host-csrf'] as string } })).status).toBe(200);
   });
 
+  it('is left alone by a logout with a refused access token and the body refresh token of another session', async () => {
+    const { first, jar, cookie } = await twoSessionsInOneBrowser();
+    const old = await call(app.url, 'POST', '/logout', { token: 'not.a.token', headers: { cookie }, body: { refresh_token: first.body?.refresh_token } });
+    expect(old.status).toBe(204);
+    expect(old.headers.getSetCookie()).toEqual([]);
+    expect((await call(app.url, 'POST', '/refresh', { body: { refresh_token: first.body?.refresh_token } })).status).toBe(401);
+    expect((await call(app.url, 'POST', '/refresh', { headers: { cookie, 'x-csrf-token': jar['__Host-csrf'] as string } })).status).toBe(200);
+  });
+
   it('is cleared when the refresh token named in the body ends its session too', async () => {
     const { first, jar, cookie } = await twoSessionsInOneBrowser();
     const both = await call(app.url, 'POST', '/logout', { token: first.body?.access_token as string, headers: { cookie }, body: { refresh_token: jar['__Host-rt'] } });
@@ -435,6 +442,8 @@ describe('cookie mode with sessions longer than a cookie may live', () => {
     for (const line of lines) expect(line).toMatch(/Max-Age=34560000;/);
     const refreshed = await call(app.url, 'POST', '/refresh', { body: { refresh_token: registered.body?.refresh_token as string } });
     expect(refreshed.status).toBe(200);
-    expect(refreshed.headers.getSetCookie().every((line) => line.includes('Max-Age=34560000;'))).toBe(true);
+    const refreshedLines = refreshed.headers.getSetCookie();
+    expect(refreshedLines).toHaveLength(2);
+    for (const line of refreshedLines) expect(line).toMatch(/Max-Age=34560000;/);
   });
 });

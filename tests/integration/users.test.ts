@@ -267,6 +267,16 @@ describe('PostgreSQL user store failures', () => {
       await store.close();
     }
   });
+
+  it('throws UnavailableError when TLS cannot be set up (the url asks for it, the server has it off), as for any outage', async () => {
+    const store = createPostgresUserStore({ url: `${await freshDatabase()}?sslmode=require`, poolSize: 1, connectTimeoutMs: 2000 });
+    try {
+      await expect(store.findByEmail('a@example.com')).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 /**

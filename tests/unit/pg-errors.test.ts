@@ -5,8 +5,9 @@ import { isConnectionError, isLostInFlight, isUniqueViolation } from '../../src/
 const coded = (code: string, cause?: unknown) => Object.assign(new Error(code, cause === undefined ? {} : { cause }), { code });
 
 describe('PostgreSQL errors, as the stores read them', () => {
-  it('"cannot answer now" (503): network and driver codes, refusals at connection, and the SQLSTATE classes 08, 53, 57 and 58, also under a wrapper', () => {
-    const unavailable = ['ECONNREFUSED', 'EMFILE', 'CONNECTION_DESTROYED', 'QUEUE_TIMEOUT', 'QUERY_TIMEOUT', 'CANCEL_UNANSWERED', '28P01', '3D000', '25006', '55P03', '08006', '53300', '53400', '57014', '57P05', '58030'];
+  it('"cannot answer now" (503): network, TLS and driver codes, refusals at connection, and the SQLSTATE classes 08, 53, 57 and 58, also under a wrapper', () => {
+    const tls = ['SSL_NOT_SUPPORTED', 'EPROTO', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER', 'HOSTNAME_MISMATCH'];
+    const unavailable = ['ECONNREFUSED', 'EMFILE', 'CONNECTION_DESTROYED', 'QUEUE_TIMEOUT', 'QUERY_TIMEOUT', 'CANCEL_UNANSWERED', '28P01', '3D000', '25006', '55P03', '08006', '53300', '53400', '57014', '57P05', '58030', ...tls];
     for (const code of unavailable) {
       expect(isConnectionError(coded(code)), code).toBe(true);
       expect(isConnectionError(new Error('Failed query', { cause: coded(code) })), code).toBe(true);

@@ -37,17 +37,20 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
     return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token)) };
   };
   /**
-   * `/logout`'s second chance after a refused access token; no usable body or cookie is a no. An
-   * outage is an outage, and a refresh cookie sent without its CSRF header is refused as ever (403).
+   * `/logout`'s second chance after a refused access token; no usable body or cookie is a no
+   * (`undefined`). An outage is an outage, and a refresh cookie sent without its CSRF header is
+   * refused as ever (403).
    */
-  const loggedOutByRefreshTokenToo = (c: Context) =>
-    logoutByRefreshToken(c).then(
-      ({ ended }) => ended,
-      (error: unknown) => {
-        if (error instanceof AppError && (error.code === 'unavailable' || error.code === 'forbidden')) throw error;
-        return false;
-      },
-    );
+  const logoutByRefreshTokenToo = (c: Context) =>
+    logoutByRefreshToken(c).catch((error: unknown) => {
+      if (error instanceof AppError && (error.code === 'unavailable' || error.code === 'forbidden')) throw error;
+      return undefined;
+    });
+  /** The session a body's refresh token ended, as a list: the cookie stays if it names another one (none: it goes). */
+  const endedByBodyToken = ({ token, fromCookie }: { token: string | undefined; fromCookie: boolean }): string[] => {
+    const named = fromCookie || token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId;
+    return named === undefined ? [] : [named];
+  };
 
   /**
    * After a logout by access token: a refresh token the body names too is the client's, so its
@@ -89,19 +92,20 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
         const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
         if (loggedOut) endedSessions = [result.claims.sessionId, ...(await logoutNamedInBodyToo(c, result.claims.sessionId))];
-        // A refused one (say, of the version before a password change made in another tab) must
-        // not keep alive the session a refresh token sent with it names: that one logs out.
-        else if (!(await loggedOutByRefreshTokenToo(c))) {
-          throw new AppError('invalid_token', result.ok ? 'the access token is revoked' : 'the access token is invalid');
+        else {
+          // A refused one (say, of the version before a password change made in another tab) must
+          // not keep alive the session a refresh token sent with it names: that one logs out.
+          const fallback = await logoutByRefreshTokenToo(c);
+          if (!fallback?.ended) throw new AppError('invalid_token', result.ok ? 'the access token is revoked' : 'the access token is invalid');
+          endedSessions = endedByBodyToken(fallback);
         }
       } else {
-        const { token, fromCookie, ended } = await logoutByRefreshToken(c);
+        const outcome = await logoutByRefreshToken(c);
         // Like every route that needs a credential (`/logout-all`, `/me`): none at all is a 401.
-        if (!token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: BEARER_CHALLENGE });
-        if (!ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), fromCookie);
+        if (!outcome.token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: BEARER_CHALLENGE });
+        if (!outcome.ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), outcome.fromCookie);
         // A body token of another session than the cookie's leaves the cookie, as an access token does.
-        const named = deps.refreshTokens.decode(token)?.sessionId;
-        if (!fromCookie && named !== undefined) endedSessions = [named];
+        endedSessions = endedByBodyToken(outcome);
       }
       // An access token of another session logs that one out: a refresh cookie naming a different
       // session stays (that session lives on).
