@@ -42,5 +42,5 @@ fi
 echo "node $(node --version), the image's major"
 
 unset TEST_REDIS_URL TEST_DATABASE_URL
-node_modules/.bin/vitest run tests/unit tests/http tests/security tests/integration/compiled-image.test.ts --exclude tests/security/login-timing.test.ts --exclude tests/http/admin-cli.test.ts </dev/null
+node_modules/.bin/vitest run tests/unit tests/http tests/security tests/integration/compiled-image.test.ts --exclude tests/http/admin-cli.test.ts </dev/null
 node_modules/.bin/vitest run --no-file-parallelism tests/cluster </dev/null

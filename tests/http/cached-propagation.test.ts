@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, expectAccepted, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
@@ -25,18 +24,15 @@ describe('cached revocation, two instances: a warm cache on the other instance n
 
   const authenticateOnTwo = async (token: string) => (await call(two.url, 'GET', '/authenticate', { token })).status;
 
-  /** Cached on `two` (answered 200 twice, its cache live), then `revoke` on `one`: `two` refuses within 1 s and keeps refusing. */
+  /** Cached on `two` (answered 200 twice, its cache live), then `revoke` on `one`: `two` refuses well within the max age and keeps refusing. */
   async function expectRevokedEverywhere(token: string, revoke: () => Promise<unknown>) {
     await expectAccepted(two.url, token);
     // Otherwise `two` reads Redis on every request, and the test would prove nothing about pub/sub.
     // (Polled: a stalled test process can miss a heartbeat, which turns it off for a moment.)
     await expect.poll(() => (two.deps.sessions as { isLive?: () => boolean }).isLive?.(), { timeout: 5_000 }).toBe(true);
     await revoke();
-    const started = performance.now();
-    while ((await authenticateOnTwo(token)) === 200) {
-      expect(performance.now() - started, 'still 200 on the other instance').toBeLessThan(1000);
-      await sleep(5);
-    }
+    // Well within the 10 s an answer may be cached: only the message explains it (how fast is the bench's g).
+    await expect.poll(() => authenticateOnTwo(token), { interval: 5, timeout: 5_000 }).toBe(401);
     for (let i = 0; i < 5; i++) expect(await authenticateOnTwo(token)).toBe(401);
   }
 

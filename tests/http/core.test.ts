@@ -129,6 +129,23 @@ describe.each([
     expect(wrong.body?.error).toBe('invalid_credentials');
   });
 
+  it('an unknown e-mail costs the argon2 work a wrong password does: a dummy verify where a real one runs (no timing oracle)', async () => {
+    const { email } = await registerUser(base);
+    const { hasher } = app.deps;
+    const { match, verifyDummy } = hasher;
+    const calls: string[] = [];
+    hasher.match = (...args) => (calls.push('match'), match.apply(hasher, args));
+    hasher.verifyDummy = (...args) => (calls.push('verifyDummy'), verifyDummy.apply(hasher, args));
+    try {
+      expect((await call(base, 'POST', '/login', { body: { email, password: 'wrong password!' } })).status).toBe(401);
+      expect((await call(base, 'POST', '/login', { body: { email: uniqueEmail(), password: 'wrong password!' } })).status).toBe(401);
+    } finally {
+      Object.assign(hasher, { match, verifyDummy });
+    }
+    // Each runs the same argon2 verifies (tests/unit/passwords.test.ts); how long, `npm run test:timing`.
+    expect(calls).toEqual(['match', 'verifyDummy']);
+  });
+
   it('/me returns the user for a valid token and 401 without one', async () => {
     const user = await registerUser(base);
     expect(await call(base, 'GET', '/me', { token: user.accessToken })).toMatchObject({ status: 200, body: { id: user.userId, email: user.email } });

@@ -263,7 +263,7 @@ describe('password change races (redis + postgres, two instances)', () => {
     expect((await login(user.email, NEW_PASSWORD)).status).toBe(200);
   });
 
-  it('a refresh in flight during a change is refused and leaves the kept session alone', async () => {
+  it('a refresh sent before a change and handled after it is refused, and leaves the kept session alone', async () => {
     const user = await registerUser(one.url);
     const changed = await changePassword(user.accessToken, NEW_PASSWORD);
     expect(changed.status).toBe(200);

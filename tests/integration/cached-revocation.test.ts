@@ -109,10 +109,9 @@ describe('cached revocation mode', () => {
     await deleteSilently(prefix, userId, sessionId);
     expect(await b.authenticate(claims)).toBe('ok'); // cached: Redis no longer has the session
 
-    const started = performance.now();
     await a.logout(userId, sessionId, { jti: claims.jti, tokenVersion: claims.tokenVersion, ttlMs: 60_000 });
+    // Far below the 60 s max age: only pub/sub explains it.
     await expect.poll(() => b.authenticate(claims), { interval: 1, timeout: 3000 }).toBe('denied');
-    expect(performance.now() - started).toBeLessThan(3000); // far below the 60 s max age: only pub/sub explains it
   });
 
   it('remembers a token\'s answer from its second read on, so tokens used once never fill the cache', async () => {
@@ -134,10 +133,9 @@ describe('cached revocation mode', () => {
     const [a, b, c] = await Promise.all([instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY)]);
     const { userId, claims } = await session(a);
     for (const store of [a, b, c]) await remembered(store, claims);
-    const started = performance.now();
     await c.endAll(userId);
+    // Far below the 60 s max age: only pub/sub explains it.
     for (const store of [a, b, c]) await expect.poll(() => store.authenticate(claims), { interval: 1, timeout: 3000 }).not.toBe('ok');
-    expect(performance.now() - started).toBeLessThan(3000); // far below the 60 s max age: only pub/sub explains it
   });
 
   // Redis writes a revoking script's reply and its message to each subscriber in one pass, but may

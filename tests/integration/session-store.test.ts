@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe, test, type TestContext } from 'vitest';
+import { describe, expect, test, type TestContext } from 'vitest';
 import { pino } from 'pino';
 import { UnavailableError } from '../../src/errors.js';
 import { createCachedRevocationStore } from '../../src/sessions/cached-revocation-store.js';
@@ -57,6 +57,8 @@ sessionStoreContract('Redis, cached revocation', async (policy) => {
     rememberFrom: 'first-read',
   });
   await subscriber.connect();
+  // Live before the contract starts (a heartbeat turns it on): its answers are then cached ones.
+  await expect.poll(() => store.isLive(), { timeout: 5_000 }).toBe(true);
   return {
     store,
     // The store's own close stops its heartbeat and subscription, then closes the inner store.

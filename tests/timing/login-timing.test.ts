@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
-import { nextClientIp } from './authenticate-client.js';
+import { nextClientIp } from '../security/authenticate-client.js';
 
 /**
  * No user enumeration by timing (OWASP Authentication Cheat Sheet): a login with an unknown
@@ -8,6 +8,10 @@ import { nextClientIp } from './authenticate-client.js';
  * verify. Real HTTP, strictly interleaved pairs in ABBA order (drift cancels), after a warm-up,
  * compared by medians. Every attempt uses a fresh account and a fresh client address, so no
  * brute-force counter or back-off ever touches the measurement.
+ *
+ * A measurement, so not part of `npm test` (which makes no timed assertions): `npm run
+ * test:timing`, which `.ci/run` runs as a report. `npm test` checks the cause instead: both
+ * paths run the same argon2 verifies (tests/unit/passwords.test.ts, tests/http/core.test.ts).
  */
 
 const WARM_UP_PAIRS = 10;

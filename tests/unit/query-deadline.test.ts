@@ -24,7 +24,7 @@ describe('a query past its deadline (queryWithDeadline)', () => {
     const started = Date.now();
     const error = await queryWithDeadline(() => query as unknown as Promise<string>, 10).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UnavailableError);
-    expect(Date.now() - started).toBeLessThan(300);
+    expect(Date.now() - started).toBeLessThan(1_000); // at the deadline, not when the database answers (2 s)
     const landing = lateWrite(error);
     expect(landing).toBeInstanceOf(Promise);
     expect(await settledWithin(landing as Promise<unknown>, 20)).toBe(false);
