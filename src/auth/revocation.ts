@@ -48,7 +48,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   const { userId, sessionId } = decoded;
   const salt = await deps.sessions.getSalt(userId, sessionId);
   if (salt === null) {
-    await deps.sessions.confirmRevocations(userId, sessionId);
+    await deps.sessions.confirmEnded(userId, sessionId);
     return true;
   }
   if (!deps.refreshTokens.verify(decoded, salt)) return false;

@@ -138,8 +138,8 @@ export function createCachedRevocationStore({
     // A logout finding its session already ended answers as done: the message of the revocation
     // that ended it (on another instance, maybe a moment ago) must be out by then too. It revokes
     // nothing itself, so it forgets nothing: anyone may ask it, with any user id (no MAC to check).
-    async confirmRevocations(userId, sessionId) {
-      await store.confirmRevocations(userId, sessionId);
+    async confirmEnded(userId, sessionId) {
+      await store.confirmEnded(userId, sessionId);
       await published(userId);
     },
     /** Whether answers are currently being served from the cache. */

@@ -194,7 +194,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       return endOne(userId, sessionId);
     },
 
-    async confirmRevocations() {},
+    async confirmEnded() {},
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';

@@ -98,7 +98,7 @@ export function createRedisSessionStore({
 }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
-  const { revoke, confirmEnded } = createRevoke({ scripts, defineScripts, keys, replicated });
+  const { revoke, confirmGone } = createRevoke({ scripts, defineScripts, keys, replicated });
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
   const sendChecks = createAuthenticateCall({ redis, keys, throttleMs: throttle, idleMs: policy.autoLogoutMs });
@@ -219,7 +219,7 @@ export function createRedisSessionStore({
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token),
     logoutWithRefreshToken: (userId, sessionId, generation) => endOne(userId, sessionId, undefined, { generation }),
 
-    confirmRevocations: (userId, sessionId) => confirmEnded(userId, keys.session(userId, sessionId)),
+    confirmEnded: (userId, sessionId) => confirmGone(userId, keys.session(userId, sessionId)),
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';
@@ -288,24 +288,19 @@ export function createRedisSessionStore({
     },
   } satisfies SessionStore;
   /**
-   * The client revocations are written and published through: with replicated revocations their
-   * own, which in a failover may follow the new master at another moment than the main one.
-   */
-  const revocations = replicated?.redis ?? redis;
-  /**
-   * Publishes `message` on the revocation channel: the cached mode's end-to-end heartbeat, the
-   * way revocations take (behind a replicated revocation's WAIT, a beat may come late: the cache
-   * then turns off, which is safe). On a Cluster a revocation is published by the master owning
-   * its user's slot, so a beat must be able to take each of those masters' way to the
-   * subscription: `turn` picks one of the slot owners (ioredis would send a PUBLISH, which names
-   * no key, to a random master).
+   * Publishes `message` on the revocation channel: the cached mode's end-to-end heartbeat. On a
+   * Cluster a revocation is published by the master owning its user's slot, so a beat must be able
+   * to take each of those masters' way to the subscription: `turn` picks one of the slot owners
+   * (ioredis would send a PUBLISH, which names no key, to a random master). On the command
+   * connection even with replicated revocations: on theirs, a beat would wait behind each WAIT,
+   * and a lagging replica would keep turning the cache off.
    */
   const announce = async (message: string, turn = 0) => {
-    let via: RedisClient = revocations;
-    if (revocations instanceof Cluster) {
-      const owners = [...new Set(revocations.slots.map((slotNodes) => slotNodes?.[0]))].filter((owner) => owner !== undefined).sort();
+    let via: RedisClient = redis;
+    if (redis instanceof Cluster) {
+      const owners = [...new Set(redis.slots.map((slotNodes) => slotNodes?.[0]))].filter((owner) => owner !== undefined).sort();
       if (owners.length === 0) throw new UnavailableError('session store', new Error('the Cluster slot table is not loaded yet'));
-      via = masterConnection(revocations, owners[turn % owners.length], `heartbeat turn ${turn % owners.length}`);
+      via = masterConnection(redis, owners[turn % owners.length], `heartbeat turn ${turn % owners.length}`);
     }
     await guarded(via.publish(channel, message));
   };
@@ -321,7 +316,8 @@ export function createRedisSessionStore({
    * instance's message had left Redis (a Redis descheduled between the two writes).
    */
   const awaitPublished = async (userId: string) => {
-    await guarded(revocations.exists(keys.tokenVersion(userId)));
+    // Where the revoking script ran: with replicated revocations, their own connection.
+    await guarded((replicated?.redis ?? redis).exists(keys.tokenVersion(userId)));
   };
   return Object.assign(store, { authenticateUntil, announce, awaitPublished });
 }

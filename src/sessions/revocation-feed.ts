@@ -58,8 +58,9 @@ export function createRevocationFeed({ subscriber, channel, announce, heartbeatM
     live = false;
   };
 
-  // Heartbeats travel the same path as revocations: published on the connection this instance's
-  // revocations take, received on its subscription. Another instance's beats are ignored. `received`
+  // Heartbeats travel the path revocations take: published on this instance's command connection
+  // (with replicated revocations, not on the revocations' own, which blocks in WAIT: see
+  // `announce`), received on its subscription. Another instance's beats are ignored. `received`
   // picks the path of the next beat (on a Cluster, the slot-owning master in turn, see
   // `announce`): it moves on only past a beat that came back, so after a lost beat the next one
   // retries the same path, and the feed stays off while that path is broken.

@@ -115,7 +115,7 @@ export interface SessionStore {
    * master they are written to (replicated revocations; on a Cluster, those of the user's master;
    * at once elsewhere). @throws {UnavailableError} otherwise
    */
-  confirmRevocations(userId: string, sessionId: string): Promise<void>;
+  confirmEnded(userId: string, sessionId: string): Promise<void>;
 
   /**
    * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its

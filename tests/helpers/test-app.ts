@@ -14,6 +14,8 @@ type DeepPartialInput = { [K in keyof Config]?: Record<string, unknown> };
 export interface TestInstance {
   url: string;
   deps: AppDeps;
+  /** Its HTTP listener (its `close` event: the drain is over, the stores are closing next). */
+  server: Server;
   /** A graceful stop (`stopServer`), in-flight requests given `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -79,11 +81,12 @@ export async function testCluster(overrides: DeepPartialInput = {}, options: { e
       const instance: TestInstance = {
         url: `http://127.0.0.1:${port}`,
         deps,
+        server: server as Server,
         async stop(graceMs = 1000) {
           if (stopped) return;
           stopped = true;
           running.delete(instance);
-          await stopServer(server as Server, deps, graceMs);
+          await stopServer(instance.server, deps, graceMs);
         },
       };
       running.add(instance);

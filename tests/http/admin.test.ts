@@ -129,8 +129,9 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect(failed.status).toBe(503);
     const raced = await login(user.email);
     expect(raced.status).toBe(200);
-    // The write lands while the instance shuts down.
-    setTimeout(land, 200);
+    // The write lands while the instance shuts down: once its HTTP drain is over, when the
+    // stores would close next but for the late write it waits for.
+    three.server.once('close', land);
     await three.stop();
     expect((await authenticate(raced.body?.access_token as string)).status).toBe(401);
     const sql = postgres(cluster.config.database.url ?? '', { max: 1, onnotice: () => {} });

@@ -183,11 +183,11 @@ describe.concurrent('Redis session store keys', () => {
     ctx.onTestFinished(() => split.close());
     const session = await login(current);
     ctx.expect(await split.getSalt(session.userId, session.sessionId)).toBeNull();
-    await ctx.expect(split.confirmRevocations(session.userId, session.sessionId)).rejects.toBeInstanceOf(UnavailableError);
+    await ctx.expect(split.confirmEnded(session.userId, session.sessionId)).rejects.toBeInstanceOf(UnavailableError);
     ctx.expect(await session.authenticate()).toBe('ok');
     ctx.expect(await inspector.exists(`${prefix}{${session.userId}}:ack`)).toBe(1); // the shared confirmation ran first
     ctx.expect(await current.endSession(session.userId, session.sessionId)).toBe(true);
-    await split.confirmRevocations(session.userId, session.sessionId);
+    await split.confirmEnded(session.userId, session.sessionId);
   });
 
   test('losing only the deny keys or only the token version never revives a revoked token; losing the version logs the user out', async (ctx) => {

@@ -319,7 +319,9 @@ describe('PostgreSQL user store: an admin change held up past its deadline', () 
       const outcome = await store.changeAs({ userId: actor?.id ?? '', role: 'admin' }, target?.id ?? '', { disabled: true }).catch((error: unknown) => error);
       expect(outcome).toBeInstanceOf(UnavailableError);
       await released;
-      await sleep(300);
+      // Until no transaction of the store's is open or running: a commit, had one come, is in.
+      const busy = async () => Number((await holder`select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state <> 'idle'`)[0]?.['count']);
+      await expect.poll(busy, { timeout: 5_000 }).toBe(0);
       expect((await store.findById(target?.id ?? ''))?.disabledAt).toBeNull();
     });
   });

@@ -46,9 +46,11 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       if (error instanceof AppError && (error.code === 'unavailable' || error.code === 'forbidden')) throw error;
       return undefined;
     });
+  /** The session a refresh token of ours names (its MAC unchecked). */
+  const sessionNamedBy = (token: string | undefined) => (token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId);
   /** The session a body's refresh token ended, as a list: the cookie stays if it names another one (none: it goes). */
   const endedByBodyToken = ({ token, fromCookie }: { token: string | undefined; fromCookie: boolean }): string[] => {
-    const named = fromCookie || token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId;
+    const named = fromCookie ? undefined : sessionNamedBy(token);
     return named === undefined ? [] : [named];
   };
 
@@ -61,15 +63,15 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   const logoutNamedInBodyToo = async (c: Context, sessionId: string): Promise<string[]> => {
     const body = await readJson(c, refreshTokenBody, limit, { optional: true }).catch(() => undefined);
     const token = body?.refresh_token;
-    const named = token === undefined ? undefined : deps.refreshTokens.decode(token)?.sessionId;
+    const named = sessionNamedBy(token);
     if (token === undefined || named === undefined || named === sessionId) return [];
     return (await logoutWithRefreshToken(deps, token)) ? [named] : [];
   };
 
   /** The browser's refresh cookie is one of ours naming a session other than those `ended`. */
   const otherSessionsCookie = (c: Context, ended: readonly string[]) => {
-    const decoded = deps.refreshTokens.decode(getCookie(c, REFRESH_COOKIE) ?? '');
-    return decoded !== null && !ended.includes(decoded.sessionId);
+    const named = sessionNamedBy(getCookie(c, REFRESH_COOKIE));
+    return named !== undefined && !ended.includes(named);
   };
 
   return new Hono<AppEnv>()
