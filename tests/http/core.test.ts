@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
+import { rawSocket } from '../helpers/raw-socket.js';
 import { call, PASSWORD, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'jwt-embedded-'));
@@ -288,11 +289,29 @@ describe.each([
     expect(form).toMatchObject({ status: 415, body: { error: 'unsupported_media_type' } });
     expect(await call(base, 'POST', '/login', { body: '{"email":' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect(await call(base, 'POST', '/login', { body: '\u00ff\u00fe' })).toMatchObject({ status: 400 });
+    // JSON is UTF-8: a body labelled UTF-16 is refused as such, not read as broken JSON.
+    const wide = await call(base, 'POST', '/login', { body: '{}', headers: { 'content-type': 'application/json; charset=UTF-16' } });
+    expect(wide).toMatchObject({ status: 415, body: { error: 'unsupported_media_type', error_description: 'send the body in UTF-8' } });
+    expect((await call(base, 'POST', '/login', { body: '{}', headers: { 'content-type': 'application/json; charset=utf-8' } })).status).toBe(400);
     // A key given twice: which one counts would depend on the reader.
     const twice = await call(base, 'POST', '/register', { body: `{"email":"${uniqueEmail()}","email":"${uniqueEmail()}","password":"${PASSWORD}"}` });
     expect(twice).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'email: given more than once' } });
     const big = JSON.stringify({ email: 'a@b.io', password: 'x'.repeat(20_000) });
     expect(await call(base, 'POST', '/login', { body: big })).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+  });
+
+  it('takes an empty chunked body as no body where the body is optional, typed or not', async () => {
+    // What Node's own client sends for `request.end()` after headers with no length: a last chunk only.
+    const chunked = (path: string, type: string, chunks: string) =>
+      rawSocket(base, `POST ${path} HTTP/1.1\r\nHost: a\r\n${type ? `Content-Type: ${type}\r\n` : ''}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}0\r\n\r\n`);
+    // No credential at all, as with no body: 401, not 415 for a body that is not there.
+    const logout = await chunked('/logout', '', '');
+    expect({ status: logout.status, body: JSON.parse(logout.body) }).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
+    const refresh = await chunked('/refresh', 'application/json', '');
+    expect({ status: refresh.status, body: JSON.parse(refresh.body) }).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'refresh_token is required' } });
+    // Where a body is required, or one with content but no type, as before.
+    expect((await chunked('/login', 'application/json', '')).status).toBe(400);
+    expect((await chunked('/logout', '', '2\r\n{}\r\n')).status).toBe(415);
   });
 
   it('counts a chunked body while streaming and answers 413 past the limit', async () => {
