@@ -2,7 +2,7 @@ import type { AdminEventName } from '../audit/events.js';
 import { reportEvent } from '../audit/report.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { endAllAroundLateWrite } from '../auth/late-writes.js';
-import { AppError } from '../errors.js';
+import { AppError, UnavailableError } from '../errors.js';
 import { requireStrongPassword } from '../passwords/policy.js';
 import { MAX_ROLES, ROLE } from '../tokens/access-token.js';
 import { emailAddress, emailLookup, normaliseEmail } from '../users/email.js';
@@ -173,9 +173,20 @@ export async function listUserSessions(deps: AdminDeps, userId: string) {
   return deps.sessions.list(userId);
 }
 
+/**
+ * The user, for a revocation: 404 for an unknown one. Sessions live in Redis alone, so with
+ * PostgreSQL unavailable the revocation goes on all the same (an incident's first step must not
+ * wait for the database), and ends nothing if there is no such user.
+ */
+async function lookUpToRevoke(deps: AdminDeps, userId: string): Promise<void> {
+  await getUser(deps, userId).catch((error: unknown) => {
+    if (!(error instanceof UnavailableError)) throw error;
+  });
+}
+
 /** Ends every session of the user and moves the token version. */
 export async function revokeUserSessions(deps: AdminDeps, actor: Actor, userId: string): Promise<void> {
-  await getUser(deps, userId);
+  await lookUpToRevoke(deps, userId);
   await deps.sessions.endAll(userId);
   deps.endRetries?.cancel(userId);
   reportAdminAction(deps, 'admin_sessions_revoked', actor, userId);
@@ -183,7 +194,7 @@ export async function revokeUserSessions(deps: AdminDeps, actor: Actor, userId: 
 
 /** Ends one session of the user. @throws {AppError} `not_found` for an unknown user or session */
 export async function revokeUserSession(deps: AdminDeps, actor: Actor, userId: string, sessionId: string): Promise<void> {
-  await getUser(deps, userId);
+  await lookUpToRevoke(deps, userId);
   // Session ids are looked up under this user only, so another user's session is simply not found.
   const ended = isUuid(sessionId) && (await deps.sessions.endSession(userId, sessionId));
   if (!ended) throw new AppError('not_found', 'no such session');

@@ -22,12 +22,22 @@ const wrote = (answer: unknown) => answer === true || answer === 'changed';
  * (`lateWrite`: `landing`), unseen by the sessions it must end (a disable, a role change, a new
  * password): they end now, and again once it has settled, for a login made meanwhile. If it
  * wrote, `record` puts it in the audit trail then (the caller's 503 could not say whether it
- * would; a failure to record is logged). Resolves whether the first end succeeded.
+ * would; a failure to record is logged). A second end that fails is retried (`endRetries`), as a
+ * failed first one is by the caller. Resolves whether the first end succeeded.
  */
-export function endAllAroundLateWrite(deps: Pick<AuthDeps, 'sessions' | 'logger'>, userId: string, landing: Promise<unknown>, why: string, record?: () => void): Promise<boolean> {
+export function endAllAroundLateWrite(
+  deps: Pick<AuthDeps, 'sessions' | 'logger'> & Partial<Pick<AuthDeps, 'endRetries'>>,
+  userId: string,
+  landing: Promise<unknown>,
+  why: string,
+  record?: () => void,
+): Promise<boolean> {
   let pending = pendingEnds.get(deps.sessions);
   if (!pending) pendingEnds.set(deps.sessions, (pending = new Set()));
-  const second = landing.then(() => endAllLogged(deps, userId, `${why}, settled late`));
+  const late = `${why}, settled late`;
+  const second = landing.then(async () => {
+    if (!(await endAllLogged(deps, userId, late))) deps.endRetries?.schedule(userId, late);
+  });
   pending.add(second);
   void second.then(() => pending.delete(second));
   const first = endAllLogged(deps, userId, why);

@@ -115,6 +115,24 @@ describe('PostgreSQL down', () => {
     expect((await request(app.url, 'GET', '/health/ready')).status).toBe(200);
   }, 45_000);
 
+  it("an admin's revocation of a user's sessions works with PostgreSQL down: they live in Redis alone", async () => {
+    const admin = await register(app.url);
+    await app.deps.users.setRoles(admin.userId, ['user', 'admin']);
+    const adminToken = (await login(app.url, admin)).accessToken;
+    const user = await register(app.url);
+    const second = await login(app.url, user);
+    await pg.stop();
+    const bySession = await request(app.url, 'DELETE', `/admin/users/${user.userId}/sessions/${second.sessionId}`, { token: adminToken });
+    expect(bySession.status).toBe(204);
+    expect((await authenticate(app.url, second.accessToken)).status).toBe(401);
+    expect((await authenticate(app.url, user.accessToken)).status).toBe(200);
+    expect((await request(app.url, 'DELETE', `/admin/users/${user.userId}/sessions`, { token: adminToken })).status).toBe(204);
+    expect((await authenticate(app.url, user.accessToken)).status).toBe(401);
+    expect((await refresh(app.url, user.refreshToken)).status).toBe(401);
+    // Whether a user exists is the database's to say: a session of none is still not found.
+    expect((await request(app.url, 'DELETE', `/admin/users/${randomUUID()}/sessions/${second.sessionId}`, { token: adminToken })).status).toBe(404);
+  }, 30_000);
+
   // Not "down" but unreachable: a frozen server (or a network partition) keeps the pooled
   // connections open and answers nothing, so only a client-side timeout can end the request.
   it('answers register/login 503 within the budget while PostgreSQL is frozen, and recovers after SIGCONT', async () => {

@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CleanupStack } from '../../scripts/cluster/cleanup.js';
 import { type AdminDeps, disableUser, setUserRoles } from '../../src/admin/users.js';
+import { lateWritesSettled } from '../../src/auth/late-writes.js';
+import { landingLate } from '../helpers/late-write.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
 import { authenticate, expectUnavailable, type Exchange, login, refresh, register, report, request } from './http.js';
 import { type FaultRedis, faultRedis, pollUntil, summary } from './servers.js';
@@ -206,6 +208,25 @@ describe.each(['exact', 'cached'] as const)('Redis killed, cache.revocation: %s'
     await sleep(beforeNextRetryMs + 1_500);
     expect((await authenticate(a.url, fresh.accessToken)).status).toBe(200);
     expect((await authenticate(a.url, user.accessToken)).status).toBe(401);
+  }, 30_000);
+
+  // An admin change whose write PostgreSQL answers late ends the sessions at once and again once it
+  // lands (a login made between has the old roles); that second end, failing, is retried too.
+  if (revocation === 'exact') it('an admin change whose late write lands while Redis is down ends the session begun meanwhile once Redis is back', async () => {
+    const [a, b] = instances as [TestInstance, TestInstance];
+    const user = await register(a.url);
+    // As the CLI writes it (no acting admin): setRoles.
+    const { land } = landingLate(a.deps.users, 'setRoles');
+    await expect(setUserRoles(a.deps, {}, user.userId, ['user', 'auditor'])).rejects.toMatchObject({ code: 'unavailable' });
+    expect(await statusesEverywhere(user.accessToken)).toEqual([401, 401]); // the first end
+    const raced = await login(b.url, user);
+    await redis.kill();
+    land();
+    await lateWritesSettled(a.deps.sessions); // the second end has failed
+    await redis.start({ persistence: true });
+    const endedAfterMs = await pollUntil(async () => (await statusesEverywhere(raced.accessToken)).every((status) => status === 401), 15_000);
+    report(`a late admin write's second end failed with Redis down: the session begun meanwhile refused ${endedAfterMs.toFixed(0)} ms after Redis was started again`);
+    expect((await refresh(b.url, raced.refreshToken)).status).toBe(401);
   }, 30_000);
 
   // Register writes the user to PostgreSQL, then creates the session in Redis. With Redis down

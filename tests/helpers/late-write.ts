@@ -7,7 +7,7 @@ import type { UserStore } from '../../src/users/user-store.js';
  * is: a 503 at once (`UnavailableError` of a `QueryDeadlineError`), while the real write waits,
  * as one queued for a pool connection does, and runs once `land()` is called.
  */
-export function landingLate(users: UserStore, method: 'changeAs' | 'setPasswordHash'): { land(): void } {
+export function landingLate(users: UserStore, method: 'changeAs' | 'setRoles' | 'setPasswordHash'): { land(): void } {
   let land!: () => void;
   const landed = new Promise<void>((resolve) => (land = resolve));
   const real = users[method] as (...args: unknown[]) => Promise<unknown>;
