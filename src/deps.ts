@@ -7,6 +7,7 @@ import { createEndRetries } from './auth/end-retries.js';
 import { lateWritesSettled } from './auth/late-writes.js';
 import { type AuditLog, createAuditLog, disabledAuditLog } from './audit/audit-log.js';
 import type { AuditEventsSink } from './audit/drizzle-audit-store.js';
+import { withRetention } from './audit/retention.js';
 import { ConfigError } from './config/loader.js';
 import { type Config, MIN_REFRESH_SECRET_BYTES, revocationReplicas } from './config/schema.js';
 import { readSecretFile } from './config/secret-file.js';
@@ -197,7 +198,10 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
   const keyRing = await buildKeyRing(config, logger);
   const refreshKey = refreshSecret(config, logger);
   const { stores, redis, answersHeld } = await buildStores(config, logger);
-  const { users, hasher, audit } = stores;
+  const { users, hasher } = stores;
+  // The service's instances keep the trail within audit.retention (the admin CLI, short-lived, does not).
+  const { enabled, retention } = config.audit;
+  const audit = enabled && retention > 0 ? withRetention(stores.audit, { prune: users.pruneAuditEvents, retentionMs: retention, logger }) : stores.audit;
   const accessTokens = createAccessTokens({
     keyRing,
     issuer: auth.issuer,
@@ -211,6 +215,7 @@ export async function createDeps(config: Config, logger: Logger): Promise<AppDep
   const cacheEntries = () => ({ access_tokens: accessTokens.cachedTokens, session_salts: sessionSalts.size, revocation_answers: answersHeld?.() });
   const deps: Omit<AppDeps, 'rateLimits'> = {
     ...stores,
+    audit,
     keyRing,
     metrics: createMetrics({ queueDepth: () => hasher.queueDepth(), auditStats: () => audit.stats(), cacheEntries }),
     instanceId: instanceIdOf(config.server),

@@ -1,6 +1,8 @@
+import { inArray, lt } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { queryWithDeadline, type QueryGate } from '../users/query-deadline.js';
 import type { InsertAuditBatch } from './audit-log.js';
+import type { PruneAuditEvents } from './retention.js';
 import { authEvents } from './schema.js';
 
 /**
@@ -27,7 +29,23 @@ export function createDrizzleAuditInsert<TQueryResult extends PgQueryResultHKT>(
   };
 }
 
-/** A store that also takes the audit trail's writes, on the same connections. */
+/**
+ * `pruneAuditEvents` on a drizzle database: deletes up to `limit` of the oldest events from before
+ * `before`, skipping rows another instance is deleting at the same moment (no waiting on it).
+ */
+export function createDrizzleAuditPrune<TQueryResult extends PgQueryResultHKT>(
+  db: PgDatabase<TQueryResult>,
+  { deadlineMs = 2000 }: { deadlineMs?: number } = {},
+): PruneAuditEvents {
+  return async (before, limit) => {
+    const oldest = db.select({ id: authEvents.id }).from(authEvents).where(lt(authEvents.occurredAt, before)).orderBy(authEvents.occurredAt).limit(limit).for('update', { skipLocked: true });
+    const removed = await queryWithDeadline(() => db.delete(authEvents).where(inArray(authEvents.id, oldest)).returning({ id: authEvents.id }), deadlineMs);
+    return removed.length;
+  };
+}
+
+/** A store that also takes the audit trail's writes, and removes its old events, on the same connections. */
 export interface AuditEventsSink {
   insertAuditEvents: InsertAuditBatch;
+  pruneAuditEvents: PruneAuditEvents;
 }

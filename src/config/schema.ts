@@ -220,6 +220,8 @@ export const configSchema = z.strictObject({
       flush_interval: timerDuration('1s'),
       /** Most events held in memory while the database is slow or down; beyond it the oldest are dropped. */
       max_queue: integer(1, 10_000_000, 10_000),
+      /** Events older than this are removed (by every instance, in the background); 0 keeps them for ever. */
+      retention: duration('2160h'),
     })
     .prefault({}),
 })

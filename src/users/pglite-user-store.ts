@@ -2,7 +2,7 @@ import { chmod, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
-import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
+import { type AuditEventsSink, createDrizzleAuditInsert, createDrizzleAuditPrune } from '../audit/drizzle-audit-store.js';
 import { makeDataDir } from './data-dir.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { createDrizzleUserStore } from './drizzle-user-store.js';
@@ -51,5 +51,5 @@ export async function createPgliteUserStore({ dataDir, warn = () => {} }: { data
     await close();
     throw error;
   }
-  return { ...createDrizzleUserStore(db, close), insertAuditEvents: createDrizzleAuditInsert(db) };
+  return { ...createDrizzleUserStore(db, close), insertAuditEvents: createDrizzleAuditInsert(db), pruneAuditEvents: createDrizzleAuditPrune(db) };
 }

@@ -1,5 +1,5 @@
 import { drizzle } from 'drizzle-orm/postgres-js';
-import { type AuditEventsSink, createDrizzleAuditInsert } from '../audit/drizzle-audit-store.js';
+import { type AuditEventsSink, createDrizzleAuditInsert, createDrizzleAuditPrune } from '../audit/drizzle-audit-store.js';
 import { createDrizzleUserStore } from './drizzle-user-store.js';
 import { postgresClient } from './postgres-client.js';
 import type { UserStore } from './user-store.js';
@@ -28,5 +28,6 @@ export function createPostgresUserStore({ url, password, poolSize, connectTimeou
   return {
     ...createDrizzleUserStore(db, () => client.end({ timeout: 5 }), { deadlineMs: connectTimeoutMs, maxWaiting }),
     insertAuditEvents: createDrizzleAuditInsert(db, { deadlineMs: connectTimeoutMs }),
+    pruneAuditEvents: createDrizzleAuditPrune(db, { deadlineMs: connectTimeoutMs }),
   };
 }

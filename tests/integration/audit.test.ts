@@ -9,9 +9,11 @@ import { PGlite } from '@electric-sql/pglite';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAuditLog } from '../../src/audit/audit-log.js';
+import { type AuditRow, createAuditLog } from '../../src/audit/audit-log.js';
+import { withRetention } from '../../src/audit/retention.js';
 import { UnavailableError } from '../../src/errors.js';
 import { migratePostgres } from '../../src/users/migrate.js';
+import { createPgliteUserStore } from '../../src/users/pglite-user-store.js';
 import { createPostgresUserStore } from '../../src/users/postgres-user-store.js';
 import { freshDatabase } from '../helpers/services.js';
 import { PASSWORD, call, registerUser, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
@@ -274,3 +276,75 @@ describe('audit writer with the database down', () => {
   });
 });
 
+
+describe('audit retention (audit.retention)', () => {
+  const DAY_MS = 24 * 3_600_000;
+  /** `old` events from 100 days ago and `recent` ones from now, by id order. */
+  const rows = (old: number, recent: number): AuditRow[] => [
+    ...Array.from({ length: old }, (_, i) => ({ occurredAt: new Date(Date.now() - 100 * DAY_MS + i), event: 'login_failed', userId: null, sessionId: null, ip: null, details: { old: i } })),
+    ...Array.from({ length: recent }, (_, i) => ({ occurredAt: new Date(), event: 'login_failed', userId: null, sessionId: null, ip: null, details: { recent: i } })),
+  ];
+  const cutoff = () => new Date(Date.now() - 90 * DAY_MS);
+
+  it('removes the oldest events from before the cutoff, a batch at a time, on PostgreSQL and PGlite', async () => {
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    const dataDir = await mkdtemp(join(tmpdir(), 'jwt-audit-retention-'));
+    const stores = [createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 2_000 }), await createPgliteUserStore({ dataDir, warn: () => {} })];
+    try {
+      for (const store of stores) {
+        await store.insertAuditEvents(rows(5, 2));
+        const removed = [];
+        for (let round = 0; round < 4; round += 1) removed.push(await store.pruneAuditEvents(cutoff(), 2));
+        expect(removed).toEqual([2, 2, 1, 0]);
+      }
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        expect((await sql<{ details: Record<string, number> }[]>`select details from auth_events order by id`).map((row) => row.details)).toEqual([{ recent: 0 }, { recent: 1 }]);
+      } finally {
+        await sql.end({ timeout: 5 });
+      }
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('is on in the service: an instance removes what is older than audit.retention', async () => {
+    // A run every second (a quarter of the retention, at least 1 s).
+    const cluster = await testCluster({ audit: { retention: '1s', flush_interval: '50ms' } });
+    const app = await cluster.start();
+    const sql = postgres(cluster.config.database.url as string, { max: 1, onnotice: () => {} });
+    try {
+      await sql`insert into auth_events (occurred_at, event, details) values (now() - interval '2 hours', 'login_failed', '{"kept": false}'), (now() + interval '1 hour', 'login_failed', '{"kept": true}')`;
+      const left = async () => (await sql<{ details: Record<string, unknown> }[]>`select details from auth_events where event = 'login_failed' order by id`).map((row) => row.details);
+      await expect.poll(left, { timeout: 5_000 }).toEqual([{ kept: true }]);
+    } finally {
+      await app.stop();
+      await sql.end({ timeout: 5 });
+    }
+  });
+
+  it('runs in the background and stops with the trail: old events go, recent ones stay, the trail still writes', async () => {
+    const url = await freshDatabase();
+    await migratePostgres(url);
+    const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 2_000 });
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    const audit = withRetention(createAuditLog({ insertBatch: store.insertAuditEvents, logger: silent, flushMs: 20 }), {
+      prune: store.pruneAuditEvents,
+      retentionMs: 90 * DAY_MS,
+      logger: silent,
+      everyMs: 20,
+      batch: 3,
+    });
+    try {
+      await store.insertAuditEvents(rows(10, 1));
+      audit.record({ event: 'login_failed', details: { queued: true } });
+      const left = async () => (await sql<{ details: Record<string, unknown> }[]>`select details from auth_events order by id`).map((row) => row.details);
+      await expect.poll(left, { timeout: 5_000 }).toEqual([{ recent: 0 }, { queued: true }]);
+    } finally {
+      await audit.close();
+      await Promise.all([store.close(), sql.end({ timeout: 5 })]);
+    }
+  });
+});
