@@ -9,8 +9,9 @@ export interface AuditRetentionOptions {
   /** Events older than this go (`audit.retention`). */
   retentionMs: number;
   logger: Logger;
-  /** How often a run starts: a quarter of the retention, between 1 s and an hour. */
+  /** How often a run starts after the first (which comes `firstAfterMs` after the start): a quarter of the retention, at most an hour. */
   everyMs?: number;
+  firstAfterMs?: number;
   /** Rows per delete: each a short transaction, so the table is never locked for long. */
   batch?: number;
 }
@@ -20,34 +21,43 @@ const MAX_BATCHES_PER_RUN = 500;
 
 /**
  * `log` that also removes events older than `retentionMs` from `auth_events`, in the background:
- * every instance runs it, and instances running at once skip each other's rows. A failed run is
- * logged and the next one tries again. `close` stops it (waiting for a run under way), then
- * closes `log`.
+ * soon after the start (an instance may not live an hour), then every `everyMs`. Every instance
+ * runs it, and instances running at once skip each other's rows. A failed run is logged and the
+ * next one tries again. `close` stops it after the batch under way, then closes `log`.
  */
-export function withRetention(log: AuditLog, { prune, retentionMs, logger, everyMs, batch = 1000 }: AuditRetentionOptions): AuditLog {
+export function withRetention(
+  log: AuditLog,
+  { prune, retentionMs, logger, everyMs = Math.min(retentionMs / 4, 3_600_000), firstAfterMs = 1000, batch = 1000 }: AuditRetentionOptions,
+): AuditLog {
   let running: Promise<void> | undefined;
+  let stopped = false;
+  let removed = 0;
   const run = async () => {
     const before = new Date(Date.now() - retentionMs);
-    let removed = 0;
-    for (let round = 0; round < MAX_BATCHES_PER_RUN; round += 1) {
+    removed = 0;
+    for (let round = 0; round < MAX_BATCHES_PER_RUN && !stopped; round += 1) {
       const deleted = await prune(before, batch);
       removed += deleted;
       if (deleted < batch) break;
     }
-    if (removed > 0) logger.info({ removed, before }, 'audit events older than audit.retention removed');
   };
-  const timer = setInterval(
-    () => {
-      running ??= run()
-        .catch((error: unknown) => logger.warn({ err: error }, 'removing audit events older than audit.retention failed; the next run tries again'))
-        .finally(() => (running = undefined));
-    },
-    everyMs ?? Math.min(Math.max(retentionMs / 4, 1000), 3_600_000),
-  );
+  const tick = () => {
+    running ??= run()
+      .catch((error: unknown) => logger.warn({ err: error }, 'removing audit events older than audit.retention failed; the next run tries again'))
+      .finally(() => {
+        if (removed > 0) logger.info({ removed }, 'audit events older than audit.retention removed');
+        running = undefined;
+      });
+  };
+  const first = setTimeout(tick, firstAfterMs);
+  const timer = setInterval(tick, everyMs);
+  first.unref();
   timer.unref();
   return {
     ...log,
     async close() {
+      stopped = true;
+      clearTimeout(first);
       clearInterval(timer);
       await running;
       await log.close();

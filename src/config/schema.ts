@@ -221,7 +221,7 @@ export const configSchema = z.strictObject({
       /** Most events held in memory while the database is slow or down; beyond it the oldest are dropped. */
       max_queue: integer(1, 10_000_000, 10_000),
       /** Events older than this are removed (by every instance, in the background); 0 keeps them for ever. */
-      retention: duration('2160h'),
+      retention: duration('2160h').refine((ms) => ms === 0 || ms >= 3_600_000, 'must be 0 (keep them for ever) or at least 1h'),
     })
     .prefault({}),
 })

@@ -233,6 +233,7 @@ describe('bad files', () => {
     ['zero auto-logout', 'auth:\n  auto_logout: 0s\n', 'auth.auto_logout: must be longer than 0 (got "0s")'],
     ['zero refresh lifetime', 'auth:\n  refresh_lifetime: "0"\n', 'auth.refresh_lifetime: must be longer than 0'],
     ['zero Redis command timeout', 'cache:\n  command_timeout: 0ms\n', 'cache.command_timeout: must be longer than 0'],
+    ['an audit retention that would empty the trail', 'audit:\n  retention: 30m\n', 'audit.retention: must be 0 (keep them for ever) or at least 1h'],
     ['bad size', 'server:\n  body_limit: huge\n', 'server.body_limit: "huge" is not a size'],
     ['bad enum', 'logging:\n  level: verbose\n', 'logging.level: "verbose" is not one of'],
     ['negative port', 'server:\n  port: -1\n', 'server.port: -1 is too small'],

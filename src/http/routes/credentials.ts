@@ -12,13 +12,7 @@ import { presentedDeviceToken } from '../device-cookie.js';
 import { readJson } from '../json-body.js';
 import { loginBody, passwordBody, registerBody } from '../request-schemas.js';
 import { sendProvenTokens } from '../send-tokens.js';
-
-/** Session metadata shown in `GET /sessions`. */
-const sessionMeta = (c: Context, clientIp: ClientIp, device?: string): SessionMeta => ({
-  device,
-  userAgent: c.req.header('user-agent')?.slice(0, 256),
-  ip: clientIp(c),
-});
+import { sessionMeta } from '../session-meta.js';
 
 /** `/register`, `/login`, `/password`. */
 export function credentialRoutes(deps: AppDeps, clientIp: ClientIp) {

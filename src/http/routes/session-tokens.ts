@@ -12,6 +12,7 @@ import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
 import { refreshTokenBody, revokeBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
+import { sessionMeta } from '../session-meta.js';
 
 /** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
 export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
@@ -80,7 +81,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       const body = await readJson(c, refreshTokenBody, limit, { optional: true });
       const token = refreshTokenOf(c, body.refresh_token);
       if (!token) throw new AppError('invalid_request', 'refresh_token is required');
-      const tokens = await refresh(deps, token).catch((error: unknown) => {
+      const tokens = await refresh(deps, token, sessionMeta(c, clientIp)).catch((error: unknown) => {
         throw refusedGrant(c, error, body.refresh_token === undefined);
       });
       return sendTokens(c, deps, tokens);
