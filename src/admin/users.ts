@@ -174,9 +174,10 @@ export async function listUserSessions(deps: AdminDeps, userId: string) {
 }
 
 /**
- * The user, for a revocation: 404 for an unknown one. Sessions live in Redis alone, so with
- * PostgreSQL unavailable the revocation goes on all the same (an incident's first step must not
- * wait for the database), and ends nothing if there is no such user.
+ * Checks the user exists, for a revocation: 404 for an unknown one. Sessions live in Redis alone,
+ * so with PostgreSQL unavailable (refused, or no answer within its deadline) the revocation goes
+ * on all the same: an incident's first step must not depend on the database. It ends nothing if
+ * there is no such user.
  */
 async function lookUpToRevoke(deps: AdminDeps, userId: string): Promise<void> {
   await getUser(deps, userId).catch((error: unknown) => {

@@ -4,13 +4,14 @@ import type { AuditLog } from './audit-log.js';
 /** Deletes up to `limit` of the oldest events from before `before`; resolves how many went. */
 export type PruneAuditEvents = (before: Date, limit: number) => Promise<number>;
 
-export interface AuditRetentionOptions {
+interface AuditRetentionOptions {
   prune: PruneAuditEvents;
   /** Events older than this go (`audit.retention`). */
   retentionMs: number;
   logger: Logger;
-  /** How often a run starts after the first (which comes `firstAfterMs` after the start): a quarter of the retention, at most an hour. */
+  /** How often a run starts after the first: a quarter of the retention, at most an hour. */
   everyMs?: number;
+  /** When the first run starts, after this is called. */
   firstAfterMs?: number;
   /** Rows per delete: each a short transaction, so the table is never locked for long. */
   batch?: number;
@@ -31,23 +32,24 @@ export function withRetention(
 ): AuditLog {
   let running: Promise<void> | undefined;
   let stopped = false;
-  let removed = 0;
+  /** One run: batch after batch while they come back full; what it removed is logged, a failure too. */
   const run = async () => {
     const before = new Date(Date.now() - retentionMs);
-    removed = 0;
-    for (let round = 0; round < MAX_BATCHES_PER_RUN && !stopped; round += 1) {
-      const deleted = await prune(before, batch);
-      removed += deleted;
-      if (deleted < batch) break;
+    let removed = 0;
+    try {
+      for (let round = 0; round < MAX_BATCHES_PER_RUN && !stopped; round += 1) {
+        const deleted = await prune(before, batch);
+        removed += deleted;
+        if (deleted < batch) break;
+      }
+    } catch (error) {
+      logger.warn({ err: error, removed }, 'removing audit events older than audit.retention failed; the next run tries again');
+      return;
     }
+    if (removed > 0) logger.info({ removed }, 'audit events older than audit.retention removed');
   };
   const tick = () => {
-    running ??= run()
-      .catch((error: unknown) => logger.warn({ err: error }, 'removing audit events older than audit.retention failed; the next run tries again'))
-      .finally(() => {
-        if (removed > 0) logger.info({ removed }, 'audit events older than audit.retention removed');
-        running = undefined;
-      });
+    running ??= run().finally(() => (running = undefined));
   };
   const first = setTimeout(tick, firstAfterMs);
   const timer = setInterval(tick, everyMs);

@@ -69,7 +69,7 @@ const IDENTITY = /^\s*(identity)?\s*$/i;
 /**
  * Reads and validates a JSON body: 415 unless it is uncompressed JSON (UTF-8), 413 past `limit` bytes (also for
  * chunked bodies, counted while streaming), 400 `invalid_request` naming the bad field. With
- * `optional`, an empty body is none, however it is framed. With `form`,
+ * `optional`, an empty body with no type or a JSON one is none, however it is framed. With `form`,
  * an `application/x-www-form-urlencoded` body is read too, as an object of its fields (OAuth's
  * format, RFC 6749 §3.1). A field given twice (a form's, or a key of the JSON body's object) is a 400.
  */
@@ -84,9 +84,10 @@ export async function readJson<S extends z.ZodType>(
   // Node's own request when served by node (touching `c.req.raw.body` would start a web stream).
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
   const body = incoming ? undefined : c.req.raw.body;
+  const none = () => validate(schema, {});
   const empty = length === '0' || (length === undefined && c.req.header('transfer-encoding') === undefined);
   if (empty || (!incoming && !body)) {
-    if (options?.optional) return validate(schema, {});
+    if (options?.optional) return none();
     throw new AppError('invalid_request', options?.form ? 'a body is required' : 'a JSON body is required');
   }
   const type = c.req.header('content-type') ?? '';
@@ -108,7 +109,7 @@ export async function readJson<S extends z.ZodType>(
   let value: unknown;
   try {
     const bytes = incoming ? await readIncoming(incoming, limit) : await readLimited(body as ReadableStream<Uint8Array>, limit);
-    if (bytes.byteLength === 0 && options?.optional) return validate(schema, {});
+    if (bytes.byteLength === 0 && options?.optional) return none();
     if (!typed) throw refuseType();
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     value = form ? formFields(text) : jsonValue(text);

@@ -98,7 +98,7 @@ export function createRedisSessionStore({
 }) {
   const keys = redisKeys(prefix);
   const scripts = defineScripts(redis);
-  const { revoke, confirmGone } = createRevoke({ scripts, defineScripts, keys, replicated });
+  const { revoke, confirmEnded } = createRevoke({ scripts, defineScripts, keys, replicated });
   const throttle = activityThrottleMs(policy);
   const channel = keys.revocationChannel;
   const sendChecks = createAuthenticateCall({ redis, keys, throttleMs: throttle, idleMs: policy.autoLogoutMs });
@@ -219,7 +219,7 @@ export function createRedisSessionStore({
     logout: (userId, sessionId, token) => endOne(userId, sessionId, token, token),
     logoutWithRefreshToken: (userId, sessionId, generation) => endOne(userId, sessionId, undefined, { generation }),
 
-    confirmEnded: (userId, sessionId) => confirmGone(userId, keys.session(userId, sessionId)),
+    confirmEnded: (userId, sessionId) => confirmEnded(userId, keys.session(userId, sessionId)),
 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';

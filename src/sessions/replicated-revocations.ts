@@ -32,7 +32,7 @@ const ACKNOWLEDGEMENT_MARK_TTL_MS = 10_000;
 /**
  * `revoke(userId, work)`: runs `userId`'s revoking script(s) (`work`, given the scripts defined on
  * the connection they run on) and answers with their reply; with `replicated`, only once enough
- * replicas hold it (else 503). `confirmGone(userId, sessionKey)`: once they hold the user's
+ * replicas hold it (else 503). `confirmEnded(userId, sessionKey)`: once they hold the user's
  * earlier revocations, and the session is gone there too.
  */
 export function createRevoke<S>({
@@ -70,7 +70,7 @@ export function createRevoke<S>({
     // Both sent at once, in order on the one connection: no round trip more than WAIT's own. After
     // a revoking script the mark is a script too, so that it is written when Redis is full as the
     // revocation was, sent whole (EVAL): an EVALSHA answered NOSCRIPT would be sent again after
-    // the WAIT. A confirmation alone (`confirmGone`, which anyone can ask for with any user id
+    // the WAIT. A confirmation alone (`confirmEnded`, which anyone can ask for, naming whichever user
     // in a well-formed refresh token) writes a plain SET, refused when Redis is full.
     const [, waited] = await Promise.all([
       guarded(revoked ? connection.eval(lua.acknowledgementMark, 1, mark, ACKNOWLEDGEMENT_MARK_TTL_MS) : connection.set(mark, '1', 'PX', ACKNOWLEDGEMENT_MARK_TTL_MS)),
@@ -82,7 +82,7 @@ export function createRevoke<S>({
     }
   };
   /**
-   * Confirmations (`confirmGone`) asked for together share one mark and WAIT per connection: it
+   * Confirmations (`confirmEnded`) asked for together share one mark and WAIT per connection: it
    * answers for every write before its mark, whoever's. Anyone can ask for one (a well-formed
    * refresh token of no session at `/logout`, no login needed); one WAIT each would queue on the
    * connection real revocations use, each blocking it in turn, and write a mark each.
@@ -114,7 +114,7 @@ export function createRevoke<S>({
      * created on the new one. Acknowledging its logout would leave it alive: 503 instead (the
      * client's retry then finds it, once this instance follows the new master).
      */
-    confirmGone: async (userId: string, sessionKey: string): Promise<void> => {
+    confirmEnded: async (userId: string, sessionKey: string): Promise<void> => {
       if (!replicated) return;
       await onRevocationConnection(replicated, userId, async (connection) => {
         await confirmation(connection, () => acknowledged(replicated, connection, userId, false));

@@ -130,7 +130,7 @@ describe.each([
     expect(wrong.body?.error).toBe('invalid_credentials');
   });
 
-  it('an unknown e-mail costs the argon2 work a wrong password does: a dummy verify where a real one runs (no timing oracle)', async () => {
+  it('an unknown e-mail runs verifyDummy where a wrong password runs match (no timing oracle: each costs the same verifies)', async () => {
     const { email } = await registerUser(base);
     const { hasher } = app.deps;
     const { match, verifyDummy } = hasher;

@@ -277,7 +277,6 @@ describe('audit writer with the database down', () => {
   });
 });
 
-
 describe('audit retention (audit.retention)', () => {
   const DAY_MS = 24 * 3_600_000;
   /** `old` events from 100 days ago and `recent` ones from now, by id order. */
@@ -322,7 +321,7 @@ describe('audit retention (audit.retention)', () => {
     }
   });
 
-  it('runs in the background and stops with the trail: old events go, recent ones stay, the trail still writes', async () => {
+  it('runs in the background beside the trail: old events go, recent ones stay, the trail still writes', async () => {
     const url = await freshDatabase();
     await migratePostgres(url);
     const store = createPostgresUserStore({ url, poolSize: 2, connectTimeoutMs: 2_000 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { authenticate, nextClientIp } from '../helpers/authenticate-client.js';
 import { registerUser, testCluster } from '../helpers/test-app.js';
-import { authenticate, nextClientIp } from './authenticate-client.js';
 import { asHeaderBytes, isEquivalentSpelling, isHeaderSafe } from '../helpers/jws.js';
 import { mutationsArb } from './mutations.js';
 

@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, typ
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticate } from '../helpers/authenticate-client.js';
 import { call, registerUser, testCluster } from '../helpers/test-app.js';
-import { authenticate } from './authenticate-client.js';
 import { b64url, craft, craftRaw, isEquivalentSpelling, lenientVariants, trailingBitVariants, withSegment, type Json } from '../helpers/jws.js';
 
 /**

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { nextClientIp } from '../helpers/authenticate-client.js';
 import { PASSWORD, testCluster, uniqueEmail, type TestInstance } from '../helpers/test-app.js';
-import { nextClientIp } from '../security/authenticate-client.js';
 
 /**
  * No user enumeration by timing (OWASP Authentication Cheat Sheet): a login with an unknown

@@ -307,7 +307,8 @@ describe.each(['exact', 'cached'] as const)('service on Redis Cluster, two insta
           let stale = 0;
           while ((await authenticate(one, user.accessToken)).status === 200) {
             stale += 1;
-            expect(performance.now() - revokedAt).toBeLessThan(1_000);
+            // Well within the 10 s an answer may be cached: only the message explains it.
+            expect(performance.now() - revokedAt).toBeLessThan(5_000);
           }
           lags.push({ ms: Math.round(performance.now() - revokedAt), stale });
         }
