@@ -117,6 +117,32 @@ describe.each([
     }
   });
 
+  // PostgreSQL over the network (PGlite answers in-process, before the next request is read).
+  it.skipIf(embedded)('/health/ready requests arriving together share one probe of each store: a flood costs the database one query at a time', async () => {
+    const { users } = app.deps;
+    const ping = users.ping;
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    users.ping = async () => {
+      calls += 1;
+      most = Math.max(most, (inFlight += 1));
+      try {
+        return await ping.call(users);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    try {
+      const answers = await Promise.all(Array.from({ length: 100 }, () => call(base, 'GET', '/health/ready')));
+      expect(answers.map((answer) => answer.status)).toEqual(Array(100).fill(200));
+    } finally {
+      users.ping = ping;
+    }
+    expect(most).toBe(1);
+    expect(calls).toBeGreaterThan(0);
+  });
+
   it('logs in, and answers unknown e-mail and wrong password with the same body', async () => {
     const { email } = await registerUser(base);
     const ok = await call(base, 'POST', '/login', { body: { email: email.toUpperCase(), password: PASSWORD, device: 'laptop' } });
