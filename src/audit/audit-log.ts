@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { UnavailableError } from '../errors.js';
 import { isUuid } from '../util/uuid.js';
+import { waitAtMost } from '../util/wait-at-most.js';
 import { createBoundedQueue } from './bounded-queue.js';
 import type { AuthEvent } from './events.js';
 
@@ -213,17 +214,12 @@ export function createAuditLog({
       if (closed) return;
       closed = true;
       clearInterval(timer);
-      let deadline: NodeJS.Timeout | undefined;
-      const timeUp = new Promise<void>((resolve) => {
-        deadline = setTimeout(resolve, closeTimeoutMs);
-      });
       // A write already under way may have failed: one more attempt for what it put back.
       const last = async () => {
         await flush();
         if (queue.size > 0) await flush();
       };
-      await Promise.race([last(), timeUp]);
-      clearTimeout(deadline);
+      await waitAtMost(last(), closeTimeoutMs);
       if (queue.size > 0) logger.error({ lost: queue.size }, 'audit: events not written before shutdown');
     },
     stats: () => ({ queued: queue.size + inFlight, ...counts }),

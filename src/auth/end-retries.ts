@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { SessionStore } from '../sessions/session-store.js';
+import { waitAtMost } from '../util/wait-at-most.js';
 
 /** A failed end is tried again after this, doubling up to `RETRY_MAX_MS`... */
 const RETRY_FIRST_MS = 1_000;
@@ -28,6 +29,9 @@ export interface EndRetries {
   settle(): Promise<void>;
 }
 
+/** What is logged of an end that fails, or comes, while the instance stops: nothing tries it again. */
+const stoppingLine = (why: string) => `${why}: ending every session failed, and this instance is stopping: repeat the change`;
+
 interface Chain {
   why: string;
   timer: NodeJS.Timeout;
@@ -48,7 +52,7 @@ export function createEndRetries({ sessions, logger }: { sessions: Pick<SessionS
     schedule(userId, why) {
       cancel(userId);
       if (stopping) {
-        logger.error({ userId }, `${why}: ending every session failed, and this instance is stopping: repeat the change`);
+        logger.error({ userId }, stoppingLine(why));
         return;
       }
       // The monotonic clock: a wall clock stepped back would stretch the five minutes.
@@ -84,12 +88,10 @@ export function createEndRetries({ sessions, logger }: { sessions: Pick<SessionS
       for (const [userId] of pending) cancel(userId);
       const lastTries = Promise.all(
         pending.map(([userId, { why }]) =>
-          sessions.endAll(userId).catch((error: unknown) => logger.error({ err: error, userId }, `${why}: ending every session failed, and this instance is stopping: repeat the change`)),
+          sessions.endAll(userId).catch((error: unknown) => logger.error({ err: error, userId }, stoppingLine(why))),
         ),
       );
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([lastTries, new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_WAIT_MS)))]);
-      clearTimeout(timer);
+      await waitAtMost(lastTries, SETTLE_WAIT_MS);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { waitAtMost } from '../util/wait-at-most.js';
 import type { AuthDeps } from './deps.js';
 
 /** Ends every session of `userId`; a failure is logged (`why`), not thrown. Resolves whether they ended. */
@@ -63,8 +64,5 @@ const LATE_WRITES_WAIT_MS = 2_000;
 export async function lateWritesSettled(sessions: object): Promise<void> {
   const pending = [...(pendingEnds.get(sessions) ?? [])];
   if (pending.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, LATE_WRITES_WAIT_MS)));
-  await Promise.race([Promise.allSettled(pending), waited]);
-  clearTimeout(timer);
+  await waitAtMost(Promise.allSettled(pending), LATE_WRITES_WAIT_MS);
 }
