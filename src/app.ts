@@ -50,8 +50,8 @@ export function createApp(deps: AppDeps, { record, authenticate }: AppParts = cr
   app.route('/', jwksRoutes(deps));
   app.route('/', credentialRoutes(deps, clientIp));
   app.route('/', sessionTokenRoutes(deps, clientIp));
-  app.route('/', accountRoutes(deps));
-  app.route('/admin', adminRoutes(deps, cors));
+  app.route('/', accountRoutes(deps, clientIp));
+  app.route('/admin', adminRoutes(deps, clientIp, cors));
   if (!deps.config.server.metrics_port) app.route('/', metricsRoutes(deps.metrics));
 
   app.notFound(unmatched(app, cors));

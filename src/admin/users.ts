@@ -1,4 +1,4 @@
-import type { AdminEventName } from '../audit/events.js';
+import type { AdminEventName, AuditClient } from '../audit/events.js';
 import { reportEvent } from '../audit/report.js';
 import type { AuthDeps } from '../auth/deps.js';
 import { endAllAroundLateWrite } from '../auth/late-writes.js';
@@ -19,8 +19,8 @@ export const ADMIN_ROLE = 'admin';
  */
 export type AdminDeps = Pick<AuthDeps, 'users' | 'sessions' | 'hasher' | 'passwordPolicy' | 'logger' | 'audit'> & Partial<Pick<AuthDeps, 'endRetries'>>;
 
-/** Who acts: the admin's user id through the API; absent for the CLI (an operator on the host). */
-export interface Actor {
+/** Who acts: the admin's user id and client through the API; none of them for the CLI (an operator on the host). */
+export interface Actor extends AuditClient {
   userId?: string | undefined;
 }
 
@@ -52,7 +52,7 @@ export function parseRoles(roles: readonly string[]): string[] {
 /** Logs an admin action and queues it for the audit trail. */
 function reportAdminAction(deps: AdminDeps, event: AdminEventName, actor: Actor, userId: string, details: Record<string, unknown> = {}) {
   const facts = { ...details, actor: actor.userId ?? 'cli' };
-  reportEvent(deps, { event, userId, details: facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`, facts);
+  reportEvent(deps, { event, userId, ip: actor.ip, userAgent: actor.userAgent, details: facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`, facts);
 }
 
 /** The user with this id. @throws {AppError} `not_found` */

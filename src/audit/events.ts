@@ -44,3 +44,6 @@ export interface AuthEvent {
   /** Small JSON-serialisable facts: a reason, a count, a role list. */
   details?: Record<string, unknown> | undefined;
 }
+
+/** Who sent the request behind an event, as the audit trail names them. */
+export type AuditClient = Pick<AuthEvent, 'ip' | 'userAgent'>;

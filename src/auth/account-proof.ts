@@ -1,3 +1,4 @@
+import type { AuditClient } from '../audit/events.js';
 import { AppError, ChangedMeanwhileError } from '../errors.js';
 import type { SessionMeta } from '../sessions/session-store.js';
 import { accountSubject } from '../security/device-token.js';
@@ -16,7 +17,7 @@ export const invalidCredentials = () => new AppError('invalid_credentials', 'e-m
 export const changedMeanwhile = (during: string) => new ChangedMeanwhileError(`the account changed during ${during}, retry`);
 
 /** The client side of an audit event. */
-export const auditClient = (meta: SessionMeta) => ({ ip: meta.ip, userAgent: meta.userAgent });
+export const auditClient = (meta: SessionMeta): AuditClient => ({ ip: meta.ip, userAgent: meta.userAgent });
 
 /** Public view of a user: never the password hash. */
 export const publicUser = (user: User) => ({
@@ -50,7 +51,7 @@ const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b
  * wrong password: the change may be another login's upgrade of the same password's hash, and the
  * retry checks the password against the current hash (a password really changed fails there).
  */
-export async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, changed = () => changedMeanwhile('login')): Promise<void> {
+export async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, client: AuditClient, changed = () => changedMeanwhile('login')): Promise<void> {
   let current: User | null;
   try {
     current = await deps.users.findById(read.id);
@@ -62,7 +63,7 @@ export async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: st
   if (current && !current.disabledAt && !passwordChanged && sameRoles(current.roles, read.roles)) return;
   await deps.sessions.endSession(read.id, sessionId);
   const reason = current?.disabledAt ? 'disabled' : passwordChanged ? 'password_hash_changed' : 'changed_during_login';
-  deps.audit.record({ event: 'login_failed', userId: read.id, details: { reason } });
+  deps.audit.record({ event: 'login_failed', userId: read.id, ...client, details: { reason } });
   if (!current || current.disabledAt) throw invalidCredentials();
   throw changed();
 }

@@ -84,7 +84,7 @@ async function checkedLogin(deps: AuthDeps, input: { email: string; password: st
     throw error;
   }
   const tokens = await startSession(deps, user, meta)
-    .then((started) => confirmUnchanged(deps, user, started.session_id).then(() => started))
+    .then((started) => confirmUnchanged(deps, user, started.session_id, auditClient(meta)).then(() => started))
     .catch((error: unknown) => {
       deps.metrics.login(error instanceof AppError && error.code === 'invalid_credentials' ? 'invalid_credentials' : 'unavailable');
       throw error;

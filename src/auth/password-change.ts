@@ -129,6 +129,7 @@ async function restartAfterChange(deps: AuthDeps, userId: string, meta: SessionM
     deps,
     current,
     tokens.session_id,
+    auditClient(meta),
     () => new ChangedMeanwhileError('the password was changed, but the account changed again meanwhile: log in again'),
   );
   return tokens;

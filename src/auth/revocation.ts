@@ -1,3 +1,4 @@
+import type { AuditClient } from '../audit/events.js';
 import { reportEvent } from '../audit/report.js';
 import type { AccessClaims } from '../tokens/access-token.js';
 import type { AuthDeps } from './deps.js';
@@ -20,7 +21,7 @@ const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =>
  * revoked while its session lives. A token of a session already ended is acknowledged again (its
  * jti denied again, nothing recorded), so a retried logout (after a 503) is answered like the first.
  */
-export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims, toleranceMs: number): Promise<boolean> {
+export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims, toleranceMs: number, client: AuditClient): Promise<boolean> {
   const { userId, sessionId, jti, tokenVersion } = claims;
   const outcome = await deps.sessions.logout(userId, sessionId, { jti, tokenVersion, ttlMs: remainingLifetimeMs(claims, toleranceMs) });
   if (outcome === 'refused') return false;
@@ -28,7 +29,7 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
   // Recorded once, when the session ends: a replay (of an old token, `/logout` has no rate
   // limit) ends nothing and must not fill the audit trail, whose queue drops its oldest events.
   if (outcome === 'ended') {
-    reportEvent(deps, { event: 'logout', userId, sessionId, details: { via: 'access_token' } }, 'logout');
+    reportEvent(deps, { event: 'logout', userId, sessionId, ...client, details: { via: 'access_token' } }, 'logout');
   }
   return true;
 }
@@ -42,7 +43,7 @@ export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims
  * logout gets the same answer as the first (on Sentinel, after the replica's acknowledgement, and
  * only if the master revocations are written to has no such session either).
  */
-export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Promise<boolean> {
+export async function logoutWithRefreshToken(deps: AuthDeps, token: string, client: AuditClient): Promise<boolean> {
   const decoded = deps.refreshTokens.decode(token);
   if (!decoded) return false;
   const { userId, sessionId } = decoded;
@@ -57,7 +58,7 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
   if (outcome === 'refused') return false;
   deps.sessionSalts.delete(sessionId);
   if (outcome === 'ended') {
-    reportEvent(deps, { event: 'logout', userId, sessionId, details: { via: 'refresh_token' } }, 'logout');
+    reportEvent(deps, { event: 'logout', userId, sessionId, ...client, details: { via: 'refresh_token' } }, 'logout');
   }
   return true;
 }
@@ -66,25 +67,25 @@ export async function logoutWithRefreshToken(deps: AuthDeps, token: string): Pro
  * Ends one of the caller's own sessions (`DELETE /sessions/:id`), looked up under the caller's user
  * only: another user's session id is simply not found. Returns whether it existed.
  */
-export async function endOwnSession(deps: AuthDeps, caller: { userId: string; sessionId: string }, sessionId: string): Promise<boolean> {
+export async function endOwnSession(deps: AuthDeps, caller: { userId: string; sessionId: string }, sessionId: string, client: AuditClient): Promise<boolean> {
   if (!(await deps.sessions.endSession(caller.userId, sessionId))) return false;
   deps.sessionSalts.delete(sessionId);
-  reportEvent(deps, { event: 'logout', userId: caller.userId, sessionId, details: { via: 'session_list', by_session: caller.sessionId } }, 'logout');
+  reportEvent(deps, { event: 'logout', userId: caller.userId, sessionId, ...client, details: { via: 'session_list', by_session: caller.sessionId } }, 'logout');
   return true;
 }
 
 /** Ends every session of the user and invalidates every access token already issued. */
-export async function logoutAll(deps: AuthDeps, userId: string) {
+export async function logoutAll(deps: AuthDeps, userId: string, client: AuditClient) {
   await deps.sessions.endAll(userId);
-  reportEvent(deps, { event: 'logout_all', userId }, 'logout from all sessions');
+  reportEvent(deps, { event: 'logout_all', userId, ...client }, 'logout from all sessions');
 }
 
 /**
  * RFC 7009 revocation: a refresh token ends its session, an access token is denied by jti.
  * Unknown or invalid tokens are ignored (the endpoint answers 200 either way).
  */
-export async function revokeToken(deps: AuthDeps, token: string, hint: string | undefined, toleranceMs: number) {
-  const tryRefresh = () => logoutWithRefreshToken(deps, token);
+export async function revokeToken(deps: AuthDeps, token: string, hint: string | undefined, toleranceMs: number, client: AuditClient) {
+  const tryRefresh = () => logoutWithRefreshToken(deps, token, client);
   const tryAccess = async () => {
     const result = deps.accessTokens.verify(token);
     if (!result.ok) return false;
@@ -94,7 +95,7 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     if (outcome !== 'repeated') {
       // A session holding the most revoked access tokens ends with the next one (see MAX_DENIED_PER_SESSION).
       const ended = outcome === 'session_ended' ? { session_ended: 'too_many_revoked_tokens' } : {};
-      reportEvent(deps, { event: 'token_revoked', userId, sessionId, details: { token_type: 'access_token', ...ended } }, 'access token revoked', ended);
+      reportEvent(deps, { event: 'token_revoked', userId, sessionId, ...client, details: { token_type: 'access_token', ...ended } }, 'access token revoked', ended);
     }
     return true;
   };

@@ -125,7 +125,7 @@ describe('admin controls (redis + postgres, two instances)', () => {
     const three = await cluster.start();
     const user = await registerUser(one.url);
     const { land } = landingLate(three.deps.users, 'changeAs');
-    const failed = await call(three.url, 'PUT', `/admin/users/${user.userId}/roles`, { token: admin.token, body: { roles: ['auditor'] } });
+    const failed = await call(three.url, 'PUT', `/admin/users/${user.userId}/roles`, { token: admin.token, body: { roles: ['auditor'] }, headers: { 'user-agent': 'console/2.0' } });
     expect(failed.status).toBe(503);
     const raced = await login(user.email);
     expect(raced.status).toBe(200);
@@ -136,8 +136,10 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await authenticate(raced.body?.access_token as string)).status).toBe(401);
     const sql = postgres(cluster.config.database.url ?? '', { max: 1, onnotice: () => {} });
     try {
-      const rows = await sql`select event from auth_events where user_id = ${user.userId} and event like 'admin_%'`;
+      const rows = await sql`select event, ip, details from auth_events where user_id = ${user.userId} and event like 'admin_%'`;
       expect(rows.map((row) => row['event'])).toEqual(['admin_roles_changed']);
+      // Which admin, from where.
+      expect(rows[0]).toMatchObject({ ip: '127.0.0.1', details: { actor: admin.userId, user_agent: 'console/2.0' } });
     } finally {
       await sql.end({ timeout: 5 });
     }

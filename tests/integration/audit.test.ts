@@ -79,16 +79,20 @@ describe('audit trail on PostgreSQL', () => {
     const againTokens = again.body as Record<string, string>;
     // Revoked twice: one event (a replayed revocation changes nothing).
     for (let i = 0; i < 2; i += 1) {
-      expect((await call(app.url, 'POST', '/revoke', { body: { token: againTokens.access_token, token_type_hint: 'access_token' } })).status).toBe(200);
+      const revoke = { body: { token: againTokens.access_token, token_type_hint: 'access_token' }, headers: { 'user-agent': 'revoker/1.0' } };
+      expect((await call(app.url, 'POST', '/revoke', revoke)).status).toBe(200);
     }
     // Logged out three times with the access token, twice with the refresh token: one event each
     // (a replay ends nothing; anyone holding an old token could otherwise fill the trail).
-    for (let i = 0; i < 3; i += 1) expect((await call(app.url, 'POST', '/logout', { token: changedTokens.access_token })).status).toBe(204);
-    for (let i = 0; i < 2; i += 1) expect((await call(app.url, 'POST', '/logout', { body: { refresh_token: againTokens.refresh_token } })).status).toBe(204);
+    const byAccessToken = { token: changedTokens.access_token, headers: { 'user-agent': 'logout-access/1.0' } };
+    for (let i = 0; i < 3; i += 1) expect((await call(app.url, 'POST', '/logout', byAccessToken)).status).toBe(204);
+    const byRefreshToken = { body: { refresh_token: againTokens.refresh_token }, headers: { 'user-agent': 'logout-refresh/1.0' } };
+    for (let i = 0; i < 2; i += 1) expect((await call(app.url, 'POST', '/logout', byRefreshToken)).status).toBe(204);
     const last = (await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } })).body as Record<string, string>;
     const other = (await call(app.url, 'POST', '/login', { body: { email: user.email, password: 'another horse battery staple' } })).body as Record<string, string>;
-    expect((await call(app.url, 'DELETE', `/sessions/${other.session_id}`, { token: last.access_token })).status).toBe(204);
-    expect((await call(app.url, 'POST', '/logout-all', { token: last.access_token })).status).toBe(204);
+    const fromList = { token: last.access_token, headers: { 'user-agent': 'session-list/1.0' } };
+    expect((await call(app.url, 'DELETE', `/sessions/${other.session_id}`, fromList)).status).toBe(204);
+    expect((await call(app.url, 'POST', '/logout-all', { token: last.access_token, headers: { 'user-agent': 'logout-all/1.0' } })).status).toBe(204);
 
     const expected = ['register', 'login', 'login_failed', 'refresh_reused', 'password_changed', 'password_change_failed', 'login', 'token_revoked'];
     expected.push('logout', 'logout', 'login', 'login', 'logout', 'logout_all');
@@ -110,6 +114,11 @@ describe('audit trail on PostgreSQL', () => {
     expect(byEvent('logout')[2]).toMatchObject({ session_id: other.session_id, details: { by_session: last.session_id } });
     expect(byEvent('password_change_failed')[0]).toMatchObject({ session_id: changedTokens.session_id, details: { reason: 'wrong_password' } });
     expect(byEvent('token_revoked')[0]).toMatchObject({ session_id: againTokens.session_id, details: { token_type: 'access_token' } });
+    // Every ending names who asked for it: the client of its own request.
+    const endings = [...byEvent('token_revoked'), ...byEvent('logout'), ...byEvent('logout_all')];
+    expect(endings.map((row) => [row.ip, row.details.user_agent])).toEqual(
+      ['revoker/1.0', 'logout-access/1.0', 'logout-refresh/1.0', 'session-list/1.0', 'logout-all/1.0'].map((agent) => ['127.0.0.1', agent]),
+    );
 
     // A failed login for an unknown e-mail has no account, only its reason and client.
     const [anonymous] = await sql<EventRow[]>`

@@ -6,10 +6,12 @@ import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
 import { canonicalCase, isUuid } from '../../util/uuid.js';
 import { AppError } from '../../errors.js';
+import type { ClientIp } from '../client-ip.js';
+import { auditClientOf } from '../session-meta.js';
 import { sessionView } from '../session-view.js';
 
 /** `/me`, `/sessions`, `DELETE /sessions/:id`: the caller's own account. */
-export function accountRoutes(deps: AppDeps) {
+export function accountRoutes(deps: AppDeps, clientIp: ClientIp) {
   const authenticated = requireAccessToken(deps.accessTokens, deps.sessions);
   return new Hono<AppEnv>()
     .get('/me', authenticated, async (c) => {
@@ -26,7 +28,7 @@ export function accountRoutes(deps: AppDeps) {
     })
     .delete('/sessions/:id', authenticated, async (c) => {
       const id = canonicalCase(c.req.param('id'));
-      const ended = isUuid(id) && (await endOwnSession(deps, c.var.claims, id));
+      const ended = isUuid(id) && (await endOwnSession(deps, c.var.claims, id, auditClientOf(c, clientIp)));
       if (!ended) throw new AppError('not_found', 'no such session');
       return c.body(null, 204);
     });

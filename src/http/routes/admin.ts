@@ -18,9 +18,11 @@ import type { AppDeps } from '../../app-deps.js';
 import { canonicalCase } from '../../util/uuid.js';
 import { requireAccessToken } from '../access-token-auth.js';
 import type { AppEnv } from '../app-env.js';
+import type { ClientIp } from '../client-ip.js';
 import type { Cors } from '../cors.js';
 import { AppError } from '../../errors.js';
 import { readJson } from '../json-body.js';
+import { auditClientOf } from '../session-meta.js';
 import { sessionView } from '../session-view.js';
 
 /** The list only: `setUserRoles` checks each role and the count once duplicates are dropped (`parseRoles`). */
@@ -34,13 +36,13 @@ const ADMIN_METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
  * Roles in a token are those of a live session, and any role change ends the user's sessions,
  * so the token's roles are current; no database read is needed to authorise.
  */
-export function adminRoutes(deps: AppDeps, cors: Cors | undefined) {
+export function adminRoutes(deps: AppDeps, clientIp: ClientIp, cors: Cors | undefined) {
   const limit = deps.config.server.body_limit;
   const adminOnly = createMiddleware<AppEnv>(async (c, next) => {
     if (!c.var.claims.roles.includes(ADMIN_ROLE)) throw new AppError('forbidden', 'the admin role is required');
     await next();
   });
-  const actor = (c: { var: AppEnv['Variables'] }): Actor => ({ userId: c.var.claims.userId });
+  const actor = (c: Context<AppEnv>): Actor => ({ userId: c.var.claims.userId, ...auditClientOf(c, clientIp) });
   const userIdOf = (c: Context) => canonicalCase(c.req.param('id') ?? '');
   // A CORS preflight from an allowed origin carries no token (browsers send none): every path
   // here gets the same 204 naming every method of these routes, so a preflight tells nothing of

@@ -12,7 +12,7 @@ import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
 import { refreshTokenBody, revokeBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
-import { sessionMeta } from '../session-meta.js';
+import { auditClientOf, sessionMeta } from '../session-meta.js';
 
 /** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
 export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
@@ -35,7 +35,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   const logoutByRefreshToken = async (c: Context) => {
     const body = await readJson(c, refreshTokenBody, limit, { optional: true });
     const token = refreshTokenOf(c, body.refresh_token);
-    return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token)) };
+    return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token, auditClientOf(c, clientIp))) };
   };
   /**
    * `/logout`'s second chance after a refused access token; no usable body or cookie is a no
@@ -66,7 +66,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
     const token = body?.refresh_token;
     const named = sessionNamedBy(token);
     if (token === undefined || named === undefined || named === sessionId) return [];
-    return (await logoutWithRefreshToken(deps, token)) ? [named] : [];
+    return (await logoutWithRefreshToken(deps, token, auditClientOf(c, clientIp))) ? [named] : [];
   };
 
   /** The browser's refresh cookie is one of ours naming a session other than those `ended`. */
@@ -93,7 +93,7 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
-        const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance));
+        const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance, auditClientOf(c, clientIp)));
         if (loggedOut) endedSessions = [result.claims.sessionId, ...(await logoutNamedInBodyToo(c, result.claims.sessionId))];
         else {
           // A refused one (say, of the version before a password change made in another tab) must
@@ -116,14 +116,14 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       return c.body(null, 204);
     })
     .post('/logout-all', requireAccessToken(deps.accessTokens, deps.sessions), async (c) => {
-      await logoutAll(deps, c.var.claims.userId);
+      await logoutAll(deps, c.var.claims.userId, auditClientOf(c, clientIp));
       if (cookies) clearRefreshCookies(c);
       return c.body(null, 204);
     })
     .post('/revoke', async (c) => {
       // JSON, or the form encoding RFC 7009 itself uses (what OAuth client libraries send).
       const body = await readJson(c, revokeBody, limit, { form: true });
-      await revokeToken(deps, body.token, body.token_type_hint, tolerance);
+      await revokeToken(deps, body.token, body.token_type_hint, tolerance, auditClientOf(c, clientIp));
       return c.json({}, 200);
     });
 }
