@@ -10,9 +10,16 @@ import type { AuthDeps } from './deps.js';
  */
 const MAX_DENY_MS = 10_000 * 365 * 24 * 3_600_000;
 
+/**
+ * Whatever is left of a token the service just verified is denied for a second at least: its
+ * end may pass between the check and this clock read, and an instance whose clock is behind
+ * still accepts it (the session's own record of the denial then refuses it there).
+ */
+const MIN_DENY_MS = 1000;
+
 /** Milliseconds until an access token expires on its own (plus tolerance): how long its jti must stay denied. */
 const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =>
-  Math.min(claims.expiresAt * 1000 - Date.now() + toleranceMs, MAX_DENY_MS);
+  Math.min(Math.max(claims.expiresAt * 1000 - Date.now() + toleranceMs, MIN_DENY_MS), MAX_DENY_MS);
 
 /**
  * Ends the session an access token belongs to and denies the token itself, in one script. A

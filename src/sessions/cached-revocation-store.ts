@@ -5,7 +5,7 @@ import type { RedisClient } from './redis-client.js';
 import type { RedisSessionStore } from './redis-session-store.js';
 import { createRevocationAnswers } from './revocation-answers.js';
 import { createRevocationFeed } from './revocation-feed.js';
-import type { SessionStore } from './session-store.js';
+import type { LogoutOutcome, SessionStore } from './session-store.js';
 
 export interface CachedRevocationOptions {
   store: RedisSessionStore;
@@ -80,12 +80,22 @@ export function createCachedRevocationStore({
    */
   const published = (userId: string) => store.awaitPublished(userId).catch(() => {});
 
-  /** Forgets the user's answers once a revoking call has settled (the script also announces it), and answers once that is out. */
-  const revoking = async <R>(userId: string, call: Promise<R>): Promise<R> => {
-    const result = await call.finally(() => forgetUser(userId));
+  /**
+   * Forgets the user's answers once a revoking call has settled (the script also announces it), and
+   * answers once that is out. A call that `changed` nothing (a replay: its script announced nothing
+   * either) forgets nothing, so that replays cannot keep this instance from remembering answers;
+   * one that failed may have changed anything.
+   */
+  const revoking = async <R>(userId: string, call: Promise<R>, changed: (result: R) => boolean = () => true): Promise<R> => {
+    const result = await call.catch((error: unknown) => {
+      forgetUser(userId);
+      throw error;
+    });
+    if (changed(result)) forgetUser(userId);
     await published(userId);
     return result;
   };
+  const ended = (outcome: LogoutOutcome) => outcome === 'ended';
 
   return {
     ...store,
@@ -128,10 +138,10 @@ export function createCachedRevocationStore({
       const grant = await creating.catch(() => undefined);
       return grant?.evictedOthers === false ? grant : revoking(input.userId, creating);
     },
-    endSession: (userId, sessionId) => revoking(userId, store.endSession(userId, sessionId)),
-    logout: (userId, sessionId, token) => revoking(userId, store.logout(userId, sessionId, token)),
-    logoutWithRefreshToken: (userId, sessionId, generation) => revoking(userId, store.logoutWithRefreshToken(userId, sessionId, generation)),
-    deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs)),
+    endSession: (userId, sessionId) => revoking(userId, store.endSession(userId, sessionId), (existed) => existed),
+    logout: (userId, sessionId, token) => revoking(userId, store.logout(userId, sessionId, token), ended),
+    logoutWithRefreshToken: (userId, sessionId, generation) => revoking(userId, store.logoutWithRefreshToken(userId, sessionId, generation), ended),
+    deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs), (outcome) => outcome !== 'repeated'),
     endAll: (userId) => revoking(userId, store.endAll(userId)),
     endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
     endOthersKeepingTokens: (userId, keepSessionId) => revoking(userId, store.endOthersKeepingTokens(userId, keepSessionId)),

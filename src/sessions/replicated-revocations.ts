@@ -88,6 +88,13 @@ export function createRevoke<S>({
    * connection real revocations use, each blocking it in turn, and write a mark each.
    */
   const confirmation = nextRun<RedisClient>();
+  /**
+   * Revocations acknowledged together share one mark and WAIT per connection too: a replay that
+   * changes nothing (a logout or `/revoke` repeated with a token of one's own, no limit on either)
+   * must still wait for the replicas (its first run may not have reached them), and one WAIT each
+   * would queue the connection behind it. At most one runs and one waits.
+   */
+  const revocationAcknowledgement = nextRun<RedisClient>();
   /** Runs `step` on the connection `userId`'s replicated revocations take. */
   const onRevocationConnection = async <T>(settings: ReplicatedRevocations, userId: string, step: (connection: RedisClient) => Promise<T>): Promise<T> => {
     try {
@@ -104,7 +111,7 @@ export function createRevoke<S>({
       if (!replicated) return guarded(work(scripts));
       return onRevocationConnection(replicated, userId, async (connection) => {
         const reply = await guarded(work(scriptsOn(connection)));
-        await acknowledged(replicated, connection, userId, true);
+        await revocationAcknowledgement(connection, () => acknowledged(replicated, connection, userId, true));
         return reply;
       });
     },

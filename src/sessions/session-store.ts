@@ -100,14 +100,14 @@ export interface SessionStore {
    * jti for `ttlMs`, unless the session lives on under another token version or denies that jti
    * (`refused`, nothing changed). `gone`: the session had ended already (the jti is denied still).
    */
-  logout(userId: string, sessionId: string, token: { jti: string; ttlMs: number; tokenVersion: number }): Promise<'ended' | 'gone' | 'refused'>;
+  logout(userId: string, sessionId: string, token: { jti: string; ttlMs: number; tokenVersion: number }): Promise<LogoutOutcome>;
 
   /**
    * A logout with a refresh token (its MAC checked): ends its session, unless a password change
    * moved the session past the token's `generation` (`refused`, nothing changed: such a token is
    * only refused, as `rotate` refuses it). `gone`: the session had ended already.
    */
-  logoutWithRefreshToken(userId: string, sessionId: string, generation: number): Promise<'ended' | 'gone' | 'refused'>;
+  logoutWithRefreshToken(userId: string, sessionId: string, generation: number): Promise<LogoutOutcome>;
 
   /**
    * For a logout whose session was found gone: resolves once the replicas that must hold
@@ -158,6 +158,9 @@ export interface SessionStore {
  * reaches it and ends its session (~250 KiB of Redis at most per session).
  */
 export const MAX_DENIED_PER_SESSION = 4096;
+
+/** A logout's outcome: `ended` its session; `gone`, the session had ended already; `refused`, nothing changed. */
+export type LogoutOutcome = 'ended' | 'gone' | 'refused';
 
 export type DenyOutcome = 'denied' | 'repeated' | 'session_ended';
 

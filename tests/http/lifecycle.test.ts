@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { revokeToken } from '../../src/auth/revocation.js';
 import { call, expectAccepted, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'jwt-lifecycle-'));
@@ -269,6 +270,20 @@ describe.each([
     const twice = await call(one.url, 'POST', '/revoke', { body: `{"token":${JSON.stringify(live.access_token)},"token":"x"}` });
     expect(twice).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'token: given more than once' } });
     expect((await authenticate(two, live.access_token)).status).toBe(200);
+  });
+
+  it('revoke: a token whose end passes between its check and the clock read that times its denial is still denied (an instance whose clock is behind accepts it)', async () => {
+    const user = await registerUser(one.url);
+    const { deps } = one;
+    const tolerance = deps.config.auth.clock_tolerance;
+    const real = deps.accessTokens;
+    // The check passed; by the clock read that follows, the token is past its end and the tolerance.
+    const ending: typeof real.verify = (token, options) => {
+      const result = real.verify(token, options);
+      return result.ok ? { ...result, claims: { ...result.claims, expiresAt: Math.floor((Date.now() - tolerance) / 1000) - 5 } } : result;
+    };
+    await revokeToken({ ...deps, accessTokens: { ...real, verify: ending } }, user.accessToken, 'access_token', tolerance, {});
+    expect((await authenticate(two, user.accessToken)).status).toBe(401);
   });
 
   it('revoke takes RFC 7009’s own form encoding too, as OAuth client libraries send it', async () => {

@@ -241,6 +241,36 @@ describe('cached revocation mode', () => {
     expect(await a.authenticate(claims)).toBe('ok'); // still the cached answer: nothing was revoked
   });
 
+  it('forgets no cached answer for revocations replayed that change nothing, on the instance replaying them or any other', async () => {
+    const prefix = uniquePrefix();
+    const [a, b] = await Promise.all([instance(prefix, PUB_SUB_ONLY), instance(prefix, PUB_SUB_ONLY)]);
+    const revoked = await session(a);
+    const { userId } = revoked;
+    const kept = { ...revoked.claims, sessionId: randomUUID(), jti: randomUUID() };
+    await a.create({ userId, sessionId: kept.sessionId, salt: randomBytes(8).toString('hex'), roles: [], meta: {} });
+    const deniedJti = randomUUID();
+    const token = { jti: revoked.claims.jti, tokenVersion: revoked.claims.tokenVersion, ttlMs: 60_000 };
+    expect(await a.deny(userId, revoked.sessionId, deniedJti, 60_000)).toBe('denied');
+    expect(await a.logout(userId, revoked.sessionId, token)).toBe('ended');
+    // The kept session's answer is cached on both, then the session goes behind their back: only a
+    // cached answer still says ok.
+    for (const cache of [a, b]) await remembered(cache, kept);
+    await deleteSilently(prefix, userId, kept.sessionId);
+    const heard: string[] = [];
+    b.subscriber.on('message', (_channel: string, message: string) => heard.push(message));
+
+    expect(await a.logout(userId, revoked.sessionId, token)).toBe('gone');
+    expect(await a.deny(userId, revoked.sessionId, deniedJti, 60_000)).toBe('repeated');
+    expect(await a.endSession(userId, revoked.sessionId)).toBe(false);
+    expect(await a.authenticate(kept)).toBe('ok');
+    // A real revocation's message comes after any the replays sent.
+    const other = await session(a);
+    expect(await a.endSession(other.userId, other.sessionId)).toBe(true);
+    await expect.poll(() => heard, { timeout: 5_000 }).toContain(other.userId);
+    expect(heard).toEqual([other.userId]);
+    expect(await b.authenticate(kept)).toBe('ok');
+  });
+
   it('never serves a session past its end, even on an instance whose clock is 30 s behind Redis\'s', async () => {
     const prefix = uniquePrefix();
     const store = await instance(prefix, { policy: { ...policy, autoLogoutMs: 1500 } });

@@ -98,6 +98,27 @@ describe('revocations on Redis Sentinel wait for a replica', () => {
     expect(await waits() - before).toBeLessThanOrEqual(20);
   });
 
+  it('a revocation replayed together many times (no limit on /revoke; a token of one\'s own will do) shares WAITs too: the replays do not queue one blocking WAIT each ahead of real revocations', async () => {
+    const [user, other] = [await registerUser(one.url), await registerUser(one.url)];
+    const revoke = { body: { token: user.accessToken, token_type_hint: 'access_token' } };
+    expect((await call(one.url, 'POST', '/revoke', revoke)).status).toBe(200);
+    const masterPort = await group.masterPort();
+    const waits = async () => Number(/^cmdstat_wait:calls=(\d+)/m.exec(await redisCli(masterPort, ['INFO', 'commandstats']))?.[1] ?? 0);
+    const before = await waits();
+    group.replica.process.signal('SIGSTOP');
+    try {
+      const answers = await Promise.all(Array.from({ length: 200 }, () => call(one.url, 'POST', '/revoke', revoke)));
+      expect(new Set(answers.map((answer) => answer.status))).toEqual(new Set([503]));
+    } finally {
+      group.replica.process.signal('SIGCONT');
+    }
+    await expect.poll(async () => (await call(one.url, 'POST', '/logout', { token: other.accessToken })).status, { timeout: 10_000 }).toBe(204);
+    expect((await call(two.url, 'GET', '/authenticate', { token: other.accessToken })).status).toBe(401);
+    expect((await call(two.url, 'GET', '/authenticate', { token: user.accessToken })).status).toBe(401);
+    // One WAIT each would be over 200; shared, a few per 250 ms of the flood.
+    expect(await waits() - before).toBeLessThanOrEqual(20);
+  });
+
   it('a second replica stops the start of an instance whose revocation_replicas is unset (Sentinel waits for 1: the promoted one may not hold a revocation); 2 starts', async ({ onTestFinished }) => {
     const extra = new CleanupStack();
     onTestFinished(() => extra.run());

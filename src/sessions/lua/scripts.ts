@@ -12,7 +12,9 @@
 /**
  * Revoking scripts end with two more ARGV: the revocation channel and the user id (the batched
  * `rotate` carries the channel once and a user id per rotation). Instances caching revocation
- * state (`cache.revocation: cached`) drop that user's entries on the message.
+ * state (`cache.revocation: cached`) drop that user's entries on the message. A repeated
+ * revocation that changes nothing (`endSession`, `deny`) announces nothing: anyone may replay
+ * one with a token of their own, and each message makes every instance drop answers.
  */
 const PUBLISH = `redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])`;
 
@@ -170,7 +172,7 @@ return out`;
  * logout with that access token), a live session of another version, or one that denies the jti,
  * is left as it is: returns -1. With a generation (a logout with that refresh token), so is a
  * session a password change moved past it ('moved'), as rotate refuses such a token. Otherwise
- * returns 1 if the session existed, 0 if not.
+ * returns 1 if the session existed, 0 if not. A jti denied already keeps its longer expiry.
  */
 export const endSession = `${REVOKES}if ARGV[3] ~= '' then
   local s = redis.call('HMGET', KEYS[1], 'tv', 'd:' .. ARGV[4])
@@ -179,8 +181,12 @@ end
 if ARGV[5] ~= '' and tonumber(ARGV[5]) < tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then return -1 end
 local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if KEYS[3] then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
-${PUBLISH}
+local denied = false
+if KEYS[3] then
+  denied = redis.call('SET', KEYS[3], '1', 'PX', ARGV[2], 'NX')
+  if not denied then redis.call('PEXPIRE', KEYS[3], ARGV[2], 'GT') end
+end
+if existed == 1 or denied then ${PUBLISH} end
 return existed`;
 
 /**
@@ -192,16 +198,17 @@ return existed`;
  */
 export const deny = `${REVOKES}local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 local reply = new and 1 or 0
+local changed = new
 if redis.call('EXISTS', KEYS[2]) == 1 then
   if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > tonumber(ARGV[4]) then
     redis.call('DEL', KEYS[2])
     redis.call('ZREM', KEYS[3], ARGV[3])
     reply = 2
-  else
-    redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1')
+  elseif redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1') == 1 then
+    changed = true
   end
 end
-${PUBLISH}
+if changed then ${PUBLISH} end
 return reply`;
 
 /** KEYS: tv, session-set. ARGV: session key prefix, +revocation. Returns the new token version. */
