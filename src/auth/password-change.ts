@@ -71,14 +71,14 @@ export async function changePassword(
   // Then the token version moves and the caller's session goes on with it: every older token is
   // dead, and so is the session of a login that checked the old password and confirmed the
   // account (confirmUnchanged) between the first end and the write.
-  const kept = await deps.sessions.endOthers(user.id, caller.sessionId).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
+  const kept = await deps.sessions.endOthers(user.id, caller.sessionId, user.roles).catch((error: unknown) => endAllAfterFailure(deps, user.id, meta, error));
   const recordChange = (sessionId: string | undefined) => {
     reportEvent(deps, { event: 'password_changed', userId: user.id, sessionId, ...auditClient(meta), details: { sessions_ended: kept ? 'others' : 'all' } }, 'password changed');
   };
   // Every device token of the old password is dead; this client proved the new one.
   const changed = { ...user, passwordHash };
   if (kept) {
-    const tokens = tokenResponse(deps, user.id, caller.sessionId, kept.salt, { ...kept, roles: user.roles });
+    const tokens = tokenResponse(deps, user.id, caller.sessionId, kept.salt, kept);
     recordChange(tokens.session_id);
     return proven(deps, changed, tokens);
   }

@@ -9,6 +9,8 @@ const AUTHENTICATE_OUTCOMES = ['ok', 'missing', 'malformed', 'expired', 'invalid
 const REFRESH_OUTCOMES = ['rotated', 'replayed', 'reused', 'invalid', 'unavailable'] as const;
 const LOGIN_OUTCOMES = ['ok', 'invalid_credentials', 'unavailable'] as const;
 const DEPENDENCIES = ['cache', 'database'] as const;
+/** The methods a request's duration is labelled with: any other is `other`. */
+const LABELLED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Entries held by each of an instance's caches (`revocation_answers` in `cached` mode only). */
 export type CacheEntries = { access_tokens: number; session_salts: number; revocation_answers?: number };
@@ -109,6 +111,11 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
   for (const dependency of DEPENDENCIES) dependencyErrors.labels(dependency).inc(0);
   for (const limit of LIMITS) rateLimited.labels(limit).inc(0);
 
+  /**
+   * Node parses some 34 methods (PROPFIND, MKCALENDAR, …), anyone may send any of them, and every
+   * label value is a series kept for the life of the process: the API's own, else `other`.
+   */
+  const methodLabel = (method: string) => (LABELLED_METHODS.has(method) ? method : 'other');
   /** Duration recorders by route, method and status (nested: no key string per request). */
   const durations = new Map<string, Map<string, Map<number, (seconds: number) => void>>>();
   const durationOf = (route: string, method: string, status: number) => {
@@ -133,7 +140,7 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
     passwordHashRejected: () => passwordHashRejected.inc(),
     /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
     request(route: string, method: string, status: number, seconds: number) {
-      durationOf(route, method, status)(seconds);
+      durationOf(route, methodLabel(method), status)(seconds);
     },
   };
 }

@@ -143,7 +143,7 @@ export function createCachedRevocationStore({
     logoutWithRefreshToken: (userId, sessionId, generation) => revoking(userId, store.logoutWithRefreshToken(userId, sessionId, generation), ended),
     deny: (userId, sessionId, jti, ttlMs) => revoking(userId, store.deny(userId, sessionId, jti, ttlMs), (outcome) => outcome !== 'repeated'),
     endAll: (userId) => revoking(userId, store.endAll(userId)),
-    endOthers: (userId, keepSessionId) => revoking(userId, store.endOthers(userId, keepSessionId)),
+    endOthers: (userId, keepSessionId, roles) => revoking(userId, store.endOthers(userId, keepSessionId, roles)),
     endOthersKeepingTokens: (userId, keepSessionId) => revoking(userId, store.endOthersKeepingTokens(userId, keepSessionId)),
     // A logout finding its session already ended answers as done: the message of the revocation
     // that ended it (on another instance, maybe a moment ago) must be out by then too. It revokes

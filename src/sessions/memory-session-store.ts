@@ -220,7 +220,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
 
     endOthersKeepingTokens: async (userId, keepSessionId) => keepOnly(userId, keepSessionId, Date.now()) !== undefined,
 
-    async endOthers(userId, keepSessionId) {
+    async endOthers(userId, keepSessionId, roles) {
       const now = Date.now();
       const kept = keepOnly(userId, keepSessionId, now);
       if (!kept) return null;
@@ -230,6 +230,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       kept.generation += 1;
       kept.rotatedAt = 0;
       kept.movedTo = kept.generation;
+      kept.roles = [...roles];
       touch(kept, now);
       return { ...grant(kept), salt: kept.salt };
     },

@@ -247,7 +247,7 @@ export function createRedisSessionStore({
       return Number(kept) === 1;
     },
 
-    async endOthers(userId, keepSessionId) {
+    async endOthers(userId, keepSessionId, roles) {
       const reply = (await revoke(userId, (on) =>
         on.endOthers(
           keys.tokenVersion(userId),
@@ -256,12 +256,13 @@ export function createRedisSessionStore({
           keys.sessionPrefix(userId),
           keepSessionId,
           policy.autoLogoutMs,
+          JSON.stringify(roles),
           ...revoked(userId),
         ),
       )) as [number, number?, string?, string?, number?];
-      const [tv, gen, salt, roles, expiresAt] = reply;
+      const [tv, gen, salt, kept, expiresAt] = reply;
       if (gen === undefined || salt === undefined) return null;
-      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: rolesFromJson(roles), expiresAt: Number(expiresAt) };
+      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: rolesFromJson(kept), expiresAt: Number(expiresAt) };
     },
 
     async list(userId) {

@@ -131,11 +131,12 @@ export interface SessionStore {
   /**
    * Bumps the token version and ends every session but `keepSessionId`, which moves to the new
    * version and a new generation (its older refresh tokens are refused as `invalid`, without
-   * ending it). `null`, changing nothing, if it no longer exists or is of an older token version
-   * than the user's (revoked: a logout-all that missed it): a request of an ended session has no
-   * effect.
+   * ending it) and goes on with `roles` (the account's now: the session's may be from before an
+   * admin change whose end of sessions has not happened yet). `null`, changing nothing, if it no
+   * longer exists or is of an older token version than the user's (revoked: a logout-all that
+   * missed it): a request of an ended session has no effect.
    */
-  endOthers(userId: string, keepSessionId: string): Promise<(SessionGrant & { salt: string }) | null>;
+  endOthers(userId: string, keepSessionId: string, roles: readonly string[]): Promise<(SessionGrant & { salt: string }) | null>;
 
   /**
    * Ends every session but `keepSessionId`, which stays as it is: same version, generation and

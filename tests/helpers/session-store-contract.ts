@@ -166,7 +166,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
       test('a token with the token version of a later password change is refused, and so is an older one', async (ctx) => {
         const store = await openFor(open, ctx);
         const session = await login(store);
-        const kept = await store.endOthers(session.userId, session.sessionId);
+        const kept = await store.endOthers(session.userId, session.sessionId, ['user']);
         ctx.expect(kept).not.toBeNull();
         ctx.expect(await session.authenticate(session.grant.tokenVersion)).toBe('stale_version');
         ctx.expect(await session.authenticate(kept?.tokenVersion)).toBe('ok');
@@ -395,8 +395,9 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const [other, kept, another] = await loginMany(store, userId, 3);
         if (!other || !kept || !another) throw new Error('sessions missing');
         await kept.rotate(0);
-        const grant = await store.endOthers(userId, kept.sessionId);
-        ctx.expect(grant).toMatchObject({ tokenVersion: kept.grant.tokenVersion + 1, generation: 2, salt: kept.salt, roles: ['user'] });
+        // The account's roles now, which may differ from those the session began with.
+        const grant = await store.endOthers(userId, kept.sessionId, ['auditor']);
+        ctx.expect(grant).toMatchObject({ tokenVersion: kept.grant.tokenVersion + 1, generation: 2, salt: kept.salt, roles: ['auditor'] });
         const tokenVersion = grant?.tokenVersion ?? Number.NaN;
         ctx.expect(await kept.authenticate(tokenVersion)).toBe('ok');
         ctx.expect(await kept.authenticate(kept.grant.tokenVersion)).toBe('stale_version');
@@ -405,7 +406,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
           ctx.expect(await ended.getSalt()).toBeNull();
         }
         ctx.expect((await store.list(userId)).map((info) => info.id)).toEqual([kept.sessionId]);
-        ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3, tokenVersion });
+        ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3, tokenVersion, roles: ['auditor'] });
       });
 
       /** Two sessions of one user; the second, rotated once (generation 1), is kept by an endOthers that moves it to 2. */
@@ -415,7 +416,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const [, kept] = await loginMany(store, userId, 2);
         if (!kept) throw new Error('session missing');
         await kept.rotate(0);
-        const grant = await store.endOthers(userId, kept.sessionId);
+        const grant = await store.endOthers(userId, kept.sessionId, ['user']);
         ctx.expect(grant?.generation).toBe(2);
         return { store, userId, kept, grant };
       };
@@ -429,7 +430,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await kept.rotate(2)).toMatchObject({ outcome: 'rotated', generation: 3 });
         ctx.expect(await kept.rotate(1)).toEqual({ outcome: 'superseded' });
         // Past the grace, the post-change generation is reuse again: detection still holds.
-        const graced = await store.endOthers(userId, kept.sessionId);
+        const graced = await store.endOthers(userId, kept.sessionId, ['user']);
         ctx.expect(graced?.generation).toBe(4);
         ctx.expect(await kept.rotate(4)).toMatchObject({ outcome: 'rotated', generation: 5 });
         await sleep(basePolicy.refreshReuseGraceMs + 200);
@@ -473,7 +474,7 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         const store = await openFor(open, ctx);
         const userId = randomUUID();
         const session = await login(store, { userId });
-        ctx.expect(await store.endOthers(userId, randomUUID())).toBeNull();
+        ctx.expect(await store.endOthers(userId, randomUUID(), ['user'])).toBeNull();
         ctx.expect(await session.authenticate()).toBe('ok');
         const fresh = await login(store, { userId });
         ctx.expect(fresh.grant.tokenVersion).toBe(session.grant.tokenVersion);

@@ -94,6 +94,26 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
   });
 
+  it('disable and role changes end the sessions before the database write too: an instance dying between the write and the end after it leaves none alive', async ({ onTestFinished }) => {
+    const { users } = one.deps;
+    const changeAs = users.changeAs;
+    onTestFinished(() => void (users.changeAs = changeAs));
+    const user = await registerUser(one.url);
+    let live = user.accessToken;
+    /** What the user's live token got when the write began. */
+    const atWrite: number[] = [];
+    users.changeAs = async (...args) => {
+      atWrite.push((await authenticate(live)).status);
+      return changeAs(...args);
+    };
+    expect((await authenticate(live)).status).toBe(200);
+    expect((await asAdmin('PUT', `/users/${user.userId}/roles`, { roles: ['auditor'] })).status).toBe(200);
+    live = (await login(user.email)).body?.access_token as string;
+    expect((await authenticate(live)).status).toBe(200);
+    expect((await asAdmin('POST', `/users/${user.userId}/disable`)).status).toBe(200);
+    expect(atWrite).toEqual([401, 401]);
+  });
+
   it('a role change whose write the database did not answer in time (it may still land) ends the sessions at once and again once it lands, and is recorded then', async ({ onTestFinished }) => {
     const user = await registerUser(one.url);
     const recorded: string[] = [];

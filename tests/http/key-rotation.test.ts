@@ -99,12 +99,17 @@ describe('secrets from files (mounted Docker/Kubernetes secrets)', () => {
     expect((await call(instance.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(200);
   });
 
-  it('refuses a short secret file and both a file and a value', async () => {
+  it('refuses a short secret file, a placeholder and both a file and a value', async () => {
     const shortFile = join(dir, 'short_secret');
     writeFileSync(shortFile, 'too-short\n');
     const short = await testCluster({ auth: { keys: [newKey], refresh_secret: null, refresh_secret_file: shortFile } });
     await expect(short.start()).rejects.toThrow('at least 32 bytes');
     await expect(testCluster({ auth: { refresh_secret_file: shortFile } })).rejects.toThrow('only one of refresh_secret');
+    // An example's placeholder, long enough, is public all the same.
+    const placeholderFile = join(dir, 'placeholder_secret');
+    writeFileSync(placeholderFile, 'REPLACE_ME_WITH_openssl_rand_base64_48\n');
+    const placeholder = await testCluster({ auth: { keys: [newKey], refresh_secret: null, refresh_secret_file: placeholderFile } });
+    await expect(placeholder.start()).rejects.toThrow("auth.refresh_secret_file: is still an example's placeholder");
   });
 
   it('a secret given where its file belongs (file: ${JWT_KEY}) is refused without being shown', async () => {

@@ -28,6 +28,9 @@ describe('GET /metrics', () => {
     expect((await call(app.url, 'GET', '/nope')).status).toBe(404);
     expect((await call(app.url, 'GET', '/login')).status).toBe(405);
     expect((await call(app.url, 'GET', '/me')).status).toBe(401);
+    // Any method Node parses: one label for all but the API's own.
+    for (const method of ['PROPFIND', 'MKCALENDAR']) expect((await call(app.url, method, '/nope')).status).toBe(404);
+    expect((await call(app.url, 'PROPFIND', '/authenticate')).status).toBe(401);
     expect(rotated.status).toBe(200);
     await app.deps.audit.flush();
 
@@ -36,7 +39,7 @@ describe('GET /metrics', () => {
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
     expect(sample(text, 'jwt_authenticate_total', 'outcome="ok"')).toBe(1);
-    expect(sample(text, 'jwt_authenticate_total', 'outcome="missing"')).toBe(1);
+    expect(sample(text, 'jwt_authenticate_total', 'outcome="missing"')).toBe(2); // GET and PROPFIND
     expect(sample(text, 'jwt_authenticate_total', 'outcome="malformed"') + sample(text, 'jwt_authenticate_total', 'outcome="invalid"')).toBe(1);
     expect(sample(text, 'jwt_refresh_total', 'outcome="rotated"')).toBe(1);
     expect(sample(text, 'jwt_refresh_total', 'outcome="replayed"')).toBe(1);
@@ -49,6 +52,9 @@ describe('GET /metrics', () => {
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="unmatched",method="GET",status="404"')).toBe(1);
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="unmatched",method="GET",status="405"')).toBe(1);
     expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/me",method="GET",status="401"')).toBe(1);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="unmatched",method="other",status="404"')).toBe(2);
+    expect(sample(text, 'jwt_http_request_duration_seconds_count', 'route="/authenticate",method="other",status="401"')).toBe(1);
+    expect(text).not.toMatch(/PROPFIND|MKCALENDAR/);
     expect(text).toContain('jwt_password_hash_queue_depth');
     // The audit trail's counts, as its own stats give them (register, login, failed login: written).
     const audit = app.deps.audit.stats();

@@ -87,7 +87,7 @@ describe.concurrent('Redis session store keys', () => {
     const [session] = await loginMany(store, userId, 2);
     if (!session) throw new Error('session missing');
     await store.deny(userId, session.sessionId, randomUUID(), 60_000);
-    await store.endOthers(userId, session.sessionId);
+    await store.endOthers(userId, session.sessionId, ['user']);
     const keys = await scanKeys(inspector, prefix);
     const kinds = keys.map((key) => key.slice(`${prefix}{${userId}}:`.length).replace(/:.*$/, ''));
     ctx.expect(keys.every((key) => key.startsWith(`${prefix}{${userId}}:`))).toBe(true);
@@ -145,7 +145,7 @@ describe.concurrent('Redis session store keys', () => {
     const [, kept] = await loginMany(store, userId, 2);
     if (!kept) throw new Error('session missing');
     await kept.rotate(0);
-    ctx.expect((await store.endOthers(userId, kept.sessionId))?.generation).toBe(2);
+    ctx.expect((await store.endOthers(userId, kept.sessionId, ['user']))?.generation).toBe(2);
     // The user's version moves on without this session being ended: a bump it missed (an endAll
     // that did not find it, its session-set entry lost). Generation 1 is from before the change
     // that moved it.
@@ -167,7 +167,7 @@ describe.concurrent('Redis session store keys', () => {
     ctx.expect(await missed.authenticate()).toBe('stale_version');
     // The password change this session's request began before the logout-all goes on.
     ctx.expect(await store.endOthersKeepingTokens(userId, missed.sessionId)).toBe(false);
-    ctx.expect(await store.endOthers(userId, missed.sessionId)).toBeNull();
+    ctx.expect(await store.endOthers(userId, missed.sessionId, ['user'])).toBeNull();
     ctx.expect(await inspector.get(`${tag}tv`)).toBe('1');
     ctx.expect(await inspector.hget(`${tag}s:${missed.sessionId}`, 'tv')).toBe('0');
     for (const tokenVersion of [0, 1, 2]) ctx.expect(await missed.authenticate(tokenVersion)).toBe('stale_version');
@@ -196,7 +196,7 @@ describe.concurrent('Redis session store keys', () => {
     const jti = randomUUID();
     await store.deny(revoked.userId, revoked.sessionId, jti, 60_000);
     const changed = await login(store);
-    const kept = await store.endOthers(changed.userId, changed.sessionId);
+    const kept = await store.endOthers(changed.userId, changed.sessionId, ['user']);
     ctx.expect(kept).not.toBeNull();
 
     const lost = [...(await scanKeys(inspector, `${prefix}{${revoked.userId}}:d:`)), `${prefix}{${changed.userId}}:tv`];

@@ -207,7 +207,7 @@ describe('Redis Cluster key placement', () => {
       for (const userId of users) {
         const session = await login(store, { userId });
         await store.deny(userId, session.sessionId, randomUUID(), 60_000);
-        await store.endOthers(userId, session.sessionId);
+        await store.endOthers(userId, session.sessionId, ['user']);
       }
       const byNode = await scanKeys(redis, prefix);
       const used = [...byNode.values()].filter((keys) => keys.length > 0);

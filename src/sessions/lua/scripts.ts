@@ -238,8 +238,8 @@ ${PUBLISH}
 return 1`;
 
 /**
- * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, +revocation.
- * The kept session counts as active. Returns {tv, gen, salt, roles, expires at}, or {} and
+ * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, roles
+ * (JSON), +revocation. The kept session counts as active and goes on with those roles. Returns {tv, gen, salt, roles, expires at}, or {} and
  * changes nothing when the kept session no longer exists or is of an older token version (a
  * request of a revoked session).
  */
@@ -250,7 +250,7 @@ ${PUBLISH}
 ${endAllBut('KEYS[2]')}
 ${NOW}
 local gen = redis.call('HINCRBY', KEYS[3], 'gen', 1)
-redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0, 'seen', now, 'moved', gen)
+redis.call('HSET', KEYS[3], 'tv', tv, 'rot', 0, 'seen', now, 'moved', gen, 'roles', ARGV[4])
 local s = redis.call('HMGET', KEYS[3], 'salt', 'roles', 'abs')
 local expires = math.min(tonumber(s[3]), now + tonumber(ARGV[3]))
 redis.call('PEXPIREAT', KEYS[3], expires)
