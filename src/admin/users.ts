@@ -111,8 +111,9 @@ const ADMIN_CHANGE = 'admin change';
  * after it (killed, its node lost) would leave them alive, with no retry anywhere and nothing to
  * tell the admin to repeat the call (the change reads as made). Then only a login made between
  * the two ends could outlive such a death. That first end is best effort: failing, the one after
- * the write answers as before. A refused change (no such user, the caller no longer an admin)
- * has ended the sessions all the same, as `DELETE /admin/users/:id/sessions` may.
+ * the write answers as before. An unknown user is a 404 before it; a change refused by the write
+ * (the caller no longer an admin) has ended the sessions all the same, as
+ * `DELETE /admin/users/:id/sessions` may.
  *
  * The write happens next, then every session ends and the token version moves (DESIGN:
  * "user disabled / roles changed: INCR tv and delete all sessions"), so no token minted under
@@ -123,7 +124,10 @@ const ADMIN_CHANGE = 'admin change';
  * from the session, not the database).
  */
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
-  await deps.sessions.endAll(userId).catch(() => {});
+  await getUser(deps, userId);
+  await deps.sessions.endAll(userId).catch((error: unknown) => {
+    deps.logger.warn({ err: error, userId }, `${ADMIN_CHANGE}: the sessions could not be ended before the write (they are after it)`);
+  });
   await write(deps, actor, userId, change).catch(async (error: unknown) => {
     // Not answered in time, the write may still land, with no repeat coming (the admin reads the
     // change as made): the sessions end anyway, which is harmless if it never lands, and the

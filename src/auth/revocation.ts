@@ -10,16 +10,17 @@ import type { AuthDeps } from './deps.js';
  */
 const MAX_DENY_MS = 10_000 * 365 * 24 * 3_600_000;
 
-/**
- * Whatever is left of a token the service just verified is denied for a second at least: its
- * end may pass between the check and this clock read, and an instance whose clock is behind
- * still accepts it (the session's own record of the denial then refuses it there).
- */
-const MIN_DENY_MS = 1000;
-
 /** Milliseconds until an access token expires on its own (plus tolerance): how long its jti must stay denied. */
 const remainingLifetimeMs = (claims: AccessClaims, toleranceMs: number) =>
-  Math.min(Math.max(claims.expiresAt * 1000 - Date.now() + toleranceMs, MIN_DENY_MS), MAX_DENY_MS);
+  Math.min(claims.expiresAt * 1000 - Date.now() + toleranceMs, MAX_DENY_MS);
+
+/**
+ * A token `/revoke` just verified as unexpired is denied for a second at least: its end may pass
+ * between the check and the clock read that times the denial, and an instance whose clock is
+ * behind still accepts it (the session's own record of the denial then refuses it there). A
+ * logout needs no such floor: it ends the session, which every token needs.
+ */
+const MIN_DENY_MS = 1000;
 
 /**
  * Ends the session an access token belongs to and denies the token itself, in one script. A
@@ -98,7 +99,7 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     if (!result.ok) return false;
     const { userId, sessionId, jti } = result.claims;
     // Recorded once per token: replaying an already revoked one (no login needed) adds nothing.
-    const outcome = await deps.sessions.deny(userId, sessionId, jti, remainingLifetimeMs(result.claims, toleranceMs));
+    const outcome = await deps.sessions.deny(userId, sessionId, jti, Math.max(remainingLifetimeMs(result.claims, toleranceMs), MIN_DENY_MS));
     if (outcome !== 'repeated') {
       // A session holding the most revoked access tokens ends with the next one (see MAX_DENIED_PER_SESSION).
       const ended = outcome === 'session_ended' ? { session_ended: 'too_many_revoked_tokens' } : {};

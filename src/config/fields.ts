@@ -77,10 +77,22 @@ export function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(bits) && prefix <= (family === 4 ? 32 : 128);
 }
 
-/** A boolean, also as the text `true`/`false` (so it can come from `${ENV}`). */
+/**
+ * A boolean, also as the text `true`/`false` in either case (so it can come from `${ENV}`, where
+ * `False` is a common spelling). Anything else says which words it takes: an `.env` habit such as
+ * `0` or `no` would otherwise read "expected boolean", which an environment variable cannot be.
+ */
 export const flag = (fallback: boolean) =>
   z
-    .union([z.boolean(), z.enum(['true', 'false']).transform((text) => text === 'true')])
+    .unknown()
+    .transform((value, ctx) => {
+      const text = typeof value === 'string' ? value.toLowerCase() : value;
+      if (text === true || text === 'true') return true;
+      if (text === false || text === 'false') return false;
+      const got = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : value === null ? 'null' : typeof value;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got ${got}` });
+      return z.NEVER;
+    })
     .default(fallback);
 
 /** A TCP port as written in a node or URL: digits, 1–65535. */

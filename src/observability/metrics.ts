@@ -9,7 +9,7 @@ const AUTHENTICATE_OUTCOMES = ['ok', 'missing', 'malformed', 'expired', 'invalid
 const REFRESH_OUTCOMES = ['rotated', 'replayed', 'reused', 'invalid', 'unavailable'] as const;
 const LOGIN_OUTCOMES = ['ok', 'invalid_credentials', 'unavailable'] as const;
 const DEPENDENCIES = ['cache', 'database'] as const;
-/** The methods a request's duration is labelled with: any other is `other`. */
+/** The methods a request's duration is labelled with: every other is `other`. */
 const LABELLED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Entries held by each of an instance's caches (`revocation_answers` in `cached` mode only). */
@@ -112,7 +112,7 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
   for (const limit of LIMITS) rateLimited.labels(limit).inc(0);
 
   /**
-   * Node parses some 34 methods (PROPFIND, MKCALENDAR, …), anyone may send any of them, and every
+   * Node parses some 34 methods (PROPFIND, MKCALENDAR, …), anyone may send each of them, and every
    * label value is a series kept for the life of the process: the API's own, else `other`.
    */
   const methodLabel = (method: string) => (LABELLED_METHODS.has(method) ? method : 'other');

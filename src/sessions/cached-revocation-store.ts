@@ -30,7 +30,8 @@ export interface CachedRevocationOptions {
 /**
  * `cache.revocation: cached` — remembers positive `/authenticate` answers per (user, jti) for at
  * most `maxAgeMs` and never past the session's own end, and forgets a user's answers as soon as
- * any instance revokes something of that user (every revoking script publishes the user id).
+ * an instance revokes something of that user (every revoking script that changes something
+ * publishes the user id).
  *
  * Safety rules: answers are served only while the subscription is confirmed alive (subscribed
  * and answering a heartbeat: the revocation feed, revocation-feed.ts); when it is not, the cache
@@ -81,10 +82,10 @@ export function createCachedRevocationStore({
   const published = (userId: string) => store.awaitPublished(userId).catch(() => {});
 
   /**
-   * Forgets the user's answers once a revoking call has settled (the script also announces it), and
-   * answers once that is out. A call that `changed` nothing (a replay: its script announced nothing
-   * either) forgets nothing, so that replays cannot keep this instance from remembering answers;
-   * one that failed may have changed anything.
+   * Forgets the user's answers once a revoking call has settled, and answers once its message is
+   * out. A call that `changed` nothing (a replay: its script announced nothing either) forgets
+   * nothing, so that replays cannot keep this instance from remembering answers; one that failed
+   * may have changed anything.
    */
   const revoking = async <R>(userId: string, call: Promise<R>, changed: (result: R) => boolean = () => true): Promise<R> => {
     const result = await call.catch((error: unknown) => {
@@ -95,6 +96,10 @@ export function createCachedRevocationStore({
     await published(userId);
     return result;
   };
+  /**
+   * A logout that found its session gone changed no answer here, unless the session went unannounced
+   * (evicted): then its script announced the jti it denied, and this instance hears that as every other does.
+   */
   const ended = (outcome: LogoutOutcome) => outcome === 'ended';
 
   return {

@@ -131,8 +131,8 @@ export interface SessionStore {
   /**
    * Bumps the token version and ends every session but `keepSessionId`, which moves to the new
    * version and a new generation (its older refresh tokens are refused as `invalid`, without
-   * ending it) and goes on with `roles` (the account's now: the session's may be from before an
-   * admin change whose end of sessions has not happened yet). `null`, changing nothing, if it no
+   * ending it) and goes on with `roles` (the account's, as the caller read them: the session's may
+   * be from before an admin change whose end of sessions has not happened yet). `null`, changing nothing, if it no
    * longer exists or is of an older token version than the user's (revoked: a logout-all that
    * missed it): a request of an ended session has no effect.
    */

@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/errors.js';
+import { redisKeys } from '../../src/sessions/redis-keys.js';
 import { landingLate } from '../helpers/late-write.js';
+import { testRedisUrl } from '../helpers/services.js';
 import { call, PASSWORD, registerUser, testCluster, type TestInstance } from '../helpers/test-app.js';
 
 describe('admin controls (redis + postgres, two instances)', () => {
@@ -67,6 +71,15 @@ describe('admin controls (redis + postgres, two instances)', () => {
       expect(response.body).toMatchObject({ error: 'invalid_request' });
     }
     expect((await asAdmin('POST', '/users/00000000-0000-4000-8000-000000000000/disable')).status).toBe(404);
+    // Found unknown before anything is ended: no token version is made for it.
+    const unknown = randomUUID();
+    expect((await asAdmin('PUT', `/users/${unknown}/roles`, { roles: ['auditor'] })).status).toBe(404);
+    const redis = new Redis(testRedisUrl());
+    try {
+      expect(await redis.exists(redisKeys(cluster.config.cache.key_prefix).tokenVersion(unknown))).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
     const deleted = await asAdmin('DELETE', `/users/${user.userId}`);
     expect([deleted.status, deleted.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
     // A path with routes of two methods lists both (and GET's HEAD).
@@ -79,11 +92,12 @@ describe('admin controls (redis + postgres, two instances)', () => {
     const user = await registerUser(one.url);
     const { sessions } = one.deps;
     const endAll = sessions.endAll;
+    // Redis fails for the whole request: the end before the write and the one after it.
     sessions.endAll = async () => {
-      sessions.endAll = endAll;
-      throw new UnavailableError('session store', new Error('injected: Redis failed after the write'));
+      throw new UnavailableError('session store', new Error('injected: Redis failed around the write'));
     };
     const failed = await asAdmin('POST', `/users/${user.userId}/disable`);
+    sessions.endAll = endAll;
     expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(failed.body?.error_description).toContain('the change is saved');
     expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ disabled: true });
@@ -94,7 +108,7 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect((await call(two.url, 'POST', '/refresh', { body: { refresh_token: user.refreshToken } })).status).toBe(401);
   });
 
-  it('disable and role changes end the sessions before the database write too: an instance dying between the write and the end after it leaves none alive', async ({ onTestFinished }) => {
+  it('disable and role changes end the sessions before the database write too, so an instance dying between the write and the end after it would leave none alive', async ({ onTestFinished }) => {
     const { users } = one.deps;
     const changeAs = users.changeAs;
     onTestFinished(() => void (users.changeAs = changeAs));

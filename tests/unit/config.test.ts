@@ -238,7 +238,8 @@ describe('bad files', () => {
     ['bad enum', 'logging:\n  level: verbose\n', 'logging.level: "verbose" is not one of'],
     ['negative port', 'server:\n  port: -1\n', 'server.port: -1 is too small'],
     ['port out of range', 'server:\n  port: 70000\n', 'server.port: 70000 is too big'],
-    ['wrong type', 'auth:\n  refresh_cookie: "yes"\n', 'auth.refresh_cookie: expected boolean'],
+    ['wrong type', 'auth:\n  refresh_cookie: "yes"\n', 'auth.refresh_cookie: expected true or false, got "yes"'],
+    ['a number for a flag', 'limits:\n  enabled: 0\n', 'limits.enabled: expected true or false, got number'],
     ['section of the wrong type', 'server: 5\n', 'server: expected a mapping, got number'],
     ['duration as a number', 'auth:\n  auto_logout: 60\n', 'auth.auto_logout: 60 has no unit'],
     ['a bare 0 where 0 is refused', 'auth:\n  auto_logout: 0\n', 'auth.auto_logout: must be longer than 0 (got "0")'],
@@ -390,8 +391,8 @@ describe('bad files', () => {
     expect(errorOf(() => load('cache:\n  url: "redis:/:s3cretpw@h:6379"\n')).message).not.toContain('s3cretpw');
   });
 
-  it('takes every boolean as true/false text too (from ${VAR})', () => {
-    const env = { ON: 'true', OFF: 'false' };
+  it('takes every boolean as true/false text too (from ${VAR}), in any case', () => {
+    const env = { ON: 'True', OFF: 'FALSE' };
     const config = load(
       'auth:\n  refresh_cookie: ${ON}\npasswords:\n  reject_common: ${OFF}\naudit:\n  enabled: ${OFF}\nserver:\n  cors:\n    origins: ["https://a.example"]\n    credentials: ${ON}\ncache:\n  allow_rollback: ${ON}\nlogging:\n  authenticate_successes: ${ON}\n',
       env,

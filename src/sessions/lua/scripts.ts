@@ -12,9 +12,15 @@
 /**
  * Revoking scripts end with two more ARGV: the revocation channel and the user id (the batched
  * `rotate` carries the channel once and a user id per rotation). Instances caching revocation
- * state (`cache.revocation: cached`) drop that user's entries on the message. A repeated
- * revocation that changes nothing (`endSession`, `deny`) announces nothing: anyone may replay
- * one with a token of their own, and each message makes every instance drop answers.
+ * state (`cache.revocation: cached`) drop that user's entries on the message. `endSession`
+ * announces only a session it ended or a jti it denied, and `deny` only a jti not denied before:
+ * a replay, which anyone may send with a token of their own, changes no answer, and each message
+ * makes every instance drop answers. (A jti denied anew for a session already gone is announced:
+ * the session may have gone unannounced, evicted, while an instance still holds its answer.) A
+ * retry whose first run's message was lost with its reply is then silent too: on one server a
+ * subscriber gets every message a run published or loses its connection (and empties its cache),
+ * and on a Cluster, whose bus carries the messages, a lost path stops the heartbeats and empties
+ * the caches.
  */
 const PUBLISH = `redis.call('PUBLISH', ARGV[#ARGV - 1], ARGV[#ARGV])`;
 
@@ -181,11 +187,8 @@ end
 if ARGV[5] ~= '' and tonumber(ARGV[5]) < tonumber(redis.call('HGET', KEYS[1], 'moved') or '0') then return -1 end
 local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-local denied = false
-if KEYS[3] then
-  denied = redis.call('SET', KEYS[3], '1', 'PX', ARGV[2], 'NX')
-  if not denied then redis.call('PEXPIRE', KEYS[3], ARGV[2], 'GT') end
-end
+local denied = KEYS[3] and redis.call('SET', KEYS[3], '1', 'PX', ARGV[2], 'NX')
+if KEYS[3] and not denied then redis.call('PEXPIRE', KEYS[3], ARGV[2], 'GT') end
 if existed == 1 or denied then ${PUBLISH} end
 return existed`;
 
@@ -198,17 +201,16 @@ return existed`;
  */
 export const deny = `${REVOKES}local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 local reply = new and 1 or 0
-local changed = new
 if redis.call('EXISTS', KEYS[2]) == 1 then
   if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > tonumber(ARGV[4]) then
     redis.call('DEL', KEYS[2])
     redis.call('ZREM', KEYS[3], ARGV[3])
     reply = 2
-  elseif redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1') == 1 then
-    changed = true
+  else
+    redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1')
   end
 end
-if changed then ${PUBLISH} end
+if new then ${PUBLISH} end
 return reply`;
 
 /** KEYS: tv, session-set. ARGV: session key prefix, +revocation. Returns the new token version. */
