@@ -9,8 +9,8 @@ import {
 
 interface StoredSession extends SessionMeta {
   generation: number;
-  /** Access tokens of this session denied by jti (lives as long as the session). */
-  denied: Set<string>;
+  /** Access tokens of this session denied by jti, to when their denial ends (see MAX_DENIED_PER_SESSION). */
+  denied: Map<string, number>;
   roles: string[];
   salt: string;
   rotatedAt: number;
@@ -125,7 +125,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       state.sessions.set(sessionId, {
         ...meta,
         generation: 0,
-        denied: new Set(),
+        denied: new Map(),
         roles,
         salt,
         rotatedAt: 0,
@@ -204,10 +204,13 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
       if (session && session.denied.size >= MAX_DENIED_PER_SESSION) {
-        state?.sessions.delete(sessionId);
-        return 'session_ended';
+        for (const [held, ends] of session.denied) if (ends <= now) session.denied.delete(held);
+        if (session.denied.size >= MAX_DENIED_PER_SESSION) {
+          state?.sessions.delete(sessionId);
+          return 'session_ended';
+        }
       }
-      session?.denied.add(jti);
+      session?.denied.set(jti, now + ttlMs);
       return 'denied';
     },
 

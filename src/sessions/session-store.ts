@@ -118,10 +118,11 @@ export interface SessionStore {
   confirmEnded(userId: string, sessionId: string): Promise<void>;
 
   /**
-   * Denies one access token's jti for `ttlMs` (its remaining lifetime), and for as long as its
-   * session lives, so losing the deny entry alone never revives the token. `repeated`: it was
-   * denied already (nothing changes, nothing worth recording); `session_ended`: its session
-   * would have held more than `MAX_DENIED_PER_SESSION` denied jtis and ended instead.
+   * Denies one access token's jti for `ttlMs` (its remaining lifetime), and in its session (until
+   * the token has expired and the session is full), so losing the deny entry alone never revives
+   * the token. `repeated`: it was denied already (nothing changes, nothing worth recording);
+   * `session_ended`: its session would have held more than `MAX_DENIED_PER_SESSION` denied jtis of
+   * unexpired tokens and ended instead.
    */
   deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<DenyOutcome>;
 
@@ -132,9 +133,9 @@ export interface SessionStore {
    * Bumps the token version and ends every session but `keepSessionId`, which moves to the new
    * version and a new generation (its older refresh tokens are refused as `invalid`, without
    * ending it) and goes on with `roles` (the account's, as the caller read them: the session's may
-   * be from before an admin change whose end of sessions has not happened yet). `null`, changing nothing, if it no
-   * longer exists or is of an older token version than the user's (revoked: a logout-all that
-   * missed it): a request of an ended session has no effect.
+   * be from before an admin change whose end of sessions has not happened yet). `null`, changing
+   * nothing, if it no longer exists or is of an older token version than the user's (revoked: a
+   * logout-all that missed it): a request of an ended session has no effect.
    */
   endOthers(userId: string, keepSessionId: string, roles: readonly string[]): Promise<(SessionGrant & { salt: string }) | null>;
 
@@ -153,12 +154,13 @@ export interface SessionStore {
 }
 
 /**
- * Most access tokens one session may have denied by jti (`POST /revoke` of an access token):
- * each is kept as long as the session lives. A client revoking every access token it gets at
- * default lifetimes (15m tokens, 720h sessions) stays below it; refresh + revoke in a loop
- * reaches it and ends its session (~250 KiB of Redis at most per session).
+ * Most access tokens one session may hold denied by jti (`POST /revoke` of an access token). Each
+ * is kept as long as the session lives, until the session holds this many: then those whose token
+ * has expired go, and a session still holding this many ends instead. A client revoking every
+ * access token it gets holds a few at a time (those of one access lifetime); refresh + revoke in a
+ * loop, faster than its tokens expire, ends its session (~20 KiB of Redis at most per session).
  */
-export const MAX_DENIED_PER_SESSION = 4096;
+export const MAX_DENIED_PER_SESSION = 256;
 
 /** A logout's outcome: `ended` its session; `gone`, the session had ended already; `refused`, nothing changed. */
 export type LogoutOutcome = 'ended' | 'gone' | 'refused';

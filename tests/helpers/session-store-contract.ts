@@ -135,6 +135,22 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         ctx.expect(await other.authenticate()).toBe('ok');
       });
 
+      test('a full session drops the denials of tokens that have expired: the next denial fits, and one more ends it', async (ctx) => {
+        const store = await openFor(open, ctx);
+        const session = await login(store);
+        const deny = (jti: string, ttlMs = 60_000) => store.deny(session.userId, session.sessionId, jti, ttlMs);
+        const held = Array.from({ length: MAX_DENIED_PER_SESSION - 1 }, () => randomUUID());
+        await Promise.all(held.map((jti) => deny(jti)));
+        ctx.expect(await deny(randomUUID(), 200)).toBe('denied');
+        await sleep(300);
+        const next = randomUUID();
+        ctx.expect(await deny(next)).toBe('denied');
+        ctx.expect(await session.authenticate()).toBe('ok');
+        for (const jti of [next, held[0], held.at(-1)]) ctx.expect(await session.authenticate(undefined, jti)).toBe('denied');
+        ctx.expect(await deny(randomUUID())).toBe('session_ended');
+        ctx.expect(await session.authenticate()).toBe('no_session');
+      });
+
       test('checks made together (one batch) each get their own answer, over many users and every outcome', async (ctx) => {
         const store = await openFor(open, ctx);
         const sessions = await Promise.all(Array.from({ length: 12 }, () => login(store)));

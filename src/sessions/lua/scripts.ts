@@ -194,20 +194,36 @@ return existed`;
 
 /**
  * KEYS: deny(jti), session, session-set. ARGV: ttl, jti, sid, most denied per session,
- * +revocation. Denies in both places (see authenticate); a session that would hold more denied
- * jtis than the most ends instead (a revocation that covers them all), so that refresh + revoke
- * in a loop cannot grow one hash without bound. Returns 1 if the jti was not denied yet, 0 if it
- * already was, 2 if its session ended instead.
+ * +revocation. Denies in both places (see authenticate); the session's field holds when the
+ * token's denial ends (ms). A session that would hold more than the most drops the denials whose
+ * token has expired (a field of an older version, `1`, is kept), then ends if it is still full (a
+ * revocation that covers them all), so that refresh + revoke in a loop cannot grow one hash without
+ * bound. Returns 1 if the jti was not denied yet, 0 if it already was, 2 if its session ended
+ * instead.
  */
 export const deny = `${REVOKES}local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 local reply = new and 1 or 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > tonumber(ARGV[4]) then
-    redis.call('DEL', KEYS[2])
-    redis.call('ZREM', KEYS[3], ARGV[3])
-    reply = 2
+  ${NOW}
+  local most, ends_at = tonumber(ARGV[4]), now + tonumber(ARGV[1])
+  if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > most then
+    local held = 0
+    local fields = redis.call('HGETALL', KEYS[2])
+    for i = 1, #fields, 2 do
+      if string.sub(fields[i], 1, 2) == 'd:' then
+        local ends = tonumber(fields[i + 1])
+        if ends and ends > 1e12 and ends <= now then redis.call('HDEL', KEYS[2], fields[i]) else held = held + 1 end
+      end
+    end
+    if held >= most then
+      redis.call('DEL', KEYS[2])
+      redis.call('ZREM', KEYS[3], ARGV[3])
+      reply = 2
+    else
+      redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], ends_at, 'dn', held + 1)
+    end
   else
-    redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], '1')
+    redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], ends_at)
   end
 end
 if new then ${PUBLISH} end
