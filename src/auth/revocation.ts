@@ -26,8 +26,9 @@ const MIN_DENY_MS = 1000;
  * Ends the session an access token belongs to and denies the token itself, in one script. A
  * token the service already refuses ends nothing and gets `false`: one of an older token version
  * (a password change keeps the caller's session, which its old tokens must not end) or one
- * revoked while its session lives. A token of a session already ended is acknowledged again (its
- * jti denied again, nothing recorded), so a retried logout (after a 503) is answered like the first.
+ * revoked (while its session records it: until a full session drops it, twice its denial's length
+ * after). A token of a session already ended is acknowledged again (an unexpired one's jti denied
+ * again, nothing recorded), so a retried logout (after a 503) is answered like the first.
  */
 export async function logoutWithAccessToken(deps: AuthDeps, claims: AccessClaims, toleranceMs: number, client: AuditClient): Promise<boolean> {
   const { userId, sessionId, jti, tokenVersion } = claims;

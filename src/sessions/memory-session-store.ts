@@ -203,14 +203,15 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
       denied.set(denyKey(userId, jti), now + ttlMs);
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
+      // As the Redis script does (see deny there): kept twice the denial's length, dropped when full.
       if (session && session.denied.size >= MAX_DENIED_PER_SESSION) {
         for (const [held, ends] of session.denied) if (ends <= now) session.denied.delete(held);
-        if (session.denied.size >= MAX_DENIED_PER_SESSION) {
+        if (session.denied.size > MAX_DENIED_PER_SESSION - Math.floor(MAX_DENIED_PER_SESSION / 8)) {
           state?.sessions.delete(sessionId);
           return 'session_ended';
         }
       }
-      session?.denied.set(jti, now + ttlMs);
+      session?.denied.set(jti, now + 2 * ttlMs);
       return 'denied';
     },
 

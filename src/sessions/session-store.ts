@@ -118,11 +118,11 @@ export interface SessionStore {
   confirmEnded(userId: string, sessionId: string): Promise<void>;
 
   /**
-   * Denies one access token's jti for `ttlMs` (its remaining lifetime), and in its session (until
-   * the token has expired and the session is full), so losing the deny entry alone never revives
-   * the token. `repeated`: it was denied already (nothing changes, nothing worth recording);
-   * `session_ended`: its session would have held more than `MAX_DENIED_PER_SESSION` denied jtis of
-   * unexpired tokens and ended instead.
+   * Denies one access token's jti for `ttlMs` (its remaining lifetime and the clock tolerance), and
+   * in its session for twice as long at least (see MAX_DENIED_PER_SESSION), so losing the deny entry
+   * alone never revives the token. `repeated`: it was denied already (nothing changes, nothing
+   * worth recording); `session_ended`: its session holds too many denials still in force and ended
+   * instead.
    */
   deny(userId: string, sessionId: string, jti: string, ttlMs: number): Promise<DenyOutcome>;
 
@@ -155,10 +155,11 @@ export interface SessionStore {
 
 /**
  * Most access tokens one session may hold denied by jti (`POST /revoke` of an access token). Each
- * is kept as long as the session lives, until the session holds this many: then those whose token
- * has expired go, and a session still holding this many ends instead. A client revoking every
- * access token it gets holds a few at a time (those of one access lifetime); refresh + revoke in a
- * loop, faster than its tokens expire, ends its session (~20 KiB of Redis at most per session).
+ * is kept until its session holds this many and twice its denial's length has passed (the denial
+ * outlasts the token and the clock tolerance): then those go, and a session still holding over 7/8
+ * of this many ends instead. A client revoking every access token it gets holds a few at a time
+ * (those of two access lifetimes); refresh + revoke in a loop, faster than its tokens expire, ends
+ * its session (~20 KiB of Redis at most per session).
  */
 export const MAX_DENIED_PER_SESSION = 256;
 

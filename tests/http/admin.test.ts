@@ -88,16 +88,18 @@ describe('admin controls (redis + postgres, two instances)', () => {
     expect(patched.body).toMatchObject({ error: 'method_not_allowed', error_description: 'PATCH is not allowed here; use GET, HEAD or DELETE' });
   });
 
-  it('a change saved whose end of sessions fails says so (503), and repeating it ends them', async () => {
+  it('a change saved whose end of sessions fails says so (503), and repeating it ends them', async ({ onTestFinished }) => {
     const user = await registerUser(one.url);
     const { sessions } = one.deps;
     const endAll = sessions.endAll;
+    const restore = () => void (sessions.endAll = endAll);
+    onTestFinished(restore);
     // Redis fails for the whole request: the end before the write and the one after it.
     sessions.endAll = async () => {
       throw new UnavailableError('session store', new Error('injected: Redis failed around the write'));
     };
     const failed = await asAdmin('POST', `/users/${user.userId}/disable`);
-    sessions.endAll = endAll;
+    restore();
     expect(failed).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     expect(failed.body?.error_description).toContain('the change is saved');
     expect((await asAdmin('GET', `/users/${user.userId}`)).body).toMatchObject({ disabled: true });

@@ -127,6 +127,12 @@ describe.each([
     await expectAccepted(one.url, user.accessToken);
     expect((await call(two.url, 'POST', '/logout', { token: expired })).status).toBe(204);
     await expectRevokedHere(one, user.accessToken);
+    // Again, its session gone: acknowledged, and an expired token's jti is denied nowhere (its
+    // replays, which anyone holding one may send, write nothing and announce nothing).
+    expect((await call(one.url, 'POST', '/logout', { token: expired })).status).toBe(204);
+    const claims = deps.accessTokens.verify(expired, { allowExpired: true });
+    if (!claims.ok) throw new Error('the expired token did not verify');
+    expect(await deps.sessions.authenticate(claims.claims)).toBe('no_session');
   });
 
   it('an access token signed to live past what Redis can time (exp 1e17) is revoked like any other', async () => {

@@ -86,8 +86,8 @@ return {tv, expires, evicted}`;
  * the ms left until the session ends (relative: instance clocks need not agree with Redis's).
  * The token's tv must equal the session's, and the session's the user's (DESIGN: claims.tv == tv;
  * a session is never ahead of its user but when the user's tv key was lost, which logs it out). A
- * jti is denied by its own key or by a `d:<jti>` field of the session (which lives exactly as long
- * as the session, so losing the deny key alone can never revive the token). Read-only but for
+ * jti is denied by its own key or by a `d:<jti>` field of the session (which outlasts the token:
+ * see deny; so losing the deny key alone can never revive it). Read-only but for
  * the throttled activity write (at most once per throttle per session), which Redis may refuse
  * when full without failing the checks.
  */
@@ -194,18 +194,20 @@ return existed`;
 
 /**
  * KEYS: deny(jti), session, session-set. ARGV: ttl, jti, sid, most denied per session,
- * +revocation. Denies in both places (see authenticate); the session's field holds when the
- * token's denial ends (ms). A session that would hold more than the most drops the denials whose
- * token has expired (a field of an older version, `1`, is kept), then ends if it is still full (a
- * revocation that covers them all), so that refresh + revoke in a loop cannot grow one hash without
- * bound. Returns 1 if the jti was not denied yet, 0 if it already was, 2 if its session ended
- * instead.
+ * +revocation. Denies in both places (see authenticate). The session's field holds until when it
+ * may go (ms): twice the denial's own length, so that it outlasts the deny key by at least the
+ * clock tolerance the ttl includes, for an instance whose clock is behind (a repeated denial only
+ * ever moves that later). A session that would hold more than the most drops the fields past that
+ * time (one of an older version, `1`, is kept), then ends if it still holds over 7/8 of the most
+ * (a revocation that covers them all; and no scan of the whole hash at every denial), so that
+ * refresh + revoke in a loop cannot grow one hash without bound. Returns 1 if the jti was not
+ * denied yet, 0 if it already was, 2 if its session ended instead.
  */
 export const deny = `${REVOKES}local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 local reply = new and 1 or 0
 if redis.call('EXISTS', KEYS[2]) == 1 then
   ${NOW}
-  local most, ends_at = tonumber(ARGV[4]), now + tonumber(ARGV[1])
+  local most, field, ends_at = tonumber(ARGV[4]), 'd:' .. ARGV[2], now + 2 * tonumber(ARGV[1])
   if new and redis.call('HINCRBY', KEYS[2], 'dn', 1) > most then
     local held = 0
     local fields = redis.call('HGETALL', KEYS[2])
@@ -215,15 +217,16 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
         if ends and ends > 1e12 and ends <= now then redis.call('HDEL', KEYS[2], fields[i]) else held = held + 1 end
       end
     end
-    if held >= most then
+    if held > most - math.floor(most / 8) then
       redis.call('DEL', KEYS[2])
       redis.call('ZREM', KEYS[3], ARGV[3])
       reply = 2
     else
-      redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], ends_at, 'dn', held + 1)
+      redis.call('HSET', KEYS[2], field, ends_at, 'dn', held + 1)
     end
   else
-    redis.call('HSET', KEYS[2], 'd:' .. ARGV[2], ends_at)
+    local held_until = tonumber(redis.call('HGET', KEYS[2], field) or '0') or 0
+    if held_until < ends_at then redis.call('HSET', KEYS[2], field, ends_at) end
   end
 end
 if new then ${PUBLISH} end
