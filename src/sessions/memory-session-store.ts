@@ -9,7 +9,7 @@ import {
 
 interface StoredSession extends SessionMeta {
   generation: number;
-  /** Access tokens of this session denied by jti, to when their denial ends (see MAX_DENIED_PER_SESSION). */
+  /** Access tokens of this session denied by jti, to when the session may drop each (see MAX_DENIED_PER_SESSION). */
   denied: Map<string, number>;
   roles: string[];
   salt: string;

@@ -260,9 +260,9 @@ return 1`;
 
 /**
  * KEYS: tv, session-set, kept session. ARGV: session key prefix, kept sid, idle window, roles
- * (JSON), +revocation. The kept session counts as active and goes on with those roles. Returns {tv, gen, salt, roles, expires at}, or {} and
- * changes nothing when the kept session no longer exists or is of an older token version (a
- * request of a revoked session).
+ * (JSON), +revocation. The kept session counts as active and goes on with those roles. Returns
+ * {tv, gen, salt, roles, expires at}, or {} and changes nothing when the kept session no longer
+ * exists or is of an older token version (a request of a revoked session).
  */
 export const endOthers = `${REVOKES}${liveAtVersion('KEYS[3]', 'KEYS[1]')}
 if not live then return {} end
