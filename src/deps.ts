@@ -68,9 +68,9 @@ function refreshSecret(config: Config, logger: Logger): KeyObject {
     source = `${config.database.data_dir}/dev-refresh-secret (delete it to have a new one made)`;
     logger.warn('DEVELOPMENT REFRESH SECRET in use: set auth.refresh_secret (REFRESH_SECRET) for anything real');
   }
-  if (Buffer.byteLength(secret) < MIN_REFRESH_SECRET_BYTES) throw new KeyError(`${source}: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
   // An example's placeholder is public: every refresh and device token would be forgeable.
   if (/REPLACE_ME/i.test(secret)) throw new KeyError(`${source}: is still an example's placeholder (REPLACE_ME): make one with openssl rand -base64 48`);
+  if (Buffer.byteLength(secret) < MIN_REFRESH_SECRET_BYTES) throw new KeyError(`${source}: needs at least ${MIN_REFRESH_SECRET_BYTES} bytes`);
   return createSecretKey(Buffer.from(secret));
 }
 

@@ -52,7 +52,8 @@ export function parseRoles(roles: readonly string[]): string[] {
 /** Logs an admin action and queues it for the audit trail. */
 function reportAdminAction(deps: AdminDeps, event: AdminEventName, actor: Actor, userId: string, details: Record<string, unknown> = {}) {
   const facts = { ...details, actor: actor.userId ?? 'cli' };
-  reportEvent(deps, { event, userId, ip: actor.ip, userAgent: actor.userAgent, details: facts }, `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`, facts);
+  const message = `admin: ${event.replace(/^admin_/, '').replaceAll('_', ' ')}`;
+  reportEvent(deps, { event, userId, ip: actor.ip, userAgent: actor.userAgent, details: facts }, message, facts);
 }
 
 /** The user with this id. @throws {AppError} `not_found` */
@@ -126,7 +127,7 @@ const ADMIN_CHANGE = 'admin change';
 async function changeAndEndSessions(deps: AdminDeps, actor: Actor, userId: string, change: UserChange, record: () => void): Promise<User> {
   await getUser(deps, userId);
   await deps.sessions.endAll(userId).catch((error: unknown) => {
-    deps.logger.warn({ err: error, userId }, `${ADMIN_CHANGE}: the sessions could not be ended before the write (they are after it)`);
+    deps.logger.warn({ err: error, userId }, `${ADMIN_CHANGE}: the sessions could not be ended before the write (they end after it if it succeeds)`);
   });
   await write(deps, actor, userId, change).catch(async (error: unknown) => {
     // Not answered in time, the write may still land, with no repeat coming (the admin reads the

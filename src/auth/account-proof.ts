@@ -51,7 +51,13 @@ const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b
  * wrong password: the change may be another login's upgrade of the same password's hash, and the
  * retry checks the password against the current hash (a password really changed fails there).
  */
-export async function confirmUnchanged(deps: AuthDeps, read: User, sessionId: string, client: AuditClient, changed = () => changedMeanwhile('login')): Promise<void> {
+export async function confirmUnchanged(
+  deps: AuthDeps,
+  read: User,
+  sessionId: string,
+  client: AuditClient,
+  changed = () => changedMeanwhile('login'),
+): Promise<void> {
   let current: User | null;
   try {
     current = await deps.users.findById(read.id);

@@ -100,11 +100,13 @@ export async function revokeToken(deps: AuthDeps, token: string, hint: string | 
     if (!result.ok) return false;
     const { userId, sessionId, jti } = result.claims;
     // Recorded once per token: replaying an already revoked one (no login needed) adds nothing.
-    const outcome = await deps.sessions.deny(userId, sessionId, jti, Math.max(remainingLifetimeMs(result.claims, toleranceMs), MIN_DENY_MS));
+    const ttlMs = Math.max(remainingLifetimeMs(result.claims, toleranceMs), MIN_DENY_MS);
+    const outcome = await deps.sessions.deny(userId, sessionId, jti, ttlMs);
     if (outcome !== 'repeated') {
-      // A session holding the most revoked access tokens ends with the next one (see MAX_DENIED_PER_SESSION).
+      // A session full of denials still in force ends instead (see MAX_DENIED_PER_SESSION).
       const ended = outcome === 'session_ended' ? { session_ended: 'too_many_revoked_tokens' } : {};
-      reportEvent(deps, { event: 'token_revoked', userId, sessionId, ...client, details: { token_type: 'access_token', ...ended } }, 'access token revoked', ended);
+      const event = { event: 'token_revoked', userId, sessionId, ...client, details: { token_type: 'access_token', ...ended } } as const;
+      reportEvent(deps, event, 'access token revoked', ended);
     }
     return true;
   };

@@ -89,7 +89,9 @@ export const flag = (fallback: boolean) =>
       const text = typeof value === 'string' ? value.toLowerCase() : value;
       if (text === true || text === 'true') return true;
       if (text === false || text === 'false') return false;
-      const got = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : value === null ? 'null' : typeof value;
+      // A short word is shown; a longer string may be a secret's variable given here by mistake.
+      const word = typeof value === 'string' && /^[\w.-]{0,12}$/.test(value);
+      const got = word ? JSON.stringify(value) : typeof value === 'string' ? `a string of ${value.length} characters` : value === null ? 'null' : typeof value;
       ctx.addIssue({ code: 'custom', message: `expected true or false, got ${got}` });
       return z.NEVER;
     })

@@ -104,7 +104,8 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
     const state = users.get(userId);
     const existed = liveSession(state, sessionId, now) !== undefined;
     state?.sessions.delete(sessionId);
-    if (deny && deny.ttlMs > 0) denied.set(denyKey(userId, deny.jti), now + deny.ttlMs);
+    // A denial already there keeps its later end (as Redis's PEXPIRE … GT does).
+    if (deny && deny.ttlMs > 0) denied.set(denyKey(userId, deny.jti), Math.max(denied.get(denyKey(userId, deny.jti)) ?? 0, now + deny.ttlMs));
     return existed ? 'ended' : 'gone';
   };
 
@@ -199,11 +200,16 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
     async deny(userId, sessionId, jti, ttlMs) {
       if (ttlMs <= 0) return 'repeated';
       const now = Date.now();
-      if (isDenied(userId, jti, now)) return 'repeated';
-      denied.set(denyKey(userId, jti), now + ttlMs);
       const state = users.get(userId);
       const session = liveSession(state, sessionId, now);
-      // As the Redis script does (see deny there): kept twice the denial's length, dropped when full.
+      // As the Redis script does (see deny there): kept twice the denial's length, only ever moved
+      // later, dropped when the session is full.
+      const recordUntil = now + 2 * ttlMs;
+      if (isDenied(userId, jti, now)) {
+        if (session && (session.denied.get(jti) ?? 0) < recordUntil) session.denied.set(jti, recordUntil);
+        return 'repeated';
+      }
+      denied.set(denyKey(userId, jti), now + ttlMs);
       if (session && session.denied.size >= MAX_DENIED_PER_SESSION) {
         for (const [held, ends] of session.denied) if (ends <= now) session.denied.delete(held);
         if (session.denied.size > MAX_DENIED_PER_SESSION - Math.floor(MAX_DENIED_PER_SESSION / 8)) {
@@ -211,7 +217,7 @@ export function createMemorySessionStore({ policy }: { policy: SessionPolicy }) 
           return 'session_ended';
         }
       }
-      session?.denied.set(jti, now + 2 * ttlMs);
+      session?.denied.set(jti, recordUntil);
       return 'denied';
     },
 

@@ -260,9 +260,9 @@ export function createRedisSessionStore({
           ...revoked(userId),
         ),
       )) as [number, number?, string?, string?, number?];
-      const [tv, gen, salt, kept, expiresAt] = reply;
+      const [tv, gen, salt, keptRoles, expiresAt] = reply;
       if (gen === undefined || salt === undefined) return null;
-      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: rolesFromJson(kept), expiresAt: Number(expiresAt) };
+      return { tokenVersion: Number(tv), generation: Number(gen), salt, roles: rolesFromJson(keptRoles), expiresAt: Number(expiresAt) };
     },
 
     async list(userId) {

@@ -8,8 +8,9 @@ import type { RedisKeys } from './redis-keys.js';
 
 /**
  * Revocations acknowledged by replicas (`cache.revocation_replicas`): they run on a connection of
- * their own, each followed by `WAIT replicas waitMs`, which blocks that connection (never the hot
- * path's) until that many replicas hold every write made on it so far. On a Cluster, `redis` is a
+ * their own, followed by `WAIT replicas waitMs` (shared by those that arrive together; see
+ * `createRevoke`), which blocks that connection (never the hot path's) until that many replicas
+ * hold every write made on it so far. On a Cluster, `redis` is a
  * client of its own, and a user's revocations and their WAIT go down its connection to the master
  * serving the user's slot (WAIT answers only for writes made on the connection it is sent on).
  */

@@ -97,8 +97,9 @@ export interface SessionStore {
 
   /**
    * A logout with an access token, checked and done in one step: ends its session and denies its
-   * jti for `ttlMs`, unless the session lives on under another token version or denies that jti
-   * (`refused`, nothing changed). `gone`: the session had ended already (the jti is denied still).
+   * jti for `ttlMs` (an expired token's, `ttlMs` ≤ 0, is not: nothing needs it), unless the session
+   * lives on under another token version or denies that jti (`refused`, nothing changed). `gone`:
+   * the session had ended already (the jti is denied still, or now).
    */
   logout(userId: string, sessionId: string, token: { jti: string; ttlMs: number; tokenVersion: number }): Promise<LogoutOutcome>;
 
@@ -157,9 +158,9 @@ export interface SessionStore {
  * Most access tokens one session may hold denied by jti (`POST /revoke` of an access token). Each
  * is kept until its session holds this many and twice its denial's length has passed (the denial
  * outlasts the token and the clock tolerance): then those go, and a session still holding over 7/8
- * of this many ends instead. A client revoking every access token it gets holds a few at a time
- * (those of two access lifetimes); refresh + revoke in a loop, faster than its tokens expire, ends
- * its session (~20 KiB of Redis at most per session).
+ * of this many ends instead. A client revoking every access token it gets reaches this many, and
+ * each time keeps only those of about two access lifetimes; refresh + revoke in a loop, faster than
+ * its tokens expire, ends its session (~20 KiB of Redis at most per session).
  */
 export const MAX_DENIED_PER_SESSION = 256;
 

@@ -145,18 +145,18 @@ export function sessionStoreContract(name: string, open: OpenStore) {
         /** Whether the session itself records the jti: a logout with that token is then refused (with no ttl, no deny key is looked at). */
         const recorded = async (session: typeof early, jti: string) =>
           (await store.logout(session.userId, session.sessionId, { jti, tokenVersion: session.grant.tokenVersion, ttlMs: 0 })) === 'refused';
-        // Each session full: most of it for a minute, the rest denied for 1 s (recorded for 2),
+        // Each session full: most of it for a minute, the rest denied for 3 s (recorded for 6),
         // all of those at once; `few` has only one such.
         const shortOnes = (session: typeof early) => (session === few ? 1 : freed);
         const held = new Map([early, late, few].map((session) => [session, fresh(MAX_DENIED_PER_SESSION - shortOnes(session))]));
         for (const [session, jtis] of held) await Promise.all(jtis.map((jti) => deny(session, jti)));
-        await Promise.all([...held.keys()].flatMap((session) => fresh(shortOnes(session)).map((jti) => deny(session, jti, 1_000))));
+        await Promise.all([...held.keys()].flatMap((session) => fresh(shortOnes(session)).map((jti) => deny(session, jti, 3_000))));
         // Past the short denials, within twice their length: nothing can go, so the next one ends the session.
-        await sleep(1_400);
+        await sleep(4_500);
         ctx.expect(await deny(early, randomUUID())).toBe('session_ended');
         // Past twice their length, they go: one is too few to go on with (a scan of the whole hash
         // would come at nearly every denial); an eighth leaves room for as many again, then no more.
-        await sleep(900);
+        await sleep(2_500);
         ctx.expect(await deny(few, randomUUID())).toBe('session_ended');
         const more = fresh(freed);
         for (const jti of more) ctx.expect(await deny(late, jti)).toBe('denied');

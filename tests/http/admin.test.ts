@@ -71,12 +71,16 @@ describe('admin controls (redis + postgres, two instances)', () => {
       expect(response.body).toMatchObject({ error: 'invalid_request' });
     }
     expect((await asAdmin('POST', '/users/00000000-0000-4000-8000-000000000000/disable')).status).toBe(404);
-    // Found unknown before anything is ended: no token version is made for it.
+    // Found unknown before anything is ended: no token version is made for it, where a known
+    // user's change makes one.
     const unknown = randomUUID();
     expect((await asAdmin('PUT', `/users/${unknown}/roles`, { roles: ['auditor'] })).status).toBe(404);
+    const known = await registerUser(one.url);
+    expect((await asAdmin('PUT', `/users/${known.userId}/roles`, { roles: ['auditor'] })).status).toBe(200);
     const redis = new Redis(testRedisUrl());
+    const tokenVersion = redisKeys(cluster.config.cache.key_prefix).tokenVersion;
     try {
-      expect(await redis.exists(redisKeys(cluster.config.cache.key_prefix).tokenVersion(unknown))).toBe(0);
+      expect([await redis.exists(tokenVersion(unknown)), await redis.exists(tokenVersion(known.userId))]).toEqual([0, 1]);
     } finally {
       redis.disconnect();
     }

@@ -240,6 +240,7 @@ describe('bad files', () => {
     ['port out of range', 'server:\n  port: 70000\n', 'server.port: 70000 is too big'],
     ['wrong type', 'auth:\n  refresh_cookie: "yes"\n', 'auth.refresh_cookie: expected true or false, got "yes"'],
     ['a number for a flag', 'limits:\n  enabled: 0\n', 'limits.enabled: expected true or false, got number'],
+    ['a secret-like string for a flag, not shown', 'limits:\n  enabled: "Zm9vYmFyYmF6cXV4"\n', 'limits.enabled: expected true or false, got a string of 16 characters'],
     ['section of the wrong type', 'server: 5\n', 'server: expected a mapping, got number'],
     ['duration as a number', 'auth:\n  auto_logout: 60\n', 'auth.auto_logout: 60 has no unit'],
     ['a bare 0 where 0 is refused', 'auth:\n  auto_logout: 0\n', 'auth.auto_logout: must be longer than 0 (got "0")'],

@@ -35,7 +35,8 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   const logoutByRefreshToken = async (c: Context) => {
     const body = await readJson(c, refreshTokenBody, limit, { optional: true });
     const token = refreshTokenOf(c, body.refresh_token);
-    return { token, fromCookie: body.refresh_token === undefined, ended: token !== undefined && (await logoutWithRefreshToken(deps, token, auditClientOf(c, clientIp))) };
+    const ended = token !== undefined && (await logoutWithRefreshToken(deps, token, auditClientOf(c, clientIp)));
+    return { token, fromCookie: body.refresh_token === undefined, ended };
   };
   /**
    * `/logout`'s second chance after a refused access token; no usable body or cookie is a no

@@ -198,10 +198,10 @@ return existed`;
  * may go (ms): twice the denial's own length, so that it outlasts the deny key by at least the
  * clock tolerance the ttl includes, for an instance whose clock is behind (a repeated denial only
  * ever moves that later). A session that would hold more than the most drops the fields past that
- * time (one of an older version, `1`, is kept), then ends if it still holds over 7/8 of the most
- * (a revocation that covers them all; and no scan of the whole hash at every denial), so that
- * refresh + revoke in a loop cannot grow one hash without bound. Returns 1 if the jti was not
- * denied yet, 0 if it already was, 2 if its session ended instead.
+ * time (one written before they held a time, `1`, is kept), then ends if it still holds over 7/8
+ * of the most (a revocation that covers them all; and no scan of the whole hash at every
+ * denial), so that refresh + revoke in a loop cannot grow one hash without bound. Returns 1 if
+ * the jti was not denied yet, 0 if it already was, 2 if its session ended instead.
  */
 export const deny = `${REVOKES}local new = redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX')
 local reply = new and 1 or 0
