@@ -1,8 +1,7 @@
+import type { AuditClient } from '../audit/events.js';
 import { AppError, UnavailableError } from '../errors.js';
 import type { RefreshOutcome } from '../observability/metrics.js';
-import type { SessionMeta } from '../sessions/session-store.js';
 import type { DecodedRefreshToken } from '../tokens/refresh-token.js';
-import { auditClient } from './account-proof.js';
 import type { AuthDeps } from './deps.js';
 import { tokenResponse, type TokenResponse } from './token-response.js';
 
@@ -42,7 +41,7 @@ async function authenticRefreshToken(deps: AuthDeps, token: string): Promise<{ d
  * Rotates a refresh token (RFC 9700 §4.14.2). The store decides atomically: rotate, replay the
  * identical successor inside the grace window, or treat anything older as reuse and end the family.
  */
-export async function refresh(deps: AuthDeps, token: string, client: SessionMeta = {}): Promise<TokenResponse> {
+export async function refresh(deps: AuthDeps, token: string, client: AuditClient): Promise<TokenResponse> {
   // One outcome per request: an outage after the decision (a reuse's end not yet acknowledged) is not counted again.
   let counted = false;
   const count = (outcome: RefreshOutcome) => {
@@ -57,7 +56,7 @@ export async function refresh(deps: AuthDeps, token: string, client: SessionMeta
   }
 }
 
-async function rotateRefreshToken(deps: AuthDeps, token: string, client: SessionMeta, count: (outcome: RefreshOutcome) => void): Promise<TokenResponse> {
+async function rotateRefreshToken(deps: AuthDeps, token: string, client: AuditClient, count: (outcome: RefreshOutcome) => void): Promise<TokenResponse> {
   const authentic = await authenticRefreshToken(deps, token);
   if (!authentic) {
     count('invalid');
@@ -77,7 +76,7 @@ async function rotateRefreshToken(deps: AuthDeps, token: string, client: Session
   if (result.outcome === 'reused') {
     deps.logger.warn({ event: 'refresh_reused', userId, sessionId, generation: decoded.generation }, 'refresh token reuse: session revoked');
     // Who presented it: the thief, or the client it was stolen from.
-    deps.audit.record({ event: 'refresh_reused', userId, sessionId, ...auditClient(client), details: { generation: decoded.generation } });
+    deps.audit.record({ event: 'refresh_reused', userId, sessionId, ...client, details: { generation: decoded.generation } });
     // The rotation ended the family already. Ending it again is a revocation like every other: with
     // replicated revocations (Sentinel) it repeats the end on the revocations' connection, which
     // holds even if the rotation's connection still talked to an old master, and answers 503 until

@@ -116,15 +116,23 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
    * label value is a series kept for the life of the process: the API's own, else `other`.
    */
   const methodLabel = (method: string) => (LABELLED_METHODS.has(method) ? method : 'other');
-  /** Duration recorders by route, method and status (nested: no key string per request). */
+  /**
+   * Duration recorders by route, method and status (nested: no key string per request). A method
+   * first seen is labelled then: every other method shares the recorders of `other`, so a request
+   * pays no labelling.
+   */
   const durations = new Map<string, Map<string, Map<number, (seconds: number) => void>>>();
   const durationOf = (route: string, method: string, status: number) => {
     let byMethod = durations.get(route);
     if (!byMethod) durations.set(route, (byMethod = new Map()));
     let byStatus = byMethod.get(method);
-    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    if (!byStatus) {
+      const label = methodLabel(method);
+      byStatus = byMethod.get(label) ?? new Map<number, (seconds: number) => void>();
+      byMethod.set(label, byStatus).set(method, byStatus);
+    }
     let observe = byStatus.get(status);
-    if (!observe) byStatus.set(status, (observe = requestDuration.series({ route, method, status: String(status) })));
+    if (!observe) byStatus.set(status, (observe = requestDuration.series({ route, method: methodLabel(method), status: String(status) })));
     return observe;
   };
 
@@ -140,7 +148,7 @@ export function createMetrics(options: { queueDepth: () => number; auditStats?: 
     passwordHashRejected: () => passwordHashRejected.inc(),
     /** Records one request; `route` is the route pattern, never the raw path (bounded cardinality). */
     request(route: string, method: string, status: number, seconds: number) {
-      durationOf(route, methodLabel(method), status)(seconds);
+      durationOf(route, method, status)(seconds);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { AppDeps } from '../../app-deps.js';
+import type { AuditClient } from '../../audit/events.js';
 import { refresh, SupersededRefreshToken } from '../../auth/refresh.js';
 import { logoutAll, logoutWithAccessToken, logoutWithRefreshToken, revokeToken } from '../../auth/revocation.js';
 import { requireAccessToken } from '../access-token-auth.js';
@@ -12,7 +13,7 @@ import { readJson } from '../json-body.js';
 import { clearRefreshCookies, cookieRefreshToken, REFRESH_COOKIE } from '../refresh-cookie.js';
 import { refreshTokenBody, revokeBody } from '../request-schemas.js';
 import { sendTokens } from '../send-tokens.js';
-import { auditClientOf, sessionMeta } from '../session-meta.js';
+import { auditClientOf } from '../session-meta.js';
 
 /** `/refresh`, `/logout`, `/logout-all`, `/revoke`. */
 export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
@@ -32,10 +33,10 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
   };
 
   /** `/logout` with the refresh token of the body (or the cookie in cookie mode): the token, where it came from, and whether it logged out. */
-  const logoutByRefreshToken = async (c: Context) => {
+  const logoutByRefreshToken = async (c: Context, client: AuditClient) => {
     const body = await readJson(c, refreshTokenBody, limit, { optional: true });
     const token = refreshTokenOf(c, body.refresh_token);
-    const ended = token !== undefined && (await logoutWithRefreshToken(deps, token, auditClientOf(c, clientIp)));
+    const ended = token !== undefined && (await logoutWithRefreshToken(deps, token, client));
     return { token, fromCookie: body.refresh_token === undefined, ended };
   };
   /**
@@ -43,8 +44,8 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
    * (`undefined`). An outage is an outage, and a refresh cookie sent without its CSRF header is
    * refused as ever (403).
    */
-  const logoutByRefreshTokenToo = (c: Context) =>
-    logoutByRefreshToken(c).catch((error: unknown) => {
+  const logoutByRefreshTokenToo = (c: Context, client: AuditClient) =>
+    logoutByRefreshToken(c, client).catch((error: unknown) => {
       if (error instanceof AppError && (error.code === 'unavailable' || error.code === 'forbidden')) throw error;
       return undefined;
     });
@@ -62,12 +63,12 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
    * itself). A body that cannot be read, or a token that does not verify, changes nothing more.
    * Returns the session it ended, if any, as a list.
    */
-  const logoutNamedInBodyToo = async (c: Context, sessionId: string): Promise<string[]> => {
+  const logoutNamedInBodyToo = async (c: Context, sessionId: string, client: AuditClient): Promise<string[]> => {
     const body = await readJson(c, refreshTokenBody, limit, { optional: true }).catch(() => undefined);
     const token = body?.refresh_token;
     const named = sessionNamedBy(token);
     if (token === undefined || named === undefined || named === sessionId) return [];
-    return (await logoutWithRefreshToken(deps, token, auditClientOf(c, clientIp))) ? [named] : [];
+    return (await logoutWithRefreshToken(deps, token, client)) ? [named] : [];
   };
 
   /** The browser's refresh cookie is one of ours naming a session other than those `ended`. */
@@ -82,29 +83,30 @@ export function sessionTokenRoutes(deps: AppDeps, clientIp: ClientIp) {
       const body = await readJson(c, refreshTokenBody, limit, { optional: true });
       const token = refreshTokenOf(c, body.refresh_token);
       if (!token) throw new AppError('invalid_request', 'refresh_token is required');
-      const tokens = await refresh(deps, token, sessionMeta(c, clientIp)).catch((error: unknown) => {
+      const tokens = await refresh(deps, token, auditClientOf(c, clientIp)).catch((error: unknown) => {
         throw refusedGrant(c, error, body.refresh_token === undefined);
       });
       return sendTokens(c, deps, tokens);
     })
     .post('/logout', async (c) => {
       const accessToken = bearerToken(c.req.header('authorization'));
+      const client = auditClientOf(c, clientIp);
       /** The sessions whose refresh cookie this logout clears; none: whichever the cookie names. */
       let endedSessions: string[] = [];
       if (accessToken) {
         // An expired but authentic access token may still log out (its signature is checked).
         const result = deps.accessTokens.verify(accessToken, { allowExpired: true });
-        const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance, auditClientOf(c, clientIp)));
-        if (loggedOut) endedSessions = [result.claims.sessionId, ...(await logoutNamedInBodyToo(c, result.claims.sessionId))];
+        const loggedOut = result.ok && (await logoutWithAccessToken(deps, result.claims, tolerance, client));
+        if (loggedOut) endedSessions = [result.claims.sessionId, ...(await logoutNamedInBodyToo(c, result.claims.sessionId, client))];
         else {
           // A refused one (say, of the version before a password change made in another tab) must
           // not keep alive the session a refresh token sent with it names: that one logs out.
-          const fallback = await logoutByRefreshTokenToo(c);
+          const fallback = await logoutByRefreshTokenToo(c, client);
           if (!fallback?.ended) throw new AppError('invalid_token', result.ok ? 'the access token is revoked' : 'the access token is invalid');
           endedSessions = endedByBodyToken(fallback);
         }
       } else {
-        const outcome = await logoutByRefreshToken(c);
+        const outcome = await logoutByRefreshToken(c, client);
         // Like every route that needs a credential (`/logout-all`, `/me`): none at all is a 401.
         if (!outcome.token) throw new AppError('invalid_token', 'send an access token (Authorization: Bearer) or refresh_token', { challenge: BEARER_CHALLENGE });
         if (!outcome.ended) throw refusedGrant(c, new AppError('invalid_grant', 'the refresh token is invalid'), outcome.fromCookie);
